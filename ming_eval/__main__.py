@@ -1,0 +1,3 @@
+from ming_eval.cli.app import main
+
+main()

@@ -1,0 +1,221 @@
+"""Finding and loading cards, with errors that name the card, the key and what is allowed.
+
+Cards are searched in this order (the first card of a name wins):
+
+1. the folders in ``$MING_EVAL_CARDS_PATH`` (``os.pathsep``-separated), each holding ``tasks/``
+   and/or ``model_zoo/``;
+2. folders contributed by installed packages through the ``ming_eval.cards`` entry-point group
+   (the entry point names a module, whose folder is used, or a callable returning folders);
+3. the cards shipped with ming-eval: ``ming_eval/_cards/`` inside a wheel, or the top-level
+   ``tasks/`` and ``model_zoo/`` of a source checkout.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ming_eval.cards.schema import ModelCard, TaskCard
+from ming_eval.errors import CardError
+
+CARDS_PATH_ENV = "MING_EVAL_CARDS_PATH"
+CARDS_ENTRY_POINT_GROUP = "ming_eval.cards"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def builtin_root() -> Path:
+    """Where ming-eval's own cards are: inside the wheel, or the source checkout's top level."""
+    packaged = PACKAGE_DIR / "_cards"
+    if packaged.is_dir():
+        return packaged
+    return PACKAGE_DIR.parent
+
+
+def _entry_point_roots() -> list[Path]:
+    roots: list[Path] = []
+    for ep in metadata.entry_points(group=CARDS_ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+        except Exception as exc:
+            raise CardError(
+                f"entry point {ep.name!r} in group {CARDS_ENTRY_POINT_GROUP} ({ep.value}) failed to load: {exc}",
+                hint="fix or uninstall the package that declares it",
+            ) from exc
+        if isinstance(obj, types.ModuleType):
+            if obj.__file__ is None:
+                continue
+            roots.append(Path(obj.__file__).resolve().parent)
+        elif callable(obj):
+            result = obj()
+            roots.extend(Path(p) for p in ([result] if isinstance(result, (str, Path)) else result))
+        else:
+            roots.append(Path(str(obj)))
+    return roots
+
+
+def card_roots() -> list[Path]:
+    roots = [Path(p) for p in os.environ.get(CARDS_PATH_ENV, "").split(os.pathsep) if p]
+    roots.extend(_entry_point_roots())
+    roots.append(builtin_root())
+    return roots
+
+
+def _format_loc(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
+    """The keys a nested model accepts at ``loc`` (the path of an unknown key, without the key)."""
+    current: Any = model
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = current.model_fields.get(str(part))
+        if field is None:
+            # a dict value (e.g. tasks.<name>): step into the dict's value type
+            return None
+        current = _model_in_annotation(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items()]
+    return None
+
+
+def _model_in_annotation(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in_annotation(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _strip_dict_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop the user-chosen dict keys (task names) from a loc so the schema can be walked."""
+    out: list[Any] = []
+    current: Any = model
+    i = 0
+    while i < len(loc):
+        part = loc[i]
+        out.append(part)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            if field is None:
+                break
+            annotation = field.annotation
+            origin = getattr(annotation, "__origin__", None)
+            if origin is dict and i + 1 < len(loc):
+                i += 1  # skip the dict key
+            current = _model_in_annotation(annotation)
+        i += 1
+    return tuple(out)
+
+
+def format_validation_error(
+    where: str, exc: ValidationError, model: type[BaseModel], prefix: tuple[str, ...] = ()
+) -> str:
+    """One line per problem: the key path, what is wrong, and what is allowed there.
+
+    ``prefix`` is where ``model`` sits inside the card (``("options",)`` for a class's options).
+    """
+    lines = [f"{where} is invalid:"]
+    for err in exc.errors():
+        loc = tuple(err.get("loc", ()))
+        path = _format_loc(prefix + loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, _strip_dict_keys(model, loc[:-1]))
+            allowed_text = f"; allowed keys: {', '.join(sorted(allowed))}" if allowed else ""
+            lines.append(f"  - unknown key {path!r}{allowed_text}")
+        elif err["type"] == "missing":
+            lines.append(f"  - missing required key {path!r}")
+        else:
+            value = err.get("input")
+            shown = repr(value) if not isinstance(value, dict) else "{...}"
+            if len(shown) > 80:
+                shown = shown[:77] + "..."
+            lines.append(f"  - {path}: {err['msg']} (got {shown})")
+    return "\n".join(lines)
+
+
+def validate(model: type[M], data: Any, where: str, prefix: tuple[str, ...] = ()) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise CardError(format_validation_error(where, exc, model, prefix)) from None
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CardError(f"cannot read card {path}: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        raise CardError(f"card {path} is not valid YAML{at}: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(data, dict):
+        raise CardError(f"card {path} must be a YAML mapping, got {type(data).__name__}")
+    return data
+
+
+def load_task_card(path: Path) -> TaskCard:
+    card = validate(TaskCard, read_yaml(path), f"task card {path}")
+    card._source = path
+    return card
+
+
+def load_model_card(path: Path) -> ModelCard:
+    card = validate(ModelCard, read_yaml(path), f"model card {path}")
+    card._source = path
+    return card
+
+
+@dataclass(frozen=True)
+class CardIndex:
+    tasks: dict[str, TaskCard]
+    models: dict[str, ModelCard]
+
+
+def _scan(folder: Path, loader: Callable[[Path], M], into: dict[str, M]) -> None:
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*.yaml")):
+        if path.name.startswith("_"):
+            continue  # shared fragments, not cards
+        card = loader(path)
+        name = card.name  # type: ignore[attr-defined]
+        into.setdefault(name, card)
+
+
+_INDEX: CardIndex | None = None
+_INDEX_KEY: tuple[str, ...] | None = None
+
+
+def card_index(refresh: bool = False) -> CardIndex:
+    """All cards from all roots, loaded once per process (re-read when the roots change)."""
+    global _INDEX, _INDEX_KEY
+    roots = card_roots()
+    key = tuple(str(r) for r in roots)
+    if _INDEX is None or refresh or key != _INDEX_KEY:
+        tasks: dict[str, TaskCard] = {}
+        models: dict[str, ModelCard] = {}
+        for root in roots:
+            _scan(root / "tasks", load_task_card, tasks)
+            _scan(root / "model_zoo", load_model_card, models)
+        _INDEX, _INDEX_KEY = CardIndex(tasks, models), key
+    return _INDEX

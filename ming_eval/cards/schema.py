@@ -1,0 +1,166 @@
+"""The schema of task cards (``tasks/*.yaml``) and model cards (``model_zoo/*.yaml``).
+
+Every model forbids unknown keys, so a typo in a card is an error that names the card and the key.
+Task- and adapter-specific ``options`` are validated by the Options model of the class the card
+names, when that class is loaded.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+from ming_eval.core.sample import Capability
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class NoOptions(StrictModel):
+    """For tasks and adapters that take no options."""
+
+
+class DataFile(StrictModel):
+    """A file a task needs: where to get it, and the checksum that proves it is the right one.
+
+    ``url`` is an http(s) URL or ``hf://<repo_id>/<path>[@revision]`` (a dataset repo unless the
+    repo id starts with ``models/``). At least one of ``sha256`` and ``md5`` should be given; the
+    project refuses a file whose checksum differs.
+    """
+
+    name: str
+    url: str | None = None
+    sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    md5: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
+    size: int | None = Field(None, ge=0)
+    description: str = ""
+
+
+class TaskCard(StrictModel):
+    """A benchmark: which Python class implements it, its data, and its options."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    class_: str = Field(alias="class", description="'package.module:Class' or an entry-point alias")
+    capability: Capability
+    description: str = ""
+    version: str = "1"
+    suites: list[str] = Field(default_factory=list)
+    paper: str = ""
+    data: list[DataFile] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+
+class UnderstandProtocol(StrictModel):
+    """How a model answers understanding tasks; part of every comparison's fingerprint."""
+
+    max_new_tokens: int = Field(512, gt=0)
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    do_sample: bool = False
+    system_prompt: str | None = None
+    # The prompt builder to use ("default" = the dataset's own prompt, as VLMEvalKit); tasks define
+    # which styles they know and reject others.
+    prompt_style: str = "default"
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class GenerateProtocol(StrictModel):
+    """How a model makes images (generation and editing)."""
+
+    images_per_prompt: int | None = Field(None, gt=0, description="None: the task's default")
+    seed: int = Field(42, ge=0)
+    steps: int | None = Field(None, gt=0)
+    cfg: float | None = Field(None, ge=0.0)
+    image_cfg: float | None = Field(None, ge=0.0)
+    height: int | None = Field(None, gt=0)
+    width: int | None = Field(None, gt=0)
+    negative_prompt: str | None = None
+    temperature: float | None = Field(None, ge=0.0)
+    top_k: int | None = Field(None, gt=0)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+ProtocolModel = UnderstandProtocol | GenerateProtocol
+
+PROTOCOL_OF: dict[Capability, type[UnderstandProtocol] | type[GenerateProtocol]] = {
+    Capability.UNDERSTAND: UnderstandProtocol,
+    Capability.GENERATE: GenerateProtocol,
+    Capability.EDIT: GenerateProtocol,
+}
+
+
+class ProtocolBlock(StrictModel):
+    understand: UnderstandProtocol | None = None
+    generate: GenerateProtocol | None = None
+    edit: GenerateProtocol | None = None
+
+
+Dtype = Literal["bfloat16", "float16", "float32", "auto"]
+
+
+class ModelCard(StrictModel):
+    """A model: the adapter class, the checkpoint, and the protocol for every benchmark."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    class_: str = Field(alias="class", description="'package.module:Class' or an entry-point alias")
+    description: str = ""
+    family: str = ""
+    checkpoint: str | None = None
+    revision: str | None = None
+    dtype: Dtype = "bfloat16"
+    capabilities: list[Capability]
+    options: dict[str, Any] = Field(default_factory=dict)
+    batch_size: dict[Capability, int] = Field(default_factory=dict)
+    protocol: ProtocolBlock = Field(default_factory=ProtocolBlock)
+    # Per-task overrides of the protocol, keyed by task name or glob ("mmbench*").
+    tasks: dict[str, ProtocolBlock] = Field(default_factory=dict)
+    paper_name: str | None = None
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    @field_validator("batch_size")
+    @classmethod
+    def _positive_batch(cls, v: dict[Capability, int]) -> dict[Capability, int]:
+        for cap, size in v.items():
+            if size < 1:
+                raise ValueError(f"batch_size.{cap.value} must be >= 1, got {size}")
+        return v
+
+    def protocol_for(self, task: str, capability: Capability) -> UnderstandProtocol | GenerateProtocol:
+        """The protocol for ``task``: the card's defaults, then matching globs, then the exact name.
+
+        Only keys a block sets explicitly override earlier ones.
+        """
+        key = capability.value
+        merged: dict[str, Any] = {}
+        base = getattr(self.protocol, key)
+        if base is not None:
+            merged.update(base.model_dump(exclude_unset=True))
+        globs = [p for p in self.tasks if any(c in p for c in "*?[") and fnmatch.fnmatchcase(task, p)]
+        exact = [task] if task in self.tasks else []
+        for pattern in sorted(globs, key=len) + exact:
+            block = getattr(self.tasks[pattern], key)
+            if block is not None:
+                for name, value in block.model_dump(exclude_unset=True).items():
+                    if name == "extra" and isinstance(merged.get("extra"), dict):
+                        merged["extra"] = {**merged["extra"], **value}
+                    else:
+                        merged[name] = value
+        return PROTOCOL_OF[capability].model_validate(merged)
+
+    def default_batch_size(self, capability: Capability) -> int:
+        return self.batch_size.get(capability, 1)

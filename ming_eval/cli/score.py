@@ -1,0 +1,75 @@
+"""``ming-eval score``: score a finished run again, or a folder of outputs made by another tool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ming_eval.cli.display import breakdown_tables, print_notes, results_table
+
+EXAMPLES = """
+[bold]Examples[/]
+
+  ming-eval score runs/ming-lite-uni
+  ming-eval score runs/ming-lite-uni --task geneval -o geneval.threshold=0.35
+  ming-eval score geneval --images outputs/geneval_images --out runs/sdxl-external
+"""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("score", epilog=EXAMPLES, no_args_is_help=True)(score)
+
+
+def score(
+    target: Annotated[str, typer.Argument(help="A run directory, or a task name (with --images).")],
+    images: Annotated[
+        Path | None, typer.Option(help="Score this folder of outputs (e.g. GenEval's layout) made by any tool.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory for --images (default runs/<folder>-scored).")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Only these tasks of the run.")] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", "-o", help="Scoring option TASK.KEY=VALUE (repeatable).")
+    ] = None,
+    data: Annotated[list[str] | None, typer.Option(help="Use a local data file: FILE=PATH (repeatable).")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Samples per scorer call.")] = None,
+    allow_incomplete: Annotated[bool, typer.Option(help="Report results even if samples are missing.")] = False,
+    show_breakdowns: Annotated[bool, typer.Option("--breakdowns/--no-breakdowns", help="Per-category tables.")] = False,
+) -> None:
+    """Score predictions without the model.
+
+    Scores already stored under the same scoring settings are reused; changed settings (e.g. a
+    threshold) re-score everything, and the old scores are kept beside the new ones.
+    """
+    from ming_eval.cli.app import console
+    from ming_eval.cli.options import parse_data_overrides, parse_task_options
+    from ming_eval.runner.rescore import rescore, score_external
+
+    options = parse_task_options(option)
+    overrides = parse_data_overrides(data)
+    target_path = Path(target)
+    if images is not None:
+        run_dir = out or Path("runs") / f"{images.resolve().name}-scored"
+        results = score_external(
+            target, images, run_dir, task_options=options.get(target), allow_incomplete=allow_incomplete,
+            batch_size=batch_size, data_overrides=overrides, console=console,
+        )
+    else:
+        if not (target_path / "manifest.json").is_file():
+            raise typer.BadParameter(
+                f"{target} is not a run directory (no manifest.json); to score a folder of outputs pass "
+                f"a task name and --images DIR"
+            )
+        run_dir = target_path
+        results = rescore(
+            run_dir, tasks=task, task_options=options, allow_incomplete=allow_incomplete, batch_size=batch_size,
+            data_overrides=overrides, console=console,
+        )
+    if not results:
+        return
+    console.print(results_table(results, title=f"scores of {run_dir}", caption=f"run: {run_dir}"))
+    if show_breakdowns:
+        for table in breakdown_tables(results):
+            console.print(table)
+    print_notes(console, results)

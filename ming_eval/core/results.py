@@ -1,0 +1,181 @@
+"""What inference and scoring produce: predictions, per-sample scores, metrics with intervals."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+
+class Status(str, Enum):
+    OK = "ok"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A model's answer to one sample, as the run store keeps it.
+
+    ``output`` is the text (understanding) or the list of image paths relative to the task's image
+    folder (generation, editing); ``error`` is set when ``status`` is failed.
+    """
+
+    sample_id: str
+    status: Status
+    output: Any = None
+    error: str | None = None
+    seed: int | None = None
+    elapsed_s: float | None = None
+    images_root: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.OK
+
+    def image_paths(self) -> list[Path]:
+        if self.images_root is None or not isinstance(self.output, list):
+            return []
+        return [self.images_root / str(rel) for rel in self.output]
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "id": self.sample_id,
+            "status": self.status.value,
+            "output": self.output,
+            "error": self.error,
+            "seed": self.seed,
+            "elapsed_s": self.elapsed_s,
+        }
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any], images_root: Path | None = None) -> Prediction:
+        return cls(
+            sample_id=str(rec["id"]),
+            status=Status(rec.get("status", "ok")),
+            output=rec.get("output"),
+            error=rec.get("error"),
+            seed=rec.get("seed"),
+            elapsed_s=rec.get("elapsed_s"),
+            images_root=images_root,
+        )
+
+
+@dataclass
+class SampleScore:
+    """The scorer's verdict on one sample.
+
+    ``score`` is the sample's value for the task's primary metric (1/0 for accuracy, a 0-1 grade for
+    MM-Vet, the share of correct images for a GenEval prompt). ``status`` is ``ok`` when scoring
+    succeeded; a sample whose inference failed, or whose judge was unavailable, carries that status,
+    scores 0, and is counted in every table.
+    """
+
+    id: str
+    score: float
+    correct: bool | None = None
+    reason: str = ""
+    status: str = "ok"
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> SampleScore:
+        return cls(
+            id=str(rec["id"]),
+            score=float(rec["score"]),
+            correct=rec.get("correct"),
+            reason=str(rec.get("reason", "")),
+            status=str(rec.get("status", "ok")),
+            details=dict(rec.get("details") or {}),
+        )
+
+
+# Statuses a scorer may give besides "ok"; each is counted separately in tables.
+INFERENCE_FAILED = "inference_failed"
+SCORING_FAILED = "scoring_failed"
+JUDGE_UNAVAILABLE = "judge_unavailable"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A number with its confidence interval (``ci_low``/``ci_high`` at ``confidence``) and size."""
+
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int = 0
+    confidence: float = 0.95
+    scale: float = 1.0  # 100 for percentages: the value is already multiplied
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Metric:
+        return cls(**{k: d[k] for k in ("value", "ci_low", "ci_high", "n", "confidence", "scale") if k in d})
+
+    def format(self, digits: int = 2, with_ci: bool = False) -> str:
+        if self.value is None or (isinstance(self.value, float) and math.isnan(self.value)):
+            return "-"
+        text = f"{self.value:.{digits}f}"
+        if with_ci and self.ci_low is not None and self.ci_high is not None:
+            text += f" [{self.ci_low:.{digits}f}, {self.ci_high:.{digits}f}]"
+        return text
+
+
+@dataclass
+class TaskResult:
+    """Everything the task's aggregate step reports.
+
+    ``metrics`` holds the headline numbers, ``primary`` names the one leaderboards use, and
+    ``breakdowns`` holds per-category tables (e.g. ``{"tag": {"counting": Metric, ...}}``).
+    ``counts`` always includes ``n`` (samples), ``ok`` and one entry per non-ok status.
+    """
+
+    task: str
+    primary: str
+    metrics: dict[str, Metric]
+    breakdowns: dict[str, dict[str, Metric]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def primary_metric(self) -> Metric:
+        return self.metrics[self.primary]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "primary": self.primary,
+            "metrics": {k: m.to_dict() for k, m in self.metrics.items()},
+            "breakdowns": {
+                name: {k: m.to_dict() for k, m in table.items()} for name, table in self.breakdowns.items()
+            },
+            "counts": dict(self.counts),
+            "notes": list(self.notes),
+            "info": dict(self.info),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TaskResult:
+        return cls(
+            task=d["task"],
+            primary=d["primary"],
+            metrics={k: Metric.from_dict(v) for k, v in d["metrics"].items()},
+            breakdowns={
+                name: {k: Metric.from_dict(v) for k, v in table.items()}
+                for name, table in d.get("breakdowns", {}).items()
+            },
+            counts=dict(d.get("counts", {})),
+            notes=list(d.get("notes", [])),
+            info=dict(d.get("info", {})),
+        )

@@ -1,0 +1,176 @@
+"""The Task contract: samples in, per-sample scores with reasons, metrics with intervals out.
+
+A task is a card (``tasks/<name>.yaml``) plus a class implementing :class:`Task`. The engine calls,
+in order: :meth:`Task.samples`, the model, :meth:`Task.scorer` (only when something is left to
+score), and :meth:`Task.aggregate`. Inference and scoring are separate phases, so a finished run can
+be re-scored without the model.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from ming_eval.cards.schema import DataFile, GenerateProtocol, NoOptions, TaskCard, UnderstandProtocol
+from ming_eval.core.results import Prediction, SampleScore, TaskResult
+from ming_eval.core.sample import Capability, Sample
+from ming_eval.errors import MingEvalError
+
+if TYPE_CHECKING:
+    from ming_eval.data.files import DataFiles
+    from ming_eval.store.run_store import TaskStore
+
+
+@dataclass(frozen=True)
+class SelftestSetup:
+    """How a task runs offline in ``ming-eval selftest``: generated data files in the real format
+    (by data-file name) and option overrides (e.g. a tiny random detector)."""
+
+    data: dict[str, Path] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    limit: int | None = 4
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a task may know about the run it is part of.
+
+    ``protocol`` is the model card's resolved protocol for this task; ``data`` finds (and if needed
+    downloads and verifies) the task's data files; ``work_dir`` is the task's folder in the run.
+    """
+
+    protocol: UnderstandProtocol | GenerateProtocol
+    data: DataFiles
+    model_name: str = ""
+    run_seed: int = 0
+    work_dir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Scorer(ABC):
+    """Turns predictions into per-sample scores. Heavy resources (detectors, judges) load in
+    ``__init__`` and are freed in :meth:`close`; the engine builds a scorer only when some sample
+    still needs scoring."""
+
+    #: how many samples the engine hands to :meth:`score` at once
+    batch_size: int = 64
+
+    @abstractmethod
+    def score(self, batch: Sequence[tuple[Sample, Prediction]]) -> list[SampleScore]:
+        """Score successful predictions; one :class:`SampleScore` per item, in order."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free what the scorer holds."""
+
+
+@runtime_checkable
+class Task(Protocol):
+    """Structural contract every task class meets (see :class:`BaseTask` for the usual base)."""
+
+    capability: ClassVar[Capability]
+    card: TaskCard
+
+    @property
+    def name(self) -> str: ...
+
+    def data_files(self) -> list[DataFile]: ...
+
+    def samples(self, ctx: TaskContext) -> Sequence[Sample]: ...
+
+    def scorer(self, ctx: TaskContext) -> Scorer: ...
+
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult: ...
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+
+
+class BaseTask(ABC):
+    """Common plumbing: options validated against ``Options``, data files from the card, a
+    scoring fingerprint, and the image layout of generation tasks."""
+
+    capability: ClassVar[Capability]
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    #: prompt styles this task can build (see ``UnderstandProtocol.prompt_style``)
+    prompt_styles: ClassVar[tuple[str, ...]] = ("default",)
+    #: bump when scoring changes, so stored scores are recomputed
+    scoring_version: ClassVar[str] = "1"
+
+    def __init__(self, card: TaskCard, options: BaseModel) -> None:
+        self.card = card
+        self.options = options
+
+    @classmethod
+    def from_card(cls, card: TaskCard, overrides: dict[str, Any] | None = None) -> BaseTask:
+        from ming_eval.registry import validate_options
+
+        merged = {**card.options, **(overrides or {})}
+        where = f"task card {card.source or card.name}"
+        return cls(card, validate_options(cls, merged, where))
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    def data_files(self) -> list[DataFile]:
+        return list(self.card.data)
+
+    def data_search_dirs(self) -> list[Path]:
+        """Folders to look in for data files before ming-eval's cache (e.g. VLMEvalKit's LMUData)."""
+        return []
+
+    def check_protocol(self, protocol: UnderstandProtocol | GenerateProtocol) -> list[str]:
+        """Problems with the model's protocol for this task (empty when it fits)."""
+        if isinstance(protocol, UnderstandProtocol) and protocol.prompt_style not in self.prompt_styles:
+            return [
+                f"prompt_style {protocol.prompt_style!r} is not known to task {self.name}; "
+                f"known: {', '.join(self.prompt_styles)}"
+            ]
+        return []
+
+    @abstractmethod
+    def samples(self, ctx: TaskContext) -> Sequence[Sample]: ...
+
+    @abstractmethod
+    def scorer(self, ctx: TaskContext) -> Scorer: ...
+
+    @abstractmethod
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult: ...
+
+    def scoring_fingerprint(self) -> dict[str, Any]:
+        """What scores depend on besides predictions; stored scores with another one are redone."""
+        return {
+            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "scoring_version": self.scoring_version,
+            "options": self.options.model_dump(mode="json"),
+        }
+
+    @classmethod
+    def build_selftest(cls, card: TaskCard, folder: Path) -> SelftestSetup | None:
+        """Generate, inside ``folder``, what the task needs to run offline with tiny scorers.
+
+        Returns None when the task cannot run in the self-test.
+        """
+        return None
+
+    # -- generation outputs -------------------------------------------------------------------
+    def image_relpath(self, sample: Sample, index: int) -> str:
+        """Where image ``index`` of ``sample`` goes, relative to the task's image folder."""
+        return f"{_UNSAFE.sub('_', sample.id)}/{index:04d}.png"
+
+    def prepare_outputs(self, sample: Sample, images_root: Path) -> None:  # noqa: B027 - optional hook
+        """Called before a sample's images are written (GenEval writes its metadata file here)."""
+
+    def import_outputs(self, source: Path, samples: Sequence[Sample], store: TaskStore) -> int:
+        """Write records for outputs another tool made in ``source``; returns how many.
+
+        Tasks whose outputs have a standard on-disk layout (GenEval) implement this, so that
+        ``ming-eval score TASK --images DIR`` can score them.
+        """
+        raise MingEvalError(f"task {self.name} cannot score outputs from a folder")

@@ -1,0 +1,107 @@
+"""Sharding and synchronisation across torchrun ranks.
+
+Ranks never exchange model outputs: each writes its own record file and rank 0 merges the files.
+Collectives are only barriers, so a CPU (gloo) group with a long timeout is used for them even when
+the default group is NCCL: ranks finish their shards at different times, and NCCL's default
+10-minute timeout would kill a healthy run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+TIMEOUT_ENV = "MING_EVAL_DIST_TIMEOUT_MIN"
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    _group: Any = field(default=None, repr=False)
+    _initialized_here: bool = field(default=False, repr=False)
+
+    @classmethod
+    def from_env(cls) -> Dist:
+        """Read torchrun's RANK / WORLD_SIZE / LOCAL_RANK; a plain launch is rank 0 of 1."""
+        return cls(
+            rank=_env_int("RANK", 0),
+            world_size=_env_int("WORLD_SIZE", 1),
+            local_rank=_env_int("LOCAL_RANK", 0),
+        )
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    def init(self) -> None:
+        """Join the process group (NCCL when CUDA is present, else gloo) plus a gloo barrier group."""
+        if not self.distributed:
+            return
+        import torch
+        import torch.distributed as dist
+
+        timeout = timedelta(minutes=_env_int(TIMEOUT_ENV, 24 * 60))
+        if not dist.is_initialized():
+            use_cuda = torch.cuda.is_available()
+            if use_cuda:
+                torch.cuda.set_device(self.local_rank)
+            dist.init_process_group(backend="nccl" if use_cuda else "gloo", timeout=timeout)
+            self._initialized_here = True
+        backend = dist.get_backend()
+        self._group = dist.new_group(backend="gloo", timeout=timeout) if backend != "gloo" else None
+
+    def barrier(self) -> None:
+        if not self.distributed:
+            return
+        import torch.distributed as dist
+
+        dist.barrier(group=self._group)
+
+    def all_gather(self, obj: Any) -> list[Any]:
+        """Every rank's ``obj``, in rank order (small picklable objects only)."""
+        if not self.distributed:
+            return [obj]
+        import torch.distributed as dist
+
+        out: list[Any] = [None] * self.world_size
+        dist.all_gather_object(out, obj, group=self._group)
+        return out
+
+    def shard(self, items: Sequence[T]) -> list[T]:
+        """This rank's share: every ``world_size``-th item starting at ``rank``."""
+        return list(items[self.rank :: self.world_size])
+
+    def device(self, requested: str | None = None) -> str:
+        if requested and requested != "auto":
+            if requested == "cuda" and self.distributed:
+                return f"cuda:{self.local_rank}"
+            return requested
+        try:
+            import torch
+        except ImportError:
+            return "cpu"
+        return f"cuda:{self.local_rank}" if torch.cuda.is_available() else "cpu"
+
+    def close(self) -> None:
+        if self._initialized_here:
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+            self._initialized_here = False

@@ -1,0 +1,247 @@
+"""One evaluation run end to end: plan -> run store -> inference -> scoring -> results.
+
+Works the same on one process and under torchrun: every rank plans, checks and reads identically;
+rank 0 alone writes the manifest, merges the rank files and aggregates.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from ming_eval.cards.schema import ModelCard, TaskCard
+from ming_eval.core.model import Model
+from ming_eval.core.results import TaskResult
+from ming_eval.core.sample import Sample
+from ming_eval.core.task import TaskContext
+from ming_eval.data.files import DataFiles
+from ming_eval.errors import ConfigMismatchError, DataError
+from ming_eval.runner.distributed import Dist
+from ming_eval.runner.inference import InferenceSettings, InferenceSummary, run_inference
+from ming_eval.runner.plan import Plan, TaskPlan, make_plan, task_config
+from ming_eval.runner.scoring import ScoringSummary, score_task
+from ming_eval.store.manifest import (
+    FORMAT,
+    config_differences,
+    git_revision,
+    gpu_info,
+    host_info,
+    now,
+    package_versions,
+    redact,
+    redact_argv,
+)
+from ming_eval.store.run_store import RunStore
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class RunConfig:
+    tasks: list[str | TaskCard]
+    model: str | ModelCard
+    checkpoint: str | None = None
+    out: Path | None = None
+    limit: int | None = None
+    batch_size: int | None = None
+    score_batch_size: int | None = None
+    seed: int | None = None
+    device: str | None = None
+    force: bool = False
+    retry_failed: bool = False
+    allow_incomplete: bool = False
+    max_failures: int = 0
+    task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data_overrides: dict[str, Path] = field(default_factory=dict)
+    argv: list[str] = field(default_factory=lambda: list(sys.argv))
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    results: dict[str, TaskResult]
+    inference: list[InferenceSummary] = field(default_factory=list)
+    scoring: list[ScoringSummary] = field(default_factory=list)
+    model_loaded: bool = False
+
+
+def default_run_dir(model: str, checkpoint: str | None) -> Path:
+    name = model
+    if checkpoint:
+        name += "-" + Path(checkpoint.rstrip("/")).name
+    return Path("runs") / name
+
+
+class LazyModel:
+    """Builds the model on first use, so a finished run never loads weights."""
+
+    def __init__(self, plan: Plan, device: str, console: Console | None, dist: Dist) -> None:
+        self.plan, self.device, self.console, self.dist = plan, device, console, dist
+        self.model: Model | None = None
+
+    def __call__(self) -> Model:
+        if self.model is None:
+            if self.console is not None and self.dist.is_main:
+                ckpt = self.plan.checkpoint or self.plan.model_card.checkpoint
+                self.console.print(f"loading model [bold]{self.plan.model_card.name}[/] ({ckpt}) on {self.device}")
+            self.model = self.plan.model_cls.from_card(
+                self.plan.model_card, checkpoint=self.plan.checkpoint, device=self.device
+            )
+        return self.model
+
+    @property
+    def loaded(self) -> bool:
+        return self.model is not None
+
+    def close(self) -> None:
+        if self.model is not None:
+            self.model.close()
+            self.model = None
+            from ming_eval.runner.batching import free_accelerator_memory
+
+            free_accelerator_memory()
+
+
+def data_files_for(tp: TaskPlan, overrides: dict[str, Path]) -> DataFiles:
+    task = tp.task
+    names = {f.name for f in task.data_files()}
+    return DataFiles(
+        task.name,
+        task.data_files(),
+        overrides={k: v for k, v in overrides.items() if k in names},
+        search_dirs=task.data_search_dirs(),
+    )
+
+
+def _check_manifest(existing: dict[str, Any] | None, configs: dict[str, dict[str, Any]], force: bool,
+                    run_dir: Path) -> list[str]:
+    if not existing:
+        return []
+    diffs: list[str] = []
+    for name, cfg in configs.items():
+        old = existing.get("tasks", {}).get(name)
+        if old is not None:
+            diffs.extend(f"{name}: {d}" for d in config_differences(old, cfg))
+    if diffs and not force:
+        raise ConfigMismatchError(str(run_dir), diffs)
+    return diffs
+
+
+def evaluate(config: RunConfig, console: Console | None = None) -> RunOutcome:
+    dist = Dist.from_env()
+    dist.init()
+    try:
+        return _evaluate(config, console, dist)
+    finally:
+        dist.close()
+
+
+def _evaluate(config: RunConfig, console: Console | None, dist: Dist) -> RunOutcome:
+    plan = make_plan(
+        config.tasks, config.model, checkpoint=config.checkpoint, seed=config.seed,
+        task_options=config.task_options,
+    )
+    run_dir = config.out or default_run_dir(plan.model_card.name, config.checkpoint)
+    store = RunStore.create(run_dir) if dist.is_main else RunStore(run_dir)
+    dist.barrier()
+
+    configs = {tp.name: redact(task_config(plan, tp)) for tp in plan.tasks}
+    existing = store.read_manifest()
+    forced = _check_manifest(existing, configs, config.force, run_dir)
+    dist.barrier()  # every rank has read the old manifest before rank 0 replaces it
+    invocation: dict[str, Any] = {
+        "start": now(),
+        "end": None,
+        "status": "running",
+        "argv": redact_argv(config.argv),
+        "tasks": [tp.name for tp in plan.tasks],
+        "limit": config.limit,
+        "host": host_info(dist.world_size),
+        "versions": package_versions(),
+        "git": git_revision(PACKAGE_ROOT),
+        "forced_differences": forced,
+    }
+    manifest = existing or {"format": FORMAT, "created": invocation["start"], "tasks": {}, "invocations": []}
+    manifest["model"] = redact(plan.model_config())
+    manifest["tasks"].update(configs)
+    manifest.setdefault("limits", {}).update({tp.name: config.limit for tp in plan.tasks})
+    manifest["invocations"].append(invocation)
+    if dist.is_main:
+        store.write_manifest(manifest)
+
+    outcome = RunOutcome(run_dir, {})
+    model = LazyModel(plan, dist.device(config.device), console, dist)
+    try:
+        contexts = _prefetch(plan, config, dist, store)
+        task_samples: dict[str, list[Sample]] = {}
+        for tp in plan.tasks:
+            samples = _limited(tp, contexts[tp.name], config.limit)
+            task_samples[tp.name] = samples
+            settings = InferenceSettings(
+                batch_size=config.batch_size or plan.model_card.default_batch_size(tp.task.capability),
+                run_seed=tp.seed,
+                retry_failed=config.retry_failed,
+                max_failures=config.max_failures,
+            )
+            outcome.inference.append(
+                run_inference(tp.task, samples, store.task(tp.name), tp.protocol, model, dist, settings, console)
+            )
+        outcome.model_loaded = model.loaded
+        model.close()
+        dist.barrier()
+
+        for tp in plan.tasks:
+            result = score_task(
+                tp.task, task_samples[tp.name], store.task(tp.name), contexts[tp.name], dist, console,
+                batch_size=config.score_batch_size, allow_incomplete=config.allow_incomplete,
+                limit=config.limit,
+            )
+            if result is not None:
+                outcome.results[tp.name] = result
+        if dist.is_main:
+            store.write_results(outcome.results)
+        invocation["status"] = "finished"
+    except BaseException as exc:
+        invocation["status"] = f"failed: {type(exc).__name__}: {exc}"[:500]
+        raise
+    finally:
+        model.close()
+        invocation["end"] = now()
+        invocation["gpus"] = gpu_info()
+        if dist.is_main:
+            store.write_manifest(manifest)
+    dist.barrier()
+    return outcome
+
+
+def _prefetch(plan: Plan, config: RunConfig, dist: Dist, store: RunStore) -> dict[str, TaskContext]:
+    """Local rank 0 downloads and verifies every data file first; the other ranks then read them."""
+    contexts: dict[str, TaskContext] = {}
+    for tp in plan.tasks:
+        files = data_files_for(tp, config.data_overrides)
+        contexts[tp.name] = TaskContext(
+            protocol=tp.protocol, data=files, model_name=plan.model_card.name, run_seed=tp.seed,
+            work_dir=store.task(tp.name).dir,
+        )
+        if dist.local_rank == 0:
+            for spec in files.specs.values():
+                files.path(spec.name)
+    dist.barrier()
+    return contexts
+
+
+def _limited(tp: TaskPlan, ctx: TaskContext, limit: int | None) -> list[Sample]:
+    samples = list(tp.task.samples(ctx))
+    if limit is not None:
+        samples = samples[:limit]
+    seen: set[str] = set()
+    for s in samples:
+        if s.id in seen:
+            raise DataError(f"task {tp.name} produced the sample id {s.id!r} twice; ids must be unique")
+        seen.add(s.id)
+    return samples
+

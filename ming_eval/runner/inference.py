@@ -1,0 +1,233 @@
+"""The inference phase of one task on one rank: pending samples -> model -> records.
+
+Resume: samples whose record exists are skipped (failed ones too, unless ``retry_failed``); for image
+tasks, images already on disk are kept and only the missing ones are generated. The model is asked
+for (and so loaded) only when this rank has work left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from rich.console import Console
+
+from ming_eval.cards.schema import GenerateProtocol, UnderstandProtocol
+from ming_eval.core.model import Model
+from ming_eval.core.results import Prediction, Status
+from ming_eval.core.sample import (
+    Capability,
+    EditRequest,
+    GenerateRequest,
+    Sample,
+    UnderstandRequest,
+)
+from ming_eval.core.seeds import derive_seed
+from ming_eval.core.task import BaseTask
+from ming_eval.errors import MingEvalError
+from ming_eval.runner.batching import BatchRunner, BatchStats, describe
+from ming_eval.runner.distributed import Dist
+from ming_eval.runner.progress import ProgressReporter
+from ming_eval.store.jsonl import JsonlWriter
+from ming_eval.store.run_store import TaskStore
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    batch_size: int
+    run_seed: int
+    retry_failed: bool = False
+    max_failures: int = 0
+    fail_fast_after: int = 16
+
+
+@dataclass
+class InferenceSummary:
+    task: str
+    total: int
+    already_done: int
+    pending_global: int
+    ran_here: int
+    stats: BatchStats | None = None
+
+
+def save_png_atomic(img: Image.Image, path: Path) -> None:
+    """Write a PNG through a temporary file, so an existing file is always a complete image."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    img.save(tmp, format="PNG")
+    os.replace(tmp, path)
+
+
+def _with_seeds(
+    task: BaseTask, sample: Sample, protocol: GenerateProtocol, run_seed: int, images_root: Path
+) -> tuple[Sample, list[str]]:
+    """Fill seeds/indices for the images still missing; returns the sample and all image paths."""
+    req = sample.request
+    assert isinstance(req, (GenerateRequest, EditRequest))
+    n = protocol.images_per_prompt or req.num_images
+    rels = [task.image_relpath(sample, k) for k in range(n)]
+    missing = tuple(k for k in range(n) if not (images_root / rels[k]).is_file())
+    seeds = tuple(derive_seed(run_seed, task.name, sample.id, k) for k in missing)
+    new_req = dataclasses.replace(req, num_images=n, seeds=seeds, indices=missing)
+    return sample.with_request(new_req), rels
+
+
+def run_inference(
+    task: BaseTask,
+    samples: Sequence[Sample],
+    store: TaskStore,
+    protocol: UnderstandProtocol | GenerateProtocol,
+    get_model: Callable[[], Model],
+    dist: Dist,
+    settings: InferenceSettings,
+    console: Console | None,
+) -> InferenceSummary:
+    done = store.finished_ids(retry_failed=settings.retry_failed)
+    # every rank must read the records before any rank appends to them
+    dist.barrier()
+    pending = [s for s in samples if s.id not in done]
+    summary = InferenceSummary(task.name, len(samples), len(samples) - len(pending), len(pending), 0)
+    mine = dist.shard(pending)
+    if not mine:
+        return summary
+
+    capability = task.capability
+    writer = store.record_writer(dist.rank)
+    images_root = store.images_dir
+    try:
+        if capability is Capability.UNDERSTAND:
+            summary.stats = _run_understand(task, mine, protocol, get_model, writer, settings, console, dist)
+        else:
+            assert isinstance(protocol, GenerateProtocol)
+            summary.stats = _run_images(
+                task, mine, protocol, get_model, writer, images_root, settings, console, dist
+            )
+    finally:
+        writer.close()
+    summary.ran_here = len(mine)
+    return summary
+
+
+def _progress(console: Console | None, dist: Dist, label: str, total: int) -> ProgressReporter:
+    suffix = f" (rank 0 of {dist.world_size})" if dist.distributed else ""
+    return ProgressReporter(console, f"{label}{suffix}", total, enabled=dist.is_main)
+
+
+def _run_understand(
+    task: BaseTask,
+    mine: list[Sample],
+    protocol: UnderstandProtocol | GenerateProtocol,
+    get_model: Callable[[], Model],
+    writer: JsonlWriter,
+    settings: InferenceSettings,
+    console: Console | None,
+    dist: Dist,
+) -> BatchStats:
+    assert isinstance(protocol, UnderstandProtocol)
+    seeded = []
+    for s in mine:
+        assert isinstance(s.request, UnderstandRequest)
+        seed = derive_seed(settings.run_seed, task.name, s.id)
+        seeded.append(s.with_request(dataclasses.replace(s.request, seed=seed)))
+    model = get_model()
+    per_sample_s = [0.0]
+
+    def call(batch: Sequence[Sample]) -> list[str]:
+        t0 = time.perf_counter()
+        texts = model.understand([s.request for s in batch], protocol)  # type: ignore[misc]
+        bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
+        if bad:
+            raise TypeError(f"{type(model).__name__}.understand returned {bad[0]}, expected str")
+        per_sample_s[0] = (time.perf_counter() - t0) / max(1, len(batch))
+        return texts
+
+    def on_done(sample: Sample, text: str) -> None:
+        assert isinstance(sample.request, UnderstandRequest)
+        writer.write(
+            Prediction(
+                sample.id, Status.OK, output=text, seed=sample.request.seed,
+                elapsed_s=round(per_sample_s[0], 5),
+            ).to_record()
+        )
+
+    def on_fail(sample: Sample, exc: BaseException) -> None:
+        assert isinstance(sample.request, UnderstandRequest)
+        writer.write(Prediction(sample.id, Status.FAILED, error=describe(exc), seed=sample.request.seed).to_record())
+
+    with _progress(console, dist, f"{task.name}: inference", len(seeded)) as bar:
+        runner: BatchRunner[Sample, str] = BatchRunner(
+            call, on_done, on_fail, settings.batch_size, on_progress=bar.advance,
+            fail_fast_after=settings.fail_fast_after, max_failures=settings.max_failures,
+        )
+        return runner.run(seeded)
+
+
+def _run_images(
+    task: BaseTask,
+    mine: list[Sample],
+    protocol: GenerateProtocol,
+    get_model: Callable[[], Model],
+    writer: JsonlWriter,
+    images_root: Path,
+    settings: InferenceSettings,
+    console: Console | None,
+    dist: Dist,
+) -> BatchStats:
+    prepared: list[Sample] = []
+    relpaths: dict[str, list[str]] = {}
+    for s in mine:
+        task.prepare_outputs(s, images_root)
+        seeded, rels = _with_seeds(task, s, protocol, settings.run_seed, images_root)
+        relpaths[s.id] = rels
+        req = seeded.request
+        assert isinstance(req, (GenerateRequest, EditRequest))
+        if not req.seeds:  # every image is already on disk (killed after the last image)
+            writer.write(Prediction(s.id, Status.OK, output=rels).to_record())
+        else:
+            prepared.append(seeded)
+    if not prepared:
+        return BatchStats()
+    model = get_model()
+    edit = task.capability is Capability.EDIT
+
+    def call(batch: Sequence[Sample]) -> list[list[Image.Image]]:
+        requests = [s.request for s in batch]
+        if edit:
+            out = model.edit(requests, protocol)  # type: ignore[arg-type]
+        else:
+            out = model.generate(requests, protocol)  # type: ignore[arg-type]
+        for sample, images in zip(batch, out, strict=False):
+            req = sample.request
+            assert isinstance(req, (GenerateRequest, EditRequest))
+            if len(images) != len(req.seeds) or not all(isinstance(i, Image.Image) for i in images):
+                raise MingEvalError(
+                    f"{type(model).__name__} returned {len(images)} images for sample {sample.id}, "
+                    f"expected {len(req.seeds)} PIL images"
+                )
+        return out
+
+    def on_done(sample: Sample, images: list[Image.Image]) -> None:
+        req = sample.request
+        assert isinstance(req, (GenerateRequest, EditRequest))
+        rels = relpaths[sample.id]
+        for k, img in zip(req.indices, images, strict=True):
+            save_png_atomic(img, images_root / rels[k])
+        writer.write(Prediction(sample.id, Status.OK, output=rels).to_record())
+
+    def on_fail(sample: Sample, exc: BaseException) -> None:
+        writer.write(Prediction(sample.id, Status.FAILED, error=describe(exc)).to_record())
+
+    label = f"{task.name}: {'edit' if edit else 'generate'}"
+    with _progress(console, dist, label, len(prepared)) as bar:
+        runner: BatchRunner[Sample, list[Image.Image]] = BatchRunner(
+            call, on_done, on_fail, settings.batch_size, on_progress=bar.advance,
+            fail_fast_after=settings.fail_fast_after, max_failures=settings.max_failures,
+        )
+        return runner.run(prepared)
+

@@ -1,0 +1,123 @@
+"""Resolve names into a checked plan before any work: cards, classes, capabilities, protocols.
+
+Everything that can be wrong with a request (an unknown name, a capability the model lacks, a
+protocol the card leaves incomplete, a prompt style the task does not know) is found here, on every
+rank alike, before a directory is written or a weight is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ming_eval.cards.schema import GenerateProtocol, ModelCard, TaskCard, UnderstandProtocol
+from ming_eval.core.model import BaseModelAdapter
+from ming_eval.core.task import BaseTask
+from ming_eval.errors import CapabilityError, CardError, ProtocolError
+from ming_eval.registry import (
+    MODEL_ENTRY_POINTS,
+    TASK_ENTRY_POINTS,
+    get_model_card,
+    get_task_card,
+    load_class,
+)
+
+
+@dataclass
+class TaskPlan:
+    task: BaseTask
+    protocol: UnderstandProtocol | GenerateProtocol
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return self.task.name
+
+
+@dataclass
+class Plan:
+    model_card: ModelCard
+    model_cls: type[BaseModelAdapter]
+    checkpoint: str | None
+    tasks: list[TaskPlan] = field(default_factory=list)
+
+    def model_config(self) -> dict[str, Any]:
+        card = self.model_card.model_dump(mode="json", by_alias=True, exclude={"description"})
+        return {"card": card, "checkpoint": self.checkpoint or self.model_card.checkpoint}
+
+
+def load_model_class(card: ModelCard) -> type[BaseModelAdapter]:
+    where = f"model card {card.source or card.name}"
+    cls = load_class(card.class_, MODEL_ENTRY_POINTS, where)
+    if not (isinstance(cls, type) and issubclass(cls, BaseModelAdapter)):
+        raise CardError(f"{where}: {card.class_} is not a ming_eval model adapter (BaseModelAdapter)")
+    return cls
+
+
+def load_task(card: TaskCard, overrides: dict[str, Any] | None = None) -> BaseTask:
+    where = f"task card {card.source or card.name}"
+    cls = load_class(card.class_, TASK_ENTRY_POINTS, where)
+    if not (isinstance(cls, type) and issubclass(cls, BaseTask)):
+        raise CardError(f"{where}: {card.class_} is not a ming_eval task (BaseTask)")
+    if cls.capability != card.capability:
+        raise CardError(
+            f"{where}: capability {card.capability.value!r} does not match {cls.__name__}'s "
+            f"{cls.capability.value!r}"
+        )
+    return cls.from_card(card, overrides)
+
+
+def resolve_task(name: str | TaskCard, overrides: dict[str, Any] | None = None) -> BaseTask:
+    card = name if isinstance(name, TaskCard) else get_task_card(name)
+    return load_task(card, overrides)
+
+
+def make_plan(
+    tasks: list[str | TaskCard],
+    model: str | ModelCard,
+    *,
+    checkpoint: str | None = None,
+    seed: int | None = None,
+    task_options: dict[str, dict[str, Any]] | None = None,
+) -> Plan:
+    card = model if isinstance(model, ModelCard) else get_model_card(model)
+    model_cls = load_model_class(card)
+    plan = Plan(card, model_cls, checkpoint)
+    seen: set[str] = set()
+    for entry in tasks:
+        name = entry.name if isinstance(entry, TaskCard) else entry
+        task = resolve_task(entry, (task_options or {}).get(name))
+        if task.name in seen:
+            continue
+        seen.add(task.name)
+        cap = task.capability
+        if cap not in card.capabilities or cap not in model_cls.capabilities:
+            can = sorted(c.value for c in set(card.capabilities) & set(model_cls.capabilities))
+            raise CapabilityError(
+                f"task {task.name} needs a model that can {cap.value}; model {card.name} can: "
+                f"{', '.join(can) or 'nothing'}",
+                hint="pick a model card whose capabilities include it (ming-eval list models)",
+            )
+        protocol = card.protocol_for(task.name, cap)
+        problems = model_cls.check_protocol(cap, protocol) + task.check_protocol(protocol)
+        if problems:
+            raise ProtocolError(
+                f"model card {card.source or card.name} has an incomplete protocol for task {task.name}:\n"
+                + "\n".join(f"  - {p}" for p in problems),
+                hint=f"set these under protocol.{cap.value} or tasks.{task.name}.{cap.value} in the card",
+            )
+        run_seed = seed if seed is not None else (protocol.seed if isinstance(protocol, GenerateProtocol) else 0)
+        plan.tasks.append(TaskPlan(task, protocol, run_seed))
+    return plan
+
+
+def task_config(plan: Plan, tp: TaskPlan) -> dict[str, Any]:
+    """The configuration of one task in a run; a resume must match it."""
+    card = tp.task.card.model_dump(mode="json", by_alias=True, exclude={"description", "paper", "suites"})
+    return {
+        "model": plan.model_config(),
+        "task": card,
+        "options": tp.task.options.model_dump(mode="json"),
+        "protocol": tp.protocol.model_dump(mode="json"),
+        "seed": tp.seed,
+    }

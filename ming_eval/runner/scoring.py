@@ -1,0 +1,195 @@
+"""The scoring phase of one task on one rank, and the merge + aggregate step on rank 0.
+
+Scores are stored per sample under a fingerprint of what they depend on (the task's scoring options
+and version). A scorer is built — and its detector or judge loaded — only when this rank has samples
+left to score. Samples whose inference failed are scored 0 with status ``inference_failed``
+without calling the scorer, and are counted in every table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from rich.console import Console
+
+from ming_eval.core.results import INFERENCE_FAILED, SCORING_FAILED, Prediction, SampleScore, TaskResult
+from ming_eval.core.sample import Sample
+from ming_eval.core.task import BaseTask, Scorer, TaskContext
+from ming_eval.errors import RunStoreError
+from ming_eval.runner.batching import BatchRunner, BatchStats, describe
+from ming_eval.runner.distributed import Dist
+from ming_eval.runner.progress import ProgressReporter
+from ming_eval.store.jsonl import JsonlWriter
+from ming_eval.store.run_store import TaskStore
+
+Item = tuple[Sample, Prediction]
+
+
+@dataclass
+class ScoringSummary:
+    task: str
+    scored_before: int
+    scored_here: int
+    rescored_from: str | None = None
+    stats: BatchStats | None = None
+
+
+def prepare_scoring(task: BaseTask, store: TaskStore, dist: Dist) -> str | None:
+    """On rank 0: if stored scores were made under another fingerprint, move them aside."""
+    moved = None
+    if dist.is_main:
+        fingerprint = task.scoring_fingerprint()
+        if store.scoring_fingerprint() != fingerprint:
+            old = store.reset_scoring(fingerprint)
+            moved = str(old) if old else None
+    dist.barrier()
+    return moved
+
+
+def run_scoring(
+    task: BaseTask,
+    samples: Sequence[Sample],
+    predictions: dict[str, Prediction],
+    store: TaskStore,
+    ctx: TaskContext,
+    dist: Dist,
+    console: Console | None,
+    batch_size: int | None = None,
+) -> ScoringSummary:
+    done = store.read_scores()
+    dist.barrier()
+    pending = [(s, predictions[s.id]) for s in samples if s.id in predictions and s.id not in done]
+    summary = ScoringSummary(task.name, len(done), 0)
+    mine = dist.shard(pending)
+    if not mine:
+        return summary
+    writer = store.score_writer(dist.rank)
+    try:
+        failed = [(s, p) for s, p in mine if not p.ok]
+        for sample, pred in failed:
+            writer.write(
+                SampleScore(
+                    sample.id, 0.0, correct=False, status=INFERENCE_FAILED,
+                    reason=f"inference failed: {pred.error}",
+                ).to_record()
+            )
+        ok = [(s, p) for s, p in mine if p.ok]
+        if ok:
+            scorer: Scorer = task.scorer(ctx)
+            try:
+                summary.stats = _score_items(task, ok, scorer, writer, dist, console, batch_size)
+            finally:
+                scorer.close()
+    finally:
+        writer.close()
+    summary.scored_here = len(mine)
+    return summary
+
+
+def _score_items(
+    task: BaseTask,
+    items: list[Item],
+    scorer: Scorer,
+    writer: JsonlWriter,
+    dist: Dist,
+    console: Console | None,
+    batch_size: int | None,
+) -> BatchStats:
+    def call(batch: Sequence[Item]) -> list[SampleScore]:
+        scores = scorer.score(batch)
+        for (sample, _), score in zip(batch, scores, strict=False):
+            if score.id != sample.id:
+                raise RuntimeError(f"scorer returned a score for {score.id!r} in place of {sample.id!r}")
+        return scores
+
+    def on_done(item: Item, score: SampleScore) -> None:
+        writer.write(score.to_record())
+
+    def on_fail(item: Item, exc: BaseException) -> None:
+        writer.write(
+            SampleScore(
+                item[0].id, 0.0, correct=False, status=SCORING_FAILED, reason=f"scoring failed: {describe(exc)}"
+            ).to_record()
+        )
+
+    suffix = f" (rank 0 of {dist.world_size})" if dist.distributed else ""
+    with ProgressReporter(console, f"{task.name}: scoring{suffix}", len(items), enabled=dist.is_main) as bar:
+        runner: BatchRunner[Item, SampleScore] = BatchRunner(
+            call, on_done, on_fail, batch_size or scorer.batch_size, on_progress=bar.advance
+        )
+        return runner.run(items)
+
+
+def missing_ids(samples: Sequence[Sample], have: Mapping[str, object]) -> list[str]:
+    return [s.id for s in samples if s.id not in have]
+
+
+def finalize(
+    task: BaseTask,
+    samples: Sequence[Sample],
+    predictions: dict[str, Prediction],
+    store: TaskStore,
+    *,
+    allow_incomplete: bool,
+    limit: int | None,
+) -> TaskResult:
+    """Rank 0: merge scores, check completeness, aggregate, and write the task's results."""
+    scores = store.read_scores()
+    store.write_scores(samples, scores)
+    missing = missing_ids(samples, scores)
+    if missing and not allow_incomplete:
+        no_pred = [sid for sid in missing if sid not in predictions]
+        shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+        why = f"{len(no_pred)} have no prediction" if no_pred else "they were not scored"
+        raise RunStoreError(
+            f"task {task.name}: {len(missing)} of {len(samples)} samples have no score ({why}): {shown}",
+            hint="re-run the same command to finish them, or pass --allow-incomplete to score what "
+            "is there (the count of missing samples is shown in every table)",
+        )
+    scored = [s for s in samples if s.id in scores]
+    result = task.aggregate(scored, [scores[s.id] for s in scored])
+    result.counts.setdefault("n", len(scored))
+    result.counts["missing"] = len(missing)
+    statuses: dict[str, int] = {}
+    for s in scored:
+        st = scores[s.id].status
+        statuses[st] = statuses.get(st, 0) + 1
+    for status, count in statuses.items():
+        result.counts[status] = count
+    if limit is not None:
+        result.notes.append(f"--limit {limit}: a subset of the benchmark; not comparable to published numbers")
+        result.info["limit"] = limit
+    if missing:
+        result.notes.append(f"incomplete: {len(missing)} samples missing (--allow-incomplete)")
+    if statuses.get(INFERENCE_FAILED) or statuses.get(SCORING_FAILED):
+        result.notes.append(
+            f"{statuses.get(INFERENCE_FAILED, 0)} inference failures and "
+            f"{statuses.get(SCORING_FAILED, 0)} scoring failures count as wrong"
+        )
+    store.write_results(result)
+    return result
+
+
+def score_task(
+    task: BaseTask,
+    samples: Sequence[Sample],
+    store: TaskStore,
+    ctx: TaskContext,
+    dist: Dist,
+    console: Console | None,
+    *,
+    batch_size: int | None = None,
+    allow_incomplete: bool = False,
+    limit: int | None = None,
+) -> TaskResult | None:
+    """Merge predictions, score what is left, and (on rank 0) aggregate; None on other ranks."""
+    predictions = store.read_predictions()
+    if dist.is_main:
+        store.write_predictions(samples, predictions)
+    prepare_scoring(task, store, dist)
+    run_scoring(task, samples, predictions, store, ctx, dist, console, batch_size)
+    dist.barrier()
+    if not dist.is_main:
+        return None
+    return finalize(task, samples, predictions, store, allow_incomplete=allow_incomplete, limit=limit)

@@ -1,0 +1,144 @@
+"""Append-only JSONL files that survive SIGKILL.
+
+Each record is one line, written with a single ``write`` and flushed at once, so a killed process
+leaves at worst one partial last line. Readers skip such a line; a writer that reopens the file cuts
+it off before appending. Lines in the middle of a file that do not parse are corruption, and are
+reported with the file and line number instead of being skipped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from ming_eval.errors import RunStoreError
+
+
+def _json_default(obj: Any) -> Any:
+    # numpy scalars and paths appear in details written by scorers
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def dumps(record: Any) -> str:
+    return json.dumps(record, ensure_ascii=False, default=_json_default, separators=(",", ":"))
+
+
+def _repair_tail(path: Path) -> None:
+    """Cut a partial last line (no trailing newline) left by a killed writer."""
+    size = path.stat().st_size
+    if size == 0:
+        return
+    with path.open("rb+") as fh:
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return
+        # Walk back to the last newline; files are small per rank, but read in blocks anyway.
+        pos = size
+        block = 1 << 16
+        while pos > 0:
+            start = max(0, pos - block)
+            fh.seek(start)
+            chunk = fh.read(pos - start)
+            idx = chunk.rfind(b"\n")
+            if idx >= 0:
+                fh.truncate(start + idx + 1)
+                return
+            pos = start
+        fh.truncate(0)
+
+
+class JsonlWriter:
+    """Appends one JSON object per line; each :meth:`write` is flushed to the OS immediately."""
+
+    def __init__(self, path: Path, *, fsync_every: int = 0) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            _repair_tail(path)
+        self._fh: IO[str] = path.open("a", encoding="utf-8")
+        self._fsync_every = fsync_every
+        self._since_sync = 0
+
+    def write(self, record: Any) -> None:
+        self._fh.write(dumps(record) + "\n")
+        self._fh.flush()
+        if self._fsync_every:
+            self._since_sync += 1
+            if self._since_sync >= self._fsync_every:
+                os.fsync(self._fh.fileno())
+                self._since_sync = 0
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+
+    def __enter__(self) -> JsonlWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def read_jsonl(path: Path, *, tolerate_partial_tail: bool = True) -> Iterator[dict[str, Any]]:
+    """Yield the records of ``path``; a partial last line is skipped, corruption elsewhere raises."""
+    with path.open("rb") as fh:
+        data = fh.read()
+    if not data:
+        return
+    lines = data.split(b"\n")
+    # The last element is b"" when the file ends with a newline; otherwise it is a line whose write
+    # was interrupted. It is dropped even if it happens to parse: the writer cuts it off on reopening,
+    # so counting it as done would lose the sample.
+    tail = lines.pop()
+    if tail and not tolerate_partial_tail:
+        raise RunStoreError(f"{path}: the last line is incomplete (no newline)")
+    for number, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise RunStoreError(
+                f"{path}: line {number + 1} is not valid JSON ({exc.msg})",
+                hint="the file was edited or corrupted; remove that line and re-run to redo the sample",
+            ) from exc
+        if not isinstance(rec, dict):
+            raise RunStoreError(f"{path}: line {number + 1} is not a JSON object")
+        yield rec
+
+
+def write_jsonl_atomic(path: Path, records: Iterator[Any] | list[Any]) -> None:
+    """Write a whole JSONL file through a temporary file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(dumps(rec) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(obj, fh, ensure_ascii=False, indent=2, default=_json_default)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

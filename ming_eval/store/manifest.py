@@ -1,0 +1,142 @@
+"""The run manifest: what was run, with what, where, and when — never a secret.
+
+``manifest.json`` holds the resolved model card and checkpoint, every task's resolved card, options,
+protocol, seed and data checksums (together: the run's *configuration*, compared on resume), plus one
+entry per invocation (argv, host, GPUs, package versions, git revision, start and end).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+FORMAT = "ming-eval-run/1"
+
+SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|passwd|authorization|credential)", re.I)
+SECRET_VALUE = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|hf_[A-Za-z0-9]{10,}|Bearer\s+\S+)")
+REDACTED = "<redacted>"
+
+VERSIONED_PACKAGES = (
+    "ming-eval", "torch", "torchvision", "transformers", "diffusers", "accelerate", "numpy", "pandas",
+    "pillow", "huggingface_hub", "safetensors", "open_clip_torch", "openai", "mmdet", "mmcv", "mmengine",
+)
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def redact(obj: Any) -> Any:
+    """A copy of ``obj`` with values under secret-looking keys, and secret-looking strings, removed."""
+    if isinstance(obj, dict):
+        return {
+            k: (REDACTED if isinstance(k, str) and SECRET_KEY.search(k) and v not in (None, "") else redact(v))
+            for k, v in obj.items()
+        }
+    if isinstance(obj, (list, tuple)):
+        return [redact(v) for v in obj]
+    if isinstance(obj, str):
+        return SECRET_VALUE.sub(REDACTED, obj)
+    return obj
+
+
+def redact_argv(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        flag, eq, _ = arg.partition("=")
+        if flag.startswith("-") and SECRET_KEY.search(flag):
+            if eq:
+                out.append(f"{flag}={REDACTED}")
+            else:
+                out.append(arg)
+                hide_next = True
+            continue
+        out.append(SECRET_VALUE.sub(REDACTED, arg))
+    return out
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_revision(path: Path) -> dict[str, Any] | None:
+    """The git commit (and whether the tree is dirty) of the checkout holding ``path``, if any."""
+    if not (path / ".git").exists():
+        return None
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+        if rev.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5, check=False,
+        )
+        return {"commit": rev.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def gpu_info() -> list[dict[str, Any]]:
+    """GPUs as torch sees them, only if torch is already imported (a model ran)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return []
+    gpus = []
+    for i in range(torch.cuda.device_count()):
+        props = torch.cuda.get_device_properties(i)
+        gpus.append({"index": i, "name": props.name, "memory_gib": round(props.total_memory / 2**30, 1)})
+    return gpus
+
+
+def host_info(world_size: int) -> dict[str, Any]:
+    return {
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "world_size": world_size,
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+    }
+
+
+def config_differences(old: Any, new: Any, path: str = "") -> list[str]:
+    """Human-readable differences between two JSON-like configurations."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        diffs: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in old:
+                diffs.append(f"{sub}: added ({_short(new[key])})")
+            elif key not in new:
+                diffs.append(f"{sub}: removed (was {_short(old[key])})")
+            else:
+                diffs.extend(config_differences(old[key], new[key], sub))
+        return diffs
+    if old != new:
+        return [f"{path}: {_short(old)} -> {_short(new)}"]
+    return []
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

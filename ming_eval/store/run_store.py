@@ -1,0 +1,217 @@
+"""One directory per run.
+
+::
+
+    <run>/manifest.json                      configuration + invocations (see manifest.py)
+    <run>/results.json                       every task's results
+    <run>/<task>/records/rank-00000.jsonl    inference records, append-only, one file per rank
+    <run>/<task>/images/...                  generated images (GenEval's layout for GenEval)
+    <run>/<task>/predictions.jsonl           merged records, in sample order
+    <run>/<task>/scoring/config.json         what the scores depend on (fingerprint)
+    <run>/<task>/scoring/rank-00000.jsonl    per-sample scores, append-only, one file per rank
+    <run>/<task>/scores.jsonl                merged scores, in sample order
+    <run>/<task>/results.json                metrics with confidence intervals
+
+Records are never rewritten in place: merges write new files atomically, and scores made under an
+older scoring configuration are moved aside (``scoring.<timestamp>/``), not deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ming_eval.core.results import Prediction, SampleScore, Status, TaskResult
+from ming_eval.core.sample import Sample
+from ming_eval.errors import RunStoreError
+from ming_eval.store.jsonl import JsonlWriter, read_jsonl, write_json_atomic, write_jsonl_atomic
+from ming_eval.store.manifest import FORMAT
+
+MANIFEST = "manifest.json"
+RESULTS = "results.json"
+
+
+def _rank_file(folder: Path, rank: int) -> Path:
+    return folder / f"rank-{rank:05d}.jsonl"
+
+
+class TaskStore:
+    """The part of a run that belongs to one task."""
+
+    def __init__(self, root: Path, task: str) -> None:
+        self.task = task
+        self.dir = root / task
+        self.records_dir = self.dir / "records"
+        self.images_dir = self.dir / "images"
+        self.scoring_dir = self.dir / "scoring"
+        self.predictions_path = self.dir / "predictions.jsonl"
+        self.scores_path = self.dir / "scores.jsonl"
+        self.results_path = self.dir / RESULTS
+
+    # -- inference records -------------------------------------------------------------------
+    def record_writer(self, rank: int) -> JsonlWriter:
+        return JsonlWriter(_rank_file(self.records_dir, rank))
+
+    def _read_all(self, folder: Path) -> Iterable[dict[str, Any]]:
+        if not folder.is_dir():
+            return
+        for path in sorted(folder.glob("rank-*.jsonl")):
+            yield from read_jsonl(path)
+
+    def read_predictions(self) -> dict[str, Prediction]:
+        """Every sample's latest record; a successful record beats a failed one for the same id."""
+        out: dict[str, Prediction] = {}
+        for rec in self._read_all(self.records_dir):
+            pred = Prediction.from_record(rec, self.images_dir)
+            prev = out.get(pred.sample_id)
+            if prev is None or pred.ok or not prev.ok:
+                out[pred.sample_id] = pred
+        return out
+
+    def finished_ids(self, *, retry_failed: bool) -> set[str]:
+        preds = self.read_predictions()
+        if retry_failed:
+            return {sid for sid, p in preds.items() if p.ok}
+        return set(preds)
+
+    def write_predictions(self, samples: Sequence[Sample], preds: dict[str, Prediction]) -> int:
+        """Merge the rank files into ``predictions.jsonl`` in sample order; returns the count."""
+        rows = []
+        for sample in samples:
+            pred = preds.get(sample.id)
+            if pred is None:
+                continue
+            rec = pred.to_record()
+            rec["target"] = sample.target
+            rows.append(rec)
+        write_jsonl_atomic(self.predictions_path, rows)
+        return len(rows)
+
+    # -- scores ------------------------------------------------------------------------------
+    def score_writer(self, rank: int) -> JsonlWriter:
+        return JsonlWriter(_rank_file(self.scoring_dir, rank))
+
+    def read_scores(self) -> dict[str, SampleScore]:
+        out: dict[str, SampleScore] = {}
+        for rec in self._read_all(self.scoring_dir):
+            score = SampleScore.from_record(rec)
+            out[score.id] = score
+        return out
+
+    def scoring_fingerprint(self) -> dict[str, Any] | None:
+        path = self.scoring_dir / "config.json"
+        if not path.is_file():
+            return None
+        return dict(json.loads(path.read_text()))
+
+    def reset_scoring(self, fingerprint: dict[str, Any]) -> Path | None:
+        """Start scoring afresh under ``fingerprint``; earlier scores are moved aside, not deleted.
+
+        Returns where the old scores went, if there were any.
+        """
+        moved: Path | None = None
+        if self.scoring_dir.exists() and any(self.scoring_dir.iterdir()):
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            moved = self.dir / f"scoring.{stamp}"
+            n = 1
+            while moved.exists():
+                moved = self.dir / f"scoring.{stamp}-{n}"
+                n += 1
+            os.replace(self.scoring_dir, moved)
+        self.scoring_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.scoring_dir / "config.json", fingerprint)
+        return moved
+
+    def write_scores(self, samples: Sequence[Sample], scores: dict[str, SampleScore]) -> None:
+        rows = [scores[s.id].to_record() for s in samples if s.id in scores]
+        write_jsonl_atomic(self.scores_path, rows)
+
+    # -- results -----------------------------------------------------------------------------
+    def write_results(self, result: TaskResult) -> None:
+        write_json_atomic(self.results_path, result.to_dict())
+
+    def read_results(self) -> TaskResult | None:
+        if not self.results_path.is_file():
+            return None
+        return TaskResult.from_dict(json.loads(self.results_path.read_text()))
+
+
+class RunStore:
+    """A run directory: its manifest, and one :class:`TaskStore` per task."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.manifest_path = root / MANIFEST
+        self.results_path = root / RESULTS
+
+    @classmethod
+    def create(cls, root: Path) -> RunStore:
+        """Open ``root`` for writing, creating it; a clear error if that is impossible."""
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            probe = root / f".write-test-{os.getpid()}"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise RunStoreError(
+                f"cannot write to the output directory {root}: {exc.strerror or exc}",
+                hint="choose another --out directory, or fix its permissions",
+            ) from exc
+        return cls(root)
+
+    @classmethod
+    def open_existing(cls, root: Path) -> RunStore:
+        store = cls(root)
+        if not root.is_dir():
+            raise RunStoreError(f"run directory {root} does not exist")
+        if not store.manifest_path.is_file():
+            raise RunStoreError(
+                f"{root} is not a ming-eval run: it has no {MANIFEST}",
+                hint="pass the directory given to `ming-eval run --out`",
+            )
+        return store
+
+    def task(self, name: str) -> TaskStore:
+        return TaskStore(self.root, name)
+
+    def read_manifest(self) -> dict[str, Any] | None:
+        if not self.manifest_path.is_file():
+            return None
+        try:
+            data = json.loads(self.manifest_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise RunStoreError(f"{self.manifest_path} is not valid JSON: {exc}") from exc
+        fmt = data.get("format")
+        if fmt != FORMAT:
+            raise RunStoreError(
+                f"{self.manifest_path} has format {fmt!r}; this ming-eval reads {FORMAT!r}",
+                hint="re-run with the ming-eval version that made it, or start a new run",
+            )
+        return dict(data)
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        write_json_atomic(self.manifest_path, manifest)
+
+    def task_names(self) -> list[str]:
+        manifest = self.read_manifest() or {}
+        return list(manifest.get("tasks", {}))
+
+    def write_results(self, results: dict[str, TaskResult]) -> None:
+        existing: dict[str, Any] = {}
+        if self.results_path.is_file():
+            existing = json.loads(self.results_path.read_text()).get("tasks", {})
+        existing.update({name: r.to_dict() for name, r in results.items()})
+        write_json_atomic(self.results_path, {"format": FORMAT, "tasks": existing})
+
+    def remove_task_outputs(self, name: str) -> None:
+        """Used by tests and `--fresh`: delete a task's folder entirely."""
+        shutil.rmtree(self.task(name).dir, ignore_errors=True)
+
+
+def failed_prediction(sample_id: str, error: str, seed: int | None = None) -> Prediction:
+    return Prediction(sample_id=sample_id, status=Status.FAILED, error=error, seed=seed)
