@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
 
 
 @dataclass
@@ -42,3 +43,18 @@ class Detector(Protocol):
     def detect(self, images: Sequence[Image.Image]) -> list[Detections]: ...
 
     def close(self) -> None: ...
+
+
+class DetectorOptions(BaseModel):
+    """How GenEval's scorer gets its detector (part of the task card's ``options.detector``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: "mask2former": pure PyTorch, no compiled ops (default); "mmdet": the reference, needs mmdet 3.x + mmcv
+    backend: Literal["mask2former", "mmdet"] = "mask2former"
+    #: local weights; None = GenEval's Mask2Former Swin-S COCO checkpoint, downloaded and verified
+    weights: str | None = None
+    #: images per detector forward pass
+    batch_size: int = Field(8, ge=1)
+    #: tests and the self-test only: a tiny randomly initialised detector (its output means nothing)
+    tiny_random: bool = False
