@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -42,6 +44,12 @@ class Prediction:
         if self.images_root is None or not isinstance(self.output, list):
             return []
         return [self.images_root / str(rel) for rel in self.output]
+
+    @property
+    def digest(self) -> str:
+        """A short hash of what was predicted; a stored score is valid only for the same digest."""
+        payload = json.dumps([self.status.value, self.output, self.error], sort_keys=True, default=str)
+        return hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]
 
     def to_record(self) -> dict[str, Any]:
         return {

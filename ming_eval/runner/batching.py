@@ -99,8 +99,14 @@ class BatchRunner(Generic[T, R]):
             if oom:
                 self.stats.oom_splits += 1
                 size = min(size, half)
-            size = self._attempt(batch[:half], size)
-            return self._attempt(batch[half:], size)
+            # an OOM retries in chunks of the (possibly further shrinking) batch size; any other
+            # error bisects, to isolate the failing sample in log2(batch) steps
+            pos = 0
+            while pos < len(batch):
+                chunk = batch[pos : pos + (size if oom else half)]
+                size = self._attempt(chunk, size)
+                pos += len(chunk)
+            return size
         for item, result in zip(batch, results, strict=True):
             self.on_done(item, result)
         self.stats.done += len(batch)

@@ -20,8 +20,7 @@ from ming_eval.errors import RunStoreError
 from ming_eval.runner.batching import BatchRunner, BatchStats, describe
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.progress import ProgressReporter
-from ming_eval.store.jsonl import JsonlWriter
-from ming_eval.store.run_store import TaskStore
+from ming_eval.store.run_store import ScoreWriter, TaskStore
 
 Item = tuple[Sample, Prediction]
 
@@ -57,7 +56,7 @@ def run_scoring(
     console: Console | None,
     batch_size: int | None = None,
 ) -> ScoringSummary:
-    done = store.read_scores()
+    done = store.read_scores(predictions)
     dist.barrier()
     pending = [(s, predictions[s.id]) for s in samples if s.id in predictions and s.id not in done]
     summary = ScoringSummary(task.name, len(done), 0)
@@ -68,12 +67,10 @@ def run_scoring(
     try:
         failed = [(s, p) for s, p in mine if not p.ok]
         for sample, pred in failed:
-            writer.write(
-                SampleScore(
-                    sample.id, 0.0, correct=False, status=INFERENCE_FAILED,
-                    reason=f"inference failed: {pred.error}",
-                ).to_record()
+            score = SampleScore(
+                sample.id, 0.0, correct=False, status=INFERENCE_FAILED, reason=f"inference failed: {pred.error}"
             )
+            writer.write_score(score, pred)
         ok = [(s, p) for s, p in mine if p.ok]
         if ok:
             scorer: Scorer = task.scorer(ctx)
@@ -91,7 +88,7 @@ def _score_items(
     task: BaseTask,
     items: list[Item],
     scorer: Scorer,
-    writer: JsonlWriter,
+    writer: ScoreWriter,
     dist: Dist,
     console: Console | None,
     batch_size: int | None,
@@ -104,14 +101,11 @@ def _score_items(
         return scores
 
     def on_done(item: Item, score: SampleScore) -> None:
-        writer.write(score.to_record())
+        writer.write_score(score, item[1])
 
     def on_fail(item: Item, exc: BaseException) -> None:
-        writer.write(
-            SampleScore(
-                item[0].id, 0.0, correct=False, status=SCORING_FAILED, reason=f"scoring failed: {describe(exc)}"
-            ).to_record()
-        )
+        reason = f"scoring failed: {describe(exc)}"
+        writer.write_score(SampleScore(item[0].id, 0.0, correct=False, status=SCORING_FAILED, reason=reason), item[1])
 
     suffix = f" (rank 0 of {dist.world_size})" if dist.distributed else ""
     with ProgressReporter(console, f"{task.name}: scoring{suffix}", len(items), enabled=dist.is_main) as bar:
@@ -135,7 +129,7 @@ def finalize(
     limit: int | None,
 ) -> TaskResult:
     """Rank 0: merge scores, check completeness, aggregate, and write the task's results."""
-    scores = store.read_scores()
+    scores = store.read_scores(predictions)
     store.write_scores(samples, scores)
     missing = missing_ids(samples, scores)
     if missing and not allow_incomplete:

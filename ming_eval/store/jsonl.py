@@ -20,9 +20,7 @@ from ming_eval.errors import RunStoreError
 
 def _json_default(obj: Any) -> Any:
     # numpy scalars and paths appear in details written by scorers
-    if hasattr(obj, "item"):
-        return obj.item()
-    if hasattr(obj, "tolist"):
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars
         return obj.tolist()
     if isinstance(obj, Path):
         return str(obj)

@@ -20,7 +20,13 @@ from typing import Any
 
 FORMAT = "ming-eval-run/1"
 
-SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|passwd|authorization|credential)", re.I)
+# Keys whose values are secrets. Deliberately narrow: ``max_new_tokens`` or ``image_token`` are
+# settings, not secrets, and the manifest's settings are read back when a run is re-scored.
+SECRET_KEY = re.compile(
+    r"^(.*[_\-])?(api[_\-]?key|apikey|secrets?|password|passwd|authorization|credentials?|private[_\-]?key)$"
+    r"|^((access|auth|hf|bearer|api)[_\-]?)?token$",
+    re.I,
+)
 SECRET_VALUE = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|hf_[A-Za-z0-9]{10,}|Bearer\s+\S+)")
 REDACTED = "<redacted>"
 
@@ -57,7 +63,7 @@ def redact_argv(argv: list[str]) -> list[str]:
             hide_next = False
             continue
         flag, eq, _ = arg.partition("=")
-        if flag.startswith("-") and SECRET_KEY.search(flag):
+        if flag.startswith("-") and SECRET_KEY.search(flag.lstrip("-")):
             if eq:
                 out.append(f"{flag}={REDACTED}")
             else:

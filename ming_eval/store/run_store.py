@@ -40,6 +40,13 @@ def _rank_file(folder: Path, rank: int) -> Path:
     return folder / f"rank-{rank:05d}.jsonl"
 
 
+class ScoreWriter(JsonlWriter):
+    """Score records carry the digest of the prediction they judged."""
+
+    def write_score(self, score: SampleScore, prediction: Prediction) -> None:
+        self.write({**score.to_record(), "prediction": prediction.digest})
+
+
 class TaskStore:
     """The part of a run that belongs to one task."""
 
@@ -93,13 +100,19 @@ class TaskStore:
         return len(rows)
 
     # -- scores ------------------------------------------------------------------------------
-    def score_writer(self, rank: int) -> JsonlWriter:
-        return JsonlWriter(_rank_file(self.scoring_dir, rank))
+    def score_writer(self, rank: int) -> ScoreWriter:
+        return ScoreWriter(_rank_file(self.scoring_dir, rank))
 
-    def read_scores(self) -> dict[str, SampleScore]:
+    def read_scores(self, predictions: dict[str, Prediction] | None = None) -> dict[str, SampleScore]:
+        """Stored scores (the last per sample). With ``predictions``, only scores made for exactly
+        those predictions count: a sample re-run since (e.g. ``--retry-failed``) is scored again."""
         out: dict[str, SampleScore] = {}
         for rec in self._read_all(self.scoring_dir):
             score = SampleScore.from_record(rec)
+            if predictions is not None:
+                pred = predictions.get(score.id)
+                if pred is None or rec.get("prediction") != pred.digest:
+                    continue
             out[score.id] = score
         return out
 
@@ -129,6 +142,7 @@ class TaskStore:
 
     def write_scores(self, samples: Sequence[Sample], scores: dict[str, SampleScore]) -> None:
         rows = [scores[s.id].to_record() for s in samples if s.id in scores]
+
         write_jsonl_atomic(self.scores_path, rows)
 
     # -- results -----------------------------------------------------------------------------

@@ -1,0 +1,43 @@
+import pytest
+
+from ming_eval.errors import RunStoreError
+from ming_eval.store.jsonl import JsonlWriter, read_jsonl
+
+
+def test_partial_tail_is_skipped_then_cut_on_reopen(tmp_path):
+    path = tmp_path / "r.jsonl"
+    with JsonlWriter(path) as w:
+        w.write({"id": "a"})
+        w.write({"id": "b"})
+    with path.open("a") as fh:
+        fh.write('{"id": "c", "out')  # a kill in the middle of a write
+    assert [r["id"] for r in read_jsonl(path)] == ["a", "b"]
+    with JsonlWriter(path) as w:
+        w.write({"id": "c"})
+    assert [r["id"] for r in read_jsonl(path)] == ["a", "b", "c"]
+
+
+def test_complete_json_without_newline_is_not_counted(tmp_path):
+    # A write cut just before its newline parses, but the writer would cut it: it must not count as done.
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"id": "a"}\n{"id": "b"}')
+    assert [r["id"] for r in read_jsonl(path)] == ["a"]
+    with JsonlWriter(path) as w:
+        w.write({"id": "b2"})
+    assert [r["id"] for r in read_jsonl(path)] == ["a", "b2"]
+
+
+def test_corruption_in_the_middle_names_file_and_line(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"id": "a"}\nGARBAGE\n{"id": "b"}\n')
+    with pytest.raises(RunStoreError, match=r"r.jsonl: line 2"):
+        list(read_jsonl(path))
+
+
+def test_numpy_values_serialise(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "r.jsonl"
+    with JsonlWriter(path) as w:
+        w.write({"x": np.float32(0.5), "y": np.arange(3), "z": np.bool_(True)})
+    assert next(read_jsonl(path)) == {"x": 0.5, "y": [0, 1, 2], "z": True}

@@ -1,0 +1,56 @@
+import pytest
+
+from ming_eval.core.results import Prediction, SampleScore, Status
+from ming_eval.errors import RunStoreError
+from ming_eval.store.run_store import RunStore
+
+
+def test_successful_record_beats_failed(tmp_path):
+    ts = RunStore.create(tmp_path / "run").task("t")
+    with ts.record_writer(0) as w:
+        w.write(Prediction("1", Status.FAILED, error="boom").to_record())
+        w.write(Prediction("2", Status.OK, output="x").to_record())
+    with ts.record_writer(1) as w:
+        w.write(Prediction("1", Status.OK, output="y").to_record())
+        w.write(Prediction("2", Status.FAILED, error="late failure").to_record())
+    preds = ts.read_predictions()
+    assert preds["1"].output == "y" and preds["2"].output == "x"
+    assert ts.finished_ids(retry_failed=True) == {"1", "2"}
+
+
+def test_failed_ids_are_done_unless_retried(tmp_path):
+    ts = RunStore.create(tmp_path / "run").task("t")
+    with ts.record_writer(0) as w:
+        w.write(Prediction("1", Status.FAILED, error="boom").to_record())
+    assert ts.finished_ids(retry_failed=False) == {"1"}
+    assert ts.finished_ids(retry_failed=True) == set()
+
+
+def test_reset_scoring_moves_old_scores_aside(tmp_path):
+    ts = RunStore.create(tmp_path / "run").task("t")
+    assert ts.reset_scoring({"v": 1}) is None
+    with ts.score_writer(0) as w:
+        w.write(SampleScore("1", 1.0).to_record())
+    moved = ts.reset_scoring({"v": 2})
+    assert moved is not None and (moved / "rank-00000.jsonl").is_file()
+    assert ts.read_scores() == {} and ts.scoring_fingerprint() == {"v": 2}
+
+
+def test_unwritable_output_directory(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(RunStoreError, match="cannot write to the output directory"):
+        RunStore.create(blocker / "run")
+
+
+def test_open_existing_requires_manifest(tmp_path):
+    (tmp_path / "r").mkdir()
+    with pytest.raises(RunStoreError, match=r"no manifest.json"):
+        RunStore.open_existing(tmp_path / "r")
+
+
+def test_old_format_is_refused(tmp_path):
+    store = RunStore.create(tmp_path / "r")
+    store.manifest_path.write_text('{"format": "ming-eval-run/0"}')
+    with pytest.raises(RunStoreError, match="has format 'ming-eval-run/0'"):
+        store.read_manifest()
