@@ -92,7 +92,10 @@ class SampleScore:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
-        return asdict(self)
+        return {
+            "id": self.id, "score": self.score, "correct": self.correct, "reason": self.reason,
+            "status": self.status, "details": self.details,
+        }
 
     @classmethod
     def from_record(cls, rec: Mapping[str, Any]) -> SampleScore:

@@ -79,12 +79,14 @@ def default_run_dir(model: str, checkpoint: str | None) -> Path:
 class LazyModel:
     """Builds the model on first use, so a finished run never loads weights."""
 
-    def __init__(self, plan: Plan, device: str, console: Console | None, dist: Dist) -> None:
-        self.plan, self.device, self.console, self.dist = plan, device, console, dist
+    def __init__(self, plan: Plan, device: str | None, console: Console | None, dist: Dist) -> None:
+        self.plan, self.requested_device, self.console, self.dist = plan, device, console, dist
+        self.device = ""
         self.model: Model | None = None
 
     def __call__(self) -> Model:
         if self.model is None:
+            self.device = self.dist.device(self.requested_device)  # imports torch: only when needed
             if self.console is not None and self.dist.is_main:
                 ckpt = self.plan.checkpoint or self.plan.model_card.checkpoint
                 self.console.print(f"loading model [bold]{self.plan.model_card.name}[/] ({ckpt}) on {self.device}")
@@ -174,7 +176,7 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist) -> RunOutc
         store.write_manifest(manifest)
 
     outcome = RunOutcome(run_dir, {})
-    model = LazyModel(plan, dist.device(config.device), console, dist)
+    model = LazyModel(plan, config.device, console, dist)
     try:
         contexts = _prefetch(plan, config, dist, store)
         task_samples: dict[str, list[Sample]] = {}
