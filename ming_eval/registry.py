@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ming_eval.cards.loader import card_index, load_model_card, load_task_card, validate
-from ming_eval.cards.schema import ModelCard, TaskCard
+from ming_eval.cards.schema import ModelCard, SuiteCard, TaskCard
 from ming_eval.errors import CardError, UnknownNameError
 
 TASK_ENTRY_POINTS = "ming_eval.tasks"
@@ -36,7 +36,7 @@ def get_task_card(name: str) -> TaskCard:
         return load_task_card(path)
     index = card_index()
     if name not in index.tasks:
-        raise UnknownNameError("task", name, index.tasks)
+        raise UnknownNameError("task", name, [*index.tasks, *index.suites])
     return index.tasks[name]
 
 
@@ -51,6 +51,31 @@ def get_model_card(name: str) -> ModelCard:
     if name not in index.models:
         raise UnknownNameError("model", name, index.models)
     return index.models[name]
+
+
+def expand_task_names(names: list[str]) -> list[str]:
+    """Replace suite names by their tasks (recursively), keeping order and dropping repeats."""
+    index = card_index()
+    out: list[str] = []
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        if name in trail:
+            raise CardError(f"suite {name!r} includes itself: {' -> '.join((*trail, name))}")
+        suite = index.suites.get(name)
+        if suite is None or name in index.tasks:
+            if name not in out:
+                out.append(name)
+            return
+        for member in suite.tasks:
+            visit(member, (*trail, name))
+
+    for name in names:
+        visit(name, ())
+    return out
+
+
+def list_suite_cards() -> list[SuiteCard]:
+    return sorted(card_index().suites.values(), key=lambda c: c.name)
 
 
 def list_task_cards() -> list[TaskCard]:

@@ -86,3 +86,20 @@ def test_unknown_prompt_style(engine_cards):
     loader._INDEX = None
     with pytest.raises(ProtocolError, match="prompt_style 'letters' is not known to task color_vqa"):
         make_plan(["color_vqa"], "styled")
+
+
+def test_suites_expand_in_order(engine_cards):
+    import yaml
+
+    from ming_eval.cards import loader
+    from ming_eval.errors import CardError
+    from ming_eval.registry import expand_task_names
+
+    (engine_cards / "tasks" / "both.yaml").write_text(yaml.safe_dump({"name": "both", "tasks": ["paint", "color_vqa"]}))
+    (engine_cards / "tasks" / "all.yaml").write_text(yaml.safe_dump({"name": "all", "tasks": ["color_vqa", "both"]}))
+    (engine_cards / "tasks" / "loop.yaml").write_text(yaml.safe_dump({"name": "loop", "tasks": ["loop"]}))
+    loader._INDEX = None
+    assert expand_task_names(["all"]) == ["color_vqa", "paint"]
+    assert [t.name for t in make_plan(["both"], "pixel").tasks] == ["paint", "color_vqa"]
+    with pytest.raises(CardError, match="includes itself"):
+        expand_task_names(["loop"])

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ming_eval.cards.schema import ModelCard, TaskCard
+from ming_eval.cards.schema import ModelCard, SuiteCard, TaskCard
 from ming_eval.errors import CardError
 
 CARDS_PATH_ENV = "MING_EVAL_CARDS_PATH"
@@ -179,6 +179,18 @@ def load_task_card(path: Path) -> TaskCard:
     return card
 
 
+def load_tasks_folder_card(path: Path) -> TaskCard | SuiteCard:
+    """A card under ``tasks/``: a suite when it lists ``tasks`` and names no ``class``."""
+    data = read_yaml(path)
+    if "tasks" in data and "class" not in data:
+        suite = validate(SuiteCard, data, f"suite card {path}")
+        suite._source = path
+        return suite
+    card = validate(TaskCard, data, f"task card {path}")
+    card._source = path
+    return card
+
+
 def load_model_card(path: Path) -> ModelCard:
     card = validate(ModelCard, read_yaml(path), f"model card {path}")
     card._source = path
@@ -189,17 +201,17 @@ def load_model_card(path: Path) -> ModelCard:
 class CardIndex:
     tasks: dict[str, TaskCard]
     models: dict[str, ModelCard]
+    suites: dict[str, SuiteCard]
 
 
-def _scan(folder: Path, loader: Callable[[Path], M], into: dict[str, M]) -> None:
+def _scan(folder: Path, loader: Callable[[Path], Any], into: dict[str, Any]) -> None:
     if not folder.is_dir():
         return
     for path in sorted(folder.rglob("*.yaml")):
         if path.name.startswith("_"):
             continue  # shared fragments, not cards
         card = loader(path)
-        name = card.name  # type: ignore[attr-defined]
-        into.setdefault(name, card)
+        into.setdefault(card.name, card)
 
 
 _INDEX: CardIndex | None = None
@@ -212,10 +224,12 @@ def card_index(refresh: bool = False) -> CardIndex:
     roots = card_roots()
     key = tuple(str(r) for r in roots)
     if _INDEX is None or refresh or key != _INDEX_KEY:
-        tasks: dict[str, TaskCard] = {}
+        found: dict[str, TaskCard | SuiteCard] = {}
         models: dict[str, ModelCard] = {}
         for root in roots:
-            _scan(root / "tasks", load_task_card, tasks)
+            _scan(root / "tasks", load_tasks_folder_card, found)
             _scan(root / "model_zoo", load_model_card, models)
-        _INDEX, _INDEX_KEY = CardIndex(tasks, models), key
+        tasks = {n: c for n, c in found.items() if isinstance(c, TaskCard)}
+        suites = {n: c for n, c in found.items() if isinstance(c, SuiteCard)}
+        _INDEX, _INDEX_KEY = CardIndex(tasks, models, suites), key
     return _INDEX

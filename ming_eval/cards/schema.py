@@ -60,6 +60,20 @@ class TaskCard(StrictModel):
         return self._source
 
 
+class SuiteCard(StrictModel):
+    """A named list of tasks (or other suites): ``ming-eval run opencompass`` runs them all."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    description: str = ""
+    tasks: list[str] = Field(min_length=1)
+
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+
 class UnderstandProtocol(StrictModel):
     """How a model answers understanding tasks; part of every comparison's fingerprint."""
 

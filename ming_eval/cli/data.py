@@ -37,8 +37,9 @@ def _files(task_name: str) -> DataFiles:
 def download(tasks: Annotated[list[str], typer.Argument(help="Task names.")]) -> None:
     """Fetch every data file of TASKS into the cache and verify its checksum."""
     from ming_eval.cli.app import console
+    from ming_eval.registry import expand_task_names
 
-    for name in tasks:
+    for name in expand_task_names(tasks):
         files = _files(name)
         for spec in files.specs.values():
             path = files.path(spec.name)
@@ -51,7 +52,9 @@ def download(tasks: Annotated[list[str], typer.Argument(help="Task names.")]) ->
 def verify(tasks: Annotated[list[str], typer.Argument(help="Task names.")]) -> None:
     """Check that every data file of TASKS is present and has the pinned checksum (no download)."""
     from ming_eval.cli.app import console
+    from ming_eval.registry import expand_task_names
 
+    tasks = expand_task_names(tasks)
     table = Table(title="data files", title_style="bold")
     for col in ("task", "file", "state", "path"):
         table.add_column(col)

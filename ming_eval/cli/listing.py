@@ -28,7 +28,7 @@ def list_tasks(
 ) -> None:
     """The task cards found (built in, $MING_EVAL_CARDS_PATH, installed plugins)."""
     from ming_eval.cli.app import console
-    from ming_eval.registry import list_task_cards
+    from ming_eval.registry import list_suite_cards, list_task_cards
 
     table = Table(title="tasks", title_style="bold")
     for col in ("name", "capability", "suites", "description", "card"):
@@ -39,6 +39,14 @@ def list_tasks(
         table.add_row(card.name, card.capability.value, ", ".join(card.suites), card.description,
                       str(card.source or ""))
     console.print(table)
+    suites = [s for s in list_suite_cards() if not suite or s.name == suite]
+    if suites:
+        st = Table(title="suites (run them by name)", title_style="bold")
+        for col in ("name", "tasks", "description"):
+            st.add_column(col)
+        for s in suites:
+            st.add_row(s.name, ", ".join(s.tasks), s.description)
+        console.print(st)
 
 
 @list_app.command("models", epilog=EXAMPLES)

@@ -17,6 +17,7 @@ from ming_eval.errors import CapabilityError, CardError, ProtocolError
 from ming_eval.registry import (
     MODEL_ENTRY_POINTS,
     TASK_ENTRY_POINTS,
+    expand_task_names,
     get_model_card,
     get_task_card,
     load_class,
@@ -84,7 +85,10 @@ def make_plan(
     model_cls = load_model_class(card)
     plan = Plan(card, model_cls, checkpoint)
     seen: set[str] = set()
-    for entry in tasks:
+    entries: list[str | TaskCard] = []
+    for t in tasks:
+        entries.extend(expand_task_names([t]) if isinstance(t, str) else [t])
+    for entry in entries:
         name = entry.name if isinstance(entry, TaskCard) else entry
         task = resolve_task(entry, (task_options or {}).get(name))
         if task.name in seen:
