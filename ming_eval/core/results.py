@@ -35,10 +35,18 @@ class Prediction:
     seed: int | None = None
     elapsed_s: float | None = None
     images_root: Path | None = None
+    #: (size, mtime_ns) of each image file when the record was written: an image replaced or deleted
+    #: since then makes the sample pending again, and its score stale
+    files: list[list[int]] | None = None
 
     @property
     def ok(self) -> bool:
         return self.status is Status.OK
+
+    def files_unchanged(self) -> bool:
+        if self.files is None:
+            return True
+        return self.files == file_stats(self.image_paths())
 
     def image_paths(self) -> list[Path]:
         if self.images_root is None or not isinstance(self.output, list):
@@ -48,11 +56,11 @@ class Prediction:
     @property
     def digest(self) -> str:
         """A short hash of what was predicted; a stored score is valid only for the same digest."""
-        payload = json.dumps([self.status.value, self.output, self.error], sort_keys=True, default=str)
+        payload = json.dumps([self.status.value, self.output, self.error, self.files], sort_keys=True, default=str)
         return hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]
 
     def to_record(self) -> dict[str, Any]:
-        return {
+        rec = {
             "id": self.sample_id,
             "status": self.status.value,
             "output": self.output,
@@ -60,6 +68,9 @@ class Prediction:
             "seed": self.seed,
             "elapsed_s": self.elapsed_s,
         }
+        if self.files is not None:
+            rec["files"] = self.files
+        return rec
 
     @classmethod
     def from_record(cls, rec: Mapping[str, Any], images_root: Path | None = None) -> Prediction:
@@ -71,7 +82,20 @@ class Prediction:
             seed=rec.get("seed"),
             elapsed_s=rec.get("elapsed_s"),
             images_root=images_root,
+            files=rec.get("files"),
         )
+
+
+def file_stats(paths: list[Path]) -> list[list[int]] | None:
+    """(size, mtime_ns) per file; None if any is missing."""
+    out = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        out.append([st.st_size, st.st_mtime_ns])
+    return out
 
 
 @dataclass

@@ -19,7 +19,7 @@ from rich.console import Console
 
 from ming_eval.cards.schema import GenerateProtocol, UnderstandProtocol
 from ming_eval.core.model import Model
-from ming_eval.core.results import Prediction, Status
+from ming_eval.core.results import Prediction, Status, file_stats
 from ming_eval.core.sample import (
     Capability,
     EditRequest,
@@ -188,7 +188,8 @@ def _run_images(
         req = seeded.request
         assert isinstance(req, (GenerateRequest, EditRequest))
         if not req.seeds:  # every image is already on disk (killed after the last image)
-            writer.write(Prediction(s.id, Status.OK, output=rels).to_record())
+            files = file_stats([images_root / r for r in rels])
+            writer.write(Prediction(s.id, Status.OK, output=rels, files=files).to_record())
         else:
             prepared.append(seeded)
     if not prepared:
@@ -218,7 +219,8 @@ def _run_images(
         rels = relpaths[sample.id]
         for k, img in zip(req.indices, images, strict=True):
             save_png_atomic(img, images_root / rels[k])
-        writer.write(Prediction(sample.id, Status.OK, output=rels).to_record())
+        files = file_stats([images_root / r for r in rels])
+        writer.write(Prediction(sample.id, Status.OK, output=rels, files=files).to_record())
 
     def on_fail(sample: Sample, exc: BaseException) -> None:
         writer.write(Prediction(sample.id, Status.FAILED, error=describe(exc)).to_record())

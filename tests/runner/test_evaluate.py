@@ -92,6 +92,19 @@ def test_image_granularity_resume(engine_cards, tmp_path):
     assert img.read_bytes() == original  # and its missing image is identical (same per-image seed)
 
 
+def test_replaced_image_is_regenerated_and_rescored(engine_cards, tmp_path):
+    evaluate(_config(tmp_path, tasks=["paint"]))
+    img = tmp_path / "run" / "paint" / "images" / "00001" / "samples" / "0000.png"
+    original = img.read_bytes()
+    img.unlink()  # e.g. a user deletes a corrupt image of a finished sample
+    PixelModel.batch_sizes = []
+    out = evaluate(_config(tmp_path, tasks=["paint"]))
+    assert PixelModel.batch_sizes == [1] and img.read_bytes() == original
+    scoring = (tmp_path / "run" / "paint" / "scoring" / "rank-00000.jsonl").read_text().splitlines()
+    assert sum('"id":"00001"' in line for line in scoring) == 2  # scored again for the new file
+    assert out.results["paint"].counts["n"] == 6
+
+
 def test_config_change_is_refused_then_forced(engine_cards, tmp_path):
     evaluate(_config(tmp_path))
     with pytest.raises(ConfigMismatchError) as err:
