@@ -19,7 +19,7 @@ def _env(engine_cards):
     return dict(os.environ, PYTHONPATH=str(REPO_ROOT), OMP_NUM_THREADS="1", MING_EVAL_CARDS_PATH=str(engine_cards))
 
 
-def _rows(path, drop=("elapsed_s",)):
+def _rows(path, drop=("elapsed_s", "files")):  # timings and file mtimes differ between runs
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     return [{k: v for k, v in r.items() if k not in drop} for r in rows]
 
