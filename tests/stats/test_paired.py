@@ -125,7 +125,8 @@ def test_cluster_bootstrap_of_duplicated_samples_equals_the_unduplicated_one():
     base = rng.uniform(0, 1, 60)
     new = np.clip(base + rng.normal(0.05, 0.2, 60), 0, 1)
     single = paired_compare(base, new)
-    clustered = paired_compare(np.repeat(base, 4), np.repeat(new, 4), clusters=np.repeat([f"{i:03d}" for i in range(60)], 4))
+    clusters = np.repeat([f"{i:03d}" for i in range(60)], 4)
+    clustered = paired_compare(np.repeat(base, 4), np.repeat(new, 4), clusters=clusters)
     naive = paired_compare(np.repeat(base, 4), np.repeat(new, 4))
     assert clustered.n == 240 and clustered.n_clusters == 60
     assert (clustered.ci_low, clustered.ci_high) == pytest.approx((single.ci_low, single.ci_high))
