@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ming_eval.report.tables import Cell, ReportTable, Row
+from ming_eval.report.tables import Cell, ReportTable
 
 UNVERIFIED_MARK = "*"
 BEST_NOTE = "Bold: best value in the column (rows with rewritten prompts † are ranked among themselves)."
@@ -15,10 +15,6 @@ def value_text(cell: Cell, digits: int, *, with_ci: bool) -> str:
     if not cell.empty and not cell.verified:
         text += UNVERIFIED_MARK
     return text
-
-
-def row_label(row: Row) -> str:
-    return row.label
 
 
 def table_notes(table: ReportTable, *, with_sources: bool = True) -> list[str]:
@@ -39,6 +35,7 @@ def table_notes(table: ReportTable, *, with_sources: bool = True) -> list[str]:
 
 
 def ci_header(table: ReportTable) -> str:
-    """How intervals are described under a table that shows them."""
-    confidence = 95
-    return f"[low, high]: {confidence}% bootstrap confidence interval of our runs' values"
+    """How intervals are described under a table that shows them (at the runs' own confidence)."""
+    levels = {round(c.confidence * 100) for r in table.rows if r.ours for c in r.cells.values() if c.confidence}
+    level = levels.pop() if len(levels) == 1 else 95
+    return f"[low, high]: {level}% bootstrap confidence interval of our runs' values"

@@ -126,6 +126,7 @@ class Cell:
     verified: bool = True
     source: str = ""
     best: bool = False
+    confidence: float | None = None
 
     @property
     def empty(self) -> bool:
@@ -183,7 +184,7 @@ def _rescaled(m: Metric, scale: float, source: str) -> Cell:
     factor = scale / (m.scale or 1.0)
     lo = None if m.ci_low is None else m.ci_low * factor
     hi = None if m.ci_high is None else m.ci_high * factor
-    return Cell(m.value * factor, lo, hi, m.n, source=source)
+    return Cell(m.value * factor, lo, hi, m.n, source=source, confidence=m.confidence)
 
 
 def find_metric(result: TaskResult, name: str) -> Metric | None:
@@ -325,7 +326,8 @@ def other_tasks_table(runs: Sequence[ReportRun], specs: Sequence[TableSpec]) -> 
         for task in tasks:
             result = run.results.get(task)
             m = None if result is None else result.primary_metric
-            cells[task] = Cell(None) if m is None else Cell(m.value, m.ci_low, m.ci_high, m.n, source=task)
+            cells[task] = (Cell(None) if m is None
+                           else Cell(m.value, m.ci_low, m.ci_high, m.n, source=task, confidence=m.confidence))
         if all(c.empty for c in cells.values()):
             continue
         rows.append(Row(run.label, OURS, OURS_GROUP, cells, key=str(run.path), sources=[str(run.path)],
