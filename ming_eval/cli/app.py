@@ -30,9 +30,9 @@ def _register() -> None:
     global _registered
     if _registered:
         return
-    from ming_eval.cli import data, doctor, listing, run, score, selftest
+    from ming_eval.cli import compare, data, doctor, leaderboard, listing, report, run, score, selftest
 
-    for module in (run, score, listing, data, doctor, selftest):
+    for module in (run, score, report, leaderboard, compare, listing, data, doctor, selftest):
         module.register(app)
     _registered = True
 

@@ -20,8 +20,8 @@ def run_cli(args, capsys):
     return exc.value.code or 0, " ".join((out.out + out.err).split())  # undo rich's line wrapping
 
 
-COMMANDS = [["run"], ["score"], ["list", "tasks"], ["list", "models"], ["data", "download"], ["data", "verify"],
-            ["doctor"], ["selftest"]]
+COMMANDS = [["run"], ["score"], ["report"], ["leaderboard"], ["compare"], ["list", "tasks"], ["list", "models"],
+            ["data", "download"], ["data", "verify"], ["doctor"], ["selftest"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c))

@@ -1,0 +1,41 @@
+"""What every output format says the same way: value text, markers and the notes under a table."""
+
+from __future__ import annotations
+
+from ming_eval.report.tables import Cell, ReportTable
+
+UNVERIFIED_MARK = "*"
+BEST_NOTE = "Bold: best value in the column (rows with rewritten prompts † are ranked among themselves)."
+UNVERIFIED_NOTE = "* not verified against a primary source; see the row's sources."
+
+
+def value_text(cell: Cell, digits: int, *, with_ci: bool) -> str:
+    """The value (with its interval on request), plus ``*`` when it is not verified."""
+    text = cell.text(digits, with_ci=with_ci)
+    if not cell.empty and not cell.verified:
+        text += UNVERIFIED_MARK
+    return text
+
+
+def table_notes(table: ReportTable, *, with_sources: bool = True) -> list[str]:
+    """The notes under a table, in order: caption, markers, per-row notes, sources."""
+    notes = list(table.notes)
+    if any(c.best for r in table.rows for c in r.cells.values()):
+        notes.append(BEST_NOTE)
+    if table.has_unverified:
+        notes.append(UNVERIFIED_NOTE)
+    for row in table.rows:
+        for note in row.notes:
+            notes.append(f"{row.label}: {note}")
+    if with_sources:
+        for row in table.rows:
+            if not row.ours and row.sources:
+                notes.append(f"{row.label} — {'; '.join(row.sources)}")
+    return notes
+
+
+def ci_header(table: ReportTable) -> str:
+    """How intervals are described under a table that shows them (at the runs' own confidence)."""
+    levels = {round(c.confidence * 100) for r in table.rows if r.ours for c in r.cells.values() if c.confidence}
+    level = levels.pop() if len(levels) == 1 else 95
+    return f"[low, high]: {level}% bootstrap confidence interval of our runs' values"

@@ -1,0 +1,90 @@
+"""The generated images of a run, per sample, for the HTML report: prompt, score, grid, files.
+
+GenEval's layout (``images/<index>/metadata.jsonl`` + ``samples/NNNN.png`` + optional ``grid.png``)
+is read as such; any other generation task shows its image files. When a prompt folder has no
+``grid.png``, a thumbnail grid can be written next to the report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PIL import Image
+
+from ming_eval.core.results import DETAIL_BREAKDOWN, SampleScore
+from ming_eval.errors import RunStoreError
+from ming_eval.report.runs import ReportRun
+from ming_eval.store.jsonl import read_jsonl
+
+
+@dataclass
+class SampleImages:
+    sample_id: str
+    images: list[Path]
+    prompt: str = ""
+    category: str = ""
+    score: float | None = None
+    reason: str = ""
+    grid: Path | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _metadata(folder: Path) -> dict[str, object]:
+    path = folder / "metadata.jsonl"
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8").strip().splitlines()[0])
+    except (json.JSONDecodeError, IndexError, OSError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def run_images(run: ReportRun, task: str) -> list[SampleImages]:
+    """Every sample of ``task`` whose prediction is a list of image files (empty for text tasks)."""
+    ts = run.task_store(task)
+    if not ts.predictions_path.is_file():
+        return []
+    try:
+        scores = run.scores(task)
+    except RunStoreError:
+        scores = {}
+    out: list[SampleImages] = []
+    for rec in read_jsonl(ts.predictions_path):
+        output = rec.get("output")
+        if not isinstance(output, list) or not output or not all(isinstance(p, str) for p in output):
+            continue
+        images = [ts.images_dir / p for p in output]
+        folder = ts.images_dir / Path(output[0]).parts[0]
+        meta = _metadata(folder)
+        score: SampleScore | None = scores.get(str(rec["id"]))
+        breakdown = score.details.get(DETAIL_BREAKDOWN) if score else None
+        category = str(meta.get("tag") or "")
+        if not category and isinstance(breakdown, dict) and breakdown:
+            category = str(next(iter(breakdown.values())))
+        grid = folder / "grid.png"
+        out.append(SampleImages(
+            sample_id=str(rec["id"]), images=images, prompt=str(meta.get("prompt", "")), category=category,
+            score=None if score is None else score.score, reason="" if score is None else score.reason,
+            grid=grid if grid.is_file() else None,
+        ))
+    return out
+
+
+def make_grid(paths: list[Path], tile: int = 128) -> Image.Image:
+    """The images side by side (two per row for four), each fitted into a ``tile`` square."""
+    cols = 2 if len(paths) == 4 else min(len(paths), 4) or 1
+    rows = math.ceil(len(paths) / cols) or 1
+    grid = Image.new("RGB", (cols * tile, rows * tile), (255, 255, 255))
+    for i, path in enumerate(paths):
+        try:
+            with Image.open(path) as img:
+                thumb = img.convert("RGB")
+                thumb.thumbnail((tile, tile))
+        except (OSError, ValueError):
+            continue  # a missing or corrupt image leaves its tile white
+        grid.paste(thumb, ((i % cols) * tile, (i // cols) * tile))
+    return grid

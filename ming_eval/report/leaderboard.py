@@ -1,0 +1,152 @@
+"""One table over many runs: a row per run directory found under a folder, a column per task.
+
+Values are each task's primary metric as stored (GenEval 0-1, understanding 0-100), plus the suite
+averages of :mod:`ming_eval.tasks.vlm.averages` when a run has all their benchmarks. Runs that
+cannot be read are listed with the reason, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from ming_eval.errors import MingEvalError
+from ming_eval.report.runs import ReportRun, open_run
+from ming_eval.store.run_store import MANIFEST
+from ming_eval.tasks.vlm.averages import leaderboard_average, paper_average
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+INFO_COLUMNS = ("run", "model", "checkpoint", "created", "git", "status", "failed", "path")
+AVG_LEADERBOARD = "avg_opencompass8"
+AVG_SEVEN = "avg_7_no_ocrbench"
+
+
+@dataclass
+class Leaderboard:
+    frame: pd.DataFrame
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def metric_columns(self) -> list[str]:
+        return [c for c in self.frame.columns if c not in INFO_COLUMNS]
+
+
+def find_run_dirs(root: Path) -> list[Path]:
+    """Every folder under ``root`` (itself included) holding a manifest; runs are not searched inside."""
+    if not root.is_dir():
+        raise MingEvalError(f"{root} is not a directory", hint="pass the folder that holds your run directories")
+    found: list[Path] = []
+    for current, dirs, files in os.walk(root):
+        if MANIFEST in files:
+            found.append(Path(current))
+            dirs[:] = []  # a run's task folders hold no runs
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    return sorted(found)
+
+
+def _status(run: ReportRun) -> str:
+    if run.problems:
+        return "incomplete: " + ", ".join(sorted(run.problems))
+    limited = [t for t, r in run.results.items() if "limit" in r.info]
+    if limited:
+        return "subset (--limit): " + ", ".join(sorted(limited))
+    if any(r.counts.get("missing") for r in run.results.values()):
+        return "incomplete: samples missing"
+    return "complete"
+
+
+def build_leaderboard(root: Path, *, wide: bool = False, tasks: Sequence[str] | None = None) -> Leaderboard:
+    import pandas as pd
+
+    rows: list[dict[str, object]] = []
+    skipped: list[tuple[Path, str]] = []
+    for path in find_run_dirs(root):
+        try:
+            run = open_run(path)
+        except MingEvalError as exc:
+            skipped.append((path, exc.message))
+            continue
+        row: dict[str, object] = {
+            "run": str(path.relative_to(root)) if path != root else path.name,
+            "model": run.model_name, "checkpoint": run.checkpoint or "", "created": run.created,
+            "git": run.git_commit or "", "status": _status(run),
+            "failed": sum(r.counts.get(k, 0) for r in run.results.values()
+                          for k in ("inference_failed", "scoring_failed", "judge_unavailable")),
+            "path": str(path),
+        }
+        for name, result in run.results.items():
+            if tasks and name not in tasks:
+                continue
+            row[name] = result.primary_metric.value
+            if wide:
+                for metric, m in result.metrics.items():
+                    if metric != result.primary:
+                        row[f"{name}:{metric}"] = m.value
+        for column, fn in ((AVG_LEADERBOARD, leaderboard_average), (AVG_SEVEN, paper_average)):
+            avg = fn(run.results)
+            if avg is not None:
+                row[column] = avg.value
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        frame = pd.DataFrame(columns=list(INFO_COLUMNS))
+    metric_cols = [c for c in frame.columns if c not in INFO_COLUMNS]
+    averages = [c for c in (AVG_LEADERBOARD, AVG_SEVEN) if c in metric_cols]
+    ordered = [c for c in INFO_COLUMNS if c != "path"] + averages + sorted(set(metric_cols) - set(averages)) + ["path"]
+    return Leaderboard(frame.reindex(columns=ordered), skipped)
+
+
+def sort_leaderboard(board: Leaderboard, by: str | None, *, ascending: bool = False) -> Leaderboard:
+    """Sort by a column (exact name, or the one column whose name starts with ``by``); NaN last."""
+    frame = board.frame
+    if by is None:
+        metric = board.metric_columns
+        by = metric[0] if metric else "run"
+    column = by if by in frame.columns else None
+    if column is None:
+        matches = [c for c in frame.columns if c.lower().startswith(by.lower())]
+        if len(matches) != 1:
+            raise MingEvalError(
+                f"cannot sort by {by!r}: " + (f"ambiguous ({', '.join(matches)})" if matches else "no such column"),
+                hint=f"columns: {', '.join(frame.columns)}",
+            )
+        column = matches[0]
+    frame = frame.sort_values(column, ascending=ascending, na_position="last", kind="stable")
+    return Leaderboard(frame.reset_index(drop=True), board.skipped)
+
+
+def export(board: Leaderboard, path: Path, kind: Literal["csv", "parquet"]) -> None:
+    """Write the leaderboard to ``path`` as CSV or Parquet."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:
+            raise MingEvalError(
+                "Parquet export needs pyarrow", hint="pip install 'ming-eval[reports]' (or pip install pyarrow)"
+            ) from exc
+        board.frame.to_parquet(path, engine="pyarrow", index=False)
+    else:
+        board.frame.to_csv(path, index=False)
+
+
+def cell_text(value: object, digits: int = 2) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.{digits}f}"
+    return "" if value is None else str(value)
+
+
+def to_markdown(board: Leaderboard, columns: Sequence[str] | None = None) -> str:
+    cols = list(columns or [c for c in board.frame.columns if c != "path"])
+    align = ["--:" if c in board.metric_columns else ":--" for c in cols]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(align) + "|"]
+    for _, row in board.frame.iterrows():
+        lines.append("| " + " | ".join(cell_text(row[c]).replace("|", "\\|") for c in cols) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,54 @@
+"""Rich tables for the terminal (``--format table``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ming_eval.report.format import ci_header, table_notes, value_text
+from ming_eval.report.tables import ReportTable
+
+
+def rich_table(table: ReportTable, *, with_ci: bool = False) -> Table:
+    spec = table.spec
+    out = Table(title=spec.title, title_style="bold", show_lines=False)
+    out.add_column("Type", style="dim")
+    out.add_column("Model")
+    for col in table.columns:
+        out.add_column(col.label, justify="right")
+    for group, rows in table.groups():
+        out.add_section()
+        for i, row in enumerate(rows):
+            cells: list[Text | str] = [group if i == 0 else "", Text(row.label, style="bold cyan" if row.ours else "")]
+            for col in table.columns:
+                cell = row.cells[col.key]
+                text = value_text(cell, spec.digits_of(col), with_ci=with_ci and row.ours)
+                cells.append(Text(text, style="bold green" if cell.best else ""))
+            out.add_row(*cells)
+    return out
+
+
+def print_whole(console: Console, renderable: Table) -> None:
+    """Print a table at its natural width, even past the terminal's: cut numbers are worse than wrapped lines."""
+    width = console.measure(renderable, options=console.options.update_width(10_000)).maximum
+    if width <= console.width:
+        console.print(renderable)
+        return
+    wide = Console(file=console.file, width=width, force_terminal=console.is_terminal, no_color=console.no_color,
+                   highlight=False)
+    wide.print(renderable)
+
+
+def print_tables(console: Console, tables: Sequence[ReportTable], *, with_ci: bool = False,
+                 with_sources: bool = False) -> None:
+    for table in tables:
+        print_whole(console, rich_table(table, with_ci=with_ci))
+        notes = table_notes(table, with_sources=with_sources)
+        if with_ci:
+            notes.insert(0, ci_header(table))
+        for note in notes:
+            console.print(Text("  " + note, style="dim"), soft_wrap=True)
+        console.print()

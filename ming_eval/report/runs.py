@@ -1,0 +1,177 @@
+"""A run directory as reports read it: its manifest, each task's results and, on demand, its scores.
+
+Reports never write into a run. A run that is incomplete (a task without results, scores not merged)
+or from another format is described precisely: what is missing and how to finish it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ming_eval.core.results import SampleScore, TaskResult
+from ming_eval.errors import RunStoreError
+from ming_eval.store.jsonl import read_jsonl
+from ming_eval.store.manifest import FORMAT
+from ming_eval.store.run_store import MANIFEST, RunStore, TaskStore
+
+REQUIRED_MANIFEST_KEYS = ("format", "tasks", "model")
+
+
+@dataclass
+class ReportRun:
+    """One run directory, loaded for reporting. ``problems`` says, per task, why it has no results."""
+
+    path: Path
+    manifest: dict[str, Any]
+    results: dict[str, TaskResult]
+    problems: dict[str, str] = field(default_factory=dict)
+    label: str = ""
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.manifest.get("tasks", {}))
+
+    @property
+    def model_card(self) -> dict[str, Any]:
+        return dict(self.manifest.get("model", {}).get("card", {}))
+
+    @property
+    def model_name(self) -> str:
+        return str(self.model_card.get("name", "?"))
+
+    @property
+    def checkpoint(self) -> str | None:
+        ckpt = self.manifest.get("model", {}).get("checkpoint")
+        return None if ckpt is None else str(ckpt)
+
+    @property
+    def created(self) -> str:
+        return str(self.manifest.get("created", ""))
+
+    @property
+    def git_commit(self) -> str | None:
+        for inv in reversed(self.manifest.get("invocations", [])):
+            git = inv.get("git") or {}
+            if git.get("commit"):
+                return str(git["commit"])[:10] + ("+dirty" if git.get("dirty") else "")
+        return None
+
+    def task_config(self, task: str) -> dict[str, Any]:
+        return dict(self.manifest.get("tasks", {}).get(task, {}))
+
+    def task_store(self, task: str) -> TaskStore:
+        return RunStore(self.path).task(task)
+
+    def rewritten_prompts(self, task: str) -> bool:
+        """Whether the task ran on LLM-rewritten prompts (GenEval's "†").
+
+        Read from the task's configuration: an option whose name contains "rewrit" set to a true
+        value, or a data file whose name says it holds rewritten or long prompts (BAGEL ships
+        ``evaluation_metadata_long.jsonl``).
+        """
+        cfg = self.task_config(task)
+        for key, value in (cfg.get("options") or {}).items():
+            if "rewrit" in key.lower() and value not in (None, False, "", 0, "original"):
+                return True
+        for data_file in (cfg.get("task") or {}).get("data", []) or []:
+            name = str(data_file.get("name", "")).lower()
+            if "rewrit" in name or name.endswith("_long.jsonl"):
+                return True
+        return False
+
+    def scores(self, task: str) -> dict[str, SampleScore]:
+        """The task's per-sample scores, in sample order; a clear error if the run has none."""
+        ts = self.task_store(task)
+        if ts.scores_path.is_file():
+            return {s.id: s for s in (SampleScore.from_record(r) for r in read_jsonl(ts.scores_path))}
+        raise RunStoreError(
+            f"{self.path}: task {task} has no scores.jsonl ({describe_missing(ts)})",
+            hint=f"finish the run (run the same `ming-eval run` command again) or `ming-eval score {self.path}`",
+        )
+
+
+def describe_missing(ts: TaskStore) -> str:
+    """Why a task of a run has no results: the first phase that did not finish."""
+    has_records = ts.records_dir.is_dir() and any(ts.records_dir.glob("rank-*.jsonl"))
+    if not has_records and not ts.predictions_path.is_file():
+        return "no inference records: inference never ran or was interrupted before the first sample"
+    has_scores = ts.scoring_dir.is_dir() and any(ts.scoring_dir.glob("rank-*.jsonl"))
+    if not has_scores:
+        return "inference records but no scores: scoring did not run"
+    if not ts.scores_path.is_file():
+        return "scores were not merged: scoring was interrupted, or some samples are still missing"
+    return "scores but no results.json: aggregation did not finish"
+
+
+def _default_label(manifest: dict[str, Any], path: Path) -> str:
+    model = manifest.get("model", {})
+    card = model.get("card", {})
+    label = str(card.get("paper_name") or card.get("name") or path.name)
+    ckpt = model.get("checkpoint")
+    if ckpt and ckpt != card.get("checkpoint"):
+        label += f" @ {Path(str(ckpt).rstrip('/')).name}"
+    return label
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The run's manifest; errors say what is missing and which format the run is in."""
+    if not path.is_dir():
+        raise RunStoreError(f"run directory {path} does not exist")
+    manifest_path = path / MANIFEST
+    if not manifest_path.is_file():
+        raise RunStoreError(
+            f"{path} is not a ming-eval run: it has no {MANIFEST}",
+            hint="pass the directory given to `ming-eval run --out`",
+        )
+    try:
+        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RunStoreError(f"{manifest_path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RunStoreError(f"{manifest_path} is not a JSON object")
+    missing = [k for k in REQUIRED_MANIFEST_KEYS if k not in data]
+    fmt = data.get("format")
+    if fmt != FORMAT or missing:
+        what = f"format {fmt!r}" if fmt is not None else "no 'format' key (an older, unversioned run)"
+        lacks = f"; it lacks {', '.join(repr(k) for k in missing)}" if missing else ""
+        raise RunStoreError(
+            f"{manifest_path} has {what}{lacks}; this ming-eval reads {FORMAT!r} runs",
+            hint="re-score it with the ming-eval version that made it, or run the tasks again into a new --out",
+        )
+    return dict(data)
+
+
+def open_run(path: str | Path, label: str | None = None) -> ReportRun:
+    """Load a run directory for reports: every task's results, and why any task has none."""
+    root = Path(path)
+    manifest = read_manifest(root)
+    store = RunStore(root)
+    results: dict[str, TaskResult] = {}
+    problems: dict[str, str] = {}
+    for task in manifest.get("tasks", {}):
+        ts = store.task(task)
+        try:
+            result = ts.read_results()
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            problems[task] = f"{ts.results_path} cannot be read ({type(exc).__name__}: {exc})"
+            continue
+        if result is None:
+            problems[task] = describe_missing(ts)
+        else:
+            results[task] = result
+    return ReportRun(root, manifest, results, problems, label or _default_label(manifest, root))
+
+
+def open_runs(paths: list[Path], labels: list[str] | None = None) -> list[ReportRun]:
+    """Several runs; labels given in order replace the default ones, and equal labels are told apart."""
+    runs = [open_run(p, (labels or [])[i] if labels and i < len(labels) else None) for i, p in enumerate(paths)]
+    seen: dict[str, int] = {}
+    for run in runs:
+        seen[run.label] = seen.get(run.label, 0) + 1
+    for run in runs:
+        if seen[run.label] > 1:
+            run.label = f"{run.label} ({run.path.name})"
+    return runs

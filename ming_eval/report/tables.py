@@ -1,0 +1,366 @@
+"""Paper-style tables: a layout from ``reports/tables/*.yaml`` filled with runs and baselines.
+
+A column takes its value from one of:
+
+* ``slot``: a benchmark slot of :mod:`ming_eval.tasks.vlm.averages` (its candidate tasks, first
+  complete one wins), so a column and the suite average always use the same tasks;
+* ``average``: ``leaderboard`` or ``paper``, the suite averages of that module;
+* ``tasks`` + ``metric``: the first of ``tasks`` that the run has, and that metric (or breakdown key).
+
+Values are shown on the table's ``scale`` (a metric stored on another scale is converted). The best
+value of each column is marked, separately among original-prompt rows and rewritten-prompt rows
+(which are never ranked against each other).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ming_eval.core.results import Metric, TaskResult
+from ming_eval.errors import CardError
+from ming_eval.report.baselines import Baseline
+from ming_eval.report.data import load_yaml_model, reports_root
+from ming_eval.report.runs import ReportRun
+from ming_eval.tasks.vlm import averages
+
+OURS = "ours"
+BASELINE = "baseline"
+OURS_GROUP = "Ours"
+REWRITTEN_GROUP = "Rewritten prompts †"
+
+
+class ColumnSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str
+    label: str
+    slot: str | None = None
+    average: Literal["leaderboard", "paper"] | None = None
+    tasks: list[str] | None = None
+    metric: str | None = None
+    digits: int | None = None
+    better: Literal["higher", "lower"] = "higher"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ColumnSpec:
+        chosen = [self.slot is not None, self.average is not None, self.tasks is not None]
+        if sum(chosen) != 1:
+            raise ValueError(f"column {self.key!r} needs exactly one of slot, average, tasks")
+        if self.tasks is not None and not self.metric:
+            raise ValueError(f"column {self.key!r} names tasks but no metric")
+        return self
+
+
+class TableSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["ming-eval-table/1"]
+    name: str
+    title: str
+    caption: str = ""
+    baselines: str
+    scale: float = Field(gt=0)
+    digits: int = Field(ge=0, le=6)
+    columns: list[ColumnSpec] = Field(min_length=1)
+
+    @property
+    def tasks(self) -> set[str]:
+        """Every task any column may read."""
+        out: set[str] = set()
+        for col in self.columns:
+            if col.tasks:
+                out.update(col.tasks)
+            for slot in _slots_of(col):
+                out.update(t for group in slot.candidates for t in group)
+        return out
+
+    def digits_of(self, col: ColumnSpec) -> int:
+        return self.digits if col.digits is None else col.digits
+
+
+_SLOTS = {s.label: s for s in (*averages.PAPER_SLOTS, *averages.LEADERBOARD_SLOTS)}
+_AVERAGES: dict[str, tuple[Callable[[Mapping[str, TaskResult]], Metric | None], tuple[averages.Slot, ...]]] = {
+    "leaderboard": (averages.leaderboard_average, averages.LEADERBOARD_SLOTS),
+    "paper": (averages.paper_average, averages.PAPER_SLOTS),
+}
+
+
+def _slots_of(col: ColumnSpec) -> tuple[averages.Slot, ...]:
+    if col.slot is not None:
+        return (_SLOTS[col.slot],)
+    if col.average is not None:
+        return _AVERAGES[col.average][1]
+    return ()
+
+
+def load_table_specs(folder: Path | None = None) -> list[TableSpec]:
+    folder = folder or reports_root() / "tables"
+    specs = []
+    for path in sorted(folder.glob("*.yaml")):
+        spec = load_yaml_model(path, TableSpec, "table layout")
+        for col in spec.columns:
+            if col.slot is not None and col.slot not in _SLOTS:
+                raise CardError(
+                    f"table layout {path}: column {col.key!r} names slot {col.slot!r}; "
+                    f"known slots: {', '.join(sorted(_SLOTS))}"
+                )
+        specs.append(spec)
+    order = {"understanding": 0, "geneval": 1}
+    return sorted(specs, key=lambda s: (order.get(s.name, 99), s.name))
+
+
+@dataclass
+class Cell:
+    """A value as shown (on the table's scale), its interval, and where it came from."""
+
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+    verified: bool = True
+    source: str = ""
+    best: bool = False
+    confidence: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.value is None or (isinstance(self.value, float) and math.isnan(self.value))
+
+    def text(self, digits: int, *, with_ci: bool = False) -> str:
+        if self.empty:
+            return "-"
+        assert self.value is not None
+        out = f"{self.value:.{digits}f}"
+        if with_ci and self.ci_low is not None and self.ci_high is not None and math.isfinite(self.ci_low):
+            out += f" [{self.ci_low:.{digits}f}, {self.ci_high:.{digits}f}]"
+        return out
+
+
+@dataclass
+class Row:
+    label: str
+    kind: str
+    group: str
+    cells: dict[str, Cell]
+    rewritten: bool = False
+    key: str = ""
+    sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ours(self) -> bool:
+        return self.kind == OURS
+
+
+@dataclass
+class ReportTable:
+    spec: TableSpec
+    rows: list[Row]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[ColumnSpec]:
+        return list(self.spec.columns)
+
+    @property
+    def has_unverified(self) -> bool:
+        return any(not c.verified and not c.empty for r in self.rows for c in r.cells.values())
+
+    def groups(self) -> list[tuple[str, list[Row]]]:
+        out: dict[str, list[Row]] = {}
+        for row in self.rows:
+            out.setdefault(row.group, []).append(row)
+        return list(out.items())
+
+
+# -- values of a run ----------------------------------------------------------------------------
+def _rescaled(m: Metric, scale: float, source: str) -> Cell:
+    factor = scale / (m.scale or 1.0)
+    lo = None if m.ci_low is None else m.ci_low * factor
+    hi = None if m.ci_high is None else m.ci_high * factor
+    return Cell(m.value * factor, lo, hi, m.n, source=source, confidence=m.confidence)
+
+
+def find_metric(result: TaskResult, name: str) -> Metric | None:
+    """``name`` among a result's metrics, else among its breakdowns' keys."""
+    if name in result.metrics:
+        return result.metrics[name]
+    for table in result.breakdowns.values():
+        if name in table:
+            return table[name]
+    return None
+
+
+def run_cell(spec: TableSpec, col: ColumnSpec, results: Mapping[str, TaskResult]) -> Cell:
+    """The value of ``col`` for one run's results (an empty cell when the run lacks it)."""
+    if col.average is not None:
+        fn, _ = _AVERAGES[col.average]
+        m = fn(results)
+        return Cell(None) if m is None else _rescaled(m, spec.scale, f"{col.average} average")
+    if col.slot is not None:
+        found = averages.slot_value(_SLOTS[col.slot], results)
+        if found is None:
+            return Cell(None)
+        metric, tasks = found
+        return _rescaled(metric, spec.scale, " + ".join(tasks))
+    for task in col.tasks or []:
+        if task in results:
+            m = find_metric(results[task], col.metric or results[task].primary)
+            if m is not None:
+                return _rescaled(m, spec.scale, f"{task}:{col.metric}")
+    return Cell(None)
+
+
+def run_notes(run: ReportRun, tasks: set[str]) -> list[str]:
+    """What a reader must know about a run's numbers in this table: subsets, failures, gaps."""
+    notes: list[str] = []
+    for task in sorted(tasks):
+        if task in run.problems:
+            notes.append(f"{task}: no results ({run.problems[task]})")
+            continue
+        result = run.results.get(task)
+        if result is None:
+            continue
+        counts = result.counts
+        failed = sum(counts.get(k, 0) for k in ("inference_failed", "scoring_failed", "judge_unavailable"))
+        if "limit" in result.info:
+            notes.append(f"{task}: --limit {result.info['limit']} (a subset; not comparable to published numbers)")
+        if counts.get("missing"):
+            notes.append(f"{task}: {counts['missing']} samples missing")
+        if failed:
+            notes.append(f"{task}: {failed} of {counts.get('n', '?')} samples failed and count as wrong")
+    return notes
+
+
+# -- building -----------------------------------------------------------------------------------
+def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[Baseline]) -> ReportTable | None:
+    """The table for ``spec``, or None when no run and no baseline has a value in it."""
+    rows: list[Row] = []
+    seen: dict[tuple[str, bool, tuple[tuple[str, float], ...]], Row] = {}
+    for b in baselines:
+        if b.table != spec.name:
+            continue
+        unknown = set(b.values) - {c.key for c in spec.columns}
+        if unknown:
+            raise CardError(
+                f"baseline {b.key} ({b.file}) has values for {sorted(unknown)}, which table {spec.name!r} "
+                f"does not have; its columns: {', '.join(c.key for c in spec.columns)}"
+            )
+        ident = (b.model, b.rewritten, tuple(sorted(b.values.items())))
+        if ident in seen:  # the same published row quoted by several sources
+            seen[ident].sources.extend(s for s in b.sources() if s not in seen[ident].sources)
+            continue
+        cells = {
+            c.key: Cell(b.values[c.key], verified=b.verified(c.key), source=b.key) if c.key in b.values else Cell(None)
+            for c in spec.columns
+        }
+        row = Row(b.label, BASELINE, REWRITTEN_GROUP if b.rewritten else (b.group or "Published"), cells,
+                  rewritten=b.rewritten, key=b.key, sources=b.sources(), notes=[b.note] if b.note else [])
+        seen[ident] = row
+        rows.append(row)
+    for run in runs:
+        cells = {c.key: run_cell(spec, c, run.results) for c in spec.columns}
+        if all(cell.empty for cell in cells.values()):
+            continue
+        rewritten = any(run.rewritten_prompts(t) for t in spec.tasks if t in run.results)
+        used = {t for t in spec.tasks if t in run.tasks}
+        rows.append(Row(run.label + ("†" if rewritten else ""), OURS, OURS_GROUP, cells, rewritten=rewritten,
+                        key=str(run.path), sources=[str(run.path)], notes=run_notes(run, used)))
+    if not any(not cell.empty for r in rows for cell in r.cells.values()):
+        return None
+    _mark_best(spec, rows)
+    notes = []
+    if spec.caption:
+        notes.append(spec.caption.strip())
+    return ReportTable(spec, _ordered(rows), notes)
+
+
+def _ordered(rows: list[Row]) -> list[Row]:
+    """Published rows by group (first appearance), rewritten-prompt rows, then ours."""
+    published = [r for r in rows if not r.ours and not r.rewritten]
+    groups = list(dict.fromkeys(r.group for r in published))
+    out = [r for g in groups for r in published if r.group == g]
+    out += [r for r in rows if not r.ours and r.rewritten]
+    out += [r for r in rows if r.ours]
+    return out
+
+
+def _mark_best(spec: TableSpec, rows: list[Row]) -> None:
+    for col in spec.columns:
+        digits = spec.digits_of(col)
+        for rewritten in (False, True):
+            cells = [r.cells[col.key] for r in rows if r.rewritten == rewritten and not r.cells[col.key].empty]
+            if len(cells) < 2:
+                continue
+            # compare as shown: values equal at the printed precision tie
+            shown = [round(float(c.value or 0.0), digits) for c in cells]
+            target = max(shown) if col.better == "higher" else min(shown)
+            for cell, value in zip(cells, shown, strict=True):
+                cell.best = value == target
+
+
+# -- tasks no layout covers ---------------------------------------------------------------------
+def other_tasks_table(runs: Sequence[ReportRun], specs: Sequence[TableSpec]) -> ReportTable | None:
+    """Each run's primary metric for tasks that no table layout shows (one column per task)."""
+    covered = set().union(*(s.tasks for s in specs)) if specs else set()
+    tasks = list(dict.fromkeys(t for run in runs for t in run.results if t not in covered))
+    if not tasks:
+        return None
+    columns = []
+    for task in tasks:
+        primaries = {run.results[task].primary for run in runs if task in run.results}
+        metric = primaries.pop() if len(primaries) == 1 else None
+        label = f"{task} ({metric})" if metric else task
+        columns.append(ColumnSpec(key=task, label=label, tasks=[task], metric=metric or "primary"))
+    spec = TableSpec(format="ming-eval-table/1", name="other", title="Other tasks", baselines="-", scale=1.0,
+                     digits=2, columns=columns)
+    rows = []
+    for run in runs:
+        cells: dict[str, Cell] = {}
+        for task in tasks:
+            result = run.results.get(task)
+            m = None if result is None else result.primary_metric
+            cells[task] = (Cell(None) if m is None
+                           else Cell(m.value, m.ci_low, m.ci_high, m.n, source=task, confidence=m.confidence))
+        if all(c.empty for c in cells.values()):
+            continue
+        rows.append(Row(run.label, OURS, OURS_GROUP, cells, key=str(run.path), sources=[str(run.path)],
+                        notes=run_notes(run, set(tasks) & set(run.tasks))))
+    if not rows:
+        return None
+    _mark_best(spec, rows)
+    return ReportTable(spec, rows, ["Primary metric of each task, as the task reports it (values as stored)."])
+
+
+def build_report_tables(
+    runs: Sequence[ReportRun],
+    baselines: Sequence[Baseline],
+    specs: Sequence[TableSpec] | None = None,
+    *,
+    only: Sequence[str] | None = None,
+) -> list[ReportTable]:
+    """Every table that has something to show: the layouts, then the tasks no layout covers.
+
+    A layout is shown when a run has a value in it; baselines alone do not make a table.
+    """
+    specs = list(specs if specs is not None else load_table_specs())
+    tables: list[ReportTable] = []
+    for spec in specs:
+        if only and spec.name not in only:
+            continue
+        if not any(any(not run_cell(spec, c, r.results).empty for c in spec.columns) for r in runs):
+            continue
+        table = build_table(spec, runs, baselines)
+        if table is not None:
+            tables.append(table)
+    if not only or "other" in only:
+        other = other_tasks_table(runs, specs)
+        if other is not None:
+            tables.append(other)
+    return tables
