@@ -34,7 +34,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; user errors are printed without a traceback."""
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        # without standalone mode click returns (not raises) the code of a command's typer.Exit
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except MingEvalError as exc:
         err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
         if exc.hint:
