@@ -7,7 +7,7 @@ the scores, reversed, with numpy 1.23's tie order whatever numpy is installed (s
 for up to 16 equal scores the later raw detection comes first); the geometry of
 ``relative_position`` is computed in float32.
 
-Two deliberate differences, both documented in ``docs/geneval.md``:
+Two deliberate differences, both documented in ``docs/geneval_scoring.md``:
 
 * the relations in a position failure's reason are listed in a fixed order (left of, right of,
   above, below); upstream joins a Python ``set``, whose order depends on ``PYTHONHASHSEED``;

@@ -151,3 +151,21 @@ def test_selftest_setup(tmp_path):
     task = resolve_task("geneval", setup.options)
     assert task.data_files() == []
     assert GenEvalTask.build_selftest(get_task_card("geneval_rewritten"), tmp_path / "r") is None
+
+
+def test_selftest_setup_runs_through_the_runner(tmp_path, monkeypatch):
+    """What `ming-eval selftest` does for geneval, with the painting model (and, until the detector
+    backends are merged, the painted detector in place of DetectorOptions(tiny_random=True))."""
+    from ming_eval.selftest import selftest_tasks
+
+    monkeypatch.setattr(scorer_module, "make_detector", lambda options, device: PaintedDetector())
+    [(card, setup)] = selftest_tasks(tmp_path / "st", ["geneval"])
+    write_shapes_card(tmp_path / "cards", Path(setup.options["prompts_file"]), images_per_prompt=2)
+    monkeypatch.setenv("MING_EVAL_CARDS_PATH", str(tmp_path / "cards"))
+    cfg = RunConfig(tasks=[card], model="shapes", out=tmp_path / "run", limit=setup.limit, batch_size=2, device="cpu",
+                    task_options={card.name: setup.options}, data_overrides=setup.data, argv=["selftest"])
+    result = evaluate(cfg).results["geneval"]
+    assert result.counts["n"] == 6 and result.counts["images"] == 12
+    assert [k for k, m in result.breakdowns["tag"].items() if m.n] == list(result.breakdowns["tag"])
+    again = evaluate(cfg)
+    assert not again.model_loaded and again.results["geneval"].to_dict() == result.to_dict()
