@@ -110,7 +110,8 @@ def select_objects(dets: Detections, tag: str, options: RuleOptions) -> ObjectMa
         while queue:
             best = queue.pop(0)
             src = int(members[best])
-            mask = None if dets.masks is None else dets.masks[src]
+            # a copy, so that keeping a few objects does not keep the detector's whole (N, H, W) stack alive
+            mask = None if dets.masks is None else np.array(dets.masks[src], dtype=bool)
             kept.append(DetectedObject(rows[best], mask, src))
             if suppress:
                 queue = [j for j in queue if iou_plus_one(rows[best], rows[j]) < overlap]

@@ -70,7 +70,6 @@ class _ImageJob:
     output: str  # the path as the prediction records it
     loaded: LoadedImage
     meta: PromptMeta
-    detections: Detections | None = None
     objects: ObjectMap = field(default_factory=dict)
     colors: dict[int, list[str | None]] = field(default_factory=dict)
 
@@ -113,8 +112,6 @@ class GenEvalScorer(Scorer):
                 continue
             jobs.extend(loaded)
         self._detect(jobs)
-        for job in jobs:
-            job.objects = select_objects(job.detections or _empty(), job.meta.tag, self.settings.rules)
         self._classify_colors(jobs)
         by_item: dict[int, list[_ImageJob]] = {}
         for job in jobs:
@@ -134,7 +131,10 @@ class GenEvalScorer(Scorer):
                 raise RuntimeError(f"the detector returned {len(found)} results for {len(chunk)} images")
             for job, dets in zip(chunk, found, strict=True):
                 _check_detections(dets, job.loaded)
-                job.detections = dets
+                # select at once: only the kept objects' masks stay in memory (a 1024x1024 image's 100
+                # masks take 100 MB)
+                job.objects = select_objects(dets, job.meta.tag, self.settings.rules)
+            del found
 
     def _classify_colors(self, jobs: list[_ImageJob]) -> None:
         crops: list[Image.Image] = []
@@ -188,12 +188,6 @@ class GenEvalScorer(Scorer):
         self._detector.close()
         if self._colors is not None:
             self._colors.close()
-
-
-def _empty() -> Detections:
-    import numpy as np
-
-    return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
 
 
 def _check_detections(dets: Detections, loaded: LoadedImage) -> None:

@@ -7,6 +7,7 @@ line by line against the original; its results are a separate task, labelled "Ge
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -254,7 +255,7 @@ class GenEvalTask(BaseTask):
         result.notes.extend(self._import_notes)
         n = samples[0].request.num_images if samples and isinstance(samples[0].request, GenerateRequest) else 0
         result.info["images_per_prompt"] = n
-        result.info["thresholds"] = self.opts.rules().__dict__
+        result.info["thresholds"] = dataclasses.asdict(self.opts.rules())
         if self._prompts_sha256:
             result.info["prompts_sha256"] = self._prompts_sha256
         if self.opts.html_report and self._work_dir is not None:
