@@ -39,9 +39,12 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(code, int) and code != 0:
             sys.exit(code)
     except MingEvalError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        from rich.markup import escape
+
+        # messages hold paths, lists and pip extras ("ming-eval[geneval]") that are not rich markup
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
         if exc.hint:
-            err_console.print(f"[cyan]hint:[/] {exc.hint}", highlight=False)
+            err_console.print(f"[cyan]hint:[/] {escape(exc.hint)}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: everything finished so far is saved; run the same "
