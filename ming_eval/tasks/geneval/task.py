@@ -188,6 +188,8 @@ class GenEvalTask(BaseTask):
                        allow_incomplete: bool = False) -> int:
         """Record the images of a folder in GenEval's layout (made by any tool) as this task's outputs."""
         prompts = [parse_line(s.target, int(s.meta["index"]), f"sample {s.id}") for s in samples]
+        if [p.index for p in prompts] != list(range(len(prompts))):
+            raise DataError("GenEval can only import a folder against its whole prompt set, in order")
         n = samples[0].request.num_images if samples and isinstance(samples[0].request, GenerateRequest) else 0
         scan = scan_folder(source, prompts, n, ignore_prompt_text=self.opts.prompt_set == "rewritten")
         raise_for_problems(scan, len(prompts), allow_incomplete=allow_incomplete)
