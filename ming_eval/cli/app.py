@@ -41,11 +41,15 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; user errors are printed without a traceback."""
     _register()
     try:
+        # without standalone mode click returns (not raises) the code of a command's typer.Exit
         code = app(args=argv, standalone_mode=False)
     except MingEvalError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        from rich.markup import escape
+
+        # messages hold paths, lists and pip extras ("ming-eval[geneval]") that are not rich markup
+        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
         if exc.hint:
-            err_console.print(f"[cyan]hint:[/] {exc.hint}", highlight=False)
+            err_console.print(f"[cyan]hint:[/] {escape(exc.hint)}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]: everything finished so far is saved; run the same "

@@ -15,6 +15,7 @@ EXAMPLES = """
   ming-eval score runs/ming-lite-uni
   ming-eval score runs/ming-lite-uni --task geneval -o geneval.threshold=0.35
   ming-eval score geneval --images outputs/geneval_images --out runs/sdxl-external
+  ming-eval score geneval --upstream-results geneval_outputs/results.jsonl
 """
 
 
@@ -36,6 +37,11 @@ def score(
     batch_size: Annotated[int | None, typer.Option(min=1, help="Samples per scorer call.")] = None,
     allow_incomplete: Annotated[bool, typer.Option(help="Report results even if samples are missing.")] = False,
     show_breakdowns: Annotated[bool, typer.Option("--breakdowns/--no-breakdowns", help="Per-category tables.")] = False,
+    upstream_results: Annotated[
+        Path | None,
+        typer.Option(help="GenEval only: re-derive the decisions of GenEval's own results.jsonl from its recorded "
+                     "detections and report how many agree (exit 1 if any differs)."),
+    ] = None,
 ) -> None:
     """Score predictions without the model.
 
@@ -47,6 +53,12 @@ def score(
     from ming_eval.runner.rescore import rescore, score_external
 
     options = parse_task_options(option)
+    if upstream_results is not None:
+        from ming_eval.tasks.geneval.upstream import run_upstream_check
+
+        if not run_upstream_check(target, upstream_results, options.get(target), console):
+            raise typer.Exit(1)
+        return
     overrides = parse_data_overrides(data)
     target_path = Path(target)
     if images is not None:

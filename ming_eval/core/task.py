@@ -167,10 +167,12 @@ class BaseTask(ABC):
     def prepare_outputs(self, sample: Sample, images_root: Path) -> None:  # noqa: B027 - optional hook
         """Called before a sample's images are written (GenEval writes its metadata file here)."""
 
-    def import_outputs(self, source: Path, samples: Sequence[Sample], store: TaskStore) -> int:
+    def import_outputs(self, source: Path, samples: Sequence[Sample], store: TaskStore, *,
+                       allow_incomplete: bool = False) -> int:
         """Write records for outputs another tool made in ``source``; returns how many.
 
         Tasks whose outputs have a standard on-disk layout (GenEval) implement this, so that
-        ``ming-eval score TASK --images DIR`` can score them.
+        ``ming-eval score TASK --images DIR`` can score them. ``allow_incomplete`` (the user's
+        ``--allow-incomplete``) lets a task import a folder with missing outputs instead of refusing it.
         """
         raise MingEvalError(f"task {self.name} cannot score outputs from a folder")

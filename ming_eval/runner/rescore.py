@@ -137,7 +137,7 @@ def score_external(
         invocation = _invocation("score-external", dist, argv)
         tstore = store.task(task.name)
         if dist.is_main:
-            n = task.import_outputs(source, samples, tstore)
+            n = task.import_outputs(source, samples, tstore, allow_incomplete=allow_incomplete)
             if console is not None:
                 console.print(f"imported {n} predictions from {source}")
             manifest = store.read_manifest() or {"format": FORMAT, "created": invocation["start"], "tasks": {},
