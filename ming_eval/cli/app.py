@@ -66,4 +66,5 @@ def main(argv: list[str] | None = None) -> None:
         else:
             err_console.print(f"[bold red]error:[/] {exc}")
         sys.exit(int(getattr(exc, "exit_code", 2)))
-    sys.exit(code if isinstance(code, int) else 0)
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)
