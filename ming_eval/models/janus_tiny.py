@@ -26,7 +26,7 @@ def build_tiny_janus(folder: Path, *, seed: int = 0) -> Path:
         PreTrainedTokenizerFast,
     )
 
-    from ming_eval.models.tiny import CORPUS
+    from ming_eval.models.tiny import CORPUS, spread_weights
 
     folder.mkdir(parents=True, exist_ok=True)
     specials = [BOS, EOS, PAD, IMAGE, BOI, EOI]
@@ -64,6 +64,7 @@ def build_tiny_janus(folder: Path, *, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     model = JanusForConditionalGeneration(config).eval()
+    spread_weights(model.model.language_model)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.bos_token_id = tokenizer.bos_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id

@@ -40,7 +40,7 @@ def build_tiny_qwen2_5_vl(folder: Path, *, seed: int = 0) -> Path:
         Qwen2VLVideoProcessor,
     )
 
-    from ming_eval.models.tiny import train_bpe_in_place
+    from ming_eval.models.tiny import spread_weights, train_bpe_in_place
 
     folder.mkdir(parents=True, exist_ok=True)
     tok_dir = folder / "_tokenizer"
@@ -74,6 +74,7 @@ def build_tiny_qwen2_5_vl(folder: Path, *, seed: int = 0) -> Path:
     )
     torch.manual_seed(seed)
     model = Qwen2_5_VLForConditionalGeneration(config).eval()
+    spread_weights(model.model.language_model)
     model.generation_config.eos_token_id = [tok.eos_token_id, tok.pad_token_id]
     model.generation_config.pad_token_id = tok.pad_token_id
     # as the real checkpoint's generation_config.json, which the adapter must override

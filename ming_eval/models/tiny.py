@@ -82,6 +82,17 @@ def gemma_tokenizer(folder: Path) -> Any:
     return GemmaTokenizer.from_pretrained(folder)
 
 
+def spread_weights(model: Any, std: float = 0.3) -> None:
+    """Re-draw linear and embedding weights with a large std, so that a tiny model's greedy answers
+    depend on its input (with the usual small init they all collapse onto one token)."""
+    import torch
+
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)):
+                module.weight.normal_(0.0, std)
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n")
