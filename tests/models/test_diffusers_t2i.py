@@ -14,9 +14,11 @@ from ming_eval.core.sample import Capability, GenerateRequest
 from ming_eval.errors import CheckpointError, ProtocolError
 from ming_eval.models.diffusers_t2i import DiffusersT2IAdapter, SDXLAdapter
 from ming_eval.registry import get_model_card
-from tests.models.zoo_support import load, tiny_cards
+from tests.models.zoo_support import load, single_threaded, tiny_cards
 
 CARDS = ["sdxl", "sd3-medium", "sana-1600m", "flux.1-dev"]
+
+setup_module, teardown_module = single_threaded()
 
 
 @pytest.fixture(scope="module")

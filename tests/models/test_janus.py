@@ -16,7 +16,9 @@ from ming_eval.errors import CheckpointError, ProtocolError
 from ming_eval.models import hf_common
 from ming_eval.models.janus import JanusAdapter, content_text, sft_prompt
 from ming_eval.models.janus_sampling import sample_image_tokens, unconditional_ids
-from tests.models.zoo_support import color_image, load, tiny_cards, understand_requests
+from tests.models.zoo_support import color_image, load, single_threaded, tiny_cards, understand_requests
+
+setup_module, teardown_module = single_threaded()
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,11 @@ from ming_eval.core.sample import Capability, TextPart, UnderstandRequest
 from ming_eval.errors import CapabilityError, CheckpointError, DataError, ProtocolError
 from ming_eval.models.qwen_vl import QwenVLAdapter, smart_resize
 from ming_eval.models.text_generation import generate_kwargs
-from tests.models.zoo_support import color_image, load, tiny_cards, understand_requests
+from tests.models.zoo_support import color_image, load, single_threaded, tiny_cards, understand_requests
 
 SMALL = {"min_pixels": 56 * 56, "max_pixels": 112 * 112}
+
+setup_module, teardown_module = single_threaded()
 
 
 @pytest.fixture(scope="module")
