@@ -222,5 +222,8 @@ class JanusAdapter(BaseModelAdapter):
         return {
             "checkpoint": str(folder),
             "dtype": "float32",
-            "protocol": {"understand": {"max_new_tokens": 6}, "generate": {"height": 32, "width": 32}},
+            "protocol": {
+                "understand": {"max_new_tokens": 6},
+                "generate": {"height": 32, "width": 32, "extra": {"image_tokens": 16}},
+            },
         }

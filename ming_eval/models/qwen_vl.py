@@ -99,7 +99,9 @@ class QwenVLAdapter(BaseModelAdapter):
         self.tokenizer.padding_side = "left"
         image_processor = self.processor.image_processor
         self.factor = int(image_processor.patch_size) * int(image_processor.merge_size)
-        self.model: Any = model_cls.from_pretrained(root, dtype=self.dtype, attn_implementation=options.attn_implementation)
+        self.model: Any = model_cls.from_pretrained(
+            root, dtype=self.dtype, attn_implementation=options.attn_implementation
+        )
         self.model.to(device).eval()
 
     def _prepare_image(self, image: Image.Image, min_pixels: int, max_pixels: int) -> Image.Image:

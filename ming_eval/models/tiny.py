@@ -53,7 +53,7 @@ def unigram_vocab(special_tokens: list[str], *, vocab_size: int = 160) -> list[t
     return [(piece, float(score)) for piece, score in json.loads(tok.to_str())["model"]["vocab"]]
 
 
-def clip_tokenizer(folder: Path, *, max_length: int = 16) -> Any:
+def clip_tokenizer(folder: Path, *, max_length: int = 32) -> Any:
     """A trained ``CLIPTokenizer`` saved to ``folder`` and reloaded from it."""
     from transformers import CLIPTokenizer
 

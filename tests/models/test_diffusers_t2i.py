@@ -108,3 +108,20 @@ def test_saved_layout_is_the_hub_layout():
     assert index["_class_name"] == "StableDiffusionXLPipeline"
     assert index["tokenizer"] == ["transformers", "CLIPTokenizer"]
     assert index["text_encoder_2"] == ["transformers", "CLIPTextModelWithProjection"]
+
+
+def test_hub_download_failure_is_a_checkpoint_error(monkeypatch):
+    import diffusers
+
+    seen = {}
+
+    def fail(repo_id, **kwargs):
+        seen.update(kwargs, repo_id=repo_id)
+        raise OSError("We couldn't connect to 'https://huggingface.co'")
+
+    monkeypatch.setattr(diffusers.DiffusionPipeline, "download", fail)
+    with pytest.raises(CheckpointError, match=r"cannot get diffusers checkpoint black-forest-labs/FLUX\.1-dev") as err:
+        load(get_model_card("sana-1600m"), checkpoint="black-forest-labs/FLUX.1-dev")
+    assert "hf download black-forest-labs/FLUX.1-dev" in str(err.value)
+    assert seen == {"repo_id": "black-forest-labs/FLUX.1-dev", "revision": None, "variant": "bf16",
+                    "local_files_only": True}

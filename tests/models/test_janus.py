@@ -77,6 +77,14 @@ def test_generate_one_rng_per_image(janus):
     assert not np.array_equal(np.asarray(flat[0]), np.asarray(flat[1]))  # two seeds, two images
 
 
+@pytest.mark.parametrize("name", ["janus-pro-1b", "janus-1.3b"])
+def test_generate_with_the_cards_own_protocol(name, janus):
+    protocol = tiny_cards(name).protocol_for("geneval", Capability.GENERATE)
+    assert isinstance(protocol, GenerateProtocol)
+    images = janus.generate([GenerateRequest("a red cat", 1, (3,), (0,))], protocol)
+    assert images[0][0].size == (32, 32)
+
+
 def test_image_tokens_do_not_depend_on_the_batch(janus):
     protocol = GenerateProtocol(cfg=5.0, temperature=1.0)
     prompts = [janus.generation_prompt(p, protocol) for p in ("a red cat", "a photo of two apples on a table")]
