@@ -242,6 +242,15 @@ def config_dtype(config: dict[str, Any]) -> Any:
     return config.get("dtype") or config.get("torch_dtype") or (config.get("text_config") or {}).get("torch_dtype")
 
 
+def dtype_kwarg() -> str:
+    """The ``from_pretrained`` keyword for the weights' dtype: ``dtype`` from transformers 4.56 on,
+    ``torch_dtype`` before (this project supports transformers >= 4.52.1)."""
+    import transformers
+    from packaging.version import Version
+
+    return "dtype" if Version(transformers.__version__) >= Version("4.56.0") else "torch_dtype"
+
+
 def cpu_generators(seeds: Sequence[int]) -> list[torch.Generator]:
     """One CPU generator per seed. Initial noise drawn on the CPU is the same whatever the device."""
     return [torch.Generator("cpu").manual_seed(int(seed)) for seed in seeds]

@@ -26,7 +26,7 @@ from PIL import Image
 from ming_eval.cards.schema import GenerateProtocol, ModelCard, UnderstandProtocol
 from ming_eval.core.model import BaseModelAdapter
 from ming_eval.core.sample import Capability, Content, GenerateRequest, ImagePart, UnderstandRequest
-from ming_eval.errors import ProtocolError
+from ming_eval.errors import CheckpointError, ProtocolError
 from ming_eval.models import hf_common as hf
 from ming_eval.models import text_generation as tg
 from ming_eval.models.janus_sampling import sample_image_tokens
@@ -114,7 +114,7 @@ class JanusAdapter(BaseModelAdapter):
         self.tokenizer.padding_side = "left"
         model_cls: Any = JanusForConditionalGeneration
         self.model: Any = model_cls.from_pretrained(
-            root, dtype=self.dtype, attn_implementation=options.attn_implementation
+            root, attn_implementation=options.attn_implementation, **{hf.dtype_kwarg(): self.dtype}
         )
         self.model.to(device).eval()
         self.pad_id = self._token_id(self.tokenizer.pad_token, "pad")
@@ -122,7 +122,7 @@ class JanusAdapter(BaseModelAdapter):
 
     def _token_id(self, token: str | None, what: str) -> int:
         if token is None:
-            raise ProtocolError(f"the tokenizer of {self.root} has no {what} token")
+            raise CheckpointError(f"the tokenizer of {self.root} has no {what} token")
         return int(self.tokenizer.convert_tokens_to_ids(token))
 
     # -- geometry -------------------------------------------------------------------------------

@@ -156,13 +156,6 @@ def find_checkpoint(spec: str | None, *, model: str) -> Path:
     return folder
 
 
-def _dtype_kwarg() -> str:
-    import transformers
-
-    major = int(transformers.__version__.split(".")[0])
-    return "dtype" if major >= 5 else "torch_dtype"
-
-
 class MetaQueryAdapter(BaseModelAdapter):
     """MetaQuery text-to-image (Sana decoder) from a locally trained checkpoint."""
 
@@ -180,7 +173,7 @@ class MetaQueryAdapter(BaseModelAdapter):
         self.repo, self.folder = repo, folder
         self.dtype = hf.torch_dtype(card.dtype, device, force=options.force_dtype, config_dtype=hf.config_dtype(config))
         pipe: Any = getattr(pipeline_cls, "from_pretrained")(  # noqa: B009
-            str(folder), ignore_mismatched_sizes=True, _gradient_checkpointing=False, **{_dtype_kwarg(): self.dtype}
+            str(folder), ignore_mismatched_sizes=True, _gradient_checkpointing=False, **{hf.dtype_kwarg(): self.dtype}
         )
         self.pipe = pipe.to(device=device, dtype=self.dtype)
         self.pipe.eval()

@@ -100,7 +100,7 @@ class QwenVLAdapter(BaseModelAdapter):
         image_processor = self.processor.image_processor
         self.factor = int(image_processor.patch_size) * int(image_processor.merge_size)
         self.model: Any = model_cls.from_pretrained(
-            root, dtype=self.dtype, attn_implementation=options.attn_implementation
+            root, attn_implementation=options.attn_implementation, **{hf.dtype_kwarg(): self.dtype}
         )
         self.model.to(device).eval()
 
