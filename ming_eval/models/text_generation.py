@@ -1,0 +1,68 @@
+"""Text generation settings shared by the transformers-based understanding adapters.
+
+The protocol decides decoding, not the checkpoint: a ``generation_config.json`` may carry sampling
+settings or a repetition penalty (Qwen2.5-VL's has ``repetition_penalty: 1.05``) that would silently
+change greedy answers, so every setting that matters for greedy decoding is passed explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from ming_eval.cards.schema import UnderstandProtocol
+from ming_eval.core.sample import UnderstandRequest
+from ming_eval.errors import ProtocolError
+
+
+def sampling(protocol: UnderstandProtocol) -> bool:
+    return protocol.do_sample or protocol.temperature > 0
+
+
+def generate_kwargs(protocol: UnderstandProtocol, *, eos_token_id: Any, pad_token_id: int | None) -> dict[str, Any]:
+    """``model.generate`` keyword arguments for ``protocol``: greedy unless it asks for sampling.
+
+    ``protocol.extra`` may set ``repetition_penalty`` (default 1.0, i.e. none) and ``top_k``.
+    """
+    extra = protocol.extra
+    penalty = float(extra.get("repetition_penalty", 1.0))
+    if penalty <= 0:
+        raise ProtocolError(f"understand.extra.repetition_penalty must be > 0, got {penalty}")
+    if pad_token_id is None:
+        pad_token_id = eos_token_id[0] if isinstance(eos_token_id, (list, tuple)) else eos_token_id
+    kwargs: dict[str, Any] = {
+        "max_new_tokens": protocol.max_new_tokens,
+        "do_sample": sampling(protocol),
+        "repetition_penalty": penalty,
+        "num_beams": 1,
+        "eos_token_id": eos_token_id,
+        "pad_token_id": pad_token_id,
+    }
+    if kwargs["do_sample"]:
+        kwargs["temperature"] = protocol.temperature if protocol.temperature > 0 else 1.0
+        kwargs["top_p"] = protocol.top_p if protocol.top_p is not None else 1.0
+        kwargs["top_k"] = int(extra["top_k"]) if extra.get("top_k") else 0
+    return kwargs
+
+
+def seed_for_sampling(protocol: UnderstandProtocol, requests: Sequence[UnderstandRequest]) -> None:
+    """Seed the global RNG from the batch's first request when sampling.
+
+    transformers samples from the global RNG, so sampled answers are reproducible for the same
+    batches, not across batch sizes; greedy decoding (the default) does not depend on this.
+    """
+    if sampling(protocol) and requests:
+        torch.manual_seed(requests[0].seed)
+
+
+def system_prompt(protocol: UnderstandProtocol, request: UnderstandRequest) -> str | None:
+    """The card's system prompt wins over the task's; None when neither sets one."""
+    return protocol.system_prompt if protocol.system_prompt is not None else request.system
+
+
+def decode_new_tokens(tokenizer: Any, output_ids: torch.Tensor, prompt_length: int) -> list[str]:
+    """Decode what ``generate`` appended after a left-padded prompt of ``prompt_length`` tokens."""
+    texts = tokenizer.batch_decode(output_ids[:, prompt_length:], skip_special_tokens=True)
+    return [text.strip() for text in texts]
