@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> None:
         if callable(show):
             show()
         else:
-            err_console.print(f"[bold red]error:[/] {exc}")
+            from rich.markup import escape
+
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
         sys.exit(int(getattr(exc, "exit_code", 2)))
     if isinstance(code, int) and code != 0:
         sys.exit(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ming_eval.core.results import TaskResult
@@ -46,7 +47,7 @@ def results_table(results: dict[str, TaskResult], *, title: str, with_ci: bool =
 def print_notes(console: Console, results: dict[str, TaskResult]) -> None:
     for name, result in results.items():
         for note in result.notes:
-            console.print(f"[yellow]note[/] {name}: {note}")
+            console.print(f"[yellow]note[/] {name}: {escape(note)}", highlight=False)
         if result.counts.get("judge_unavailable"):
             console.print(
                 f"[yellow]note[/] {name}: {result.counts['judge_unavailable']} samples could not be judged "

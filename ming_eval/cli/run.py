@@ -54,6 +54,8 @@ def run(
     when nothing is left). Under torchrun every rank takes a shard; results do not depend on the
     number of ranks.
     """
+    from rich.markup import escape
+
     from ming_eval.cli.app import console
     from ming_eval.cli.options import parse_data_overrides, parse_task_options
     from ming_eval.runner.evaluate import RunConfig, evaluate
@@ -75,7 +77,8 @@ def run(
         if summary.stats and summary.stats.failed:
             console.print(
                 f"[yellow]{summary.task}: {summary.stats.failed} samples failed[/]; first error: "
-                f"{summary.stats.first_error}\n  re-run with --retry-failed to try them again"
+                f"{escape(summary.stats.first_error or '')}\n  re-run with --retry-failed to try them again",
+                highlight=False,
             )
         if summary.stats and summary.stats.oom_splits:
             console.print(

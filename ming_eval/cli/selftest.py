@@ -29,6 +29,8 @@ def selftest(
     It checks that data loading, prompts, models, image writing, scoring, resume and reporting work
     together on this machine. [bold]Its scores mean nothing[/]: the models are random.
     """
+    from rich.markup import escape
+
     from ming_eval.cli.app import console
     from ming_eval.cli.display import results_table
     from ming_eval.selftest import run_selftest
@@ -49,7 +51,7 @@ def selftest(
         )
     )
     for problem in report.problems:
-        console.print(f"[red]problem[/] {problem}")
+        console.print(f"[red]problem[/] {escape(problem)}", highlight=False)
     if report.problems or not report.resume_ok:
         raise typer.Exit(1)
     console.print("[green]selftest passed[/]")
