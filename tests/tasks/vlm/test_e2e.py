@@ -1,0 +1,128 @@
+"""The understanding suites through the real CLI, with a test-only VLM on generated TSVs."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ming_eval.cards import loader
+from ming_eval.registry import get_task_card
+from ming_eval.tasks.vlm.fixtures import make_mcq, md5_of, selftest_setup, write_tsv
+from tests.cli.test_cli import run_cli
+from tests.judge.fake_openai import FakeOpenAI
+from tests.tasks.vlm.plugins import ColourVlm, write_model_card
+
+LEADERBOARD = ["mmbench_test_en_v11", "mmbench_test_cn_v11", "mmstar", "mmmu_dev_val", "mathvista_mini",
+               "hallusionbench", "ai2d_test", "mmvet", "ocrbench"]
+
+
+@pytest.fixture()
+def vlm_cards(tmp_path, monkeypatch):
+    root = write_model_card(tmp_path / "cards", vague_every=5)
+    write_model_card(root, "colourvlm-broken", fail_on="image 1", empty_on="image 2")
+    monkeypatch.setenv("MING_EVAL_CARDS_PATH", str(root))
+    monkeypatch.setattr(loader, "_INDEX", None)
+    ColourVlm.seen.clear()
+    ColourVlm.batch_sizes.clear()
+    return root
+
+
+def data_args(tasks, folder, judge_off=True):
+    args = []
+    for name in tasks:
+        setup = selftest_setup(get_task_card(name), folder / name)
+        for file, path in setup.data.items():
+            args += ["--data", f"{file}={path}"]
+        args += ["-o", f"{name}.data_md5={setup.options['data_md5']}"]
+        if not judge_off and "judge" in setup.options:
+            args += ["-o", f"{name}.judge_cache_dir={folder / 'judge-cache'}", "-o", f"{name}.judge_retries=0"]
+    return args
+
+
+def test_leaderboard_suite_then_judge_comes_back(vlm_cards, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    args = ["run", *LEADERBOARD, "-m", "colourvlm", "--out", str(out), "--batch-size", "3",
+            *data_args(LEADERBOARD, tmp_path / "data", judge_off=False)]
+    code, text = run_cli(args, capsys)  # no judge configured anywhere
+    assert code == 0, text
+    assert "could not be judged (judge unavailable)" in text
+    stored = json.loads((out / "results.json").read_text())["tasks"]
+    assert set(stored) == set(LEADERBOARD)
+    assert stored["mmvet"]["counts"]["judge_unavailable"] == 4
+    assert stored["ocrbench"]["metrics"]["final_score"]["value"] == 0.0  # the colour model reads no text
+    assert stored["hallusionbench"]["metrics"]["overall"]["value"] == 100.0
+    assert max(ColourVlm.batch_sizes) == 3  # batched
+    calls = len(ColourVlm.seen)
+
+    # the judge is back: the same command judges what was left, without loading the model
+    with FakeOpenAI(lambda p, b: "1.0" if "Correctness" in p else "B") as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        code, text = run_cli(args, capsys)
+        assert code == 0, text
+        judged = len(fake.requests)
+    assert judged > 0 and len(ColourVlm.seen) == calls
+    stored = json.loads((out / "results.json").read_text())["tasks"]
+    assert "judge_unavailable" not in stored["mmvet"]["counts"]
+    assert stored["mmvet"]["metrics"]["overall"]["value"] == 100.0
+    assert all("judge_unavailable" not in t["counts"] for t in stored.values())
+
+    # a third run asks the judge nothing: scores are stored, replies cached
+    with FakeOpenAI(lambda p, b: "B") as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        code, _ = run_cli(args, capsys)
+        assert code == 0 and fake.requests == []
+
+
+def test_failures_and_empty_outputs_are_counted(vlm_cards, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, text = run_cli(["run", "mmstar", "-m", "colourvlm-broken", "--out", str(out),
+                          *data_args(["mmstar"], tmp_path / "data")], capsys)
+    assert code == 0, text
+    stored = json.loads((out / "mmstar" / "results.json").read_text())
+    assert stored["counts"]["inference_failed"] == 1  # "image 1" raised
+    scores = [json.loads(line) for line in (out / "mmstar" / "scores.jsonl").read_text().splitlines()]
+    empty = next(s for s in scores if s["id"] == "2")
+    assert empty["details"]["how"] == "empty" and empty["score"] == 0.0
+    assert "inference failures" in text
+
+
+def test_lmudata_folder_is_reused(vlm_cards, tmp_path, capsys, monkeypatch):
+    lmu = tmp_path / "LMUData"
+    path = make_mcq(lmu / "MMStar.tsv", 6)
+    monkeypatch.setenv("LMUData", str(lmu))
+    code, text = run_cli(["run", "mmstar", "-m", "colourvlm", "--out", str(tmp_path / "r"),
+                          "-o", f"mmstar.data_md5={md5_of(path)}"], capsys)
+    assert code == 0, text
+    assert not (Path(os.environ["MING_EVAL_CACHE"]) / "data" / "mmstar").exists()  # nothing copied or fetched
+
+
+def test_md5_mismatch_in_lmudata_is_explained(vlm_cards, tmp_path, capsys, monkeypatch):
+    lmu = tmp_path / "LMUData"
+    path = make_mcq(lmu / "MMStar.tsv", 3)
+    monkeypatch.setenv("LMUData", str(lmu))
+    code, text = run_cli(["run", "mmstar", "-m", "colourvlm", "--out", str(tmp_path / "r")], capsys)
+    assert code == 2
+    assert f"md5 mismatch for {path}" in text and "e1ecd2140806c1b1bbf54b43372efb9e" in text
+    assert md5_of(path) in text and "ming-eval data download mmstar" in text
+
+
+def test_missing_column_is_explained(vlm_cards, tmp_path, capsys):
+    path = write_tsv(tmp_path / "MMVet.tsv", [{"index": 1, "question": "q", "image": "x" * 80}])
+    code, text = run_cli(["run", "mmvet", "-m", "colourvlm", "--out", str(tmp_path / "r"), "--data",
+                          f"MMVet.tsv={path}", "-o", f"mmvet.data_md5={md5_of(path)}"], capsys)
+    assert code == 2 and "MMVet.tsv lacks the column(s) answer, category" in text
+
+
+def test_unknown_prompt_style_is_refused_before_work(vlm_cards, tmp_path, capsys):
+    write_model_card(vlm_cards, protocol={"prompt_style": "internvl"})
+    loader._INDEX = None
+    code, text = run_cli(["run", "mmstar", "-m", "colourvlm", "--out", str(tmp_path / "r")], capsys)
+    assert code == 2 and "prompt_style 'internvl' is not known to task mmstar" in text and "qwen2vl" in text
+
+
+def test_selftest_runs_every_suite_task(vlm_cards, tmp_path, capsys):
+    code, text = run_cli(["selftest", "--keep", str(tmp_path / "st"), "--only", "mmbench_dev_en", "--only",
+                          "hallusionbench", "--only", "mathvista_mini", "--only", "ocrbench"], capsys)
+    assert code == 0, text
+    assert "selftest passed" in text and "mathvista_mini" in text
