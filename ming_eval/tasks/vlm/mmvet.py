@@ -4,7 +4,9 @@ As VLMEvalKit: the judge is asked up to five times, at temperature 0, 0.5, 1.0, 
 reply parses as a number in [0, 1]; a judge that never gives one grades the answer 0.0. Every reply
 is cached, so re-scoring gives the same grades. ``overall`` = mean grade x 100; per capability (rec,
 ocr, know, gen, spat, math: a sample counts for each capability named in its category) and per
-category combination. Without a judge every sample is ``judge_unavailable`` (VLMEvalKit refuses to
+category combination (VLMEvalKit counts a sample whose category is exactly one capability twice in
+that capability's row, because it keeps both tables in one dict; here every sample counts once, and
+``overall`` is not affected either way). Without a judge every sample is ``judge_unavailable`` (VLMEvalKit refuses to
 score); an empty output is graded 0.0 without asking.
 """
 
