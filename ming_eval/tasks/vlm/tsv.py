@@ -1,12 +1,13 @@
 """VLMEvalKit's benchmark TSVs, read the way VLMEvalKit reads them, without holding images in memory.
 
 A TSV has one row per question and base64 images in the ``image`` column (over 1 GB for some
-benchmarks). :class:`TsvTable` reads it in two streaming passes:
+benchmarks). :class:`TsvTable` reads it once, streaming:
 
-* the metadata (every column but ``image``) through ``pandas.read_csv(sep="\\t")`` exactly as
-  VLMEvalKit does, so values, dtypes and pandas' missing-value rules (``"None"``, ``"N/A"``, ``""``
-  become NaN) are the same and prompts come out identical;
-* the byte offset of every record and the shape of its image cell, with the ``csv`` module.
+* one streaming pass with the ``csv`` module records the byte offset of every record and the shape
+  of its image cell, and copies the other cells aside;
+* those cells (metadata only: kilobytes) then go through ``pandas.read_csv(sep="\\t")`` as VLMEvalKit
+  reads the file, so values, dtypes and pandas' missing-value rules (``"None"``, ``"N/A"``, ``""``
+  become NaN) are the same and prompts come out identical.
 
 An image is decoded only when a model asks for it: its :class:`ImageRef` seeks to the record, reads
 that one cell and decodes it. VLMEvalKit's conventions are kept: a cell of 64 characters or fewer is
@@ -176,30 +177,36 @@ class TsvTable:
         has_image = "image" in columns
         if not has_image and "image_path" not in columns:
             raise DataError(f"{path} has neither an 'image' nor an 'image_path' column")
-        try:
-            frame = pd.read_csv(path, sep="\t", usecols=lambda c: c != "image")
-        except (ValueError, pd.errors.ParserError) as exc:
-            raise DataError(f"cannot parse {path} as a TSV: {exc}") from exc
-        meta = frame.to_dict(orient="records")
-        del frame
+        col = columns.index("image") if has_image else -1
+        # One pass: record offsets and image-cell shapes, and copy every other cell into a small TSV
+        # that pandas then parses, so values and dtypes are exactly what pandas makes of the file.
+        # (pandas infers dtypes per 65536-row chunk, so dropping a column does not change them for
+        # any benchmark file, which all have fewer rows.)
+        text = io.StringIO()
+        writer = csv.writer(text, delimiter="\t", quotechar='"', lineterminator="\n")
+        writer.writerow([c for j, c in enumerate(columns) if j != col])
         cells: list[str | None] = []
         offsets: list[int] = []
-        if has_image:
-            col = columns.index("image")
-            with path.open("rb") as fh:
-                fh.seek(header_bytes)
-                for offset, line_no, fields in _records(fh, header_bytes):
-                    if len(fields) > len(columns):
-                        raise DataError(f"{path}: line {line_no} has {len(fields)} fields, the header {len(columns)}")
-                    cell = fields[col] if col < len(fields) else ""
-                    offsets.append(offset)
-                    cells.append(_cell_summary(cell))
-            if len(offsets) != len(meta):
-                raise DataError(
-                    f"{path}: pandas reads {len(meta)} rows but the record scan finds {len(offsets)}; the file's "
-                    "quoting is ambiguous",
-                    hint="re-download the TSV; a hand-edited TSV must quote fields with tabs, newlines or quotes",
-                )
+        with path.open("rb") as fh:
+            fh.seek(header_bytes)
+            for offset, line_no, fields in _records(fh, header_bytes):
+                if len(fields) > len(columns):
+                    raise DataError(f"{path}: line {line_no} has {len(fields)} fields, the header {len(columns)}")
+                fields.extend([""] * (len(columns) - len(fields)))  # pandas reads missing trailing cells as NaN
+                offsets.append(offset)
+                if has_image:
+                    cells.append(_cell_summary(fields[col]))
+                    del fields[col]
+                writer.writerow(fields)
+        try:
+            frame = pd.read_csv(io.StringIO(text.getvalue()), sep="\t")
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise DataError(f"cannot parse {path} as a TSV: {exc}") from exc
+        del text
+        meta = frame.to_dict(orient="records")
+        del frame
+        if len(meta) != len(offsets):
+            raise DataError(f"{path}: {len(offsets)} records but {len(meta)} rows after parsing; the file is damaged")
         return cls._build(path, columns, meta, cells, offsets, image_root)
 
     @classmethod

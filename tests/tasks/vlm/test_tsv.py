@@ -122,3 +122,28 @@ def test_checksum_mismatch_names_file_expected_actual_and_fix(tmp_path):
     text = str(err.value)
     assert str(path) in text and "0" * 32 in text and md5_of(path) in text
     assert "ming-eval data download mmbench_dev_en" in text and "--data MMBench_DEV_EN.tsv=PATH" in text
+
+
+def test_metadata_equals_pandas_reading_the_whole_file(tmp_path):
+    """The one-pass reader gives exactly what ``pd.read_csv(path, sep="\\t")`` gives (VLMEvalKit's load),
+    on awkward quoting, missing-value strings, numbers, short rows and unicode."""
+    path = tmp_path / "awkward.tsv"
+    img = png_b64((1, 2, 3))
+    path.write_text(
+        "index\tquestion\tA\tB\tanswer\timage\n"
+        f'1\t"a ""quoted"" word"\tNA\t""\tA\t{img}\n'
+        f'2\tab"c\t"tab\there"\t007\tB\t{img}\n'
+        f'3\t"multi\nline\tcell"\t-nan\t1e3\tC\t{img}\n'
+        f"4\t图中是什么\tnull\t 5 \tD\t{img}\n"
+        f"5\tshort row\n",
+        encoding="utf-8",
+    )
+    ours = TsvTable.load(path)
+    theirs = pd.read_csv(path, sep="\t")
+    theirs = theirs[~pd.isna(theirs["image"])].drop(columns=["image"]).to_dict(orient="records")
+    assert len(ours.rows) == len(theirs) == 4 and ours.dropped_no_image == 1
+    for mine, ref in zip(ours.rows, theirs, strict=True):
+        assert mine.keys() == ref.keys()
+        for key in ref:
+            assert (pd.isna(mine[key]) and pd.isna(ref[key])) or (mine[key] == ref[key] and
+                                                                    type(mine[key]) is type(ref[key])), key
