@@ -28,7 +28,7 @@ from PIL import Image
 def write_big_tsv(path: Path, megabytes: int) -> int:
     rng = np.random.default_rng(0)
     images = []
-    for k in range(16):  # distinct incompressible images, reused across rows (the reader cannot tell)
+    for _ in range(16):  # distinct incompressible images, reused across rows (the reader cannot tell)
         buf = io.BytesIO()
         Image.fromarray(rng.integers(0, 256, size=(300, 300, 3), dtype=np.uint8)).save(buf, format="PNG")
         images.append(base64.b64encode(buf.getvalue()).decode())
