@@ -37,26 +37,36 @@ from ming_eval.core.results import Metric, TaskResult
 
 @dataclass(frozen=True)
 class Slot:
-    """One leaderboard column: the tasks whose primary metrics are averaged into it (MMBench_V11
-    averages two), and the divisor to a 0-100 scale (OCRBench's primary is already final / 10)."""
+    """One leaderboard column: the tasks whose primary metrics are averaged into it (MMBench v1.1 averages
+    two), and the divisor to a 0-100 scale (OCRBench's primary is already final score / 10).
+
+    ``candidates`` keeps the shape report tables read (groups tried in order); every slot has exactly
+    one group: a dev split or one language is another number and never stands in for the column.
+    """
 
     label: str
-    tasks: tuple[str, ...]
+    candidates: tuple[tuple[str, ...], ...]
     divisor: float = 1.0
 
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return self.candidates[0]
 
-MMBENCH_V11 = Slot("MMBench_V11", ("mmbench_test_en_v11", "mmbench_test_cn_v11"))
-MMSTAR = Slot("MMStar", ("mmstar",))
-MMMU = Slot("MMMU_VAL", ("mmmu_dev_val",))
-MATHVISTA = Slot("MathVista", ("mathvista_mini",))
-OCRBENCH = Slot("OCRBench", ("ocrbench",))
-AI2D = Slot("AI2D", ("ai2d_test",))
-HALLUSION = Slot("HallusionBench", ("hallusionbench",))
-MMVET = Slot("MMVet", ("mmvet",))
 
-LEADERBOARD_SLOTS: tuple[Slot, ...] = (MMBENCH_V11, MMSTAR, MMMU, MATHVISTA, OCRBENCH, AI2D, HALLUSION, MMVET)
+MMBENCH = Slot("MMBench", (("mmbench_test_en_v11", "mmbench_test_cn_v11"),))
+MMSTAR = Slot("MMStar", (("mmstar",),))
+MMMU = Slot("MMMU", (("mmmu_dev_val",),))
+MATHVISTA = Slot("MathVista", (("mathvista_mini",),))
+OCRBENCH = Slot("OCRBench", (("ocrbench",),))
+AI2D = Slot("AI2D", (("ai2d_test",),))
+HALLUSION = Slot("HallusionBench", (("hallusionbench",),))
+MMVET = Slot("MM-Vet", (("mmvet",),))
+MMBENCH_V11 = MMBENCH
+
+# the leaderboard's DEFAULT_BENCH order
+LEADERBOARD_SLOTS: tuple[Slot, ...] = (MMBENCH, MMSTAR, MMMU, MATHVISTA, OCRBENCH, AI2D, HALLUSION, MMVET)
 # the columns Table 2 of the Ming-Lite-Uni paper shows (its Avg. is still the 8-benchmark average)
-PAPER_COLUMNS: tuple[Slot, ...] = (MMBENCH_V11, MMSTAR, MMMU, MATHVISTA, HALLUSION, AI2D, MMVET)
+PAPER_COLUMNS: tuple[Slot, ...] = (MMBENCH, MMSTAR, MMMU, MATHVISTA, HALLUSION, AI2D, MMVET)
 PAPER_SLOTS = LEADERBOARD_SLOTS
 
 
@@ -80,11 +90,14 @@ def _combine(values: Sequence[float], metrics: Sequence[Metric], value: float) -
     return Metric(value, n=n, scale=100.0)
 
 
-def slot_value(slot: Slot, results: Mapping[str, TaskResult], *, rounding: bool = True) -> Metric | None:
-    """The column's 0-100 value (with CI), or None unless every task of the slot has a result."""
-    if not all(t in results for t in slot.tasks):
+def slot_value(slot: Slot, results: Mapping[str, TaskResult], *,
+               rounding: bool = True) -> tuple[Metric, tuple[str, ...]] | None:
+    """The column's 0-100 value (with CI) and the tasks it came from, or None unless every task of the
+    slot has a finite result."""
+    tasks = slot.tasks
+    if not all(t in results for t in tasks):
         return None
-    metrics = [results[t].primary_metric for t in slot.tasks]
+    metrics = [results[t].primary_metric for t in tasks]
     values = [m.value / slot.divisor for m in metrics]
     if any(not math.isfinite(v) for v in values):
         return None
@@ -95,15 +108,15 @@ def slot_value(slot: Slot, results: Mapping[str, TaskResult], *, rounding: bool 
         value = _round1(value)
     scaled = [Metric(m.value / slot.divisor, None if m.ci_low is None else m.ci_low / slot.divisor,
                      None if m.ci_high is None else m.ci_high / slot.divisor, n=m.n) for m in metrics]
-    return _combine(values, scaled, value)
+    return _combine(values, scaled, value), tasks
 
 
 def average(slots: Sequence[Slot], results: Mapping[str, TaskResult], *, rounding: bool = True) -> Metric | None:
     """Mean of the slots' values (``round(np.mean(...), 1)`` when ``rounding``); None if one is missing."""
-    metrics = [slot_value(s, results, rounding=rounding) for s in slots]
-    if any(m is None for m in metrics):
+    found = [slot_value(s, results, rounding=rounding) for s in slots]
+    if any(f is None for f in found):
         return None
-    present = [m for m in metrics if m is not None]
+    present = [f[0] for f in found if f is not None]
     values = [m.value for m in present]
     mean = float(round(np.mean(values), 1)) if rounding else float(np.mean(values))
     return _combine(values, present, mean)
@@ -127,6 +140,9 @@ def shown_columns_average(results: Mapping[str, TaskResult], *, rounding: bool =
 
 def table_row(results: Mapping[str, TaskResult], *, rounding: bool = True) -> dict[str, Metric | None]:
     """Every leaderboard column plus ``Avg``, for report tables."""
-    row: dict[str, Metric | None] = {s.label: slot_value(s, results, rounding=rounding) for s in LEADERBOARD_SLOTS}
+    row: dict[str, Metric | None] = {}
+    for slot in LEADERBOARD_SLOTS:
+        found = slot_value(slot, results, rounding=rounding)
+        row[slot.label] = None if found is None else found[0]
     row["Avg"] = leaderboard_average(results, rounding=rounding)
     return row

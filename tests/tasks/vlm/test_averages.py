@@ -31,8 +31,9 @@ def results(row=ROW):
 
 
 def test_mmbench_v11_is_the_mean_of_en_and_cn_test_rounded():
-    m = slot_value(MMBENCH_V11, results())
-    assert m is not None and m.value == 80.7
+    found = slot_value(MMBENCH_V11, results())
+    assert found is not None and found[0].value == 80.7
+    assert found[1] == ("mmbench_test_en_v11", "mmbench_test_cn_v11")
     assert slot_value(MMBENCH_V11, {"mmbench_test_en_v11": result("x", 80.0)}) is None  # CN missing: no value
 
 
