@@ -91,9 +91,10 @@ def _combine(values: Sequence[float], metrics: Sequence[Metric], value: float) -
 
 
 def slot_value(slot: Slot, results: Mapping[str, TaskResult], *,
-               rounding: bool = True) -> tuple[Metric, tuple[str, ...]] | None:
+               rounding: bool = False) -> tuple[Metric, tuple[str, ...]] | None:
     """The column's 0-100 value (with CI) and the tasks it came from, or None unless every task of the
-    slot has a finite result."""
+    slot has a finite result. ``rounding`` applies the leaderboard's one-decimal rounding (off by
+    default: a table shows the measured value; the averages below round where the leaderboard does)."""
     tasks = slot.tasks
     if not all(t in results for t in tasks):
         return None

@@ -31,8 +31,9 @@ def results(row=ROW):
 
 
 def test_mmbench_v11_is_the_mean_of_en_and_cn_test_rounded():
-    found = slot_value(MMBENCH_V11, results())
+    found = slot_value(MMBENCH_V11, results(), rounding=True)
     assert found is not None and found[0].value == 80.7
+    assert slot_value(MMBENCH_V11, results())[0].value == pytest.approx((81.04 + 80.36) / 2)
     assert found[1] == ("mmbench_test_en_v11", "mmbench_test_cn_v11")
     assert slot_value(MMBENCH_V11, {"mmbench_test_en_v11": result("x", 80.0)}) is None  # CN missing: no value
 
