@@ -103,32 +103,26 @@ class HallusionBenchTask(VlmTask):
         return selftest_setup(card, folder)
 
 
-def _group_stats(values: np.ndarray, metas: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, list[str]]:
-    """Per (l2-category, set) cluster: [questions, right, figures, figures right, qgroups, qgroups right]."""
-    figures: dict[str, list[float]] = defaultdict(list)
-    questions: dict[str, list[float]] = defaultdict(list)
-    cluster_of: dict[str, str] = {}
-    per_row: dict[str, list[float]] = defaultdict(list)
+def _group_stats(values: np.ndarray, metas: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Per (l2-category, set) cluster: [questions, right, figures, figures all right, questions asked,
+    questions right on every figure]. Figure and question groups nest inside their cluster."""
+    figures: dict[tuple[str, str], list[float]] = defaultdict(list)
+    questions: dict[tuple[str, str], list[float]] = defaultdict(list)
+    rows: dict[str, list[float]] = defaultdict(list)
     for v, m in zip(values, metas, strict=True):
         cluster = f"{m.get('l2-category')}_{m['set']}"
-        fkey, qkey = f"{cluster}_{m['figure']}", f"{cluster}_{m['qid']}"
-        figures[fkey].append(float(v))
-        questions[qkey].append(float(v))
-        cluster_of[fkey] = cluster_of[qkey + "\x00q"] = cluster
-        per_row[cluster].append(float(v))
-    names = sorted(per_row)
-    pos = {c: i for i, c in enumerate(names)}
-    stats = np.zeros((len(names), 6), dtype=np.float64)
-    for c, vals in per_row.items():
-        stats[pos[c], 0] += len(vals)
-        stats[pos[c], 1] += sum(vals)
-    for key, vals in figures.items():
-        stats[pos[cluster_of[key]], 2] += 1
-        stats[pos[cluster_of[key]], 3] += float(all(vals))
-    for key, vals in questions.items():
-        stats[pos[cluster_of[key + "\x00q"]], 4] += 1
-        stats[pos[cluster_of[key + "\x00q"]], 5] += float(all(vals))
-    return stats, names
+        figures[(cluster, str(m["figure"]))].append(float(v))
+        questions[(cluster, str(m["qid"]))].append(float(v))
+        rows[cluster].append(float(v))
+    pos = {c: i for i, c in enumerate(sorted(rows))}
+    stats = np.zeros((len(pos), 6), dtype=np.float64)
+    for cluster, vals in rows.items():
+        stats[pos[cluster], 0:2] += (len(vals), sum(vals))
+    for (cluster, _), vals in figures.items():
+        stats[pos[cluster], 2:4] += (1.0, float(all(vals)))
+    for (cluster, _), vals in questions.items():
+        stats[pos[cluster], 4:6] += (1.0, float(all(vals)))
+    return stats
 
 
 def _ratios(sums: np.ndarray) -> np.ndarray:
@@ -143,7 +137,7 @@ def hallusion_metrics(values: np.ndarray, metas: Sequence[Mapping[str, Any]],
     if values.size == 0:
         empty = mean_metric([], scale=100.0)
         return {"overall": empty, "aAcc": empty, "fAcc": empty, "qAcc": empty}
-    stats, _ = _group_stats(values, metas)
+    stats = _group_stats(values, metas)
     point = _ratios(stats.sum(axis=0)) * 100.0
     out: dict[str, Metric] = {}
     statistics = {

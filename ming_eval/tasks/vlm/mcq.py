@@ -24,7 +24,6 @@ from pydantic import BaseModel
 from ming_eval.cards.schema import TaskCard
 from ming_eval.core.results import (
     INFERENCE_FAILED,
-    JUDGE_UNAVAILABLE,
     SCORING_FAILED,
     Prediction,
     SampleScore,
@@ -217,7 +216,7 @@ def aggregate_vanilla(task: str, samples: Sequence[Sample], scores: Sequence[Sam
                       *, primary_split: str | None) -> TaskResult:
     notes, info = _notes_and_info(scores, options)
     if any(s.status == NO_ANSWER for s in scores):
-        return _unanswered(task, scores, notes, info)
+        return _unanswered(task, notes, info)
     values = [s.score for s in scores]
     metas = [s.meta for s in samples]
     metrics = {}
@@ -242,7 +241,7 @@ def aggregate_vanilla(task: str, samples: Sequence[Sample], scores: Sequence[Sam
     return TaskResult(task=task, primary="overall", metrics=metrics, breakdowns=tables, notes=notes, info=info)
 
 
-def _unanswered(task: str, scores: Sequence[SampleScore], notes: list[str], info: dict[str, Any]) -> TaskResult:
+def _unanswered(task: str, notes: list[str], info: dict[str, Any]) -> TaskResult:
     notes.append("the data file has no answers (MMBench v1.0 test): predictions are kept in the run folder, "
                  "but no accuracy can be computed")
     return TaskResult(task=task, primary="overall", metrics={"overall": mean_metric([], scale=100.0)},
@@ -254,7 +253,7 @@ def aggregate_circular(task: str, samples: Sequence[Sample], scores: Sequence[Sa
     """One value per question (every rotation right), over questions whose main row was scored."""
     notes, info = _notes_and_info(scores, options)
     if any(s.status == NO_ANSWER for s in scores):
-        return _unanswered(task, scores, notes, info)
+        return _unanswered(task, notes, info)
     rows: dict[Any, list[SampleScore]] = defaultdict(list)
     main_meta: dict[Any, dict[str, Any]] = {}
     for sample, score in zip(samples, scores, strict=True):
@@ -294,5 +293,3 @@ def _group_outcome(rows: list[SampleScore]) -> bool | None:
         return True
     return None
 
-
-__all__ = ["JUDGE_UNAVAILABLE", "McqTask", "MmmuTask"]
