@@ -26,6 +26,7 @@ def vlm_cards(tmp_path, monkeypatch):
     root = write_model_card(tmp_path / "cards", vague_every=5)
     write_model_card(root, "colourvlm-broken", fail_on="image 1", empty_on="image 2")
     write_model_card(root, "colourvlm-plain")
+    write_model_card(root, "colourvlm-vague", vague_every=2)
     monkeypatch.setenv("MING_EVAL_CARDS_PATH", str(root))
     monkeypatch.setattr(loader, "_INDEX", None)
     ColourVlm.seen.clear()
@@ -162,3 +163,19 @@ def test_rescore_with_another_policy(vlm_cards, tmp_path, capsys):
     assert code == 0, text
     stored = json.loads((out / "mmstar" / "results.json").read_text())
     assert "judge_unavailable" not in stored["counts"] and stored["info"]["judge"] == "exact_matching"
+
+
+def test_rejected_judge_key_is_reported_per_sample(vlm_cards, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    with FakeOpenAI(lambda p, b: (401, "Incorrect API key provided")) as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
+        args = ["-o", "mmstar.judge_retries=0", "-o", f"mmstar.judge_cache_dir={tmp_path / 'c'}",
+                *data_args(["mmstar"], tmp_path / "d")]
+        code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(out), *args], capsys)
+        assert code == 0, text
+        assert len(fake.requests) <= 2  # given up at the first 401 (two vague rows may be in flight together)
+    scores = [json.loads(line) for line in (out / "mmstar" / "scores.jsonl").read_text().splitlines()]
+    unavailable = [s for s in scores if s["status"] == "judge_unavailable"]
+    assert unavailable and all("rejected the API key (401)" in s["reason"] for s in unavailable)
+    assert "could not be judged" in text
