@@ -146,6 +146,9 @@ DETAIL_BREAKDOWN = "breakdown"
 INFERENCE_FAILED = "inference_failed"
 SCORING_FAILED = "scoring_failed"
 JUDGE_UNAVAILABLE = "judge_unavailable"
+# Statuses whose cause may be gone by the next scoring pass (a judge that is back): such scores are
+# scored again by every later ``run`` / ``score``, and a later verdict replaces them.
+RETRY_STATUSES: frozenset[str] = frozenset({JUDGE_UNAVAILABLE})
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rich.console import Console
 
-from ming_eval.core.results import INFERENCE_FAILED, SCORING_FAILED, Prediction, SampleScore, TaskResult
+from ming_eval.core.results import INFERENCE_FAILED, RETRY_STATUSES, SCORING_FAILED, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Sample
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.errors import RunStoreError
@@ -56,7 +56,8 @@ def run_scoring(
     console: Console | None,
     batch_size: int | None = None,
 ) -> ScoringSummary:
-    done = store.read_scores(predictions)
+    # scores whose cause may have gone (the judge was unavailable) are scored again
+    done = {sid: sc for sid, sc in store.read_scores(predictions).items() if sc.status not in RETRY_STATUSES}
     dist.barrier()
     pending = [(s, predictions[s.id]) for s in samples if s.id in predictions and s.id not in done]
     summary = ScoringSummary(task.name, len(done), 0)

@@ -7,7 +7,7 @@ stratum's size, for metrics that average per-category means (GenEval's overall s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,3 +146,31 @@ def grouped_mean_metrics(
         mask = g == label
         out[label] = mean_metric(v[mask], clusters=None if c is None else c[mask], scale=scale, cfg=cfg)
     return out
+
+
+def cluster_bootstrap(
+    cluster_stats: ArrayLike,
+    statistic: Callable[[NDArray[np.float64]], NDArray[np.float64]],
+    cfg: BootstrapConfig = DEFAULT,
+) -> tuple[float, float]:
+    """Percentile interval of a statistic of summed per-cluster vectors, resampling clusters.
+
+    ``cluster_stats`` has one row of additive quantities per cluster (counts, sums); ``statistic``
+    maps summed rows (shape ``(..., k)``) to values (shape ``(...)``). Several ratio metrics computed
+    from the same resample (HallusionBench's aAcc, fAcc, qAcc and their mean) get a joint interval.
+    """
+    stats = np.asarray(cluster_stats, dtype=np.float64)
+    if stats.ndim != 2 or stats.shape[0] == 0:
+        return float("nan"), float("nan")
+    n, k = stats.shape
+    if n == 1:
+        value = float(statistic(stats.sum(axis=0)))
+        return value, value
+    rng = np.random.default_rng(cfg.seed)
+    out = np.empty(cfg.n_resamples, dtype=np.float64)
+    block = max(1, min(cfg.n_resamples, 4_000_000 // max(n * k, 1)))
+    for start in range(0, cfg.n_resamples, block):
+        stop = min(cfg.n_resamples, start + block)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        out[start:stop] = statistic(stats[idx].sum(axis=1))
+    return cfg.interval(out)

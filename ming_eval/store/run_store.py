@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ming_eval.core.results import Prediction, SampleScore, Status, TaskResult
+from ming_eval.core.results import RETRY_STATUSES, Prediction, SampleScore, Status, TaskResult
 from ming_eval.core.sample import Sample
 from ming_eval.errors import RunStoreError
 from ming_eval.store.jsonl import JsonlWriter, read_jsonl, write_json_atomic, write_jsonl_atomic
@@ -115,6 +115,9 @@ class TaskStore:
                 pred = predictions.get(score.id)
                 if pred is None or rec.get("prediction") != pred.digest:
                     continue
+            prev = out.get(score.id)
+            if prev is not None and score.status in RETRY_STATUSES and prev.status not in RETRY_STATUSES:
+                continue  # a verdict made after a retry wins, whichever rank file holds it
             out[score.id] = score
         return out
 

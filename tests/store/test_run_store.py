@@ -54,3 +54,17 @@ def test_old_format_is_refused(tmp_path):
     store.manifest_path.write_text('{"format": "ming-eval-run/0"}')
     with pytest.raises(RunStoreError, match="has format 'ming-eval-run/0'"):
         store.read_manifest()
+
+
+def test_a_verdict_after_a_retry_wins_over_judge_unavailable(tmp_path):
+    ts = RunStore.create(tmp_path / "run").task("t")
+    pred = Prediction("1", Status.OK, output="x")
+    # the verdict lands in an earlier rank file than the unavailable record it replaces
+    with ts.score_writer(0) as w:
+        w.write_score(SampleScore("1", 1.0, status="ok"), pred)
+    with ts.score_writer(1) as w:
+        w.write_score(SampleScore("1", 0.0, status="judge_unavailable"), pred)
+        w.write_score(SampleScore("2", 0.0, status="judge_unavailable"), Prediction("2", Status.OK, output="y"))
+    scores = ts.read_scores({"1": pred, "2": Prediction("2", Status.OK, output="y")})
+    assert scores["1"].status == "ok" and scores["1"].score == 1.0
+    assert scores["2"].status == "judge_unavailable"

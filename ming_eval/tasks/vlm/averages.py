@@ -1,15 +1,27 @@
-"""Suite averages over understanding benchmarks, as the leaderboards and the paper compute them.
+"""Suite averages over the understanding benchmarks, computed the way the leaderboard computes them.
 
-* ``leaderboard_average``: the OpenCompass multimodal leaderboard's "Avg Score" over its 8 default
-  benchmarks (MMBench v1.1, MMStar, MMMU val, MathVista mini, OCRBench / 10, AI2D, HallusionBench
-  as the mean of aAcc/fAcc/qAcc, MM-Vet).
-* ``paper_average``: the 7-benchmark average of Ming-Lite-Uni's Table 2 (the same list without
-  OCRBench).
+The OpenCompass multimodal leaderboard (the ``open_vlm_leaderboard`` space; ``gen_table.py`` and
+``meta_data.py`` in VLMEvalKit's history) shows "Avg Score" over its 8 default benchmarks
+(``DEFAULT_BENCH``): MMBench_V11, MMStar, MMMU_VAL, MathVista, OCRBench, AI2D, HallusionBench, MMVet.
 
-Each benchmark slot lists the task names that may fill it (first present wins, unless the slot
-averages several, e.g. the EN and CN halves of MMBench). The average is None when a slot is empty:
-an average over fewer benchmarks is a different number and is never shown as this one. Its
-interval combines the benchmarks' intervals as independent normal errors.
+* MMBench_V11 = (Overall of MMBench_TEST_EN_V11 + Overall of MMBench_TEST_CN_V11) / 2, rounded to one
+  decimal (``float(f"{v:.1f}")``): the circular accuracy on the v1.1 **test** split, both languages.
+  The test answers were released in 2026, so both halves are computable locally.
+* OCRBench enters as Final Score / 10; HallusionBench as its Overall, the mean of aAcc, fAcc and qAcc;
+  MMMU as the validation split; MathVista as testmini; the others as their Overall.
+* Avg = ``round(np.mean(scores), 1)``; None when any benchmark is missing (an average over fewer
+  benchmarks is another number and is never shown as this one).
+
+With ``rounding=True`` (default) each benchmark is first rounded to one decimal, as the leaderboard's
+stored results show them (the rounding of the stored values is inferred from the published numbers,
+not read in code), then combined as above. Intervals combine the benchmarks' bootstrap intervals as
+independent normal errors (the benchmarks share no samples).
+
+The Ming-Lite-Uni paper's Table 2 shows seven columns (no OCRBench), but its "Avg." column is this
+8-benchmark leaderboard average: for GPT-4o-20241120, (84.3 + 65.1 + 70.7 + 59.9 + 56.2 + 84.9 + 74.5
++ 806 / 10) / 8 = 72.0 as printed, while the mean of the seven shown columns is 70.8 (Ming-Lite-Uni:
+69.7 printed, 67.0 for the seven columns). :func:`paper_average` is therefore the leaderboard average;
+:func:`shown_columns_average` is the mean of the seven columns shown.
 """
 
 from __future__ import annotations
@@ -18,41 +30,48 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ming_eval.core.results import Metric, TaskResult
+import numpy as np
 
-Z95 = 1.959963984540054
+from ming_eval.core.results import Metric, TaskResult
 
 
 @dataclass(frozen=True)
 class Slot:
-    """One benchmark column: candidate task groups (each a tuple of tasks whose primaries are
-    averaged), tried in order; ``divisor`` rescales to 0-100 (OCRBench's 0-1000 score)."""
+    """One leaderboard column: the tasks whose primary metrics are averaged into it (MMBench v1.1 averages
+    two), and the divisor to a 0-100 scale (OCRBench's primary is already final score / 10).
+
+    ``candidates`` keeps the shape report tables read (groups tried in order); every slot has exactly
+    one group: a dev split or one language is another number and never stands in for the column.
+    """
 
     label: str
     candidates: tuple[tuple[str, ...], ...]
     divisor: float = 1.0
 
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return self.candidates[0]
 
-MMBENCH = Slot(
-    "MMBench",
-    (
-        ("mmbench_test_en_v11", "mmbench_test_cn_v11"),
-        ("mmbench_test_en_v11",),
-        ("mmbench_dev_en_v11",),
-        ("mmbench_test_en",),
-        ("mmbench_dev_en",),
-    ),
-)
+
+MMBENCH = Slot("MMBench", (("mmbench_test_en_v11", "mmbench_test_cn_v11"),))
 MMSTAR = Slot("MMStar", (("mmstar",),))
 MMMU = Slot("MMMU", (("mmmu_dev_val",),))
 MATHVISTA = Slot("MathVista", (("mathvista_mini",),))
-HALLUSION = Slot("HallusionBench", (("hallusionbench",),))
-AI2D = Slot("AI2D", (("ai2d_test",),))
-MMVET = Slot("MM-Vet", (("mmvet",),))
 OCRBENCH = Slot("OCRBench", (("ocrbench",),))
+AI2D = Slot("AI2D", (("ai2d_test",),))
+HALLUSION = Slot("HallusionBench", (("hallusionbench",),))
+MMVET = Slot("MM-Vet", (("mmvet",),))
+MMBENCH_V11 = MMBENCH
 
-PAPER_SLOTS: tuple[Slot, ...] = (MMBENCH, MMSTAR, MMMU, MATHVISTA, HALLUSION, AI2D, MMVET)
+# the leaderboard's DEFAULT_BENCH order
 LEADERBOARD_SLOTS: tuple[Slot, ...] = (MMBENCH, MMSTAR, MMMU, MATHVISTA, OCRBENCH, AI2D, HALLUSION, MMVET)
+# the columns Table 2 of the Ming-Lite-Uni paper shows (its Avg. is still the 8-benchmark average)
+PAPER_COLUMNS: tuple[Slot, ...] = (MMBENCH, MMSTAR, MMMU, MATHVISTA, HALLUSION, AI2D, MMVET)
+PAPER_SLOTS = LEADERBOARD_SLOTS
+
+
+def _round1(value: float) -> float:
+    return float(f"{value:.1f}")
 
 
 def _half_width(m: Metric) -> float | None:
@@ -61,41 +80,70 @@ def _half_width(m: Metric) -> float | None:
     return (m.ci_high - m.ci_low) / 2.0
 
 
-def slot_value(slot: Slot, results: Mapping[str, TaskResult]) -> tuple[Metric, tuple[str, ...]] | None:
-    """The slot's 0-100 value (with CI) and the tasks used, or None if no candidate is complete."""
-    for group in slot.candidates:
-        if not all(t in results for t in group):
-            continue
-        metrics = [results[t].primary_metric for t in group]
-        value = sum(m.value for m in metrics) / len(metrics) / slot.divisor
-        halves = [_half_width(m) for m in metrics]
-        if all(h is not None for h in halves):
-            half = math.sqrt(sum((h or 0.0) ** 2 for h in halves)) / len(metrics) / slot.divisor
-            metric = Metric(value, value - half, value + half, n=sum(m.n for m in metrics), scale=100.0)
-        else:
-            metric = Metric(value, n=sum(m.n for m in metrics), scale=100.0)
-        return metric, group
-    return None
-
-
-def average(slots: Sequence[Slot], results: Mapping[str, TaskResult]) -> Metric | None:
-    values = [slot_value(s, results) for s in slots]
-    if any(v is None for v in values):
-        return None
-    metrics = [v[0] for v in values if v is not None]
-    mean = sum(m.value for m in metrics) / len(metrics)
+def _combine(values: Sequence[float], metrics: Sequence[Metric], value: float) -> Metric:
+    """A mean of independent estimates: ``value`` with the half-widths combined in quadrature."""
     halves = [_half_width(m) for m in metrics]
-    if all(h is not None for h in halves):
-        half = math.sqrt(sum((h or 0.0) ** 2 for h in halves)) / len(metrics)
-        return Metric(mean, mean - half, mean + half, n=sum(m.n for m in metrics), scale=100.0)
-    return Metric(mean, n=sum(m.n for m in metrics), scale=100.0)
+    n = sum(m.n for m in metrics)
+    if values and all(h is not None for h in halves):
+        half = math.sqrt(sum((h or 0.0) ** 2 for h in halves)) / len(values)
+        return Metric(value, value - half, value + half, n=n, scale=100.0)
+    return Metric(value, n=n, scale=100.0)
 
 
-def paper_average(results: Mapping[str, TaskResult]) -> Metric | None:
-    """Ming-Lite-Uni Table 2's average of 7 benchmarks (None unless all are present)."""
-    return average(PAPER_SLOTS, results)
+def slot_value(slot: Slot, results: Mapping[str, TaskResult], *,
+               rounding: bool = False) -> tuple[Metric, tuple[str, ...]] | None:
+    """The column's 0-100 value (with CI) and the tasks it came from, or None unless every task of the
+    slot has a finite result. ``rounding`` applies the leaderboard's one-decimal rounding (off by
+    default: a table shows the measured value; the averages below round where the leaderboard does)."""
+    tasks = slot.tasks
+    if not all(t in results for t in tasks):
+        return None
+    metrics = [results[t].primary_metric for t in tasks]
+    values = [m.value / slot.divisor for m in metrics]
+    if any(not math.isfinite(v) for v in values):
+        return None
+    if rounding:
+        values = [_round1(v) for v in values]
+    value = sum(values) / len(values)
+    if rounding and len(values) > 1:
+        value = _round1(value)
+    scaled = [Metric(m.value / slot.divisor, None if m.ci_low is None else m.ci_low / slot.divisor,
+                     None if m.ci_high is None else m.ci_high / slot.divisor, n=m.n) for m in metrics]
+    return _combine(values, scaled, value), tasks
 
 
-def leaderboard_average(results: Mapping[str, TaskResult]) -> Metric | None:
-    """The OpenCompass leaderboard's 8-benchmark average (None unless all are present)."""
-    return average(LEADERBOARD_SLOTS, results)
+def average(slots: Sequence[Slot], results: Mapping[str, TaskResult], *, rounding: bool = True) -> Metric | None:
+    """Mean of the slots' values (``round(np.mean(...), 1)`` when ``rounding``); None if one is missing."""
+    found = [slot_value(s, results, rounding=rounding) for s in slots]
+    if any(f is None for f in found):
+        return None
+    present = [f[0] for f in found if f is not None]
+    values = [m.value for m in present]
+    mean = float(round(np.mean(values), 1)) if rounding else float(np.mean(values))
+    return _combine(values, present, mean)
+
+
+def leaderboard_average(results: Mapping[str, TaskResult], *, rounding: bool = True) -> Metric | None:
+    """The OpenCompass leaderboard's 8-benchmark "Avg Score" (None unless all are present)."""
+    return average(LEADERBOARD_SLOTS, results, rounding=rounding)
+
+
+def paper_average(results: Mapping[str, TaskResult], *, rounding: bool = True) -> Metric | None:
+    """The "Avg." of the Ming-Lite-Uni paper's Table 2: the leaderboard's 8-benchmark average (see the
+    module docstring for the evidence)."""
+    return average(PAPER_SLOTS, results, rounding=rounding)
+
+
+def shown_columns_average(results: Mapping[str, TaskResult], *, rounding: bool = True) -> Metric | None:
+    """The mean of the seven columns Table 2 shows (not the paper's Avg.; see the module docstring)."""
+    return average(PAPER_COLUMNS, results, rounding=rounding)
+
+
+def table_row(results: Mapping[str, TaskResult], *, rounding: bool = True) -> dict[str, Metric | None]:
+    """Every leaderboard column plus ``Avg``, for report tables."""
+    row: dict[str, Metric | None] = {}
+    for slot in LEADERBOARD_SLOTS:
+        found = slot_value(slot, results, rounding=rounding)
+        row[slot.label] = None if found is None else found[0]
+    row["Avg"] = leaderboard_average(results, rounding=rounding)
+    return row

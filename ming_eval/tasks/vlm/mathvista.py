@@ -1,0 +1,185 @@
+"""MathVista (testmini): answer extraction and comparison as VLMEvalKit does it.
+
+First the heuristics ("prefetch", no judge): for multiple choice, an option letter or text in the
+output (any match counts as prefetched, right or wrong); for integer and float answers, the whole
+output cast with ``int()`` / ``float()`` and equal to the answer. Otherwise the judge extracts the
+answer with MathVista's five-example prompt (temperature 0, at most 128 tokens), and the extraction
+is compared the same way: the option letter against ``answer_option``, numbers by exact equality
+after the cast (the ``precision`` column is not used).
+
+Deliberate differences from VLMEvalKit, each only where VLMEvalKit's result is an accident:
+
+* an integer answer 0 predicted as "0" counts as prefetched (VLMEvalKit's truthiness test sends it
+  to the judge, which then agrees);
+* an empty output is wrong without asking the judge (VLMEvalKit sends the judge the text "nan");
+* a judge that cannot be reached gives ``judge_unavailable`` samples (VLMEvalKit refuses to score).
+
+Kept for comparability: answers of type ``text`` and ``list`` are never credited (VLMEvalKit compares
+them against ``str(None)``); ``-o mathvista_mini.text_answers=exact`` compares the judge's extraction
+with the answer instead, which gives a different number.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel
+
+from ming_eval.cards.schema import TaskCard
+from ming_eval.core.results import Metric, Prediction, SampleScore, TaskResult
+from ming_eval.core.sample import Sample
+from ming_eval.core.task import Scorer, SelftestSetup, TaskContext
+from ming_eval.errors import DataError, JudgeUnavailableError
+from ming_eval.stats.bootstrap import mean_metric
+from ming_eval.tasks.vlm.base import (
+    Judge,
+    LlmJudgedOptions,
+    PooledScorer,
+    VlmTask,
+    judge_unavailable,
+    output_text,
+    require,
+)
+from ming_eval.tasks.vlm.extraction import MatchingRules, match_option
+from ming_eval.tasks.vlm.judge_prompts import mathvista_extract_prompt
+from ming_eval.tasks.vlm.prompts import Kind
+from ming_eval.tasks.vlm.report import grouped
+from ming_eval.tasks.vlm.tsv import clean
+
+JUDGE_MAX_TOKENS = 128
+
+
+class MathVistaOptions(LlmJudgedOptions):
+    matching: MatchingRules = "current"
+    text_answers: Literal["vlmevalkit", "exact"] = "vlmevalkit"
+
+
+def cast_number(text: Any, answer_type: str) -> int | float | None:
+    """``int(text)`` or ``float(text)`` as Python parses them, None if that fails."""
+    try:
+        return int(text) if answer_type == "integer" else float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def _parse_list(value: Any, source: str, column: str) -> list[Any]:
+    try:
+        parsed = ast.literal_eval(str(value))
+    except (ValueError, SyntaxError) as exc:
+        raise DataError(f"{source}: cannot parse the {column!r} cell {str(value)[:60]!r}: {exc}") from exc
+    if not isinstance(parsed, (list, tuple)):
+        raise DataError(f"{source}: the {column!r} cell is not a list")
+    return list(parsed)
+
+
+class MathVistaTask(VlmTask):
+    Options: ClassVar[type[BaseModel]] = MathVistaOptions
+    kind: ClassVar[Kind] = "vqa"
+    required_columns: ClassVar[tuple[str, ...]] = ("index", "question", "answer", "question_type", "answer_type")
+
+    def target_and_meta(self, row: dict[str, Any], source: str) -> tuple[Any, dict[str, Any]]:
+        question_type = require(row, "question_type", source, str)
+        answer_type = require(row, "answer_type", source, str)
+        meta: dict[str, Any] = {"question": str(row["question"]), "question_type": question_type,
+                                "answer_type": answer_type, "task": clean(row.get("task"))}
+        skills = clean(row.get("skills"))
+        try:
+            meta["skills"] = [str(s) for s in ast.literal_eval(str(skills))] if skills is not None else []
+        except (ValueError, SyntaxError):
+            meta["skills"] = [str(skills)]
+        answer = require(row, "answer", source, str)
+        if question_type == "multi_choice":
+            options = _parse_list(require(row, "choices", source), source, "choices")
+            meta["choices"] = {chr(65 + i): str(v) for i, v in enumerate(options)}
+            return require(row, "answer_option", source, str), meta | {"answer": answer}
+        return answer, meta
+
+    def scorer(self, ctx: TaskContext) -> Scorer:
+        opts = self.options
+        assert isinstance(opts, MathVistaOptions)
+        return MathVistaScorer(Judge.open(opts, self.name, allow_exact=False), opts, workers=opts.judge_workers)
+
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+        values = [s.score for s in scores]
+        prefetched = [1.0 if s.details.get("how") == "prefetch" else 0.0 for s in scores]
+        metrics = {"overall": mean_metric(values, scale=100.0), "prefetch_rate": mean_metric(prefetched, scale=100.0)}
+        by_skill: dict[str, list[float]] = defaultdict(list)
+        for sample, v in zip(samples, values, strict=True):
+            for skill in sample.meta.get("skills", []):
+                by_skill[skill].append(v)
+        skill_table: dict[str, Metric] = {k: mean_metric(v, scale=100.0) for k, v in sorted(by_skill.items())}
+        tables = {"task": grouped(values, [s.meta.get("task") for s in samples]), "skill": skill_table}
+        how: dict[str, int] = defaultdict(int)
+        for s in scores:
+            how[str(s.details.get("how", s.status))] += 1
+        notes = []
+        never = sum(1 for s in scores if s.details.get("how") == "never_credited")
+        if never:
+            notes.append(f"{never} text/list answers are never credited, as in VLMEvalKit (option text_answers)")
+        return TaskResult(task=self.name, primary="overall", metrics=metrics, breakdowns=tables, notes=notes,
+                          info={"judge": getattr(self.options, "judge", None), "extraction": dict(how)})
+
+    @classmethod
+    def build_selftest(cls, card: TaskCard, folder: Path) -> SelftestSetup | None:
+        from ming_eval.tasks.vlm.fixtures import selftest_setup
+
+        return selftest_setup(card, folder)
+
+
+class MathVistaScorer(PooledScorer):
+    def __init__(self, judge: Judge, options: MathVistaOptions, workers: int = 8) -> None:
+        super().__init__(workers if judge.client is not None else 1)
+        self.judge = judge
+        self.options = options
+
+    def _compare(self, sample: Sample, extracted: str) -> tuple[bool, Any]:
+        meta = sample.meta
+        if meta["question_type"] == "multi_choice":
+            letter, _ = match_option(extracted, meta["choices"], self.options.matching)
+            return letter == sample.target, letter
+        kind = meta["answer_type"]
+        if kind in ("integer", "float"):
+            said, gold = cast_number(extracted, kind), cast_number(sample.target, kind)
+            return said is not None and said == gold, said
+        return extracted.strip() == str(sample.target).strip(), extracted.strip()
+
+    def score_one(self, sample: Sample, pred: Prediction) -> SampleScore:
+        meta = sample.meta
+        text = output_text(pred)
+
+        def verdict(ok: bool, how: str, extracted: Any, reason: str = "", **details: Any) -> SampleScore:
+            why = reason or f"extracted {extracted!r} ({how}), answer {sample.target!r}"
+            return SampleScore(sample.id, float(ok), correct=ok, reason=why,
+                               details={"extracted": extracted, "how": how, "answer": sample.target, **details})
+
+        numeric = meta["answer_type"] in ("integer", "float")
+        if meta["question_type"] != "multi_choice" and not numeric and self.options.text_answers == "vlmevalkit":
+            return verdict(False, "never_credited", None,
+                           f"answer type {meta['answer_type']!r} is never credited by VLMEvalKit's MathVista scoring")
+        if not text.strip():
+            return verdict(False, "empty", None, "empty output")
+        if meta["question_type"] == "multi_choice":
+            letter, _ = match_option(text, meta["choices"], self.options.matching)
+            if letter:
+                return verdict(letter == sample.target, "prefetch", letter)
+        elif numeric:
+            ok, said = self._compare(sample, text)
+            if ok:
+                return verdict(True, "prefetch", said)
+        client = self.judge.client
+        if client is None:
+            return judge_unavailable(sample, f"the answer needs extraction and {self.judge.missing}")
+        try:
+            reply = client.complete(mathvista_extract_prompt(meta["question"], text), temperature=0.0,
+                                    max_tokens=JUDGE_MAX_TOKENS)
+        except JudgeUnavailableError as exc:
+            return judge_unavailable(sample, f"the answer needs extraction and the judge failed: {exc}")
+        ok, said = self._compare(sample, reply)
+        return verdict(ok, "judge", said, judge=client.model, judge_reply=reply)
+
+    def close(self) -> None:
+        self.judge.close()

@@ -1,0 +1,295 @@
+"""Multiple-choice benchmarks: MMBench (circular), MMStar, AI2D and MMMU, scored as VLMEvalKit does.
+
+Each row's answer is extracted by the heuristics (an option letter, then an option's text); what they
+cannot match goes to the judge, asked up to three times with VLMEvalKit's option-matching prompt. A
+judge reply that still names no option counts as 'Z' (wrong): VLMEvalKit picks a random option there,
+which makes scores irreproducible. Without a judge those samples are ``judge_unavailable``; under
+``judge: exact_matching`` (VLMEvalKit's no-LLM policy) they are wrong.
+
+MMBench uses circular evaluation: the TSV holds every question once per rotation of its options
+(index ``i + k*1e6``), and a question counts as solved only if every rotation is answered right. Rows
+of a question already failed by the heuristics are not sent to the judge, as in VLMEvalKit.
+"""
+
+from __future__ import annotations
+
+import string
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from ming_eval.cards.schema import TaskCard
+from ming_eval.core.results import (
+    INFERENCE_FAILED,
+    SCORING_FAILED,
+    Prediction,
+    SampleScore,
+    TaskResult,
+)
+from ming_eval.core.sample import Sample
+from ming_eval.core.task import Scorer, SelftestSetup, TaskContext
+from ming_eval.errors import JudgeUnavailableError
+from ming_eval.stats.bootstrap import mean_metric
+from ming_eval.store.jsonl import read_jsonl
+from ming_eval.tasks.vlm.base import Judge, JudgedOptions, PooledScorer, VlmTask, judge_unavailable, output_text
+from ming_eval.tasks.vlm.extraction import MatchingRules, match_option
+from ming_eval.tasks.vlm.judge_prompts import mcq_match_prompt
+from ming_eval.tasks.vlm.prompts import Kind, options_of
+from ming_eval.tasks.vlm.report import NO_ANSWER, breakdowns
+from ming_eval.tasks.vlm.tsv import clean
+
+CIRCULAR_OFFSET = 1_000_000
+JUDGE_TRIES = 3
+JUDGE_MAX_TOKENS = 2048  # VLMEvalKit's OpenAIWrapper default for option matching
+OPEN_ANSWER_OTHER = "Other Answers"
+
+
+class McqOptions(JudgedOptions):
+    circular: bool | None = None  # None: as VLMEvalKit, circular for MMBench datasets
+    matching: MatchingRules = "current"
+
+
+class McqTask(VlmTask):
+    """MMBench, MMStar, AI2D (and the base of MMMU)."""
+
+    Options: ClassVar[type[BaseModel]] = McqOptions
+    kind: ClassVar[Kind] = "mcq"
+    #: MMMU turns open questions into choices (gold text vs "Other Answers")
+    open_questions_as_choices: ClassVar[bool] = False
+
+    def __init__(self, card: TaskCard, options: BaseModel) -> None:
+        super().__init__(card, options)
+        self._by_id: dict[str, Sample] = {}
+
+    @property
+    def mcq_options(self) -> McqOptions:
+        assert isinstance(self.options, McqOptions)
+        return self.options
+
+    @property
+    def circular(self) -> bool:
+        flag = self.mcq_options.circular
+        return ("mmbench" in self.mcq_options.dataset.lower()) if flag is None else flag
+
+    def target_and_meta(self, row: dict[str, Any], source: str) -> tuple[Any, dict[str, Any]]:
+        choices = {k: str(v) for k, v in options_of(row).items()}
+        answer = clean(row.get("answer"))
+        target = None if answer is None else str(answer)
+        if self.open_questions_as_choices and target is not None:
+            if "A" not in choices:
+                choices = {**choices, "A": target, "B": OPEN_ANSWER_OTHER}
+                choices = dict(sorted(choices.items()))
+            if target not in string.ascii_uppercase or len(target) != 1:
+                target = "A"
+        meta: dict[str, Any] = {"question": str(row["question"]), "choices": choices}
+        for column in ("category", "l2-category", "split"):
+            if column in row:
+                meta[column] = clean(row[column])
+        if self.circular:
+            index = int(clean(row["index"]))
+            group = index % CIRCULAR_OFFSET
+            meta.update(group=group, main=index == group)
+        return target, meta
+
+    def after_samples(self, samples: list[Sample], table: Any) -> None:
+        self._by_id = {s.id: s for s in samples}
+
+    def scorer(self, ctx: TaskContext) -> Scorer:
+        opts = self.mcq_options
+        judge = Judge.open(opts, self.name, allow_exact=True)
+        failed_groups = failed_groups_by_heuristics(ctx.work_dir, self._by_id, opts.matching) if self.circular \
+            else set()
+        return McqScorer(judge, opts.matching, failed_groups, workers=opts.judge_workers)
+
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+        if self.circular:
+            return aggregate_circular(self.name, samples, scores, self.mcq_options)
+        return aggregate_vanilla(self.name, samples, scores, self.mcq_options, primary_split=None)
+
+    @classmethod
+    def build_selftest(cls, card: TaskCard, folder: Path) -> SelftestSetup | None:
+        from ming_eval.tasks.vlm.fixtures import selftest_setup
+
+        return selftest_setup(card, folder)
+
+
+class MmmuTask(McqTask):
+    """MMMU_DEV_VAL: interleaved images, open questions as two choices; ``overall`` is the validation
+    split (what the leaderboard's MMMU_VAL column shows), ``dev`` and ``dev_val`` are reported beside."""
+
+    kind: ClassVar[Kind] = "mmmu"
+    open_questions_as_choices: ClassVar[bool] = True
+    primary_split: ClassVar[str] = "validation"
+
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+        return aggregate_vanilla(self.name, samples, scores, self.mcq_options, primary_split=self.primary_split)
+
+
+class McqScorer(PooledScorer):
+    def __init__(self, judge: Judge, rules: MatchingRules, failed_groups: set[Any], workers: int = 8) -> None:
+        super().__init__(workers if judge.client is not None else 1)
+        self.judge = judge
+        self.rules = rules
+        self.failed_groups = failed_groups
+
+    def score_one(self, sample: Sample, pred: Prediction) -> SampleScore:
+        gold = sample.target
+        if gold is None:
+            return SampleScore(sample.id, 0.0, correct=None, status=NO_ANSWER,
+                               reason="the data file has no answer for this question")
+        choices: dict[str, str] = sample.meta["choices"]
+        text = output_text(pred)
+
+        def verdict(letter: str, how: str, reason: str = "", **details: Any) -> SampleScore:
+            ok = letter == gold
+            why = reason or f"extracted {letter} ({how}), answer {gold}"
+            return SampleScore(sample.id, float(ok), correct=ok, reason=why,
+                               details={"extracted": letter, "how": how, "answer": gold, **details})
+
+        if not text.strip():
+            return verdict("Z", "empty", "empty output")
+        letter, how = match_option(text, choices, self.rules)
+        if letter:
+            return verdict(letter, how)
+        if sample.meta.get("group") in self.failed_groups:
+            return SampleScore(sample.id, 0.0, correct=None, reason="not judged: another rotation of this question "
+                               "was already answered wrong", details={"how": "skipped", "answer": gold})
+        if self.judge.exact:
+            return verdict("Z", "exact_matching", "no option matched (exact_matching: no judge)")
+        client = self.judge.client
+        if client is None:
+            return judge_unavailable(sample, f"no option matched and {self.judge.missing}")
+        prompt = mcq_match_prompt(sample.meta["question"], choices, text)
+        replies: list[str] = []
+        try:
+            for attempt in range(JUDGE_TRIES):
+                reply = client.complete(prompt, temperature=0.0, max_tokens=JUDGE_MAX_TOKENS, attempt=attempt)
+                replies.append(reply)
+                letter, _ = match_option(reply, choices, self.rules)
+                if letter:
+                    return verdict(letter, "judge", judge=client.model, judge_replies=replies)
+        except JudgeUnavailableError as exc:
+            return judge_unavailable(sample, f"no option matched and the judge failed: {exc}", judge_replies=replies)
+        return verdict("Z", "judge_unparsed", f"the judge named no option in {JUDGE_TRIES} replies; counted wrong",
+                       judge=client.model, judge_replies=replies)
+
+    def close(self) -> None:
+        self.judge.close()
+
+
+def failed_groups_by_heuristics(work_dir: Path | None, by_id: dict[str, Sample], rules: MatchingRules) -> set[Any]:
+    """Circular groups already lost before any judge call: a rotation whose heuristic answer is wrong
+    (or whose inference failed). Read from the run's merged predictions when they exist."""
+    failed: set[Any] = set()
+    path = work_dir / "predictions.jsonl" if work_dir is not None else None
+    if path is None or not path.is_file() or not by_id:
+        return failed
+    for rec in read_jsonl(path):
+        sample = by_id.get(str(rec.get("id")))
+        if sample is None or sample.target is None:
+            continue
+        if rec.get("status") != "ok":
+            failed.add(sample.meta.get("group"))
+            continue
+        text = "" if rec.get("output") is None else str(rec["output"])
+        letter = "Z" if not text.strip() else match_option(text, sample.meta["choices"], rules)[0]
+        if letter and letter != sample.target:
+            failed.add(sample.meta.get("group"))
+    return failed
+
+
+def _notes_and_info(scores: Sequence[SampleScore], options: McqOptions) -> tuple[list[str], dict[str, Any]]:
+    how: dict[str, int] = defaultdict(int)
+    for s in scores:
+        how[str(s.details.get("how", s.status))] += 1
+    info: dict[str, Any] = {"judge": options.judge, "matching": options.matching, "extraction": dict(how)}
+    notes = []
+    if how.get("judge_unparsed"):
+        notes.append(f"{how['judge_unparsed']} answers the judge could not map to an option count as wrong")
+    return notes, info
+
+
+def aggregate_vanilla(task: str, samples: Sequence[Sample], scores: Sequence[SampleScore], options: McqOptions,
+                      *, primary_split: str | None) -> TaskResult:
+    notes, info = _notes_and_info(scores, options)
+    if any(s.status == NO_ANSWER for s in scores):
+        return _unanswered(task, notes, info)
+    values = [s.score for s in scores]
+    metas = [s.meta for s in samples]
+    metrics = {}
+    if primary_split is None:
+        metrics["overall"] = mean_metric(values, scale=100.0)
+        tables = breakdowns(values, metas)
+    else:
+        splits = [m.get("split") for m in metas]
+        primary = [v for v, sp in zip(values, splits, strict=True) if sp == primary_split]
+        metrics["overall"] = mean_metric(primary, scale=100.0)
+        for split in sorted({sp for sp in splits if sp is not None and sp != primary_split}):
+            metrics[str(split)] = mean_metric([v for v, sp in zip(values, splits, strict=True) if sp == split],
+                                              scale=100.0)
+        metrics["dev_val"] = mean_metric(values, scale=100.0)
+        in_primary = [i for i, sp in enumerate(splits) if sp == primary_split]
+        tables = breakdowns([values[i] for i in in_primary], [metas[i] for i in in_primary],
+                            columns=("l2-category", "category"))
+        tables["split"] = {str(k): v for k, v in
+                           breakdowns(values, metas, columns=("split",)).get("split", {}).items()}
+        if not primary:
+            notes.append(f"no {primary_split} rows were scored: overall (the {primary_split} split) is undefined")
+    return TaskResult(task=task, primary="overall", metrics=metrics, breakdowns=tables, notes=notes, info=info)
+
+
+def _unanswered(task: str, notes: list[str], info: dict[str, Any]) -> TaskResult:
+    notes.append("the data file has no answers (MMBench v1.0 test): predictions are kept in the run folder, "
+                 "but no accuracy can be computed")
+    return TaskResult(task=task, primary="overall", metrics={"overall": mean_metric([], scale=100.0)},
+                      notes=notes, info=info)
+
+
+def aggregate_circular(task: str, samples: Sequence[Sample], scores: Sequence[SampleScore],
+                       options: McqOptions) -> TaskResult:
+    """One value per question (every rotation right), over questions whose main row was scored."""
+    notes, info = _notes_and_info(scores, options)
+    if any(s.status == NO_ANSWER for s in scores):
+        return _unanswered(task, notes, info)
+    rows: dict[Any, list[SampleScore]] = defaultdict(list)
+    main_meta: dict[Any, dict[str, Any]] = {}
+    for sample, score in zip(samples, scores, strict=True):
+        group = sample.meta["group"]
+        rows[group].append(score)
+        if sample.meta["main"]:
+            main_meta[group] = dict(sample.meta)
+    hits: list[float] = []
+    metas: list[dict[str, Any]] = []
+    undecided = 0
+    for group, meta in main_meta.items():
+        outcome = _group_outcome(rows[group])
+        if outcome is None:
+            undecided += 1
+        hits.append(1.0 if outcome else 0.0)
+        metas.append(meta)
+    partial = sum(1 for g in main_meta if len(rows[g]) < len(main_meta[g]["choices"]))
+    info.update(questions=len(main_meta), rows=len(scores), undecided_questions=undecided)
+    if undecided:
+        notes.append(f"{undecided} questions could not be decided (judge unavailable for a rotation, none answered "
+                     "wrong); they count as wrong")
+    if partial:
+        notes.append(f"{partial} questions were scored on fewer rotations than they have options (--limit?)")
+    orphans = len(set(rows) - set(main_meta))
+    if orphans:
+        notes.append(f"{orphans} questions have rotations but no main row in this run and are not scored")
+    metrics = {"overall": mean_metric(hits, scale=100.0)}
+    return TaskResult(task=task, primary="overall", metrics=metrics, breakdowns=breakdowns(hits, metas), notes=notes,
+                      info=info, counts={"questions": len(main_meta), "undecided_questions": undecided})
+
+
+def _group_outcome(rows: list[SampleScore]) -> bool | None:
+    """True if every rotation is right, False if one is wrong or failed, None if undecided."""
+    if any(r.status in (INFERENCE_FAILED, SCORING_FAILED) or r.correct is False for r in rows):
+        return False
+    if all(r.correct is True for r in rows):
+        return True
+    return None
+

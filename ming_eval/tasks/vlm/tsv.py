@@ -1,0 +1,350 @@
+"""VLMEvalKit's benchmark TSVs, read the way VLMEvalKit reads them, without holding images in memory.
+
+A TSV has one row per question and base64 images in the ``image`` column (over 1 GB for some
+benchmarks). :class:`TsvTable` reads it once, streaming:
+
+* one streaming pass with the ``csv`` module records the byte offset of every record and the shape
+  of its image cell, and copies the other cells aside;
+* those cells (metadata only: kilobytes) then go through ``pandas.read_csv(sep="\\t")`` as VLMEvalKit
+  reads the file, so values, dtypes and pandas' missing-value rules (``"None"``, ``"N/A"``, ``""``
+  become NaN) are the same and prompts come out identical.
+
+An image is decoded only when a model asks for it: its :class:`ImageRef` seeks to the record, reads
+that one cell and decodes it. VLMEvalKit's conventions are kept: a cell of 64 characters or fewer is
+the ``index`` of another row whose image it shares; a cell ``"['<b64>', ...]"`` holds several images;
+rows with no image are dropped; a TSV with ``image_path`` but no ``image`` (VLMEvalKit's
+``_local.tsv``) points at image files.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import binascii
+import csv
+import io
+import math
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pandas as pd
+from PIL import Image
+
+from ming_eval.core.sample import ImageRef, to_rgb
+from ming_eval.errors import DataError
+
+IMAGE_REF_MAX_CHARS = 64  # VLMEvalKit: a cell this short is another row's index, not an image
+_NA_STRINGS = frozenset(pd._libs.parsers.STR_NA_VALUES)
+
+# Base64 image cells are far longer than csv's default field limit of 128 KiB.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+def is_missing(value: Any) -> bool:
+    """pandas' notion of a missing cell (NaN, None)."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def decode_vlmeval_image(data: bytes, source: str) -> Image.Image:
+    """Decode as VLMEvalKit does before a model sees the image: palette and alpha modes are converted
+    with ``convert("RGB")`` (alpha dropped, not composited) and EXIF orientation is not applied.
+    The whole image is decoded here, so truncation is reported with ``source``."""
+    try:
+        img: Image.Image = Image.open(io.BytesIO(data))
+        img.load()
+    except Exception as exc:  # PIL raises many types for bad data
+        raise DataError(
+            f"cannot decode image {source}: {type(exc).__name__}: {exc}",
+            hint="the TSV is corrupt or was truncated; delete it and run `ming-eval data download <task>`",
+        ) from exc
+    if img.mode in ("RGBA", "P", "LA"):
+        return img.convert("RGB")
+    return to_rgb(img)
+
+
+def _decode_base64(cell: str, source: str) -> Image.Image:
+    try:
+        raw = base64.b64decode(cell, validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise DataError(
+            f"cannot decode the base64 image {source}: {exc}",
+            hint="the TSV is corrupt or was truncated; delete it and run `ming-eval data download <task>`",
+        ) from exc
+    return decode_vlmeval_image(raw, source)
+
+
+@dataclass(frozen=True)
+class ImageCell:
+    """Where a row's image data is: the byte offset of the record that holds it (the row itself, or
+    the row its index-reference points to), and how many images the cell holds (a list cell)."""
+
+    offset: int
+    count: int
+    is_list: bool
+    holder: str  # the index of the row holding the data, for messages
+
+
+def _records(fh: BinaryIO, start: int) -> Iterator[tuple[int, int, list[str]]]:
+    """(byte offset, 1-based line number, fields) of each record, honouring csv quoting."""
+    state = {"pos": start, "line": 0}
+
+    def lines() -> Iterator[str]:
+        while True:
+            raw = fh.readline()
+            if not raw:
+                return
+            state["pos"] += len(raw)
+            state["line"] += 1
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{fh.name}: line {state['line']} is not valid UTF-8: {exc}") from exc
+
+    reader = csv.reader(lines(), delimiter="\t", quotechar='"', strict=False)
+    while True:
+        offset, line_no = state["pos"], state["line"] + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DataError(f"{fh.name}: cannot parse the record at line {line_no}: {exc}") from exc
+        if fields:  # pandas skips blank lines
+            yield offset, line_no, fields
+
+
+def _header(path: Path) -> tuple[list[str], int]:
+    with path.open("rb") as fh:
+        raw = fh.readline()
+    text = raw.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+    columns = next(csv.reader([text], delimiter="\t", quotechar='"'))
+    return columns, len(raw)
+
+
+def read_cell(path: Path, offset: int, column: int) -> str:
+    """One cell of the record starting at byte ``offset``."""
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        for _, _, fields in _records(fh, offset):
+            if column >= len(fields):
+                raise DataError(f"{path}: the record at byte {offset} has no column {column + 1}")
+            return fields[column]
+    raise DataError(f"{path}: no record at byte {offset}; the file changed since it was indexed")
+
+
+class TsvTable:
+    """The rows of a VLMEvalKit TSV: metadata in memory, images on demand.
+
+    ``rows[i]`` maps column names to values as pandas parsed them (NaN for missing cells), without
+    ``image``. Rows without an image are dropped, as VLMEvalKit does by default.
+    """
+
+    def __init__(self, path: Path, columns: list[str], rows: list[dict[str, Any]], images: list[ImageCell | None],
+                 image_paths: list[list[Path]] | None, dropped_no_image: int) -> None:
+        self.path = path
+        self.columns = columns
+        self.rows = rows
+        self._images = images
+        self._image_paths = image_paths
+        self.dropped_no_image = dropped_no_image
+        self._image_col = columns.index("image") if "image" in columns else -1
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @classmethod
+    def load(cls, path: Path, *, required: tuple[str, ...] = ("index", "question"),
+             image_root: Path | None = None) -> TsvTable:
+        """Index ``path``. ``required`` columns must exist; ``image_root`` resolves relative
+        ``image_path`` entries of TSVs without an ``image`` column."""
+        if not path.is_file():
+            raise DataError(f"data file {path} does not exist")
+        columns, header_bytes = _header(path)
+        missing = [c for c in required if c not in columns]
+        if missing:
+            raise DataError(
+                f"{path} lacks the column(s) {', '.join(missing)} (it has: {', '.join(columns)})",
+                hint="this is not the VLMEvalKit TSV of this benchmark; delete it and run `ming-eval data download`",
+            )
+        has_image = "image" in columns
+        if not has_image and "image_path" not in columns:
+            raise DataError(f"{path} has neither an 'image' nor an 'image_path' column")
+        col = columns.index("image") if has_image else -1
+        # One pass: record offsets and image-cell shapes, and copy every other cell into a small TSV
+        # that pandas then parses, so values and dtypes are exactly what pandas makes of the file.
+        # (pandas infers dtypes per 65536-row chunk, so dropping a column does not change them for
+        # any benchmark file, which all have fewer rows.)
+        text = io.StringIO()
+        writer = csv.writer(text, delimiter="\t", quotechar='"', lineterminator="\n")
+        writer.writerow([c for j, c in enumerate(columns) if j != col])
+        cells: list[str | None] = []
+        offsets: list[int] = []
+        with path.open("rb") as fh:
+            fh.seek(header_bytes)
+            for offset, line_no, fields in _records(fh, header_bytes):
+                if len(fields) > len(columns):
+                    raise DataError(f"{path}: line {line_no} has {len(fields)} fields, the header {len(columns)}")
+                fields.extend([""] * (len(columns) - len(fields)))  # pandas reads missing trailing cells as NaN
+                offsets.append(offset)
+                if has_image:
+                    cells.append(_cell_summary(fields[col]))
+                    del fields[col]
+                writer.writerow(fields)
+        try:
+            frame = pd.read_csv(io.StringIO(text.getvalue()), sep="\t")
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise DataError(f"cannot parse {path} as a TSV: {exc}") from exc
+        del text
+        meta = frame.to_dict(orient="records")
+        del frame
+        if len(meta) != len(offsets):
+            raise DataError(f"{path}: {len(offsets)} records but {len(meta)} rows after parsing; the file is damaged")
+        return cls._build(path, columns, meta, cells, offsets, image_root)
+
+    @classmethod
+    def _build(cls, path: Path, columns: list[str], meta: list[dict[str, Any]], cells: list[str | None],
+               offsets: list[int], image_root: Path | None) -> TsvTable:
+        has_image = "image" in columns
+        keys = [str(m.get("index")) for m in meta]
+        position = {k: i for i, k in enumerate(keys)}
+        rows: list[dict[str, Any]] = []
+        images: list[ImageCell | None] = []
+        paths: list[list[Path]] | None = None if has_image else []
+        dropped = 0
+        for i, m in enumerate(meta):
+            if has_image:
+                summary = cells[i]
+                if summary is None:
+                    dropped += 1
+                    continue
+                images.append(_resolve(path, i, keys, cells, offsets, position))
+            else:
+                entry = m.get("image_path")
+                if is_missing(entry):
+                    dropped += 1
+                    continue
+                assert paths is not None
+                paths.append([_image_file(p, image_root) for p in _as_list(str(entry))])
+            rows.append(m)
+        return cls(path, columns, rows, images, paths, dropped)
+
+    def image_count(self, i: int) -> int:
+        if self._image_paths is not None:
+            return len(self._image_paths[i])
+        cell = self._images[i]
+        return 0 if cell is None else cell.count
+
+    def image_refs(self, i: int) -> list[ImageRef]:
+        """Lazy references to row ``i``'s images, in cell order."""
+        index = self.rows[i].get("index")
+        if self._image_paths is not None:
+            return [ImageRef.from_path(p) for p in self._image_paths[i]]
+        cell = self._images[i]
+        if cell is None:
+            return []
+        return [self._ref(cell, k, index) for k in range(cell.count)]
+
+    def _ref(self, cell: ImageCell, k: int, index: Any) -> ImageRef:
+        path, col = self.path, self._image_col
+        source = f"{path.name} index {index}" + (f" image {k + 1}" if cell.is_list else "")
+        if cell.holder != str(index):
+            source += f" (stored with index {cell.holder})"
+
+        def load() -> Image.Image:
+            text = read_cell(path, cell.offset, col)
+            if cell.is_list:
+                items = _parse_list(text, source)
+                if k >= len(items):
+                    raise DataError(f"{source}: the cell holds {len(items)} images; the file changed since indexing")
+                text = items[k]
+            return _decode_base64(text, source)
+
+        return ImageRef(source, load)
+
+
+def _cell_summary(cell: str) -> str | None:
+    """What the index keeps of an image cell: None (no image), the cell itself when it is short (a
+    reference), or a marker with the image count of a list cell."""
+    if cell == "" or cell in _NA_STRINGS:
+        return None
+    if len(cell) <= IMAGE_REF_MAX_CHARS:
+        return cell
+    if len(cell) > 1 and cell[0] == "[" and cell[-1] == "]":
+        try:
+            count = len(ast.literal_eval(cell))
+        except (ValueError, SyntaxError, MemoryError):
+            count = -1
+        return f"\x00list:{count}"
+    return "\x00one"
+
+
+def _resolve(path: Path, row: int, keys: list[str], cells: list[str | None], offsets: list[int],
+             position: dict[str, int]) -> ImageCell:
+    summary = cells[row]
+    assert summary is not None
+    if summary.startswith("\x00"):
+        return _cell_of(path, keys[row], row, summary, offsets)
+    target = position.get(summary)
+    if target is None:
+        raise DataError(
+            f"{path.name} index {keys[row]}: the image cell {summary!r} names no row of the file",
+            hint="the TSV is incomplete or corrupt; re-download it",
+        )
+    target_summary = cells[target]
+    if target_summary is None or not target_summary.startswith("\x00"):
+        raise DataError(
+            f"{path.name} index {keys[row]}: the image cell refers to index {summary}, which holds no image data"
+        )
+    return _cell_of(path, keys[target], target, target_summary, offsets)
+
+
+def _cell_of(path: Path, key: str, row: int, summary: str, offsets: list[int]) -> ImageCell:
+    if summary.startswith("\x00list:"):
+        count = int(summary.split(":", 1)[1])
+        if count < 0:
+            raise DataError(f"{path.name} index {key}: the image cell looks like a list but does not parse as one")
+        return ImageCell(offsets[row], count, True, key)
+    return ImageCell(offsets[row], 1, False, key)
+
+
+def _parse_list(text: str, source: str) -> list[str]:
+    try:
+        items = ast.literal_eval(text)
+    except (ValueError, SyntaxError) as exc:
+        raise DataError(f"{source}: cannot parse the list of images: {exc}") from exc
+    return [str(x) for x in items]
+
+
+def _as_list(text: str) -> list[str]:
+    if len(text) > 1 and text[0] == "[" and text[-1] == "]":
+        try:
+            return [str(x) for x in ast.literal_eval(text)]
+        except (ValueError, SyntaxError):
+            pass
+    return [text]
+
+
+def _image_file(entry: str, root: Path | None) -> Path:
+    p = Path(entry)
+    if p.is_absolute() or root is None:
+        return p
+    return root / p
+
+
+def clean(value: Any) -> Any:
+    """A metadata value for JSON (sample meta): NaN -> None, numpy scalars -> Python."""
+    if is_missing(value):
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isinf(value):
+        return str(value)
+    return value

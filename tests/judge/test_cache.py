@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import json
+
+from ming_eval.judge.cache import JudgeCache, cache_key
+
+
+def test_roundtrip_across_instances(tmp_path):
+    cache = JudgeCache(tmp_path)
+    assert cache.get("m", "p", {"temperature": 0}) is None
+    cache.put("m", "p", {"temperature": 0}, "A")
+    cache.close()
+    again = JudgeCache(tmp_path)
+    assert again.get("m", "p", {"temperature": 0}) == "A"
+    # the key covers model, prompt and every parameter
+    assert again.get("m", "p", {"temperature": 0.5}) is None
+    assert again.get("other", "p", {"temperature": 0}) is None
+    assert again.get("m", "p2", {"temperature": 0}) is None
+
+
+def test_truncated_line_is_ignored(tmp_path):
+    cache = JudgeCache(tmp_path)
+    cache.put("m/x", "p", {}, "yes")
+    cache.close()
+    files = list((tmp_path / "m_x").glob("*.jsonl"))
+    assert len(files) == 1
+    with files[0].open("a") as fh:
+        fh.write('{"key": "abc", "reply": "tru')  # a crash mid-write
+    assert JudgeCache(tmp_path).get("m/x", "p", {}) == "yes"
+
+
+def test_key_is_sha256_of_model_prompt_params():
+    k1 = cache_key("m", "p", {"a": 1, "b": 2})
+    assert k1 == cache_key("m", "p", {"b": 2, "a": 1})
+    assert len(k1) == 64 and k1 != cache_key("m", "p ", {"a": 1, "b": 2})
+
+
+def test_records_keep_prompt_for_audit(tmp_path):
+    cache = JudgeCache(tmp_path)
+    cache.put("m", "the prompt", {"temperature": 0}, "B")
+    cache.close()
+    rec = json.loads(next((tmp_path / "m").glob("*.jsonl")).read_text())
+    assert rec["prompt"] == "the prompt" and rec["reply"] == "B" and rec["params"] == {"temperature": 0}

@@ -1,0 +1,54 @@
+"""Run a task's scorer and aggregate on generated data, without the runner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ming_eval.cards.schema import UnderstandProtocol
+from ming_eval.core.results import Prediction, SampleScore, Status, TaskResult
+from ming_eval.core.sample import Sample
+from ming_eval.core.task import TaskContext
+from ming_eval.data.files import DataFiles
+from ming_eval.registry import get_task_card
+from ming_eval.runner.plan import load_task
+from ming_eval.store.jsonl import write_jsonl_atomic
+from ming_eval.tasks.vlm.base import VlmTask
+from ming_eval.tasks.vlm.fixtures import md5_of
+
+
+def load(name: str, tmp_path: Path, make: Callable[[Path], Path], *, style: str = "default",
+         **options: Any) -> tuple[VlmTask, list[Sample], TaskContext]:
+    card = get_task_card(name)
+    dataset = card.options["dataset"]
+    path = make(tmp_path / f"{dataset}.tsv")
+    task = load_task(card, {"data_md5": md5_of(path), **options})
+    assert isinstance(task, VlmTask)
+    files = DataFiles(task.name, task.data_files(), overrides={path.name: path})
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    ctx = TaskContext(protocol=UnderstandProtocol(prompt_style=style), data=files, work_dir=work)
+    return task, list(task.samples(ctx)), ctx
+
+
+def score(task: VlmTask, ctx: TaskContext, samples: list[Sample], outputs: Mapping[str, str | None],
+          *, failed: set[str] = frozenset()) -> tuple[list[SampleScore], TaskResult]:  # type: ignore[assignment]
+    """Score ``outputs`` (sample id -> text); ids in ``failed`` are failed inferences. Writes the run's
+    predictions.jsonl first, as the engine does before scoring."""
+    preds = {}
+    for s in samples:
+        if s.id in failed:
+            preds[s.id] = Prediction(s.id, Status.FAILED, error="boom")
+        else:
+            preds[s.id] = Prediction(s.id, Status.OK, output=outputs.get(s.id, ""))
+    assert ctx.work_dir is not None
+    write_jsonl_atomic(ctx.work_dir / "predictions.jsonl", [p.to_record() for p in preds.values()])
+    scorer = task.scorer(ctx)
+    try:
+        ok = [(s, preds[s.id]) for s in samples if preds[s.id].ok]
+        by_id = {sc.id: sc for sc in scorer.score(ok)}
+    finally:
+        scorer.close()
+    scores = [by_id.get(s.id) or SampleScore(s.id, 0.0, correct=False, status="inference_failed") for s in samples]
+    return scores, task.aggregate(samples, scores)

@@ -1,0 +1,181 @@
+"""The understanding suites through the real CLI, with a test-only VLM on generated TSVs."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from ming_eval.cards import loader
+from ming_eval.core.results import TaskResult
+from ming_eval.registry import get_task_card
+from ming_eval.tasks.vlm.averages import leaderboard_average, table_row
+from ming_eval.tasks.vlm.fixtures import COLORS, make_mcq, md5_of, png_b64, selftest_setup, write_tsv
+from tests.cli.test_cli import run_cli
+from tests.judge.fake_openai import FakeOpenAI
+from tests.tasks.vlm.plugins import ColourVlm, write_model_card
+
+LEADERBOARD = ["mmbench_test_en_v11", "mmbench_test_cn_v11", "mmstar", "mmmu_dev_val", "mathvista_mini",
+               "hallusionbench", "ai2d_test", "mmvet", "ocrbench"]
+# the command of the issue: suite names stand for the leaderboard's tasks (mmbench = v1.1 test EN + CN)
+SHORT_NAMES = ["mmbench", "mmstar", "mmmu", "mathvista", "hallusionbench", "ai2d", "mmvet", "ocrbench"]
+
+
+@pytest.fixture()
+def vlm_cards(tmp_path, monkeypatch):
+    root = write_model_card(tmp_path / "cards", vague_every=5)
+    write_model_card(root, "colourvlm-broken", fail_on="image 1", empty_on="image 2")
+    write_model_card(root, "colourvlm-plain")
+    write_model_card(root, "colourvlm-vague", vague_every=2)
+    monkeypatch.setenv("MING_EVAL_CARDS_PATH", str(root))
+    monkeypatch.setattr(loader, "_INDEX", None)
+    ColourVlm.seen.clear()
+    ColourVlm.batch_sizes.clear()
+    return root
+
+
+def data_args(tasks, folder, judge_off=True):
+    args = []
+    for name in tasks:
+        setup = selftest_setup(get_task_card(name), folder / name)
+        for file, path in setup.data.items():
+            args += ["--data", f"{file}={path}"]
+        args += ["-o", f"{name}.data_md5={setup.options['data_md5']}"]
+        if not judge_off and "judge" in setup.options:
+            args += ["-o", f"{name}.judge_cache_dir={folder / 'judge-cache'}", "-o", f"{name}.judge_retries=0"]
+    return args
+
+
+def test_leaderboard_suite_then_judge_comes_back(vlm_cards, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    args = ["run", *SHORT_NAMES, "-m", "colourvlm", "--out", str(out), "--batch-size", "3",
+            *data_args(LEADERBOARD, tmp_path / "data", judge_off=False)]
+    code, text = run_cli(args, capsys)  # no judge configured anywhere
+    assert code == 0, text
+    assert "could not be judged (judge unavailable)" in text
+    stored = json.loads((out / "results.json").read_text())["tasks"]
+    assert set(stored) == set(LEADERBOARD)
+    assert stored["mmvet"]["counts"]["judge_unavailable"] == 4
+    results = {k: TaskResult.from_dict(v) for k, v in stored.items()}
+    avg = leaderboard_average(results)
+    assert avg is not None and avg.value == table_row(results)["Avg"].value  # every benchmark present
+    assert stored["ocrbench"]["metrics"]["final_score"]["value"] == 0.0  # the colour model reads no text
+    assert stored["hallusionbench"]["metrics"]["overall"]["value"] == 100.0
+    assert max(ColourVlm.batch_sizes) == 3  # batched
+    calls = len(ColourVlm.seen)
+
+    # the judge is back: the same command judges what was left, without loading the model
+    with FakeOpenAI(lambda p, b: "1.0" if "Correctness" in p else "B") as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        code, text = run_cli(args, capsys)
+        assert code == 0, text
+        judged = len(fake.requests)
+    assert judged > 0 and len(ColourVlm.seen) == calls
+    stored = json.loads((out / "results.json").read_text())["tasks"]
+    assert "judge_unavailable" not in stored["mmvet"]["counts"]
+    assert stored["mmvet"]["metrics"]["overall"]["value"] == 100.0
+    assert all("judge_unavailable" not in t["counts"] for t in stored.values())
+
+    # a third run asks the judge nothing: scores are stored, replies cached
+    with FakeOpenAI(lambda p, b: "B") as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        code, _ = run_cli(args, capsys)
+        assert code == 0 and fake.requests == []
+
+
+def test_failures_and_empty_outputs_are_counted(vlm_cards, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, text = run_cli(["run", "mmstar", "-m", "colourvlm-broken", "--out", str(out),
+                          *data_args(["mmstar"], tmp_path / "data")], capsys)
+    assert code == 0, text
+    stored = json.loads((out / "mmstar" / "results.json").read_text())
+    assert stored["counts"]["inference_failed"] == 1  # "image 1" raised
+    scores = [json.loads(line) for line in (out / "mmstar" / "scores.jsonl").read_text().splitlines()]
+    empty = next(s for s in scores if s["id"] == "2")
+    assert empty["details"]["how"] == "empty" and empty["score"] == 0.0
+    assert "inference failures" in text
+
+
+def test_lmudata_folder_is_reused(vlm_cards, tmp_path, capsys, monkeypatch):
+    lmu = tmp_path / "LMUData"
+    path = make_mcq(lmu / "MMStar.tsv", 6)
+    monkeypatch.setenv("LMUData", str(lmu))
+    code, text = run_cli(["run", "mmstar", "-m", "colourvlm", "--out", str(tmp_path / "r"),
+                          "-o", f"mmstar.data_md5={md5_of(path)}"], capsys)
+    assert code == 0, text
+    assert not (Path(os.environ["MING_EVAL_CACHE"]) / "data" / "mmstar").exists()  # nothing copied or fetched
+
+
+def test_md5_mismatch_in_lmudata_is_explained(vlm_cards, tmp_path, capsys, monkeypatch):
+    lmu = tmp_path / "LMUData"
+    path = make_mcq(lmu / "MMStar.tsv", 3)
+    monkeypatch.setenv("LMUData", str(lmu))
+    code, text = run_cli(["run", "mmstar", "-m", "colourvlm", "--out", str(tmp_path / "r")], capsys)
+    assert code == 2
+    flat = "".join(text.split())  # the terminal may wrap long paths
+    assert f"md5mismatchfor{path}" in flat and "e1ecd2140806c1b1bbf54b43372efb9e" in flat
+    assert md5_of(path) in flat and "ming-evaldatadownloadmmstar" in flat
+
+
+def test_missing_column_is_explained(vlm_cards, tmp_path, capsys):
+    path = write_tsv(tmp_path / "MMVet.tsv", [{"index": 1, "question": "q", "image": "x" * 80}])
+    code, text = run_cli(["run", "mmvet", "-m", "colourvlm", "--out", str(tmp_path / "r"), "--data",
+                          f"MMVet.tsv={path}", "-o", f"mmvet.data_md5={md5_of(path)}"], capsys)
+    assert code == 2 and "MMVet.tsv lacks the column(s) answer, category" in text
+
+
+def test_unknown_prompt_style_is_refused_before_work(vlm_cards, tmp_path, capsys):
+    write_model_card(vlm_cards, protocol={"prompt_style": "internvl"})
+    loader._INDEX = None
+    code, text = run_cli(["run", "mmstar", "-m", "colourvlm", "--out", str(tmp_path / "r")], capsys)
+    assert code == 2 and "prompt_style 'internvl' is not known to task mmstar" in text and "qwen2vl" in text
+
+
+def test_selftest_runs_every_suite_task(vlm_cards, tmp_path, capsys):
+    code, text = run_cli(["selftest", "--keep", str(tmp_path / "st"), "--only", "mmbench_dev_en", "--only",
+                          "hallusionbench", "--only", "mathvista_mini", "--only", "ocrbench"], capsys)
+    assert code == 0, text
+    assert "selftest passed" in text and "mathvista_mini" in text
+
+
+def test_undecodable_image_fails_only_its_sample(vlm_cards, tmp_path, capsys):
+    rows = [{"index": i, "question": f"Which colour fills image {i}?", "A": "red", "B": "blue", "C": "green",
+             "D": "yellow", "answer": "A", "image": png_b64(COLORS["red"])} for i in range(4)]
+    rows[2]["image"] = "iVBORw0KGgo" + "A" * 80  # a PNG header, then nothing decodable
+    path = write_tsv(tmp_path / "MMStar.tsv", rows)
+    out = tmp_path / "r"
+    code, text = run_cli(["run", "mmstar", "-m", "colourvlm-plain", "--out", str(out), "--data",
+                          f"MMStar.tsv={path}", "-o", f"mmstar.data_md5={md5_of(path)}"], capsys)
+    assert code == 0, text
+    stored = json.loads((out / "mmstar" / "results.json").read_text())
+    assert stored["counts"]["inference_failed"] == 1 and stored["metrics"]["overall"]["value"] == 75.0
+    failed = [json.loads(line) for line in (out / "mmstar" / "predictions.jsonl").read_text().splitlines()]
+    error = next(r["error"] for r in failed if r["id"] == "2")
+    assert "MMStar.tsv index 2" in error
+
+
+def test_rescore_with_another_policy(vlm_cards, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = data_args(["mmstar"], tmp_path / "data")
+    code, text = run_cli(["run", "mmstar", "-m", "colourvlm", "--out", str(out), *args], capsys)
+    assert code == 0, text
+    code, text = run_cli(["score", str(out), "-o", "mmstar.judge=exact_matching", *args], capsys)
+    assert code == 0, text
+    stored = json.loads((out / "mmstar" / "results.json").read_text())
+    assert "judge_unavailable" not in stored["counts"] and stored["info"]["judge"] == "exact_matching"
+
+
+def test_rejected_judge_key_is_reported_per_sample(vlm_cards, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    with FakeOpenAI(lambda p, b: (401, "Incorrect API key provided")) as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
+        args = ["-o", "mmstar.judge_retries=0", "-o", f"mmstar.judge_cache_dir={tmp_path / 'c'}",
+                *data_args(["mmstar"], tmp_path / "d")]
+        code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(out), *args], capsys)
+        assert code == 0, text
+        assert len(fake.requests) <= 2  # given up at the first 401 (two vague rows may be in flight together)
+    scores = [json.loads(line) for line in (out / "mmstar" / "scores.jsonl").read_text().splitlines()]
+    unavailable = [s for s in scores if s["status"] == "judge_unavailable"]
+    assert unavailable and all("rejected the API key (401)" in s["reason"] for s in unavailable)
+    assert "could not be judged" in text
