@@ -38,6 +38,9 @@ class DataFile(StrictModel):
     md5: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
     size: int | None = Field(None, ge=0)
     description: str = ""
+    #: False for files only some runs read (e.g. judge prompt sources): they are not fetched when a
+    #: run starts, but when first used; `ming-eval data download` fetches them all the same
+    required: bool = True
 
 
 class TaskCard(StrictModel):

@@ -61,8 +61,9 @@ def verify(tasks: Annotated[list[str], typer.Argument(help="Task names.")]) -> N
     bad = 0
     for name in tasks:
         for file_name, path, state in _files(name).status():
-            style = "green" if state == "verified" else "red"
-            bad += state != "verified"
+            ok = state == "verified" or state == "missing (optional)"
+            style = "green" if state == "verified" else ("yellow" if ok else "red")
+            bad += not ok
             table.add_row(name, file_name, f"[{style}]{state}[/]", str(path or "-"))
     console.print(table)
     if bad:

@@ -220,7 +220,7 @@ class DataFiles:
         for name, spec in self.specs.items():
             found = self.locate(name)
             if found is None or not found.is_file():
-                rows.append((name, found, "missing"))
+                rows.append((name, found, "missing" if spec.required else "missing (optional)"))
                 continue
             try:
                 verify_file(found, spec, fix=self._fix(name))

@@ -231,7 +231,8 @@ def _prefetch(plan: Plan, config: RunConfig, dist: Dist, store: RunStore) -> dic
         )
         if dist.local_rank == 0:
             for spec in files.specs.values():
-                files.path(spec.name)
+                if spec.required:
+                    files.path(spec.name)
     dist.barrier()
     return contexts
 

@@ -201,3 +201,13 @@ def test_data_checksum_mismatch_names_file(engine_cards, tmp_path):
     with pytest.raises(ChecksumError) as err:
         evaluate(_config(tmp_path, tasks=["color_vqa"]))
     assert "vqa.jsonl" in str(err.value) and "ming-eval data download color_vqa" in str(err.value)
+
+
+def test_optional_data_is_not_fetched_at_start(engine_cards, tmp_path):
+    card_path = engine_cards / "tasks" / "color_vqa.yaml"
+    card = yaml.safe_load(card_path.read_text())
+    card["data"].append({"name": "judge_prompts.py", "url": "https://example.invalid/x.py", "required": False})
+    card_path.write_text(yaml.safe_dump(card))
+    loader._INDEX = None
+    out = evaluate(_config(tmp_path, tasks=["color_vqa"]))  # offline: fetching it would fail
+    assert out.results["color_vqa"].counts["n"] == 24
