@@ -92,4 +92,6 @@ def run(
     if show_breakdowns:
         for table in breakdown_tables(outcome.results):
             console.print(table)
+    for label, metric in outcome.summaries.items():
+        console.print(f"[bold]{escape(label)}[/]: {metric.format(1, with_ci=True)}", highlight=False)
     print_notes(console, outcome.results)

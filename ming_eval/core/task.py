@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from ming_eval.cards.schema import DataFile, GenerateProtocol, NoOptions, TaskCard, UnderstandProtocol
-from ming_eval.core.results import Prediction, SampleScore, TaskResult
+from ming_eval.core.results import Metric, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Capability, Sample
 from ming_eval.errors import MingEvalError
 
@@ -150,6 +150,14 @@ class BaseTask(ABC):
             "scoring_version": self.scoring_version,
             "options": self.options.model_dump(mode="json"),
         }
+
+    @classmethod
+    def suite_summaries(cls, results: Mapping[str, TaskResult]) -> dict[str, Metric]:
+        """Numbers computed across several tasks of a run (e.g. a leaderboard average), by label.
+
+        ``results`` holds every finished task of the run; return only what can be computed.
+        """
+        return {}
 
     @classmethod
     def build_selftest(cls, card: TaskCard, folder: Path) -> SelftestSetup | None:

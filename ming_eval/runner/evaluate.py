@@ -15,7 +15,7 @@ from rich.console import Console
 
 from ming_eval.cards.schema import ModelCard, TaskCard
 from ming_eval.core.model import Model
-from ming_eval.core.results import TaskResult
+from ming_eval.core.results import Metric, TaskResult
 from ming_eval.core.sample import Sample
 from ming_eval.core.task import TaskContext
 from ming_eval.data.files import DataFiles
@@ -67,6 +67,8 @@ class RunOutcome:
     inference: list[InferenceSummary] = field(default_factory=list)
     scoring: list[ScoringSummary] = field(default_factory=list)
     model_loaded: bool = False
+    #: cross-task numbers (suite averages) over every finished task of the run directory
+    summaries: dict[str, Metric] = field(default_factory=dict)
 
 
 def default_run_dir(model: str, checkpoint: str | None) -> Path:
@@ -206,6 +208,7 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist) -> RunOutc
                 outcome.results[tp.name] = result
         if dist.is_main:
             store.write_results(outcome.results)
+            outcome.summaries = suite_summaries(plan, store.read_results())
         invocation["status"] = "finished"
     except BaseException as exc:
         invocation["status"] = f"failed: {type(exc).__name__}: {exc}"[:500]
@@ -218,6 +221,13 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist) -> RunOutc
             store.write_manifest(manifest)
     dist.barrier()
     return outcome
+
+
+def suite_summaries(plan: Plan, results: dict[str, TaskResult]) -> dict[str, Metric]:
+    out: dict[str, Metric] = {}
+    for cls in dict.fromkeys(type(tp.task) for tp in plan.tasks):
+        out.update(cls.suite_summaries(results))
+    return out
 
 
 def _prefetch(plan: Plan, config: RunConfig, dist: Dist, store: RunStore) -> dict[str, TaskContext]:

@@ -220,6 +220,13 @@ class RunStore:
         manifest = self.read_manifest() or {}
         return list(manifest.get("tasks", {}))
 
+    def read_results(self) -> dict[str, TaskResult]:
+        """Every task's latest results in this run (the run-level results.json)."""
+        if not self.results_path.is_file():
+            return {}
+        tasks = json.loads(self.results_path.read_text()).get("tasks", {})
+        return {name: TaskResult.from_dict(d) for name, d in tasks.items()}
+
     def write_results(self, results: dict[str, TaskResult]) -> None:
         existing: dict[str, Any] = {}
         if self.results_path.is_file():

@@ -74,3 +74,18 @@ def test_nan_primary_is_missing():
     row = results()
     row["mmstar"] = result("mmstar", float("nan"))
     assert leaderboard_average(row) is None
+
+
+def test_run_prints_suite_average_when_complete():
+    """The engine asks each task class for cross-task numbers over the whole run's results."""
+    from ming_eval.core.results import Metric, TaskResult
+    from ming_eval.tasks.vlm.base import VlmTask
+
+    tasks = ["mmbench_test_en_v11", "mmbench_test_cn_v11", "mmstar", "mmmu_dev_val", "mathvista_mini",
+             "ocrbench", "ai2d_test", "hallusionbench", "mmvet"]
+    results = {t: TaskResult(t, "overall", {"overall": Metric(50.0, 45.0, 55.0, n=100)}) for t in tasks}
+    out = VlmTask.suite_summaries(results)
+    board = next(m for label, m in out.items() if label.startswith("OpenCompass leaderboard average"))
+    assert board.value == 50.0
+    del results["mmvet"]
+    assert VlmTask.suite_summaries(results) == {}
