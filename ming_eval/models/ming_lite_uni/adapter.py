@@ -1,0 +1,204 @@
+"""The ``ming-lite-uni`` model adapter: understanding, text-to-image and editing, batched."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import torch
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+
+from ming_eval.cards.schema import GenerateProtocol, ModelCard, UnderstandProtocol
+from ming_eval.core.model import BaseModelAdapter
+from ming_eval.core.sample import Capability, EditRequest, GenerateRequest, ImagePart, ImageRef, UnderstandRequest
+from ming_eval.errors import DataError
+from ming_eval.models.ming_lite_uni.checkpoint import resolve_checkpoint, validate_layout
+from ming_eval.models.ming_lite_uni.decoding import Sampling
+from ming_eval.models.ming_lite_uni.modeling import MingLiteUniModel, Prompt, SanaSettings
+from ming_eval.models.ming_lite_uni.prompting import question_text
+
+_GEN_FIELDS = ("steps", "cfg", "height", "width")
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class MingLiteUniOptions(BaseModel):
+    """Card ``options`` for Ming-Lite-Uni."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = Field(
+        "sdpa", description="attention kernel for the vision tower, LLM and connector (flash-attn is optional)"
+    )
+    cpu_dtype: Literal["float32", "bfloat16"] = Field(
+        "float32", description="compute dtype on CPU; the card's dtype applies on GPUs"
+    )
+    round_rope_to_dtype: bool = Field(
+        True,
+        description="round RoPE frequencies to the compute dtype, as the reference's model.to(bfloat16) does",
+    )
+    max_diffusion_batch: int = Field(16, ge=1, description="most images SANA samples at once")
+
+
+def resolve_dtype(card_dtype: str, device: torch.device, cpu_dtype: str) -> torch.dtype:
+    """The card's dtype on accelerators (``auto``: bf16 where supported, else fp16); ``cpu_dtype`` on CPU."""
+    if device.type == "cpu":
+        return _DTYPES[cpu_dtype]
+    if card_dtype == "auto":
+        supported = device.type != "cuda" or torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if supported else torch.float16
+    return _DTYPES[card_dtype]
+
+
+def _load_image(ref: ImageRef) -> Image.Image:
+    image = ref.load()
+    if min(image.size) < 1:
+        raise DataError(f"image {ref.source} is empty ({image.size[0]}x{image.size[1]})")
+    return image
+
+
+class MingLiteUni(BaseModelAdapter):
+    """inclusionAI's Ming-Lite-Uni (Qwen2.5-VL vision tower, Qwen2.5-7B with 3D RoPE, SANA 1.6B).
+
+    Understanding builds the chat prompt without the image-generation prefix, decodes with a KV cache
+    and stops at ``<|im_end|>``. Generation and editing run one LLM pass over the multi-scale queries
+    and sample SANA with the card's steps, cfg and size; image ``j`` of a request is drawn from
+    ``request.seeds[j]`` alone, so results do not depend on how requests are batched.
+    """
+
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.UNDERSTAND, Capability.GENERATE, Capability.EDIT}
+    )
+    Options = MingLiteUniOptions
+    required_protocol: ClassVar[dict[Capability, tuple[str, ...]]] = {
+        Capability.GENERATE: _GEN_FIELDS,
+        Capability.EDIT: _GEN_FIELDS,
+    }
+
+    def __init__(self, card: ModelCard, options: BaseModel, checkpoint: str | None, device: str) -> None:
+        super().__init__(card, options, checkpoint, device)
+        self._model: MingLiteUniModel | None = None
+
+    @classmethod
+    def check_protocol(cls, capability: Capability, protocol: UnderstandProtocol | GenerateProtocol) -> list[str]:
+        problems = super().check_protocol(capability, protocol)
+        if isinstance(protocol, GenerateProtocol):
+            if protocol.negative_prompt:
+                problems.append(
+                    f"{capability.value}.negative_prompt is set, but Ming-Lite-Uni's unconditional branch is a "
+                    "zero embedding, not a text prompt"
+                )
+            if protocol.image_cfg is not None:
+                problems.append(f"{capability.value}.image_cfg is set, but Ming-Lite-Uni has no image guidance")
+        return problems
+
+    @classmethod
+    def build_tiny(cls, folder: Path) -> dict[str, Any]:
+        from ming_eval.models.ming_lite_uni.tiny import write_tiny_checkpoint
+
+        root = write_tiny_checkpoint(folder / "Ming-Lite-Uni")
+        small = {"steps": 2, "height": 64, "width": 64}
+        return {
+            "checkpoint": str(root),
+            "dtype": "float32",
+            "protocol": {"understand": {"max_new_tokens": 4}, "generate": small, "edit": small},
+        }
+
+    # ----------------------------------------------------------------------------- loading
+    @property
+    def model(self) -> MingLiteUniModel:
+        if self._model is None:
+            if self.checkpoint is None:
+                from ming_eval.errors import CheckpointError
+
+                raise CheckpointError(f"model card {self.card.name} names no checkpoint", hint="pass --checkpoint")
+            opts = self.options
+            assert isinstance(opts, MingLiteUniOptions)
+            root = resolve_checkpoint(self.checkpoint, self.card.revision)
+            validate_layout(root)
+            device = torch.device(self.device)
+            self._model = MingLiteUniModel(
+                root,
+                device=device,
+                dtype=resolve_dtype(self.card.dtype, device, opts.cpu_dtype),
+                attn=opts.attn_implementation,
+                round_rope=opts.round_rope_to_dtype,
+            )
+        return self._model
+
+    def close(self) -> None:
+        self._model = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    # ----------------------------------------------------------------------------- understanding
+    def understand(self, requests: Sequence[UnderstandRequest], protocol: UnderstandProtocol) -> list[str]:
+        model = self.model
+        refs = [ref for r in requests for ref in r.images]
+        encoded = iter(model.encode_images([_load_image(ref) for ref in refs]))
+        prompts = []
+        for r in requests:
+            parts: list[str | int] = []
+            feats, grids = [], []
+            for part in r.content:
+                if isinstance(part, ImagePart):
+                    f, g = next(encoded)
+                    feats.append(f)
+                    grids.append(g)
+                    parts.append(f.shape[0])
+                else:
+                    parts.append(part.text)
+            system = r.system if r.system is not None else protocol.system_prompt
+            ids = model.prompts.build(question_text(parts), system=system, generate_image=False)
+            prompts.append(Prompt(ids, feats, grids))
+        sampling = Sampling(
+            do_sample=protocol.do_sample and protocol.temperature > 0,
+            temperature=protocol.temperature,
+            top_p=protocol.top_p,
+        )
+        generators = [torch.Generator().manual_seed(r.seed) for r in requests] if sampling.do_sample else None
+        tokens = model.answer(
+            prompts, max_new_tokens=protocol.max_new_tokens, sampling=sampling, generators=generators
+        )
+        return [model.tokenizer.decode(t, skip_special_tokens=True) for t in tokens]
+
+    # ----------------------------------------------------------------------------- generation
+    def generate(self, requests: Sequence[GenerateRequest], protocol: GenerateProtocol) -> list[list[Image.Image]]:
+        model = self.model
+        prompts = [
+            Prompt(model.prompts.build(question_text([r.prompt]), generate_image=False), queries=True)
+            for r in requests
+        ]
+        return self._draw(prompts, [_seeds(r.seeds, r.num_images, protocol) for r in requests], protocol)
+
+    def edit(self, requests: Sequence[EditRequest], protocol: GenerateProtocol) -> list[list[Image.Image]]:
+        model = self.model
+        encoded = model.encode_images([_load_image(r.image) for r in requests])
+        prompts = []
+        for r, (feats, grid) in zip(requests, encoded, strict=True):
+            ids = model.prompts.build(question_text([feats.shape[0], r.instruction]), generate_image=False)
+            prompts.append(Prompt(ids, [feats], [grid], queries=True))
+        return self._draw(prompts, [_seeds(r.seeds, r.num_images, protocol) for r in requests], protocol)
+
+    def _draw(
+        self, prompts: list[Prompt], seeds: list[tuple[int, ...]], protocol: GenerateProtocol
+    ) -> list[list[Image.Image]]:
+        model = self.model
+        assert protocol.steps and protocol.cfg is not None and protocol.height and protocol.width
+        settings = SanaSettings(protocol.steps, protocol.cfg, protocol.height, protocol.width)
+        embeds = model.prompt_embeds(prompts)  # the LLM pass is shared by all images of a prompt
+        jobs = [(i, seed) for i, row in enumerate(seeds) for seed in row]
+        out: list[list[Image.Image]] = [[] for _ in prompts]
+        chunk = self.options.max_diffusion_batch  # type: ignore[attr-defined]
+        for start in range(0, len(jobs), chunk):
+            part = jobs[start : start + chunk]
+            rows = embeds[torch.tensor([i for i, _ in part], device=embeds.device)]
+            for (i, _), image in zip(part, model.sample(rows, [s for _, s in part], settings), strict=True):
+                out[i].append(image)
+        return out
+
+
+def _seeds(seeds: tuple[int, ...], num_images: int, protocol: GenerateProtocol) -> tuple[int, ...]:
+    """The runner always sets seeds; a direct caller who did not gets ``protocol.seed + j``."""
+    return seeds if seeds else tuple(protocol.seed + j for j in range(num_images))
