@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from PIL import Image
 from torch import nn
 
 from ming_eval.cards.schema import UnderstandProtocol
@@ -48,10 +49,13 @@ def test_sampling_draws_each_answer_from_its_own_seed(adapter):
     assert together == [adapter.understand([r], protocol)[0] for r in requests]
 
 
-def test_corrupt_image_names_its_source(adapter):
+def test_bad_images_name_their_source(adapter):
     bad = ImageRef.from_bytes(b"not an image", "mmbench row 17")
     with pytest.raises(DataError, match="mmbench row 17"):
         adapter.understand([UnderstandRequest((ImagePart(bad), TextPart("?")))], UnderstandProtocol())
+    strip = ImageRef.from_pil(Image.new("RGB", (3000, 10)), "ocrbench row 3")
+    with pytest.raises(DataError, match=r"(?s)ocrbench row 3 \(3000x10\).*200:1"):
+        adapter.understand([UnderstandRequest((ImagePart(strip), TextPart("?")))], UnderstandProtocol())
 
 
 class ScriptedDecoder(nn.Module):

@@ -14,6 +14,7 @@ from ming_eval.cards.schema import GenerateProtocol, ModelCard, UnderstandProtoc
 from ming_eval.core.model import BaseModelAdapter
 from ming_eval.core.sample import Capability, EditRequest, GenerateRequest, ImagePart, ImageRef, UnderstandRequest
 from ming_eval.errors import DataError
+from ming_eval.models.ming_lite_uni import image_processing
 from ming_eval.models.ming_lite_uni.checkpoint import resolve_checkpoint, validate_layout
 from ming_eval.models.ming_lite_uni.decoding import Sampling
 from ming_eval.models.ming_lite_uni.modeling import MingLiteUniModel, Prompt, SanaSettings
@@ -52,9 +53,16 @@ def resolve_dtype(card_dtype: str, device: torch.device, cpu_dtype: str) -> torc
 
 
 def _load_image(ref: ImageRef) -> Image.Image:
+    """Decode an image and check the vision tower can take it, naming the image if not."""
     image = ref.load()
-    if min(image.size) < 1:
-        raise DataError(f"image {ref.source} is empty ({image.size[0]}x{image.size[1]})")
+    width, height = image.size
+    if min(width, height) < 1:
+        raise DataError(f"image {ref.source} is empty ({width}x{height})")
+    try:
+        image_processing.smart_resize(height, width)
+    except ValueError as exc:
+        raise DataError(f"image {ref.source} ({width}x{height}) cannot be used: {exc}",
+                        hint="Ming-Lite-Uni's vision tower accepts aspect ratios up to 200:1") from exc
     return image
 
 

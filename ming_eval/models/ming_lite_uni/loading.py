@@ -3,16 +3,17 @@
 Each part is created on the ``meta`` device and then given the checkpoint's tensors, so a 7B model is
 never initialised randomly or held twice; buffers that are not saved (RoPE frequencies) are rebuilt.
 
-=====================  ===========================================  =====================================
-part                   reference class                              here
-=====================  ===========================================  =====================================
-``qwen2_5_vit``        ``Qwen2_5_VisionTransformer`` (own copy)     ``Qwen2_5_VisionTransformerPretrainedModel``
-``qwen2_5_llm``        ``Qwen2ForCausalLM`` with 3D RoPE (own)      ``Qwen2_5_VLTextModel`` + ``lm_head``
-``connector``          ``AutoModelForCausalLM``, ``is_causal=False``  ``AutoModel``, bidirectional
-``mlp``                ``linear_proj``/``proj_in``/``proj_out``/queries/``ToClipMLP``  plain ``nn`` modules
-``vae`` etc.           diffusers ``AutoencoderDC``, ``SanaTransformer2DModel``,  the same classes
-                       ``FlowMatchEulerDiscreteScheduler`` (from ``scheduler/``)
-=====================  ===========================================  =====================================
+What the reference uses, and what is used here:
+
+- ``qwen2_5_vit``: its own copy of the Qwen2.5-VL vision tower -> transformers'
+  ``Qwen2_5_VisionTransformerPretrainedModel``.
+- ``qwen2_5_llm``: its own ``Qwen2ForCausalLM`` with 3D RoPE (sections 16/24/24) -> transformers'
+  ``Qwen2_5_VLTextModel`` (Qwen2 layers, the same multimodal RoPE) plus an ``lm_head``.
+- ``connector``: ``AutoModelForCausalLM`` with every layer's ``is_causal`` cleared -> ``AutoModel``
+  with ``config.is_causal = False`` and the same per-layer flag (full attention).
+- ``mlp``: ``linear_proj``, ``proj_in``/``proj_out``, the queries and ``ToClipMLP`` -> plain modules.
+- ``vae``, ``transformer``, ``scheduler``: diffusers' ``AutoencoderDC``, ``SanaTransformer2DModel`` and
+  ``FlowMatchEulerDiscreteScheduler`` built from ``scheduler/`` -> the same classes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ming_eval.errors import CheckpointError
+from ming_eval.errors import CheckpointError, MingEvalError
 from ming_eval.models.ming_lite_uni.checkpoint import read_json, read_state_dict
 from ming_eval.models.ming_lite_uni.mrope import MROPE_SECTION
 
@@ -40,6 +41,18 @@ _VISION_DEFAULTS: dict[str, Any] = {
     "in_channels": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
     "tokens_per_second": 4, "window_size": 112, "out_hidden_size": 3584, "fullatt_block_indexes": [7, 15, 23, 31],
 }  # fmt: skip
+
+
+def require_transformers_5() -> None:
+    """The parts are built on transformers 5 classes (``rope_parameters``, bidirectional masks)."""
+    import transformers
+
+    major = int(transformers.__version__.split(".")[0])
+    if major < 5:
+        raise MingEvalError(
+            f"Ming-Lite-Uni needs transformers 5 or newer; {transformers.__version__} is installed",
+            hint="pip install 'transformers>=5,<6'",
+        )
 
 
 def _load_into(module: nn.Module, state: dict[str, torch.Tensor], where: Path) -> None:

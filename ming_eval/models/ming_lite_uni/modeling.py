@@ -61,6 +61,7 @@ class MingLiteUniModel:
     def __init__(
         self, root: Path, *, device: torch.device, dtype: torch.dtype, attn: str = "sdpa", round_rope: bool = True
     ) -> None:
+        loading.require_transformers_5()
         validate_layout(root)
         self.device, self.dtype = device, dtype
         self.tokenizer, self.ids = load_tokenizer(root / "qwen2_5_llm")
