@@ -10,10 +10,11 @@ reference's own chat loop with the ``<image>`` generation prefix removed and ``e
 ``<|im_end|>`` (it is undefined as released). The reference's SANA was run three times per image as
 released; it also checked that one lone 16x16 run gives the identical image.
 
-Measured when the fixture was made: prompt ids and pixel values identical; first-step logits within
-2.4e-6; greedy tokens identical (12 per prompt); 16x16 query states identical for text-to-image and
-within 2.4e-6 for editing; SANA prompt embeddings within 1.5e-7; images within 1 grey level (118 of
-262,144 pixels of a 512x512 image differ by 1).
+Measured when the fixture was made (float32): prompt ids and pixel values identical; first-step logits
+within 2.4e-6 (alone and in a left-padded batch); greedy tokens identical (12 per prompt); for
+text-to-image the 16x16 query states and SANA prompt embeddings identical (0.0), for editing within
+2.4e-6 and 1.5e-7; images within 1 grey level (116 of 262,144 pixels of a 512x512 image differ by 1,
+the edit image is identical).
 """
 
 from __future__ import annotations

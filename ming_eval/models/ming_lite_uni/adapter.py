@@ -37,7 +37,8 @@ class MingLiteUniOptions(BaseModel):
     )
     round_rope_to_dtype: bool = Field(
         True,
-        description="round RoPE frequencies to the compute dtype, as the reference's model.to(bfloat16) does",
+        description="in half precision, compute RoPE frequencies (and the vision tower's angles) in the compute "
+        "dtype, as the reference does after model.to(bfloat16); no effect in float32",
     )
     max_diffusion_batch: int = Field(16, ge=1, description="most images SANA samples at once")
 

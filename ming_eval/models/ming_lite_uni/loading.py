@@ -63,6 +63,7 @@ def _load_into(module: nn.Module, state: dict[str, torch.Tensor], where: Path) -
             f"the weights in {where} do not fit the model its config describes: {exc}",
             hint="config.json and the weight files of this part come from different checkpoints",
         ) from exc
+    module.requires_grad_(False)  # inference only
 
 
 def _strip(state: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -94,10 +95,26 @@ def build_vision(folder: Path, dtype: torch.dtype, attn: str, round_rope: bool) 
     with torch.device("meta"):
         model = Qwen2_5_VisionTransformerPretrainedModel(config)
     _load_into(model, read_state_dict(folder, dtype=dtype), folder)
-    model.rotary_pos_emb = Qwen2_5_VLVisionRotaryEmbedding(config)
-    if round_rope:
-        _round_rope(model, dtype)
+    if round_rope and dtype != torch.float32:
+        model.rotary_pos_emb = _half_precision_vision_rope(config, dtype)
+    else:
+        model.rotary_pos_emb = Qwen2_5_VLVisionRotaryEmbedding(config)
     return model.eval()
+
+
+def _half_precision_vision_rope(config: Any, dtype: torch.dtype) -> Any:
+    """The vision tower's RoPE as the reference computes it after ``model.to(bfloat16)``: frequencies,
+    position x frequency products and their cos/sin all in ``dtype`` (transformers uses float32)."""
+    from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLVisionRotaryEmbedding
+
+    class HalfPrecisionVisionRope(Qwen2_5_VLVisionRotaryEmbedding):
+        def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            freqs = position_ids[..., None].to(dtype) * self.inv_freq.to(device=x.device, dtype=dtype)
+            cos = self.recomposition_frequencies(freqs.cos().float())
+            sin = self.recomposition_frequencies(freqs.sin().float())
+            return cos, sin
+
+    return HalfPrecisionVisionRope(config)
 
 
 def build_llm(folder: Path, dtype: torch.dtype, attn: str, round_rope: bool) -> tuple[PreTrainedModel, nn.Linear]:
@@ -269,4 +286,6 @@ def build_sana(root: Path, dtype: torch.dtype, overrides: dict[str, torch.Tensor
             logging.getLogger(__name__).warning(
                 "mlp/model.safetensors: %d sana.* tensors match no SANA weight", len(result.unexpected_keys)
             )
+    vae.requires_grad_(False)
+    transformer.requires_grad_(False)
     return vae.eval(), transformer.eval(), scheduler

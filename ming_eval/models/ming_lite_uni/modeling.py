@@ -172,7 +172,15 @@ class MingLiteUniModel:
     def condition(self, states: torch.Tensor) -> torch.Tensor:
         """Queries of one scale -> ``proj_in`` -> connector (bidirectional) -> ``proj_out`` -> normalise."""
         x = self.mlp.proj_in(states)
-        x = run_decoder(self.connector, x, None, torch.arange(x.shape[1], device=x.device).expand(x.shape[0], -1))
+        batch, length = x.shape[:2]
+        mask = None
+        if self.connector.config._attn_implementation != "flash_attention_2":
+            # The reference passes an all-ones 4D mask, which SDPA and eager attention add to the scores:
+            # softmax is unchanged but half-precision rounding is not, so pass it too (flash-attn drops
+            # it, in the reference as here).
+            mask = torch.ones(batch, 1, length, length, dtype=x.dtype, device=x.device)
+        positions = torch.arange(length, device=x.device).expand(batch, -1)
+        x = run_decoder(self.connector, x, mask, positions)
         return F.normalize(self.mlp.proj_out(x), dim=-1)
 
     @torch.no_grad()
