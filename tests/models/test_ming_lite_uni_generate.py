@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from ming_eval.cards.schema import GenerateProtocol
 from ming_eval.core.sample import EditRequest, GenerateRequest, ImageRef
@@ -82,3 +83,16 @@ def test_runs_through_the_engine(tmp_path_factory, tmp_path, monkeypatch):
         assert not result.counts.get("inference_failed") and not result.counts.get("scoring_failed")
     pngs = sorted((tmp_path / "run").rglob("*.png"))
     assert len(pngs) == 4 and all(p.stat().st_size > 0 for p in pngs)
+
+
+@pytest.mark.slow
+def test_bfloat16_path_runs_on_cpu(tmp_path_factory):
+    """The dtype plumbing of the GPU path (bf16 weights, bf16 RoPE, SANA in bf16), on CPU."""
+    card = tiny_card(tiny_checkpoint(tmp_path_factory), options={"cpu_dtype": "bfloat16"})
+    bf16 = MingLiteUni.from_card(card, device="cpu")
+    assert isinstance(bf16, MingLiteUni)
+    grad = ImageRef.from_pil(make_image("gradient"), "gradient.png")
+    [[image]] = bf16.edit([EditRequest(grad, "add a candle", 1, seeds=(3,))], PROTOCOL)
+    assert image.size == (64, 64)
+    assert bf16.model.llm.get_input_embeddings().weight.dtype == torch.bfloat16
+    bf16.close()
