@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ming_eval.cards.schema import GenerateProtocol, ModelCard, UnderstandProtocol
 from ming_eval.core.model import BaseModelAdapter
 from ming_eval.core.sample import Capability, EditRequest, GenerateRequest, ImagePart, ImageRef, UnderstandRequest
-from ming_eval.errors import DataError
+from ming_eval.errors import CheckpointError, DataError
 from ming_eval.models.ming_lite_uni import image_processing
 from ming_eval.models.ming_lite_uni.checkpoint import resolve_checkpoint, validate_layout
 from ming_eval.models.ming_lite_uni.decoding import Sampling
@@ -119,8 +119,6 @@ class MingLiteUni(BaseModelAdapter):
     def model(self) -> MingLiteUniModel:
         if self._model is None:
             if self.checkpoint is None:
-                from ming_eval.errors import CheckpointError
-
                 raise CheckpointError(f"model card {self.card.name} names no checkpoint", hint="pass --checkpoint")
             opts = self.options
             assert isinstance(opts, MingLiteUniOptions)

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ming_eval.errors import CheckpointError
 from ming_eval.models.ming_lite_uni import image_processing, loading, mrope
 from ming_eval.models.ming_lite_uni.checkpoint import validate_layout
 from ming_eval.models.ming_lite_uni.decoding import Sampling, generate_text, run_decoder
@@ -75,8 +76,6 @@ class MingLiteUniModel:
         vae, transformer, scheduler = loading.build_sana(root, dtype, sana_overrides)
         caption_in = self.mlp.caption_mlp.fc2.out_features
         if transformer.config.caption_channels != caption_in:
-            from ming_eval.errors import CheckpointError
-
             raise CheckpointError(
                 f"mlp/ maps queries to {caption_in} channels but transformer/ expects "
                 f"{transformer.config.caption_channels}",
