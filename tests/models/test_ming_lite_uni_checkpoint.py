@@ -9,20 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from ming_eval.cards.schema import GenerateProtocol, ModelCard
+from ming_eval.cards.schema import GenerateProtocol, ModelCard, UnderstandProtocol
 from ming_eval.core.sample import Capability
 from ming_eval.errors import CapabilityError, CheckpointError, ProtocolError
+from ming_eval.models.hf_common import resolve_checkpoint
 from ming_eval.models.ming_lite_uni import MingLiteUni
-from ming_eval.models.ming_lite_uni.adapter import resolve_dtype
-from ming_eval.models.ming_lite_uni.checkpoint import (
-    PARTS,
-    missing_parts,
-    read_state_dict,
-    resolve_checkpoint,
-    validate_layout,
-)
+from ming_eval.models.ming_lite_uni.checkpoint import PARTS, missing_parts, read_state_dict, validate_layout
 from ming_eval.runner.plan import make_plan
-from tests.engine_plugins import write_cards
 from tests.models.ming_lite_uni_support import tiny_card, tiny_checkpoint
 
 
@@ -103,7 +96,7 @@ def test_hub_id_resolves_from_the_hf_cache_offline(tmp_path_factory, tmp_path, m
     _linked_copy(tiny_checkpoint(tmp_path_factory), repo / "snapshots" / "0123abcd")
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    root = resolve_checkpoint("inclusionAI/Ming-Lite-Uni")
+    root = resolve_checkpoint("inclusionAI/Ming-Lite-Uni", model="ming-lite-uni")
     assert root == repo / "snapshots" / "0123abcd"
     validate_layout(root)
 
@@ -114,25 +107,38 @@ def test_hub_id_not_cached_offline_says_how_to_prefetch(tmp_path, monkeypatch):
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
     monkeypatch.setenv("MING_EVAL_OFFLINE", "1")
     with pytest.raises(CheckpointError) as err:
-        resolve_checkpoint("inclusionAI/Ming-Lite-Uni")
-    assert "offline" in str(err.value) and "huggingface-cli download inclusionAI/Ming-Lite-Uni" in str(err.value)
+        resolve_checkpoint("inclusionAI/Ming-Lite-Uni", model="ming-lite-uni")
+    assert "offline" in str(err.value) and "hf download inclusionAI/Ming-Lite-Uni" in str(err.value)
 
 
-def test_local_path_is_used_as_is(tmp_path):
-    assert resolve_checkpoint(str(tmp_path)) == tmp_path
+def test_a_folder_that_is_not_a_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="is not a folder"):
         validate_layout(tmp_path / "nope")
+    with pytest.raises(CheckpointError, match=r"(?s)qwen2_5_vit/ .* is missing.*expected layout"):
+        validate_layout(tmp_path)
 
 
-@pytest.mark.parametrize(("device", "card", "cpu", "want"), [
-    ("cpu", "bfloat16", "float32", torch.float32),
-    ("cpu", "bfloat16", "bfloat16", torch.bfloat16),
-    ("cuda:0", "bfloat16", "float32", torch.bfloat16),
-    ("cuda:1", "float16", "float32", torch.float16),
-    ("cuda", "float32", "float32", torch.float32),
+@pytest.mark.parametrize(("device", "force", "want"), [
+    ("cpu", False, torch.float32), ("cpu", True, torch.bfloat16), ("cuda:0", False, torch.bfloat16),
 ])
-def test_dtype_is_bf16_on_gpus_and_fp32_on_cpu(device, card, cpu, want):
-    assert resolve_dtype(card, torch.device(device), cpu) == want
+def test_dtype_is_the_cards_on_gpus_and_fp32_on_cpu(tmp_path_factory, device, force, want):
+    card = tiny_card(tiny_checkpoint(tmp_path_factory), dtype="bfloat16", options={"force_dtype": force})
+    adapter = MingLiteUni.from_card(card, device=device)
+    seen = {}
+
+    class Recorder:
+        def __init__(self, root, *, device, dtype, attn, round_rope):
+            seen.update(device=device, dtype=dtype, attn=attn)
+
+    import ming_eval.models.ming_lite_uni.adapter as adapter_module
+
+    original = adapter_module.MingLiteUniModel
+    adapter_module.MingLiteUniModel = Recorder  # type: ignore[misc,assignment]
+    try:
+        adapter.model  # noqa: B018
+    finally:
+        adapter_module.MingLiteUniModel = original
+    assert seen == {"device": torch.device(device), "dtype": want, "attn": "sdpa"}
 
 
 def test_incomplete_generate_protocol_is_listed():
@@ -142,14 +148,9 @@ def test_incomplete_generate_protocol_is_listed():
         Capability.EDIT, GenerateProtocol(steps=30, cfg=5.0, height=512, width=512, negative_prompt="blurry")
     )
     assert len(problems) == 1 and "negative_prompt" in problems[0]
-
-
-@pytest.fixture
-def engine_cards(tmp_path, monkeypatch):
-    root = write_cards(tmp_path / "cards", tmp_path / "cache")
-    monkeypatch.setenv("MING_EVAL_CARDS_PATH", str(root))
-    monkeypatch.setenv("MING_EVAL_CACHE", str(tmp_path / "cache"))
-    return root
+    problems = MingLiteUni.check_protocol(Capability.UNDERSTAND, UnderstandProtocol(extra={"repetition_penalty": 1.05}))
+    assert len(problems) == 1 and "repetition_penalty" in problems[0]
+    assert MingLiteUni.check_protocol(Capability.UNDERSTAND, UnderstandProtocol(extra={"repetition_penalty": 1})) == []
 
 
 def test_engine_rejects_an_incomplete_card_before_loading(engine_cards, tmp_path):

@@ -10,7 +10,6 @@ from ming_eval.cards.schema import GenerateProtocol
 from ming_eval.core.sample import EditRequest, GenerateRequest, ImageRef
 from ming_eval.models.ming_lite_uni import MingLiteUni
 from ming_eval.runner.evaluate import RunConfig, evaluate
-from tests.engine_plugins import write_cards
 from tests.models.ming_lite_uni_support import make_image, tiny_adapter, tiny_card, tiny_checkpoint
 
 PROTOCOL = GenerateProtocol(steps=2, cfg=5.0, height=64, width=64)
@@ -69,14 +68,11 @@ def test_edit_returns_images_and_is_batch_independent(adapter):
 
 
 @pytest.mark.slow
-def test_runs_through_the_engine(tmp_path_factory, tmp_path, monkeypatch):
+def test_runs_through_the_engine(tmp_path_factory, tmp_path, engine_cards):
     """color_vqa (understand) and paint (generate, 2 images per prompt) from the engine's test plugins."""
-    cards = write_cards(tmp_path / "cards", tmp_path / "cache", n_vqa=3, n_paint=2)
-    monkeypatch.setenv("MING_EVAL_CARDS_PATH", str(cards))
-    monkeypatch.setenv("MING_EVAL_CACHE", str(tmp_path / "cache"))
     card = tiny_card(tiny_checkpoint(tmp_path_factory))
     outcome = evaluate(RunConfig(tasks=["color_vqa", "paint"], model=card, out=tmp_path / "run", device="cpu",
-                                 batch_size=2, argv=["test"]), None)
+                                 limit=2, batch_size=2, argv=["test"]), None)
     assert outcome.model_loaded
     for name in ("color_vqa", "paint"):
         result = outcome.results[name]
@@ -88,7 +84,7 @@ def test_runs_through_the_engine(tmp_path_factory, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_bfloat16_path_runs_on_cpu(tmp_path_factory):
     """The dtype plumbing of the GPU path (bf16 weights, bf16 RoPE, SANA in bf16), on CPU."""
-    card = tiny_card(tiny_checkpoint(tmp_path_factory), options={"cpu_dtype": "bfloat16"})
+    card = tiny_card(tiny_checkpoint(tmp_path_factory), options={"force_dtype": True}, dtype="bfloat16")
     bf16 = MingLiteUni.from_card(card, device="cpu")
     assert isinstance(bf16, MingLiteUni)
     grad = ImageRef.from_pil(make_image("gradient"), "gradient.png")

@@ -4,53 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ming_eval.cards.schema import GenerateProtocol, ModelCard, UnderstandProtocol
 from ming_eval.core.model import BaseModelAdapter
 from ming_eval.core.sample import Capability, EditRequest, GenerateRequest, ImagePart, ImageRef, UnderstandRequest
-from ming_eval.errors import CheckpointError, DataError
+from ming_eval.errors import DataError
+from ming_eval.models import hf_common as hf
+from ming_eval.models import text_generation
 from ming_eval.models.ming_lite_uni import image_processing
-from ming_eval.models.ming_lite_uni.checkpoint import resolve_checkpoint, validate_layout
+from ming_eval.models.ming_lite_uni.checkpoint import read_json, validate_layout
 from ming_eval.models.ming_lite_uni.decoding import Sampling
 from ming_eval.models.ming_lite_uni.modeling import MingLiteUniModel, Prompt, SanaSettings
 from ming_eval.models.ming_lite_uni.prompting import question_text
 
 _GEN_FIELDS = ("steps", "cfg", "height", "width")
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
-class MingLiteUniOptions(BaseModel):
-    """Card ``options`` for Ming-Lite-Uni."""
+class MingLiteUniOptions(hf.HFOptions):
+    """Card ``options`` for Ming-Lite-Uni: ``force_dtype`` and ``attn_implementation`` (SDPA by default,
+    for the vision tower, LLM and connector) as every Hugging Face adapter, plus these."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = Field(
-        "sdpa", description="attention kernel for the vision tower, LLM and connector (flash-attn is optional)"
-    )
-    cpu_dtype: Literal["float32", "bfloat16"] = Field(
-        "float32", description="compute dtype on CPU; the card's dtype applies on GPUs"
-    )
     round_rope_to_dtype: bool = Field(
         True,
         description="in half precision, compute RoPE frequencies (and the vision tower's angles) in the compute "
         "dtype, as the reference does after model.to(bfloat16); no effect in float32",
     )
     max_diffusion_batch: int = Field(16, ge=1, description="most images SANA samples at once")
-
-
-def resolve_dtype(card_dtype: str, device: torch.device, cpu_dtype: str) -> torch.dtype:
-    """The card's dtype on accelerators (``auto``: bf16 where supported, else fp16); ``cpu_dtype`` on CPU."""
-    if device.type == "cpu":
-        return _DTYPES[cpu_dtype]
-    if card_dtype == "auto":
-        supported = device.type != "cuda" or torch.cuda.is_bf16_supported()
-        return torch.bfloat16 if supported else torch.float16
-    return _DTYPES[card_dtype]
 
 
 def _load_image(ref: ImageRef) -> Image.Image:
@@ -92,6 +76,15 @@ class MingLiteUni(BaseModelAdapter):
     @classmethod
     def check_protocol(cls, capability: Capability, protocol: UnderstandProtocol | GenerateProtocol) -> list[str]:
         problems = super().check_protocol(capability, protocol)
+        if isinstance(protocol, UnderstandProtocol):
+            unsupported = sorted(set(protocol.extra) - {"repetition_penalty"})
+            if float(protocol.extra.get("repetition_penalty", 1.0)) != 1.0:
+                unsupported.insert(0, "repetition_penalty")
+            if unsupported:
+                problems.append(
+                    f"understand.extra sets {', '.join(unsupported)}, which Ming-Lite-Uni's decoder does not take "
+                    "(greedy or temperature/top_p sampling only)"
+                )
         if isinstance(protocol, GenerateProtocol):
             if protocol.negative_prompt:
                 problems.append(
@@ -118,17 +111,17 @@ class MingLiteUni(BaseModelAdapter):
     @property
     def model(self) -> MingLiteUniModel:
         if self._model is None:
-            if self.checkpoint is None:
-                raise CheckpointError(f"model card {self.card.name} names no checkpoint", hint="pass --checkpoint")
             opts = self.options
             assert isinstance(opts, MingLiteUniOptions)
-            root = resolve_checkpoint(self.checkpoint, self.card.revision)
+            root = hf.resolve_checkpoint(self.checkpoint, model=self.card.name, revision=self.card.revision)
             validate_layout(root)
-            device = torch.device(self.device)
+            llm_config = read_json(root / "qwen2_5_llm" / "config.json")
             self._model = MingLiteUniModel(
                 root,
-                device=device,
-                dtype=resolve_dtype(self.card.dtype, device, opts.cpu_dtype),
+                device=torch.device(self.device),
+                dtype=hf.torch_dtype(
+                    self.card.dtype, self.device, force=opts.force_dtype, config_dtype=hf.config_dtype(llm_config)
+                ),
                 attn=opts.attn_implementation,
                 round_rope=opts.round_rope_to_dtype,
             )
@@ -160,8 +153,8 @@ class MingLiteUni(BaseModelAdapter):
             ids = model.prompts.build(question_text(parts), system=system, generate_image=False)
             prompts.append(Prompt(ids, feats, grids))
         sampling = Sampling(
-            do_sample=protocol.do_sample and protocol.temperature > 0,
-            temperature=protocol.temperature,
+            do_sample=text_generation.sampling(protocol),
+            temperature=protocol.temperature if protocol.temperature > 0 else 1.0,
             top_p=protocol.top_p,
         )
         generators = [torch.Generator().manual_seed(r.seed) for r in requests] if sampling.do_sample else None

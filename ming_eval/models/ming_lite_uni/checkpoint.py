@@ -1,15 +1,15 @@
-"""The released Ming-Lite-Uni checkpoint: where it comes from, what it must contain, how to read it.
+"""The released Ming-Lite-Uni checkpoint: what it must contain and how to read it.
 
 ``inclusionAI/Ming-Lite-Uni`` is not a single ``transformers`` model but a folder of parts, each loaded
 by the reference code (``Ming-unify/Ming_Uni/MingUniInference.py``) with its own loader. This module
 names those parts, checks that a folder has all of them before anything is loaded, and reads weights
-in the formats the reference loaders accept (safetensors or ``.bin``, single file or sharded).
+in the formats the reference loaders accept (safetensors or ``.bin``, single file or sharded). A hub
+id is fetched by :func:`ming_eval.models.hf_common.resolve_checkpoint`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-from ming_eval.data.files import offline
 from ming_eval.errors import CheckpointError
 
 
@@ -104,31 +103,6 @@ def validate_layout(root: Path) -> None:
             f"Ming-Lite-Uni checkpoint {root} is incomplete:\n{lines}",
             hint=f"download the full inclusionAI/Ming-Lite-Uni snapshot; the expected layout is:\n{EXPECTED_LAYOUT}",
         )
-
-
-def resolve_checkpoint(checkpoint: str, revision: str | None = None) -> Path:
-    """A local folder as is; otherwise a Hugging Face repo id, fetched (or found) in the HF cache.
-
-    The download honours the usual ``HF_HOME`` / ``HF_HUB_CACHE`` / ``HF_ENDPOINT`` / ``HF_TOKEN``
-    variables; offline (``HF_HUB_OFFLINE=1`` or ``MING_EVAL_OFFLINE=1``) only the cache is used.
-    """
-    path = Path(os.path.expanduser(checkpoint))
-    if path.exists() or checkpoint.startswith((".", "/", "~")):
-        return path
-    from huggingface_hub import snapshot_download
-
-    no_network = offline()
-    try:
-        local = snapshot_download(repo_id=checkpoint, revision=revision, local_files_only=no_network)
-    except Exception as exc:  # hub errors come in many types (network, auth, missing cache)
-        how = (
-            "it is not in the Hugging Face cache and downloads are off (offline mode); prefetch it on a "
-            f"machine with internet: huggingface-cli download {checkpoint}"
-            if no_network
-            else "check the repo id, your network and HF_TOKEN, or pass --checkpoint a local folder"
-        )
-        raise CheckpointError(f"cannot fetch checkpoint {checkpoint!r}: {type(exc).__name__}: {exc}", hint=how) from exc
-    return Path(local)
 
 
 def read_json(path: Path) -> dict[str, Any]:

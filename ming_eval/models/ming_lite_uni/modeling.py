@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ming_eval.errors import CheckpointError
+from ming_eval.models import hf_common as hf
 from ming_eval.models.ming_lite_uni import image_processing, loading, mrope
 from ming_eval.models.ming_lite_uni.checkpoint import validate_layout
 from ming_eval.models.ming_lite_uni.decoding import Sampling, generate_text, run_decoder
@@ -202,7 +203,7 @@ class MingLiteUniModel:
         caption = self.mlp.caption_mlp(embeds.to(self.dtype))
         negative = self.mlp.caption_mlp(torch.zeros_like(embeds, dtype=self.dtype))
         ones = torch.ones(caption.shape[:2], device=self.device)
-        generators = [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
+        generators = hf.cpu_generators(seeds)
         result = self.pipeline(
             prompt_embeds=caption, prompt_attention_mask=ones, negative_prompt=None, negative_prompt_embeds=negative,
             negative_prompt_attention_mask=ones, guidance_scale=settings.cfg, generator=generators,
