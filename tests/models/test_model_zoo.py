@@ -22,9 +22,9 @@ from tests.models.zoo_support import single_threaded, tiny_cards
 ZOO = Path(__file__).resolve().parents[2] / "model_zoo"
 EXPECTED = {
     "janus-1.3b", "janus-pro-1b", "janus-pro-7b", "qwen2.5-vl-3b", "qwen2.5-vl-7b", "metaquery", "sdxl",
-    "sd3-medium", "sana-1600m", "flux.1-dev", "openai-compatible",
+    "sd3-medium", "sana-1600m", "flux.1-dev", "openai-compatible", "ming-lite-uni",
 }
-TASK_FOR = {Capability.UNDERSTAND: "mmbench_dev_en", Capability.GENERATE: "geneval"}
+TASK_FOR = {Capability.UNDERSTAND: "mmbench_dev_en", Capability.GENERATE: "geneval", Capability.EDIT: "edit"}
 
 setup_module, teardown_module = single_threaded()
 
