@@ -24,9 +24,9 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from ming_eval.cli import data, doctor, listing, run, score, selftest
+    from ming_eval.cli import data, doctor, geneval_detector, listing, run, score, selftest
 
-    for module in (run, score, listing, data, doctor, selftest):
+    for module in (run, score, listing, data, doctor, selftest, geneval_detector):
         module.register(app)
 
 
