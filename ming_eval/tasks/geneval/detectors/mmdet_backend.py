@@ -42,7 +42,7 @@ from ming_eval.tasks.geneval.detectors.preprocess import ImageMeta, image_meta, 
 CONFIG_NAME = "mask2former_swin-s-p4-w7-224_8xb2-lsj-50e_coco.py"
 INSTALL_HINT = (
     "the mmdet backend needs mmdet 3.3 and mmcv 2.1 built with its ops: install torch, then build mmcv "
-    "2.1.0 from source (with torch >= 2.9 patch its setup.py to -std=c++20; see docs/geneval.md), then "
+    "2.1.0 from source (with torch >= 2.9 patch its setup.py to -std=c++20; see docs/geneval_detector.md), then "
     "`pip install 'ming-eval[mmdet]'`; or use the default backend (detector.backend: mask2former), "
     "which needs no mmcv"
 )
@@ -108,12 +108,26 @@ def mmdet_model_config(cfg: Mask2FormerConfig, config_path: Path) -> Any:
     return full
 
 
+def mmcv_preprocess(image: Image.Image, scale: tuple[int, int]) -> tuple[Tensor, ImageMeta]:
+    """GenEval's (mmdet 2.x) preprocessing with mmcv's own functions: (3, H_pad, W_pad) float32 RGB."""
+    mmcv, _ = _import_mmdet()
+    bgr = pil_to_bgr(image)
+    meta = image_meta(bgr.shape[0], bgr.shape[1], scale)
+    resized = mmcv.imrescale(bgr, scale, interpolation="bilinear", backend="cv2")
+    # a tuple, as in the 2.x config: cv2 reads a bare number as (v, 0, 0), padding only channel 0
+    padded = mmcv.impad_to_multiple(resized, PAD_DIVISOR, pad_val=(PAD_VALUE,) * 3)
+    normed = mmcv.imnormalize(padded, np.array(PIXEL_MEAN), np.array(PIXEL_STD), to_rgb=True)
+    if resized.shape[:2] != meta.resized or normed.shape[:2] != meta.padded:
+        raise AssertionError(f"mmcv sizes {resized.shape[:2]}/{normed.shape[:2]} differ from {meta}")
+    return torch.from_numpy(np.ascontiguousarray(normed.transpose(2, 0, 1))), meta
+
+
 class MMDetDetector:
     """:class:`~ming_eval.tasks.geneval.detection.Detector` running mmdetection's own Mask2Former."""
 
     def __init__(self, cfg: Mask2FormerConfig, state: dict[str, Tensor], device: str | torch.device,
                  batch_size: int = 8, source: str = "weights") -> None:
-        self.mmcv, mmdet = _import_mmdet()
+        _, mmdet = _import_mmdet()
         from mmdet.registry import MODELS
         from mmdet.utils import register_all_modules
 
@@ -155,18 +169,6 @@ class MMDetDetector:
         state = check_state_dict(to_mmdet3_names(raw, detect_layout(raw, str(path))), SWIN_S, str(path))
         return cls(SWIN_S, state, device, options.batch_size, source=str(path))
 
-    # GenEval's (mmdet 2.x) preprocessing with mmcv's own functions
-    def _preprocess(self, image: Image.Image) -> tuple[Tensor, ImageMeta]:
-        mmcv = self.mmcv
-        bgr = pil_to_bgr(image)
-        meta = image_meta(bgr.shape[0], bgr.shape[1], self.cfg.test_scale)
-        resized = mmcv.imrescale(bgr, self.cfg.test_scale, interpolation="bilinear", backend="cv2")
-        padded = mmcv.impad_to_multiple(resized, PAD_DIVISOR, pad_val=PAD_VALUE)
-        normed = mmcv.imnormalize(padded, np.array(PIXEL_MEAN), np.array(PIXEL_STD), to_rgb=True)
-        if resized.shape[:2] != meta.resized or normed.shape[:2] != meta.padded:
-            raise AssertionError(f"mmcv sizes {resized.shape[:2]}/{normed.shape[:2]} differ from {meta}")
-        return torch.from_numpy(np.ascontiguousarray(normed.transpose(2, 0, 1))), meta
-
     def _batches(self, images: Sequence[Image.Image]) -> Iterator[tuple[list[int], Tensor, list[Any]]]:
         from mmdet.structures import DetDataSample
 
@@ -179,7 +181,7 @@ class MMDetDetector:
                 chunk = indices[start:start + self.batch_size]
                 tensors, samples = [], []
                 for i in chunk:
-                    tensor, meta = self._preprocess(images[i])
+                    tensor, meta = mmcv_preprocess(images[i], self.cfg.test_scale)
                     tensors.append(tensor)
                     scale = (meta.resized[1] / meta.original[1], meta.resized[0] / meta.original[0])
                     samples.append(DetDataSample(metainfo={

@@ -8,7 +8,7 @@ GenEval calls mmdet 2.x ``inference_detector(model, path)``, whose pipeline (fro
    and resizes with ``cv2.resize(..., INTER_LINEAR)`` on the uint8 image, i.e. OpenCV's fixed-point
    bilinear filter (11-bit weights, results rounded back to uint8);
 3. ``Pad(size_divisor=32, pad_val=128)``: bottom/right padding with 128 on the uint8 image;
-4. ``Normalize``: BGR->RGB, float32, ``(x - mean) * (1 / std)`` (OpenCV float32 arithmetic);
+4. ``Normalize``: BGR->RGB, float32 ``x - mean``, times ``1 / std`` (OpenCV's rounding, see :func:`normalize`);
 5. a batch of one, so the network input is exactly the padded size.
 
 :func:`cv2_resize_linear_u8` reproduces step 2 bit for bit (checked against ``cv2.resize`` by the
@@ -124,11 +124,12 @@ def preprocess_one(image: Image.Image, device: torch.device | str,
 
 
 def normalize(image_u8: Tensor) -> Tensor:
-    """``mmcv.imnormalize`` with to_rgb on an RGB (C, H, W) uint8 tensor: float32 ``(x - mean) * (1/std)``.
+    """``mmcv.imnormalize`` (to_rgb) of an RGB (C, H, W) uint8 tensor, rounded as OpenCV rounds it.
 
-    OpenCV rounds the float64 mean and reciprocal std to float32 before the per-pixel arithmetic.
+    ``cv2.subtract`` works in float32 with the mean rounded to float32; ``cv2.multiply`` by the float64
+    reciprocal std multiplies in float64 and rounds the product to float32.
     """
     mean = torch.tensor(np.asarray(PIXEL_MEAN, dtype=np.float32), device=image_u8.device).view(3, 1, 1)
-    inv_std = torch.tensor((1.0 / np.asarray(PIXEL_STD, dtype=np.float64)).astype(np.float32),
-                           device=image_u8.device).view(3, 1, 1)
-    return (image_u8.to(torch.float32) - mean) * inv_std
+    inv_std = torch.tensor(1.0 / np.asarray(PIXEL_STD, dtype=np.float64), device=image_u8.device).view(3, 1, 1)
+    centred = image_u8.to(torch.float32) - mean
+    return (centred.to(torch.float64) * inv_std).to(torch.float32)
