@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,3 +178,26 @@ def test_swin_s_full_size() -> None:
     assert float((a.cls_logits.softmax(-1) - b.cls_logits.softmax(-1)).abs().max()) < TOL
     assert float((a.mask_logits - b.mask_logits).abs().max()) < TOL
     compare(ours.detect([image]), ref.detect([image]))
+
+
+def test_build_detector_mmdet_tiny_random_and_converted_weights(tmp_path: Path) -> None:
+    _mmdet_ready()
+    from ming_eval.tasks.geneval.detection import DetectorOptions
+    from ming_eval.tasks.geneval.detectors import build_detector
+    from ming_eval.tasks.geneval.detectors.config import TINY
+    from ming_eval.tasks.geneval.detectors.convert import convert_checkpoint
+    from ming_eval.tasks.geneval.detectors.mmdet_backend import MMDetDetector
+    from tests.tasks.geneval.detectors.conftest import mmdet2_name, mmdet3_state, save_mmdet_checkpoint
+
+    images = [scene(64, 64, 70), scene(90, 50, 71)]
+    ref = build_detector(DetectorOptions(backend="mmdet", tiny_random=True), "cpu")
+    ours = build_detector(DetectorOptions(tiny_random=True), "cpu")
+    assert isinstance(ref, MMDetDetector)
+    compare(ours.detect(images), ref.detect(images))
+    # a 2.x-layout checkpoint, converted, loads into mmdet's model as well
+    src = save_mmdet_checkpoint(tmp_path / "t.pth", {mmdet2_name(k): v for k, v in mmdet3_state(1).items()})
+    out = tmp_path / "t.safetensors"
+    convert_checkpoint(src, out, cfg=TINY, allow_pickle=True)
+    ref2 = build_detector(DetectorOptions(backend="mmdet", weights=str(out)), "cpu")
+    ours2 = build_detector(DetectorOptions(weights=str(out)), "cpu")
+    compare(ours2.detect(images), ref2.detect(images))
