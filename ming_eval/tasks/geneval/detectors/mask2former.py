@@ -34,7 +34,7 @@ class RawOutput:
     meta: ImageMeta
 
 
-def _check_image(image: object, index: int) -> Image.Image:
+def check_image(image: object, index: int) -> Image.Image:
     if not isinstance(image, Image.Image):
         raise DataError(f"detector input {index} is a {type(image).__name__}, not a PIL image")
     if image.width < 1 or image.height < 1:
@@ -84,7 +84,7 @@ class Mask2FormerDetector:
         """Batches of images with the same padded input size; each batch is preprocessed when reached."""
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
         for i, image in enumerate(images):
-            image = _check_image(image, i)
+            image = check_image(image, i)
             groups[image_meta(image.height, image.width, self.cfg.test_scale).padded].append(i)
         for indices in groups.values():
             for start in range(0, len(indices), self.batch_size):

@@ -36,7 +36,7 @@ from ming_eval.tasks.geneval.detectors.config import (
     TINY,
     Mask2FormerConfig,
 )
-from ming_eval.tasks.geneval.detectors.mask2former import RawOutput, _check_image
+from ming_eval.tasks.geneval.detectors.mask2former import RawOutput, check_image
 from ming_eval.tasks.geneval.detectors.preprocess import ImageMeta, image_meta, pil_to_bgr
 
 CONFIG_NAME = "mask2former_swin-s-p4-w7-224_8xb2-lsj-50e_coco.py"
@@ -174,7 +174,7 @@ class MMDetDetector:
 
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
         for i, image in enumerate(images):
-            image = _check_image(image, i)
+            image = check_image(image, i)
             groups[image_meta(image.height, image.width, self.cfg.test_scale).padded].append(i)
         for indices in groups.values():
             for start in range(0, len(indices), self.batch_size):
