@@ -30,9 +30,20 @@ def _register() -> None:
     global _registered
     if _registered:
         return
-    from ming_eval.cli import compare, data, doctor, leaderboard, listing, report, run, score, selftest
+    from ming_eval.cli import (
+        compare,
+        data,
+        doctor,
+        geneval_detector,
+        leaderboard,
+        listing,
+        report,
+        run,
+        score,
+        selftest,
+    )
 
-    for module in (run, score, report, leaderboard, compare, listing, data, doctor, selftest):
+    for module in (run, score, report, leaderboard, compare, listing, data, doctor, selftest, geneval_detector):
         module.register(app)
     _registered = True
 

@@ -21,7 +21,8 @@ def run_cli(args, capsys):
 
 
 COMMANDS = [["run"], ["score"], ["report"], ["leaderboard"], ["compare"], ["list", "tasks"], ["list", "models"],
-            ["data", "download"], ["data", "verify"], ["doctor"], ["selftest"]]
+            ["data", "download"], ["data", "verify"], ["doctor"], ["selftest"],
+            ["geneval", "convert-detector"], ["geneval", "download-detector"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c))

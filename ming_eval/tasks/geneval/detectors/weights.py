@@ -1,0 +1,104 @@
+"""GenEval's published detector checkpoints: download once into ming-eval's cache, verify, convert once.
+
+mmdetection names a published checkpoint ``<name>-<first 8 hex digits of its sha256>.pth`` (its
+``tools/model_converters/publish_model.py``), so the URL itself pins those 32 bits and we verify them.
+The full digest of the first verified download is remembered next to the file and the converted
+safetensors record the digest of the checkpoint they came from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ming_eval.data.files import cache_root, download, file_digest, offline
+from ming_eval.errors import ChecksumError, DataError, MingEvalError
+from ming_eval.tasks.geneval.detectors.config import SWIN_S
+
+
+@dataclass(frozen=True)
+class PublishedCheckpoint:
+    url: str
+    sha256_prefix: str
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+_BASE = "https://download.openmmlab.com/mmdetection"
+#: the checkpoint GenEval's evaluate_images.py loads (mmdet 2.x layout)
+GENEVAL_MMDET2 = PublishedCheckpoint(
+    f"{_BASE}/v2.0/mask2former/mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco/"
+    "mask2former_swin-s-p4-w7-224_lsj_8x2_50e_coco_20220504_001756-743b7d99.pth",
+    "743b7d99",
+)
+#: the same training run re-published for mmdet 3.x (mmdet's configs/mask2former/metafile.yml)
+GENEVAL_MMDET3 = PublishedCheckpoint(
+    f"{_BASE}/v3.0/mask2former/mask2former_swin-s-p4-w7-224_8xb2-lsj-50e_coco/"
+    "mask2former_swin-s-p4-w7-224_8xb2-lsj-50e_coco_20220504_001756-c9d0c4f2.pth",
+    "c9d0c4f2",
+)
+CONVERTED_NAME = "mask2former_swin-s_coco_geneval.safetensors"
+
+
+def detector_cache() -> Path:
+    return cache_root() / "models" / "geneval_detector"
+
+
+def fetch_checkpoint(ckpt: PublishedCheckpoint, folder: Path | None = None) -> Path:
+    """The verified local copy of a published checkpoint, downloaded into the cache if missing."""
+    folder = folder or detector_cache()
+    path = folder / ckpt.filename
+    if not path.is_file():
+        if offline():
+            raise DataError(
+                f"GenEval's detector checkpoint is not cached at {path}, and offline mode is on",
+                hint=f"on a machine with internet run `ming-eval geneval download-detector` and copy {folder} "
+                f"here (or download {ckpt.url} into that folder), or set MING_EVAL_CACHE",
+            )
+        download(ckpt.url, path)
+    verify_prefix(path, ckpt)
+    return path
+
+
+def verify_prefix(path: Path, ckpt: PublishedCheckpoint) -> str:
+    """Check the sha256 prefix mmdet put in the file name; returns the full digest."""
+    stamp = path.with_name(f".{path.name}.sha256")
+    st = path.stat()
+    key = f"{st.st_size}:{st.st_mtime_ns}"
+    digest = None
+    if stamp.is_file():
+        parts = stamp.read_text().split()
+        if len(parts) == 2 and parts[1] == key:
+            digest = parts[0]
+    if digest is None:
+        digest = file_digest(path, "sha256")
+    if not digest.startswith(ckpt.sha256_prefix):
+        raise ChecksumError(str(path), "sha256 prefix", ckpt.sha256_prefix, digest[:8],
+                            fix=f"delete {path} and download it again from {ckpt.url}")
+    with contextlib.suppress(OSError):  # a read-only cache: hash again next time
+        stamp.write_text(f"{digest} {key}\n")
+    return digest
+
+
+def default_converted_weights(folder: Path | None = None) -> Path:
+    """GenEval's checkpoint converted to our safetensors, made once (download, verify, convert)."""
+    from ming_eval.tasks.geneval.detectors.convert import convert_checkpoint, read_metadata, verify_sha256_sidecar
+
+    folder = folder or detector_cache()
+    out = folder / CONVERTED_NAME
+    if out.is_file():
+        try:
+            verify_sha256_sidecar(out)
+            source_ok = read_metadata(out).get("source") == GENEVAL_MMDET2.filename
+        except MingEvalError:
+            source_ok = False  # stale or damaged: convert again
+        if source_ok:
+            return out
+    src = fetch_checkpoint(GENEVAL_MMDET2, folder)
+    # the file comes over HTTPS from OpenMMLab's server and matched the digest prefix in its name, and
+    # mmdet 2.x checkpoints carry numpy objects in their meta: full unpickling is needed
+    convert_checkpoint(src, out, cfg=SWIN_S, allow_pickle=True)
+    return out
