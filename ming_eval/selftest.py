@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,12 @@ def assign(tasks: list[tuple[TaskCard, SelftestSetup]], models: list[ModelCard])
 def run_selftest(folder: Path, console: Console | None, only: list[str] | None = None) -> SelftestReport:
     os.environ.setdefault("MING_EVAL_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # tiny checkpoints are written and read dozens of times: keep the libraries' bars and advice quiet
+    for name, value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
+                        ("DIFFUSERS_VERBOSITY", "error"), ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")):
+        os.environ.setdefault(name, value)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     started = time.perf_counter()
     report = SelftestReport()
     models = tiny_families(folder)

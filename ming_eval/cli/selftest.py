@@ -30,9 +30,9 @@ def selftest(
     together on this machine. [bold]Its scores mean nothing[/]: the models are random.
     """
     from rich.markup import escape
+    from rich.table import Table
 
     from ming_eval.cli.app import console
-    from ming_eval.cli.display import results_table
     from ming_eval.selftest import run_selftest
 
     if keep is not None:
@@ -41,15 +41,24 @@ def selftest(
     else:
         with tempfile.TemporaryDirectory(prefix="ming-eval-selftest-") as tmp:
             report = run_selftest(Path(tmp), console, only=only)
-    console.print(
-        results_table(
-            report.results,
-            title="SMOKE TEST — tiny random models on generated data: these scores mean nothing",
-            caption=f"{len(report.pairs)} task/model pairs in {report.elapsed_s:.1f}s; "
-            f"resume check: {'ok' if report.resume_ok else 'FAILED'}",
-            with_ci=False,
-        )
+    table = Table(
+        title="SMOKE TEST — tiny random models on generated data: these scores mean nothing",
+        caption=f"{len(report.pairs)} task/model pairs in {report.elapsed_s:.1f}s; "
+        f"resume check: {'ok' if report.resume_ok else 'FAILED'}",
+        title_style="bold",
     )
+    for col in ("task", "tiny model", "primary metric", "value", "n", "failed / missing"):
+        table.add_column(col, justify="right" if col in ("value", "n") else "left")
+    for key, result in report.results.items():
+        task, _, model = key.partition(" × ")
+        metric = result.primary_metric
+        c = result.counts
+        failed = c.get("inference_failed", 0) + c.get("scoring_failed", 0)
+        bad = f"{failed} / {c.get('missing', 0)}" + (
+            f" ({c['judge_unavailable']} unjudged)" if c.get("judge_unavailable") else ""
+        )
+        table.add_row(task, model, result.primary, metric.format(2), str(c.get("n", metric.n)), bad)
+    console.print(table)
     for problem in report.problems:
         console.print(f"[red]problem[/] {escape(problem)}", highlight=False)
     if report.problems or not report.resume_ok:

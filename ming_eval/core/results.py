@@ -167,7 +167,10 @@ class Metric:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Metric:
-        return cls(**{k: d[k] for k in ("value", "ci_low", "ci_high", "n", "confidence", "scale") if k in d})
+        fields = {k: d[k] for k in ("value", "ci_low", "ci_high", "n", "confidence", "scale") if k in d}
+        if fields.get("value") is None:  # NaN is stored as null (strict JSON)
+            fields["value"] = float("nan")
+        return cls(**fields)
 
     def format(self, digits: int = 2, with_ci: bool = False) -> str:
         if self.value is None or (isinstance(self.value, float) and math.isnan(self.value)):

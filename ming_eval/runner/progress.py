@@ -1,7 +1,8 @@
-"""Progress bars on rank 0 (samples/s and ETA); silence elsewhere."""
+"""Progress on rank 0: a live bar (samples/s and ETA) on a terminal; plain periodic lines in logs."""
 
 from __future__ import annotations
 
+import time
 from types import TracebackType
 
 from rich.console import Console
@@ -17,6 +18,8 @@ from rich.progress import (
 )
 from rich.text import Text
 
+LOG_INTERVAL_S = 30.0
+
 
 class RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
@@ -27,14 +30,22 @@ class RateColumn(ProgressColumn):
 
 
 class ProgressReporter:
-    """``with ProgressReporter(console, "geneval: generate", total) as p: p.advance(n)``"""
+    """``with ProgressReporter(console, "geneval: generate", total) as p: p.advance(n)``
+
+    On a terminal it draws a rich progress bar. Elsewhere (CI, a SLURM log file) it prints a line
+    every 30 s and one at the end, so logs show throughput without escape sequences.
+    """
 
     def __init__(self, console: Console | None, description: str, total: int, *, enabled: bool = True) -> None:
+        self.console = console
+        self.description = description
+        self.total = total
         self.enabled = enabled and console is not None and total > 0
+        self.done = 0
+        self._start = self._last_log = 0.0
         self._progress: Progress | None = None
         self._task_id: int | None = None
-        if self.enabled:
-            assert console is not None
+        if self.enabled and console is not None and console.is_terminal:
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -49,11 +60,25 @@ class ProgressReporter:
             )
             self._task_id = self._progress.add_task(description, total=total)
 
+    def _line(self) -> str:
+        elapsed = time.perf_counter() - self._start
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+        return (f"{self.description}: {self.done}/{self.total} in {elapsed:.1f}s ({rate:,.1f} samples/s"
+                + (f", ETA {eta:.0f}s)" if self.done < self.total and rate > 0 else ")"))
+
     def advance(self, n: int = 1) -> None:
+        self.done += n
         if self._progress is not None and self._task_id is not None:
             self._progress.advance(self._task_id, n)  # type: ignore[arg-type]
+        elif self.enabled and self.console is not None:
+            now = time.perf_counter()
+            if now - self._last_log >= LOG_INTERVAL_S:
+                self._last_log = now
+                self.console.print(self._line(), highlight=False)
 
     def __enter__(self) -> ProgressReporter:
+        self._start = self._last_log = time.perf_counter()
         if self._progress is not None:
             self._progress.start()
         return self
@@ -63,3 +88,5 @@ class ProgressReporter:
     ) -> None:
         if self._progress is not None:
             self._progress.stop()
+        elif self.enabled and self.console is not None:
+            self.console.print(self._line(), highlight=False)

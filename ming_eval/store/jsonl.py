@@ -9,6 +9,7 @@ reported with the file and line number instead of being skipped silently.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,11 +132,22 @@ def write_jsonl_atomic(path: Path, records: Iterator[Any] | list[Any]) -> None:
     os.replace(tmp, path)
 
 
+def _finite(obj: Any) -> Any:
+    """NaN and infinities become null: results files are read by tools that want strict JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def write_json_atomic(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(obj, fh, ensure_ascii=False, indent=2, default=_json_default)
+        json.dump(_finite(obj), fh, ensure_ascii=False, indent=2, default=_json_default, allow_nan=False)
         fh.write("\n")
         fh.flush()
         os.fsync(fh.fileno())

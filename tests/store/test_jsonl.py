@@ -41,3 +41,16 @@ def test_numpy_values_serialise(tmp_path):
     with JsonlWriter(path) as w:
         w.write({"x": np.float32(0.5), "y": np.arange(3), "z": np.bool_(True)})
     assert next(read_jsonl(path)) == {"x": 0.5, "y": [0, 1, 2], "z": True}
+
+
+def test_results_json_is_strict(tmp_path):
+    import json
+    import math
+
+    from ming_eval.core.results import Metric
+    from ming_eval.store.jsonl import write_json_atomic
+
+    path = tmp_path / "r.json"
+    write_json_atomic(path, {"m": Metric(float("nan"), n=0).to_dict(), "x": [float("inf")]})
+    data = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
+    assert data["x"] == [None] and math.isnan(Metric.from_dict(data["m"]).value)
