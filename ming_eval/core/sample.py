@@ -34,19 +34,20 @@ class Capability(str, Enum):
         return self.value
 
 
-def decode_image(data: bytes, source: str) -> Image.Image:
-    """Decode image bytes fully (so truncation is caught here), honour EXIF rotation, return RGB.
-
-    ``source`` names the file or row in the error message.
-    """
+def open_image(data: bytes, source: str, hint: str = "the file is corrupt or truncated; re-download or "
+               "regenerate it") -> Image.Image:
+    """Decode image bytes fully, so that truncation is caught here; errors name ``source``."""
     try:
         img: Image.Image = Image.open(io.BytesIO(data))
         img.load()
     except Exception as exc:  # PIL raises many types for bad data
-        raise DataError(
-            f"cannot decode image {source}: {type(exc).__name__}: {exc}",
-            hint="the file is corrupt or truncated; re-download or regenerate it",
-        ) from exc
+        raise DataError(f"cannot decode image {source}: {type(exc).__name__}: {exc}", hint=hint) from exc
+    return img
+
+
+def decode_image(data: bytes, source: str) -> Image.Image:
+    """Decode image bytes fully, honour EXIF rotation, return RGB; errors name ``source``."""
+    img = open_image(data, source)
     img = ImageOps.exif_transpose(img) or img
     return to_rgb(img)
 

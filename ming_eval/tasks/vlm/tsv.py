@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 import pandas as pd
 from PIL import Image
 
-from ming_eval.core.sample import ImageRef, to_rgb
+from ming_eval.core.sample import ImageRef, open_image, to_rgb
 from ming_eval.errors import DataError
 
 IMAGE_REF_MAX_CHARS = 64  # VLMEvalKit: a cell this short is another row's index, not an image
@@ -57,14 +57,8 @@ def decode_vlmeval_image(data: bytes, source: str) -> Image.Image:
     """Decode as VLMEvalKit does before a model sees the image: palette and alpha modes are converted
     with ``convert("RGB")`` (alpha dropped, not composited) and EXIF orientation is not applied.
     The whole image is decoded here, so truncation is reported with ``source``."""
-    try:
-        img: Image.Image = Image.open(io.BytesIO(data))
-        img.load()
-    except Exception as exc:  # PIL raises many types for bad data
-        raise DataError(
-            f"cannot decode image {source}: {type(exc).__name__}: {exc}",
-            hint="the TSV is corrupt or was truncated; delete it and run `ming-eval data download <task>`",
-        ) from exc
+    img = open_image(data, source, "the TSV is corrupt or was truncated; delete it and run "
+                     "`ming-eval data download <task>`")
     if img.mode in ("RGBA", "P", "LA"):
         return img.convert("RGB")
     return to_rgb(img)
