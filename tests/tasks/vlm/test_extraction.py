@@ -7,7 +7,6 @@ from ming_eval.tasks.vlm.extraction import (
     match_option,
     match_option_letter,
     match_option_text,
-    option_list_text,
     strip_punctuation,
     yes_no,
 )
@@ -69,10 +68,6 @@ def test_match_option_reports_how():
     assert match_option("C", ABCD) == ("C", "option")
     assert match_option("the dog", ABCD) == ("D", "text")
     assert match_option("no idea", ABCD) == (None, "none")
-
-
-def test_options_list_for_the_judge():
-    assert option_list_text({"A": "x", "B": "1.5"}) == "There are several options: \nA. x\nB. 1.5\n"
 
 
 @pytest.mark.parametrize(("output", "expected"), [
