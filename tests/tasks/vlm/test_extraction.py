@@ -11,13 +11,13 @@ from ming_eval.tasks.vlm.extraction import (
     yes_no,
 )
 
-ABCD = {"A": "teddy bear", "B": "rabbit", "C": "cat", "D": "dog"}
+ABCD = {"A": "paper kite", "B": "walrus", "C": "cat", "D": "dog"}
 
 
 @pytest.mark.parametrize(("answer", "expected"), [
     ("B", "B"),
     ("(B)", "B"),
-    ("B. rabbit", "B"),
+    ("B. walrus", "B"),
     ("**C**", "C"),
     ("Answer: D", "D"),
     ("The answer is C.", "C"),
@@ -49,7 +49,7 @@ def test_answer_is_pattern_only_under_current_rules():
 
 @pytest.mark.parametrize(("answer", "expected"), [
     ("It is a cat.", "C"),
-    ("a cute teddy bear", "A"),
+    ("a red paper kite", "A"),
     ("cat or dog", None),  # two options' texts
     ("CAT", "C"),  # case-insensitive
     ("a giraffe", None),
