@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -128,6 +128,21 @@ class Judge:
     def close(self) -> None:
         if self.client is not None:
             self.client.close()
+
+
+P = TypeVar("P")
+
+
+def judge_prompt(judge: Judge, load: Callable[[], P]) -> P | None:
+    """The judge's prompt, read only when an LLM judge will be asked: runs without one need no prompt
+    source. If it cannot be read, the judge is closed and the error goes up (the scorer is not built)."""
+    if judge.client is None:
+        return None
+    try:
+        return load()
+    except BaseException:
+        judge.close()
+        raise
 
 
 def judge_unavailable(sample: Sample, reason: str, **details: Any) -> SampleScore:

@@ -86,11 +86,6 @@ def match_option(answer: str, choices: Mapping[str, str], rules: MatchingRules =
     return None, "none"
 
 
-def option_list_text(choices: Mapping[str, str]) -> str:
-    """How VLMEvalKit lists the options for the judge (``build_option_str``)."""
-    return "There are several options: \n" + "".join(f"{k}. {v}\n" for k, v in choices.items())
-
-
 # -- yes / no ------------------------------------------------------------------------------------
 
 _PUNCT = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`", ",", "?", "!")

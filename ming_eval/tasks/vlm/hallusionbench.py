@@ -36,12 +36,13 @@ from ming_eval.tasks.vlm.base import (
     JudgedOptions,
     PooledScorer,
     VlmTask,
+    judge_prompt,
     judge_unavailable,
     output_text,
     require,
 )
 from ming_eval.tasks.vlm.extraction import yes_no
-from ming_eval.tasks.vlm.judge_prompts import yes_no_match_prompt
+from ming_eval.tasks.vlm.judge_prompts import YesNoJudgePrompt
 from ming_eval.tasks.vlm.prompts import Kind
 from ming_eval.tasks.vlm.tsv import clean
 
@@ -74,7 +75,9 @@ class HallusionBenchTask(VlmTask):
     def scorer(self, ctx: TaskContext) -> Scorer:
         opts = self.options
         assert isinstance(opts, HallusionOptions)
-        return YesNoScorer(Judge.open(opts, self.name, allow_exact=True), workers=opts.judge_workers)
+        judge = Judge.open(opts, self.name, allow_exact=True)
+        return YesNoScorer(judge, judge_prompt(judge, lambda: YesNoJudgePrompt.load(ctx.data)),
+                           workers=opts.judge_workers)
 
     def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
         values = np.asarray([s.score for s in scores], dtype=np.float64)
@@ -156,9 +159,10 @@ def hallusion_metrics(values: np.ndarray, metas: Sequence[Mapping[str, Any]],
 
 
 class YesNoScorer(PooledScorer):
-    def __init__(self, judge: Judge, workers: int = 8) -> None:
+    def __init__(self, judge: Judge, prompt: YesNoJudgePrompt | None, workers: int = 8) -> None:
         super().__init__(workers if judge.client is not None else 1)
         self.judge = judge
+        self.prompt = prompt
 
     def score_one(self, sample: Sample, pred: Prediction) -> SampleScore:
         gold = str(sample.target)
@@ -177,9 +181,9 @@ class YesNoScorer(PooledScorer):
         if self.judge.exact:
             return verdict("Unknown", "exact_matching")
         client = self.judge.client
-        if client is None:
+        if client is None or self.prompt is None:
             return judge_unavailable(sample, f"neither yes nor no in the answer and {self.judge.missing}")
-        prompt = yes_no_match_prompt(sample.meta["question"], text)
+        prompt = self.prompt.build(sample.meta["question"], text)
         replies: list[str] = []
         try:
             for attempt in range(JUDGE_TRIES):

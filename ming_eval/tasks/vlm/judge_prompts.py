@@ -1,142 +1,187 @@
-"""The judge prompts of the OpenCompass protocol.
+"""The judge prompts of the OpenCompass protocol, assembled from VLMEvalKit's own source files.
 
-A judge's verdict depends on every character of its prompt, so these are the benchmark protocol's
-own prompts, character for character: the option-matching prompts of MMBench's evaluation (English
-and Chinese), VLMEvalKit's yes/no matching prompt, MathVista's answer-extraction prompt with its five
-examples (from the MathVista paper's evaluation), and MM-Vet's grading prompt (from the MM-Vet paper's
-evaluator). Only the way they are assembled is this project's; ``tests/tasks/vlm/test_crosscheck.py``
-checks the assembled prompts against the digests of VLMEvalKit's own.
+A judge's verdict depends on every character of its prompt, so the prompts must be VLMEvalKit's byte
+for byte. Their text is not part of ming-eval. Each task card pins the VLMEvalKit files that hold it
+(``multiple_choice.py`` and ``smp/vlm.py`` for option matching, ``yorn.py`` for yes/no matching,
+``mathvista.py`` for MathVista's answer extraction, ``mmvet.py`` for MM-Vet's grading) as optional data
+files: fetched and verified the first time a judge is used, or ahead of time by ``ming-eval data
+download TASK``. :mod:`~ming_eval.tasks.vlm.protocol_source` reads the literals out of the verified
+file without running it. What is this project's is only the assembly below: which pieces, in what
+order, with which values.
+
+``tests/tasks/vlm/test_judge_prompts_pinned.py`` checks the assembled prompts against digests of the
+prompts VLMEvalKit builds itself, wherever the pinned files are available.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ming_eval.tasks.vlm.extraction import has_cjk, option_list_text
+from ming_eval.errors import ChecksumError, DataError
+from ming_eval.tasks.vlm.extraction import has_cjk
+from ming_eval.tasks.vlm.protocol_source import PythonSource, Template
 
-_MCQ_EN = (
-    "You are an AI assistant who will help me to match an answer with several options of a single-choice "
-    "question. You are provided with a question, several options, and an answer, and you need to find which "
-    "option is most similar to the answer. If the meaning of all options are significantly different from the "
-    "answer, output Z. Your should output a single uppercase character in A, B, C, D (if they are valid "
-    "options), and Z. \n"
-    "Example 1: \n"
-    "Question: What is the main object in image?\nOptions: A. teddy bear B. rabbit C. cat D. dog\n"
-    "Answer: a cute teddy bear\nYour output: A\n"
-    "Example 2: \n"
-    "Question: What is the main object in image?\nOptions: A. teddy bear B. rabbit C. cat D. dog\n"
-    "Answer: Spider\nYour output: Z\n"
-    "Example 3: \n"
-)
-_MCQ_CN = (
-    "你是一个帮助我匹配答案与单选题中多个选项的 AI 助手。你会被提供：一个问题，多个选项，一个答案。"
-    "你的任务是找到与答案意义最相近的选项。如果所有选项的意义都与答案显著不同，则输出 Z。"
-    "你应该输出一个单个的大写字母，例如 A, B, C, D（如果它们是有效选项），或 Z。"
-    "例 1:问题: 图中最主要的物体是什么?\n选项: A. 泰迪熊 B. 兔子 C. 猫 D. 狗\n答案: 一只可爱的泰迪熊\n输出: A\n"
-    "例 2: \n问题: 图中最主要的物体是什么?\n选项: A. 泰迪熊 B. 兔子 C. 猫 D. 狗\n答案: 蜘蛛\n输出: Z\n"
-    "例 3: \n"
-)
+if TYPE_CHECKING:
+    from ming_eval.data.files import DataFiles
+
+#: data-file names (in the task cards) of the VLMEvalKit sources the prompts are read from
+MCQ_SOURCE = "multiple_choice.py"  # vlmeval/dataset/utils/multiple_choice.py
+OPTIONS_SOURCE = "vlm.py"  # vlmeval/smp/vlm.py (how options are listed for the judge)
+YES_NO_SOURCE = "yorn.py"  # vlmeval/dataset/utils/yorn.py
+MATHVISTA_SOURCE = "mathvista.py"  # vlmeval/dataset/utils/mathvista.py
+MMVET_SOURCE = "mmvet.py"  # vlmeval/dataset/utils/mmvet.py
 
 
-def mcq_match_prompt(question: str, choices: Mapping[str, str], prediction: str) -> str:
-    """Ask the judge which option an answer means (Chinese prompt for Chinese questions)."""
-    options = option_list_text(choices)
-    if has_cjk(question):
-        return f"{_MCQ_CN}问题: {question}?\n选项: {options}\n答案: {prediction}\n输出: "
-    return f"{_MCQ_EN}Question: {question}?\nOptions: {options}\nAnswer: {prediction}\nYour output: "
+def open_source(data: DataFiles, name: str) -> PythonSource:
+    """The verified local copy of a prompt source, fetched if needed; a clear error if it cannot be had."""
+    spec = data.spec(name)
+    try:
+        path = data.path(name)
+    except ChecksumError:
+        raise
+    except DataError as exc:
+        raise DataError(
+            f"task {data.task} asks a judge, whose prompt is read from VLMEvalKit's {name}, which is not "
+            f"available: {exc.message}",
+            hint=f"run `ming-eval data download {data.task}` on a machine with internet and copy the cache "
+            f"({data.cache_dir}) here, or pass --data {name}=PATH (the file is checked against the card's sha256); "
+            f"without a judge, -o {data.task}.judge=null scores what needs no judge",
+        ) from exc
+    return PythonSource(path, spec.url or str(path))
 
 
-_YES_NO = (
-    "You are an AI assistant who will help me to match an answer with two options of a question. The options "
-    "are only Yes / No. You are provided with a question and an answer, and you need to find which option "
-    "(Yes / No) is most similar to the answer. If the meaning of all options are significantly different from "
-    "the answer, output Unknown. Your should output a single word among the following 3 choices: Yes, No, "
-    "Unknown.\n"
-    "Example 1: \n"
-    "Question: Is the word in this image 'Hello'?\nAnswer: The word in this image is 'Hello'.\nYour output: Yes\n"
-    "Example 2: \n"
-    "Question: Is the word in this image 'Hello'?\nAnswer: The word in this image is not 'Hello'.\n"
-    "Your output: No\n"
-    "Example 3: \n"
-)
+def _template(source: PythonSource, symbol: str, value: object, fields: tuple[str, ...]) -> Template:
+    if not isinstance(value, Template) or sorted(value.fields) != sorted(fields):
+        found = value.fields if isinstance(value, Template) else "plain text"
+        raise source.error(symbol, f"expected an f-string with fields {', '.join(fields)}; found {found}")
+    return value
 
 
-def yes_no_match_prompt(question: str, prediction: str) -> str:
-    return f"{_YES_NO}Question: {question}?\nAnswer: {prediction}\nYour output: "
+def _texts(source: PythonSource, function: str, values: list[str | Template]) -> list[str]:
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            raise source.error(f"{function}(): literal {i + 1}", "expected a plain string, found an f-string")
+    return [v for v in values if isinstance(v, str)]
 
 
-_MATHVISTA_TASK = (
-    "\nPlease read the following example.\nThen extract the answer from the model response and type it at the "
-    "end of the prompt.\n\n"
-)
-_MATHVISTA_EXAMPLES = (
-    "\nHint: Please answer the question requiring an integer answer and provide the final value,\n"
-    "e.g., 1, 2, 3, at the end.\n\nQuestion: Which number is missing?\n\n"
-    "Model response: The number missing in the sequence is 14.\n\nExtracted answer: 14\n",
-    "\nHint: Please answer the question requiring a floating-point number with one decimal place and provide "
-    "the final value,\ne.g., 1.2, 1.3, 1.4, at the end.\n\n"
-    "Question: What is the fraction of females facing the camera?\n\n"
-    "Model response: The fraction of females facing the camera is 0.6,\n"
-    "which means that six out of ten females in the group are facing the camera.\n\nExtracted answer: 0.6\n",
-    "\nHint: Please answer the question requiring a floating-point number with two decimal places and provide "
-    "the final value,\ne.g., 1.23, 1.34, 1.45, at the end.\n\n"
-    "Question: How much money does Luca need to buy a sour apple candy and a butter-scotch candy? (Unit: $)\n\n"
-    "Model response: Luca needs $1.45 to buy a sour apple candy and a butterscotch candy.\n\n"
-    "Extracted answer: 1.45\n",
-    "\nHint: Please answer the question requiring a Python list as an answer and provide the final list,\n"
-    "e.g., [1, 2, 3], [1.2, 1.3, 1.4], at the end.\n\n"
-    "Question: Between which two years does the line graph saw its maximum peak?\n\n"
-    "Model response: The line graph saw its maximum peak between 2007 and 2008.\n\nExtracted answer: [2007, 2008]\n",
-    "\nHint: Please answer the question and provide the correct option letter, e.g., A, B, C, D, at the end.\n\n"
-    "Question: What fraction of the shape is blue?\n\nChoices: (A) 3/11 (B) 8/11 (C) 6/11 (D) 3/5\n\n"
-    "Model response: The correct answer is (B) 8/11.\n\nExtracted answer: B\n",
-)
+@dataclass(frozen=True)
+class McqJudgePrompt:
+    """Option matching (MMBench, MMStar, AI2D, MMMU): the English or Chinese template (Chinese when the
+    question has CJK characters, as VLMEvalKit picks it), filled with the question, the options listed as
+    VLMEvalKit lists them for the judge (a header line, then one line per option) and the answer."""
+
+    english: Template
+    chinese: Template
+    options_header: str
+    option_line: Template
+
+    @classmethod
+    def read(cls, matching: PythonSource, listing: PythonSource) -> McqJudgePrompt:
+        fields = ("question", "options", "prediction")
+        (line,) = listing.unnamed("build_option_str", 1)
+        return cls(
+            english=matching.format_template("build_prompt", "tmpl", fields),
+            chinese=matching.format_template("build_prompt_cn", "tmpl", fields),
+            options_header=listing.assigned_text("build_option_str", "s"),
+            option_line=_template(listing, "build_option_str(): option line", line, ("c", "content")),
+        )
+
+    @classmethod
+    def load(cls, data: DataFiles) -> McqJudgePrompt:
+        return cls.read(open_source(data, MCQ_SOURCE), open_source(data, OPTIONS_SOURCE))
+
+    def build(self, question: str, choices: Mapping[str, str], prediction: str) -> str:
+        options = self.options_header + "".join(self.option_line.render({"c": letter, "content": text})
+                                                for letter, text in choices.items())
+        template = self.chinese if has_cjk(question) else self.english
+        return template.render({"question": question, "options": options, "prediction": prediction})
 
 
-def mathvista_extract_prompt(question: str, prediction: str) -> str:
-    """MathVista's answer-extraction prompt. The protocol's text has no line break between the
-    response and "Extracted answer:" and spells "respone"; both are kept, as the judge saw them."""
-    examples = "".join(example + "\n" for example in _MATHVISTA_EXAMPLES)
-    return f"{_MATHVISTA_TASK}{examples}{question}\nModel respone: {prediction}Extracted answer:"
+@dataclass(frozen=True)
+class YesNoJudgePrompt:
+    """Yes/no matching (HallusionBench): one template, filled with the question and the answer."""
+
+    template: Template
+
+    @classmethod
+    def read(cls, source: PythonSource) -> YesNoJudgePrompt:
+        return cls(source.format_template("YOrN_match_prompt", "tmpl", ("question", "prediction")))
+
+    @classmethod
+    def load(cls, data: DataFiles) -> YesNoJudgePrompt:
+        return cls.read(open_source(data, YES_NO_SOURCE))
+
+    def build(self, question: str, prediction: str) -> str:
+        return self.template.render({"question": question, "prediction": prediction})
 
 
-_MMVET = (
-    "\nCompare the ground truth and prediction from AI models, to give a correctness score for the prediction.\n"
-    "<AND> in the ground truth means it is totally right\n"
-    "only when all elements in the ground truth are present in the prediction,\n"
-    "and <OR> means it is totally right when any one element in the ground truth is present in the prediction.\n"
-    "The correctness score is 0.0 (totally wrong), 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, or 1.0 "
-    "(totally right).\n"
-    "Just complete the last space of the correctness score.\n\n"
-    "Question | Ground truth | Prediction | Correctness\n"
-    "--- | --- | --- | ---\n"
-    "What is x in the equation? | -1 <AND> -5 | x = 3 | 0.0\n"
-    "What is x in the equation? | -1 <AND> -5 | x = -1 | 0.5\n"
-    "What is x in the equation? | -1 <AND> -5 | x = -5 | 0.5\n"
-    "What is x in the equation? | -1 <AND> -5 | x = -5 or 5 | 0.5\n"
-    "What is x in the equation? | -1 <AND> -5 | x = -1 or x = -5 | 1.0\n"
-    "Can you explain this meme? | This meme is poking fun at the fact that the names of the countries\n"
-    "Iceland and Greenland are misleading. Despite its name, Iceland is known for its beautiful green "
-    "landscapes,\n"
-    "while Greenland is mostly covered in ice and snow. The meme is saying that the person has trust issues\n"
-    "because the names of these countries do not accurately represent their landscapes. |\n"
-    "The meme talks about Iceland and Greenland. It's pointing out that despite their names,\n"
-    "Iceland is not very icy and Greenland isn't very green. | 0.4\n"
-    "Can you explain this meme? | This meme is poking fun at the fact that the names of the countries\n"
-    "Iceland and Greenland are misleading. Despite its name, Iceland is known for its beautiful green "
-    "landscapes,\n"
-    "while Greenland is mostly covered in ice and snow. The meme is saying that the person has trust issues\n"
-    "because the names of these countries do not accurately represent their landscapes. |\n"
-    "The meme is using humor to point out the misleading nature of Iceland's and Greenland's names.\n"
-    "Iceland, despite its name, has lush green landscapes while Greenland is mostly covered in ice and snow.\n"
-    "The text 'This is why I have trust issues' is a playful way to suggest\n"
-    "that these contradictions can lead to distrust or confusion.\n"
-    "The humor in this meme is derived from the unexpected contrast between the names of the countries\n"
-    "and their actual physical characteristics. | 1.0\n"
-)
+@dataclass(frozen=True)
+class MathVistaJudgePrompt:
+    """MathVista's answer extraction: the task description, each in-context example followed by a
+    separator, the question and a separator, then the response after its label, then the answer label.
+    (VLMEvalKit puts no line break between the response and the answer label; kept as it is.)"""
+
+    description: str
+    examples: tuple[str, ...]
+    after_example: str
+    after_question: str
+    response_label: str
+    answer_label: str
+
+    @classmethod
+    def read(cls, source: PythonSource) -> MathVistaJudgePrompt:
+        function = "build_mathvista_gpt4_prompt"
+        # in source order: the example separator, the question separator, the two labels
+        after_example, after_question, response_label, answer_label = _texts(
+            source, function, source.unnamed(function, 4))
+        return cls(
+            description=source.assigned_text(function, "task_description"),
+            examples=tuple(_texts(source, "get_gpt4_ICE", source.returned_list("get_gpt4_ICE"))),
+            after_example=after_example, after_question=after_question,
+            response_label=response_label, answer_label=answer_label,
+        )
+
+    @classmethod
+    def load(cls, data: DataFiles) -> MathVistaJudgePrompt:
+        return cls.read(open_source(data, MATHVISTA_SOURCE))
+
+    def build(self, question: str, prediction: str) -> str:
+        examples = "".join(example + self.after_example for example in self.examples)
+        return (self.description + examples + question + self.after_question + self.response_label + prediction
+                + self.answer_label)
 
 
-def mmvet_grade_prompt(question: str, answer: str, prediction: str) -> str:
-    """MM-Vet's grading prompt: the few-shot table, then the row to complete."""
-    gold = answer.replace("<AND>", " <AND> ").replace("<OR>", " <OR> ")
-    return _MMVET + "\n" + " | ".join([question, gold, prediction, ""])
+@dataclass(frozen=True)
+class MMVetJudgePrompt:
+    """MM-Vet's grading: the few-shot table, a separator, then the row to complete: question, ground
+    truth (its AND / OR markers padded as VLMEvalKit pads them), prediction and an empty last cell,
+    joined by the column separator."""
+
+    table: str
+    separator: str
+    column_separator: str
+    and_marker: str
+    and_padded: str
+    or_marker: str
+    or_padded: str
+    last_cell: str
+
+    @classmethod
+    def read(cls, source: PythonSource) -> MMVetJudgePrompt:
+        function = "build_mmvet_gpt4_prompt"
+        # in source order: separator, column separator, the two marker replacements, the empty last cell
+        sep, column_sep, and_marker, and_padded, or_marker, or_padded, last = _texts(
+            source, function, source.unnamed(function, 7))
+        return cls(table=source.assigned_text(function, "prompt"), separator=sep, column_separator=column_sep,
+                   and_marker=and_marker, and_padded=and_padded, or_marker=or_marker, or_padded=or_padded,
+                   last_cell=last)
+
+    @classmethod
+    def load(cls, data: DataFiles) -> MMVetJudgePrompt:
+        return cls.read(open_source(data, MMVET_SOURCE))
+
+    def build(self, question: str, answer: str, prediction: str) -> str:
+        gold = answer.replace(self.and_marker, self.and_padded).replace(self.or_marker, self.or_padded)
+        return self.table + self.separator + self.column_separator.join([question, gold, prediction, self.last_cell])

@@ -40,12 +40,13 @@ from ming_eval.tasks.vlm.base import (
     LlmJudgedOptions,
     PooledScorer,
     VlmTask,
+    judge_prompt,
     judge_unavailable,
     output_text,
     require,
 )
 from ming_eval.tasks.vlm.extraction import MatchingRules, match_option
-from ming_eval.tasks.vlm.judge_prompts import mathvista_extract_prompt
+from ming_eval.tasks.vlm.judge_prompts import MathVistaJudgePrompt
 from ming_eval.tasks.vlm.prompts import Kind
 from ming_eval.tasks.vlm.report import grouped
 from ming_eval.tasks.vlm.tsv import clean
@@ -101,7 +102,9 @@ class MathVistaTask(VlmTask):
     def scorer(self, ctx: TaskContext) -> Scorer:
         opts = self.options
         assert isinstance(opts, MathVistaOptions)
-        return MathVistaScorer(Judge.open(opts, self.name, allow_exact=False), opts, workers=opts.judge_workers)
+        judge = Judge.open(opts, self.name, allow_exact=False)
+        return MathVistaScorer(judge, judge_prompt(judge, lambda: MathVistaJudgePrompt.load(ctx.data)), opts,
+                               workers=opts.judge_workers)
 
     def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
         values = [s.score for s in scores]
@@ -131,9 +134,11 @@ class MathVistaTask(VlmTask):
 
 
 class MathVistaScorer(PooledScorer):
-    def __init__(self, judge: Judge, options: MathVistaOptions, workers: int = 8) -> None:
+    def __init__(self, judge: Judge, prompt: MathVistaJudgePrompt | None, options: MathVistaOptions,
+                 workers: int = 8) -> None:
         super().__init__(workers if judge.client is not None else 1)
         self.judge = judge
+        self.prompt = prompt
         self.options = options
 
     def _compare(self, sample: Sample, extracted: str) -> tuple[bool, Any]:
@@ -171,10 +176,10 @@ class MathVistaScorer(PooledScorer):
             if ok:
                 return verdict(True, "prefetch", said)
         client = self.judge.client
-        if client is None:
+        if client is None or self.prompt is None:
             return judge_unavailable(sample, f"the answer needs extraction and {self.judge.missing}")
         try:
-            reply = client.complete(mathvista_extract_prompt(meta["question"], text), temperature=0.0,
+            reply = client.complete(self.prompt.build(meta["question"], text), temperature=0.0,
                                     max_tokens=JUDGE_MAX_TOKENS)
         except JudgeUnavailableError as exc:
             return judge_unavailable(sample, f"the answer needs extraction and the judge failed: {exc}")

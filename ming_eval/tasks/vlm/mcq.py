@@ -34,9 +34,17 @@ from ming_eval.core.task import Scorer, SelftestSetup, TaskContext
 from ming_eval.errors import JudgeUnavailableError
 from ming_eval.stats.bootstrap import mean_metric
 from ming_eval.store.jsonl import read_jsonl
-from ming_eval.tasks.vlm.base import Judge, JudgedOptions, PooledScorer, VlmTask, judge_unavailable, output_text
+from ming_eval.tasks.vlm.base import (
+    Judge,
+    JudgedOptions,
+    PooledScorer,
+    VlmTask,
+    judge_prompt,
+    judge_unavailable,
+    output_text,
+)
 from ming_eval.tasks.vlm.extraction import MatchingRules, match_option
-from ming_eval.tasks.vlm.judge_prompts import mcq_match_prompt
+from ming_eval.tasks.vlm.judge_prompts import McqJudgePrompt
 from ming_eval.tasks.vlm.prompts import Kind, options_of
 from ming_eval.tasks.vlm.report import NO_ANSWER, breakdowns
 from ming_eval.tasks.vlm.tsv import clean
@@ -100,9 +108,10 @@ class McqTask(VlmTask):
     def scorer(self, ctx: TaskContext) -> Scorer:
         opts = self.mcq_options
         judge = Judge.open(opts, self.name, allow_exact=True)
+        prompt = judge_prompt(judge, lambda: McqJudgePrompt.load(ctx.data))
         failed_groups = failed_groups_by_heuristics(ctx.work_dir, self._by_id, opts.matching) if self.circular \
             else set()
-        return McqScorer(judge, opts.matching, failed_groups, workers=opts.judge_workers)
+        return McqScorer(judge, prompt, opts.matching, failed_groups, workers=opts.judge_workers)
 
     def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
         if self.circular:
@@ -129,9 +138,11 @@ class MmmuTask(McqTask):
 
 
 class McqScorer(PooledScorer):
-    def __init__(self, judge: Judge, rules: MatchingRules, failed_groups: set[Any], workers: int = 8) -> None:
+    def __init__(self, judge: Judge, prompt: McqJudgePrompt | None, rules: MatchingRules, failed_groups: set[Any],
+                 workers: int = 8) -> None:
         super().__init__(workers if judge.client is not None else 1)
         self.judge = judge
+        self.prompt = prompt
         self.rules = rules
         self.failed_groups = failed_groups
 
@@ -160,9 +171,9 @@ class McqScorer(PooledScorer):
         if self.judge.exact:
             return verdict("Z", "exact_matching", "no option matched (exact_matching: no judge)")
         client = self.judge.client
-        if client is None:
+        if client is None or self.prompt is None:
             return judge_unavailable(sample, f"no option matched and {self.judge.missing}")
-        prompt = mcq_match_prompt(sample.meta["question"], choices, text)
+        prompt = self.prompt.build(sample.meta["question"], choices, text)
         replies: list[str] = []
         try:
             for attempt in range(JUDGE_TRIES):

@@ -30,11 +30,12 @@ from ming_eval.tasks.vlm.base import (
     LlmJudgedOptions,
     PooledScorer,
     VlmTask,
+    judge_prompt,
     judge_unavailable,
     output_text,
     require,
 )
-from ming_eval.tasks.vlm.judge_prompts import mmvet_grade_prompt
+from ming_eval.tasks.vlm.judge_prompts import MMVetJudgePrompt
 from ming_eval.tasks.vlm.prompts import Kind
 from ming_eval.tasks.vlm.tsv import clean
 
@@ -68,7 +69,9 @@ class MMVetTask(VlmTask):
     def scorer(self, ctx: TaskContext) -> Scorer:
         opts = self.options
         assert isinstance(opts, MMVetOptions)
-        return MMVetScorer(Judge.open(opts, self.name, allow_exact=False), workers=opts.judge_workers)
+        judge = Judge.open(opts, self.name, allow_exact=False)
+        return MMVetScorer(judge, judge_prompt(judge, lambda: MMVetJudgePrompt.load(ctx.data)),
+                           workers=opts.judge_workers)
 
     def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
         values = [s.score for s in scores]
@@ -98,18 +101,19 @@ class MMVetTask(VlmTask):
 
 
 class MMVetScorer(PooledScorer):
-    def __init__(self, judge: Judge, workers: int = 8) -> None:
+    def __init__(self, judge: Judge, prompt: MMVetJudgePrompt | None, workers: int = 8) -> None:
         super().__init__(workers if judge.client is not None else 1)
         self.judge = judge
+        self.prompt = prompt
 
     def score_one(self, sample: Sample, pred: Prediction) -> SampleScore:
         text = output_text(pred)
         if not text.strip():
             return SampleScore(sample.id, 0.0, correct=False, reason="empty output", details={"how": "empty"})
         client = self.judge.client
-        if client is None:
+        if client is None or self.prompt is None:
             return judge_unavailable(sample, f"MM-Vet is graded by a judge and {self.judge.missing}")
-        prompt = mmvet_grade_prompt(sample.meta["question"], str(sample.target), text)
+        prompt = self.prompt.build(sample.meta["question"], str(sample.target), text)
         replies: list[str] = []
         try:
             for attempt in range(JUDGE_TRIES):

@@ -1,4 +1,8 @@
-"""Run a task's scorer and aggregate on generated data, without the runner."""
+"""Run a task's scorer and aggregate on generated data, without the runner.
+
+The judge's prompt sources (optional data files of the cards) are stand-ins written by
+``tests.tasks.vlm.standins`` unless a test passes others (``sources``; ``{}`` for none at all).
+"""
 
 from __future__ import annotations
 
@@ -16,16 +20,19 @@ from ming_eval.runner.plan import load_task
 from ming_eval.store.jsonl import write_jsonl_atomic
 from ming_eval.tasks.vlm.base import VlmTask
 from ming_eval.tasks.vlm.fixtures import md5_of
+from tests.tasks.vlm.standins import accept, write_standins
 
 
 def load(name: str, tmp_path: Path, make: Callable[[Path], Path], *, style: str = "default",
-         **options: Any) -> tuple[VlmTask, list[Sample], TaskContext]:
+         sources: Mapping[str, Path] | None = None, **options: Any) -> tuple[VlmTask, list[Sample], TaskContext]:
     card = get_task_card(name)
     dataset = card.options["dataset"]
     path = make(tmp_path / f"{dataset}.tsv")
     task = load_task(card, {"data_md5": md5_of(path), **options})
     assert isinstance(task, VlmTask)
-    files = DataFiles(task.name, task.data_files(), overrides={path.name: path})
+    if sources is None:
+        sources = write_standins(tmp_path / "judge-sources", tuple(f.name for f in card.data if not f.required))
+    files = DataFiles(task.name, accept(task.data_files(), sources), overrides={path.name: path, **sources})
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     ctx = TaskContext(protocol=UnderstandProtocol(prompt_style=style), data=files, work_dir=work)

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ming_eval.cards import loader
 from ming_eval.core.results import TaskResult
@@ -14,6 +15,7 @@ from ming_eval.tasks.vlm.fixtures import COLORS, make_mcq, md5_of, png_b64, self
 from tests.cli.test_cli import run_cli
 from tests.judge.fake_openai import FakeOpenAI
 from tests.tasks.vlm.plugins import ColourVlm, write_model_card
+from tests.tasks.vlm.standins import MMVET_MARKER, sha256_of, write_standins
 
 LEADERBOARD = ["mmbench_test_en_v11", "mmbench_test_cn_v11", "mmstar", "mmmu_dev_val", "mathvista_mini",
                "hallusionbench", "ai2d_test", "mmvet", "ocrbench"]
@@ -21,9 +23,31 @@ LEADERBOARD = ["mmbench_test_en_v11", "mmbench_test_cn_v11", "mmstar", "mmmu_dev
 SHORT_NAMES = ["mmbench", "mmstar", "mmmu", "mathvista", "hallusionbench", "ai2d", "mmvet", "ocrbench"]
 
 
+def standin_task_cards(root, sources, *, urls=False):
+    """Copies of the understanding task cards that accept the stand-in prompt sources (their sha256;
+    with ``urls``, also downloadable from them through file:// URLs)."""
+    (root / "tasks").mkdir(parents=True, exist_ok=True)
+    for card in loader.card_index().tasks.values():
+        if not any(not f.required for f in card.data) or card.source is None:
+            continue
+        data = yaml.safe_load(card.source.read_text())
+        for entry in data["data"]:
+            if entry["name"] in sources:
+                entry["sha256"] = sha256_of(sources[entry["name"]])
+                if urls:
+                    entry["url"] = sources[entry["name"]].as_uri()
+        (root / "tasks" / card.source.name).write_text(yaml.safe_dump(data, allow_unicode=True))
+
+
 @pytest.fixture()
-def vlm_cards(tmp_path, monkeypatch):
+def judge_sources(tmp_path):
+    return write_standins(tmp_path / "judge-sources")
+
+
+@pytest.fixture()
+def vlm_cards(tmp_path, monkeypatch, judge_sources):
     root = write_model_card(tmp_path / "cards", vague_every=5)
+    standin_task_cards(root, judge_sources)
     write_model_card(root, "colourvlm-broken", fail_on="image 1", empty_on="image 2")
     write_model_card(root, "colourvlm-plain")
     write_model_card(root, "colourvlm-vague", vague_every=2)
@@ -35,7 +59,10 @@ def vlm_cards(tmp_path, monkeypatch):
 
 
 def data_args(tasks, folder, judge_off=True):
+    """Generated TSVs (and the stand-in prompt sources) for TASKS; the judge's cache in ``folder``."""
     args = []
+    for name, path in write_standins(folder / "judge-sources").items():
+        args += ["--data", f"{name}={path}"]
     for name in tasks:
         setup = selftest_setup(get_task_card(name), folder / name)
         for file, path in setup.data.items():
@@ -65,7 +92,7 @@ def test_leaderboard_suite_then_judge_comes_back(vlm_cards, tmp_path, capsys, mo
     calls = len(ColourVlm.seen)
 
     # the judge is back: the same command judges what was left, without loading the model
-    with FakeOpenAI(lambda p, b: "1.0" if "Correctness" in p else "B") as fake:
+    with FakeOpenAI(lambda p, b: "1.0" if MMVET_MARKER in p else "B") as fake:
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
         code, text = run_cli(args, capsys)
         assert code == 0, text
@@ -179,3 +206,54 @@ def test_rejected_judge_key_is_reported_per_sample(vlm_cards, tmp_path, capsys, 
     unavailable = [s for s in scores if s["status"] == "judge_unavailable"]
     assert unavailable and all("rejected the API key (401)" in s["reason"] for s in unavailable)
     assert "could not be judged" in text
+
+
+def test_missing_prompt_source_stops_scoring_and_keeps_predictions(vlm_cards, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    setup = selftest_setup(get_task_card("mmstar"), tmp_path / "d")
+    tsv = ["--data", f"MMStar.tsv={setup.data['MMStar.tsv']}", "-o", f"mmstar.data_md5={setup.options['data_md5']}",
+           "-o", f"mmstar.judge_cache_dir={tmp_path / 'c'}", "-o", "mmstar.judge_retries=0"]
+    with FakeOpenAI(lambda p, b: "B") as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        # a judge is configured but its prompt source is neither cached nor given, and we are offline
+        code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(out), *tsv], capsys)
+        assert code == 2, text
+        assert "multiple_choice.py" in text and "ming-eval data download mmstar" in text
+        assert fake.requests == []
+        assert (out / "mmstar" / "predictions.jsonl").is_file()  # inference is kept
+        calls = len(ColourVlm.seen)
+        code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(out), *tsv,
+                              *data_args([], tmp_path / "d")], capsys)
+        assert code == 0, text
+        assert len(ColourVlm.seen) == calls and fake.requests  # scored with the judge, the model not run again
+    assert "judge_unavailable" not in json.loads((out / "mmstar" / "results.json").read_text())["counts"]
+
+
+def test_prompt_sources_prefetched_for_an_offline_cluster(vlm_cards, judge_sources, tmp_path, capsys, monkeypatch):
+    """Everything mmstar reads is served from file:// URLs (the data file too), as from the internet."""
+    standin_task_cards(vlm_cards, judge_sources, urls=True)
+    card_path = vlm_cards / "tasks" / "mmstar.yaml"
+    card = yaml.safe_load(card_path.read_text())
+    tsv = make_mcq(tmp_path / "remote" / "MMStar.tsv", 6)
+    card["data"][0].update(url=tsv.as_uri(), md5=md5_of(tsv))
+    card_path.write_text(yaml.safe_dump(card, allow_unicode=True))
+    loader._INDEX = None
+    code, text = run_cli(["data", "verify", "mmstar"], capsys)
+    assert code == 1 and "multiple_choice.py │ missing (optional)" in text
+    monkeypatch.setenv("MING_EVAL_OFFLINE", "0")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    # the optional files are not fetched when a run starts without a judge ...
+    code, text = run_cli(["run", "mmstar", "-m", "colourvlm", "--out", str(tmp_path / "r0")], capsys)
+    assert code == 0, text
+    cached = Path(os.environ["MING_EVAL_CACHE"]) / "data" / "mmstar"
+    assert (cached / "MMStar.tsv").is_file() and not (cached / "multiple_choice.py").exists()
+    # ... but `data download` fetches them, and an offline run with a judge then finds them in the cache
+    code, text = run_cli(["data", "download", "mmstar"], capsys)
+    assert code == 0 and "multiple_choice.py" in text and "vlm.py" in text
+    monkeypatch.setenv("MING_EVAL_OFFLINE", "1")
+    with FakeOpenAI(lambda p, b: "C") as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(tmp_path / "r1"),
+                              "-o", f"mmstar.judge_cache_dir={tmp_path / 'c'}"], capsys)
+        assert code == 0, text
+        assert fake.requests and all("STAND-IN MATCHER" in p for p in fake.prompts())

@@ -44,10 +44,11 @@ def test_vanilla_with_judge(tmp_path, monkeypatch):
         # one call for row 3, three (attempts 0, 1, 2) for row 5; none for what the heuristics matched
         assert len(fake.requests) == 4
         assert all(r["temperature"] == 0.0 and r["max_tokens"] == 2048 for r in fake.requests)
+        # the stand-in prompt source (tests/tasks/vlm/standins.py), filled as VLMEvalKit fills its own
         prompt = next(p for p in fake.prompts() if "last colour" in p)
-        assert prompt.endswith("Answer: hmm, maybe the last colour\nYour output: ")
-        assert "Question: Which colour fills image 3??\nOptions: There are several options: \nA. blue\nB. red\n" \
-               "C. yellow\nD. green\n" in prompt
+        assert prompt.endswith("<question>Which colour fills image 3??</question>\n<options>options on offer:\n"
+                               "(A) blue;\n(B) red;\n(C) yellow;\n(D) green;\n</options>\n"
+                               "<reply>hmm, maybe the last colour</reply>\nmapped to: ")
     # scoring again asks nothing: every reply is in the cache
     with FakeOpenAI(mcq_judge) as fake2:
         monkeypatch.setenv("OPENAI_BASE_URL", fake2.base_url)

@@ -14,11 +14,11 @@ from ming_eval.tasks.vlm.fixtures import (
     write_tsv,
 )
 from ming_eval.tasks.vlm.hallusionbench import hallusion_metrics
-from ming_eval.tasks.vlm.judge_prompts import mathvista_extract_prompt, mmvet_grade_prompt
 from ming_eval.tasks.vlm.mmvet import parse_grade
 from ming_eval.tasks.vlm.ocrbench import ocr_match
 from tests.judge.fake_openai import FakeOpenAI
 from tests.tasks.vlm.helpers import load, score
+from tests.tasks.vlm.standins import load_module
 
 
 def use_fake(monkeypatch, fake, tmp_path):
@@ -61,7 +61,9 @@ def test_hallusionbench_judge_rising_temperature(tmp_path, monkeypatch):
         outputs[samples[1].id] = "It is hard to say."
         scores, _ = score(task, ctx, samples, outputs)
         assert [r["temperature"] for r in fake.requests] == [0.0, 0.5, 1.0]
-        assert "Question: Is the image purple??\nAnswer: It is hard to say.\nYour output: " in fake.prompts()[0]
+        # the stand-in prompt source (tests/tasks/vlm/standins.py), filled as VLMEvalKit fills its own
+        assert fake.prompts()[0].endswith("<question>Is the image purple??</question>\n"
+                                          "<reply>It is hard to say.</reply>\nverdict: ")
     assert scores[1].details["how"] == "judge" and scores[1].score == 1.0
 
 
@@ -95,8 +97,7 @@ MATHVISTA_OUTPUTS = {
 
 
 def mathvista_judge(prompt, body):
-    for said, extracted in (("one third", "B"), ("10 apples", "10"), ("Model respone: 6.4", "6.4"),
-                            ("respone: red", "red")):
+    for said, extracted in (("one third", "B"), ("10 apples", "10"), ("[reply] 6.4", "6.4"), ("[reply] red", "red")):
         if said in prompt:
             return extracted
     return "?"
@@ -109,7 +110,9 @@ def test_mathvista(tmp_path, monkeypatch):
         assert len(fake.requests) == 3
         assert all(r["max_tokens"] == 128 and r["temperature"] == 0.0 for r in fake.requests)
         sample5 = next(s for s in samples if s.id == "5")
-        assert mathvista_extract_prompt(sample5.meta["question"], "I think one third") in fake.prompts()
+        standin = load_module(tmp_path / "judge-sources" / "mathvista.py")
+        line = {"question": sample5.meta["question"], "prediction": "I think one third"}
+        assert standin.build_mathvista_gpt4_prompt(line) in fake.prompts()
     assert [s.score for s in scores] == [1, 1, 1, 0, 1, 1, 0, 0]
     assert [s.details["how"] for s in scores] == ["prefetch", "prefetch", "prefetch", "never_credited", "judge",
                                                  "judge", "judge", "never_credited"]
@@ -140,11 +143,11 @@ def test_mathvista_refuses_exact_matching(tmp_path):
 
 def test_mmvet(tmp_path, monkeypatch):
     def judge(prompt, body):
-        if "(0) |" in prompt:
+        if "my answer (0)" in prompt:
             return "0.8"
-        if "(1) |" in prompt:
+        if "my answer (1)" in prompt:
             return "garbage"
-        if "(2) |" in prompt:
+        if "my answer (2)" in prompt:
             return "1.5" if body["temperature"] == 0.0 else "1.0"
         raise AssertionError("row 3 has an empty output and must not be judged")
 
@@ -153,11 +156,14 @@ def test_mmvet(tmp_path, monkeypatch):
         outputs = {s.id: f"my answer ({i})" for i, s in enumerate(samples)}
         outputs[samples[3].id] = "  "
         scores, result = score(task, ctx, samples, outputs)
-        temps = sorted(r["temperature"] for r in fake.requests if "(1) |" in r["messages"][0]["content"])
+        temps = sorted(r["temperature"] for r in fake.requests if "my answer (1)" in r["messages"][0]["content"])
         assert temps == [0.0, 0.5, 1.0, 1.5, 2.0]
         s0 = samples[0]
-        assert mmvet_grade_prompt(s0.meta["question"], s0.target, "my answer (0)") in fake.prompts()
-        assert "<OR>" in s0.target and " <OR> " in mmvet_grade_prompt(s0.meta["question"], s0.target, "x")
+        standin = load_module(tmp_path / "judge-sources" / "mmvet.py")
+        sent = standin.build_mmvet_gpt4_prompt({"question": s0.meta["question"], "answer": s0.target,
+                                                "prediction": "my answer (0)"})
+        assert sent in fake.prompts()
+        assert "<OR>" in s0.target and " [or] " in sent  # the source's padding of the markers
     assert [s.score for s in scores] == [0.8, 0.0, 1.0, 0.0]
     assert scores[1].details["how"] == "judge_unparsed"
     assert result.metrics["overall"].value == pytest.approx(45.0)
