@@ -4,7 +4,8 @@ An out-of-memory error halves the batch and retries, and the smaller size is kep
 the phase. Any other error also splits the batch, so one corrupt image fails one sample, not eight.
 An item that still fails alone is handed to ``on_fail`` (the runner records it with its error). If
 the first items all fail, the cause is systematic (a bad card, a missing file) and the phase stops
-with :class:`TooManyFailuresError` rather than writing thousands of identical failures.
+with :class:`TooManyFailuresError` rather than writing thousands of identical failures. Setup errors
+(a checkpoint that cannot be loaded, an invalid card) stop the phase at once without recording.
 """
 
 from __future__ import annotations
@@ -16,7 +17,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from ming_eval.errors import MingEvalError, TooManyFailuresError
+from ming_eval.errors import (
+    CapabilityError,
+    CardError,
+    CheckpointError,
+    MingEvalError,
+    TooManyFailuresError,
+)
+
+#: Errors about the setup, not about a sample: they stop the phase at once, and no sample is
+#: recorded as failed because of them (a fixed checkpoint path must not need --retry-failed).
+FATAL_ERRORS: tuple[type[BaseException], ...] = (
+    KeyboardInterrupt, SystemExit, TooManyFailuresError, CheckpointError, CardError, CapabilityError,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -86,7 +99,7 @@ class BatchRunner(Generic[T, R]):
             results = self.fn(batch)
             if len(results) != len(batch):
                 raise RuntimeError(f"returned {len(results)} results for a batch of {len(batch)}")
-        except (KeyboardInterrupt, SystemExit, TooManyFailuresError):
+        except FATAL_ERRORS:
             raise
         except BaseException as exc:
             oom = is_oom(exc)

@@ -83,3 +83,15 @@ def test_keyboard_interrupt_propagates():
 def test_is_oom():
     assert is_oom(OutOfMemoryError("x")) and is_oom(MemoryError()) and is_oom(RuntimeError("CUDA out of memory."))
     assert not is_oom(ValueError("x"))
+
+
+def test_setup_errors_stop_at_once_without_recording():
+    from ming_eval.errors import CheckpointError
+
+    def fn(batch):
+        raise CheckpointError("checkpoint org/model is not in the Hugging Face cache")
+
+    r, _, failed, calls = _runner(fn, 4)
+    with pytest.raises(CheckpointError):
+        r.run(list(range(10)))
+    assert not failed and len(calls) == 1
