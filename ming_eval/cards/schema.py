@@ -107,8 +107,6 @@ class GenerateProtocol(StrictModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
-ProtocolModel = UnderstandProtocol | GenerateProtocol
-
 PROTOCOL_OF: dict[Capability, type[UnderstandProtocol] | type[GenerateProtocol]] = {
     Capability.UNDERSTAND: UnderstandProtocol,
     Capability.GENERATE: GenerateProtocol,

@@ -8,8 +8,6 @@ from rich.table import Table
 
 from ming_eval.core.results import TaskResult
 
-STATUS_COLUMNS = ("inference_failed", "scoring_failed", "judge_unavailable", "missing")
-
 
 def results_table(results: dict[str, TaskResult], *, title: str, with_ci: bool = True,
                   caption: str | None = None) -> Table:

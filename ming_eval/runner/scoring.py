@@ -30,7 +30,6 @@ class ScoringSummary:
     task: str
     scored_before: int
     scored_here: int
-    rescored_from: str | None = None
     stats: BatchStats | None = None
 
 

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ming_eval.core.results import RETRY_STATUSES, Prediction, SampleScore, Status, TaskResult
+from ming_eval.core.results import RETRY_STATUSES, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Sample
 from ming_eval.errors import RunStoreError
 from ming_eval.store.jsonl import JsonlWriter, read_jsonl, write_json_atomic, write_jsonl_atomic
@@ -233,11 +232,3 @@ class RunStore:
             existing = json.loads(self.results_path.read_text()).get("tasks", {})
         existing.update({name: r.to_dict() for name, r in results.items()})
         write_json_atomic(self.results_path, {"format": FORMAT, "tasks": existing})
-
-    def remove_task_outputs(self, name: str) -> None:
-        """Used by tests and `--fresh`: delete a task's folder entirely."""
-        shutil.rmtree(self.task(name).dir, ignore_errors=True)
-
-
-def failed_prediction(sample_id: str, error: str, seed: int | None = None) -> Prediction:
-    return Prediction(sample_id=sample_id, status=Status.FAILED, error=error, seed=seed)
