@@ -26,11 +26,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _files(task_name: str) -> DataFiles:
-    from ming_eval.data.files import DataFiles
-    from ming_eval.runner.plan import resolve_task
+    from ming_eval.runner.plan import resolve_task, task_data_files
 
-    task = resolve_task(task_name)
-    return DataFiles(task.name, task.data_files(), search_dirs=task.data_search_dirs())
+    return task_data_files(resolve_task(task_name))
 
 
 @data_app.command("download", epilog=EXAMPLES)

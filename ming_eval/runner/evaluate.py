@@ -18,26 +18,14 @@ from ming_eval.core.model import Model
 from ming_eval.core.results import Metric, TaskResult
 from ming_eval.core.sample import Sample
 from ming_eval.core.task import TaskContext
-from ming_eval.data.files import DataFiles
 from ming_eval.errors import ConfigMismatchError, DataError
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.inference import InferenceSettings, InferenceSummary, run_inference
-from ming_eval.runner.plan import Plan, TaskPlan, make_plan, task_config
-from ming_eval.runner.scoring import ScoringSummary, score_task
-from ming_eval.store.manifest import (
-    FORMAT,
-    config_differences,
-    git_revision,
-    gpu_info,
-    host_info,
-    now,
-    package_versions,
-    redact,
-    redact_argv,
-)
+from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
+from ming_eval.runner.plan import Plan, TaskPlan, make_plan, task_config, task_context
+from ming_eval.runner.scoring import score_task
+from ming_eval.store.manifest import config_differences, redact
 from ming_eval.store.run_store import RunStore
-
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -65,7 +53,6 @@ class RunOutcome:
     run_dir: Path
     results: dict[str, TaskResult]
     inference: list[InferenceSummary] = field(default_factory=list)
-    scoring: list[ScoringSummary] = field(default_factory=list)
     model_loaded: bool = False
     #: cross-task numbers (suite averages) over every finished task of the run directory
     summaries: dict[str, Metric] = field(default_factory=dict)
@@ -110,17 +97,6 @@ class LazyModel:
             free_accelerator_memory()
 
 
-def data_files_for(tp: TaskPlan, overrides: dict[str, Path]) -> DataFiles:
-    task = tp.task
-    names = {f.name for f in task.data_files()}
-    return DataFiles(
-        task.name,
-        task.data_files(),
-        overrides={k: v for k, v in overrides.items() if k in names},
-        search_dirs=task.data_search_dirs(),
-    )
-
-
 def _check_manifest(existing: dict[str, Any] | None, configs: dict[str, dict[str, Any]], force: bool,
                     run_dir: Path) -> list[str]:
     if not existing:
@@ -157,19 +133,9 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist) -> RunOutc
     existing = store.read_manifest()
     forced = _check_manifest(existing, configs, config.force, run_dir)
     dist.barrier()  # every rank has read the old manifest before rank 0 replaces it
-    invocation: dict[str, Any] = {
-        "start": now(),
-        "end": None,
-        "status": "running",
-        "argv": redact_argv(config.argv),
-        "tasks": [tp.name for tp in plan.tasks],
-        "limit": config.limit,
-        "host": host_info(dist.world_size),
-        "versions": package_versions(),
-        "git": git_revision(PACKAGE_ROOT),
-        "forced_differences": forced,
-    }
-    manifest = existing or {"format": FORMAT, "created": invocation["start"], "tasks": {}, "invocations": []}
+    invocation = new_invocation("run", config.argv, dist, tasks=[tp.name for tp in plan.tasks],
+                                limit=config.limit, forced_differences=forced)
+    manifest = existing or new_manifest(invocation["start"])
     manifest["model"] = redact(plan.model_config())
     manifest["tasks"].update(configs)
     manifest.setdefault("limits", {}).update({tp.name: config.limit for tp in plan.tasks})
@@ -179,48 +145,47 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist) -> RunOutc
 
     outcome = RunOutcome(run_dir, {})
     model = LazyModel(plan, config.device, console, dist)
-    try:
-        contexts = _prefetch(plan, config, dist, store)
-        task_samples: dict[str, list[Sample]] = {}
-        for tp in plan.tasks:
-            samples = _limited(tp, contexts[tp.name], config.limit)
-            task_samples[tp.name] = samples
-            settings = InferenceSettings(
-                batch_size=config.batch_size or plan.model_card.default_batch_size(tp.task.capability),
-                run_seed=tp.seed,
-                retry_failed=config.retry_failed,
-                max_failures=config.max_failures,
-            )
-            outcome.inference.append(
-                run_inference(tp.task, samples, store.task(tp.name), tp.protocol, model, dist, settings, console)
-            )
-        outcome.model_loaded = model.loaded
-        model.close()
-        dist.barrier()
-
-        for tp in plan.tasks:
-            result = score_task(
-                tp.task, task_samples[tp.name], store.task(tp.name), contexts[tp.name], dist, console,
-                batch_size=config.score_batch_size, allow_incomplete=config.allow_incomplete,
-                limit=config.limit,
-            )
-            if result is not None:
-                outcome.results[tp.name] = result
-        if dist.is_main:
-            store.write_results(outcome.results)
-            outcome.summaries = suite_summaries(plan, store.read_results())
-        invocation["status"] = "finished"
-    except BaseException as exc:
-        invocation["status"] = f"failed: {type(exc).__name__}: {exc}"[:500]
-        raise
-    finally:
-        model.close()
-        invocation["end"] = now()
-        invocation["gpus"] = gpu_info()
-        if dist.is_main:
-            store.write_manifest(manifest)
+    with recorded(store, manifest, invocation, dist):
+        try:
+            _run_phases(plan, config, dist, store, model, outcome, console)
+        finally:
+            model.close()
     dist.barrier()
     return outcome
+
+
+def _run_phases(plan: Plan, config: RunConfig, dist: Dist, store: RunStore, model: LazyModel, outcome: RunOutcome,
+                console: Console | None) -> None:
+    """Inference for every task (one model load at most), then scoring of every task."""
+    contexts = _prefetch(plan, config, dist, store)
+    task_samples: dict[str, list[Sample]] = {}
+    for tp in plan.tasks:
+        samples = _limited(tp, contexts[tp.name], config.limit)
+        task_samples[tp.name] = samples
+        settings = InferenceSettings(
+            batch_size=config.batch_size or plan.model_card.default_batch_size(tp.task.capability),
+            run_seed=tp.seed,
+            retry_failed=config.retry_failed,
+            max_failures=config.max_failures,
+        )
+        outcome.inference.append(
+            run_inference(tp.task, samples, store.task(tp.name), tp.protocol, model, dist, settings, console)
+        )
+    outcome.model_loaded = model.loaded
+    model.close()
+    dist.barrier()
+
+    for tp in plan.tasks:
+        result = score_task(
+            tp.task, task_samples[tp.name], store.task(tp.name), contexts[tp.name], dist, console,
+            batch_size=config.score_batch_size, allow_incomplete=config.allow_incomplete,
+            limit=config.limit,
+        )
+        if result is not None:
+            outcome.results[tp.name] = result
+    if dist.is_main:
+        store.write_results(outcome.results)
+        outcome.summaries = suite_summaries(plan, store.read_results())
 
 
 def suite_summaries(plan: Plan, results: dict[str, TaskResult]) -> dict[str, Metric]:
@@ -234,11 +199,10 @@ def _prefetch(plan: Plan, config: RunConfig, dist: Dist, store: RunStore) -> dic
     """Local rank 0 downloads and verifies every data file first; the other ranks then read them."""
     contexts: dict[str, TaskContext] = {}
     for tp in plan.tasks:
-        files = data_files_for(tp, config.data_overrides)
-        contexts[tp.name] = TaskContext(
-            protocol=tp.protocol, data=files, model_name=plan.model_card.name, run_seed=tp.seed,
-            work_dir=store.task(tp.name).dir,
-        )
+        ctx = task_context(tp.task, tp.protocol, store.task(tp.name).dir, model_name=plan.model_card.name,
+                           seed=tp.seed, data_overrides=config.data_overrides)
+        contexts[tp.name] = ctx
+        files = ctx.data
         if dist.local_rank == 0:
             for spec in files.specs.values():
                 if spec.required:

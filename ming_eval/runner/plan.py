@@ -8,11 +8,13 @@ rank alike, before a directory is written or a weight is loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ming_eval.cards.schema import GenerateProtocol, ModelCard, TaskCard, UnderstandProtocol
 from ming_eval.core.model import BaseModelAdapter
-from ming_eval.core.task import BaseTask
+from ming_eval.core.task import BaseTask, TaskContext
+from ming_eval.data.files import DataFiles
 from ming_eval.errors import CapabilityError, CardError, ProtocolError
 from ming_eval.registry import (
     MODEL_ENTRY_POINTS,
@@ -115,13 +117,43 @@ def make_plan(
     return plan
 
 
-def task_config(plan: Plan, tp: TaskPlan) -> dict[str, Any]:
-    """The configuration of one task in a run; a resume must match it."""
-    card = tp.task.card.model_dump(mode="json", by_alias=True, exclude={"description", "paper", "suites"})
+def config_entry(
+    model_config: dict[str, Any], task: BaseTask, protocol: UnderstandProtocol | GenerateProtocol, seed: int
+) -> dict[str, Any]:
+    """The configuration of one task in a run, as the manifest records it; a resume must match it."""
+    card = task.card.model_dump(mode="json", by_alias=True, exclude={"description", "paper", "suites"})
     return {
-        "model": plan.model_config(),
+        "model": model_config,
         "task": card,
-        "options": tp.task.options.model_dump(mode="json"),
-        "protocol": tp.protocol.model_dump(mode="json"),
-        "seed": tp.seed,
+        "options": task.options.model_dump(mode="json"),
+        "protocol": protocol.model_dump(mode="json"),
+        "seed": seed,
     }
+
+
+def task_config(plan: Plan, tp: TaskPlan) -> dict[str, Any]:
+    return config_entry(plan.model_config(), tp.task, tp.protocol, tp.seed)
+
+
+def task_data_files(task: BaseTask, overrides: dict[str, Path] | None = None) -> DataFiles:
+    """The task's data files, with the user's ``--data FILE=PATH`` overrides that concern it."""
+    names = {f.name for f in task.data_files()}
+    return DataFiles(
+        task.name,
+        task.data_files(),
+        overrides={k: v for k, v in (overrides or {}).items() if k in names},
+        search_dirs=task.data_search_dirs(),
+    )
+
+
+def task_context(
+    task: BaseTask,
+    protocol: UnderstandProtocol | GenerateProtocol,
+    work_dir: Path,
+    *,
+    model_name: str,
+    seed: int,
+    data_overrides: dict[str, Path] | None = None,
+) -> TaskContext:
+    return TaskContext(protocol=protocol, data=task_data_files(task, data_overrides), model_name=model_name,
+                       run_seed=seed, work_dir=work_dir)

@@ -10,48 +10,13 @@ from rich.console import Console
 
 from ming_eval.cards.schema import PROTOCOL_OF, TaskCard
 from ming_eval.core.results import TaskResult
-from ming_eval.core.task import BaseTask, TaskContext
-from ming_eval.data.files import DataFiles
 from ming_eval.errors import RunStoreError, UnknownNameError
 from ming_eval.runner.distributed import Dist
-from ming_eval.runner.plan import load_task, resolve_task
+from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
+from ming_eval.runner.plan import config_entry, load_task, resolve_task, task_context
 from ming_eval.runner.scoring import score_task
-from ming_eval.store.manifest import (
-    FORMAT,
-    git_revision,
-    host_info,
-    now,
-    package_versions,
-    redact,
-    redact_argv,
-)
+from ming_eval.store.manifest import redact
 from ming_eval.store.run_store import RunStore
-
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _context(task: BaseTask, protocol: Any, store: RunStore, model_name: str, seed: int,
-             data_overrides: dict[str, Path]) -> TaskContext:
-    names = {f.name for f in task.data_files()}
-    files = DataFiles(
-        task.name, task.data_files(), overrides={k: v for k, v in data_overrides.items() if k in names},
-        search_dirs=task.data_search_dirs(),
-    )
-    return TaskContext(protocol=protocol, data=files, model_name=model_name, run_seed=seed,
-                       work_dir=store.task(task.name).dir)
-
-
-def _invocation(command: str, dist: Dist, argv: list[str] | None) -> dict[str, Any]:
-    return {
-        "command": command,
-        "start": now(),
-        "end": None,
-        "status": "running",
-        "argv": redact_argv(list(argv if argv is not None else sys.argv)),
-        "host": host_info(dist.world_size),
-        "versions": package_versions(),
-        "git": git_revision(PACKAGE_ROOT),
-    }
 
 
 def rescore(
@@ -77,34 +42,34 @@ def rescore(
             if name not in known:
                 raise UnknownNameError(f"task in run {run_dir}", name, known)
         model_name = str(manifest.get("model", {}).get("card", {}).get("name", "unknown"))
-        invocation = _invocation("score", dist, argv)
+        invocation = new_invocation("score", argv if argv is not None else sys.argv, dist)
         dist.barrier()
+        manifest.setdefault("invocations", []).append(invocation)
         if dist.is_main:
-            manifest.setdefault("invocations", []).append(invocation)
             store.write_manifest(manifest)
         results: dict[str, TaskResult] = {}
-        for name in names:
-            cfg = known[name]
-            card = TaskCard.model_validate(cfg["task"])
-            overrides = {**cfg.get("options", {}), **(task_options or {}).get(name, {})}
-            task = load_task(card, overrides)
-            protocol = PROTOCOL_OF[task.capability].model_validate(cfg["protocol"])
-            ctx = _context(task, protocol, store, model_name, int(cfg.get("seed", 0)), data_overrides or {})
-            limit = manifest.get("limits", {}).get(name)
-            samples = list(task.samples(ctx))
-            if limit is not None:
-                samples = samples[:limit]
-            if not store.task(name).records_dir.is_dir():
-                raise RunStoreError(f"run {run_dir} has no predictions for task {name}",
-                                    hint="run inference first with `ming-eval run`")
-            result = score_task(task, samples, store.task(name), ctx, dist, console, batch_size=batch_size,
-                                allow_incomplete=allow_incomplete, limit=limit)
-            if result is not None:
-                results[name] = result
-        if dist.is_main:
-            store.write_results(results)
-            invocation.update(end=now(), status="finished")
-            store.write_manifest(manifest)
+        with recorded(store, manifest, invocation, dist):
+            for name in names:
+                cfg = known[name]
+                card = TaskCard.model_validate(cfg["task"])
+                overrides = {**cfg.get("options", {}), **(task_options or {}).get(name, {})}
+                task = load_task(card, overrides)
+                protocol = PROTOCOL_OF[task.capability].model_validate(cfg["protocol"])
+                ctx = task_context(task, protocol, store.task(name).dir, model_name=model_name,
+                                   seed=int(cfg.get("seed", 0)), data_overrides=data_overrides)
+                limit = manifest.get("limits", {}).get(name)
+                samples = list(task.samples(ctx))
+                if limit is not None:
+                    samples = samples[:limit]
+                if not store.task(name).records_dir.is_dir():
+                    raise RunStoreError(f"run {run_dir} has no predictions for task {name}",
+                                        hint="run inference first with `ming-eval run`")
+                result = score_task(task, samples, store.task(name), ctx, dist, console, batch_size=batch_size,
+                                    allow_incomplete=allow_incomplete, limit=limit)
+                if result is not None:
+                    results[name] = result
+            if dist.is_main:
+                store.write_results(results)
         dist.barrier()
         return results
     finally:
@@ -132,35 +97,31 @@ def score_external(
         store = RunStore.create(out) if dist.is_main else RunStore(out)
         dist.barrier()
         model_name = f"external:{source.resolve().name}"
-        ctx = _context(task, protocol, store, model_name, 0, data_overrides or {})
+        ctx = task_context(task, protocol, store.task(task.name).dir, model_name=model_name, seed=0,
+                           data_overrides=data_overrides)
         samples = list(task.samples(ctx))
-        invocation = _invocation("score-external", dist, argv)
+        invocation = new_invocation("score-external", argv if argv is not None else sys.argv, dist)
         tstore = store.task(task.name)
-        if dist.is_main:
-            n = task.import_outputs(source, samples, tstore, allow_incomplete=allow_incomplete)
-            if console is not None:
-                console.print(f"imported {n} predictions from {source}")
-            manifest = store.read_manifest() or {"format": FORMAT, "created": invocation["start"], "tasks": {},
-                                                 "invocations": []}
-            manifest["model"] = {"card": {"name": model_name}, "checkpoint": None, "source": str(source.resolve())}
-            manifest["tasks"][task.name] = redact({
-                "model": manifest["model"],
-                "task": task.card.model_dump(mode="json", by_alias=True, exclude={"description", "paper", "suites"}),
-                "options": task.options.model_dump(mode="json"),
-                "protocol": protocol.model_dump(mode="json"),
-                "seed": 0,
-            })
-            manifest["invocations"].append(invocation)
-            store.write_manifest(manifest)
-        dist.barrier()
-        result = score_task(task, samples, tstore, ctx, dist, console, batch_size=batch_size,
-                            allow_incomplete=allow_incomplete)
-        results = {task.name: result} if result is not None else {}
-        if dist.is_main:
-            store.write_results(results)
-            manifest = store.read_manifest() or {}
-            manifest["invocations"][-1].update(end=now(), status="finished")
-            store.write_manifest(manifest)
+        manifest = store.read_manifest() or new_manifest(invocation["start"])
+        dist.barrier()  # every rank has read the manifest before rank 0 replaces it
+        model = {"card": {"name": model_name}, "checkpoint": None, "source": str(source.resolve())}
+        manifest["model"] = model
+        manifest["tasks"][task.name] = redact(config_entry(model, task, protocol, 0))
+        manifest["invocations"].append(invocation)
+        results: dict[str, TaskResult] = {}
+        with recorded(store, manifest, invocation, dist):
+            if dist.is_main:
+                n = task.import_outputs(source, samples, tstore, allow_incomplete=allow_incomplete)
+                if console is not None:
+                    console.print(f"imported {n} predictions from {source}")
+                store.write_manifest(manifest)
+            dist.barrier()
+            result = score_task(task, samples, tstore, ctx, dist, console, batch_size=batch_size,
+                                allow_incomplete=allow_incomplete)
+            if result is not None:
+                results[task.name] = result
+            if dist.is_main:
+                store.write_results(results)
         dist.barrier()
         return results
     finally:

@@ -9,7 +9,6 @@ without calling the scorer, and are counted in every table.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from rich.console import Console
 
@@ -17,7 +16,7 @@ from ming_eval.core.results import INFERENCE_FAILED, RETRY_STATUSES, SCORING_FAI
 from ming_eval.core.sample import Sample
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.errors import RunStoreError
-from ming_eval.runner.batching import BatchRunner, BatchStats, describe
+from ming_eval.runner.batching import BatchRunner, describe
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.progress import ProgressReporter
 from ming_eval.store.run_store import ScoreWriter, TaskStore
@@ -25,24 +24,13 @@ from ming_eval.store.run_store import ScoreWriter, TaskStore
 Item = tuple[Sample, Prediction]
 
 
-@dataclass
-class ScoringSummary:
-    task: str
-    scored_before: int
-    scored_here: int
-    stats: BatchStats | None = None
-
-
-def prepare_scoring(task: BaseTask, store: TaskStore, dist: Dist) -> str | None:
+def prepare_scoring(task: BaseTask, store: TaskStore, dist: Dist) -> None:
     """On rank 0: if stored scores were made under another fingerprint, move them aside."""
-    moved = None
     if dist.is_main:
         fingerprint = task.scoring_fingerprint()
         if store.scoring_fingerprint() != fingerprint:
-            old = store.reset_scoring(fingerprint)
-            moved = str(old) if old else None
+            store.reset_scoring(fingerprint)
     dist.barrier()
-    return moved
 
 
 def run_scoring(
@@ -54,15 +42,14 @@ def run_scoring(
     dist: Dist,
     console: Console | None,
     batch_size: int | None = None,
-) -> ScoringSummary:
+) -> None:
     # scores whose cause may have gone (the judge was unavailable) are scored again
-    done = {sid: sc for sid, sc in store.read_scores(predictions).items() if sc.status not in RETRY_STATUSES}
+    done = {sid for sid, sc in store.read_scores(predictions).items() if sc.status not in RETRY_STATUSES}
     dist.barrier()
     pending = [(s, predictions[s.id]) for s in samples if s.id in predictions and s.id not in done]
-    summary = ScoringSummary(task.name, len(done), 0)
     mine = dist.shard(pending)
     if not mine:
-        return summary
+        return
     writer = store.score_writer(dist.rank)
     try:
         failed = [(s, p) for s, p in mine if not p.ok]
@@ -75,13 +62,11 @@ def run_scoring(
         if ok:
             scorer: Scorer = task.scorer(ctx)
             try:
-                summary.stats = _score_items(task, ok, scorer, writer, dist, console, batch_size)
+                _score_items(task, ok, scorer, writer, dist, console, batch_size)
             finally:
                 scorer.close()
     finally:
         writer.close()
-    summary.scored_here = len(mine)
-    return summary
 
 
 def _score_items(
@@ -92,7 +77,7 @@ def _score_items(
     dist: Dist,
     console: Console | None,
     batch_size: int | None,
-) -> BatchStats:
+) -> None:
     def call(batch: Sequence[Item]) -> list[SampleScore]:
         scores = scorer.score(batch)
         for (sample, _), score in zip(batch, scores, strict=False):
@@ -112,7 +97,7 @@ def _score_items(
         runner: BatchRunner[Item, SampleScore] = BatchRunner(
             call, on_done, on_fail, batch_size or scorer.batch_size, on_progress=bar.advance
         )
-        return runner.run(items)
+        runner.run(items)
 
 
 def missing_ids(samples: Sequence[Sample], have: Mapping[str, object]) -> list[str]:

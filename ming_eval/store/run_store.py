@@ -129,7 +129,7 @@ class TaskStore:
     def reset_scoring(self, fingerprint: dict[str, Any]) -> Path | None:
         """Start scoring afresh under ``fingerprint``; earlier scores are moved aside, not deleted.
 
-        Returns where the old scores went, if there were any.
+        Returns where the old scores went, if there were any (for tests and tools).
         """
         moved: Path | None = None
         if self.scoring_dir.exists() and any(self.scoring_dir.iterdir()):
@@ -146,7 +146,6 @@ class TaskStore:
 
     def write_scores(self, samples: Sequence[Sample], scores: dict[str, SampleScore]) -> None:
         rows = [scores[s.id].to_record() for s in samples if s.id in scores]
-
         write_jsonl_atomic(self.scores_path, rows)
 
     # -- results -----------------------------------------------------------------------------

@@ -211,3 +211,14 @@ def test_optional_data_is_not_fetched_at_start(engine_cards, tmp_path):
     loader._INDEX = None
     out = evaluate(_config(tmp_path, tasks=["color_vqa"]))  # offline: fetching it would fail
     assert out.results["color_vqa"].counts["n"] == 24
+
+
+def test_failed_rescore_is_recorded_in_the_manifest(engine_cards, tmp_path):
+    import shutil
+
+    evaluate(_config(tmp_path, tasks=["color_vqa"]))
+    shutil.rmtree(tmp_path / "run" / "color_vqa" / "records")
+    with pytest.raises(RunStoreError, match="no predictions for task color_vqa"):
+        rescore(tmp_path / "run")
+    last = json.loads((tmp_path / "run" / "manifest.json").read_text())["invocations"][-1]
+    assert last["command"] == "score" and last["status"].startswith("failed: RunStoreError") and last["end"]
