@@ -15,7 +15,7 @@ from ming_eval.core.results import SampleScore, TaskResult
 from ming_eval.errors import RunStoreError
 from ming_eval.store.jsonl import read_jsonl
 from ming_eval.store.manifest import FORMAT
-from ming_eval.store.run_store import MANIFEST, RunStore, TaskStore
+from ming_eval.store.run_store import RunStore, TaskStore
 
 REQUIRED_MANIFEST_KEYS = ("format", "tasks", "model")
 
@@ -116,16 +116,13 @@ def _default_label(manifest: dict[str, Any], path: Path) -> str:
     return label
 
 
-def read_manifest(path: Path) -> dict[str, Any]:
-    """The run's manifest; errors say what is missing and which format the run is in."""
-    if not path.is_dir():
-        raise RunStoreError(f"run directory {path} does not exist")
-    manifest_path = path / MANIFEST
-    if not manifest_path.is_file():
-        raise RunStoreError(
-            f"{path} is not a ming-eval run: it has no {MANIFEST}",
-            hint="pass the directory given to `ming-eval run --out`",
-        )
+def read_manifest(store: RunStore) -> dict[str, Any]:
+    """The run's manifest; errors say what is missing and which format the run is in.
+
+    Stricter than :meth:`RunStore.read_manifest`: reports need the keys a run writes, and an older
+    run's error says which of them it lacks.
+    """
+    manifest_path = store.manifest_path
     try:
         data = json.loads(manifest_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -147,8 +144,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
 def open_run(path: str | Path, label: str | None = None) -> ReportRun:
     """Load a run directory for reports: every task's results, and why any task has none."""
     root = Path(path)
-    manifest = read_manifest(root)
-    store = RunStore(root)
+    store = RunStore.open_existing(root)
+    manifest = read_manifest(store)
     results: dict[str, TaskResult] = {}
     problems: dict[str, str] = {}
     for task in manifest.get("tasks", {}):
