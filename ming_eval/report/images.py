@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -29,7 +29,6 @@ class SampleImages:
     score: float | None = None
     reason: str = ""
     grid: Path | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _metadata(folder: Path) -> dict[str, object]:

@@ -64,7 +64,6 @@ class TableSpec(BaseModel):
     name: str
     title: str
     caption: str = ""
-    baselines: str
     scale: float = Field(gt=0)
     digits: int = Field(ge=0, le=6)
     columns: list[ColumnSpec] = Field(min_length=1)
@@ -318,8 +317,8 @@ def other_tasks_table(runs: Sequence[ReportRun], specs: Sequence[TableSpec]) -> 
         metric = primaries.pop() if len(primaries) == 1 else None
         label = f"{task} ({metric})" if metric else task
         columns.append(ColumnSpec(key=task, label=label, tasks=[task], metric=metric or "primary"))
-    spec = TableSpec(format="ming-eval-table/1", name="other", title="Other tasks", baselines="-", scale=1.0,
-                     digits=2, columns=columns)
+    spec = TableSpec(format="ming-eval-table/1", name="other", title="Other tasks", scale=1.0, digits=2,
+                     columns=columns)
     rows = []
     for run in runs:
         cells: dict[str, Cell] = {}

@@ -91,8 +91,7 @@ def test_values_are_converted_to_the_tables_scale(tmp_path):
     specs_dir = tmp_path / "tables"
     specs_dir.mkdir()
     (specs_dir / "pct.yaml").write_text(yaml.safe_dump({
-        "format": "ming-eval-table/1", "name": "pct", "title": "GenEval in percent", "baselines": "pct",
-        "scale": 100, "digits": 1,
+        "format": "ming-eval-table/1", "name": "pct", "title": "GenEval in percent", "scale": 100, "digits": 1,
         "columns": [{"key": "overall", "label": "Overall", "tasks": ["geneval"], "metric": "overall"},
                     {"key": "count", "label": "Counting", "tasks": ["geneval"], "metric": "counting"}],
     }))
@@ -152,7 +151,7 @@ def test_a_baseline_with_a_column_the_table_lacks_is_refused(tmp_path, catalog):
 )
 def test_bad_table_layouts_are_refused(tmp_path: Path, column, message):
     (tmp_path / "t.yaml").write_text(yaml.safe_dump({
-        "format": "ming-eval-table/1", "name": "t", "title": "T", "baselines": "t", "scale": 100, "digits": 1,
+        "format": "ming-eval-table/1", "name": "t", "title": "T", "scale": 100, "digits": 1,
         "columns": [column],
     }))
     with pytest.raises(CardError, match=message):
