@@ -239,7 +239,19 @@ def run_notes(run: ReportRun, tasks: set[str]) -> list[str]:
 
 # -- building -----------------------------------------------------------------------------------
 def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[Baseline]) -> ReportTable | None:
-    """The table for ``spec``, or None when no run and no baseline has a value in it."""
+    """The table for ``spec``, or None when no run has a value in it (baselines alone make no table)."""
+    ours: list[Row] = []
+    tasks = spec.tasks
+    for run in runs:
+        cells = {c.key: run_cell(spec, c, run.results) for c in spec.columns}
+        if all(cell.empty for cell in cells.values()):
+            continue
+        rewritten = any(run.rewritten_prompts(t) for t in tasks if t in run.results)
+        used = {t for t in tasks if t in run.tasks}
+        ours.append(Row(run.label + ("†" if rewritten else ""), OURS, OURS_GROUP, cells, rewritten=rewritten,
+                        key=str(run.path), sources=[str(run.path)], notes=run_notes(run, used)))
+    if not ours:
+        return None
     rows: list[Row] = []
     seen: dict[tuple[str, bool, tuple[tuple[str, float], ...]], Row] = {}
     for b in baselines:
@@ -263,16 +275,7 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
                   rewritten=b.rewritten, key=b.key, sources=b.sources(), notes=[b.note] if b.note else [])
         seen[ident] = row
         rows.append(row)
-    for run in runs:
-        cells = {c.key: run_cell(spec, c, run.results) for c in spec.columns}
-        if all(cell.empty for cell in cells.values()):
-            continue
-        rewritten = any(run.rewritten_prompts(t) for t in spec.tasks if t in run.results)
-        used = {t for t in spec.tasks if t in run.tasks}
-        rows.append(Row(run.label + ("†" if rewritten else ""), OURS, OURS_GROUP, cells, rewritten=rewritten,
-                        key=str(run.path), sources=[str(run.path)], notes=run_notes(run, used)))
-    if not any(not cell.empty for r in rows for cell in r.cells.values()):
-        return None
+    rows += ours
     _mark_best(spec, rows)
     notes = []
     if spec.caption:
@@ -352,8 +355,6 @@ def build_report_tables(
     tables: list[ReportTable] = []
     for spec in specs:
         if only and spec.name not in only:
-            continue
-        if not any(any(not run_cell(spec, c, r.results).empty for c in spec.columns) for r in runs):
             continue
         table = build_table(spec, runs, baselines)
         if table is not None:
