@@ -70,14 +70,13 @@ class ReportRun:
     def rewritten_prompts(self, task: str) -> bool:
         """Whether the task ran on LLM-rewritten prompts (GenEval's "†").
 
-        Read from the task's configuration: an option whose name contains "rewrit" set to a true
-        value, or a data file whose name says it holds rewritten or long prompts (BAGEL ships
-        ``evaluation_metadata_long.jsonl``).
+        Read from the task's configuration: the GenEval task's option ``prompt_set: rewritten``
+        (the ``geneval_rewritten`` card), or a data file whose name says it holds rewritten or long
+        prompts (BAGEL ships ``evaluation_metadata_long.jsonl``).
         """
         cfg = self.task_config(task)
-        for key, value in (cfg.get("options") or {}).items():
-            if "rewrit" in key.lower() and value not in (None, False, "", 0, "original"):
-                return True
+        if (cfg.get("options") or {}).get("prompt_set") == "rewritten":
+            return True
         for data_file in (cfg.get("task") or {}).get("data", []) or []:
             name = str(data_file.get("name", "")).lower()
             if "rewrit" in name or name.endswith("_long.jsonl"):

@@ -243,13 +243,16 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
     ours: list[Row] = []
     tasks = spec.tasks
     for run in runs:
-        cells = {c.key: run_cell(spec, c, run.results) for c in spec.columns}
-        if all(cell.empty for cell in cells.values()):
-            continue
-        rewritten = any(run.rewritten_prompts(t) for t in tasks if t in run.results)
-        used = {t for t in tasks if t in run.tasks}
-        ours.append(Row(run.label + ("†" if rewritten else ""), OURS, OURS_GROUP, cells, rewritten=rewritten,
-                        key=str(run.path), sources=[str(run.path)], notes=run_notes(run, used)))
+        # a run of both prompt sets (geneval and geneval_rewritten) gets a row for each
+        rewritten_tasks = {t for t in tasks if t in run.tasks and run.rewritten_prompts(t)}
+        for rewritten in (False, True):
+            results = {t: r for t, r in run.results.items() if (t in rewritten_tasks) == rewritten}
+            cells = {c.key: run_cell(spec, c, results) for c in spec.columns}
+            if all(cell.empty for cell in cells.values()):
+                continue
+            used = {t for t in tasks if t in run.tasks and (t in rewritten_tasks) == rewritten}
+            ours.append(Row(run.label + ("†" if rewritten else ""), OURS, OURS_GROUP, cells, rewritten=rewritten,
+                            key=str(run.path), sources=[str(run.path)], notes=run_notes(run, used)))
     if not ours:
         return None
     rows: list[Row] = []
