@@ -24,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from ming_eval.errors import CardError, UnknownNameError
 from ming_eval.report.data import load_yaml_model, reports_root
 
-FORMAT = "ming-eval-baselines/1"
 PAPER_SET = "ming-lite-uni"
 SPECIAL_SELECTIONS = ("paper", "all", "none")
 
@@ -156,7 +155,6 @@ class BaselineCatalog:
 
     sets: dict[str, list[Baseline]] = field(default_factory=dict)
     by_key: dict[str, Baseline] = field(default_factory=dict)
-    titles: dict[str, str] = field(default_factory=dict)
 
     def add(self, data: BaselineFile, entries: list[Baseline], path: Path) -> None:
         if data.set in self.sets:
@@ -166,7 +164,6 @@ class BaselineCatalog:
                 raise CardError(f"baselines file {path}: key {b.key!r} is already defined")
             self.by_key[b.key] = b
         self.sets[data.set] = entries
-        self.titles[data.set] = data.title
 
     def known_names(self) -> list[str]:
         return [*SPECIAL_SELECTIONS, *self.sets, *self.by_key]

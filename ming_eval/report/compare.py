@@ -225,7 +225,7 @@ def compare_task(
     clusters = _clusters(b_list)
     overall = paired_compare(b, n, clusters=clusters, strata=strata, scale=scale, cfg=cfg)
     if strata_name:
-        overall = _with_estimator(overall, f"mean of {strata_name} means")
+        overall = replace(overall, estimator=f"mean of {strata_name} means")
     categories: dict[str, dict[str, PairedComparison]] = {}
     for name, keys in breakdowns.items():
         labels = np.array([k if k is not None else "" for k in keys], dtype=object)
@@ -247,10 +247,6 @@ def compare_task(
         categories=categories, metric_base=result.primary_metric.value,
         metric_new=None if new_result is None else new_result.primary_metric.value, notes=notes,
     )
-
-
-def _with_estimator(c: PairedComparison, estimator: str) -> PairedComparison:
-    return replace(c, estimator=estimator)
 
 
 def compare_runs(

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from ming_eval.cards.loader import builtin_root, format_validation_error
-from ming_eval.errors import CardError
+from ming_eval.cards.loader import builtin_root, read_yaml, validate
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -20,16 +18,5 @@ def reports_root() -> Path:
 
 
 def load_yaml_model(path: Path, model: type[M], what: str) -> M:
-    """Read ``path`` as ``model``; errors name the file, the key and what is allowed."""
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CardError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
-    except yaml.YAMLError as exc:
-        raise CardError(f"{what} {path} is not valid YAML: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise CardError(f"{what} {path} must be a mapping at the top level")
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise CardError(format_validation_error(f"{what} {path}", exc, model)) from exc
+    """Read ``path`` as ``model``, as cards are read; errors name the file, the key and what is allowed."""
+    return validate(model, read_yaml(path), f"{what} {path}")

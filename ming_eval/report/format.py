@@ -17,9 +17,11 @@ def value_text(cell: Cell, digits: int, *, with_ci: bool) -> str:
     return text
 
 
-def table_notes(table: ReportTable, *, with_sources: bool = True) -> list[str]:
-    """The notes under a table, in order: caption, markers, per-row notes, sources."""
-    notes = list(table.notes)
+def table_notes(table: ReportTable, *, with_sources: bool = True, with_ci: bool = False) -> list[str]:
+    """The notes under a table, in order: what intervals are (``with_ci``), caption, markers, per-row
+    notes, sources."""
+    notes = [ci_header(table)] if with_ci else []
+    notes += table.notes
     if any(c.best for r in table.rows for c in r.cells.values()):
         notes.append(BEST_NOTE)
     if table.has_unverified:

@@ -7,17 +7,17 @@ is read as such; any other generation task shows its image files. When a prompt 
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
 from ming_eval.core.results import DETAIL_BREAKDOWN, SampleScore
-from ming_eval.errors import RunStoreError
+from ming_eval.errors import DataError, RunStoreError
 from ming_eval.report.runs import ReportRun
 from ming_eval.store.jsonl import read_jsonl
+from ming_eval.tasks.geneval.metadata import read_folder_metadata
 
 
 @dataclass
@@ -29,18 +29,18 @@ class SampleImages:
     score: float | None = None
     reason: str = ""
     grid: Path | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _metadata(folder: Path) -> dict[str, object]:
-    path = folder / "metadata.jsonl"
-    if not path.is_file():
-        return {}
+    """A prompt folder's GenEval metadata; nothing (no prompt shown) when it has none that can be read."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8").strip().splitlines()[0])
-    except (json.JSONDecodeError, IndexError, OSError):
+        return read_folder_metadata(folder / "metadata.jsonl")
+    except DataError:
         return {}
-    return data if isinstance(data, dict) else {}
+
+
+def _is_image_list(output: object) -> bool:
+    return isinstance(output, list) and bool(output) and all(isinstance(p, str) for p in output)
 
 
 def run_images(run: ReportRun, task: str) -> list[SampleImages]:
@@ -48,15 +48,16 @@ def run_images(run: ReportRun, task: str) -> list[SampleImages]:
     ts = run.task_store(task)
     if not ts.predictions_path.is_file():
         return []
+    records = [rec for rec in read_jsonl(ts.predictions_path) if _is_image_list(rec.get("output"))]
+    if not records:  # a text task: its scores are not needed
+        return []
     try:
         scores = run.scores(task)
     except RunStoreError:
         scores = {}
     out: list[SampleImages] = []
-    for rec in read_jsonl(ts.predictions_path):
-        output = rec.get("output")
-        if not isinstance(output, list) or not output or not all(isinstance(p, str) for p in output):
-            continue
+    for rec in records:
+        output = rec["output"]
         images = [ts.images_dir / p for p in output]
         folder = ts.images_dir / Path(output[0]).parts[0]
         meta = _metadata(folder)

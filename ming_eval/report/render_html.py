@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ming_eval.report.format import ci_header, table_notes, value_text
+from ming_eval.report.format import table_notes, value_text
 from ming_eval.report.images import SampleImages, make_grid, run_images
 from ming_eval.report.runs import ReportRun
 from ming_eval.report.svg import Series, grouped_bars
@@ -79,13 +79,16 @@ def table_html(table: ReportTable, opts: HtmlOptions) -> str:
                 parts.append(f'<td class="{"best" if cell.best else ""}"{title}>{text}</td>')
             parts.append("</tr>")
     parts.append("</tbody></table>")
-    notes = table_notes(table)
-    if opts.with_ci:
-        notes.insert(0, ci_header(table))
+    notes = table_notes(table, with_ci=opts.with_ci)
     if notes:
         parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
     parts.append(suite_chart(table))
     return "\n".join(parts)
+
+
+def _y_max(scale: float) -> float | None:
+    """A chart's full height for values on ``scale`` (percentages, fractions); None: fit the data."""
+    return 100.0 if scale == 100 else (1.0 if scale == 1 else None)
 
 
 def suite_chart(table: ReportTable) -> str:
@@ -107,8 +110,8 @@ def suite_chart(table: ReportTable) -> str:
                [r.cells[c.key].ci_high for c in cols], ours=True)
         for r in ours
     ] + [Series(r.label, [r.cells[c.key].value for c in cols], ours=False) for r in baselines]
-    y_max = 100.0 if table.spec.scale == 100 else (1.0 if table.spec.scale == 1 else None)
-    return grouped_bars([c.label for c in cols], series, title=f"{table.spec.title}: comparison", y_max=y_max)
+    return grouped_bars([c.label for c in cols], series, title=f"{table.spec.title}: comparison",
+                        y_max=_y_max(table.spec.scale))
 
 
 def category_charts(runs: Sequence[ReportRun]) -> str:
@@ -131,8 +134,7 @@ def category_charts(runs: Sequence[ReportRun]) -> str:
                 [table[c].ci_high if c in table else None for c in cats],
             ))
         if series:
-            y_max = 100.0 if scale == 100 else (1.0 if scale == 1 else None)
-            parts.append(grouped_bars(cats, series, title=f"{task} by {bd}", y_max=y_max))
+            parts.append(grouped_bars(cats, series, title=f"{task} by {bd}", y_max=_y_max(scale)))
     if not parts:
         return ""
     return "<h2>Per-category results</h2>\n" + "\n".join(f"<div>{p}</div>" for p in parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ming_eval.report.format import ci_header, table_notes, value_text
+from ming_eval.report.format import table_notes, value_text
 from ming_eval.report.tables import ReportTable
 
 
@@ -29,9 +29,7 @@ def render_table(table: ReportTable, *, with_ci: bool = False) -> str:
                 text = value_text(cell, spec.digits_of(col), with_ci=with_ci and row.ours).replace("*", "\\*")
                 cells.append(f"**{text}**" if cell.best else text)
             lines.append("| " + " | ".join([_escape(group) if i == 0 else "", label, *cells]) + " |")
-    notes = table_notes(table)
-    if with_ci:
-        notes.insert(0, ci_header(table))
+    notes = table_notes(table, with_ci=with_ci)
     if notes:
         lines.append("")
         lines.extend(f"- {_escape(n)}".replace("- * ", "- \\* ", 1) for n in notes)

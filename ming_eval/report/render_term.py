@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ming_eval.report.format import ci_header, table_notes, value_text
+from ming_eval.report.format import table_notes, value_text
 from ming_eval.report.tables import ReportTable
 
 
@@ -46,9 +46,7 @@ def print_tables(console: Console, tables: Sequence[ReportTable], *, with_ci: bo
                  with_sources: bool = False) -> None:
     for table in tables:
         print_whole(console, rich_table(table, with_ci=with_ci))
-        notes = table_notes(table, with_sources=with_sources)
-        if with_ci:
-            notes.insert(0, ci_header(table))
+        notes = table_notes(table, with_sources=with_sources, with_ci=with_ci)
         for note in notes:
             console.print(Text("  " + note, style="dim"), soft_wrap=True)
         console.print()

@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ming_eval.core.results import SampleScore, TaskResult
+from ming_eval.core.results import INFERENCE_FAILED, JUDGE_UNAVAILABLE, SCORING_FAILED, SampleScore, TaskResult
 from ming_eval.errors import RunStoreError
 from ming_eval.store.jsonl import read_jsonl
 from ming_eval.store.manifest import FORMAT
-from ming_eval.store.run_store import MANIFEST, RunStore, TaskStore
+from ming_eval.store.run_store import RunStore, TaskStore
 
 REQUIRED_MANIFEST_KEYS = ("format", "tasks", "model")
+#: statuses of samples that score 0 because something failed, not because the answer was wrong
+FAILED_STATUSES = (INFERENCE_FAILED, SCORING_FAILED, JUDGE_UNAVAILABLE)
 
 
 @dataclass
@@ -68,14 +70,13 @@ class ReportRun:
     def rewritten_prompts(self, task: str) -> bool:
         """Whether the task ran on LLM-rewritten prompts (GenEval's "†").
 
-        Read from the task's configuration: an option whose name contains "rewrit" set to a true
-        value, or a data file whose name says it holds rewritten or long prompts (BAGEL ships
-        ``evaluation_metadata_long.jsonl``).
+        Read from the task's configuration: the GenEval task's option ``prompt_set: rewritten``
+        (the ``geneval_rewritten`` card), or a data file whose name says it holds rewritten or long
+        prompts (BAGEL ships ``evaluation_metadata_long.jsonl``).
         """
         cfg = self.task_config(task)
-        for key, value in (cfg.get("options") or {}).items():
-            if "rewrit" in key.lower() and value not in (None, False, "", 0, "original"):
-                return True
+        if (cfg.get("options") or {}).get("prompt_set") == "rewritten":
+            return True
         for data_file in (cfg.get("task") or {}).get("data", []) or []:
             name = str(data_file.get("name", "")).lower()
             if "rewrit" in name or name.endswith("_long.jsonl"):
@@ -91,6 +92,11 @@ class ReportRun:
             f"{self.path}: task {task} has no scores.jsonl ({describe_missing(ts)})",
             hint=f"finish the run (run the same `ming-eval run` command again) or `ming-eval score {self.path}`",
         )
+
+
+def failed_count(result: TaskResult) -> int:
+    """How many of a result's samples failed (inference, scoring, judge) and count as wrong."""
+    return sum(result.counts.get(status, 0) for status in FAILED_STATUSES)
 
 
 def describe_missing(ts: TaskStore) -> str:
@@ -116,16 +122,13 @@ def _default_label(manifest: dict[str, Any], path: Path) -> str:
     return label
 
 
-def read_manifest(path: Path) -> dict[str, Any]:
-    """The run's manifest; errors say what is missing and which format the run is in."""
-    if not path.is_dir():
-        raise RunStoreError(f"run directory {path} does not exist")
-    manifest_path = path / MANIFEST
-    if not manifest_path.is_file():
-        raise RunStoreError(
-            f"{path} is not a ming-eval run: it has no {MANIFEST}",
-            hint="pass the directory given to `ming-eval run --out`",
-        )
+def read_manifest(store: RunStore) -> dict[str, Any]:
+    """The run's manifest; errors say what is missing and which format the run is in.
+
+    Stricter than :meth:`RunStore.read_manifest`: reports need the keys a run writes, and an older
+    run's error says which of them it lacks.
+    """
+    manifest_path = store.manifest_path
     try:
         data = json.loads(manifest_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -147,8 +150,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
 def open_run(path: str | Path, label: str | None = None) -> ReportRun:
     """Load a run directory for reports: every task's results, and why any task has none."""
     root = Path(path)
-    manifest = read_manifest(root)
-    store = RunStore(root)
+    store = RunStore.open_existing(root)
+    manifest = read_manifest(store)
     results: dict[str, TaskResult] = {}
     problems: dict[str, str] = {}
     for task in manifest.get("tasks", {}):

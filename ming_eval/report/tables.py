@@ -26,7 +26,7 @@ from ming_eval.core.results import Metric, TaskResult
 from ming_eval.errors import CardError
 from ming_eval.report.baselines import Baseline
 from ming_eval.report.data import load_yaml_model, reports_root
-from ming_eval.report.runs import ReportRun
+from ming_eval.report.runs import ReportRun, failed_count
 from ming_eval.tasks.vlm import averages
 
 OURS = "ours"
@@ -64,7 +64,6 @@ class TableSpec(BaseModel):
     name: str
     title: str
     caption: str = ""
-    baselines: str
     scale: float = Field(gt=0)
     digits: int = Field(ge=0, le=6)
     columns: list[ColumnSpec] = Field(min_length=1)
@@ -228,7 +227,7 @@ def run_notes(run: ReportRun, tasks: set[str]) -> list[str]:
         if result is None:
             continue
         counts = result.counts
-        failed = sum(counts.get(k, 0) for k in ("inference_failed", "scoring_failed", "judge_unavailable"))
+        failed = failed_count(result)
         if "limit" in result.info:
             notes.append(f"{task}: --limit {result.info['limit']} (a subset; not comparable to published numbers)")
         if counts.get("missing"):
@@ -240,7 +239,22 @@ def run_notes(run: ReportRun, tasks: set[str]) -> list[str]:
 
 # -- building -----------------------------------------------------------------------------------
 def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[Baseline]) -> ReportTable | None:
-    """The table for ``spec``, or None when no run and no baseline has a value in it."""
+    """The table for ``spec``, or None when no run has a value in it (baselines alone make no table)."""
+    ours: list[Row] = []
+    tasks = spec.tasks
+    for run in runs:
+        # a run of both prompt sets (geneval and geneval_rewritten) gets a row for each
+        rewritten_tasks = {t for t in tasks if t in run.tasks and run.rewritten_prompts(t)}
+        for rewritten in (False, True):
+            results = {t: r for t, r in run.results.items() if (t in rewritten_tasks) == rewritten}
+            cells = {c.key: run_cell(spec, c, results) for c in spec.columns}
+            if all(cell.empty for cell in cells.values()):
+                continue
+            used = {t for t in tasks if t in run.tasks and (t in rewritten_tasks) == rewritten}
+            ours.append(Row(run.label + ("†" if rewritten else ""), OURS, OURS_GROUP, cells, rewritten=rewritten,
+                            key=str(run.path), sources=[str(run.path)], notes=run_notes(run, used)))
+    if not ours:
+        return None
     rows: list[Row] = []
     seen: dict[tuple[str, bool, tuple[tuple[str, float], ...]], Row] = {}
     for b in baselines:
@@ -264,16 +278,7 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
                   rewritten=b.rewritten, key=b.key, sources=b.sources(), notes=[b.note] if b.note else [])
         seen[ident] = row
         rows.append(row)
-    for run in runs:
-        cells = {c.key: run_cell(spec, c, run.results) for c in spec.columns}
-        if all(cell.empty for cell in cells.values()):
-            continue
-        rewritten = any(run.rewritten_prompts(t) for t in spec.tasks if t in run.results)
-        used = {t for t in spec.tasks if t in run.tasks}
-        rows.append(Row(run.label + ("†" if rewritten else ""), OURS, OURS_GROUP, cells, rewritten=rewritten,
-                        key=str(run.path), sources=[str(run.path)], notes=run_notes(run, used)))
-    if not any(not cell.empty for r in rows for cell in r.cells.values()):
-        return None
+    rows += ours
     _mark_best(spec, rows)
     notes = []
     if spec.caption:
@@ -318,8 +323,8 @@ def other_tasks_table(runs: Sequence[ReportRun], specs: Sequence[TableSpec]) -> 
         metric = primaries.pop() if len(primaries) == 1 else None
         label = f"{task} ({metric})" if metric else task
         columns.append(ColumnSpec(key=task, label=label, tasks=[task], metric=metric or "primary"))
-    spec = TableSpec(format="ming-eval-table/1", name="other", title="Other tasks", baselines="-", scale=1.0,
-                     digits=2, columns=columns)
+    spec = TableSpec(format="ming-eval-table/1", name="other", title="Other tasks", scale=1.0, digits=2,
+                     columns=columns)
     rows = []
     for run in runs:
         cells: dict[str, Cell] = {}
@@ -353,8 +358,6 @@ def build_report_tables(
     tables: list[ReportTable] = []
     for spec in specs:
         if only and spec.name not in only:
-            continue
-        if not any(any(not run_cell(spec, c, r.results).empty for c in spec.columns) for r in runs):
             continue
         table = build_table(spec, runs, baselines)
         if table is not None:

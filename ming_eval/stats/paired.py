@@ -38,7 +38,6 @@ MCNEMAR_EXACT = "mcnemar-exact"
 MCNEMAR_CHI2 = "mcnemar-chi2"
 SIGN_FLIP_EXACT = "sign-flip-exact"
 SIGN_FLIP_MC = "sign-flip-monte-carlo"
-NO_TEST = "none"
 
 
 @dataclass(frozen=True)

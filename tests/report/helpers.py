@@ -40,10 +40,12 @@ def model_block(name: str = "ming-lite-uni", checkpoint: str = "inclusionAI/Ming
 
 def task_block(task: str, *, capability: str, protocol: dict[str, Any], options: dict[str, Any] | None = None,
                data_name: str | None = None) -> dict[str, Any]:
+    # GenEval's cards (geneval_rewritten's too) name the original prompt file
+    default_data = "evaluation_metadata.jsonl" if capability == "generate" else f"{task}.tsv"
     return {
         "task": {
             "name": task, "class": f"ming_eval.tasks.x:{task}", "capability": capability, "version": "1",
-            "data": [{"name": data_name or f"{task}.tsv", "url": None, "sha256": "0" * 64, "md5": None,
+            "data": [{"name": data_name or default_data, "url": None, "sha256": "0" * 64, "md5": None,
                       "size": None, "description": ""}],
             "options": options or {},
         },
@@ -89,7 +91,7 @@ def geneval_data(seed: int, *, per_tag: int = 20, accuracy: dict[str, float] | N
 def _result(task: str, data: TaskData) -> TaskResult:
     v = np.asarray(data.scores, dtype=float)
     clusters = data.clusters
-    if task == "geneval":
+    if task.startswith("geneval"):
         assert data.breakdown is not None
         tags = [b["tag"] for b in data.breakdown]
         per_tag = grouped_mean_metrics(v, tags, cfg=FAST)
@@ -122,7 +124,7 @@ def write_run(
     configs: dict[str, Any] = {}
     results: dict[str, TaskResult] = {}
     for task, data in tasks.items():
-        generate = task == "geneval"
+        generate = task.startswith("geneval")
         protocol = ({"seed": 42, "cfg": 5.0, "steps": 30, "height": 512, "width": 512} if generate
                     else {"max_new_tokens": 512, "temperature": 0.0, "prompt_style": "default"})
         protocol.update(protocol_overrides or {})

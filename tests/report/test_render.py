@@ -24,7 +24,7 @@ from tests.report.helpers import geneval_data, write_run
 @pytest.fixture()
 def table() -> ReportTable:
     spec = TableSpec(
-        format="ming-eval-table/1", name="geneval", title="GenEval", baselines="geneval", scale=1, digits=2,
+        format="ming-eval-table/1", name="geneval", title="GenEval", scale=1, digits=2,
         columns=[ColumnSpec(key="counting", label="Counting", tasks=["geneval"], metric="counting"),
                  ColumnSpec(key="overall", label="Overall", tasks=["geneval"], metric="overall")],
     )

@@ -71,8 +71,11 @@ def test_incomplete_tasks_say_which_phase_did_not_finish(tmp_path):
 def test_rewritten_prompts_are_read_from_the_task_configuration(tmp_path):
     data = geneval_data(0)
     plain = write_run(tmp_path / "a", {"geneval": data})
-    by_option = write_run(tmp_path / "b", {"geneval": replace(data, options={"rewritten_prompts": True})})
+    # tasks/geneval_rewritten.yaml: GenEvalTask with prompt_set "rewritten"
+    by_option = write_run(tmp_path / "b", {"geneval_rewritten": replace(data, options={"prompt_set": "rewritten"})})
+    custom = write_run(tmp_path / "d", {"geneval": replace(data, options={"prompt_set": "custom"})})
     by_file = write_run(tmp_path / "c", {"geneval": replace(data, data_name="evaluation_metadata_long.jsonl")})
     assert not open_run(plain).rewritten_prompts("geneval")
-    assert open_run(by_option).rewritten_prompts("geneval")
+    assert open_run(by_option).rewritten_prompts("geneval_rewritten")
+    assert not open_run(custom).rewritten_prompts("geneval")
     assert open_run(by_file).rewritten_prompts("geneval")

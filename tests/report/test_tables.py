@@ -73,10 +73,23 @@ def test_rewritten_rows_are_apart_and_ranked_among_themselves(tmp_path, catalog)
 
 
 def test_our_run_with_rewritten_prompts_gets_a_dagger(tmp_path, catalog):
-    data = replace(geneval_data(2), options={"rewritten_prompts": True})
-    run = open_run(write_run(tmp_path / "run", {"geneval": data}))
-    table = _by_name(build_report_tables([run], catalog.select("none")))["geneval"]
-    assert [r.label for r in table.rows] == ["Ming-Lite-Uni†"] and table.rows[0].rewritten
+    # the task of tasks/geneval_rewritten.yaml: GenEvalTask with the option prompt_set "rewritten"
+    data = replace(geneval_data(2), options={"prompt_set": "rewritten"})
+    run = open_run(write_run(tmp_path / "run", {"geneval_rewritten": data}))
+    tables = _by_name(build_report_tables([run], catalog.select("none")))
+    assert set(tables) == {"geneval"}
+    assert [r.label for r in tables["geneval"].rows] == ["Ming-Lite-Uni†"] and tables["geneval"].rows[0].rewritten
+
+
+def test_a_run_of_both_prompt_sets_gets_a_row_for_each(tmp_path, catalog):
+    rewritten = replace(geneval_data(3), options={"prompt_set": "rewritten"})
+    run = open_run(write_run(tmp_path / "run", {"geneval": geneval_data(2), "geneval_rewritten": rewritten}))
+    table = _by_name(build_report_tables([run], catalog.select("paper")))["geneval"]
+    ours = {r.label: r for r in table.rows if r.ours}
+    assert set(ours) == {"Ming-Lite-Uni", "Ming-Lite-Uni†"}
+    assert not ours["Ming-Lite-Uni"].rewritten and ours["Ming-Lite-Uni†"].rewritten
+    for label, task in (("Ming-Lite-Uni", "geneval"), ("Ming-Lite-Uni†", "geneval_rewritten")):
+        assert ours[label].cells["overall"].value == pytest.approx(run.results[task].metrics["overall"].value)
 
 
 def test_partial_suite_leaves_cells_and_average_blank(tmp_path, catalog):
@@ -91,8 +104,7 @@ def test_values_are_converted_to_the_tables_scale(tmp_path):
     specs_dir = tmp_path / "tables"
     specs_dir.mkdir()
     (specs_dir / "pct.yaml").write_text(yaml.safe_dump({
-        "format": "ming-eval-table/1", "name": "pct", "title": "GenEval in percent", "baselines": "pct",
-        "scale": 100, "digits": 1,
+        "format": "ming-eval-table/1", "name": "pct", "title": "GenEval in percent", "scale": 100, "digits": 1,
         "columns": [{"key": "overall", "label": "Overall", "tasks": ["geneval"], "metric": "overall"},
                     {"key": "count", "label": "Counting", "tasks": ["geneval"], "metric": "counting"}],
     }))
@@ -152,7 +164,7 @@ def test_a_baseline_with_a_column_the_table_lacks_is_refused(tmp_path, catalog):
 )
 def test_bad_table_layouts_are_refused(tmp_path: Path, column, message):
     (tmp_path / "t.yaml").write_text(yaml.safe_dump({
-        "format": "ming-eval-table/1", "name": "t", "title": "T", "baselines": "t", "scale": 100, "digits": 1,
+        "format": "ming-eval-table/1", "name": "t", "title": "T", "scale": 100, "digits": 1,
         "columns": [column],
     }))
     with pytest.raises(CardError, match=message):
