@@ -217,6 +217,8 @@ class TaskResult:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> TaskResult:
+        if d["primary"] not in d["metrics"]:
+            raise ValueError(f"primary metric {d['primary']!r} of task {d['task']!r} is not among its metrics")
         return cls(
             task=d["task"],
             primary=d["primary"],

@@ -13,7 +13,6 @@ from typing import Any
 
 from ming_eval.core.results import INFERENCE_FAILED, JUDGE_UNAVAILABLE, SCORING_FAILED, SampleScore, TaskResult
 from ming_eval.errors import RunStoreError
-from ming_eval.store.jsonl import read_jsonl
 from ming_eval.store.manifest import FORMAT
 from ming_eval.store.run_store import RunStore, TaskStore
 
@@ -87,7 +86,7 @@ class ReportRun:
         """The task's per-sample scores, in sample order; a clear error if the run has none."""
         ts = self.task_store(task)
         if ts.scores_path.is_file():
-            return {s.id: s for s in (SampleScore.from_record(r) for r in read_jsonl(ts.scores_path))}
+            return ts.read_merged_scores()
         raise RunStoreError(
             f"{self.path}: task {task} has no scores.jsonl ({describe_missing(ts)})",
             hint=f"finish the run (run the same `ming-eval run` command again) or `ming-eval score {self.path}`",

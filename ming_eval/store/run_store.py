@@ -21,15 +21,18 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ming_eval.core.results import RETRY_STATUSES, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Sample
 from ming_eval.errors import RunStoreError
 from ming_eval.store.jsonl import JsonlWriter, read_jsonl, write_json_atomic, write_jsonl_atomic
 from ming_eval.store.manifest import FORMAT
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 MANIFEST = "manifest.json"
 RESULTS = "results.json"
@@ -63,17 +66,18 @@ class TaskStore:
     def record_writer(self, rank: int) -> JsonlWriter:
         return JsonlWriter(_rank_file(self.records_dir, rank))
 
-    def _read_all(self, folder: Path) -> Iterable[dict[str, Any]]:
+    def _read_all(self, folder: Path, parse: Callable[[dict[str, Any]], T]) -> Iterable[tuple[dict[str, Any], T]]:
+        """Every record of every rank file in ``folder``, with ``parse(record)``; a record that does not
+        parse is reported with its file (it was edited or written by something else)."""
         if not folder.is_dir():
             return
         for path in sorted(folder.glob("rank-*.jsonl")):
-            yield from read_jsonl(path)
+            yield from _parse_records(path, parse)
 
     def read_predictions(self) -> dict[str, Prediction]:
         """Every sample's latest record; a successful record beats a failed one for the same id."""
         out: dict[str, Prediction] = {}
-        for rec in self._read_all(self.records_dir):
-            pred = Prediction.from_record(rec, self.images_dir)
+        for _, pred in self._read_all(self.records_dir, lambda r: Prediction.from_record(r, self.images_dir)):
             prev = out.get(pred.sample_id)
             if prev is None or pred.ok or not prev.ok:
                 out[pred.sample_id] = pred
@@ -108,8 +112,7 @@ class TaskStore:
         """Stored scores (the last per sample). With ``predictions``, only scores made for exactly
         those predictions count: a sample re-run since (e.g. ``--retry-failed``) is scored again."""
         out: dict[str, SampleScore] = {}
-        for rec in self._read_all(self.scoring_dir):
-            score = SampleScore.from_record(rec)
+        for rec, score in self._read_all(self.scoring_dir, SampleScore.from_record):
             if predictions is not None:
                 pred = predictions.get(score.id)
                 if pred is None or rec.get("prediction") != pred.digest:
@@ -119,6 +122,10 @@ class TaskStore:
                 continue  # a verdict made after a retry wins, whichever rank file holds it
             out[score.id] = score
         return out
+
+    def read_merged_scores(self) -> dict[str, SampleScore]:
+        """The scores ``results.json`` was aggregated from (``scores.jsonl``), in sample order."""
+        return {s.id: s for _, s in _parse_records(self.scores_path, SampleScore.from_record)}
 
     def scoring_fingerprint(self) -> dict[str, Any] | None:
         path = self.scoring_dir / "config.json"
@@ -155,7 +162,7 @@ class TaskStore:
     def read_results(self) -> TaskResult | None:
         if not self.results_path.is_file():
             return None
-        return TaskResult.from_dict(json.loads(self.results_path.read_text()))
+        return _parse_results(self.results_path, lambda d: TaskResult.from_dict(d))
 
 
 class RunStore:
@@ -203,6 +210,8 @@ class RunStore:
             data = json.loads(self.manifest_path.read_text())
         except json.JSONDecodeError as exc:
             raise RunStoreError(f"{self.manifest_path} is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise RunStoreError(f"{self.manifest_path} is not a ming-eval manifest (a JSON object)")
         fmt = data.get("format")
         if fmt != FORMAT:
             raise RunStoreError(
@@ -222,8 +231,9 @@ class RunStore:
         """Every task's latest results in this run (the run-level results.json)."""
         if not self.results_path.is_file():
             return {}
-        tasks = json.loads(self.results_path.read_text()).get("tasks", {})
-        return {name: TaskResult.from_dict(d) for name, d in tasks.items()}
+        return _parse_results(
+            self.results_path, lambda d: {name: TaskResult.from_dict(r) for name, r in d["tasks"].items()}
+        )
 
     def write_results(self, results: dict[str, TaskResult]) -> None:
         existing: dict[str, Any] = {}
@@ -231,3 +241,24 @@ class RunStore:
             existing = json.loads(self.results_path.read_text()).get("tasks", {})
         existing.update({name: r.to_dict() for name, r in results.items()})
         write_json_atomic(self.results_path, {"format": FORMAT, "tasks": existing})
+
+
+def _parse_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> Iterable[tuple[dict[str, Any], T]]:
+    for number, rec in enumerate(read_jsonl(path), start=1):
+        try:
+            yield rec, parse(rec)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RunStoreError(
+                f"{path}: record {number} is malformed ({type(exc).__name__}: {exc})",
+                hint="the file was edited or corrupted; remove that line and re-run to redo the sample",
+            ) from exc
+
+
+def _parse_results(path: Path, parse: Callable[[Any], R]) -> R:
+    try:
+        return parse(json.loads(path.read_text()))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise RunStoreError(
+            f"{path} is not a valid results file ({type(exc).__name__}: {exc})",
+            hint="re-create it with `ming-eval score RUN_DIR` (scores are kept, so nothing is recomputed)",
+        ) from exc

@@ -68,3 +68,24 @@ def test_a_verdict_after_a_retry_wins_over_judge_unavailable(tmp_path):
     scores = ts.read_scores({"1": pred, "2": Prediction("2", Status.OK, output="y")})
     assert scores["1"].status == "ok" and scores["1"].score == 1.0
     assert scores["2"].status == "judge_unavailable"
+
+
+def test_malformed_records_name_their_file(tmp_path):
+    ts = RunStore.create(tmp_path / "run").task("t")
+    with ts.score_writer(0) as w:
+        w.write({"id": "1", "score": 1.0})
+        w.write({"id": "2"})  # no score
+    with pytest.raises(RunStoreError, match=r"scoring/rank-00000.jsonl: record 2 is malformed \(KeyError"):
+        ts.read_scores()
+
+
+def test_results_and_manifest_that_are_not_ours(tmp_path):
+    store = RunStore.create(tmp_path / "r")
+    store.manifest_path.write_text("[1, 2]")
+    with pytest.raises(RunStoreError, match="is not a ming-eval manifest"):
+        store.read_manifest()
+    ts = store.task("t")
+    ts.dir.mkdir()
+    ts.results_path.write_text('{"task": "t", "primary": "overall", "metrics": {"acc": {"value": 1.0}}}')
+    with pytest.raises(RunStoreError, match="primary metric 'overall' of task 't' is not among its metrics"):
+        ts.read_results()
