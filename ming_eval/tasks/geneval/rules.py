@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -247,14 +248,24 @@ def details_of(objects: ObjectMap) -> dict[str, list[list[float]]]:
     return {cls: [[float(v) for v in obj.row] for obj in objs] for cls, objs in objects.items()}
 
 
-def objects_from_details(details: Mapping[str, Sequence[Sequence[float]]]) -> ObjectMap:
-    """Rebuild kept detections from an upstream results row's ``details`` (no masks)."""
-    out: ObjectMap = {}
-    for cls in OBJECT_NAMES:
-        rows = details.get(cls)
-        if rows:
-            out[cls] = [DetectedObject(np.asarray(r, dtype=np.float32)) for r in rows]
+def objects_from_details(details: Any) -> ObjectMap:
+    """Rebuild kept detections from an upstream results row's ``details`` (no masks).
+
+    Raises ``ValueError`` unless ``details`` is ``{class: [[x1, y1, x2, y2, score], ...]}`` with GenEval's
+    class names.
+    """
+    if not isinstance(details, Mapping):
+        raise ValueError(f"expected an object of class names, got {type(details).__name__}")
     unknown = sorted(set(details) - set(OBJECT_NAMES))
     if unknown:
         raise ValueError(f"unknown classes in details: {unknown}")
+    out: ObjectMap = {}
+    for cls in OBJECT_NAMES:
+        rows = details.get(cls)
+        if not rows:
+            continue
+        table = np.asarray(rows, dtype=np.float32)
+        if table.ndim != 2 or table.shape[1] != 5:
+            raise ValueError(f"{cls!r} must be a list of [x1, y1, x2, y2, score] rows, got {rows!r}")
+        out[cls] = [DetectedObject(row) for row in table]
     return out

@@ -91,7 +91,7 @@ class UpstreamCheck:
 def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from exc
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
