@@ -161,7 +161,7 @@ class MMDetDetector:
             return cls(TINY, random_state_dict(), device, options.batch_size, source="tiny random weights")
         if options.weights:
             path = Path(options.weights).expanduser()
-            cfg, state, _ = load_any(path, SWIN_S)
+            cfg, state = load_any(path, SWIN_S)
             return cls(cfg, state, device, options.batch_size, source=str(path))
         path = fetch_checkpoint(GENEVAL_MMDET3)
         raw = load_torch_checkpoint(path, allow_pickle=True)  # verified download from OpenMMLab
