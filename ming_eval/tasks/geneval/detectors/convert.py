@@ -24,8 +24,9 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ming_eval.data.files import file_digest
-from ming_eval.errors import CheckpointError, ChecksumError
+from ming_eval.cards.schema import DataFile
+from ming_eval.data.files import file_digest, verify_file
+from ming_eval.errors import CheckpointError
 from ming_eval.tasks.geneval.detectors.config import SWIN_S, Mask2FormerConfig
 
 Layout = Literal["mmdet2", "mmdet3"]
@@ -135,19 +136,17 @@ def write_sha256(path: Path) -> str:
     return digest
 
 
-def verify_sha256_sidecar(path: Path) -> str | None:
-    """Check ``<path>.sha256`` if it exists; returns the digest, or None without a sidecar."""
+def verify_sha256_sidecar(path: Path) -> None:
+    """Check ``<path>.sha256`` if it exists (the digest is remembered by size and mtime, as for task
+    data, so the weights are hashed once, not on every load)."""
     sidecar = path.with_name(path.name + ".sha256")
     if not sidecar.is_file():
-        return None
+        return
     text = sidecar.read_text().split()
     if not text or not re.fullmatch(r"[0-9a-f]{64}", text[0]):
         raise CheckpointError(f"{sidecar} is not a sha256sum line", hint="delete it or convert again")
-    actual = file_digest(path, "sha256")
-    if actual != text[0]:
-        raise ChecksumError(str(path), "sha256", text[0], actual,
-                            fix="the converted weights changed since conversion: convert the checkpoint again")
-    return actual
+    verify_file(path, DataFile(name=path.name, sha256=text[0]),
+                fix="the converted weights changed since conversion: convert the checkpoint again")
 
 
 def save_converted(state: Mapping[str, Tensor], cfg: Mask2FormerConfig, out: Path, *,

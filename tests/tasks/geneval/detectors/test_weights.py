@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from ming_eval.data import files
 from ming_eval.data.files import file_digest
 from ming_eval.errors import ChecksumError, DataError
 from ming_eval.tasks.geneval.detection import DetectorOptions
-from ming_eval.tasks.geneval.detectors import build_detector, weights
+from ming_eval.tasks.geneval.detectors import build_detector, convert, weights
 from ming_eval.tasks.geneval.detectors.config import TINY
 from ming_eval.tasks.geneval.detectors.convert import read_metadata
 from ming_eval.tasks.geneval.detectors.weights import (
@@ -97,3 +98,14 @@ def test_build_detector_without_weights_uses_the_cache(
     detector = build_detector(DetectorOptions(), "cpu")
     assert (tmp_path / "models" / "geneval_detector" / weights.CONVERTED_NAME).is_file()
     detector.close()
+    # later runs do not hash the converted weights again (their digest is remembered by size and mtime)
+    hashed: list[Path] = []
+
+    def spy(path: Path, algorithm: str) -> str:
+        hashed.append(path)
+        return file_digest(path, algorithm)
+
+    for module in (files, convert, weights):
+        monkeypatch.setattr(module, "file_digest", spy)
+    build_detector(DetectorOptions(), "cpu").close()
+    assert hashed == []
