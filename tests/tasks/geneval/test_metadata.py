@@ -32,7 +32,7 @@ def test_upstream_file_parses_with_expected_tag_blocks():
                                                "position": 100, "color_attr": 100}
     # the folder metadata we write is the line as GenEval's generation script dumps it
     first = json.loads(path.read_text().splitlines()[0])
-    assert prompts[0].folder_json() == json.dumps(first)
+    assert json.dumps(dict(prompts[0].raw)) == json.dumps(first)
     assert prompts[0].sample_id == "00000"
     positions = [p for p in prompts if p.tag == "position"]
     assert all(p.include[1].position is not None and p.include[1].position[1] == 0 for p in positions)
