@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from ming_eval.errors import DataError
-from ming_eval.tasks.geneval.constants import METADATA_SHA256
+from ming_eval.runner.plan import resolve_task
 from ming_eval.tasks.geneval.metadata import (
     Include,
     check_rewritten,
@@ -25,7 +25,8 @@ def test_upstream_file_parses_with_expected_tag_blocks():
     if folder is None:
         pytest.skip("no upstream copy of evaluation_metadata.jsonl here")
     path = folder / "evaluation_metadata.jsonl"
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == METADATA_SHA256
+    [pinned] = resolve_task("geneval").data_files()  # the card's sha256 is what runs check
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == pinned.sha256
     prompts = load_metadata(path)
     assert len(prompts) == 553
     assert Counter(p.tag for p in prompts) == {"single_object": 80, "two_object": 99, "counting": 80, "colors": 94,
