@@ -194,7 +194,13 @@ class GenEvalTask(BaseTask):
         state = {"source": str(scan.source), "images_per_prompt": n, "files": files}
         state_path = store.dir / IMPORT_STATE
         if state_path.is_file():
-            old = json.loads(state_path.read_text())
+            try:
+                old = json.loads(state_path.read_text(encoding="utf-8"))
+                if not isinstance(old, dict):
+                    raise ValueError(f"a JSON {type(old).__name__}, not an object")
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                raise DataError(f"cannot read {state_path}, the record of an earlier import: {exc}",
+                                hint="pass a new --out directory (the existing scores are left untouched)") from exc
             if old.get("source") != state["source"]:
                 raise DataError(f"{store.dir} already holds scores of another folder ({old.get('source')})",
                                 hint="pass a new --out directory (the existing scores are left untouched)")

@@ -170,6 +170,9 @@ def test_folder_from_any_tool_scores_the_same(tmp_path, cards, injected):
 
     with pytest.raises(DataError, match="files have changed"):
         score_external("geneval", images, tmp_path / "ext", task_options=options, argv=["test"])
+    (tmp_path / "ext" / "geneval" / "import.json").write_text("{broken")
+    with pytest.raises(DataError, match=r"cannot read .*import\.json"):
+        score_external("geneval", images, tmp_path / "ext", task_options=options, argv=["test"])
 
 
 def test_rescore_with_another_threshold_moves_old_scores_aside(tmp_path, cards, injected):
