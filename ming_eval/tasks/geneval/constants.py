@@ -8,10 +8,8 @@ the tests).
 
 from __future__ import annotations
 
-UPSTREAM_REPO = "djghosh13/geneval"
-UPSTREAM_COMMIT = "af4902f24d3ca90ebbb446dd9891a59e0f82725f"
+#: the prompt file's name (its URL and sha256 are pinned in the task card, tasks/geneval.yaml)
 METADATA_FILE = "evaluation_metadata.jsonl"
-METADATA_SHA256 = "5c48e0813e812e3c373fa5c8ed07a8f0a483be30272b4427b0559c8048e67c13"
 OBJECT_NAMES_SHA256 = "608f6a0e5c8ca1c7a92b818430141fe268c85b7930b50f4160f1d65893b5bacd"
 
 #: the six tags, in the order of the prompt file and of the paper's tables

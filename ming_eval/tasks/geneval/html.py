@@ -159,7 +159,8 @@ def write_report(
 
 def write_report_for_task_dir(task_dir: Path, title: str | None = None) -> Path:
     """Rebuild ``report.html`` from a finished task folder (``results.json``, ``scores.jsonl``,
-    ``predictions.jsonl``); for ``ming-eval report`` and for runs scored before the page existed."""
+    ``predictions.jsonl``) without scoring again, e.g. for runs scored with ``html_report: false``
+    (a Python helper: no command calls it; ``ming-eval score RUN_DIR`` rewrites the page too)."""
     results_path = task_dir / "results.json"
     scores_path = task_dir / "scores.jsonl"
     preds_path = task_dir / "predictions.jsonl"

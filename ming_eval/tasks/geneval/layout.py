@@ -67,9 +67,6 @@ class FolderScan:
     def n_images(self) -> int:
         return sum(len(v) for v in self.images.values())
 
-    def missing_images(self, n_prompts: int) -> int:
-        return n_prompts * self.expected_images - self.n_images
-
 
 def _rel(path: Path, root: Path) -> str:
     try:
@@ -78,7 +75,7 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _scan_samples(folder: Path, root: Path, scan: FolderScan, verify: bool) -> list[Path]:
+def _scan_samples(folder: Path, root: Path, scan: FolderScan) -> list[Path]:
     samples_dir = folder / "samples"
     if not samples_dir.is_dir():
         scan.incomplete.append(f"{_rel(samples_dir, root)} is missing")
@@ -90,13 +87,12 @@ def _scan_samples(folder: Path, root: Path, scan: FolderScan, verify: bool) -> l
             scan.warnings.append(f"{rel}/ ignored (a folder inside samples/)")
             continue
         if SAMPLE_FILE.fullmatch(entry.name):
-            if verify:
-                check = check_png(entry)
-                if check.error:
-                    scan.incomplete.append(f"{rel}: {check.error}")
-                    continue
-                if check.warning:
-                    scan.warnings.append(f"{rel}: {check.warning}")
+            check = check_png(entry)
+            if check.error:
+                scan.incomplete.append(f"{rel}: {check.error}")
+                continue
+            if check.warning:
+                scan.warnings.append(f"{rel}: {check.warning}")
             usable.append(entry)
         elif entry.suffix.lower() in IMAGE_SUFFIXES or UPSTREAM_SAMPLE.match(entry.name):
             scan.incomplete.append(
@@ -111,7 +107,6 @@ def _scan_samples(folder: Path, root: Path, scan: FolderScan, verify: bool) -> l
 
 def scan_folder(
     source: Path, prompts: Sequence[PromptMeta], expected_images: int, *, ignore_prompt_text: bool = False,
-    verify_png: bool = True,
 ) -> FolderScan:
     """Read a folder in GenEval's layout against the prompt set ``prompts`` (by line index).
 
@@ -160,7 +155,7 @@ def scan_folder(
                 f"(differs in {', '.join(keys)}{detail})"
             )
             continue
-        usable = _scan_samples(entry, source, scan, verify_png)
+        usable = _scan_samples(entry, source, scan)
         if len(usable) > expected_images:
             scan.errors.append(
                 f"{entry.name}/samples has {len(usable)} PNG samples, expected {expected_images} per prompt"

@@ -53,10 +53,6 @@ class PromptMeta:
     def sample_id(self) -> str:
         return f"{self.index:05d}"
 
-    def folder_json(self) -> str:
-        """The text of ``<index>/metadata.jsonl`` as GenEval's generation script writes it."""
-        return json.dumps(dict(self.raw))
-
     @property
     def needs_color(self) -> bool:
         return any(inc.color is not None for inc in self.include)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -80,12 +81,31 @@ def class_threshold(tag: str, options: RuleOptions) -> float:
     return options.counting_threshold if tag == "counting" else options.threshold
 
 
+def keep_ranked(ranked: NDArray[np.float32], tag: str, options: RuleOptions) -> list[int]:
+    """Which of one class's rows GenEval keeps, as positions in ``ranked``.
+
+    ``ranked`` holds ``[x1, y1, x2, y2, score]`` rows already in upstream's order (most confident
+    first): keep scores strictly above the tag's threshold (in float32), at most ``max_objects``, then
+    greedy IoU suppression if ``max_overlap < 1``.
+    """
+    cutoff = np.float32(class_threshold(tag, options))
+    queue: list[int] = np.flatnonzero(ranked[:, 4] > cutoff)[: options.max_objects].tolist()
+    if options.max_overlap == 1:
+        return queue
+    overlap = np.float32(options.max_overlap)
+    kept: list[int] = []
+    while queue:
+        best = queue.pop(0)
+        kept.append(best)
+        queue = [j for j in queue if iou_plus_one(ranked[best], ranked[j]) < overlap]
+    return kept
+
+
 def select_objects(dets: Detections, tag: str, options: RuleOptions) -> ObjectMap:
     """The detections GenEval keeps, per class name, most confident first.
 
-    Per class: order by score (reversed ``argsort``), keep scores strictly above the tag's threshold
-    (in float32), keep at most ``max_objects``, then greedy IoU suppression if ``max_overlap < 1``.
-    Classes with nothing kept are absent; keys follow the class order of ``object_names.txt``.
+    Per class: order by score (reversed ``argsort``), then :func:`keep_ranked`. Classes with nothing
+    kept are absent; keys follow the class order of ``object_names.txt``.
     """
     n = len(dets)
     if n == 0:
@@ -96,25 +116,16 @@ def select_objects(dets: Detections, tag: str, options: RuleOptions) -> ObjectMa
     if labels.size and (labels.min() < 0 or labels.max() >= len(OBJECT_NAMES)):
         raise ValueError(f"detector returned class labels outside 0..{len(OBJECT_NAMES) - 1}: {sorted(set(labels))}")
     rows_all = np.concatenate([boxes, scores[:, None]], axis=1)
-    cutoff = np.float32(class_threshold(tag, options))
-    suppress = options.max_overlap != 1
-    overlap = np.float32(options.max_overlap)
     out: ObjectMap = {}
     for label in sorted(set(labels.tolist())):
         members = np.flatnonzero(labels == label)  # raw detector order within the class
-        rows = rows_all[members]
-        order = descending_order(rows[:, 4])
-        order = order[rows[order, 4] > cutoff]
-        queue = order[: options.max_objects].tolist()
+        ranked = members[descending_order(rows_all[members, 4])]
         kept: list[DetectedObject] = []
-        while queue:
-            best = queue.pop(0)
-            src = int(members[best])
+        for position in keep_ranked(rows_all[ranked], tag, options):
+            src = int(ranked[position])
             # a copy, so that keeping a few objects does not keep the detector's whole (N, H, W) stack alive
             mask = None if dets.masks is None else np.array(dets.masks[src], dtype=bool)
-            kept.append(DetectedObject(rows[best], mask, src))
-            if suppress:
-                queue = [j for j in queue if iou_plus_one(rows[best], rows[j]) < overlap]
+            kept.append(DetectedObject(rows_all[src], mask, src))
         if kept:
             out[OBJECT_NAMES[label]] = kept
     return out
@@ -237,14 +248,24 @@ def details_of(objects: ObjectMap) -> dict[str, list[list[float]]]:
     return {cls: [[float(v) for v in obj.row] for obj in objs] for cls, objs in objects.items()}
 
 
-def objects_from_details(details: Mapping[str, Sequence[Sequence[float]]]) -> ObjectMap:
-    """Rebuild kept detections from an upstream results row's ``details`` (no masks)."""
-    out: ObjectMap = {}
-    for cls in OBJECT_NAMES:
-        rows = details.get(cls)
-        if rows:
-            out[cls] = [DetectedObject(np.asarray(r, dtype=np.float32)) for r in rows]
+def objects_from_details(details: Any) -> ObjectMap:
+    """Rebuild kept detections from an upstream results row's ``details`` (no masks).
+
+    Raises ``ValueError`` unless ``details`` is ``{class: [[x1, y1, x2, y2, score], ...]}`` with GenEval's
+    class names.
+    """
+    if not isinstance(details, Mapping):
+        raise ValueError(f"expected an object of class names, got {type(details).__name__}")
     unknown = sorted(set(details) - set(OBJECT_NAMES))
     if unknown:
         raise ValueError(f"unknown classes in details: {unknown}")
+    out: ObjectMap = {}
+    for cls in OBJECT_NAMES:
+        rows = details.get(cls)
+        if not rows:
+            continue
+        table = np.asarray(rows, dtype=np.float32)
+        if table.ndim != 2 or table.shape[1] != 5:
+            raise ValueError(f"{cls!r} must be a list of [x1, y1, x2, y2, score] rows, got {rows!r}")
+        out[cls] = [DetectedObject(row) for row in table]
     return out

@@ -17,7 +17,7 @@ from PIL import Image
 from ming_eval.core.results import SCORING_FAILED, Prediction, SampleScore
 from ming_eval.core.sample import GenerateRequest, Sample
 from ming_eval.core.task import Scorer
-from ming_eval.errors import DataError, MingEvalError
+from ming_eval.errors import DataError
 from ming_eval.tasks.geneval.colour import ClipColorClassifier, ColorClassifier, object_crop
 from ming_eval.tasks.geneval.detection import Detections, Detector, DetectorOptions
 from ming_eval.tasks.geneval.images import LoadedImage, load_for_scoring
@@ -46,16 +46,10 @@ class ScorerSettings:
 
 
 def make_detector(options: DetectorOptions, device: str) -> Detector:
-    """The detector backend named by ``options`` (imported only now, so this module imports without it)."""
-    try:
-        from ming_eval.tasks.geneval.detectors import build_detector  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise MingEvalError(
-            f"GenEval's detector backends are not available ({exc})",
-            hint="install ming-eval with its GenEval extra: pip install 'ming-eval[geneval]'",
-        ) from exc
-    detector: Detector = build_detector(options, device)
-    return detector
+    """The detector backend named by ``options`` (imported only now: importing this module loads no torch)."""
+    from ming_eval.tasks.geneval.detectors import build_detector
+
+    return build_detector(options, device)
 
 
 def make_color_classifier(settings: ScorerSettings, device: str) -> ColorClassifier:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -56,6 +56,8 @@ class Summary:
     tags: dict[str, float]
     tag_counts: dict[str, tuple[int, int]]  # tag -> (correct images, images)
     overall: float
+    #: prompt -> whether at least one of its images is correct
+    prompt_correct: dict[str, bool] = field(default_factory=dict)
 
 
 def summarize(rows: Sequence[ImageRow]) -> Summary:
@@ -80,6 +82,7 @@ def summarize(rows: Sequence[ImageRow]) -> Summary:
         tags=tags,
         tag_counts={t: (counts[t][0], counts[t][1]) for t in ordered},
         overall=float(np.mean(list(tags.values()))),
+        prompt_correct=per_prompt,
     )
 
 
@@ -109,11 +112,8 @@ def build_result(
         per_tag[tag] = mean_metric(values[mask], clusters=prompts[mask]) if mask.any() else _nan_metric()
     metrics.update(per_tag)
     metrics["image_accuracy"] = mean_metric(values, clusters=prompts) if rows else _nan_metric()
-    prompt_hits: dict[str, bool] = {}
-    for r in rows:
-        prompt_hits[r.prompt] = prompt_hits.get(r.prompt, False) or r.correct
-    metrics["prompt_accuracy"] = mean_metric(np.array(list(prompt_hits.values()), dtype=np.float64)) \
-        if prompt_hits else _nan_metric()
+    metrics["prompt_accuracy"] = mean_metric(np.array(list(summary.prompt_correct.values()), dtype=np.float64)) \
+        if rows else _nan_metric()
 
     notes: list[str] = []
     missing_tags = [t for t in TAGS if t not in summary.tags]

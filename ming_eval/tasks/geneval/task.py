@@ -8,7 +8,6 @@ line by line against the original; its results are a separate task, labelled "Ge
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from ming_eval.cards.schema import DataFile, TaskCard
 from ming_eval.core.results import Prediction, SampleScore, Status, TaskResult
 from ming_eval.core.sample import Capability, GenerateRequest, Sample
 from ming_eval.core.task import BaseTask, Scorer, SelftestSetup, TaskContext
+from ming_eval.data.files import file_digest
 from ming_eval.errors import CardError, DataError
 from ming_eval.store.jsonl import write_json_atomic
 from ming_eval.store.run_store import TaskStore
@@ -98,10 +98,6 @@ class GenEvalOptions(BaseModel):
 _NOT_SCORING = ("clip_batch_size", "prompts_per_batch", "html_report")
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 class GenEvalTask(BaseTask):
     capability = Capability.GENERATE
     Options = GenEvalOptions
@@ -150,7 +146,7 @@ class GenEvalTask(BaseTask):
         if not path.is_file():
             raise DataError(f"prompts_file {path} does not exist", hint="pass -o <task>.prompts_file=PATH")
         prompts = load_metadata(path)
-        self._prompts_sha256 = file_sha256(path)
+        self._prompts_sha256 = file_digest(path, "sha256")
         if opts.prompt_set == "rewritten":
             check_rewritten(load_metadata(ctx.data.path(METADATA_FILE)), prompts, path)
         return prompts
@@ -198,7 +194,13 @@ class GenEvalTask(BaseTask):
         state = {"source": str(scan.source), "images_per_prompt": n, "files": files}
         state_path = store.dir / IMPORT_STATE
         if state_path.is_file():
-            old = json.loads(state_path.read_text())
+            try:
+                old = json.loads(state_path.read_text(encoding="utf-8"))
+                if not isinstance(old, dict):
+                    raise ValueError(f"a JSON {type(old).__name__}, not an object")
+            except (OSError, UnicodeDecodeError, ValueError) as exc:
+                raise DataError(f"cannot read {state_path}, the record of an earlier import: {exc}",
+                                hint="pass a new --out directory (the existing scores are left untouched)") from exc
             if old.get("source") != state["source"]:
                 raise DataError(f"{store.dir} already holds scores of another folder ({old.get('source')})",
                                 hint="pass a new --out directory (the existing scores are left untouched)")

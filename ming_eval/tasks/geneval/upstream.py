@@ -23,15 +23,7 @@ from rich.table import Table
 from ming_eval.errors import DataError
 from ming_eval.tasks.geneval.constants import TAGS
 from ming_eval.tasks.geneval.metadata import parse_line
-from ming_eval.tasks.geneval.rules import (
-    DetectedObject,
-    ObjectMap,
-    RuleOptions,
-    class_threshold,
-    evaluate,
-    iou_plus_one,
-    objects_from_details,
-)
+from ming_eval.tasks.geneval.rules import ObjectMap, RuleOptions, evaluate, keep_ranked, objects_from_details
 from ming_eval.tasks.geneval.summary import ImageRow, Summary, summarize
 
 _POSITION_REASON = re.compile(r"^(expected .+ target, found )(.*)( target)$")
@@ -55,16 +47,11 @@ def refilter(objects: ObjectMap, tag: str, rules: RuleOptions) -> ObjectMap:
 
     Re-sorting would be wrong here: among equal scores upstream's order is what it recorded.
     """
-    cutoff = np.float32(class_threshold(tag, rules))
     out: ObjectMap = {}
     for cls, objs in objects.items():
-        queue = [o for o in objs if o.row[4] > cutoff][: rules.max_objects]
-        kept: list[DetectedObject] = []
-        while queue:
-            best = queue.pop(0)
-            kept.append(best)
-            if rules.max_overlap != 1:
-                queue = [o for o in queue if iou_plus_one(best.row, o.row) < np.float32(rules.max_overlap)]
+        if not objs:
+            continue
+        kept = [objs[i] for i in keep_ranked(np.stack([o.row for o in objs]), tag, rules)]
         if kept:
             out[cls] = kept
     return out
@@ -104,7 +91,7 @@ class UpstreamCheck:
 def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read {path}: {exc}") from exc
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):

@@ -170,6 +170,9 @@ def test_folder_from_any_tool_scores_the_same(tmp_path, cards, injected):
 
     with pytest.raises(DataError, match="files have changed"):
         score_external("geneval", images, tmp_path / "ext", task_options=options, argv=["test"])
+    (tmp_path / "ext" / "geneval" / "import.json").write_text("{broken")
+    with pytest.raises(DataError, match=r"cannot read .*import\.json"):
+        score_external("geneval", images, tmp_path / "ext", task_options=options, argv=["test"])
 
 
 def test_rescore_with_another_threshold_moves_old_scores_aside(tmp_path, cards, injected):
@@ -225,8 +228,7 @@ def test_original_prompts_from_the_pinned_file(tmp_path, monkeypatch, injected):
         json.dumps(json.loads(metadata.read_text().splitlines()[0]))
 
 
-def test_tiny_random_detector_if_available(tmp_path, cards):
-    pytest.importorskip("ming_eval.tasks.geneval.detectors")
+def test_tiny_random_detector(tmp_path, cards):
     from ming_eval.tasks.geneval.colour import build_tiny_clip
 
     clip = build_tiny_clip(tmp_path / "clip")

@@ -90,12 +90,3 @@ def test_a_detector_that_breaks_the_contract_is_caught(tmp_path):
     with pytest.raises(RuntimeError, match="returned 1 results for 2 images"):
         GenEvalScorer(settings(), "cpu", detector=Short()).score([item(tmp_path, 0, [False, False])])
 
-
-def test_missing_detector_package_is_a_clear_error(monkeypatch):
-    import sys
-
-    from ming_eval.errors import MingEvalError
-
-    monkeypatch.setitem(sys.modules, "ming_eval.tasks.geneval.detectors", None)
-    with pytest.raises(MingEvalError, match="detector backends are not available"):
-        scorer_module.make_detector(DetectorOptions(), "cpu")

@@ -154,8 +154,8 @@ def test_selftest_setup(tmp_path):
 
 
 def test_selftest_setup_runs_through_the_runner(tmp_path, monkeypatch):
-    """What `ming-eval selftest` does for geneval, with the painting model (and, until the detector
-    backends are merged, the painted detector in place of DetectorOptions(tiny_random=True))."""
+    """What `ming-eval selftest` does for geneval, with the painting model and the painted detector in
+    place of DetectorOptions(tiny_random=True) (test_e2e.py runs the tiny random detector)."""
     from ming_eval.selftest import selftest_tasks
 
     monkeypatch.setattr(scorer_module, "make_detector", lambda options, device: PaintedDetector())

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from ming_eval.errors import DataError
-from ming_eval.tasks.geneval.rules import RuleOptions
-from ming_eval.tasks.geneval.upstream import check_upstream_results, normalise_reason
+from ming_eval.tasks.geneval.rules import RuleOptions, objects_from_details
+from ming_eval.tasks.geneval.upstream import check_upstream_results, normalise_reason, refilter
 from tests.tasks.geneval.helpers import FIXTURES
 
 
@@ -74,6 +74,9 @@ def test_bad_files(tmp_path):
     path.write_text("")
     with pytest.raises(DataError, match="has no rows"):
         check_upstream_results(path)
+    path.write_bytes(b"\xff\xfe results")
+    with pytest.raises(DataError, match="cannot read"):
+        check_upstream_results(path)
 
 
 def test_cli_exit_codes(tmp_path, capsys):
@@ -95,3 +98,25 @@ def test_normalise_reason_sorts_position_relations():
     b = "expected dog>=1, found 0\nexpected cat above target, found below and right of target"
     assert normalise_reason(a) == normalise_reason(b)
     assert normalise_reason("expected cat above target, found  target") == "expected cat above target, found  target"
+
+
+def test_refilter_keeps_recorded_order_and_applies_the_same_filters():
+    details = {"clock": [[0, 0, 100, 100, 0.5], [5, 5, 100, 100, 0.95], [200, 0, 300, 90, 0.2],
+                         [200, 0, 300, 90, 0.94]]}
+    objects = objects_from_details(details)
+    kept = refilter(objects, "counting", RuleOptions(counting_threshold=0.3))
+    assert [o.score for o in kept["clock"]] == pytest.approx([0.5, 0.95, 0.94])  # not re-sorted
+    nms = refilter(objects, "counting", RuleOptions(counting_threshold=0.3, max_overlap=0.5))
+    assert [o.score for o in nms["clock"]] == pytest.approx([0.5, 0.94])
+    assert refilter(objects, "counting", RuleOptions()) == {"clock": [objects["clock"][1], objects["clock"][3]]}
+
+
+@pytest.mark.parametrize("details", ['["dog"]', '{"dog": [[0, 0, 10, 10]]}', '{"dog": [[0, 0, 10, 10, 0.9], [1, 2]]}',
+                                     '{"dog": "x"}', '{"dog": [[0, 0, 10, 10, "high"]]}'])
+def test_malformed_details_name_the_line(tmp_path, details):
+    meta = {"tag": "single_object", "include": [{"class": "dog", "count": 1}], "prompt": "a photo of a dog"}
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps({"filename": "a.png", "tag": "single_object", "correct": True, "reason": "",
+                                "metadata": json.dumps(meta), "details": details}) + "\n")
+    with pytest.raises(DataError, match="line 1: malformed 'details'"):
+        check_upstream_results(path)

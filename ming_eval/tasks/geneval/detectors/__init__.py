@@ -62,5 +62,5 @@ def build_detector(options: DetectorOptions, device: str) -> Detector:
     if options.tiny_random:
         return Mask2FormerDetector.from_state_dict(TINY, random_state_dict(), device, options.batch_size)
     path = Path(options.weights).expanduser() if options.weights else default_converted_weights()
-    cfg, state, _ = load_any(path, SWIN_S)
+    cfg, state = load_any(path, SWIN_S)
     return Mask2FormerDetector.from_state_dict(cfg, state, device, options.batch_size)

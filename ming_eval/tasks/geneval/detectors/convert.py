@@ -1,4 +1,4 @@
-"""mmdetection Mask2Former checkpoints -> this package's safetensors weights, and back to mmdet 3.x.
+"""mmdetection Mask2Former checkpoints -> this package's safetensors weights.
 
 Our parameter names are mmdetection 3.x's. A 2.x checkpoint (what GenEval uses) differs only in the
 transformer layers built by mmcv 1.x's ``BaseTransformerLayer``:
@@ -19,13 +19,14 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor
 
-from ming_eval.data.files import file_digest
-from ming_eval.errors import CheckpointError, ChecksumError
+from ming_eval.cards.schema import DataFile
+from ming_eval.data.files import file_digest, verify_file
+from ming_eval.errors import CheckpointError
 from ming_eval.tasks.geneval.detectors.config import SWIN_S, Mask2FormerConfig
 
 Layout = Literal["mmdet2", "mmdet3"]
@@ -35,7 +36,6 @@ _ENCODER = re.compile(r"^(panoptic_head\.pixel_decoder\.encoder\.layers\.\d+\.)(
 _DECODER = re.compile(r"^(panoptic_head\.transformer_decoder\.layers\.\d+\.)(attentions\.[01]|ffns\.0)\.")
 _ENCODER_NAMES = {"attentions.0": "self_attn", "ffns.0": "ffn"}
 _DECODER_NAMES = {"attentions.0": "cross_attn", "attentions.1": "self_attn", "ffns.0": "ffn"}
-_DECODER_NAMES_INV = {v: k for k, v in _DECODER_NAMES.items()}
 
 
 def load_torch_checkpoint(path: Path, *, allow_pickle: bool = False) -> dict[str, Tensor]:
@@ -100,20 +100,6 @@ def to_mmdet3_names(state: Mapping[str, Tensor], layout: Layout) -> dict[str, Te
     return {_rename_mmdet2(k): v for k, v in state.items()}
 
 
-def to_mmdet2_names(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """Inverse of :func:`to_mmdet3_names` for the 2.x layout (used to build test checkpoints)."""
-    out = {}
-    for key, value in state.items():
-        m = re.match(r"^(panoptic_head\.pixel_decoder\.encoder\.layers\.\d+\.)(self_attn|ffn)\.", key)
-        if m:
-            key = m.group(1) + ("attentions.0" if m.group(2) == "self_attn" else "ffns.0") + key[m.end() - 1:]
-        m = re.match(r"^(panoptic_head\.transformer_decoder\.layers\.\d+\.)(cross_attn|self_attn|ffn)\.", key)
-        if m:
-            key = m.group(1) + _DECODER_NAMES_INV[m.group(2)] + key[m.end() - 1:]
-        out[key] = value
-    return out
-
-
 def check_state_dict(state: Mapping[str, Tensor], cfg: Mask2FormerConfig, source: str) -> dict[str, Tensor]:
     """Our model's tensors from an mmdet-3.x-named state dict; a clear error on anything missing.
 
@@ -150,19 +136,17 @@ def write_sha256(path: Path) -> str:
     return digest
 
 
-def verify_sha256_sidecar(path: Path) -> str | None:
-    """Check ``<path>.sha256`` if it exists; returns the digest, or None without a sidecar."""
+def verify_sha256_sidecar(path: Path) -> None:
+    """Check ``<path>.sha256`` if it exists (the digest is remembered by size and mtime, as for task
+    data, so the weights are hashed once, not on every load)."""
     sidecar = path.with_name(path.name + ".sha256")
     if not sidecar.is_file():
-        return None
+        return
     text = sidecar.read_text().split()
     if not text or not re.fullmatch(r"[0-9a-f]{64}", text[0]):
         raise CheckpointError(f"{sidecar} is not a sha256sum line", hint="delete it or convert again")
-    actual = file_digest(path, "sha256")
-    if actual != text[0]:
-        raise ChecksumError(str(path), "sha256", text[0], actual,
-                            fix="the converted weights changed since conversion: convert the checkpoint again")
-    return actual
+    verify_file(path, DataFile(name=path.name, sha256=text[0]),
+                fix="the converted weights changed since conversion: convert the checkpoint again")
 
 
 def save_converted(state: Mapping[str, Tensor], cfg: Mask2FormerConfig, out: Path, *,
@@ -227,12 +211,10 @@ def load_converted(path: Path) -> tuple[Mask2FormerConfig, dict[str, Tensor]]:
     return cfg, check_state_dict(state, cfg, str(path))
 
 
-def load_any(path: Path, cfg: Mask2FormerConfig = SWIN_S, *,
-             allow_pickle: bool = False) -> tuple[Mask2FormerConfig, dict[str, Tensor], dict[str, Any]]:
+def load_any(path: Path, cfg: Mask2FormerConfig = SWIN_S) -> tuple[Mask2FormerConfig, dict[str, Tensor]]:
     """Weights from a converted ``.safetensors`` or directly from an mmdet ``.pth`` (converted in memory)."""
     if path.suffix == ".safetensors":
-        cfg, state = load_converted(path)
-        return cfg, state, read_metadata(path)
-    state = load_torch_checkpoint(path, allow_pickle=allow_pickle)
+        return load_converted(path)
+    state = load_torch_checkpoint(path)
     layout = detect_layout(state, str(path))
-    return cfg, check_state_dict(to_mmdet3_names(state, layout), cfg, str(path)), {"source_layout": layout}
+    return cfg, check_state_dict(to_mmdet3_names(state, layout), cfg, str(path))

@@ -42,6 +42,20 @@ def check_image(image: object, index: int) -> Image.Image:
     return image
 
 
+def same_size_batches(images: Sequence[Image.Image], scale: tuple[int, int], batch_size: int) -> Iterator[list[int]]:
+    """Indices of ``images`` in batches of at most ``batch_size`` that share one padded input size.
+
+    Every image is checked (:func:`check_image`) before the first batch is yielded.
+    """
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, image in enumerate(images):
+        image = check_image(image, i)
+        groups[image_meta(image.height, image.width, scale).padded].append(i)
+    for indices in groups.values():
+        for start in range(0, len(indices), batch_size):
+            yield indices[start:start + batch_size]
+
+
 class Mask2FormerDetector:
     """:class:`~ming_eval.tasks.geneval.detection.Detector` backed by :class:`Mask2Former`."""
 
@@ -62,35 +76,28 @@ class Mask2FormerDetector:
     def raw(self, images: Sequence[Image.Image]) -> list[RawOutput]:
         """Class and mask logits of the last decoder layer for each image, batched like :meth:`detect`."""
         out: list[RawOutput | None] = [None] * len(images)
-        for indices, batch, metas in self._batches(images):
-            cls_logits, mask_logits = self.model(batch)
-            for j, i in enumerate(indices):
-                out[i] = RawOutput(cls_logits[j], mask_logits[j], metas[j])
+        for i, cls_logits, mask_logits, meta in self._forward(images):
+            out[i] = RawOutput(cls_logits, mask_logits, meta)
         return [o for o in out if o is not None]
 
     @torch.inference_mode()
     def detect_tensors(self, images: Sequence[Image.Image]) -> list[InstanceOutput]:
         out: list[InstanceOutput | None] = [None] * len(images)
-        for indices, batch, metas in self._batches(images):
-            cls_logits, mask_logits = self.model(batch)
-            for j, i in enumerate(indices):
-                out[i] = instance_postprocess(cls_logits[j], mask_logits[j], metas[j], self.cfg.max_per_image)
+        for i, cls_logits, mask_logits, meta in self._forward(images):
+            out[i] = instance_postprocess(cls_logits, mask_logits, meta, self.cfg.max_per_image)
         return [o for o in out if o is not None]
 
     def detect(self, images: Sequence[Image.Image]) -> list[Detections]:
         return [o.to_detections() for o in self.detect_tensors(images)]
 
-    def _batches(self, images: Sequence[Image.Image]) -> Iterator[tuple[list[int], Tensor, list[ImageMeta]]]:
-        """Batches of images with the same padded input size; each batch is preprocessed when reached."""
-        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for i, image in enumerate(images):
-            image = check_image(image, i)
-            groups[image_meta(image.height, image.width, self.cfg.test_scale).padded].append(i)
-        for indices in groups.values():
-            for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start:start + self.batch_size]
-                done = [preprocess_one(images[i], self.device, self.cfg.test_scale) for i in chunk]
-                yield chunk, torch.stack([d[0] for d in done]), [d[1] for d in done]
+    def _forward(self, images: Sequence[Image.Image]) -> Iterator[tuple[int, Tensor, Tensor, ImageMeta]]:
+        """(image index, class logits, mask logits, sizes) per image, batch by batch; each batch is
+        preprocessed when reached, so only one batch's outputs are alive at a time."""
+        for chunk in same_size_batches(images, self.cfg.test_scale, self.batch_size):
+            done = [preprocess_one(images[i], self.device, self.cfg.test_scale) for i in chunk]
+            cls_logits, mask_logits = self.model(torch.stack([d[0] for d in done]))
+            for j, i in enumerate(chunk):
+                yield i, cls_logits[j], mask_logits[j], done[j][1]
 
     def close(self) -> None:
         self.model.to("cpu")

@@ -15,7 +15,6 @@ fails on mmdet's checkpoints under torch >= 2.6's ``weights_only`` default).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from ming_eval.tasks.geneval.detectors.config import (
     TINY,
     Mask2FormerConfig,
 )
-from ming_eval.tasks.geneval.detectors.mask2former import RawOutput, check_image
+from ming_eval.tasks.geneval.detectors.mask2former import RawOutput, same_size_batches
 from ming_eval.tasks.geneval.detectors.preprocess import ImageMeta, image_meta, pil_to_bgr
 
 CONFIG_NAME = "mask2former_swin-s-p4-w7-224_8xb2-lsj-50e_coco.py"
@@ -162,7 +161,7 @@ class MMDetDetector:
             return cls(TINY, random_state_dict(), device, options.batch_size, source="tiny random weights")
         if options.weights:
             path = Path(options.weights).expanduser()
-            cfg, state, _ = load_any(path, SWIN_S)
+            cfg, state = load_any(path, SWIN_S)
             return cls(cfg, state, device, options.batch_size, source=str(path))
         path = fetch_checkpoint(GENEVAL_MMDET3)
         raw = load_torch_checkpoint(path, allow_pickle=True)  # verified download from OpenMMLab
@@ -172,23 +171,17 @@ class MMDetDetector:
     def _batches(self, images: Sequence[Image.Image]) -> Iterator[tuple[list[int], Tensor, list[Any]]]:
         from mmdet.structures import DetDataSample
 
-        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for i, image in enumerate(images):
-            image = check_image(image, i)
-            groups[image_meta(image.height, image.width, self.cfg.test_scale).padded].append(i)
-        for indices in groups.values():
-            for start in range(0, len(indices), self.batch_size):
-                chunk = indices[start:start + self.batch_size]
-                tensors, samples = [], []
-                for i in chunk:
-                    tensor, meta = mmcv_preprocess(images[i], self.cfg.test_scale)
-                    tensors.append(tensor)
-                    scale = (meta.resized[1] / meta.original[1], meta.resized[0] / meta.original[0])
-                    samples.append(DetDataSample(metainfo={
-                        "ori_shape": meta.original, "img_shape": meta.resized, "pad_shape": meta.padded,
-                        "batch_input_shape": meta.padded, "scale_factor": scale,
-                    }))
-                yield chunk, torch.stack(tensors).to(self.device), samples
+        for chunk in same_size_batches(images, self.cfg.test_scale, self.batch_size):
+            tensors, samples = [], []
+            for i in chunk:
+                tensor, meta = mmcv_preprocess(images[i], self.cfg.test_scale)
+                tensors.append(tensor)
+                scale = (meta.resized[1] / meta.original[1], meta.resized[0] / meta.original[0])
+                samples.append(DetDataSample(metainfo={
+                    "ori_shape": meta.original, "img_shape": meta.resized, "pad_shape": meta.padded,
+                    "batch_input_shape": meta.padded, "scale_factor": scale,
+                }))
+            yield chunk, torch.stack(tensors).to(self.device), samples
 
     @torch.no_grad()
     def raw(self, images: Sequence[Image.Image]) -> list[RawOutput]:

@@ -19,11 +19,10 @@ from ming_eval.tasks.geneval.detectors.convert import (
     load_converted,
     load_torch_checkpoint,
     read_metadata,
-    to_mmdet2_names,
     to_mmdet3_names,
 )
 from ming_eval.tasks.geneval.detectors.head import Mask2Former
-from tests.tasks.geneval.detectors.conftest import mmdet2_name, mmdet3_state, save_mmdet_checkpoint
+from tests.tasks.geneval.detectors.conftest import mmdet3_state, save_mmdet_checkpoint
 
 
 def test_mmdet2_names_spelled_out() -> None:
@@ -46,11 +45,6 @@ def test_mmdet2_names_spelled_out() -> None:
         "panoptic_head.transformer_decoder.layers.8.ffn.layers.1.weight",
         "backbone.stages.2.blocks.17.ffn.layers.0.0.weight",
     ])
-
-
-def test_to_mmdet2_names_inverts_the_rename() -> None:
-    state = mmdet3_state()
-    assert to_mmdet2_names(state).keys() == {mmdet2_name(k) for k in state}
 
 
 @pytest.mark.parametrize("layout", ["mmdet2", "mmdet3"])

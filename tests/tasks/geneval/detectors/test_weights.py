@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from ming_eval.data import files
 from ming_eval.data.files import file_digest
 from ming_eval.errors import ChecksumError, DataError
 from ming_eval.tasks.geneval.detection import DetectorOptions
-from ming_eval.tasks.geneval.detectors import build_detector, weights
+from ming_eval.tasks.geneval.detectors import build_detector, convert, weights
 from ming_eval.tasks.geneval.detectors.config import TINY
 from ming_eval.tasks.geneval.detectors.convert import read_metadata
 from ming_eval.tasks.geneval.detectors.weights import (
@@ -62,21 +63,26 @@ def test_prefix_match_is_remembered(tmp_path: Path) -> None:
         verify_prefix(path, ckpt)
 
 
-def test_default_weights_download_verify_convert_once(
-    mmdet2_ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # GenEval's checkpoint, played by a tiny one served from a file:// URL
+@pytest.fixture
+def published(mmdet2_ckpt: Path, monkeypatch: pytest.MonkeyPatch) -> PublishedCheckpoint:
+    """GenEval's checkpoint, played by a tiny one served from a file:// URL (online)."""
     fake = PublishedCheckpoint(mmdet2_ckpt.as_uri(), file_digest(mmdet2_ckpt, "sha256")[:8])
     monkeypatch.setattr(weights, "GENEVAL_MMDET2", fake)
     monkeypatch.setattr(weights, "SWIN_S", TINY)
     monkeypatch.delenv("MING_EVAL_OFFLINE")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    return fake
+
+
+def test_default_weights_download_verify_convert_once(
+    published: PublishedCheckpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     folder = tmp_path / "cache"
     out = default_converted_weights(folder)
     assert out == folder / weights.CONVERTED_NAME
-    assert (folder / fake.filename).is_file()
+    assert (folder / published.filename).is_file()
     meta = read_metadata(out)
-    assert meta["source"] == fake.filename and meta["source_layout"] == "mmdet2"
+    assert meta["source"] == published.filename and meta["source_layout"] == "mmdet2"
     mtime = out.stat().st_mtime_ns
     assert default_converted_weights(folder) == out and out.stat().st_mtime_ns == mtime  # reused
     # a damaged conversion is redone, offline, from the cached checkpoint
@@ -85,15 +91,20 @@ def test_default_weights_download_verify_convert_once(
     assert default_converted_weights(folder) == out and out.stat().st_mtime_ns != mtime
 
 
-def test_build_detector_without_weights_uses_the_cache(
-    mmdet2_ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fake = PublishedCheckpoint(mmdet2_ckpt.as_uri(), file_digest(mmdet2_ckpt, "sha256")[:8])
-    monkeypatch.setattr(weights, "GENEVAL_MMDET2", fake)
-    monkeypatch.setattr(weights, "SWIN_S", TINY)
+@pytest.mark.usefixtures("published")
+def test_build_detector_without_weights_uses_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MING_EVAL_CACHE", str(tmp_path))
-    monkeypatch.delenv("MING_EVAL_OFFLINE")
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     detector = build_detector(DetectorOptions(), "cpu")
     assert (tmp_path / "models" / "geneval_detector" / weights.CONVERTED_NAME).is_file()
     detector.close()
+    # later runs do not hash the converted weights again (their digest is remembered by size and mtime)
+    hashed: list[Path] = []
+
+    def spy(path: Path, algorithm: str) -> str:
+        hashed.append(path)
+        return file_digest(path, algorithm)
+
+    for module in (files, convert, weights):
+        monkeypatch.setattr(module, "file_digest", spy)
+    build_detector(DetectorOptions(), "cpu").close()
+    assert hashed == []
