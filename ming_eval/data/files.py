@@ -81,16 +81,23 @@ def _write_stamp(path: Path, algorithm: str, digest: str) -> None:
         pass  # a read-only shared folder: we just hash again next time
 
 
+def cached_digest(path: Path, algorithm: str) -> str:
+    """The file's digest, computed once per (size, mtime) and remembered in a stamp beside it."""
+    digest = _read_stamp(path, algorithm)
+    if digest is None:
+        digest = file_digest(path, algorithm)
+        _write_stamp(path, algorithm, digest)
+    return digest
+
+
 def verify_file(path: Path, spec: DataFile, *, fix: str) -> None:
     """Raise :class:`ChecksumError` if ``path`` does not match the card's checksums."""
     for algorithm in ("sha256", "md5"):
         expected = getattr(spec, algorithm)
-        if not expected:
-            continue
-        actual = _read_stamp(path, algorithm) or file_digest(path, algorithm)
-        if actual != expected:
-            raise ChecksumError(str(path), algorithm, expected, actual, fix=fix)
-        _write_stamp(path, algorithm, actual)
+        if expected:
+            actual = cached_digest(path, algorithm)
+            if actual != expected:
+                raise ChecksumError(str(path), algorithm, expected, actual, fix=fix)
 
 
 def download(url: str, dest: Path, *, retries: int = 3, timeout: float = 60.0,

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from ming_eval.cards.schema import DataFile
-from ming_eval.data.files import file_digest, verify_file
+from ming_eval.data.files import cached_digest, file_digest, verify_file
 from ming_eval.errors import CheckpointError
 from ming_eval.tasks.geneval.detectors.config import SWIN_S, Mask2FormerConfig
 
@@ -174,7 +174,7 @@ def convert_checkpoint(src: Path, out: Path, *, cfg: Mask2FormerConfig = SWIN_S,
     state = load_torch_checkpoint(src, allow_pickle=allow_pickle)
     layout = detect_layout(state, str(src))
     ours = check_state_dict(to_mmdet3_names(state, layout), cfg, str(src))
-    return save_converted(ours, cfg, out, source=src.name, source_sha256=file_digest(src, "sha256"),
+    return save_converted(ours, cfg, out, source=src.name, source_sha256=cached_digest(src, "sha256"),
                           layout=layout)
 
 

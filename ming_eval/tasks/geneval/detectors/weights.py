@@ -8,11 +8,10 @@ safetensors record the digest of the checkpoint they came from.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ming_eval.data.files import cache_root, download, file_digest, offline
+from ming_eval.data.files import cache_root, cached_digest, download, offline
 from ming_eval.errors import ChecksumError, DataError, MingEvalError
 from ming_eval.tasks.geneval.detectors.config import SWIN_S
 
@@ -65,21 +64,10 @@ def fetch_checkpoint(ckpt: PublishedCheckpoint, folder: Path | None = None) -> P
 
 def verify_prefix(path: Path, ckpt: PublishedCheckpoint) -> str:
     """Check the sha256 prefix mmdet put in the file name; returns the full digest."""
-    stamp = path.with_name(f".{path.name}.sha256")
-    st = path.stat()
-    key = f"{st.st_size}:{st.st_mtime_ns}"
-    digest = None
-    if stamp.is_file():
-        parts = stamp.read_text().split()
-        if len(parts) == 2 and parts[1] == key:
-            digest = parts[0]
-    if digest is None:
-        digest = file_digest(path, "sha256")
+    digest = cached_digest(path, "sha256")
     if not digest.startswith(ckpt.sha256_prefix):
         raise ChecksumError(str(path), "sha256 prefix", ckpt.sha256_prefix, digest[:8],
                             fix=f"delete {path} and download it again from {ckpt.url}")
-    with contextlib.suppress(OSError):  # a read-only cache: hash again next time
-        stamp.write_text(f"{digest} {key}\n")
     return digest
 
 
