@@ -13,7 +13,7 @@ from ming_eval.registry import get_task_card
 from ming_eval.tasks.vlm.averages import leaderboard_average, table_row
 from ming_eval.tasks.vlm.fixtures import COLORS, make_mcq, md5_of, png_b64, selftest_setup, write_tsv
 from tests.cli.test_cli import run_cli
-from tests.judge.fake_openai import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.vlm.plugins import ColourVlm, write_model_card
 from tests.tasks.vlm.standins import MMVET_MARKER, sha256_of, write_standins
 
@@ -93,10 +93,10 @@ def test_leaderboard_suite_then_judge_comes_back(vlm_cards, tmp_path, capsys, mo
 
     # the judge is back: the same command judges what was left, without loading the model
     with FakeOpenAI(lambda p, b: "1.0" if MMVET_MARKER in p else "B") as fake:
-        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
         code, text = run_cli(args, capsys)
         assert code == 0, text
-        judged = len(fake.requests)
+        judged = len(fake.bodies)
     assert judged > 0 and len(ColourVlm.seen) == calls
     stored = json.loads((out / "results.json").read_text())["tasks"]
     assert "judge_unavailable" not in stored["mmvet"]["counts"]
@@ -105,9 +105,9 @@ def test_leaderboard_suite_then_judge_comes_back(vlm_cards, tmp_path, capsys, mo
 
     # a third run asks the judge nothing: scores are stored, replies cached
     with FakeOpenAI(lambda p, b: "B") as fake:
-        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
         code, _ = run_cli(args, capsys)
-        assert code == 0 and fake.requests == []
+        assert code == 0 and fake.bodies == []
 
 
 def test_failures_and_empty_outputs_are_counted(vlm_cards, tmp_path, capsys):
@@ -195,13 +195,13 @@ def test_rescore_with_another_policy(vlm_cards, tmp_path, capsys):
 def test_rejected_judge_key_is_reported_per_sample(vlm_cards, tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     with FakeOpenAI(lambda p, b: (401, "Incorrect API key provided")) as fake:
-        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
         args = ["-o", "mmstar.judge_retries=0", "-o", f"mmstar.judge_cache_dir={tmp_path / 'c'}",
                 *data_args(["mmstar"], tmp_path / "d")]
         code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(out), *args], capsys)
         assert code == 0, text
-        assert len(fake.requests) <= 2  # given up at the first 401 (two vague rows may be in flight together)
+        assert len(fake.bodies) <= 2  # given up at the first 401 (two vague rows may be in flight together)
     scores = [json.loads(line) for line in (out / "mmstar" / "scores.jsonl").read_text().splitlines()]
     unavailable = [s for s in scores if s["status"] == "judge_unavailable"]
     assert unavailable and all("rejected the API key (401)" in s["reason"] for s in unavailable)
@@ -214,18 +214,18 @@ def test_missing_prompt_source_stops_scoring_and_keeps_predictions(vlm_cards, tm
     tsv = ["--data", f"MMStar.tsv={setup.data['MMStar.tsv']}", "-o", f"mmstar.data_md5={setup.options['data_md5']}",
            "-o", f"mmstar.judge_cache_dir={tmp_path / 'c'}", "-o", "mmstar.judge_retries=0"]
     with FakeOpenAI(lambda p, b: "B") as fake:
-        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
         # a judge is configured but its prompt source is neither cached nor given, and we are offline
         code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(out), *tsv], capsys)
         assert code == 2, text
         assert "multiple_choice.py" in text and "ming-eval data download mmstar" in text
-        assert fake.requests == []
+        assert fake.bodies == []
         assert (out / "mmstar" / "predictions.jsonl").is_file()  # inference is kept
         calls = len(ColourVlm.seen)
         code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(out), *tsv,
                               *data_args([], tmp_path / "d")], capsys)
         assert code == 0, text
-        assert len(ColourVlm.seen) == calls and fake.requests  # scored with the judge, the model not run again
+        assert len(ColourVlm.seen) == calls and fake.bodies  # scored with the judge, the model not run again
     assert "judge_unavailable" not in json.loads((out / "mmstar" / "results.json").read_text())["counts"]
 
 
@@ -252,8 +252,8 @@ def test_prompt_sources_prefetched_for_an_offline_cluster(vlm_cards, judge_sourc
     assert code == 0 and "multiple_choice.py" in text and "vlm.py" in text
     monkeypatch.setenv("MING_EVAL_OFFLINE", "1")
     with FakeOpenAI(lambda p, b: "C") as fake:
-        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
         code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(tmp_path / "r1"),
                               "-o", f"mmstar.judge_cache_dir={tmp_path / 'c'}"], capsys)
         assert code == 0, text
-        assert fake.requests and all("STAND-IN MATCHER" in p for p in fake.prompts())
+        assert fake.bodies and all("STAND-IN MATCHER" in p for p in fake.prompts())
