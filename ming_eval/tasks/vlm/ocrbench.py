@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from ming_eval.cards.schema import TaskCard
 from ming_eval.core.results import Metric, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Sample
-from ming_eval.core.task import Scorer, SelftestSetup, TaskContext
+from ming_eval.core.task import Scorer, TaskContext
 from ming_eval.errors import DataError
 from ming_eval.stats.bootstrap import mean_metric
 from ming_eval.tasks.vlm.base import PooledScorer, VlmOptions, VlmTask, output_text, require
@@ -82,12 +80,6 @@ class OCRBenchTask(VlmTask):
                                       "computes it"]
         return TaskResult(task=self.name, primary="overall", metrics={"overall": overall, "final_score": final},
                           breakdowns={"group": counts_table, "category": category_table}, notes=notes)
-
-    @classmethod
-    def build_selftest(cls, card: TaskCard, folder: Path) -> SelftestSetup | None:
-        from ming_eval.tasks.vlm.fixtures import selftest_setup
-
-        return selftest_setup(card, folder)
 
 
 class OCRBenchScorer(PooledScorer):
