@@ -151,11 +151,9 @@ class McqScorer(JudgedScorer[McqJudgePrompt]):
             return SampleScore(sample.id, float(ok), correct=ok, reason=why,
                                details={"extracted": letter, "how": how, "answer": gold, **details})
 
-        if not text.strip():
-            return verdict("Z", "empty", "empty output")
-        letter, how = match_option(text, choices, self.rules)
+        letter, how = heuristic_answer(text, choices, self.rules)
         if letter:
-            return verdict(letter, how)
+            return verdict(letter, how, "empty output" if how == "empty" else "")
         if sample.meta.get("group") in self.failed_groups:
             return SampleScore(sample.id, 0.0, correct=None, reason="not judged: another rotation of this question "
                                "was already answered wrong", details={"how": "skipped", "answer": gold})
@@ -177,6 +175,13 @@ class McqScorer(JudgedScorer[McqJudgePrompt]):
                        judge=client.model, judge_replies=replies)
 
 
+def heuristic_answer(text: str, choices: dict[str, str], rules: MatchingRules) -> tuple[str | None, str]:
+    """What the heuristics read before any judge: 'Z' for an empty output, else :func:`match_option`."""
+    if not text.strip():
+        return "Z", "empty"
+    return match_option(text, choices, rules)
+
+
 def failed_groups_by_heuristics(work_dir: Path | None, by_id: dict[str, Sample], rules: MatchingRules) -> set[Any]:
     """Circular groups already lost before any judge call: a rotation whose heuristic answer is wrong
     (or whose inference failed). Read from the run's merged predictions when they exist."""
@@ -192,7 +197,7 @@ def failed_groups_by_heuristics(work_dir: Path | None, by_id: dict[str, Sample],
             failed.add(sample.meta.get("group"))
             continue
         text = "" if rec.get("output") is None else str(rec["output"])
-        letter = "Z" if not text.strip() else match_option(text, sample.meta["choices"], rules)[0]
+        letter, _ = heuristic_answer(text, sample.meta["choices"], rules)
         if letter and letter != sample.target:
             failed.add(sample.meta.get("group"))
     return failed
