@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ming_eval.cards.schema import DataFile, TaskCard, UnderstandProtocol
 from ming_eval.core.results import JUDGE_UNAVAILABLE, Metric, Prediction, SampleScore, TaskResult
-from ming_eval.core.sample import Capability, ImageRef, Sample, UnderstandRequest
+from ming_eval.core.sample import Capability, Sample, UnderstandRequest
 from ming_eval.core.task import BaseTask, Scorer, SelftestSetup, TaskContext
 from ming_eval.errors import DataError
 from ming_eval.judge import JudgeClient, JudgeConfig
@@ -296,7 +296,3 @@ def require(row: dict[str, Any], column: str, source: str, convert: Callable[[An
         raise DataError(f"{source}: the {column!r} cell is empty", hint="the TSV is damaged; re-download it")
     return convert(value)
 
-
-def images_of(sample: Sample) -> list[ImageRef]:
-    assert isinstance(sample.request, UnderstandRequest)
-    return sample.request.images
