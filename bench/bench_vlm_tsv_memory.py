@@ -47,13 +47,12 @@ def write_big_tsv(path: Path, megabytes: int) -> int:
 def measure(path: Path) -> dict[str, float]:
     from ming_eval.cards.schema import UnderstandProtocol
     from ming_eval.core.task import TaskContext
-    from ming_eval.data.files import DataFiles
+    from ming_eval.data.files import DataFiles, file_digest
     from ming_eval.registry import get_task_card
     from ming_eval.runner.plan import load_task
-    from ming_eval.tasks.vlm.fixtures import md5_of
 
     t0 = time.perf_counter()
-    digest = md5_of(path)
+    digest = file_digest(path, "md5")
     t1 = time.perf_counter()
     task = load_task(get_task_card("mmstar"), {"data_md5": digest})
     files = DataFiles(task.name, task.data_files(), overrides={"MMStar.tsv": path})

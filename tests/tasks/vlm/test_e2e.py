@@ -9,9 +9,10 @@ import yaml
 
 from ming_eval.cards import loader
 from ming_eval.core.results import TaskResult
+from ming_eval.data.files import file_digest
 from ming_eval.registry import get_task_card
 from ming_eval.tasks.vlm.averages import leaderboard_average, table_row
-from ming_eval.tasks.vlm.fixtures import COLORS, make_mcq, md5_of, png_b64, selftest_setup, write_tsv
+from ming_eval.tasks.vlm.fixtures import COLORS, make_mcq, png_b64, selftest_setup, write_tsv
 from tests.cli.test_cli import run_cli
 from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.vlm.plugins import ColourVlm, write_model_card
@@ -128,7 +129,7 @@ def test_lmudata_folder_is_reused(vlm_cards, tmp_path, capsys, monkeypatch):
     path = make_mcq(lmu / "MMStar.tsv", 6)
     monkeypatch.setenv("LMUData", str(lmu))
     code, text = run_cli(["run", "mmstar", "-m", "colourvlm", "--out", str(tmp_path / "r"),
-                          "-o", f"mmstar.data_md5={md5_of(path)}"], capsys)
+                          "-o", f"mmstar.data_md5={file_digest(path, 'md5')}"], capsys)
     assert code == 0, text
     assert not (Path(os.environ["MING_EVAL_CACHE"]) / "data" / "mmstar").exists()  # nothing copied or fetched
 
@@ -141,13 +142,13 @@ def test_md5_mismatch_in_lmudata_is_explained(vlm_cards, tmp_path, capsys, monke
     assert code == 2
     flat = "".join(text.split())  # the terminal may wrap long paths
     assert f"md5mismatchfor{path}" in flat and "e1ecd2140806c1b1bbf54b43372efb9e" in flat
-    assert md5_of(path) in flat and "ming-evaldatadownloadmmstar" in flat
+    assert file_digest(path, "md5") in flat and "ming-evaldatadownloadmmstar" in flat
 
 
 def test_missing_column_is_explained(vlm_cards, tmp_path, capsys):
     path = write_tsv(tmp_path / "MMVet.tsv", [{"index": 1, "question": "q", "image": "x" * 80}])
     code, text = run_cli(["run", "mmvet", "-m", "colourvlm", "--out", str(tmp_path / "r"), "--data",
-                          f"MMVet.tsv={path}", "-o", f"mmvet.data_md5={md5_of(path)}"], capsys)
+                          f"MMVet.tsv={path}", "-o", f"mmvet.data_md5={file_digest(path, 'md5')}"], capsys)
     assert code == 2 and "MMVet.tsv lacks the column(s) answer, category" in text
 
 
@@ -172,7 +173,7 @@ def test_undecodable_image_fails_only_its_sample(vlm_cards, tmp_path, capsys):
     path = write_tsv(tmp_path / "MMStar.tsv", rows)
     out = tmp_path / "r"
     code, text = run_cli(["run", "mmstar", "-m", "colourvlm-plain", "--out", str(out), "--data",
-                          f"MMStar.tsv={path}", "-o", f"mmstar.data_md5={md5_of(path)}"], capsys)
+                          f"MMStar.tsv={path}", "-o", f"mmstar.data_md5={file_digest(path, 'md5')}"], capsys)
     assert code == 0, text
     stored = json.loads((out / "mmstar" / "results.json").read_text())
     assert stored["counts"]["inference_failed"] == 1 and stored["metrics"]["overall"]["value"] == 75.0
@@ -235,7 +236,7 @@ def test_prompt_sources_prefetched_for_an_offline_cluster(vlm_cards, judge_sourc
     card_path = vlm_cards / "tasks" / "mmstar.yaml"
     card = yaml.safe_load(card_path.read_text())
     tsv = make_mcq(tmp_path / "remote" / "MMStar.tsv", 6)
-    card["data"][0].update(url=tsv.as_uri(), md5=md5_of(tsv))
+    card["data"][0].update(url=tsv.as_uri(), md5=file_digest(tsv, "md5"))
     card_path.write_text(yaml.safe_dump(card, allow_unicode=True))
     loader._INDEX = None
     code, text = run_cli(["data", "verify", "mmstar"], capsys)
