@@ -31,7 +31,7 @@ from ming_eval.core.results import (
 )
 from ming_eval.core.sample import Sample
 from ming_eval.core.task import Scorer, TaskContext
-from ming_eval.errors import JudgeUnavailableError
+from ming_eval.errors import DataError, JudgeUnavailableError
 from ming_eval.stats.bootstrap import mean_metric
 from ming_eval.store.jsonl import read_jsonl
 from ming_eval.tasks.vlm.base import (
@@ -97,7 +97,12 @@ class McqTask(VlmTask):
             if column in row:
                 meta[column] = clean(row[column])
         if self.circular:
-            index = int(clean(row["index"]))
+            try:
+                index = int(clean(row["index"]))
+            except (TypeError, ValueError) as exc:
+                raise DataError(f"{source}: circular evaluation needs whole-number indices (a question's "
+                                f"rotations are index + k*{CIRCULAR_OFFSET})",
+                                hint=f"use the VLMEvalKit file, or -o {self.name}.circular=false") from exc
             group = index % CIRCULAR_OFFSET
             meta.update(group=group, main=index == group)
         return target, meta

@@ -54,7 +54,7 @@ class OCRBenchTask(VlmTask):
             answers = ast.literal_eval(raw)
         except (ValueError, SyntaxError) as exc:
             raise DataError(f"{source}: the answer cell is not a list of strings: {raw[:60]!r}") from exc
-        if isinstance(answers, str):
+        if not isinstance(answers, (list, tuple)):  # one bare answer ("2024" parses as a number)
             answers = [answers]
         return [str(a) for a in answers], {"category": require(row, "category", source, str)}
 

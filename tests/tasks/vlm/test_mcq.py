@@ -3,7 +3,8 @@
 import pytest
 
 from ming_eval.core.sample import ImagePart, TextPart
-from ming_eval.tasks.vlm.fixtures import make_mcq, make_mmbench, make_mmmu
+from ming_eval.errors import DataError
+from ming_eval.tasks.vlm.fixtures import COLORS, make_mcq, make_mmbench, make_mmmu, png_b64, write_tsv
 from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.vlm.helpers import load, score
 
@@ -181,3 +182,10 @@ def test_v02_matching_rules(tmp_path):
     task, samples, ctx = load("mmstar", tmp_path / "b", make_mcq, judge="exact_matching")
     scores, _ = score(task, ctx, samples, {"0": early})
     assert scores[0].details["extracted"] == "Z"
+
+
+def test_circular_index_that_is_not_a_number_names_the_row(tmp_path):
+    rows = [{"index": "q7", "question": "Which colour?", "A": "red", "B": "blue", "answer": "A",
+             "image": png_b64(COLORS["red"])}]
+    with pytest.raises(DataError, match=r"MMBench_DEV_EN\.tsv index q7: .*whole-number indices"):
+        load("mmbench_dev_en", tmp_path, lambda p: write_tsv(p, rows))

@@ -194,6 +194,15 @@ def test_ocrbench(tmp_path):
     assert result.breakdowns["group"]["Text Recognition"].value == pytest.approx(1.0)  # rows 0 and 5: one right
 
 
+def test_ocrbench_answer_cell_with_one_bare_value(tmp_path):
+    rows = [{"index": 0, "image": png_b64(COLORS["red"]), "question": "What number?", "answer": "2024",
+             "category": "Digit String Recognition"}]
+    task, samples, ctx = load("ocrbench", tmp_path, lambda p: write_tsv(p, rows))
+    assert samples[0].target == ["2024"]
+    scores, _ = score(task, ctx, samples, {"0": "It says 2024."})
+    assert scores[0].score == 1.0
+
+
 def test_ocr_match_rules():
     hmer = "Handwritten Mathematical Expression Recognition"
     assert ocr_match("x^{2}", ["x ^ { 2 }"], hmer)
