@@ -16,7 +16,7 @@ from ming_eval.tasks.vlm.fixtures import COLORS, make_mcq, png_b64, selftest_set
 from tests.cli.test_cli import run_cli
 from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.vlm.plugins import ColourVlm, write_model_card
-from tests.tasks.vlm.standins import MMVET_MARKER, sha256_of, write_standins
+from tests.tasks.vlm.standins import MMVET_MARKER, write_standins
 
 LEADERBOARD = ["mmbench_test_en_v11", "mmbench_test_cn_v11", "mmstar", "mmmu_dev_val", "mathvista_mini",
                "hallusionbench", "ai2d_test", "mmvet", "ocrbench"]
@@ -34,7 +34,7 @@ def standin_task_cards(root, sources, *, urls=False):
         data = yaml.safe_load(card.source.read_text())
         for entry in data["data"]:
             if entry["name"] in sources:
-                entry["sha256"] = sha256_of(sources[entry["name"]])
+                entry["sha256"] = file_digest(sources[entry["name"]], "sha256")
                 if urls:
                     entry["url"] = sources[entry["name"]].as_uri()
         (root / "tasks" / card.source.name).write_text(yaml.safe_dump(data, allow_unicode=True))
