@@ -239,8 +239,7 @@ def aggregate_vanilla(task: str, samples: Sequence[Sample], scores: Sequence[Sam
         in_primary = [i for i, sp in enumerate(splits) if sp == primary_split]
         tables = breakdowns([values[i] for i in in_primary], [metas[i] for i in in_primary],
                             columns=("l2-category", "category"))
-        tables["split"] = {str(k): v for k, v in
-                           breakdowns(values, metas, columns=("split",)).get("split", {}).items()}
+        tables.update(breakdowns(values, metas, columns=("split",)))
         if not primary:
             notes.append(f"no {primary_split} rows were scored: overall (the {primary_split} split) is undefined")
     return TaskResult(task=task, primary="overall", metrics=metrics, breakdowns=tables, notes=notes, info=info)
