@@ -122,12 +122,6 @@ class Judge:
             ))
         return cls(JudgeClient(config), workers=options.judge_workers)
 
-    @property
-    def name(self) -> str:
-        if self.client is not None:
-            return self.client.model
-        return EXACT_MATCHING if self.exact else "none"
-
     def close(self) -> None:
         if self.client is not None:
             self.client.close()
