@@ -86,9 +86,9 @@ def bench_card(name: str, caps: list[Capability], folder: Path, repeats: int) ->
     endpoint = None
     if name == "openai-compatible":
         from ming_eval.registry import get_model_card
-        from tests.models.fake_openai import KEY, MODEL, FakeEndpoint
+        from tests.fakes.openai_server import KEY, MODEL, FakeOpenAI
 
-        endpoint = FakeEndpoint().__enter__()
+        endpoint = FakeOpenAI(key=KEY).__enter__()
         endpoint.delay = 0.02  # a server answering in 20 ms
         os.environ["OPENAI_API_KEY"] = KEY
         os.environ.setdefault("NO_PROXY", "127.0.0.1")

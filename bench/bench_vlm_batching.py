@@ -136,9 +136,10 @@ def main() -> None:
     # the card loads the adapter from the importable module, not from this __main__
     from bench.bench_vlm_batching import BenchQwen2VL as Adapter
     from ming_eval.cards.schema import ModelCard
+    from ming_eval.data.files import file_digest
     from ming_eval.registry import get_task_card
     from ming_eval.runner.evaluate import RunConfig, evaluate
-    from ming_eval.tasks.vlm.fixtures import make_mcq, md5_of
+    from ming_eval.tasks.vlm.fixtures import make_mcq
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -149,7 +150,7 @@ def main() -> None:
             "checkpoint": str(ckpt), "dtype": "float32",
             "protocol": {"understand": {"max_new_tokens": args.new_tokens}}})))
         task = get_task_card("mmstar")
-        options = {"mmstar": {"data_md5": md5_of(data), "judge": None}}
+        options = {"mmstar": {"data_md5": file_digest(data, "md5"), "judge": None}}
 
         def run(batch: int, limit: int | None, out: str) -> tuple[float, float]:
             config = RunConfig(tasks=[task], model=card, out=tmp / out, batch_size=batch, limit=limit, device="cpu",

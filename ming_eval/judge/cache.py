@@ -4,7 +4,8 @@ Every reply a judge gives is appended to a JSONL file as soon as it arrives, so 
 lost: re-scoring a run, resuming after a crash, or scoring the same predictions again under another
 run directory asks the judge nothing it has already answered. Each process appends to its own file
 (``<host>-<pid>.jsonl``) inside ``<root>/<model>/``, so several ranks can share one cache folder
-without locks; readers merge all files. A line cut short by a crash is ignored.
+without locks; readers merge all files. A line cut short by a crash is ignored, and cut off before
+a later process with the same host and pid appends to that file.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from ming_eval.data.files import cache_root
+from ming_eval.store.jsonl import JsonlWriter
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 
@@ -43,7 +45,7 @@ class JudgeCache:
         self.root = root or default_cache_dir()
         self._lock = threading.Lock()
         self._loaded: dict[str, dict[str, str]] = {}
-        self._writers: dict[str, TextIO] = {}
+        self._writers: dict[str, JsonlWriter] = {}
 
     def _model_dir(self, model: str) -> Path:
         return self.root / (_UNSAFE.sub("_", model) or "_")
@@ -78,19 +80,15 @@ class JudgeCache:
         key = cache_key(model, prompt, params)
         record = {"key": key, "model": model, "params": params, "prompt": prompt, "reply": reply,
                   "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        line = json.dumps(record, ensure_ascii=False) + "\n"
         with self._lock:
             self._entries(model)[key] = reply
             writer = self._writers.get(model)
             try:
                 if writer is None:
-                    folder = self._model_dir(model)
-                    folder.mkdir(parents=True, exist_ok=True)
                     name = f"{_UNSAFE.sub('_', socket.gethostname())}-{os.getpid()}.jsonl"
-                    writer = (folder / name).open("a", encoding="utf-8")
+                    writer = JsonlWriter(self._model_dir(model) / name)
                     self._writers[model] = writer
-                writer.write(line)
-                writer.flush()
+                writer.write(record)
             except OSError:
                 pass  # a read-only cache folder: the reply is still used, just not kept
 

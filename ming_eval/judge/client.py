@@ -120,8 +120,6 @@ class JudgeClient:
         self._lock = threading.Lock()
         self._dead: str | None = None
         self._consecutive_failures = 0
-        self.calls = 0
-        self.cache_hits = 0
         self._client: Any = None
 
     @property
@@ -159,8 +157,6 @@ class JudgeClient:
             params["attempt"] = attempt
         cached = self.cache.get(self.model, prompt, params)
         if cached is not None:
-            with self._lock:
-                self.cache_hits += 1
             return cached
         if self._dead:
             raise JudgeUnavailableError(self._dead)
@@ -185,8 +181,6 @@ class JudgeClient:
                 raise JudgeUnavailableError(self._dead)
             retry_after: float | None = None
             try:
-                with self._lock:
-                    self.calls += 1
                 response = client.chat.completions.create(**kwargs)
                 content = response.choices[0].message.content if response.choices else None
                 with self._lock:

@@ -41,3 +41,19 @@ def test_records_keep_prompt_for_audit(tmp_path):
     cache.close()
     rec = json.loads(next((tmp_path / "m").glob("*.jsonl")).read_text())
     assert rec["prompt"] == "the prompt" and rec["reply"] == "B" and rec["params"] == {"temperature": 0}
+
+
+def test_a_reused_process_id_does_not_glue_a_reply_to_a_cut_line(tmp_path):
+    """A crash leaves a cut last line; a later process with the same pid (common in containers) writes
+    to the same file: its replies must still be readable."""
+    cache = JudgeCache(tmp_path)
+    cache.put("m", "p1", {}, "first")
+    cache.close()
+    (path,) = (tmp_path / "m").glob("*.jsonl")
+    with path.open("a") as fh:
+        fh.write('{"key": "abc", "reply": "tru')  # a crash mid-write
+    again = JudgeCache(tmp_path)  # this process: the same host and pid, so the same file
+    again.put("m", "p2", {}, "second")
+    again.close()
+    fresh = JudgeCache(tmp_path)
+    assert fresh.get("m", "p1", {}) == "first" and fresh.get("m", "p2", {}) == "second"

@@ -5,11 +5,11 @@ import pytest
 from ming_eval.errors import JudgeUnavailableError
 from ming_eval.judge.cache import JudgeCache
 from ming_eval.judge.client import JudgeClient, JudgeConfig, JudgeRequestError, normalize_base_url, resolve_model
-from tests.judge.fake_openai import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI
 
 
 def client_for(fake: FakeOpenAI, tmp_path, **kw) -> JudgeClient:
-    cfg = JudgeConfig(model="judge-x", base_url=fake.base_url, api_key="sk-test", timeout_s=kw.pop("timeout_s", 5),
+    cfg = JudgeConfig(model="judge-x", base_url=fake.url, api_key="sk-test", timeout_s=kw.pop("timeout_s", 5),
                       max_retries=kw.pop("max_retries", 2), backoff_s=0.01, backoff_max_s=0.02, **kw)
     return JudgeClient(cfg, JudgeCache(tmp_path / "cache"))
 
@@ -19,12 +19,12 @@ def test_reply_is_stripped_cached_and_sent_with_parameters(tmp_path):
         client = client_for(fake, tmp_path)
         assert client.complete("q?", temperature=0.0, max_tokens=16) == "B"
         assert client.complete("q?", temperature=0.0, max_tokens=16) == "B"
-        assert len(fake.requests) == 1  # the second answer came from the cache
-        body = fake.requests[0]
+        assert len(fake.bodies) == 1  # the second answer came from the cache
+        body = fake.bodies[0]
         assert body["model"] == "judge-x" and body["temperature"] == 0.0 and body["max_tokens"] == 16
         # a new attempt number is a new question
         client.complete("q?", attempt=1)
-        assert len(fake.requests) == 2
+        assert len(fake.bodies) == 2
         client.close()
     # the cache outlives the server
     again = JudgeClient(JudgeConfig(model="judge-x", base_url="http://127.0.0.1:9/v1", api_key="k"),
@@ -41,7 +41,7 @@ def test_429_then_success_is_retried(tmp_path):
 
     with FakeOpenAI(responder) as fake:
         assert client_for(fake, tmp_path, max_retries=3).complete("p") == "A"
-        assert len(fake.requests) == 3
+        assert len(fake.bodies) == 3
 
 
 def test_5xx_exhausted_is_unavailable_and_trips_breaker(tmp_path):
@@ -51,10 +51,10 @@ def test_5xx_exhausted_is_unavailable_and_trips_breaker(tmp_path):
             client.complete("p1")
         with pytest.raises(JudgeUnavailableError, match="giving up"):
             client.complete("p2")
-        n = len(fake.requests)
+        n = len(fake.bodies)
         with pytest.raises(JudgeUnavailableError, match="giving up"):
             client.complete("p3")
-        assert len(fake.requests) == n  # given up: no more calls
+        assert len(fake.bodies) == n  # given up: no more calls
         assert client.unusable
 
 
@@ -66,7 +66,7 @@ def test_401_gives_up_at_once_with_hint(tmp_path):
         assert "401" in str(err.value) and "OPENAI_API_KEY" in str(err.value)
         with pytest.raises(JudgeUnavailableError):
             client.complete("other")
-        assert len(fake.requests) == 1
+        assert len(fake.bodies) == 1
 
 
 def test_404_names_the_base_url_rule(tmp_path):
@@ -91,7 +91,7 @@ def test_timeout_is_retried_then_unavailable(tmp_path):
         client = client_for(fake, tmp_path, timeout_s=0.2, max_retries=1)
         with pytest.raises(JudgeUnavailableError, match="timed out"):
             client.complete("p")
-        assert len(fake.requests) == 2
+        assert len(fake.bodies) == 2
 
 
 def test_unreachable_endpoint_gives_up(tmp_path):

@@ -14,7 +14,7 @@ from ming_eval.cards.schema import UnderstandProtocol
 from ming_eval.core.sample import ImagePart, TextPart, UnderstandRequest
 from ming_eval.models.openai_compatible import EndpointError, OpenAICompatibleAdapter, OpenAICompatibleOptions
 from ming_eval.registry import get_model_card
-from tests.models.fake_openai import KEY, MODEL, FakeEndpoint
+from tests.fakes.openai_server import KEY, MODEL, FakeOpenAI
 from tests.models.zoo_support import understand_requests
 
 
@@ -22,11 +22,11 @@ from tests.models.zoo_support import understand_requests
 def endpoint(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    with FakeEndpoint() as fake:
+    with FakeOpenAI(key=KEY) as fake:
         yield fake
 
 
-def adapter_for(endpoint: FakeEndpoint, **options) -> OpenAICompatibleAdapter:
+def adapter_for(endpoint: FakeOpenAI, **options) -> OpenAICompatibleAdapter:
     base = get_model_card("openai-compatible")
     model = options.pop("model", MODEL)
     opts = {**base.options, "base_url": endpoint.url, "backoff_s": 0.01, **options}
@@ -129,7 +129,7 @@ def test_unknown_served_model_lists_the_served_ones(endpoint):
 def test_unreachable_endpoint(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    with FakeEndpoint() as fake:
+    with FakeOpenAI(key=KEY) as fake:
         url = fake.url
     card = get_model_card("openai-compatible")
     card = card.model_copy(update={"options": {**card.options, "base_url": url, "timeout_s": 2}})

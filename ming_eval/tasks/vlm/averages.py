@@ -37,8 +37,8 @@ from ming_eval.core.results import Metric, TaskResult
 
 @dataclass(frozen=True)
 class Slot:
-    """One leaderboard column: the tasks whose primary metrics are averaged into it (MMBench v1.1 averages
-    two), and the divisor to a 0-100 scale (OCRBench's primary is already final score / 10).
+    """One leaderboard column: the tasks whose primary metrics (all on a 0-100 scale; OCRBench's is final
+    score / 10) are averaged into it (MMBench v1.1 averages two).
 
     ``candidates`` keeps the shape report tables read (groups tried in order); every slot has exactly
     one group: a dev split or one language is another number and never stands in for the column.
@@ -46,7 +46,6 @@ class Slot:
 
     label: str
     candidates: tuple[tuple[str, ...], ...]
-    divisor: float = 1.0
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -61,7 +60,6 @@ OCRBENCH = Slot("OCRBench", (("ocrbench",),))
 AI2D = Slot("AI2D", (("ai2d_test",),))
 HALLUSION = Slot("HallusionBench", (("hallusionbench",),))
 MMVET = Slot("MM-Vet", (("mmvet",),))
-MMBENCH_V11 = MMBENCH
 
 # the leaderboard's DEFAULT_BENCH order
 LEADERBOARD_SLOTS: tuple[Slot, ...] = (MMBENCH, MMSTAR, MMMU, MATHVISTA, OCRBENCH, AI2D, HALLUSION, MMVET)
@@ -99,7 +97,7 @@ def slot_value(slot: Slot, results: Mapping[str, TaskResult], *,
     if not all(t in results for t in tasks):
         return None
     metrics = [results[t].primary_metric for t in tasks]
-    values = [m.value / slot.divisor for m in metrics]
+    values = [m.value for m in metrics]
     if any(not math.isfinite(v) for v in values):
         return None
     if rounding:
@@ -107,9 +105,7 @@ def slot_value(slot: Slot, results: Mapping[str, TaskResult], *,
     value = sum(values) / len(values)
     if rounding and len(values) > 1:
         value = _round1(value)
-    scaled = [Metric(m.value / slot.divisor, None if m.ci_low is None else m.ci_low / slot.divisor,
-                     None if m.ci_high is None else m.ci_high / slot.divisor, n=m.n) for m in metrics]
-    return _combine(values, scaled, value), tasks
+    return _combine(values, metrics, value), tasks
 
 
 def average(slots: Sequence[Slot], results: Mapping[str, TaskResult], *, rounding: bool = True) -> Metric | None:

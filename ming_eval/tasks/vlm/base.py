@@ -14,18 +14,21 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ming_eval.cards.schema import DataFile, UnderstandProtocol
+from ming_eval.cards.schema import DataFile, TaskCard, UnderstandProtocol
 from ming_eval.core.results import JUDGE_UNAVAILABLE, Metric, Prediction, SampleScore, TaskResult
-from ming_eval.core.sample import Capability, ImageRef, Sample, UnderstandRequest
-from ming_eval.core.task import BaseTask, Scorer, TaskContext
+from ming_eval.core.sample import Capability, Sample, UnderstandRequest
+from ming_eval.core.task import BaseTask, Scorer, SelftestSetup, TaskContext
 from ming_eval.errors import DataError
-from ming_eval.judge import JudgeCache, JudgeClient, JudgeConfig
+from ming_eval.judge import JudgeClient, JudgeConfig
 from ming_eval.tasks.vlm.prompts import PROMPT_STYLES, Kind, build_content
 from ming_eval.tasks.vlm.tsv import TsvTable, clean
+
+if TYPE_CHECKING:
+    from ming_eval.data.files import DataFiles
 
 LMUDATA_ENV = "LMUData"
 EXACT_MATCHING = "exact_matching"
@@ -91,20 +94,20 @@ class LlmJudgedOptions(JudgedOptions):
 
 @dataclass
 class Judge:
-    """The judge a scorer may use: a client, VLMEvalKit's ``exact_matching`` policy (no LLM; what the
-    heuristics cannot match is wrong), or nothing, with the reason."""
+    """The judge a scorer may use: a client (asked from ``workers`` threads), VLMEvalKit's
+    ``exact_matching`` policy (no LLM; what the heuristics cannot match is wrong), or nothing, with the
+    reason."""
 
     client: JudgeClient | None
     exact: bool = False
     missing: str = ""
+    workers: int = 1
 
     @classmethod
-    def open(cls, options: JudgedOptions, task: str, *, allow_exact: bool) -> Judge:
+    def open(cls, options: JudgedOptions, task: str) -> Judge:
         if options.judge is None:
             return cls(None, missing=f"the judge is turned off (options.judge is null for task {task})")
-        if options.judge == EXACT_MATCHING:
-            if not allow_exact:
-                raise DataError(f"task {task} cannot be scored with exact_matching: it needs an LLM judge")
+        if options.judge == EXACT_MATCHING:  # validated options of LlmJudgedOptions never hold it
             return cls(None, exact=True)
         config = JudgeConfig.from_env(
             options.judge, base_url=options.judge_base_url, api_key_env=options.judge_api_key_env,
@@ -112,18 +115,12 @@ class Judge:
             cache_dir=Path(options.judge_cache_dir).expanduser() if options.judge_cache_dir else None,
         )
         if config is None:
-            fallback = f" or -o {task}.judge=exact_matching" if allow_exact else ""
+            fallback = "" if isinstance(options, LlmJudgedOptions) else f" or -o {task}.judge=exact_matching"
             return cls(None, missing=(
                 f"no judge configured: set {options.judge_api_key_env} (and OPENAI_BASE_URL for a local "
                 f"OpenAI-compatible server){fallback}"
             ))
-        return cls(JudgeClient(config, JudgeCache(config.cache_dir)))
-
-    @property
-    def name(self) -> str:
-        if self.client is not None:
-            return self.client.model
-        return EXACT_MATCHING if self.exact else "none"
+        return cls(JudgeClient(config), workers=options.judge_workers)
 
     def close(self) -> None:
         if self.client is not None:
@@ -131,18 +128,27 @@ class Judge:
 
 
 P = TypeVar("P")
+T = TypeVar("T")
 
 
-def judge_prompt(judge: Judge, load: Callable[[], P]) -> P | None:
-    """The judge's prompt, read only when an LLM judge will be asked: runs without one need no prompt
-    source. If it cannot be read, the judge is closed and the error goes up (the scorer is not built)."""
-    if judge.client is None:
-        return None
-    try:
-        return load()
-    except BaseException:
-        judge.close()
-        raise
+def ask_judge(client: JudgeClient, prompt: str, parse: Callable[[str], T | None], replies: list[str], *,
+              tries: int, max_tokens: int, rising_temperature: bool) -> T | None:
+    """Ask until ``parse`` reads a reply; None after ``tries`` replies it cannot read.
+
+    As VLMEvalKit asks again: at temperature 0, 0.5, 1.0, ... with ``rising_temperature``, else at 0
+    with the attempt number in the cache key. Every reply is appended to ``replies``;
+    :class:`JudgeUnavailableError` goes up to the caller.
+    """
+    for attempt in range(tries):
+        if rising_temperature:
+            reply = client.complete(prompt, temperature=0.5 * attempt, max_tokens=max_tokens)
+        else:
+            reply = client.complete(prompt, temperature=0.0, max_tokens=max_tokens, attempt=attempt)
+        replies.append(reply)
+        parsed = parse(reply)
+        if parsed is not None:
+            return parsed
+    return None
 
 
 def judge_unavailable(sample: Sample, reason: str, **details: Any) -> SampleScore:
@@ -169,6 +175,18 @@ class PooledScorer(Scorer):
             return [self.score_one(s, p) for s, p in batch]
         with ThreadPoolExecutor(max_workers=min(self.workers, len(batch))) as pool:
             return list(pool.map(lambda item: self.score_one(*item), batch))
+
+
+class JudgedScorer(PooledScorer, Generic[P]):
+    """A scorer that may ask ``judge`` with ``prompt`` (None unless an LLM judge will be asked)."""
+
+    def __init__(self, judge: Judge, prompt: P | None) -> None:
+        super().__init__(judge.workers)
+        self.judge = judge
+        self.prompt = prompt
+
+    def close(self) -> None:
+        self.judge.close()
 
 
 class VlmTask(BaseTask):
@@ -244,6 +262,26 @@ class VlmTask(BaseTask):
     def target_and_meta(self, row: dict[str, Any], source: str) -> tuple[Any, dict[str, Any]]:
         """The scorer's target and the metadata kept for scoring and breakdowns."""
 
+    def open_judge(self, ctx: TaskContext, load_prompt: Callable[[DataFiles], P]) -> tuple[Judge, P | None]:
+        """The judge the options name, and its prompt, read only when an LLM judge will be asked: runs
+        without one need no prompt source. If it cannot be read, the judge is closed and the error goes
+        up (the scorer is not built)."""
+        assert isinstance(self.options, JudgedOptions)
+        judge = Judge.open(self.options, self.name)
+        if judge.client is None:
+            return judge, None
+        try:
+            return judge, load_prompt(ctx.data)
+        except BaseException:
+            judge.close()
+            raise
+
+    @classmethod
+    def build_selftest(cls, card: TaskCard, folder: Path) -> SelftestSetup | None:
+        from ming_eval.tasks.vlm.fixtures import selftest_setup
+
+        return selftest_setup(card, folder)
+
 
 def require(row: dict[str, Any], column: str, source: str, convert: Callable[[Any], Any] = clean) -> Any:
     """A row value that must be present (a clear error naming the row otherwise)."""
@@ -252,7 +290,3 @@ def require(row: dict[str, Any], column: str, source: str, convert: Callable[[An
         raise DataError(f"{source}: the {column!r} cell is empty", hint="the TSV is damaged; re-download it")
     return convert(value)
 
-
-def images_of(sample: Sample) -> list[ImageRef]:
-    assert isinstance(sample.request, UnderstandRequest)
-    return sample.request.images

@@ -10,7 +10,6 @@ index). The content is synthetic: numbers computed on these files mean nothing.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import random
 from collections import deque
@@ -24,6 +23,7 @@ from PIL import Image
 
 from ming_eval.cards.schema import TaskCard
 from ming_eval.core.task import SelftestSetup
+from ming_eval.data.files import file_digest
 
 COLORS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 210), "yellow": (230, 220, 30)}
 MMB_ABILITIES = ("coarse_perception", "finegrained_perception (instance-level)", "logic_reasoning")
@@ -39,14 +39,6 @@ def png_b64(color: tuple[int, int, int], size: int = 16, *, noise_seed: int | No
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return base64.b64encode(buf.getvalue()).decode()
-
-
-def md5_of(path: Path) -> str:
-    h = hashlib.md5()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_tsv(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -231,7 +223,7 @@ def selftest_setup(card: TaskCard, folder: Path) -> SelftestSetup:
     that would need it are counted as ``judge_unavailable``."""
     dataset = str(card.options.get("dataset", card.name))
     path = generator_for(card)(folder / f"{dataset}.tsv")
-    options: dict[str, Any] = {"data_md5": md5_of(path)}
+    options: dict[str, Any] = {"data_md5": file_digest(path, "md5")}
     if not dataset.startswith("OCRBench"):
         options["judge"] = None
     return SelftestSetup(data={path.name: path}, options=options, limit=None)

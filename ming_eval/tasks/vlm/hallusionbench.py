@@ -19,24 +19,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel
 
-from ming_eval.cards.schema import TaskCard
 from ming_eval.core.results import Metric, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Sample
-from ming_eval.core.task import Scorer, SelftestSetup, TaskContext
+from ming_eval.core.task import Scorer, TaskContext
 from ming_eval.errors import DataError, JudgeUnavailableError
 from ming_eval.stats.bootstrap import DEFAULT, BootstrapConfig, cluster_bootstrap, mean_metric
 from ming_eval.tasks.vlm.base import (
-    Judge,
     JudgedOptions,
-    PooledScorer,
+    JudgedScorer,
     VlmTask,
-    judge_prompt,
+    ask_judge,
     judge_unavailable,
     output_text,
     require,
@@ -44,6 +41,7 @@ from ming_eval.tasks.vlm.base import (
 from ming_eval.tasks.vlm.extraction import yes_no
 from ming_eval.tasks.vlm.judge_prompts import YesNoJudgePrompt
 from ming_eval.tasks.vlm.prompts import Kind
+from ming_eval.tasks.vlm.report import extraction_counts
 from ming_eval.tasks.vlm.tsv import clean
 
 JUDGE_TRIES = 5
@@ -73,11 +71,7 @@ class HallusionBenchTask(VlmTask):
         return require(row, "answer", source, str), meta
 
     def scorer(self, ctx: TaskContext) -> Scorer:
-        opts = self.options
-        assert isinstance(opts, HallusionOptions)
-        judge = Judge.open(opts, self.name, allow_exact=True)
-        return YesNoScorer(judge, judge_prompt(judge, lambda: YesNoJudgePrompt.load(ctx.data)),
-                           workers=opts.judge_workers)
+        return YesNoScorer(*self.open_judge(ctx, YesNoJudgePrompt.load))
 
     def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
         values = np.asarray([s.score for s in scores], dtype=np.float64)
@@ -93,17 +87,8 @@ class HallusionBenchTask(VlmTask):
                 for name in ("aAcc", "fAcc", "qAcc", "overall"):
                     table[f"{label} {name}"] = sub[name]
             tables[column] = table
-        how: dict[str, int] = defaultdict(int)
-        for s in scores:
-            how[str(s.details.get("how", s.status))] += 1
         return TaskResult(task=self.name, primary="overall", metrics=metrics, breakdowns=tables,
-                          info={"judge": getattr(self.options, "judge", None), "extraction": dict(how)})
-
-    @classmethod
-    def build_selftest(cls, card: TaskCard, folder: Path) -> SelftestSetup | None:
-        from ming_eval.tasks.vlm.fixtures import selftest_setup
-
-        return selftest_setup(card, folder)
+                          info={"judge": getattr(self.options, "judge", None), "extraction": extraction_counts(scores)})
 
 
 def _group_stats(values: np.ndarray, metas: Sequence[Mapping[str, Any]]) -> np.ndarray:
@@ -158,12 +143,12 @@ def hallusion_metrics(values: np.ndarray, metas: Sequence[Mapping[str, Any]],
     return {k: out[k] for k in ("overall", "aAcc", "fAcc", "qAcc")}
 
 
-class YesNoScorer(PooledScorer):
-    def __init__(self, judge: Judge, prompt: YesNoJudgePrompt | None, workers: int = 8) -> None:
-        super().__init__(workers if judge.client is not None else 1)
-        self.judge = judge
-        self.prompt = prompt
+def _said(reply: str) -> str | None:
+    said = yes_no(reply)
+    return None if said == "Unknown" else said
 
+
+class YesNoScorer(JudgedScorer[YesNoJudgePrompt]):
     def score_one(self, sample: Sample, pred: Prediction) -> SampleScore:
         gold = str(sample.target)
         text = output_text(pred)
@@ -186,15 +171,10 @@ class YesNoScorer(PooledScorer):
         prompt = self.prompt.build(sample.meta["question"], text)
         replies: list[str] = []
         try:
-            for attempt in range(JUDGE_TRIES):
-                reply = client.complete(prompt, temperature=0.5 * attempt, max_tokens=JUDGE_MAX_TOKENS)
-                replies.append(reply)
-                said = yes_no(reply)
-                if said != "Unknown":
-                    return verdict(said, "judge", judge=client.model, judge_replies=replies)
+            judged = ask_judge(client, prompt, _said, replies, tries=JUDGE_TRIES, max_tokens=JUDGE_MAX_TOKENS,
+                               rising_temperature=True)
         except JudgeUnavailableError as exc:
             return judge_unavailable(sample, f"neither yes nor no and the judge failed: {exc}", judge_replies=replies)
+        if judged is not None:
+            return verdict(judged, "judge", judge=client.model, judge_replies=replies)
         return verdict("Unknown", "judge_unparsed", judge=client.model, judge_replies=replies)
-
-    def close(self) -> None:
-        self.judge.close()

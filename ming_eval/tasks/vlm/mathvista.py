@@ -24,23 +24,20 @@ from __future__ import annotations
 import ast
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
-from ming_eval.cards.schema import TaskCard
 from ming_eval.core.results import Metric, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Sample
-from ming_eval.core.task import Scorer, SelftestSetup, TaskContext
+from ming_eval.core.task import Scorer, TaskContext
 from ming_eval.errors import DataError, JudgeUnavailableError
 from ming_eval.stats.bootstrap import mean_metric
 from ming_eval.tasks.vlm.base import (
     Judge,
+    JudgedScorer,
     LlmJudgedOptions,
-    PooledScorer,
     VlmTask,
-    judge_prompt,
     judge_unavailable,
     output_text,
     require,
@@ -48,7 +45,7 @@ from ming_eval.tasks.vlm.base import (
 from ming_eval.tasks.vlm.extraction import MatchingRules, match_option
 from ming_eval.tasks.vlm.judge_prompts import MathVistaJudgePrompt
 from ming_eval.tasks.vlm.prompts import Kind
-from ming_eval.tasks.vlm.report import grouped
+from ming_eval.tasks.vlm.report import extraction_counts, grouped
 from ming_eval.tasks.vlm.tsv import clean
 
 JUDGE_MAX_TOKENS = 128
@@ -100,11 +97,8 @@ class MathVistaTask(VlmTask):
         return answer, meta
 
     def scorer(self, ctx: TaskContext) -> Scorer:
-        opts = self.options
-        assert isinstance(opts, MathVistaOptions)
-        judge = Judge.open(opts, self.name, allow_exact=False)
-        return MathVistaScorer(judge, judge_prompt(judge, lambda: MathVistaJudgePrompt.load(ctx.data)), opts,
-                               workers=opts.judge_workers)
+        assert isinstance(self.options, MathVistaOptions)
+        return MathVistaScorer(*self.open_judge(ctx, MathVistaJudgePrompt.load), self.options)
 
     def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
         values = [s.score for s in scores]
@@ -116,29 +110,17 @@ class MathVistaTask(VlmTask):
                 by_skill[skill].append(v)
         skill_table: dict[str, Metric] = {k: mean_metric(v, scale=100.0) for k, v in sorted(by_skill.items())}
         tables = {"task": grouped(values, [s.meta.get("task") for s in samples]), "skill": skill_table}
-        how: dict[str, int] = defaultdict(int)
-        for s in scores:
-            how[str(s.details.get("how", s.status))] += 1
         notes = []
         never = sum(1 for s in scores if s.details.get("how") == "never_credited")
         if never:
             notes.append(f"{never} text/list answers are never credited, as in VLMEvalKit (option text_answers)")
         return TaskResult(task=self.name, primary="overall", metrics=metrics, breakdowns=tables, notes=notes,
-                          info={"judge": getattr(self.options, "judge", None), "extraction": dict(how)})
-
-    @classmethod
-    def build_selftest(cls, card: TaskCard, folder: Path) -> SelftestSetup | None:
-        from ming_eval.tasks.vlm.fixtures import selftest_setup
-
-        return selftest_setup(card, folder)
+                          info={"judge": getattr(self.options, "judge", None), "extraction": extraction_counts(scores)})
 
 
-class MathVistaScorer(PooledScorer):
-    def __init__(self, judge: Judge, prompt: MathVistaJudgePrompt | None, options: MathVistaOptions,
-                 workers: int = 8) -> None:
-        super().__init__(workers if judge.client is not None else 1)
-        self.judge = judge
-        self.prompt = prompt
+class MathVistaScorer(JudgedScorer[MathVistaJudgePrompt]):
+    def __init__(self, judge: Judge, prompt: MathVistaJudgePrompt | None, options: MathVistaOptions) -> None:
+        super().__init__(judge, prompt)
         self.options = options
 
     def _compare(self, sample: Sample, extracted: str) -> tuple[bool, Any]:
@@ -185,6 +167,3 @@ class MathVistaScorer(PooledScorer):
             return judge_unavailable(sample, f"the answer needs extraction and the judge failed: {exc}")
         ok, said = self._compare(sample, reply)
         return verdict(ok, "judge", said, judge=client.model, judge_reply=reply)
-
-    def close(self) -> None:
-        self.judge.close()

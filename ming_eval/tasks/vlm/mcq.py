@@ -30,23 +30,23 @@ from ming_eval.core.results import (
     TaskResult,
 )
 from ming_eval.core.sample import Sample
-from ming_eval.core.task import Scorer, SelftestSetup, TaskContext
-from ming_eval.errors import JudgeUnavailableError
+from ming_eval.core.task import Scorer, TaskContext
+from ming_eval.errors import DataError, JudgeUnavailableError
 from ming_eval.stats.bootstrap import mean_metric
 from ming_eval.store.jsonl import read_jsonl
 from ming_eval.tasks.vlm.base import (
     Judge,
     JudgedOptions,
-    PooledScorer,
+    JudgedScorer,
     VlmTask,
-    judge_prompt,
+    ask_judge,
     judge_unavailable,
     output_text,
 )
 from ming_eval.tasks.vlm.extraction import MatchingRules, match_option
 from ming_eval.tasks.vlm.judge_prompts import McqJudgePrompt
 from ming_eval.tasks.vlm.prompts import Kind, options_of
-from ming_eval.tasks.vlm.report import NO_ANSWER, breakdowns
+from ming_eval.tasks.vlm.report import NO_ANSWER, breakdowns, extraction_counts
 from ming_eval.tasks.vlm.tsv import clean
 
 CIRCULAR_OFFSET = 1_000_000
@@ -97,7 +97,12 @@ class McqTask(VlmTask):
             if column in row:
                 meta[column] = clean(row[column])
         if self.circular:
-            index = int(clean(row["index"]))
+            try:
+                index = int(clean(row["index"]))
+            except (TypeError, ValueError) as exc:
+                raise DataError(f"{source}: circular evaluation needs whole-number indices (a question's "
+                                f"rotations are index + k*{CIRCULAR_OFFSET})",
+                                hint=f"use the VLMEvalKit file, or -o {self.name}.circular=false") from exc
             group = index % CIRCULAR_OFFSET
             meta.update(group=group, main=index == group)
         return target, meta
@@ -107,22 +112,15 @@ class McqTask(VlmTask):
 
     def scorer(self, ctx: TaskContext) -> Scorer:
         opts = self.mcq_options
-        judge = Judge.open(opts, self.name, allow_exact=True)
-        prompt = judge_prompt(judge, lambda: McqJudgePrompt.load(ctx.data))
+        judge, prompt = self.open_judge(ctx, McqJudgePrompt.load)
         failed_groups = failed_groups_by_heuristics(ctx.work_dir, self._by_id, opts.matching) if self.circular \
             else set()
-        return McqScorer(judge, prompt, opts.matching, failed_groups, workers=opts.judge_workers)
+        return McqScorer(judge, prompt, opts.matching, failed_groups)
 
     def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
         if self.circular:
             return aggregate_circular(self.name, samples, scores, self.mcq_options)
         return aggregate_vanilla(self.name, samples, scores, self.mcq_options, primary_split=None)
-
-    @classmethod
-    def build_selftest(cls, card: TaskCard, folder: Path) -> SelftestSetup | None:
-        from ming_eval.tasks.vlm.fixtures import selftest_setup
-
-        return selftest_setup(card, folder)
 
 
 class MmmuTask(McqTask):
@@ -137,12 +135,10 @@ class MmmuTask(McqTask):
         return aggregate_vanilla(self.name, samples, scores, self.mcq_options, primary_split=self.primary_split)
 
 
-class McqScorer(PooledScorer):
-    def __init__(self, judge: Judge, prompt: McqJudgePrompt | None, rules: MatchingRules, failed_groups: set[Any],
-                 workers: int = 8) -> None:
-        super().__init__(workers if judge.client is not None else 1)
-        self.judge = judge
-        self.prompt = prompt
+class McqScorer(JudgedScorer[McqJudgePrompt]):
+    def __init__(self, judge: Judge, prompt: McqJudgePrompt | None, rules: MatchingRules,
+                 failed_groups: set[Any]) -> None:
+        super().__init__(judge, prompt)
         self.rules = rules
         self.failed_groups = failed_groups
 
@@ -160,11 +156,9 @@ class McqScorer(PooledScorer):
             return SampleScore(sample.id, float(ok), correct=ok, reason=why,
                                details={"extracted": letter, "how": how, "answer": gold, **details})
 
-        if not text.strip():
-            return verdict("Z", "empty", "empty output")
-        letter, how = match_option(text, choices, self.rules)
+        letter, how = heuristic_answer(text, choices, self.rules)
         if letter:
-            return verdict(letter, how)
+            return verdict(letter, how, "empty output" if how == "empty" else "")
         if sample.meta.get("group") in self.failed_groups:
             return SampleScore(sample.id, 0.0, correct=None, reason="not judged: another rotation of this question "
                                "was already answered wrong", details={"how": "skipped", "answer": gold})
@@ -176,19 +170,21 @@ class McqScorer(PooledScorer):
         prompt = self.prompt.build(sample.meta["question"], choices, text)
         replies: list[str] = []
         try:
-            for attempt in range(JUDGE_TRIES):
-                reply = client.complete(prompt, temperature=0.0, max_tokens=JUDGE_MAX_TOKENS, attempt=attempt)
-                replies.append(reply)
-                letter, _ = match_option(reply, choices, self.rules)
-                if letter:
-                    return verdict(letter, "judge", judge=client.model, judge_replies=replies)
+            letter = ask_judge(client, prompt, lambda reply: match_option(reply, choices, self.rules)[0], replies,
+                               tries=JUDGE_TRIES, max_tokens=JUDGE_MAX_TOKENS, rising_temperature=False)
         except JudgeUnavailableError as exc:
             return judge_unavailable(sample, f"no option matched and the judge failed: {exc}", judge_replies=replies)
+        if letter:
+            return verdict(letter, "judge", judge=client.model, judge_replies=replies)
         return verdict("Z", "judge_unparsed", f"the judge named no option in {JUDGE_TRIES} replies; counted wrong",
                        judge=client.model, judge_replies=replies)
 
-    def close(self) -> None:
-        self.judge.close()
+
+def heuristic_answer(text: str, choices: dict[str, str], rules: MatchingRules) -> tuple[str | None, str]:
+    """What the heuristics read before any judge: 'Z' for an empty output, else :func:`match_option`."""
+    if not text.strip():
+        return "Z", "empty"
+    return match_option(text, choices, rules)
 
 
 def failed_groups_by_heuristics(work_dir: Path | None, by_id: dict[str, Sample], rules: MatchingRules) -> set[Any]:
@@ -206,17 +202,15 @@ def failed_groups_by_heuristics(work_dir: Path | None, by_id: dict[str, Sample],
             failed.add(sample.meta.get("group"))
             continue
         text = "" if rec.get("output") is None else str(rec["output"])
-        letter = "Z" if not text.strip() else match_option(text, sample.meta["choices"], rules)[0]
+        letter, _ = heuristic_answer(text, sample.meta["choices"], rules)
         if letter and letter != sample.target:
             failed.add(sample.meta.get("group"))
     return failed
 
 
 def _notes_and_info(scores: Sequence[SampleScore], options: McqOptions) -> tuple[list[str], dict[str, Any]]:
-    how: dict[str, int] = defaultdict(int)
-    for s in scores:
-        how[str(s.details.get("how", s.status))] += 1
-    info: dict[str, Any] = {"judge": options.judge, "matching": options.matching, "extraction": dict(how)}
+    how = extraction_counts(scores)
+    info: dict[str, Any] = {"judge": options.judge, "matching": options.matching, "extraction": how}
     notes = []
     if how.get("judge_unparsed"):
         notes.append(f"{how['judge_unparsed']} answers the judge could not map to an option count as wrong")
@@ -245,8 +239,7 @@ def aggregate_vanilla(task: str, samples: Sequence[Sample], scores: Sequence[Sam
         in_primary = [i for i, sp in enumerate(splits) if sp == primary_split]
         tables = breakdowns([values[i] for i in in_primary], [metas[i] for i in in_primary],
                             columns=("l2-category", "category"))
-        tables["split"] = {str(k): v for k, v in
-                           breakdowns(values, metas, columns=("split",)).get("split", {}).items()}
+        tables.update(breakdowns(values, metas, columns=("split",)))
         if not primary:
             notes.append(f"no {primary_split} rows were scored: overall (the {primary_split} split) is undefined")
     return TaskResult(task=task, primary="overall", metrics=metrics, breakdowns=tables, notes=notes, info=info)

@@ -14,23 +14,20 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from ming_eval.cards.schema import TaskCard
 from ming_eval.core.results import Metric, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Sample
-from ming_eval.core.task import Scorer, SelftestSetup, TaskContext
+from ming_eval.core.task import Scorer, TaskContext
 from ming_eval.errors import JudgeUnavailableError
 from ming_eval.stats.bootstrap import mean_metric
 from ming_eval.tasks.vlm.base import (
-    Judge,
+    JudgedScorer,
     LlmJudgedOptions,
-    PooledScorer,
     VlmTask,
-    judge_prompt,
+    ask_judge,
     judge_unavailable,
     output_text,
     require,
@@ -67,11 +64,7 @@ class MMVetTask(VlmTask):
                                                      "category": str(clean(row.get("category")) or "")}
 
     def scorer(self, ctx: TaskContext) -> Scorer:
-        opts = self.options
-        assert isinstance(opts, MMVetOptions)
-        judge = Judge.open(opts, self.name, allow_exact=False)
-        return MMVetScorer(judge, judge_prompt(judge, lambda: MMVetJudgePrompt.load(ctx.data)),
-                           workers=opts.judge_workers)
+        return MMVetScorer(*self.open_judge(ctx, MMVetJudgePrompt.load))
 
     def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
         values = [s.score for s in scores]
@@ -93,19 +86,8 @@ class MMVetTask(VlmTask):
         return TaskResult(task=self.name, primary="overall", metrics={"overall": mean_metric(values, scale=100.0)},
                           breakdowns=tables, notes=notes, info={"judge": getattr(self.options, "judge", None)})
 
-    @classmethod
-    def build_selftest(cls, card: TaskCard, folder: Path) -> SelftestSetup | None:
-        from ming_eval.tasks.vlm.fixtures import selftest_setup
 
-        return selftest_setup(card, folder)
-
-
-class MMVetScorer(PooledScorer):
-    def __init__(self, judge: Judge, prompt: MMVetJudgePrompt | None, workers: int = 8) -> None:
-        super().__init__(workers if judge.client is not None else 1)
-        self.judge = judge
-        self.prompt = prompt
-
+class MMVetScorer(JudgedScorer[MMVetJudgePrompt]):
     def score_one(self, sample: Sample, pred: Prediction) -> SampleScore:
         text = output_text(pred)
         if not text.strip():
@@ -116,17 +98,12 @@ class MMVetScorer(PooledScorer):
         prompt = self.prompt.build(sample.meta["question"], str(sample.target), text)
         replies: list[str] = []
         try:
-            for attempt in range(JUDGE_TRIES):
-                reply = client.complete(prompt, temperature=0.5 * attempt, max_tokens=JUDGE_MAX_TOKENS)
-                replies.append(reply)
-                grade = parse_grade(reply)
-                if grade is not None:
-                    return SampleScore(sample.id, grade, correct=grade >= 1.0, reason=f"graded {grade:g}",
-                                       details={"how": "judge", "judge": client.model, "judge_replies": replies})
+            grade = ask_judge(client, prompt, parse_grade, replies, tries=JUDGE_TRIES, max_tokens=JUDGE_MAX_TOKENS,
+                              rising_temperature=True)
         except JudgeUnavailableError as exc:
             return judge_unavailable(sample, f"the judge failed: {exc}", judge_replies=replies)
+        if grade is not None:
+            return SampleScore(sample.id, grade, correct=grade >= 1.0, reason=f"graded {grade:g}",
+                               details={"how": "judge", "judge": client.model, "judge_replies": replies})
         return SampleScore(sample.id, 0.0, correct=False, reason=f"no grade in {JUDGE_TRIES} judge replies; 0.0",
                            details={"how": "judge_unparsed", "judge": client.model, "judge_replies": replies})
-
-    def close(self) -> None:
-        self.judge.close()

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from ming_eval.cards.schema import TaskCard
 from ming_eval.core.results import Metric, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Sample
-from ming_eval.core.task import Scorer, SelftestSetup, TaskContext
+from ming_eval.core.task import Scorer, TaskContext
 from ming_eval.errors import DataError
 from ming_eval.stats.bootstrap import mean_metric
 from ming_eval.tasks.vlm.base import PooledScorer, VlmOptions, VlmTask, output_text, require
@@ -56,7 +54,7 @@ class OCRBenchTask(VlmTask):
             answers = ast.literal_eval(raw)
         except (ValueError, SyntaxError) as exc:
             raise DataError(f"{source}: the answer cell is not a list of strings: {raw[:60]!r}") from exc
-        if isinstance(answers, str):
+        if not isinstance(answers, (list, tuple)):  # one bare answer ("2024" parses as a number)
             answers = [answers]
         return [str(a) for a in answers], {"category": require(row, "category", source, str)}
 
@@ -82,12 +80,6 @@ class OCRBenchTask(VlmTask):
                                       "computes it"]
         return TaskResult(task=self.name, primary="overall", metrics={"overall": overall, "final_score": final},
                           breakdowns={"group": counts_table, "category": category_table}, notes=notes)
-
-    @classmethod
-    def build_selftest(cls, card: TaskCard, folder: Path) -> SelftestSetup | None:
-        from ming_eval.tasks.vlm.fixtures import selftest_setup
-
-        return selftest_setup(card, folder)
 
 
 class OCRBenchScorer(PooledScorer):

@@ -52,30 +52,29 @@ def hint_of(row: Mapping[str, Any]) -> Any:
     return None if is_missing(hint) else hint
 
 
-def dataset_mcq_text(row: Mapping[str, Any]) -> str:
-    """The multiple-choice prompt of VLMEvalKit's ImageMCQDataset (MMBench, MMStar, AI2D, MMMU)."""
-    text = ""
+def _hint_question_options(row: Mapping[str, Any]) -> tuple[str, bool]:
+    """"Hint: ...", "Question: ..." and the "Options:" list (ImageMCQDataset's layout, which Qwen2-VL
+    keeps), and whether the row has options."""
     hint = hint_of(row)
-    if hint is not None:
-        text += f"Hint: {hint}\n"
+    text = f"Hint: {hint}\n" if hint is not None else ""
     text += f"Question: {row['question']}\n"
     options = options_of(row)
     if options:
         text += "Options:\n" + "".join(f"{k}. {v}\n" for k, v in options.items())
-        text += MCQ_SUFFIX
-    return text
+    return text, bool(options)
+
+
+def dataset_mcq_text(row: Mapping[str, Any]) -> str:
+    """The multiple-choice prompt of VLMEvalKit's ImageMCQDataset (MMBench, MMStar, AI2D, MMMU)."""
+    text, has_options = _hint_question_options(row)
+    return text + MCQ_SUFFIX if has_options else text
 
 
 def qwen2vl_mcq_text(row: Mapping[str, Any]) -> str:
-    text = ""
-    hint = hint_of(row)
-    if hint is not None:
-        text += f"Hint: {hint}\n"
-    text += f"Question: {row['question']}\n"
-    options = options_of(row)
-    if options:
-        text += "Options:\n" + "".join(f"{k}. {v}\n" for k, v in options.items())
-        text += LETTER_SUFFIX_CN if has_cjk(text) else MCQ_SUFFIX.rstrip()
+    """Qwen2-VL's: the dataset's layout, the Chinese letter instruction for Chinese text, stripped."""
+    text, has_options = _hint_question_options(row)
+    if has_options:
+        text += LETTER_SUFFIX_CN if has_cjk(text) else MCQ_SUFFIX
     return text.rstrip()
 
 

@@ -7,7 +7,6 @@ verified file with :mod:`ast`: the file is parsed, never imported or executed.
 
 What can be read, always by name and always checked:
 
-* a module-level string constant (``NAME = "..."``);
 * the string assigned to a variable inside a function (``tmpl = ("..." "...")``), as plain text or as a
   :class:`Template` (a ``str.format`` template with its fields named by the caller, or an f-string);
 * the list a function returns, each element a string or a variable holding one;
@@ -131,15 +130,6 @@ class PythonSource:
     def _assignments(self, scope: ast.AST, variable: str) -> list[ast.Assign]:
         return [n for n in ast.walk(scope) if isinstance(n, ast.Assign) and len(n.targets) == 1
                 and isinstance(n.targets[0], ast.Name) and n.targets[0].id == variable]
-
-    def constant(self, name: str) -> Literal:
-        """The module-level ``NAME = <string literal>``."""
-        found = [n for n in self.tree.body if isinstance(n, ast.Assign) and len(n.targets) == 1
-                 and isinstance(n.targets[0], ast.Name) and n.targets[0].id == name]
-        if len(found) != 1:
-            raise self.error(f"constant {name}", "not assigned at module level" if not found
-                             else f"assigned {len(found)} times")
-        return self._literal(found[0].value, f"constant {name}")
 
     def assigned(self, function: str, variable: str) -> Literal:
         """The string literal assigned to ``variable`` in ``function`` (exactly one assignment)."""

@@ -3,12 +3,13 @@ abilities, abbreviated) and per ``category``, each with a bootstrap interval."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ming_eval.core.results import Metric
+from ming_eval.core.results import Metric, SampleScore
 from ming_eval.stats.bootstrap import mean_metric
 
 MMBENCH_ABILITIES = {
@@ -49,3 +50,8 @@ def breakdowns(values: Sequence[float], metas: Sequence[Mapping[str, Any]],
         rename = MMBENCH_ABILITIES if column == "l2-category" else None
         out[column] = grouped(values, labels, rename=rename)
     return out
+
+
+def extraction_counts(scores: Sequence[SampleScore]) -> dict[str, int]:
+    """How many answers were read each way (``details["how"]``; the status where a score has none)."""
+    return dict(Counter(str(s.details.get("how", s.status)) for s in scores))

@@ -230,12 +230,6 @@ class TsvTable:
             rows.append(m)
         return cls(path, columns, rows, images, paths, dropped)
 
-    def image_count(self, i: int) -> int:
-        if self._image_paths is not None:
-            return len(self._image_paths[i])
-        cell = self._images[i]
-        return 0 if cell is None else cell.count
-
     def image_refs(self, i: int) -> list[ImageRef]:
         """Lazy references to row ``i``'s images, in cell order."""
         index = self.rows[i].get("index")

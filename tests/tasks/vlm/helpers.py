@@ -14,12 +14,11 @@ from ming_eval.cards.schema import UnderstandProtocol
 from ming_eval.core.results import Prediction, SampleScore, Status, TaskResult
 from ming_eval.core.sample import Sample
 from ming_eval.core.task import TaskContext
-from ming_eval.data.files import DataFiles
+from ming_eval.data.files import DataFiles, file_digest
 from ming_eval.registry import get_task_card
 from ming_eval.runner.plan import load_task
 from ming_eval.store.jsonl import write_jsonl_atomic
 from ming_eval.tasks.vlm.base import VlmTask
-from ming_eval.tasks.vlm.fixtures import md5_of
 from tests.tasks.vlm.standins import accept, write_standins
 
 
@@ -28,7 +27,7 @@ def load(name: str, tmp_path: Path, make: Callable[[Path], Path], *, style: str 
     card = get_task_card(name)
     dataset = card.options["dataset"]
     path = make(tmp_path / f"{dataset}.tsv")
-    task = load_task(card, {"data_md5": md5_of(path), **options})
+    task = load_task(card, {"data_md5": file_digest(path, "md5"), **options})
     assert isinstance(task, VlmTask)
     if sources is None:
         sources = write_standins(tmp_path / "judge-sources", tuple(f.name for f in card.data if not f.required))

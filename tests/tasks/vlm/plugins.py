@@ -2,10 +2,9 @@
 in the way the prompt asks, so scores on the generated fixtures are known in advance.
 
 * multiple choice (an ``X. text`` option list in the prompt): the letter of the option naming the
-  image's colour, phrased per ``phrasing`` (``letter`` -> "B", ``sentence`` -> "The answer is B.",
-  ``text`` -> the colour name, ``vague`` -> an answer no heuristic can map);
+  image's colour, or, every ``vague_every``-th answer, one no heuristic can map;
 * yes/no questions ("Is the image red?"): Yes or No;
-* anything else: the colour name (or ``answer_map``'s answer for a question substring).
+* anything else: the colour name.
 
 ``empty_on`` makes outputs empty for prompts containing that text, ``fail_on`` raises.
 """
@@ -31,11 +30,9 @@ _OPTION = re.compile(r"^\(?([A-I])[.)]\s*(.+?)\s*$", re.M)
 
 class ColourOptions(BaseModel):
     model_config = {"extra": "forbid"}
-    phrasing: str = "letter"
     vague_every: int = 0  # every n-th multiple-choice answer is vague (needs the judge)
     empty_on: str | None = None
     fail_on: str | None = None
-    answer_map: dict[str, str] = {}
 
 
 def dominant_colour(request: UnderstandRequest) -> str:
@@ -73,18 +70,12 @@ class ColourVlm(BaseModelAdapter):
         return out
 
     def _answer(self, r: UnderstandRequest, text: str, opts: ColourOptions, n: int) -> str:
-        for key, answer in opts.answer_map.items():
-            if key in text:
-                return answer
         colour = dominant_colour(r)
         options = dict(_OPTION.findall(text))
         if options:
             if opts.vague_every and n % opts.vague_every == 0:
                 return "I am not sure, perhaps the third one or so."
-            letter = next((k for k, v in options.items() if v == colour), None)
-            if letter is None:
-                return "none of these"
-            return {"letter": letter, "sentence": f"The answer is {letter}.", "text": colour}[opts.phrasing]
+            return next((k for k, v in options.items() if v == colour), "none of these")
         asked = re.search(r"Is the image (\w+)\?", text)
         if asked:
             return "Yes" if asked.group(1) == colour else "No"

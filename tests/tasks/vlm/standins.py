@@ -11,7 +11,6 @@ The real files are pinned by the task cards; ``pinned_sources`` finds them where
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from collections.abc import Mapping
@@ -19,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ming_eval.cards.schema import DataFile
-from ming_eval.data.files import cache_root
+from ming_eval.data.files import cache_root, file_digest
 
 MMVET_MARKER = "STAND-IN GRADER"
 
@@ -109,14 +108,10 @@ def write_standins(folder: Path, names: tuple[str, ...] | None = None) -> dict[s
     return out
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def accept(specs: list[DataFile], sources: Mapping[str, Path]) -> list[DataFile]:
     """The task's data files with the given source files' checksums in place of the card's."""
-    return [s.model_copy(update={"sha256": sha256_of(sources[s.name]), "md5": None}) if s.name in sources else s
-            for s in specs]
+    return [s.model_copy(update={"sha256": file_digest(sources[s.name], "sha256"), "md5": None})
+            if s.name in sources else s for s in specs]
 
 
 def load_module(path: Path) -> ModuleType:
@@ -159,7 +154,7 @@ def pinned_sources() -> tuple[dict[str, Path], str]:
             candidates.append(Path(checkout) / "vlmeval" / spec.url.split("/vlmeval/", 1)[1])
         candidates += sorted((USER_CACHE / "data").glob(f"*/{name}"))
         for path in candidates:
-            if path.is_file() and sha256_of(path) == spec.sha256:
+            if path.is_file() and file_digest(path, "sha256") == spec.sha256:
                 found[name] = path
                 break
         else:

@@ -27,7 +27,7 @@ import pytest
 
 from ming_eval.core.sample import ImagePart
 from ming_eval.tasks.vlm.mcq import _group_outcome
-from tests.judge.fake_openai import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.vlm import crosscheck_data as cd
 from tests.tasks.vlm.helpers import load, score
 from tests.tasks.vlm.standins import pinned_sources
@@ -77,7 +77,7 @@ def sources(request, tmp_path):
 
 
 def run(task_name, dataset, tmp_path, monkeypatch, judge_server, sources=None):
-    monkeypatch.setenv("OPENAI_BASE_URL", judge_server.base_url)
+    monkeypatch.setenv("OPENAI_BASE_URL", judge_server.url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     seen = {}
 

@@ -9,13 +9,14 @@ import yaml
 
 from ming_eval.cards import loader
 from ming_eval.core.results import TaskResult
+from ming_eval.data.files import file_digest
 from ming_eval.registry import get_task_card
 from ming_eval.tasks.vlm.averages import leaderboard_average, table_row
-from ming_eval.tasks.vlm.fixtures import COLORS, make_mcq, md5_of, png_b64, selftest_setup, write_tsv
+from ming_eval.tasks.vlm.fixtures import COLORS, make_mcq, png_b64, selftest_setup, write_tsv
 from tests.cli.test_cli import run_cli
-from tests.judge.fake_openai import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.vlm.plugins import ColourVlm, write_model_card
-from tests.tasks.vlm.standins import MMVET_MARKER, sha256_of, write_standins
+from tests.tasks.vlm.standins import MMVET_MARKER, write_standins
 
 LEADERBOARD = ["mmbench_test_en_v11", "mmbench_test_cn_v11", "mmstar", "mmmu_dev_val", "mathvista_mini",
                "hallusionbench", "ai2d_test", "mmvet", "ocrbench"]
@@ -33,7 +34,7 @@ def standin_task_cards(root, sources, *, urls=False):
         data = yaml.safe_load(card.source.read_text())
         for entry in data["data"]:
             if entry["name"] in sources:
-                entry["sha256"] = sha256_of(sources[entry["name"]])
+                entry["sha256"] = file_digest(sources[entry["name"]], "sha256")
                 if urls:
                     entry["url"] = sources[entry["name"]].as_uri()
         (root / "tasks" / card.source.name).write_text(yaml.safe_dump(data, allow_unicode=True))
@@ -93,10 +94,10 @@ def test_leaderboard_suite_then_judge_comes_back(vlm_cards, tmp_path, capsys, mo
 
     # the judge is back: the same command judges what was left, without loading the model
     with FakeOpenAI(lambda p, b: "1.0" if MMVET_MARKER in p else "B") as fake:
-        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
         code, text = run_cli(args, capsys)
         assert code == 0, text
-        judged = len(fake.requests)
+        judged = len(fake.bodies)
     assert judged > 0 and len(ColourVlm.seen) == calls
     stored = json.loads((out / "results.json").read_text())["tasks"]
     assert "judge_unavailable" not in stored["mmvet"]["counts"]
@@ -105,9 +106,9 @@ def test_leaderboard_suite_then_judge_comes_back(vlm_cards, tmp_path, capsys, mo
 
     # a third run asks the judge nothing: scores are stored, replies cached
     with FakeOpenAI(lambda p, b: "B") as fake:
-        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
         code, _ = run_cli(args, capsys)
-        assert code == 0 and fake.requests == []
+        assert code == 0 and fake.bodies == []
 
 
 def test_failures_and_empty_outputs_are_counted(vlm_cards, tmp_path, capsys):
@@ -128,7 +129,7 @@ def test_lmudata_folder_is_reused(vlm_cards, tmp_path, capsys, monkeypatch):
     path = make_mcq(lmu / "MMStar.tsv", 6)
     monkeypatch.setenv("LMUData", str(lmu))
     code, text = run_cli(["run", "mmstar", "-m", "colourvlm", "--out", str(tmp_path / "r"),
-                          "-o", f"mmstar.data_md5={md5_of(path)}"], capsys)
+                          "-o", f"mmstar.data_md5={file_digest(path, 'md5')}"], capsys)
     assert code == 0, text
     assert not (Path(os.environ["MING_EVAL_CACHE"]) / "data" / "mmstar").exists()  # nothing copied or fetched
 
@@ -141,13 +142,13 @@ def test_md5_mismatch_in_lmudata_is_explained(vlm_cards, tmp_path, capsys, monke
     assert code == 2
     flat = "".join(text.split())  # the terminal may wrap long paths
     assert f"md5mismatchfor{path}" in flat and "e1ecd2140806c1b1bbf54b43372efb9e" in flat
-    assert md5_of(path) in flat and "ming-evaldatadownloadmmstar" in flat
+    assert file_digest(path, "md5") in flat and "ming-evaldatadownloadmmstar" in flat
 
 
 def test_missing_column_is_explained(vlm_cards, tmp_path, capsys):
     path = write_tsv(tmp_path / "MMVet.tsv", [{"index": 1, "question": "q", "image": "x" * 80}])
     code, text = run_cli(["run", "mmvet", "-m", "colourvlm", "--out", str(tmp_path / "r"), "--data",
-                          f"MMVet.tsv={path}", "-o", f"mmvet.data_md5={md5_of(path)}"], capsys)
+                          f"MMVet.tsv={path}", "-o", f"mmvet.data_md5={file_digest(path, 'md5')}"], capsys)
     assert code == 2 and "MMVet.tsv lacks the column(s) answer, category" in text
 
 
@@ -172,7 +173,7 @@ def test_undecodable_image_fails_only_its_sample(vlm_cards, tmp_path, capsys):
     path = write_tsv(tmp_path / "MMStar.tsv", rows)
     out = tmp_path / "r"
     code, text = run_cli(["run", "mmstar", "-m", "colourvlm-plain", "--out", str(out), "--data",
-                          f"MMStar.tsv={path}", "-o", f"mmstar.data_md5={md5_of(path)}"], capsys)
+                          f"MMStar.tsv={path}", "-o", f"mmstar.data_md5={file_digest(path, 'md5')}"], capsys)
     assert code == 0, text
     stored = json.loads((out / "mmstar" / "results.json").read_text())
     assert stored["counts"]["inference_failed"] == 1 and stored["metrics"]["overall"]["value"] == 75.0
@@ -195,13 +196,13 @@ def test_rescore_with_another_policy(vlm_cards, tmp_path, capsys):
 def test_rejected_judge_key_is_reported_per_sample(vlm_cards, tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     with FakeOpenAI(lambda p, b: (401, "Incorrect API key provided")) as fake:
-        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
         args = ["-o", "mmstar.judge_retries=0", "-o", f"mmstar.judge_cache_dir={tmp_path / 'c'}",
                 *data_args(["mmstar"], tmp_path / "d")]
         code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(out), *args], capsys)
         assert code == 0, text
-        assert len(fake.requests) <= 2  # given up at the first 401 (two vague rows may be in flight together)
+        assert len(fake.bodies) <= 2  # given up at the first 401 (two vague rows may be in flight together)
     scores = [json.loads(line) for line in (out / "mmstar" / "scores.jsonl").read_text().splitlines()]
     unavailable = [s for s in scores if s["status"] == "judge_unavailable"]
     assert unavailable and all("rejected the API key (401)" in s["reason"] for s in unavailable)
@@ -214,18 +215,18 @@ def test_missing_prompt_source_stops_scoring_and_keeps_predictions(vlm_cards, tm
     tsv = ["--data", f"MMStar.tsv={setup.data['MMStar.tsv']}", "-o", f"mmstar.data_md5={setup.options['data_md5']}",
            "-o", f"mmstar.judge_cache_dir={tmp_path / 'c'}", "-o", "mmstar.judge_retries=0"]
     with FakeOpenAI(lambda p, b: "B") as fake:
-        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
         # a judge is configured but its prompt source is neither cached nor given, and we are offline
         code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(out), *tsv], capsys)
         assert code == 2, text
         assert "multiple_choice.py" in text and "ming-eval data download mmstar" in text
-        assert fake.requests == []
+        assert fake.bodies == []
         assert (out / "mmstar" / "predictions.jsonl").is_file()  # inference is kept
         calls = len(ColourVlm.seen)
         code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(out), *tsv,
                               *data_args([], tmp_path / "d")], capsys)
         assert code == 0, text
-        assert len(ColourVlm.seen) == calls and fake.requests  # scored with the judge, the model not run again
+        assert len(ColourVlm.seen) == calls and fake.bodies  # scored with the judge, the model not run again
     assert "judge_unavailable" not in json.loads((out / "mmstar" / "results.json").read_text())["counts"]
 
 
@@ -235,7 +236,7 @@ def test_prompt_sources_prefetched_for_an_offline_cluster(vlm_cards, judge_sourc
     card_path = vlm_cards / "tasks" / "mmstar.yaml"
     card = yaml.safe_load(card_path.read_text())
     tsv = make_mcq(tmp_path / "remote" / "MMStar.tsv", 6)
-    card["data"][0].update(url=tsv.as_uri(), md5=md5_of(tsv))
+    card["data"][0].update(url=tsv.as_uri(), md5=file_digest(tsv, "md5"))
     card_path.write_text(yaml.safe_dump(card, allow_unicode=True))
     loader._INDEX = None
     code, text = run_cli(["data", "verify", "mmstar"], capsys)
@@ -252,8 +253,8 @@ def test_prompt_sources_prefetched_for_an_offline_cluster(vlm_cards, judge_sourc
     assert code == 0 and "multiple_choice.py" in text and "vlm.py" in text
     monkeypatch.setenv("MING_EVAL_OFFLINE", "1")
     with FakeOpenAI(lambda p, b: "C") as fake:
-        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
         code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(tmp_path / "r1"),
                               "-o", f"mmstar.judge_cache_dir={tmp_path / 'c'}"], capsys)
         assert code == 0, text
-        assert fake.requests and all("STAND-IN MATCHER" in p for p in fake.prompts())
+        assert fake.bodies and all("STAND-IN MATCHER" in p for p in fake.prompts())

@@ -23,7 +23,7 @@ from ming_eval.tasks.vlm.judge_prompts import (
     open_source,
 )
 from ming_eval.tasks.vlm.protocol_source import PythonSource, SourceShapeError
-from tests.judge.fake_openai import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.vlm.helpers import load
 from tests.tasks.vlm.standins import STANDINS, accept, load_module, pinned_specs, write_standins
 
@@ -157,8 +157,8 @@ def test_without_a_judge_no_source_is_needed(tmp_path, task, make, options):
 
 def test_with_a_judge_a_missing_source_fails_the_scorer(tmp_path, monkeypatch):
     with FakeOpenAI(lambda p, b: "A") as fake:
-        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
         task, _, ctx = load("mmstar", tmp_path, make_mcq, sources={}, judge_cache_dir=str(tmp_path / "c"))
         with pytest.raises(DataError, match=r"(?s)mmstar asks a judge.*ming-eval data download mmstar"):
             task.scorer(ctx)
-        assert fake.requests == []
+        assert fake.bodies == []

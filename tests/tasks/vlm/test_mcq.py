@@ -3,8 +3,9 @@
 import pytest
 
 from ming_eval.core.sample import ImagePart, TextPart
-from ming_eval.tasks.vlm.fixtures import make_mcq, make_mmbench, make_mmmu
-from tests.judge.fake_openai import FakeOpenAI
+from ming_eval.errors import DataError
+from ming_eval.tasks.vlm.fixtures import COLORS, make_mcq, make_mmbench, make_mmmu, png_b64, write_tsv
+from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.vlm.helpers import load, score
 
 # make_mcq(n=6): golds A C D D D B; options row 2 = blue red yellow green
@@ -27,7 +28,7 @@ def mcq_judge(prompt, body):
 
 
 def with_judge(monkeypatch, fake, tmp_path):
-    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     return {"judge_cache_dir": str(tmp_path / "judge-cache"), "judge_retries": 0}
 
@@ -42,8 +43,8 @@ def test_vanilla_with_judge(tmp_path, monkeypatch):
         assert result.metrics["overall"].value == pytest.approx(50.0)
         assert result.info["extraction"]["judge"] == 1
         # one call for row 3, three (attempts 0, 1, 2) for row 5; none for what the heuristics matched
-        assert len(fake.requests) == 4
-        assert all(r["temperature"] == 0.0 and r["max_tokens"] == 2048 for r in fake.requests)
+        assert len(fake.bodies) == 4
+        assert all(r["temperature"] == 0.0 and r["max_tokens"] == 2048 for r in fake.bodies)
         # the stand-in prompt source (tests/tasks/vlm/standins.py), filled as VLMEvalKit fills its own
         prompt = next(p for p in fake.prompts() if "last colour" in p)
         assert prompt.endswith("<question>Which colour fills image 3??</question>\n<options>options on offer:\n"
@@ -51,9 +52,9 @@ def test_vanilla_with_judge(tmp_path, monkeypatch):
                                "<reply>hmm, maybe the last colour</reply>\nmapped to: ")
     # scoring again asks nothing: every reply is in the cache
     with FakeOpenAI(mcq_judge) as fake2:
-        monkeypatch.setenv("OPENAI_BASE_URL", fake2.base_url)
+        monkeypatch.setenv("OPENAI_BASE_URL", fake2.url)
         again, _ = score(task, ctx, samples, MMSTAR_OUTPUTS)
-        assert [s.score for s in again] == [1, 0, 1, 1, 0, 0] and fake2.requests == []
+        assert [s.score for s in again] == [1, 0, 1, 1, 0, 0] and fake2.bodies == []
     # categories: rows 0, 2, 4 are "coarse perception"
     assert result.breakdowns["category"]["coarse perception"].value == pytest.approx(200 / 3)
 
@@ -88,7 +89,7 @@ def test_circular_with_judge(tmp_path, monkeypatch):
         task, samples, ctx = load("mmbench_dev_en", tmp_path, make_mmbench, **with_judge(monkeypatch, fake, tmp_path))
         scores, result = score(task, ctx, samples, CIRCULAR_OUTPUTS)
         # Q2's vague rotation is not judged: its question is already lost (as VLMEvalKit)
-        assert len(fake.requests) == 1 + 3
+        assert len(fake.bodies) == 1 + 3
         assert not any("maybe the fourth" in p and "image 2" in p for p in fake.prompts())
     skipped = next(s for s in scores if s.id == "2000002")
     assert skipped.details["how"] == "skipped" and skipped.correct is None
@@ -181,3 +182,10 @@ def test_v02_matching_rules(tmp_path):
     task, samples, ctx = load("mmstar", tmp_path / "b", make_mcq, judge="exact_matching")
     scores, _ = score(task, ctx, samples, {"0": early})
     assert scores[0].details["extracted"] == "Z"
+
+
+def test_circular_index_that_is_not_a_number_names_the_row(tmp_path):
+    rows = [{"index": "q7", "question": "Which colour?", "A": "red", "B": "blue", "answer": "A",
+             "image": png_b64(COLORS["red"])}]
+    with pytest.raises(DataError, match=r"MMBench_DEV_EN\.tsv index q7: .*whole-number indices"):
+        load("mmbench_dev_en", tmp_path, lambda p: write_tsv(p, rows))

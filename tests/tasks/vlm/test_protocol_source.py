@@ -1,5 +1,7 @@
 """Reading literals out of a Python source without running it, on made-up sources written here."""
 
+import os
+
 import pytest
 
 from ming_eval.errors import DataError
@@ -10,7 +12,6 @@ ORIGIN = "https://example.invalid/repo/0123456789abcdef0123456789abcdef01234567/
 SOURCE = '''"""A made-up module."""
 import os
 
-GREETING = 'hello ' 'there'
 os.environ["NEVER_SET_BY_A_PARSE"] = "1"
 
 
@@ -55,15 +56,12 @@ def source(tmp_path):
     return PythonSource(path, ORIGIN)
 
 
-def test_module_constant(source):
-    assert source.constant("GREETING") == "hello there"  # implicit concatenation is one literal
-
-
-def test_nothing_is_run(source, monkeypatch):
+def test_nothing_is_run(tmp_path, monkeypatch):
     monkeypatch.delenv("NEVER_SET_BY_A_PARSE", raising=False)
-    source.constant("GREETING")
-    import os
-
+    path = tmp_path / "prompts.py"
+    path.write_text(SOURCE, encoding="utf-8")
+    source = PythonSource(path, ORIGIN)  # parsed after the variable is gone, so a run would show
+    assert source.assigned_text("lines", "s") == "head\n"
     assert "NEVER_SET_BY_A_PARSE" not in os.environ
 
 
@@ -104,7 +102,6 @@ def test_template_render_needs_every_field():
 
 @pytest.mark.parametrize(("call", "message"), [
     (lambda s: s.function("missing"), "function missing(): not defined at module level"),
-    (lambda s: s.constant("MISSING"), "constant MISSING: not assigned at module level"),
     (lambda s: s.assigned("build", "nothing"), "build(): nothing: no assignment"),
     (lambda s: s.assigned("glued", "text"), "glued(): text: expected a string literal, found BinOp"),
     (lambda s: s.assigned_text("examples", "second"), "examples(): second: expected a plain string"),

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from ming_eval.cards.schema import DataFile
-from ming_eval.data.files import DataFiles
+from ming_eval.data.files import DataFiles, file_digest
 from ming_eval.errors import ChecksumError, DataError
-from ming_eval.tasks.vlm.fixtures import COLORS, make_mmbench, md5_of, png_b64, write_tsv
+from ming_eval.tasks.vlm.fixtures import COLORS, make_mmbench, png_b64, write_tsv
 from ming_eval.tasks.vlm.tsv import TsvTable, decode_vlmeval_image
 
 
@@ -56,7 +56,6 @@ def test_multi_image_cells_and_rows_without_image(tmp_path):
     ])
     table = TsvTable.load(path)
     assert [r["index"] for r in table.rows] == ["a", "c"] and table.dropped_no_image == 1
-    assert table.image_count(0) == 3
     assert [colour(r) for r in table.image_refs(0)] == [COLORS["red"], COLORS["green"], COLORS["blue"]]
     assert [colour(r) for r in table.image_refs(1)] == [COLORS["red"], COLORS["green"], COLORS["blue"]]
     assert table.image_refs(0)[2].source == "m.tsv index a image 3"
@@ -120,7 +119,7 @@ def test_checksum_mismatch_names_file_expected_actual_and_fix(tmp_path):
     with pytest.raises(ChecksumError) as err:
         files.path("MMBench_DEV_EN.tsv")
     text = str(err.value)
-    assert str(path) in text and "0" * 32 in text and md5_of(path) in text
+    assert str(path) in text and "0" * 32 in text and file_digest(path, "md5") in text
     assert "ming-eval data download mmbench_dev_en" in text and "--data MMBench_DEV_EN.tsv=PATH" in text
 
 

@@ -16,13 +16,13 @@ from ming_eval.tasks.vlm.fixtures import (
 from ming_eval.tasks.vlm.hallusionbench import hallusion_metrics
 from ming_eval.tasks.vlm.mmvet import parse_grade
 from ming_eval.tasks.vlm.ocrbench import ocr_match
-from tests.judge.fake_openai import FakeOpenAI
+from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.vlm.helpers import load, score
 from tests.tasks.vlm.standins import load_module
 
 
 def use_fake(monkeypatch, fake, tmp_path):
-    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     return {"judge_cache_dir": str(tmp_path / "cache"), "judge_retries": 0}
 
@@ -60,7 +60,7 @@ def test_hallusionbench_judge_rising_temperature(tmp_path, monkeypatch):
         outputs = {s.id: s.target for s in samples}
         outputs[samples[1].id] = "It is hard to say."
         scores, _ = score(task, ctx, samples, outputs)
-        assert [r["temperature"] for r in fake.requests] == [0.0, 0.5, 1.0]
+        assert [r["temperature"] for r in fake.bodies] == [0.0, 0.5, 1.0]
         # the stand-in prompt source (tests/tasks/vlm/standins.py), filled as VLMEvalKit fills its own
         assert fake.prompts()[0].endswith("<question>Is the image purple??</question>\n"
                                           "<reply>It is hard to say.</reply>\nverdict: ")
@@ -107,8 +107,8 @@ def test_mathvista(tmp_path, monkeypatch):
     with FakeOpenAI(mathvista_judge) as fake:
         task, samples, ctx = load("mathvista_mini", tmp_path, make_mathvista, **use_fake(monkeypatch, fake, tmp_path))
         scores, result = score(task, ctx, samples, MATHVISTA_OUTPUTS)
-        assert len(fake.requests) == 3
-        assert all(r["max_tokens"] == 128 and r["temperature"] == 0.0 for r in fake.requests)
+        assert len(fake.bodies) == 3
+        assert all(r["max_tokens"] == 128 and r["temperature"] == 0.0 for r in fake.bodies)
         sample5 = next(s for s in samples if s.id == "5")
         standin = load_module(tmp_path / "judge-sources" / "mathvista.py")
         line = {"question": sample5.meta["question"], "prediction": "I think one third"}
@@ -156,7 +156,7 @@ def test_mmvet(tmp_path, monkeypatch):
         outputs = {s.id: f"my answer ({i})" for i, s in enumerate(samples)}
         outputs[samples[3].id] = "  "
         scores, result = score(task, ctx, samples, outputs)
-        temps = sorted(r["temperature"] for r in fake.requests if "my answer (1)" in r["messages"][0]["content"])
+        temps = sorted(r["temperature"] for r in fake.bodies if "my answer (1)" in r["messages"][0]["content"])
         assert temps == [0.0, 0.5, 1.0, 1.5, 2.0]
         s0 = samples[0]
         standin = load_module(tmp_path / "judge-sources" / "mmvet.py")
@@ -192,6 +192,15 @@ def test_ocrbench(tmp_path):
     assert result.metrics["final_score"].value == pytest.approx(3.0)
     assert result.metrics["overall"].value == pytest.approx(0.3)  # final score / 10
     assert result.breakdowns["group"]["Text Recognition"].value == pytest.approx(1.0)  # rows 0 and 5: one right
+
+
+def test_ocrbench_answer_cell_with_one_bare_value(tmp_path):
+    rows = [{"index": 0, "image": png_b64(COLORS["red"]), "question": "What number?", "answer": "2024",
+             "category": "Digit String Recognition"}]
+    task, samples, ctx = load("ocrbench", tmp_path, lambda p: write_tsv(p, rows))
+    assert samples[0].target == ["2024"]
+    scores, _ = score(task, ctx, samples, {"0": "It says 2024."})
+    assert scores[0].score == 1.0
 
 
 def test_ocr_match_rules():
