@@ -251,6 +251,13 @@ def dtype_kwarg() -> str:
     return "dtype" if Version(transformers.__version__) >= Version("4.56.0") else "torch_dtype"
 
 
+def cache_keyword(module: torch.nn.Module) -> str:
+    """The ``forward`` keyword for a KV cache: ``cache`` from transformers 5 on, ``past_key_values`` before."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
+
+
 def cpu_generators(seeds: Sequence[int]) -> list[torch.Generator]:
     """One CPU generator per seed. Initial noise drawn on the CPU is the same whatever the device."""
     return [torch.Generator("cpu").manual_seed(int(seed)) for seed in seeds]
