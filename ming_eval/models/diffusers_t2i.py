@@ -193,13 +193,7 @@ class DiffusersT2IAdapter(BaseModelAdapter):
         result = self.pipe(
             prompt=prompts, generator=hf.cpu_generators(seeds), num_images_per_prompt=1, output_type="pil", **kwargs
         )
-        images = list(result.images)
-        out: list[list[Image.Image]] = []
-        start = 0
-        for r in requests:
-            out.append([img.convert("RGB") for img in images[start : start + len(r.seeds)]])
-            start += len(r.seeds)
-        return out
+        return hf.images_per_request(list(result.images), requests)
 
     def close(self) -> None:
         self.pipe = None

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
+from ming_eval.core.sample import EditRequest, GenerateRequest
 from ming_eval.data.files import offline
 from ming_eval.errors import CheckpointError
 
@@ -261,6 +262,21 @@ def cache_keyword(module: torch.nn.Module) -> str:
 def cpu_generators(seeds: Sequence[int]) -> list[torch.Generator]:
     """One CPU generator per seed. Initial noise drawn on the CPU is the same whatever the device."""
     return [torch.Generator("cpu").manual_seed(int(seed)) for seed in seeds]
+
+
+def images_per_request(
+    images: Sequence[Image.Image], requests: Sequence[GenerateRequest | EditRequest]
+) -> list[list[Image.Image]]:
+    """Images made one per seed, in request order, back as one RGB list per request."""
+    total = sum(len(r.seeds) for r in requests)
+    if len(images) != total:
+        raise RuntimeError(f"the model returned {len(images)} images for {total} seeds")
+    out: list[list[Image.Image]] = []
+    start = 0
+    for r in requests:
+        out.append([img.convert("RGB") for img in images[start : start + len(r.seeds)]])
+        start += len(r.seeds)
+    return out
 
 
 def tensor_to_pil(images: torch.Tensor, *, value_range: tuple[float, float] = (0.0, 1.0)) -> list[Image.Image]:

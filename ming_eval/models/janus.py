@@ -194,13 +194,7 @@ class JanusAdapter(BaseModelAdapter):
             pad_id=self.pad_id, cfg=float(protocol.cfg), temperature=float(protocol.temperature),
             top_k=protocol.top_k, num_tokens=self.num_image_tokens,
         )
-        images = self.decode(tokens)
-        out: list[list[Image.Image]] = []
-        start = 0
-        for r in requests:
-            out.append(images[start : start + len(r.seeds)])
-            start += len(r.seeds)
-        return out
+        return hf.images_per_request(self.decode(tokens), requests)
 
     def decode(self, tokens: torch.Tensor) -> list[Image.Image]:
         images: list[Image.Image] = []

@@ -103,3 +103,16 @@ def test_tensor_to_pil_scales_clips_and_truncates():
         (0, 0, 0), (127, 127, 127), (255, 255, 255), (255, 255, 255)
     ]
     assert len(hf.cpu_generators([1, 2])) == 2
+
+
+def test_images_per_request_regroups_one_image_per_seed():
+    from PIL import Image
+
+    from ming_eval.core.sample import GenerateRequest
+
+    requests = [GenerateRequest("a", 2, seeds=(1, 2)), GenerateRequest("b", 1, seeds=(3,))]
+    images = [Image.new("L", (1, 1), v) for v in (10, 20, 30)]
+    grouped = hf.images_per_request(images, requests)
+    assert [[img.getpixel((0, 0)) for img in row] for row in grouped] == [[(10,) * 3, (20,) * 3], [(30,) * 3]]
+    with pytest.raises(RuntimeError, match="returned 2 images for 3 seeds"):
+        hf.images_per_request(images[:2], requests)
