@@ -55,10 +55,10 @@ class DiffusersOptions(BaseModel):
 
 def check_diffusers_layout(root: Path, pipeline_class: str | None) -> dict[str, Any]:
     """Check ``model_index.json`` and each component folder it names; returns the index."""
-    index = hf.read_config(root, "model_index.json") if (root / "model_index.json").is_file() else None
-    if index is None:
+    if not (root / "model_index.json").is_file():
         raise CheckpointError(f"checkpoint {root} has no model_index.json: it is not a diffusers pipeline folder",
                               hint=f"expected layout:\n{LAYOUT}")
+    index = hf.read_config(root, "model_index.json")
     found = index.get("_class_name")
     if pipeline_class and found != pipeline_class:
         raise CheckpointError(
@@ -133,8 +133,7 @@ class DiffusersT2IAdapter(BaseModelAdapter):
 
         assert isinstance(options, DiffusersOptions)
         spec = self.checkpoint
-        local = Path(spec).expanduser() if spec else None
-        if spec and local is not None and not local.exists() and hf.looks_like_repo_id(spec):
+        if spec and not Path(spec).expanduser().exists() and hf.looks_like_repo_id(spec):
             root = download_pipeline(spec, revision=card.revision, variant=options.variant)
         else:
             root = hf.resolve_checkpoint(spec, model=card.name, revision=card.revision)
