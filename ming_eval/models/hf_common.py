@@ -177,15 +177,18 @@ def check_parts(root: Path, parts: Sequence[Part], *, layout: str) -> None:
         check_shards(root, root / index_name)
 
 
-def check_shards(root: Path, index: Path) -> None:
-    """Every shard a ``*.index.json`` names must be present (a partial copy is a common mistake)."""
+def check_shards(root: Path, index: Path) -> list[Path]:
+    """The shard files a ``*.index.json`` names, in name order; every one must be present (a partial
+    copy is a common mistake). Empty when there is no such index."""
     if not index.is_file():
-        return
+        return []
     try:
         weight_map = json.loads(index.read_text())["weight_map"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        shards = sorted(set(weight_map.values()))
+        if not all(isinstance(name, str) for name in shards):
+            raise TypeError("weight_map values must be file names")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"cannot read shard index {index}: {exc}", hint="re-download the checkpoint") from exc
-    shards = sorted(set(weight_map.values()))
     missing = [name for name in shards if not (index.parent / name).is_file()]
     if missing:
         raise CheckpointError(
@@ -193,6 +196,7 @@ def check_shards(root: Path, index: Path) -> None:
             f"{index.name}: {', '.join(missing[:4])}{' …' if len(missing) > 4 else ''}",
             hint="the copy is incomplete: re-download or re-copy the checkpoint folder",
         )
+    return [index.parent / name for name in shards]
 
 
 def read_config(root: Path, name: str = "config.json") -> dict[str, Any]:
