@@ -183,7 +183,7 @@ def check_shards(root: Path, index: Path) -> list[Path]:
     if not index.is_file():
         return []
     try:
-        weight_map = json.loads(index.read_text())["weight_map"]
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
         shards = sorted(set(weight_map.values()))
         if not all(isinstance(name, str) for name in shards):
             raise TypeError("weight_map values must be file names")
@@ -202,7 +202,7 @@ def check_shards(root: Path, index: Path) -> list[Path]:
 def read_config(root: Path, name: str = "config.json") -> dict[str, Any]:
     path = root / name
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {root} has no {name}") from None
     except (OSError, ValueError) as exc:

@@ -17,7 +17,7 @@ from ming_eval.errors import DataError
 from ming_eval.models import hf_common as hf
 from ming_eval.models import text_generation
 from ming_eval.models.ming_lite_uni import image_processing
-from ming_eval.models.ming_lite_uni.checkpoint import read_json, validate_layout
+from ming_eval.models.ming_lite_uni.checkpoint import validate_layout
 from ming_eval.models.ming_lite_uni.decoding import Sampling
 from ming_eval.models.ming_lite_uni.modeling import MingLiteUniModel, Prompt, SanaSettings
 from ming_eval.models.ming_lite_uni.prompting import question_text
@@ -115,7 +115,7 @@ class MingLiteUni(BaseModelAdapter):
             assert isinstance(opts, MingLiteUniOptions)
             root = hf.resolve_checkpoint(self.checkpoint, model=self.card.name, revision=self.card.revision)
             validate_layout(root)
-            llm_config = read_json(root / "qwen2_5_llm" / "config.json")
+            llm_config = hf.read_config(root / "qwen2_5_llm")
             self._model = MingLiteUniModel(
                 root,
                 device=torch.device(self.device),
