@@ -9,7 +9,6 @@ id is fetched by :func:`ming_eval.models.hf_common.resolve_checkpoint`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,15 +117,12 @@ def _weight_files(folder: Path) -> list[Path]:
     raise CheckpointError(f"no weights in {folder}", hint=f"the expected layout is:\n{EXPECTED_LAYOUT}")
 
 
-def read_state_dict(
-    folder: Path, *, dtype: torch.dtype | None = None, keep: Iterable[str] | None = None
-) -> dict[str, torch.Tensor]:
-    """All tensors of a part (or only the names in ``keep``), cast to ``dtype`` if given."""
-    wanted = set(keep) if keep is not None else None
+def read_state_dict(folder: Path, *, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+    """All tensors of a part, cast to ``dtype`` if given."""
     out: dict[str, torch.Tensor] = {}
     for file in _weight_files(folder):
         try:
-            tensors = _read_file(file, wanted)
+            tensors = _read_file(file)
         except CheckpointError:
             raise
         except Exception as exc:  # corrupt or truncated files raise library-specific errors
@@ -139,12 +135,10 @@ def read_state_dict(
     return out
 
 
-def _read_file(file: Path, wanted: set[str] | None) -> dict[str, torch.Tensor]:
+def _read_file(file: Path) -> dict[str, torch.Tensor]:
     if file.suffix == ".safetensors":
-        from safetensors import safe_open
+        from safetensors.torch import load_file
 
-        with safe_open(str(file), framework="pt") as handle:
-            names = [n for n in handle.keys() if wanted is None or n in wanted]  # noqa: SIM118
-            return {n: handle.get_tensor(n) for n in names}
-    state = torch.load(str(file), map_location="cpu", weights_only=True, mmap=True)
-    return {n: t for n, t in state.items() if wanted is None or n in wanted}
+        return load_file(str(file))
+    state: dict[str, torch.Tensor] = torch.load(str(file), map_location="cpu", weights_only=True, mmap=True)
+    return state

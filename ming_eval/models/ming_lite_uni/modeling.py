@@ -25,7 +25,6 @@ from PIL import Image
 from ming_eval.errors import CheckpointError
 from ming_eval.models import hf_common as hf
 from ming_eval.models.ming_lite_uni import image_processing, loading, mrope
-from ming_eval.models.ming_lite_uni.checkpoint import validate_layout
 from ming_eval.models.ming_lite_uni.decoding import Sampling, generate_text, run_decoder
 from ming_eval.models.ming_lite_uni.prompting import PromptBuilder, load_tokenizer
 
@@ -58,13 +57,13 @@ class SanaSettings:
 
 
 class MingLiteUniModel:
-    """All parts of a Ming-Lite-Uni checkpoint on one device, in one compute dtype."""
+    """All parts of a Ming-Lite-Uni checkpoint on one device, in one compute dtype (``root`` already
+    checked with :func:`~ming_eval.models.ming_lite_uni.checkpoint.validate_layout`)."""
 
     def __init__(
         self, root: Path, *, device: torch.device, dtype: torch.dtype, attn: str = "sdpa", round_rope: bool = True
     ) -> None:
         loading.require_transformers_5()
-        validate_layout(root)
         self.device, self.dtype = device, dtype
         self.tokenizer, self.ids = load_tokenizer(root / "qwen2_5_llm")
         self.prompts = PromptBuilder(self.tokenizer, self.ids)
@@ -191,9 +190,7 @@ class MingLiteUniModel:
         return self.condition(states[:, start : start + GEN_SCALE * GEN_SCALE])
 
     @torch.no_grad()
-    def sample(
-        self, embeds: torch.Tensor, seeds: Sequence[int], settings: SanaSettings, output_type: str = "pil"
-    ) -> Any:
+    def sample(self, embeds: torch.Tensor, seeds: Sequence[int], settings: SanaSettings) -> list[Image.Image]:
         """One image per row of ``embeds``, row ``i`` drawn from a generator seeded with ``seeds[i]``.
 
         The negative branch is the zero embedding through the caption MLP, as the reference's
@@ -208,6 +205,6 @@ class MingLiteUniModel:
             prompt_embeds=caption, prompt_attention_mask=ones, negative_prompt=None, negative_prompt_embeds=negative,
             negative_prompt_attention_mask=ones, guidance_scale=settings.cfg, generator=generators,
             num_inference_steps=settings.steps, height=settings.height, width=settings.width,
-            max_sequence_length=caption.shape[1], complex_human_instruction=None, output_type=output_type,
+            max_sequence_length=caption.shape[1], complex_human_instruction=None, output_type="pil",
         )  # fmt: skip
-        return result.images
+        return list(result.images)
