@@ -19,6 +19,7 @@ from ming_eval.models import text_generation
 from ming_eval.models.ming_lite_uni import image_processing
 from ming_eval.models.ming_lite_uni.checkpoint import validate_layout
 from ming_eval.models.ming_lite_uni.decoding import Sampling
+from ming_eval.models.ming_lite_uni.loading import require_transformers_5
 from ming_eval.models.ming_lite_uni.modeling import MingLiteUniModel, Prompt, SanaSettings
 from ming_eval.models.ming_lite_uni.prompting import question_text
 
@@ -113,6 +114,7 @@ class MingLiteUni(BaseModelAdapter):
         if self._model is None:
             opts = self.options
             assert isinstance(opts, MingLiteUniOptions)
+            require_transformers_5()  # before a hub checkpoint is downloaded
             root = hf.resolve_checkpoint(self.checkpoint, model=self.card.name, revision=self.card.revision)
             validate_layout(root)
             llm_config = hf.read_config(root / "qwen2_5_llm")

@@ -63,7 +63,6 @@ class MingLiteUniModel:
     def __init__(
         self, root: Path, *, device: torch.device, dtype: torch.dtype, attn: str = "sdpa", round_rope: bool = True
     ) -> None:
-        loading.require_transformers_5()
         self.device, self.dtype = device, dtype
         self.tokenizer, self.ids = load_tokenizer(root / "qwen2_5_llm")
         self.prompts = PromptBuilder(self.tokenizer, self.ids)
