@@ -151,7 +151,7 @@ class MingLiteUni(BaseModelAdapter):
                     parts.append(f.shape[0])
                 else:
                     parts.append(part.text)
-            system = r.system if r.system is not None else protocol.system_prompt
+            system = text_generation.system_prompt(protocol, r)
             ids = model.prompts.build(question_text(parts), system=system, generate_image=False)
             prompts.append(Prompt(ids, feats, grids))
         sampling = Sampling(
