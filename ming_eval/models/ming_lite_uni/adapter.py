@@ -172,7 +172,7 @@ class MingLiteUni(BaseModelAdapter):
             Prompt(model.prompts.build(question_text([r.prompt]), generate_image=False), queries=True)
             for r in requests
         ]
-        return self._draw(prompts, [_seeds(r.seeds, r.num_images, protocol) for r in requests], protocol)
+        return self._draw(prompts, [r.seeds for r in requests], protocol)
 
     def edit(self, requests: Sequence[EditRequest], protocol: GenerateProtocol) -> list[list[Image.Image]]:
         model = self.model
@@ -181,7 +181,7 @@ class MingLiteUni(BaseModelAdapter):
         for r, (feats, grid) in zip(requests, encoded, strict=True):
             ids = model.prompts.build(question_text([feats.shape[0], r.instruction]), generate_image=False)
             prompts.append(Prompt(ids, [feats], [grid], queries=True))
-        return self._draw(prompts, [_seeds(r.seeds, r.num_images, protocol) for r in requests], protocol)
+        return self._draw(prompts, [r.seeds for r in requests], protocol)
 
     def _draw(
         self, prompts: list[Prompt], seeds: list[tuple[int, ...]], protocol: GenerateProtocol
@@ -199,8 +199,3 @@ class MingLiteUni(BaseModelAdapter):
             for (i, _), image in zip(part, model.sample(rows, [s for _, s in part], settings), strict=True):
                 out[i].append(image)
         return out
-
-
-def _seeds(seeds: tuple[int, ...], num_images: int, protocol: GenerateProtocol) -> tuple[int, ...]:
-    """The runner always sets seeds; a direct caller who did not gets ``protocol.seed + j``."""
-    return seeds if seeds else tuple(protocol.seed + j for j in range(num_images))
