@@ -46,7 +46,7 @@ def _load_image(ref: ImageRef) -> Image.Image:
         raise DataError(f"image {ref.source} is empty ({width}x{height})")
     try:
         image_processing.smart_resize(height, width)
-    except ValueError as exc:
+    except DataError as exc:
         raise DataError(f"image {ref.source} ({width}x{height}) cannot be used: {exc}",
                         hint="Ming-Lite-Uni's vision tower accepts aspect ratios up to 200:1") from exc
     return image
