@@ -91,6 +91,8 @@ class MingLiteUniModel:
         for scale in loading.SCALES:
             tail += [self.ids.image_start] + [self.ids.image_patch] * scale * scale + [self.ids.image_end]
         self.query_tail = tail  # appended after the prompt (which then ends with <image>)
+        # the learnable queries of all scales, in order: what fills the query tail's patch slots
+        self.queries = torch.cat([self.mlp.queries[f"{s}x{s}"] for s in loading.SCALES]).to(self.dtype)
 
     # ----------------------------------------------------------------------------- images
     @torch.no_grad()
@@ -109,9 +111,6 @@ class MingLiteUniModel:
         return list(zip(torch.split(feats, counts), grids, strict=True))
 
     # ----------------------------------------------------------------------------- LLM inputs
-    def _queries(self) -> torch.Tensor:
-        return torch.cat([self.mlp.queries[f"{s}x{s}"] for s in loading.SCALES]).to(self.dtype)
-
     def prepare(self, prompts: Sequence[Prompt]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Left-padded input embeddings, attention mask, 3D positions and each row's next position."""
         rows = [p.ids + (self.query_tail if p.queries else []) for p in prompts]
@@ -128,7 +127,7 @@ class MingLiteUniModel:
         assert isinstance(embed, torch.nn.Embedding)
         embeds = embed(ids.clamp(0, embed.num_embeddings - 1))
         for i, p in enumerate(prompts):
-            feats = list(p.images) + ([self._queries()] if p.queries else [])
+            feats = list(p.images) + ([self.queries] if p.queries else [])
             if feats:
                 slots = (ids[i] == self.ids.image_patch).nonzero().squeeze(1)
                 values = torch.cat(feats).to(embeds.dtype)
