@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
-from ming_eval.cards.schema import GenerateProtocol, ModelCard, UnderstandProtocol
+from ming_eval.cards.schema import GenerateProtocol, UnderstandProtocol
 from ming_eval.core.sample import GenerateRequest, ImagePart, ImageRef, TextPart, UnderstandRequest
 from ming_eval.models.ming_lite_uni import MingLiteUni
-from ming_eval.registry import get_model_card
 from tests.models.ming_lite_uni_support import make_image
+from tests.models.zoo_support import tiny_card
 
 
 def _timed(fn: Callable[[], object], repeat: int) -> float:
@@ -46,10 +46,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        overrides = MingLiteUni.build_tiny(Path(tmp))
-        data = get_model_card("ming-lite-uni").model_dump(mode="json", by_alias=True, exclude_unset=True)
-        data.update(checkpoint=overrides["checkpoint"], dtype="float32")
-        adapter = MingLiteUni.from_card(ModelCard.model_validate(data), device=args.device)
+        adapter = MingLiteUni.from_card(tiny_card("ming-lite-uni", Path(tmp)), device=args.device)
         assert isinstance(adapter, MingLiteUni)
         adapter.model  # noqa: B018 - load before timing
 

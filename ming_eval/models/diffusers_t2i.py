@@ -15,7 +15,7 @@ and ``extra.pipeline_kwargs`` for anything pipeline-specific (``max_sequence_len
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,6 +27,7 @@ from ming_eval.core.model import BaseModelAdapter
 from ming_eval.core.sample import Capability, GenerateRequest
 from ming_eval.data.files import offline
 from ming_eval.errors import CheckpointError, ProtocolError
+from ming_eval.models import diffusers_tiny
 from ming_eval.models import hf_common as hf
 
 LAYOUT = """<checkpoint>/             (a diffusers repository, e.g. stabilityai/stable-diffusion-xl-base-1.0)
@@ -54,10 +55,10 @@ class DiffusersOptions(BaseModel):
 
 def check_diffusers_layout(root: Path, pipeline_class: str | None) -> dict[str, Any]:
     """Check ``model_index.json`` and each component folder it names; returns the index."""
-    index = hf.read_config(root, "model_index.json") if (root / "model_index.json").is_file() else None
-    if index is None:
+    if not (root / "model_index.json").is_file():
         raise CheckpointError(f"checkpoint {root} has no model_index.json: it is not a diffusers pipeline folder",
                               hint=f"expected layout:\n{LAYOUT}")
+    index = hf.read_config(root, "model_index.json")
     found = index.get("_class_name")
     if pipeline_class and found != pipeline_class:
         raise CheckpointError(
@@ -122,6 +123,9 @@ class DiffusersT2IAdapter(BaseModelAdapter):
     pipeline_class: ClassVar[str | None] = None
     #: extra ``from_pretrained`` arguments
     load_kwargs: ClassVar[dict[str, Any]] = {}
+    #: writes the family's tiny checkpoint (``build_tiny``), and the pipeline arguments it runs with
+    tiny_builder: ClassVar[Callable[[Path], Path] | None] = None
+    tiny_pipeline_kwargs: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, card: ModelCard, options: Any, checkpoint: str | None, device: str) -> None:
         super().__init__(card, options, checkpoint, device)
@@ -129,8 +133,7 @@ class DiffusersT2IAdapter(BaseModelAdapter):
 
         assert isinstance(options, DiffusersOptions)
         spec = self.checkpoint
-        local = Path(spec).expanduser() if spec else None
-        if spec and local is not None and not local.exists() and hf.looks_like_repo_id(spec):
+        if spec and not Path(spec).expanduser().exists() and hf.looks_like_repo_id(spec):
             root = download_pipeline(spec, revision=card.revision, variant=options.variant)
         else:
             root = hf.resolve_checkpoint(spec, model=card.name, revision=card.revision)
@@ -193,22 +196,19 @@ class DiffusersT2IAdapter(BaseModelAdapter):
         result = self.pipe(
             prompt=prompts, generator=hf.cpu_generators(seeds), num_images_per_prompt=1, output_type="pil", **kwargs
         )
-        images = list(result.images)
-        out: list[list[Image.Image]] = []
-        start = 0
-        for r in requests:
-            out.append([img.convert("RGB") for img in images[start : start + len(r.seeds)]])
-            start += len(r.seeds)
-        return out
+        return hf.images_per_request(list(result.images), requests)
 
     def close(self) -> None:
         self.pipe = None
 
     @classmethod
-    def _tiny_overrides(cls, folder: Path, pipeline_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    def build_tiny(cls, folder: Path) -> dict[str, Any]:
+        if cls.tiny_builder is None:
+            return super().build_tiny(folder)
+        cls.tiny_builder(folder)
         generate: dict[str, Any] = {"steps": 2, "height": 64, "width": 64}
-        if pipeline_kwargs:
-            generate["extra"] = {"pipeline_kwargs": pipeline_kwargs}
+        if cls.tiny_pipeline_kwargs:
+            generate["extra"] = {"pipeline_kwargs": dict(cls.tiny_pipeline_kwargs)}
         return {
             "checkpoint": str(folder),
             "dtype": "float32",
@@ -221,47 +221,25 @@ class SDXLAdapter(DiffusersT2IAdapter):
     pipeline_class = "StableDiffusionXLPipeline"
     # no invisible watermark: it perturbs the pixels the GenEval detector sees
     load_kwargs: ClassVar[dict[str, Any]] = {"add_watermarker": False}
-
-    @classmethod
-    def build_tiny(cls, folder: Path) -> dict[str, Any]:
-        from ming_eval.models.diffusers_tiny import build_tiny_sdxl
-
-        build_tiny_sdxl(folder)
-        return cls._tiny_overrides(folder)
+    tiny_builder = diffusers_tiny.build_tiny_sdxl
 
 
 class SD3Adapter(DiffusersT2IAdapter):
     pipeline_class = "StableDiffusion3Pipeline"
-
-    @classmethod
-    def build_tiny(cls, folder: Path) -> dict[str, Any]:
-        from ming_eval.models.diffusers_tiny import build_tiny_sd3
-
-        build_tiny_sd3(folder)
-        return cls._tiny_overrides(folder, {"max_sequence_length": 32})
+    tiny_builder = diffusers_tiny.build_tiny_sd3
+    tiny_pipeline_kwargs: ClassVar[dict[str, Any]] = {"max_sequence_length": 32}
 
 
 class SanaAdapter(DiffusersT2IAdapter):
     pipeline_class = "SanaPipeline"
-
-    @classmethod
-    def build_tiny(cls, folder: Path) -> dict[str, Any]:
-        from ming_eval.models.diffusers_tiny import build_tiny_sana
-
-        build_tiny_sana(folder)
-        # resolution binning would map the tiny 32-latent model to 1024-px bins; no long instruction prefix
-        return cls._tiny_overrides(
-            folder, {"use_resolution_binning": False, "complex_human_instruction": None, "max_sequence_length": 32}
-        )
+    tiny_builder = diffusers_tiny.build_tiny_sana
+    # resolution binning would map the tiny 32-latent model to 1024-px bins; no long instruction prefix
+    tiny_pipeline_kwargs: ClassVar[dict[str, Any]] = {
+        "use_resolution_binning": False, "complex_human_instruction": None, "max_sequence_length": 32
+    }
 
 
 class FluxAdapter(DiffusersT2IAdapter):
     pipeline_class = "FluxPipeline"
-
-    @classmethod
-    def build_tiny(cls, folder: Path) -> dict[str, Any]:
-        from ming_eval.models.diffusers_tiny import build_tiny_flux
-
-        build_tiny_flux(folder)
-        return cls._tiny_overrides(folder, {"max_sequence_length": 32})
-
+    tiny_builder = diffusers_tiny.build_tiny_flux
+    tiny_pipeline_kwargs: ClassVar[dict[str, Any]] = {"max_sequence_length": 32}

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
+from ming_eval.core.sample import EditRequest, GenerateRequest
 from ming_eval.data.files import offline
 from ming_eval.errors import CheckpointError
 
@@ -176,15 +177,18 @@ def check_parts(root: Path, parts: Sequence[Part], *, layout: str) -> None:
         check_shards(root, root / index_name)
 
 
-def check_shards(root: Path, index: Path) -> None:
-    """Every shard a ``*.index.json`` names must be present (a partial copy is a common mistake)."""
+def check_shards(root: Path, index: Path) -> list[Path]:
+    """The shard files a ``*.index.json`` names, in name order; every one must be present (a partial
+    copy is a common mistake). Empty when there is no such index."""
     if not index.is_file():
-        return
+        return []
     try:
-        weight_map = json.loads(index.read_text())["weight_map"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        shards = sorted(set(weight_map.values()))
+        if not all(isinstance(name, str) for name in shards):
+            raise TypeError("weight_map values must be file names")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"cannot read shard index {index}: {exc}", hint="re-download the checkpoint") from exc
-    shards = sorted(set(weight_map.values()))
     missing = [name for name in shards if not (index.parent / name).is_file()]
     if missing:
         raise CheckpointError(
@@ -192,12 +196,13 @@ def check_shards(root: Path, index: Path) -> None:
             f"{index.name}: {', '.join(missing[:4])}{' …' if len(missing) > 4 else ''}",
             hint="the copy is incomplete: re-download or re-copy the checkpoint folder",
         )
+    return [index.parent / name for name in shards]
 
 
 def read_config(root: Path, name: str = "config.json") -> dict[str, Any]:
     path = root / name
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {root} has no {name}") from None
     except (OSError, ValueError) as exc:
@@ -251,9 +256,31 @@ def dtype_kwarg() -> str:
     return "dtype" if Version(transformers.__version__) >= Version("4.56.0") else "torch_dtype"
 
 
+def cache_keyword(module: torch.nn.Module) -> str:
+    """The ``forward`` keyword for a KV cache: ``cache`` from transformers 5 on, ``past_key_values`` before."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(module.forward).parameters else "past_key_values"
+
+
 def cpu_generators(seeds: Sequence[int]) -> list[torch.Generator]:
     """One CPU generator per seed. Initial noise drawn on the CPU is the same whatever the device."""
     return [torch.Generator("cpu").manual_seed(int(seed)) for seed in seeds]
+
+
+def images_per_request(
+    images: Sequence[Image.Image], requests: Sequence[GenerateRequest | EditRequest]
+) -> list[list[Image.Image]]:
+    """Images made one per seed, in request order, back as one RGB list per request."""
+    total = sum(len(r.seeds) for r in requests)
+    if len(images) != total:
+        raise RuntimeError(f"the model returned {len(images)} images for {total} seeds")
+    out: list[list[Image.Image]] = []
+    start = 0
+    for r in requests:
+        out.append([img.convert("RGB") for img in images[start : start + len(r.seeds)]])
+        start += len(r.seeds)
+    return out
 
 
 def tensor_to_pil(images: torch.Tensor, *, value_range: tuple[float, float] = (0.0, 1.0)) -> list[Image.Image]:

@@ -148,15 +148,10 @@ class JanusAdapter(BaseModelAdapter):
             prompts.append(sft_prompt(body, system=tg.system_prompt(protocol, req), user=user, assistant=assistant))
             images.extend(ref.load() for ref in req.images)
         inputs = self.processor(text=prompts, images=images or None, padding=True, return_tensors="pt")
-        inputs = inputs.to(self.device)
-        if "pixel_values" in inputs:
-            inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
-        eos = self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id
-        kwargs = tg.generate_kwargs(protocol, eos_token_id=eos, pad_token_id=self.pad_id)
-        tg.seed_for_sampling(protocol, requests)
-        with torch.inference_mode():
-            out = self.model.generate(**inputs, generation_mode="text", **kwargs)
-        return tg.decode_new_tokens(self.tokenizer, out, inputs["input_ids"].shape[1])
+        return tg.answer(
+            self.model, self.tokenizer, inputs.to(self.device), protocol, requests,
+            dtype=self.dtype, pad_token_id=self.pad_id, generation_mode="text",
+        )
 
     # -- generation -------------------------------------------------------------------------------
 
@@ -194,13 +189,7 @@ class JanusAdapter(BaseModelAdapter):
             pad_id=self.pad_id, cfg=float(protocol.cfg), temperature=float(protocol.temperature),
             top_k=protocol.top_k, num_tokens=self.num_image_tokens,
         )
-        images = self.decode(tokens)
-        out: list[list[Image.Image]] = []
-        start = 0
-        for r in requests:
-            out.append(images[start : start + len(r.seeds)])
-            start += len(r.seeds)
-        return out
+        return hf.images_per_request(self.decode(tokens), requests)
 
     def decode(self, tokens: torch.Tensor) -> list[Image.Image]:
         images: list[Image.Image] = []

@@ -24,6 +24,8 @@ from typing import Any
 
 import torch
 
+from ming_eval.models.hf_common import cache_keyword
+
 
 def unconditional_ids(input_ids: torch.Tensor, attention_mask: torch.Tensor, pad_id: int) -> torch.Tensor:
     """The unconditional prompt rows: pad everywhere except each row's first real and last token."""
@@ -33,14 +35,6 @@ def unconditional_ids(input_ids: torch.Tensor, attention_mask: torch.Tensor, pad
     positions = torch.arange(length, device=input_ids.device).unsqueeze(0)
     keep = (positions == first.unsqueeze(1)) | (positions == length - 1) | (attention_mask == 0)
     return uncond.masked_fill(~keep, pad_id)
-
-
-def _cache_kwarg(language_model: torch.nn.Module) -> str:
-    """transformers 5 renamed ``past_key_values`` to ``cache``; support both."""
-    import inspect
-
-    params = inspect.signature(language_model.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
 
 
 def _returned_cache(outputs: Any) -> Any:
@@ -85,7 +79,7 @@ def sample_image_tokens(
         raise ValueError(f"{len(generators)} generators for {rows} rows")
     inner = model.model
     language_model = inner.language_model
-    cache_kw = _cache_kwarg(language_model)
+    cache_kw = cache_keyword(language_model)
 
     ids = torch.cat([input_ids, unconditional_ids(input_ids, attention_mask, pad_id)])
     mask = torch.cat([attention_mask, attention_mask]).long()

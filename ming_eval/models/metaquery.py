@@ -203,15 +203,7 @@ class MetaQueryAdapter(BaseModelAdapter):
                 generator=hf.cpu_generators(seeds),
                 enable_progress_bar=False,
             )
-        images = list(getattr(result, "images", result))
-        if len(images) != len(captions):
-            raise RuntimeError(f"MetaQueryPipeline returned {len(images)} images for {len(captions)} captions")
-        out: list[list[Image.Image]] = []
-        start = 0
-        for r in requests:
-            out.append([img.convert("RGB") for img in images[start : start + len(r.seeds)]])
-            start += len(r.seeds)
-        return out
+        return hf.images_per_request(list(getattr(result, "images", result)), requests)
 
     def close(self) -> None:
         self.pipe = None

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-import torch
 from PIL import Image
 
 from ming_eval.cards.schema import ModelCard, UnderstandProtocol
@@ -145,14 +144,10 @@ class QwenVLAdapter(BaseModelAdapter):
             texts.append(self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
             images.extend(self._prepare_image(ref.load(), min_pixels, max_pixels) for ref in req.images)
         inputs = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt").to(self.device)
-        if "pixel_values" in inputs:
-            inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
-        eos = self.model.generation_config.eos_token_id or self.tokenizer.eos_token_id
-        kwargs = tg.generate_kwargs(protocol, eos_token_id=eos, pad_token_id=self.tokenizer.pad_token_id)
-        tg.seed_for_sampling(protocol, requests)
-        with torch.inference_mode():
-            out = self.model.generate(**inputs, **kwargs)
-        return tg.decode_new_tokens(self.tokenizer, out, inputs["input_ids"].shape[1])
+        return tg.answer(
+            self.model, self.tokenizer, inputs, protocol, requests, dtype=self.dtype,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
 
     def close(self) -> None:
         self.model = None

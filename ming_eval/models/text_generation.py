@@ -62,6 +62,29 @@ def system_prompt(protocol: UnderstandProtocol, request: UnderstandRequest) -> s
     return protocol.system_prompt if protocol.system_prompt is not None else request.system
 
 
+def answer(
+    model: Any,
+    tokenizer: Any,
+    inputs: Any,
+    protocol: UnderstandProtocol,
+    requests: Sequence[UnderstandRequest],
+    *,
+    dtype: torch.dtype,
+    pad_token_id: int | None,
+    **generate_extra: Any,
+) -> list[str]:
+    """Run ``model.generate`` on processor ``inputs`` (left-padded, on the model's device) under
+    ``protocol`` and decode the answers; pixel values are cast to the weights' ``dtype``."""
+    if "pixel_values" in inputs:
+        inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
+    eos = model.generation_config.eos_token_id or tokenizer.eos_token_id
+    kwargs = generate_kwargs(protocol, eos_token_id=eos, pad_token_id=pad_token_id)
+    seed_for_sampling(protocol, requests)
+    with torch.inference_mode():
+        out = model.generate(**inputs, **generate_extra, **kwargs)
+    return decode_new_tokens(tokenizer, out, inputs["input_ids"].shape[1])
+
+
 def decode_new_tokens(tokenizer: Any, output_ids: torch.Tensor, prompt_length: int) -> list[str]:
     """Decode what ``generate`` appended after a left-padded prompt of ``prompt_length`` tokens."""
     texts = tokenizer.batch_decode(output_ids[:, prompt_length:], skip_special_tokens=True)

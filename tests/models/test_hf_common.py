@@ -103,3 +103,32 @@ def test_tensor_to_pil_scales_clips_and_truncates():
         (0, 0, 0), (127, 127, 127), (255, 255, 255), (255, 255, 255)
     ]
     assert len(hf.cpu_generators([1, 2])) == 2
+
+
+def test_images_per_request_regroups_one_image_per_seed():
+    from PIL import Image
+
+    from ming_eval.core.sample import GenerateRequest
+
+    requests = [GenerateRequest("a", 2, seeds=(1, 2)), GenerateRequest("b", 1, seeds=(3,))]
+    images = [Image.new("L", (1, 1), v) for v in (10, 20, 30)]
+    grouped = hf.images_per_request(images, requests)
+    assert [[img.getpixel((0, 0)) for img in row] for row in grouped] == [[(10,) * 3, (20,) * 3], [(30,) * 3]]
+    with pytest.raises(RuntimeError, match="returned 2 images for 3 seeds"):
+        hf.images_per_request(images[:2], requests)
+
+
+@pytest.mark.parametrize("index", ['{"weight_map": ["s1"]}', '{"weight_map": {"a": null}}', "[]"])
+def test_malformed_shard_index_is_a_checkpoint_error(tmp_path, index):
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors.index.json").write_text(index)
+    with pytest.raises(CheckpointError, match="cannot read shard index"):
+        hf.check_parts(tmp_path, [hf.CONFIG, hf.WEIGHTS], layout="")
+
+
+def test_check_shards_returns_the_shards_in_order(tmp_path):
+    index = tmp_path / "model.safetensors.index.json"
+    index.write_text(json.dumps({"weight_map": {"a": "s2", "b": "s1", "c": "s2"}}))
+    (tmp_path / "s1").write_bytes(b"")
+    (tmp_path / "s2").write_bytes(b"")
+    assert hf.check_shards(tmp_path, index) == [tmp_path / "s1", tmp_path / "s2"]

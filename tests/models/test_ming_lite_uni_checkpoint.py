@@ -180,3 +180,19 @@ def test_card_protocol_for_geneval():
     assert card.checkpoint == "inclusionAI/Ming-Lite-Uni" and card.dtype == "bfloat16"
     assert MingLiteUni.check_protocol(Capability.GENERATE, geneval) == []
     assert os.fspath(card.source or "").endswith("ming-lite-uni.yaml")
+
+
+def test_old_transformers_is_refused_before_any_download(monkeypatch):
+    """A setup error the runner stops on (CheckpointError), raised before a hub checkpoint is fetched."""
+    import transformers
+
+    import ming_eval.models.hf_common as hf_common
+
+    fetched = []
+    monkeypatch.setattr(hf_common, "download_snapshot", lambda *a, **k: fetched.append(a))
+    monkeypatch.setattr(transformers, "__version__", "4.52.1")
+    adapter = MingLiteUni.from_card(tiny_card(Path("inclusionAI/Ming-Lite-Uni")), device="cpu")
+    assert isinstance(adapter, MingLiteUni)
+    with pytest.raises(CheckpointError, match=r"transformers 5 .*4\.52\.1 is installed"):
+        adapter.model  # noqa: B018
+    assert fetched == []

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from ming_eval.errors import DataError
 from ming_eval.models.ming_lite_uni import image_processing, mrope
 from ming_eval.models.ming_lite_uni.prompting import (
     EXTRA_SPECIAL_TOKENS,
@@ -33,7 +34,7 @@ def test_smart_resize_keeps_about_672_squared(h, w):
 
 
 def test_extreme_aspect_ratio_is_refused():
-    with pytest.raises(ValueError, match="aspect ratio"):
+    with pytest.raises(DataError, match="aspect ratio"):
         image_processing.smart_resize(10, 2500)
 
 

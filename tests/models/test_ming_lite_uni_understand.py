@@ -95,3 +95,20 @@ def test_rows_stop_at_im_end_and_advance_their_own_positions():
     steps = model.seen[1:]
     assert [s[:, 0, 0].tolist() for s in steps[:2]] == [[2, 2, 2], [3, 3, 3]]  # text advances all three axes
     assert [s[0, 1, 0].item() for s in steps] == [40, 41, 42, 43, 44]
+
+
+def test_card_system_prompt_wins_over_the_tasks(adapter, monkeypatch):
+    """As every other adapter (text_generation.system_prompt): the card's protocol, else the task's."""
+    seen: list[str | None] = []
+    build = adapter.model.prompts.build
+
+    def spy(question, *, system=None, generate_image):
+        seen.append(system)
+        return build(question, system=system, generate_image=generate_image)
+
+    monkeypatch.setattr(adapter.model.prompts, "build", spy)
+    task = UnderstandRequest((TextPart("hi"),), system="Task prompt.")
+    adapter.understand([task, UnderstandRequest(task.content)],
+                       UnderstandProtocol(max_new_tokens=1, system_prompt="Card prompt."))
+    adapter.understand([task, UnderstandRequest(task.content)], UnderstandProtocol(max_new_tokens=1))
+    assert seen == ["Card prompt.", "Card prompt.", "Task prompt.", None]

@@ -12,11 +12,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
-from ming_eval.cards.schema import ModelCard
+from ming_eval.cards.schema import GenerateProtocol, ModelCard
 from ming_eval.core.model import BaseModelAdapter
-from ming_eval.core.sample import ImagePart, ImageRef, TextPart, UnderstandRequest
+from ming_eval.core.sample import GenerateRequest, ImagePart, ImageRef, TextPart, UnderstandRequest
 from ming_eval.registry import get_model_card
 from ming_eval.runner.plan import load_model_class
 from ming_eval.selftest import deep_merge
@@ -84,3 +85,29 @@ def understand_requests() -> list[UnderstandRequest]:
         UnderstandRequest((TextPart("compare"), ImagePart(blue), TextPart("and"), ImagePart(red))),
         UnderstandRequest((ImagePart(blue), TextPart("what colour?")), system="Answer with one word."),
     ]
+
+
+def check_images_follow_their_seeds(
+    adapter: BaseModelAdapter, protocol: GenerateProtocol, *, size: int, tolerance: int
+) -> None:
+    """A batch of two prompts (2 + 1 images, one seed shared) against each image made alone.
+
+    Each batched image must equal its lone twin within ``tolerance`` grey levels (batched matrix
+    products may round differently), and the two seeds of one prompt must give different images.
+    """
+    requests = [
+        GenerateRequest("a photo of a cat", 2, seeds=(5, 6), indices=(0, 1)),
+        GenerateRequest("a red apple on a wooden table", 1, seeds=(5,), indices=(0,)),
+    ]
+    batched = adapter.generate(requests, protocol)
+    assert [len(images) for images in batched] == [2, 1]
+    assert all(img.size == (size, size) and img.mode == "RGB" for images in batched for img in images)
+    flat = [np.asarray(img, dtype=int) for images in batched for img in images]
+    alone = [
+        np.asarray(adapter.generate([GenerateRequest(r.prompt, 1, (seed,), (0,))], protocol)[0][0], dtype=int)
+        for r in requests
+        for seed in r.seeds
+    ]
+    for got, want in zip(flat, alone, strict=True):
+        assert np.abs(got - want).max() <= tolerance
+    assert np.abs(flat[0] - flat[1]).max() > 10

@@ -17,8 +17,9 @@ from ming_eval.errors import DataError
 from ming_eval.models import hf_common as hf
 from ming_eval.models import text_generation
 from ming_eval.models.ming_lite_uni import image_processing
-from ming_eval.models.ming_lite_uni.checkpoint import read_json, validate_layout
+from ming_eval.models.ming_lite_uni.checkpoint import validate_layout
 from ming_eval.models.ming_lite_uni.decoding import Sampling
+from ming_eval.models.ming_lite_uni.loading import require_transformers_5
 from ming_eval.models.ming_lite_uni.modeling import MingLiteUniModel, Prompt, SanaSettings
 from ming_eval.models.ming_lite_uni.prompting import question_text
 
@@ -45,7 +46,7 @@ def _load_image(ref: ImageRef) -> Image.Image:
         raise DataError(f"image {ref.source} is empty ({width}x{height})")
     try:
         image_processing.smart_resize(height, width)
-    except ValueError as exc:
+    except DataError as exc:
         raise DataError(f"image {ref.source} ({width}x{height}) cannot be used: {exc}",
                         hint="Ming-Lite-Uni's vision tower accepts aspect ratios up to 200:1") from exc
     return image
@@ -113,9 +114,10 @@ class MingLiteUni(BaseModelAdapter):
         if self._model is None:
             opts = self.options
             assert isinstance(opts, MingLiteUniOptions)
+            require_transformers_5()  # before a hub checkpoint is downloaded
             root = hf.resolve_checkpoint(self.checkpoint, model=self.card.name, revision=self.card.revision)
             validate_layout(root)
-            llm_config = read_json(root / "qwen2_5_llm" / "config.json")
+            llm_config = hf.read_config(root / "qwen2_5_llm")
             self._model = MingLiteUniModel(
                 root,
                 device=torch.device(self.device),
@@ -149,7 +151,7 @@ class MingLiteUni(BaseModelAdapter):
                     parts.append(f.shape[0])
                 else:
                     parts.append(part.text)
-            system = r.system if r.system is not None else protocol.system_prompt
+            system = text_generation.system_prompt(protocol, r)
             ids = model.prompts.build(question_text(parts), system=system, generate_image=False)
             prompts.append(Prompt(ids, feats, grids))
         sampling = Sampling(
@@ -170,7 +172,7 @@ class MingLiteUni(BaseModelAdapter):
             Prompt(model.prompts.build(question_text([r.prompt]), generate_image=False), queries=True)
             for r in requests
         ]
-        return self._draw(prompts, [_seeds(r.seeds, r.num_images, protocol) for r in requests], protocol)
+        return self._draw(prompts, [r.seeds for r in requests], protocol)
 
     def edit(self, requests: Sequence[EditRequest], protocol: GenerateProtocol) -> list[list[Image.Image]]:
         model = self.model
@@ -179,7 +181,7 @@ class MingLiteUni(BaseModelAdapter):
         for r, (feats, grid) in zip(requests, encoded, strict=True):
             ids = model.prompts.build(question_text([feats.shape[0], r.instruction]), generate_image=False)
             prompts.append(Prompt(ids, [feats], [grid], queries=True))
-        return self._draw(prompts, [_seeds(r.seeds, r.num_images, protocol) for r in requests], protocol)
+        return self._draw(prompts, [r.seeds for r in requests], protocol)
 
     def _draw(
         self, prompts: list[Prompt], seeds: list[tuple[int, ...]], protocol: GenerateProtocol
@@ -197,8 +199,3 @@ class MingLiteUni(BaseModelAdapter):
             for (i, _), image in zip(part, model.sample(rows, [s for _, s in part], settings), strict=True):
                 out[i].append(image)
         return out
-
-
-def _seeds(seeds: tuple[int, ...], num_images: int, protocol: GenerateProtocol) -> tuple[int, ...]:
-    """The runner always sets seeds; a direct caller who did not gets ``protocol.seed + j``."""
-    return seeds if seeds else tuple(protocol.seed + j for j in range(num_images))

@@ -9,15 +9,13 @@ id is fetched by :func:`ming_eval.models.hf_common.resolve_checkpoint`.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from ming_eval.errors import CheckpointError
+from ming_eval.models import hf_common as hf
 
 
 @dataclass(frozen=True)
@@ -31,7 +29,7 @@ class Part:
     also: tuple[tuple[str, ...], ...] = ()  # further requirements: any one file of each group
 
 
-_HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+_HF_WEIGHTS = hf.WEIGHTS.patterns
 _DIFFUSERS_WEIGHTS = (
     "diffusion_pytorch_model.safetensors",
     "diffusion_pytorch_model.safetensors.index.json",
@@ -105,16 +103,6 @@ def validate_layout(root: Path) -> None:
         )
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot read {path}: {exc}", hint="re-download this file of the checkpoint") from exc
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path} is not a JSON object", hint="re-download this file of the checkpoint")
-    return data
-
-
 def _weight_files(folder: Path) -> list[Path]:
     for single, index in (
         ("model.safetensors", "model.safetensors.index.json"),
@@ -125,27 +113,16 @@ def _weight_files(folder: Path) -> list[Path]:
         if (folder / single).is_file():
             return [folder / single]
         if (folder / index).is_file():
-            weight_map = read_json(folder / index).get("weight_map", {})
-            shards = sorted(set(weight_map.values()))
-            missing = [s for s in shards if not (folder / s).is_file()]
-            if missing:
-                raise CheckpointError(
-                    f"{folder / index} names shards that are missing: {', '.join(missing)}",
-                    hint="the download is incomplete; fetch the missing shards",
-                )
-            return [folder / s for s in shards]
+            return hf.check_shards(folder, folder / index)
     raise CheckpointError(f"no weights in {folder}", hint=f"the expected layout is:\n{EXPECTED_LAYOUT}")
 
 
-def read_state_dict(
-    folder: Path, *, dtype: torch.dtype | None = None, keep: Iterable[str] | None = None
-) -> dict[str, torch.Tensor]:
-    """All tensors of a part (or only the names in ``keep``), cast to ``dtype`` if given."""
-    wanted = set(keep) if keep is not None else None
+def read_state_dict(folder: Path, *, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+    """All tensors of a part, cast to ``dtype`` if given."""
     out: dict[str, torch.Tensor] = {}
     for file in _weight_files(folder):
         try:
-            tensors = _read_file(file, wanted)
+            tensors = _read_file(file)
         except CheckpointError:
             raise
         except Exception as exc:  # corrupt or truncated files raise library-specific errors
@@ -158,12 +135,10 @@ def read_state_dict(
     return out
 
 
-def _read_file(file: Path, wanted: set[str] | None) -> dict[str, torch.Tensor]:
+def _read_file(file: Path) -> dict[str, torch.Tensor]:
     if file.suffix == ".safetensors":
-        from safetensors import safe_open
+        from safetensors.torch import load_file
 
-        with safe_open(str(file), framework="pt") as handle:
-            names = [n for n in handle.keys() if wanted is None or n in wanted]  # noqa: SIM118
-            return {n: handle.get_tensor(n) for n in names}
-    state = torch.load(str(file), map_location="cpu", weights_only=True, mmap=True)
-    return {n: t for n, t in state.items() if wanted is None or n in wanted}
+        return load_file(str(file))
+    state: dict[str, torch.Tensor] = torch.load(str(file), map_location="cpu", weights_only=True, mmap=True)
+    return state

@@ -8,13 +8,14 @@ depend on which other rows share its batch.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+from ming_eval.models.hf_common import cache_keyword
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -27,11 +28,6 @@ class Sampling:
     do_sample: bool = False
     temperature: float = 1.0
     top_p: float | None = None
-
-
-def _cache_keyword(model: nn.Module) -> str:
-    params = inspect.signature(model.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
 
 
 def new_cache(model: nn.Module) -> Any:
@@ -49,7 +45,7 @@ def run_decoder(model: nn.Module, embeds: torch.Tensor, mask: torch.Tensor | Non
     """Last hidden states ``(batch, length, hidden)``; ``cache`` (if given) is extended in place."""
     kwargs: dict[str, Any] = {"inputs_embeds": embeds, "attention_mask": mask, "position_ids": positions}
     if cache is not None:
-        kwargs[_cache_keyword(model)] = cache
+        kwargs[cache_keyword(model)] = cache
         kwargs["use_cache"] = True
     else:
         kwargs["use_cache"] = False

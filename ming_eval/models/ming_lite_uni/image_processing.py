@@ -9,11 +9,11 @@ Unlike transformers' processor, images smaller than 28 pixels are resized rather
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from PIL import Image
+
+from ming_eval.models import qwen_vl
 
 PIXELS = 451584  # 672 * 672: the reference sets min_pixels = max_pixels to this
 PATCH = 14
@@ -21,28 +21,16 @@ MERGE = 2
 TEMPORAL = 2
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-MAX_ASPECT = 200
 
 
-def smart_resize(height: int, width: int, *, factor: int = PATCH * MERGE, pixels: int = PIXELS) -> tuple[int, int]:
-    """Sides that are multiples of ``factor``, with an area close to ``pixels``, keeping the aspect.
+def smart_resize(height: int, width: int, *, pixels: int = PIXELS) -> tuple[int, int]:
+    """Qwen2-VL's resize rule with ``min_pixels = max_pixels = pixels``: sides that are multiples of
+    28 with an area close to ``pixels``, keeping the aspect.
 
     Raises:
-        ValueError: the aspect ratio exceeds 200, which the vision tower does not accept.
+        DataError: the image is empty or its aspect ratio exceeds 200, which the vision tower rejects.
     """
-    if min(height, width) > 0 and max(height, width) / min(height, width) > MAX_ASPECT:
-        raise ValueError(f"aspect ratio {max(height, width) / min(height, width):.0f} is above {MAX_ASPECT}")
-    h_bar = round(height / factor) * factor
-    w_bar = round(width / factor) * factor
-    if h_bar * w_bar > pixels:
-        beta = math.sqrt(height * width / pixels)
-        h_bar = math.floor(height / beta / factor) * factor
-        w_bar = math.floor(width / beta / factor) * factor
-    elif h_bar * w_bar < pixels:
-        beta = math.sqrt(pixels / (height * width))
-        h_bar = math.ceil(height * beta / factor) * factor
-        w_bar = math.ceil(width * beta / factor) * factor
-    return h_bar, w_bar
+    return qwen_vl.smart_resize(height, width, factor=PATCH * MERGE, min_pixels=pixels, max_pixels=pixels)
 
 
 def preprocess(image: Image.Image, *, pixels: int = PIXELS) -> tuple[torch.Tensor, tuple[int, int, int]]:

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ming_eval.errors import CheckpointError, MingEvalError
-from ming_eval.models.ming_lite_uni.checkpoint import read_json, read_state_dict
+from ming_eval.errors import CheckpointError
+from ming_eval.models import hf_common as hf
+from ming_eval.models.ming_lite_uni.checkpoint import read_state_dict
 from ming_eval.models.ming_lite_uni.mrope import MROPE_SECTION
 
 if TYPE_CHECKING:
@@ -44,14 +45,18 @@ _VISION_DEFAULTS: dict[str, Any] = {
 
 
 def require_transformers_5() -> None:
-    """The parts are built on transformers 5 classes (``rope_parameters``, bidirectional masks)."""
-    import transformers
+    """The parts are built on transformers 5 classes (``rope_parameters``, bidirectional masks).
 
-    major = int(transformers.__version__.split(".")[0])
-    if major < 5:
-        raise MingEvalError(
-            f"Ming-Lite-Uni needs transformers 5 or newer; {transformers.__version__} is installed",
-            hint="pip install 'transformers>=5,<6'",
+    A :class:`CheckpointError`, so that the runner stops at once rather than failing every sample.
+    """
+    import transformers
+    from packaging.version import Version
+
+    if Version(transformers.__version__).major < 5:
+        raise CheckpointError(
+            f"Ming-Lite-Uni loads its checkpoint with transformers 5 classes; {transformers.__version__} is installed",
+            hint="pip install 'transformers>=5,<6' (the other model-zoo adapters run on it too, MetaQuery's "
+            "checkout aside)",
         )
 
 
@@ -87,7 +92,7 @@ def build_vision(folder: Path, dtype: torch.dtype, attn: str, round_rope: bool) 
         Qwen2_5_VLVisionRotaryEmbedding,
     )
 
-    raw = read_json(folder / "config.json")
+    raw = hf.read_config(folder)
     raw = raw.get("vision_config", raw)  # the reference accepts a full VL config too
     fields = {key: raw.get(key, default) for key, default in _VISION_DEFAULTS.items()}
     config = Qwen2_5_VLVisionConfig(**fields, rope_parameters={"rope_type": "axial", "rope_theta": 10000.0})
@@ -122,7 +127,7 @@ def build_llm(folder: Path, dtype: torch.dtype, attn: str, round_rope: bool) -> 
     from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLTextConfig
     from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VLRotaryEmbedding, Qwen2_5_VLTextModel
 
-    raw = read_json(folder / "config.json")
+    raw = hf.read_config(folder)
     hidden, heads = int(raw["hidden_size"]), int(raw["num_attention_heads"])
     if hidden // heads != 2 * sum(MROPE_SECTION):
         raise CheckpointError(

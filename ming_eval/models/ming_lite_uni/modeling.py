@@ -25,7 +25,6 @@ from PIL import Image
 from ming_eval.errors import CheckpointError
 from ming_eval.models import hf_common as hf
 from ming_eval.models.ming_lite_uni import image_processing, loading, mrope
-from ming_eval.models.ming_lite_uni.checkpoint import validate_layout
 from ming_eval.models.ming_lite_uni.decoding import Sampling, generate_text, run_decoder
 from ming_eval.models.ming_lite_uni.prompting import PromptBuilder, load_tokenizer
 
@@ -58,13 +57,12 @@ class SanaSettings:
 
 
 class MingLiteUniModel:
-    """All parts of a Ming-Lite-Uni checkpoint on one device, in one compute dtype."""
+    """All parts of a Ming-Lite-Uni checkpoint on one device, in one compute dtype (``root`` already
+    checked with :func:`~ming_eval.models.ming_lite_uni.checkpoint.validate_layout`)."""
 
     def __init__(
         self, root: Path, *, device: torch.device, dtype: torch.dtype, attn: str = "sdpa", round_rope: bool = True
     ) -> None:
-        loading.require_transformers_5()
-        validate_layout(root)
         self.device, self.dtype = device, dtype
         self.tokenizer, self.ids = load_tokenizer(root / "qwen2_5_llm")
         self.prompts = PromptBuilder(self.tokenizer, self.ids)
@@ -93,6 +91,8 @@ class MingLiteUniModel:
         for scale in loading.SCALES:
             tail += [self.ids.image_start] + [self.ids.image_patch] * scale * scale + [self.ids.image_end]
         self.query_tail = tail  # appended after the prompt (which then ends with <image>)
+        # the learnable queries of all scales, in order: what fills the query tail's patch slots
+        self.queries = torch.cat([self.mlp.queries[f"{s}x{s}"] for s in loading.SCALES]).to(self.dtype)
 
     # ----------------------------------------------------------------------------- images
     @torch.no_grad()
@@ -111,9 +111,6 @@ class MingLiteUniModel:
         return list(zip(torch.split(feats, counts), grids, strict=True))
 
     # ----------------------------------------------------------------------------- LLM inputs
-    def _queries(self) -> torch.Tensor:
-        return torch.cat([self.mlp.queries[f"{s}x{s}"] for s in loading.SCALES]).to(self.dtype)
-
     def prepare(self, prompts: Sequence[Prompt]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Left-padded input embeddings, attention mask, 3D positions and each row's next position."""
         rows = [p.ids + (self.query_tail if p.queries else []) for p in prompts]
@@ -130,7 +127,7 @@ class MingLiteUniModel:
         assert isinstance(embed, torch.nn.Embedding)
         embeds = embed(ids.clamp(0, embed.num_embeddings - 1))
         for i, p in enumerate(prompts):
-            feats = list(p.images) + ([self._queries()] if p.queries else [])
+            feats = list(p.images) + ([self.queries] if p.queries else [])
             if feats:
                 slots = (ids[i] == self.ids.image_patch).nonzero().squeeze(1)
                 values = torch.cat(feats).to(embeds.dtype)
@@ -191,9 +188,7 @@ class MingLiteUniModel:
         return self.condition(states[:, start : start + GEN_SCALE * GEN_SCALE])
 
     @torch.no_grad()
-    def sample(
-        self, embeds: torch.Tensor, seeds: Sequence[int], settings: SanaSettings, output_type: str = "pil"
-    ) -> Any:
+    def sample(self, embeds: torch.Tensor, seeds: Sequence[int], settings: SanaSettings) -> list[Image.Image]:
         """One image per row of ``embeds``, row ``i`` drawn from a generator seeded with ``seeds[i]``.
 
         The negative branch is the zero embedding through the caption MLP, as the reference's
@@ -208,6 +203,6 @@ class MingLiteUniModel:
             prompt_embeds=caption, prompt_attention_mask=ones, negative_prompt=None, negative_prompt_embeds=negative,
             negative_prompt_attention_mask=ones, guidance_scale=settings.cfg, generator=generators,
             num_inference_steps=settings.steps, height=settings.height, width=settings.width,
-            max_sequence_length=caption.shape[1], complex_human_instruction=None, output_type=output_type,
+            max_sequence_length=caption.shape[1], complex_human_instruction=None, output_type="pil",
         )  # fmt: skip
-        return result.images
+        return list(result.images)
