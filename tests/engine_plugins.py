@@ -105,6 +105,9 @@ class ColorVqaTask(BaseTask):
     def scorer(self, ctx: TaskContext) -> Scorer:
         return ExactMatchScorer()
 
+    def sample_breakdown(self, sample: Sample) -> dict[str, str]:
+        return {"category": sample.meta["category"]}
+
     def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
         values = [s.score for s in scores]
         return TaskResult(

@@ -151,6 +151,19 @@ class BaseTask(ABC):
             "options": self.options.model_dump(mode="json"),
         }
 
+    def sample_breakdown(self, sample: Sample) -> dict[str, str]:
+        """The sample's key in each of the task's breakdowns (e.g. ``{"tag": "counting"}``).
+
+        The engine stores it in every score's ``details["breakdown"]``, so that ``ming-eval compare``
+        can pair two runs per category without the task.
+        """
+        return {}
+
+    def sample_cluster(self, sample: Sample) -> str | None:
+        """The sample's resampling unit when samples are not independent (an MMBench question whose
+        rotations are separate samples); stored in ``details["cluster"]``. None: the sample itself."""
+        return None
+
     @classmethod
     def suite_summaries(cls, results: Mapping[str, TaskResult]) -> dict[str, Metric]:
         """Numbers computed across several tasks of a run (e.g. a leaderboard average), by label.

@@ -12,7 +12,16 @@ from collections.abc import Mapping, Sequence
 
 from rich.console import Console
 
-from ming_eval.core.results import INFERENCE_FAILED, RETRY_STATUSES, SCORING_FAILED, Prediction, SampleScore, TaskResult
+from ming_eval.core.results import (
+    DETAIL_BREAKDOWN,
+    DETAIL_CLUSTER,
+    INFERENCE_FAILED,
+    RETRY_STATUSES,
+    SCORING_FAILED,
+    Prediction,
+    SampleScore,
+    TaskResult,
+)
 from ming_eval.core.sample import Sample
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.errors import RunStoreError
@@ -31,6 +40,17 @@ def prepare_scoring(task: BaseTask, store: TaskStore, dist: Dist) -> None:
         if store.scoring_fingerprint() != fingerprint:
             store.reset_scoring(fingerprint)
     dist.barrier()
+
+
+def annotate(task: BaseTask, sample: Sample, score: SampleScore) -> SampleScore:
+    """Add the sample's breakdown keys and cluster to the score, for comparisons between runs."""
+    breakdown = task.sample_breakdown(sample)
+    if breakdown:
+        score.details.setdefault(DETAIL_BREAKDOWN, breakdown)
+    cluster = task.sample_cluster(sample)
+    if cluster is not None:
+        score.details.setdefault(DETAIL_CLUSTER, cluster)
+    return score
 
 
 def run_scoring(
@@ -57,7 +77,7 @@ def run_scoring(
             score = SampleScore(
                 sample.id, 0.0, correct=False, status=INFERENCE_FAILED, reason=f"inference failed: {pred.error}"
             )
-            writer.write_score(score, pred)
+            writer.write_score(annotate(task, sample, score), pred)
         ok = [(s, p) for s, p in mine if p.ok]
         if ok:
             scorer: Scorer = task.scorer(ctx)
@@ -86,11 +106,12 @@ def _score_items(
         return scores
 
     def on_done(item: Item, score: SampleScore) -> None:
-        writer.write_score(score, item[1])
+        writer.write_score(annotate(task, item[0], score), item[1])
 
     def on_fail(item: Item, exc: BaseException) -> None:
         reason = f"scoring failed: {describe(exc)}"
-        writer.write_score(SampleScore(item[0].id, 0.0, correct=False, status=SCORING_FAILED, reason=reason), item[1])
+        failed = SampleScore(item[0].id, 0.0, correct=False, status=SCORING_FAILED, reason=reason)
+        writer.write_score(annotate(task, item[0], failed), item[1])
 
     suffix = f" (rank 0 of {dist.world_size})" if dist.distributed else ""
     with ProgressReporter(console, f"{task.name}: scoring{suffix}", len(items), enabled=dist.is_main) as bar:

@@ -222,3 +222,10 @@ def test_failed_rescore_is_recorded_in_the_manifest(engine_cards, tmp_path):
         rescore(tmp_path / "run")
     last = json.loads((tmp_path / "run" / "manifest.json").read_text())["invocations"][-1]
     assert last["command"] == "score" and last["status"].startswith("failed: RunStoreError") and last["end"]
+
+
+def test_scores_carry_breakdown_keys_for_comparisons(engine_cards, tmp_path):
+    evaluate(_config(tmp_path, tasks=["color_vqa"]))
+    rows = [json.loads(line) for line in (tmp_path / "run" / "color_vqa" / "scores.jsonl").read_text().splitlines()]
+    assert all(r["details"]["breakdown"]["category"] in ("warm", "cool") for r in rows)
+    assert "cluster" not in rows[0]["details"]

@@ -166,6 +166,9 @@ class GenEvalTask(BaseTask):
         ]
 
     # -- generation outputs in GenEval's layout ----------------------------------------------
+    def sample_breakdown(self, sample: Sample) -> dict[str, str]:
+        return {"tag": str(sample.meta["tag"])}
+
     def image_relpath(self, sample: Sample, index: int) -> str:
         return sample_relpath(sample.id, index)
 

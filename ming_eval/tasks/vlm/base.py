@@ -198,6 +198,17 @@ class VlmTask(BaseTask):
     kind: ClassVar[Kind] = "mcq"
     required_columns: ClassVar[tuple[str, ...]] = ("index", "question")
 
+    def sample_breakdown(self, sample: Sample) -> dict[str, str]:
+        """The sample's labels in the breakdown tables (the same names ``report.breakdowns`` uses)."""
+        from ming_eval.tasks.vlm.report import BREAKDOWN_COLUMNS, MMBENCH_ABILITIES
+
+        out = {}
+        for column in BREAKDOWN_COLUMNS:
+            label = sample.meta.get(column)
+            if label is not None:
+                out[column] = MMBENCH_ABILITIES.get(str(label), str(label)) if column == "l2-category" else str(label)
+        return out
+
     @classmethod
     def suite_summaries(cls, results: Mapping[str, TaskResult]) -> dict[str, Metric]:
         from ming_eval.tasks.vlm.averages import leaderboard_average, shown_columns_average

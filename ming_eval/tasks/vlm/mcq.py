@@ -82,6 +82,10 @@ class McqTask(VlmTask):
         flag = self.mcq_options.circular
         return ("mmbench" in self.mcq_options.dataset.lower()) if flag is None else flag
 
+    def sample_cluster(self, sample: Sample) -> str | None:
+        """Circular evaluation scores a question on all its rotations: the question is the unit."""
+        return str(sample.meta["group"]) if self.circular else None
+
     def target_and_meta(self, row: dict[str, Any], source: str) -> tuple[Any, dict[str, Any]]:
         choices = {k: str(v) for k, v in options_of(row).items()}
         answer = clean(row.get("answer"))

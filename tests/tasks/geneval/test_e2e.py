@@ -112,6 +112,7 @@ def test_run_scores_exactly_what_was_painted(tmp_path, cards, injected):
 
     # per-image verdicts with upstream's wording
     scores = [json.loads(line) for line in (tmp_path / "run" / "geneval" / "scores.jsonl").read_text().splitlines()]
+    assert all(s["details"]["breakdown"] == {"tag": s["details"]["tag"]} for s in scores)  # for `compare`
     by_id = {s["id"]: s for s in scores}
     count = by_id["00002"]["details"]["images"]
     for k, img in enumerate(count):

@@ -91,6 +91,10 @@ def test_leaderboard_suite_then_judge_comes_back(vlm_cards, tmp_path, capsys, mo
     assert stored["hallusionbench"]["metrics"]["overall"]["value"] == 100.0
     assert max(ColourVlm.batch_sizes) == 3  # batched
     calls = len(ColourVlm.seen)
+    # every MMBench rotation carries its question (the resampling unit of `compare`) and its abilities
+    rows = [json.loads(x) for x in (out / "mmbench_test_en_v11" / "scores.jsonl").read_text().splitlines()]
+    assert all(int(r["details"]["cluster"]) == int(r["id"]) % 1_000_000 for r in rows)
+    assert all("l2-category" in r["details"]["breakdown"] for r in rows)
 
     # the judge is back: the same command judges what was left, without loading the model
     with FakeOpenAI(lambda p, b: "1.0" if MMVET_MARKER in p else "B") as fake:
