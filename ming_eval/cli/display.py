@@ -21,10 +21,7 @@ def results_table(results: dict[str, TaskResult], *, title: str, with_ci: bool =
     table.add_column("failed / missing", justify="right")
     for name, result in results.items():
         counts = result.counts
-        bad = " / ".join(
-            [str(counts.get("inference_failed", 0) + counts.get("scoring_failed", 0)
-                 + counts.get("judge_unavailable", 0)), str(counts.get("missing", 0))]
-        )
+        bad = f"{result.failed} / {counts.get('missing', 0)}"
         first = True
         for metric_name, metric in result.metrics.items():
             label = f"[bold]{metric_name}[/]" if metric_name == result.primary else metric_name

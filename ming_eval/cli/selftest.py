@@ -53,7 +53,7 @@ def selftest(
         task, _, model = key.partition(" × ")
         metric = result.primary_metric
         c = result.counts
-        failed = c.get("inference_failed", 0) + c.get("scoring_failed", 0)
+        failed = result.failed - c.get("judge_unavailable", 0)  # unjudged are shown on their own
         bad = f"{failed} / {c.get('missing', 0)}" + (
             f" ({c['judge_unavailable']} unjudged)" if c.get("judge_unavailable") else ""
         )

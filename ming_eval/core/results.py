@@ -149,6 +149,8 @@ JUDGE_UNAVAILABLE = "judge_unavailable"
 # Statuses whose cause may be gone by the next scoring pass (a judge that is back): such scores are
 # scored again by every later ``run`` / ``score``, and a later verdict replaces them.
 RETRY_STATUSES: frozenset[str] = frozenset({JUDGE_UNAVAILABLE})
+#: statuses that count as wrong answers and are reported as failures
+FAILED_STATUSES: tuple[str, ...] = (INFERENCE_FAILED, SCORING_FAILED, JUDGE_UNAVAILABLE)
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,11 @@ class TaskResult:
     @property
     def primary_metric(self) -> Metric:
         return self.metrics[self.primary]
+
+    @property
+    def failed(self) -> int:
+        """Samples that failed (inference, scoring, judge) and count as wrong."""
+        return sum(self.counts.get(status, 0) for status in FAILED_STATUSES)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ming_eval.errors import MingEvalError
-from ming_eval.report.runs import ReportRun, failed_count, open_run
+from ming_eval.report.runs import ReportRun, open_run
 from ming_eval.store.run_store import MANIFEST
 from ming_eval.tasks.vlm.averages import leaderboard_average, paper_average
 
@@ -77,7 +77,7 @@ def build_leaderboard(root: Path, *, wide: bool = False, tasks: Sequence[str] | 
             "run": str(path.relative_to(root)) if path != root else path.name,
             "model": run.model_name, "checkpoint": run.checkpoint or "", "created": run.created,
             "git": run.git_commit or "", "status": _status(run),
-            "failed": sum(failed_count(r) for r in run.results.values()),
+            "failed": sum(r.failed for r in run.results.values()),
             "path": str(path),
         }
         for name, result in run.results.items():

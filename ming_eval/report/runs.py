@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ming_eval.core.results import INFERENCE_FAILED, JUDGE_UNAVAILABLE, SCORING_FAILED, SampleScore, TaskResult
+from ming_eval.core.results import SampleScore, TaskResult
 from ming_eval.errors import RunStoreError
 from ming_eval.store.manifest import FORMAT
 from ming_eval.store.run_store import RunStore, TaskStore
 
 REQUIRED_MANIFEST_KEYS = ("format", "tasks", "model")
 #: statuses of samples that score 0 because something failed, not because the answer was wrong
-FAILED_STATUSES = (INFERENCE_FAILED, SCORING_FAILED, JUDGE_UNAVAILABLE)
 
 
 @dataclass
@@ -91,11 +90,6 @@ class ReportRun:
             f"{self.path}: task {task} has no scores.jsonl ({describe_missing(ts)})",
             hint=f"finish the run (run the same `ming-eval run` command again) or `ming-eval score {self.path}`",
         )
-
-
-def failed_count(result: TaskResult) -> int:
-    """How many of a result's samples failed (inference, scoring, judge) and count as wrong."""
-    return sum(result.counts.get(status, 0) for status in FAILED_STATUSES)
 
 
 def describe_missing(ts: TaskStore) -> str:

@@ -26,7 +26,7 @@ from ming_eval.core.results import Metric, TaskResult
 from ming_eval.errors import CardError
 from ming_eval.report.baselines import Baseline
 from ming_eval.report.data import load_yaml_model, reports_root
-from ming_eval.report.runs import ReportRun, failed_count
+from ming_eval.report.runs import ReportRun
 from ming_eval.tasks.vlm import averages
 
 OURS = "ours"
@@ -227,7 +227,7 @@ def run_notes(run: ReportRun, tasks: set[str]) -> list[str]:
         if result is None:
             continue
         counts = result.counts
-        failed = failed_count(result)
+        failed = result.failed
         if "limit" in result.info:
             notes.append(f"{task}: --limit {result.info['limit']} (a subset; not comparable to published numbers)")
         if counts.get("missing"):
