@@ -190,6 +190,8 @@ class TaskResult:
     ``metrics`` holds the headline numbers, ``primary`` names the one leaderboards use, and
     ``breakdowns`` holds per-category tables (e.g. ``{"tag": {"counting": Metric, ...}}``).
     ``counts`` always includes ``n`` (samples), ``ok`` and one entry per non-ok status.
+    ``comparable`` is False when the numbers are not the benchmark's as published (a ``--limit``
+    subset, missing samples, a custom prompt set): reports then never rank them against baselines.
     """
 
     task: str
@@ -199,6 +201,7 @@ class TaskResult:
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    comparable: bool = True
 
     @property
     def primary_metric(self) -> Metric:
@@ -220,6 +223,7 @@ class TaskResult:
             "counts": dict(self.counts),
             "notes": list(self.notes),
             "info": dict(self.info),
+            "comparable": self.comparable,
         }
 
     @classmethod
@@ -237,4 +241,5 @@ class TaskResult:
             counts=dict(d.get("counts", {})),
             notes=list(d.get("notes", [])),
             info=dict(d.get("info", {})),
+            comparable=bool(d.get("comparable", True)),
         )

@@ -148,6 +148,9 @@ class Row:
     group: str
     cells: dict[str, Cell]
     rewritten: bool = False
+    #: False when a result in the row is not the benchmark as published (a --limit subset, missing
+    #: samples, a custom prompt set): shown, but never marked best against published rows
+    comparable: bool = True
     key: str = ""
     sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -234,6 +237,9 @@ def run_notes(run: ReportRun, tasks: set[str]) -> list[str]:
             notes.append(f"{task}: {counts['missing']} samples missing")
         if failed:
             notes.append(f"{task}: {failed} of {counts.get('n', '?')} samples failed and count as wrong")
+        if not result.comparable and "limit" not in result.info and not counts.get("missing"):
+            # the task's own reason (e.g. a custom prompt set), which the notes above do not cover
+            notes.extend(f"{task}: {note}" for note in result.notes if "not comparable" in note)
     return notes
 
 
@@ -251,8 +257,10 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
             if all(cell.empty for cell in cells.values()):
                 continue
             used = {t for t in tasks if t in run.tasks and (t in rewritten_tasks) == rewritten}
+            comparable = all(results[t].comparable for t in used if t in results)
             ours.append(Row(run.label + ("†" if rewritten else ""), OURS, OURS_GROUP, cells, rewritten=rewritten,
-                            key=str(run.path), sources=[str(run.path)], notes=run_notes(run, used)))
+                            comparable=comparable, key=str(run.path), sources=[str(run.path)],
+                            notes=run_notes(run, used)))
     if not ours:
         return None
     rows: list[Row] = []
@@ -300,7 +308,8 @@ def _mark_best(spec: TableSpec, rows: list[Row]) -> None:
     for col in spec.columns:
         digits = spec.digits_of(col)
         for rewritten in (False, True):
-            cells = [r.cells[col.key] for r in rows if r.rewritten == rewritten and not r.cells[col.key].empty]
+            cells = [r.cells[col.key] for r in rows
+                     if r.rewritten == rewritten and r.comparable and not r.cells[col.key].empty]
             if len(cells) < 2:
                 continue
             # compare as shown: values equal at the printed precision tie

@@ -157,6 +157,8 @@ def finalize(
         statuses[st] = statuses.get(st, 0) + 1
     for status, count in statuses.items():
         result.counts[status] = count
+    if limit is not None or missing:
+        result.comparable = False
     if limit is not None:
         result.notes.append(f"--limit {limit}: a subset of the benchmark; not comparable to published numbers")
         result.info["limit"] = limit

@@ -28,7 +28,7 @@ FAST = BootstrapConfig(n_resamples=200)
 def model_block(name: str = "ming-lite-uni", checkpoint: str = "inclusionAI/Ming-Lite-Uni") -> dict[str, Any]:
     return {
         "card": {
-            "name": name, "class": "ming_eval.models.ming:MingLiteUni", "family": "ming",
+            "name": name, "class": "ming_eval.models.ming_lite_uni:MingLiteUni", "family": "ming",
             "checkpoint": "inclusionAI/Ming-Lite-Uni", "revision": None, "dtype": "bfloat16",
             "capabilities": ["understand", "generate"], "options": {}, "batch_size": {"understand": 8},
             "protocol": {"understand": {"max_new_tokens": 512}, "generate": {"seed": 42, "cfg": 5.0}},

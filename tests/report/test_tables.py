@@ -169,3 +169,17 @@ def test_bad_table_layouts_are_refused(tmp_path: Path, column, message):
     }))
     with pytest.raises(CardError, match=message):
         load_table_specs(tmp_path)
+
+
+def test_results_not_comparable_are_shown_but_never_ranked(tmp_path, catalog):
+    perfect = geneval_data(2, accuracy=dict.fromkeys(("single_object", "two_object", "counting", "colors",
+                                                     "position", "color_attr"), 1.0))
+    run = open_run(write_run(tmp_path / "run", {"geneval": perfect}))
+    result = run.results["geneval"]
+    result.comparable = False  # as the GenEval task reports a custom prompt set
+    result.notes.append("custom prompt set: not comparable with published GenEval numbers")
+    table = _by_name(build_report_tables([run], catalog.select("paper")))["geneval"]
+    ours = next(r for r in table.rows if r.ours)
+    assert ours.cells["overall"].value == pytest.approx(1.0) and not ours.cells["overall"].best
+    assert [r.label for r in table.rows if r.cells["overall"].best] == ["SD3-Medium"]
+    assert any("custom prompt set" in n for n in ours.notes)

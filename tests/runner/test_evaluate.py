@@ -160,11 +160,12 @@ def test_manifest_holds_no_secret(engine_cards, tmp_path):
 def test_limit_and_incomplete(engine_cards, tmp_path):
     out = evaluate(_config(tmp_path, tasks=["color_vqa"], limit=5))
     r = out.results["color_vqa"]
-    assert r.counts["n"] == 5 and any("--limit 5" in n for n in r.notes)
+    assert r.counts["n"] == 5 and any("--limit 5" in n for n in r.notes) and not r.comparable
     # a later full run resumes the five and adds the rest
     PixelModel.batch_sizes = []
     full = evaluate(_config(tmp_path, tasks=["color_vqa"]))
     assert full.results["color_vqa"].counts["n"] == 24 and sum(PixelModel.batch_sizes) == 19
+    assert full.results["color_vqa"].comparable
 
 
 def test_rescore_with_changed_option_moves_old_scores(engine_cards, tmp_path):

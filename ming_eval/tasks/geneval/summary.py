@@ -150,4 +150,4 @@ def build_result(
         "tag_counts": {t: {"correct": c, "images": n} for t, (c, n) in summary.tag_counts.items()},
     }
     return TaskResult(task=task, primary="overall", metrics=metrics, breakdowns={"tag": dict(per_tag)},
-                      counts=counts, notes=notes, info=info)
+                      counts=counts, notes=notes, info=info, comparable=prompt_set != "custom")
