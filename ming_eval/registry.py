@@ -123,7 +123,6 @@ _EXTRA_OF_MODULE = {
     "mmcv": "mmdet",
     "mmengine": "mmdet",
     "pyarrow": "reports",
-    "scipy": "reports",
 }
 
 

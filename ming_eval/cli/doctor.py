@@ -23,10 +23,10 @@ EXAMPLES = """
 
 EXTRAS = {
     "models": ["transformers", "diffusers", "accelerate", "torchvision"],
-    "geneval": ["transformers", "open_clip", "torchvision", "scipy"],
+    "geneval": ["open_clip", "torchvision"],
     "judge": ["openai"],
     "mmdet": ["mmdet", "mmcv", "mmengine"],
-    "reports": ["pyarrow", "scipy"],
+    "reports": ["pyarrow"],
 }
 
 

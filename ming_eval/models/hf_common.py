@@ -249,7 +249,7 @@ def config_dtype(config: dict[str, Any]) -> Any:
 
 def dtype_kwarg() -> str:
     """The ``from_pretrained`` keyword for the weights' dtype: ``dtype`` from transformers 4.56 on,
-    ``torch_dtype`` before (this project supports transformers >= 4.52.1)."""
+    ``torch_dtype`` before (the ``models`` extra asks for 5.x; MetaQuery's own pinned environment is older)."""
     import transformers
     from packaging.version import Version
 

@@ -1,4 +1,4 @@
-"""Janus and Janus-Pro through transformers' ``JanusForConditionalGeneration`` (transformers >= 4.52.1).
+"""Janus and Janus-Pro through transformers' ``JanusForConditionalGeneration`` (transformers >= 4.52.1; tested on 5.x).
 
 Understanding: prompts in DeepSeek's SFT format (``{system}\\n\\n{User}: {content}\\n\\n{Assistant}:``,
 images as ``<image_placeholder>``, which the processor expands to 576 image tokens), batched with

@@ -1,0 +1,29 @@
+"""Every card shipped with ming-eval loads: its class imports, its options validate, its suites exist."""
+
+import pytest
+
+from ming_eval.registry import list_model_cards, list_suite_cards, list_task_cards, validate_options
+from ming_eval.runner.plan import load_model_class, load_task
+
+
+@pytest.mark.parametrize("card", list_task_cards(), ids=lambda c: c.name)
+def test_task_card_builds(card):
+    task = load_task(card)
+    assert task.name == card.name and task.capability == card.capability
+    assert set(card.suites) <= {s.name for s in list_suite_cards()}, "a suite the card names has no suite card"
+
+
+@pytest.mark.parametrize("card", list_model_cards(), ids=lambda c: c.name)
+def test_model_card_builds(card):
+    cls = load_model_class(card)
+    validate_options(cls, dict(card.options), f"model card {card.source}")
+    assert set(card.capabilities) <= cls.capabilities
+    for cap in card.capabilities:
+        card.protocol_for("any-task", cap)  # the protocol blocks validate
+
+
+def test_suites_name_known_tasks():
+    tasks = {c.name for c in list_task_cards()}
+    suites = {s.name for s in list_suite_cards()}
+    for suite in list_suite_cards():
+        assert set(suite.tasks) <= tasks | suites, suite.name
