@@ -68,8 +68,8 @@ def check_qwen_type(root: Path) -> dict[str, Any]:
 
 
 def pixel_limits(protocol: UnderstandProtocol) -> tuple[int, int]:
-    lo = int(protocol.extra.get("min_pixels", DEFAULT_MIN_PIXELS))
-    hi = int(protocol.extra.get("max_pixels", DEFAULT_MAX_PIXELS))
+    lo = tg.extra_number(protocol, "min_pixels", DEFAULT_MIN_PIXELS, int)
+    hi = tg.extra_number(protocol, "max_pixels", DEFAULT_MAX_PIXELS, int)
     if not 0 < lo <= hi:
         raise ProtocolError(f"understand.extra needs 0 < min_pixels <= max_pixels, got {lo} and {hi}")
     return lo, hi

@@ -21,13 +21,23 @@ def sampling(protocol: UnderstandProtocol) -> bool:
     return protocol.do_sample or protocol.temperature > 0
 
 
+def extra_number(protocol: UnderstandProtocol, key: str, default: float, cast: type[float] | type[int] = float) -> Any:
+    """A number from ``protocol.extra``; anything else is a :class:`ProtocolError` (a card problem,
+    which stops the run before samples are marked failed), not a ``ValueError`` per sample."""
+    value = protocol.extra.get(key, default)
+    try:
+        return cast(value)
+    except (TypeError, ValueError):
+        raise ProtocolError(f"understand.extra.{key} must be a number, got {value!r}") from None
+
+
 def generate_kwargs(protocol: UnderstandProtocol, *, eos_token_id: Any, pad_token_id: int | None) -> dict[str, Any]:
     """``model.generate`` keyword arguments for ``protocol``: greedy unless it asks for sampling.
 
     ``protocol.extra`` may set ``repetition_penalty`` (default 1.0, i.e. none) and ``top_k``.
     """
     extra = protocol.extra
-    penalty = float(extra.get("repetition_penalty", 1.0))
+    penalty = extra_number(protocol, "repetition_penalty", 1.0)
     if penalty <= 0:
         raise ProtocolError(f"understand.extra.repetition_penalty must be > 0, got {penalty}")
     if pad_token_id is None:
@@ -43,7 +53,7 @@ def generate_kwargs(protocol: UnderstandProtocol, *, eos_token_id: Any, pad_toke
     if kwargs["do_sample"]:
         kwargs["temperature"] = protocol.temperature if protocol.temperature > 0 else 1.0
         kwargs["top_p"] = protocol.top_p if protocol.top_p is not None else 1.0
-        kwargs["top_k"] = int(extra["top_k"]) if extra.get("top_k") else 0
+        kwargs["top_k"] = extra_number(protocol, "top_k", 0, int) if extra.get("top_k") else 0
     return kwargs
 
 

@@ -132,3 +132,14 @@ def test_check_shards_returns_the_shards_in_order(tmp_path):
     (tmp_path / "s1").write_bytes(b"")
     (tmp_path / "s2").write_bytes(b"")
     assert hf.check_shards(tmp_path, index) == [tmp_path / "s1", tmp_path / "s2"]
+
+
+def test_protocol_numbers_that_are_not_numbers_are_card_errors():
+    from ming_eval.cards.schema import UnderstandProtocol
+    from ming_eval.errors import ProtocolError
+    from ming_eval.models.text_generation import extra_number, generate_kwargs
+
+    protocol = UnderstandProtocol(extra={"repetition_penalty": "strong"})
+    with pytest.raises(ProtocolError, match=r"understand\.extra\.repetition_penalty must be a number, got 'strong'"):
+        generate_kwargs(protocol, eos_token_id=0, pad_token_id=0)
+    assert extra_number(UnderstandProtocol(extra={"min_pixels": "3136"}), "min_pixels", 1, int) == 3136

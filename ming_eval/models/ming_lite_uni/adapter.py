@@ -79,7 +79,7 @@ class MingLiteUni(BaseModelAdapter):
         problems = super().check_protocol(capability, protocol)
         if isinstance(protocol, UnderstandProtocol):
             unsupported = sorted(set(protocol.extra) - {"repetition_penalty"})
-            if float(protocol.extra.get("repetition_penalty", 1.0)) != 1.0:
+            if text_generation.extra_number(protocol, "repetition_penalty", 1.0) != 1.0:
                 unsupported.insert(0, "repetition_penalty")
             if unsupported:
                 problems.append(
