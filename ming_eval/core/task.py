@@ -42,7 +42,9 @@ class TaskContext:
     """What a task may know about the run it is part of.
 
     ``protocol`` is the model card's resolved protocol for this task; ``data`` finds (and if needed
-    downloads and verifies) the task's data files; ``work_dir`` is the task's folder in the run.
+    downloads and verifies) the task's data files; ``work_dir`` is the task's folder in the run;
+    ``predictions`` holds every prediction of the task when a scorer is built (a scorer may need
+    more than its batch: MMBench's circular groups span samples).
     """
 
     protocol: UnderstandProtocol | GenerateProtocol
@@ -50,6 +52,7 @@ class TaskContext:
     model_name: str = ""
     run_seed: int = 0
     work_dir: Path | None = None
+    predictions: Mapping[str, Prediction] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

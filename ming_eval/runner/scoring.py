@@ -8,6 +8,7 @@ without calling the scorer, and are counted in every table.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 from rich.console import Console
@@ -80,7 +81,7 @@ def run_scoring(
             writer.write_score(annotate(task, sample, score), pred)
         ok = [(s, p) for s, p in mine if p.ok]
         if ok:
-            scorer: Scorer = task.scorer(ctx)
+            scorer: Scorer = task.scorer(dataclasses.replace(ctx, predictions=predictions))
             try:
                 _score_items(task, ok, scorer, writer, dist, console, batch_size)
             finally:

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import string
 from collections import defaultdict
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -33,7 +32,6 @@ from ming_eval.core.sample import Sample
 from ming_eval.core.task import Scorer, TaskContext
 from ming_eval.errors import DataError, JudgeUnavailableError
 from ming_eval.stats.bootstrap import mean_metric
-from ming_eval.store.jsonl import read_jsonl
 from ming_eval.tasks.vlm.base import (
     Judge,
     JudgedOptions,
@@ -117,7 +115,7 @@ class McqTask(VlmTask):
     def scorer(self, ctx: TaskContext) -> Scorer:
         opts = self.mcq_options
         judge, prompt = self.open_judge(ctx, McqJudgePrompt.load)
-        failed_groups = failed_groups_by_heuristics(ctx.work_dir, self._by_id, opts.matching) if self.circular \
+        failed_groups = failed_groups_by_heuristics(ctx.predictions, self._by_id, opts.matching) if self.circular \
             else set()
         return McqScorer(judge, prompt, opts.matching, failed_groups)
 
@@ -191,21 +189,19 @@ def heuristic_answer(text: str, choices: dict[str, str], rules: MatchingRules) -
     return match_option(text, choices, rules)
 
 
-def failed_groups_by_heuristics(work_dir: Path | None, by_id: dict[str, Sample], rules: MatchingRules) -> set[Any]:
+def failed_groups_by_heuristics(predictions: Mapping[str, Prediction], by_id: dict[str, Sample],
+                                rules: MatchingRules) -> set[Any]:
     """Circular groups already lost before any judge call: a rotation whose heuristic answer is wrong
-    (or whose inference failed). Read from the run's merged predictions when they exist."""
+    (or whose inference failed), from every prediction of the run."""
     failed: set[Any] = set()
-    path = work_dir / "predictions.jsonl" if work_dir is not None else None
-    if path is None or not path.is_file() or not by_id:
-        return failed
-    for rec in read_jsonl(path):
-        sample = by_id.get(str(rec.get("id")))
+    for sid, pred in predictions.items():
+        sample = by_id.get(sid)
         if sample is None or sample.target is None:
             continue
-        if rec.get("status") != "ok":
+        if not pred.ok:
             failed.add(sample.meta.get("group"))
             continue
-        text = "" if rec.get("output") is None else str(rec["output"])
+        text = "" if pred.output is None else str(pred.output)
         letter, _ = heuristic_answer(text, sample.meta["choices"], rules)
         if letter and letter != sample.target:
             failed.add(sample.meta.get("group"))

@@ -7,6 +7,7 @@ The judge's prompt sources (optional data files of the cards) are stand-ins writ
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,6 @@ from ming_eval.core.task import TaskContext
 from ming_eval.data.files import DataFiles, file_digest
 from ming_eval.registry import get_task_card
 from ming_eval.runner.plan import load_task
-from ming_eval.store.jsonl import write_jsonl_atomic
 from ming_eval.tasks.vlm.base import VlmTask
 from tests.tasks.vlm.standins import accept, write_standins
 
@@ -40,17 +40,15 @@ def load(name: str, tmp_path: Path, make: Callable[[Path], Path], *, style: str 
 
 def score(task: VlmTask, ctx: TaskContext, samples: list[Sample], outputs: Mapping[str, str | None],
           *, failed: set[str] = frozenset()) -> tuple[list[SampleScore], TaskResult]:  # type: ignore[assignment]
-    """Score ``outputs`` (sample id -> text); ids in ``failed`` are failed inferences. Writes the run's
-    predictions.jsonl first, as the engine does before scoring."""
+    """Score ``outputs`` (sample id -> text); ids in ``failed`` are failed inferences. The scorer sees
+    every prediction in its context, as the engine gives it."""
     preds = {}
     for s in samples:
         if s.id in failed:
             preds[s.id] = Prediction(s.id, Status.FAILED, error="boom")
         else:
             preds[s.id] = Prediction(s.id, Status.OK, output=outputs.get(s.id, ""))
-    assert ctx.work_dir is not None
-    write_jsonl_atomic(ctx.work_dir / "predictions.jsonl", [p.to_record() for p in preds.values()])
-    scorer = task.scorer(ctx)
+    scorer = task.scorer(replace(ctx, predictions=preds))
     try:
         ok = [(s, preds[s.id]) for s in samples if preds[s.id].ok]
         by_id = {sc.id: sc for sc in scorer.score(ok)}
