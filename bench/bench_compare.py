@@ -41,8 +41,11 @@ def main() -> None:
         runs = []
         for seed in (0, 1):
             mmb = TaskData(understanding_scores(4329, 0.8, seed), clusters=clusters)
-            data = {"mmbench_dev_en": mmb, "mmstar": TaskData(understanding_scores(1500, 0.6, seed)),
-                    "geneval": geneval(seed)}
+            data = {
+                "mmbench_dev_en": mmb,
+                "mmstar": TaskData(understanding_scores(1500, 0.6, seed)),
+                "geneval": geneval(seed),
+            }
             t0 = time.perf_counter()
             runs.append(write_run(root / f"run{seed}", data))
             print(f"write run {seed}: {time.perf_counter() - t0:.2f} s")

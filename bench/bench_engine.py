@@ -37,8 +37,10 @@ class CountTask(BaseTask):
     n: ClassVar[int] = int(os.environ.get("BENCH_SAMPLES", "10000"))
 
     def samples(self, ctx: TaskContext) -> list[Sample]:
-        return [Sample(str(i), UnderstandRequest((TextPart(f"What is {i} mod 7?"),)), target=str(i % 7))
-                for i in range(self.n)]
+        return [
+            Sample(str(i), UnderstandRequest((TextPart(f"What is {i} mod 7?"),)), target=str(i % 7))
+            for i in range(self.n)
+        ]
 
     def scorer(self, ctx: TaskContext) -> Scorer:
         return MatchScorer()
@@ -70,16 +72,35 @@ def main() -> None:
         root = Path(tmp)
         (root / "cards" / "tasks").mkdir(parents=True)
         (root / "cards" / "model_zoo").mkdir(parents=True)
-        (root / "cards" / "tasks" / "count.yaml").write_text(yaml.safe_dump(
-            {"name": "count", "class": "bench_engine:CountTask", "capability": "understand"}))
-        (root / "cards" / "model_zoo" / "instant.yaml").write_text(yaml.safe_dump(
-            {"name": "instant", "class": "bench_engine:InstantModel", "capabilities": ["understand"]}))
-        env = dict(os.environ, MING_EVAL_CARDS_PATH=str(root / "cards"), MING_EVAL_CACHE=str(root / "cache"),
-                   PYTHONPATH=f"{ROOT}:{ROOT / 'bench'}", BENCH_SAMPLES=str(args.samples),
-                   OMP_NUM_THREADS="1", COLUMNS="120")
+        (root / "cards" / "tasks" / "count.yaml").write_text(
+            yaml.safe_dump({"name": "count", "class": "bench_engine:CountTask", "capability": "understand"})
+        )
+        (root / "cards" / "model_zoo" / "instant.yaml").write_text(
+            yaml.safe_dump({"name": "instant", "class": "bench_engine:InstantModel", "capabilities": ["understand"]})
+        )
+        env = dict(
+            os.environ,
+            MING_EVAL_CARDS_PATH=str(root / "cards"),
+            MING_EVAL_CACHE=str(root / "cache"),
+            PYTHONPATH=f"{ROOT}:{ROOT / 'bench'}",
+            BENCH_SAMPLES=str(args.samples),
+            OMP_NUM_THREADS="1",
+            COLUMNS="120",
+        )
         out = root / "run"
-        cmd = [sys.executable, "-m", "ming_eval", "run", "count", "--model", "instant", "--out", str(out),
-               "--batch-size", str(args.batch_size)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "ming_eval",
+            "run",
+            "count",
+            "--model",
+            "instant",
+            "--out",
+            str(out),
+            "--batch-size",
+            str(args.batch_size),
+        ]
         # taskset pins to one core where available, as the target is "on one core"
         pin = ["taskset", "-c", "0"] if sys.platform.startswith("linux") else []
         t0 = time.perf_counter()
@@ -102,10 +123,13 @@ def main() -> None:
         in_process = time.perf_counter() - t0
     print(f"samples: {args.samples}, batch size {args.batch_size}, pinned to one core: {bool(pin)}")
     print(f"first run (CLI, incl. start-up): {first:.2f}s -> {args.samples / first:,.0f} samples/s")
-    print(f"first run (in process, inference+scoring+aggregate): {in_process:.2f}s -> "
-          f"{args.samples / in_process:,.0f} samples/s")
-    print(f"re-run of the finished run (CLI): {again:.2f}s; records after both runs: {n_records}; "
-          f"invocations: {len(inv)}")
+    print(
+        f"first run (in process, inference+scoring+aggregate): {in_process:.2f}s -> "
+        f"{args.samples / in_process:,.0f} samples/s"
+    )
+    print(
+        f"re-run of the finished run (CLI): {again:.2f}s; records after both runs: {n_records}; invocations: {len(inv)}"
+    )
 
 
 if __name__ == "__main__":

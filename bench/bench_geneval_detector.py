@@ -53,8 +53,9 @@ def main() -> None:
 
         detector = Mask2FormerDetector.from_state_dict(cfg, state, args.device, args.batch_size)
     rng = np.random.default_rng(0)
-    images = [Image.fromarray(rng.integers(0, 256, (args.size, args.size, 3), dtype=np.uint8))
-              for _ in range(args.images)]
+    images = [
+        Image.fromarray(rng.integers(0, 256, (args.size, args.size, 3), dtype=np.uint8)) for _ in range(args.images)
+    ]
 
     detector.detect(images[:1])  # warm-up (allocator, kernels)
     _sync(args.device)
@@ -78,11 +79,21 @@ def main() -> None:
         results[label] = {"seconds": round(elapsed, 3), "images_per_s": round(len(images) / elapsed, 3)}
     speedup = results[f"batch_{args.batch_size}"]["images_per_s"] / results["batch_1"]["images_per_s"]
     device_name = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "cpu"
-    print(json.dumps({
-        "backend": args.backend, "device": device_name, "threads": torch.get_num_threads(),
-        "arch": "tiny" if args.tiny else "swin-s", "image_size": args.size, "images": args.images,
-        **results, "speedup": round(speedup, 2),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "backend": args.backend,
+                "device": device_name,
+                "threads": torch.get_num_threads(),
+                "arch": "tiny" if args.tiny else "swin-s",
+                "image_size": args.size,
+                "images": args.images,
+                **results,
+                "speedup": round(speedup, 2),
+            },
+            indent=2,
+        )
+    )
     detector.close()
 
 

@@ -44,8 +44,9 @@ def make_items(root: Path, n_prompts: int, per_prompt: int, size: int) -> list[t
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             paint(row, faulty(i * 31 + k), size).save(root / rel)
             rels.append(rel)
-        sample = Sample(sid, GenerateRequest(row["prompt"], per_prompt), target=row,
-                        meta={"tag": row["tag"], "index": i})
+        sample = Sample(
+            sid, GenerateRequest(row["prompt"], per_prompt), target=row, meta={"tag": row["tag"], "index": i}
+        )
         items.append((sample, Prediction(sid, Status.OK, output=rels, images_root=root)))
     return items
 
@@ -54,8 +55,9 @@ def build(args: argparse.Namespace, folder: Path) -> tuple[Any, Any, str]:
     if args.detector == "painted":
         detector: Any = PaintedDetector()
     else:
-        detector = make_detector(DetectorOptions(tiny_random=args.detector == "tiny", batch_size=args.batch),
-                                 args.device)
+        detector = make_detector(
+            DetectorOptions(tiny_random=args.detector == "tiny", batch_size=args.batch), args.device
+        )
     if args.clip == "tiny":
         clip_name, pretrained = build_tiny_clip(folder / "clip"), None
     else:
@@ -68,7 +70,7 @@ def run(items: list[tuple[Sample, Prediction]], scorer: GenEvalScorer, prompts_p
     start = time.perf_counter()
     out = []
     for i in range(0, len(items), prompts_per_call):
-        out.extend(scorer.score(items[i:i + prompts_per_call]))
+        out.extend(scorer.score(items[i : i + prompts_per_call]))
     return time.perf_counter() - start, out
 
 
@@ -90,8 +92,12 @@ def main() -> None:
         n_images = args.prompts * args.images_per_prompt
         detector, colors, clip_desc = build(args, root)
         # warm-up: text classifiers for every class, first forward passes
-        warm = GenEvalScorer(ScorerSettings(RuleOptions(), DetectorOptions(batch_size=args.batch)), args.device,
-                             detector=detector, colors=colors)
+        warm = GenEvalScorer(
+            ScorerSettings(RuleOptions(), DetectorOptions(batch_size=args.batch)),
+            args.device,
+            detector=detector,
+            colors=colors,
+        )
         run(items[: len(SELFTEST_PROMPTS)], warm, len(SELFTEST_PROMPTS))
 
         results = {}
@@ -100,16 +106,25 @@ def main() -> None:
             ("one at a time", 1, 1, 1),
         ):
             colors.batch_size = clip_batch
-            settings = ScorerSettings(RuleOptions(), DetectorOptions(batch_size=det_batch),
-                                      prompts_per_batch=prompts_per_call)
+            settings = ScorerSettings(
+                RuleOptions(), DetectorOptions(batch_size=det_batch), prompts_per_batch=prompts_per_call
+            )
             scorer = GenEvalScorer(settings, args.device, detector=detector, colors=colors)
             elapsed, scores = run(items, scorer, prompts_per_call)
-            results[mode] = {"seconds": round(elapsed, 3), "images_per_s": round(n_images / elapsed, 2),
-                             "verdicts": [img["correct"] for s in scores for img in s.details["images"]]}
+            results[mode] = {
+                "seconds": round(elapsed, 3),
+                "images_per_s": round(n_images / elapsed, 2),
+                "verdicts": [img["correct"] for s in scores for img in s.details["images"]],
+            }
         same = results["batched"]["verdicts"] == results["one at a time"]["verdicts"]
         report = {
-            "detector": args.detector, "clip": clip_desc, "device": args.device, "images": n_images,
-            "size": args.size, "detector_batch": args.batch, "clip_batch": args.clip_batch,
+            "detector": args.detector,
+            "clip": clip_desc,
+            "device": args.device,
+            "images": n_images,
+            "size": args.size,
+            "detector_batch": args.batch,
+            "clip_batch": args.clip_batch,
             **{m: {k: v for k, v in r.items() if k != "verdicts"} for m, r in results.items()},
             "speedup": round(results["one at a time"]["seconds"] / results["batched"]["seconds"], 2),
             "same_verdicts": same,

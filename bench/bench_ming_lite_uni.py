@@ -56,8 +56,10 @@ def main() -> None:
         up = UnderstandProtocol(max_new_tokens=args.tokens)
         one = _timed(lambda: [adapter.understand([r], up) for r in und], args.repeat)
         many = _timed(lambda: adapter.understand(und, up), args.repeat)
-        print(f"understand  {len(und)} requests, {args.tokens} tokens:  batch 1 {len(und) / one:6.2f} samples/s"
-              f"   batch {len(und)} {len(und) / many:6.2f} samples/s   x{one / many:.2f}")
+        print(
+            f"understand  {len(und)} requests, {args.tokens} tokens:  batch 1 {len(und) / one:6.2f} samples/s"
+            f"   batch {len(und)} {len(und) / many:6.2f} samples/s   x{one / many:.2f}"
+        )
 
         gp = GenerateProtocol(steps=2, cfg=5.0, height=64, width=64)
         gen = [GenerateRequest(f"a photo of object {i}", args.images, seeds=tuple(range(10 * i, 10 * i + args.images)))
@@ -66,8 +68,10 @@ def main() -> None:
         total = len(singles)
         one = _timed(lambda: [adapter.generate([r], gp) for r in singles], args.repeat)
         many = _timed(lambda: adapter.generate(gen, gp), args.repeat)
-        print(f"generate    {args.prompts} prompts x {args.images} images:      batch 1 {total / one:6.2f} images/s"
-              f"    batched {total / many:6.2f} images/s    x{one / many:.2f}")
+        print(
+            f"generate    {args.prompts} prompts x {args.images} images:      batch 1 {total / one:6.2f} images/s"
+            f"    batched {total / many:6.2f} images/s    x{one / many:.2f}"
+        )
         print(f"(device {args.device}, torch threads {torch.get_num_threads()}, median of {args.repeat})")
 
 

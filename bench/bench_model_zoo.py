@@ -64,7 +64,11 @@ def generate_workload() -> list[GenerateRequest]:
 
 
 def throughput(
-    call: Callable[[Sequence], object], items: list, batch: int, samples: int, repeats: int,
+    call: Callable[[Sequence], object],
+    items: list,
+    batch: int,
+    samples: int,
+    repeats: int,
     reset: Callable[[], None] = lambda: None,
 ) -> float:
     call(items[:batch])  # warm-up: first-call allocations and lazy imports
@@ -113,6 +117,7 @@ def bench_card(name: str, caps: list[Capability], folder: Path, repeats: int) ->
 
                 def call(batch: Sequence, protocol=protocol) -> object:
                     return model.generate(batch, protocol)
+
             # the endpoint adapter keeps answers it already has: forget them between measurements
             answers = getattr(model, "_answers", None)
             reset = answers.clear if answers is not None else (lambda: None)
@@ -133,12 +138,18 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="card names")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{args.threads} thread(s), median of {args.repeats}; tiny random models on CPU")
-    print(f"# understand: {UNDERSTAND_N} requests (text / 1 image / 2 images); "
-          f"generate: {GENERATE_PROMPTS} prompts x 2 images")
-    print(f"{'card':20} {'capability':11} {'batch':>5} {'batch-1 samples/s':>18} {'batched samples/s':>18} "
-          f"{'speed-up':>8}")
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{args.threads} thread(s), median of {args.repeats}; tiny random models on CPU"
+    )
+    print(
+        f"# understand: {UNDERSTAND_N} requests (text / 1 image / 2 images); "
+        f"generate: {GENERATE_PROMPTS} prompts x 2 images"
+    )
+    print(
+        f"{'card':20} {'capability':11} {'batch':>5} {'batch-1 samples/s':>18} {'batched samples/s':>18} "
+        f"{'speed-up':>8}"
+    )
     with tempfile.TemporaryDirectory(prefix="ming-eval-bench-") as tmp:
         for name, caps in CARDS.items():
             if args.only and name not in args.only:

@@ -39,8 +39,20 @@ def write_big_tsv(path: Path, megabytes: int) -> int:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
         writer.writerow(columns)
         while fh.tell() < megabytes * 1_000_000:
-            writer.writerow([rows, f"Which option describes image {rows}?", "noise", "a cat", "a dog", "None",
-                             "A", "coarse perception", "image scene", images[rows % len(images)]])
+            writer.writerow(
+                [
+                    rows,
+                    f"Which option describes image {rows}?",
+                    "noise",
+                    "a cat",
+                    "a dog",
+                    "None",
+                    "A",
+                    "coarse perception",
+                    "image scene",
+                    images[rows % len(images)],
+                ]
+            )
             rows += 1
     return rows
 
@@ -69,9 +81,15 @@ def measure(path: Path) -> dict[str, float]:
         for ref in s.request.images:  # type: ignore[union-attr]
             pixels += ref.load().size[0]
     t4 = time.perf_counter()
-    return {"rows": len(samples), "md5_s": md5_s, "verify_s": t2 - t1, "index_s": t3 - t2, "decode_all_s": t4 - t3,
-            "peak_rss_after_index_mb": rss_index,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "rows": len(samples),
+        "md5_s": md5_s,
+        "verify_s": t2 - t1,
+        "index_s": t3 - t2,
+        "decode_all_s": t4 - t3,
+        "peak_rss_after_index_mb": rss_index,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main() -> None:
@@ -88,8 +106,9 @@ def main() -> None:
     rows = write_big_tsv(path, args.mb)
     print(f"wrote {path}: {path.stat().st_size / 1e6:.0f} MB, {rows} rows in {time.perf_counter() - t0:.1f}s")
     env = dict(os.environ, MING_EVAL_OFFLINE="1")
-    out = subprocess.run([sys.executable, __file__, "--measure", str(path)], env=env, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--measure", str(path)], env=env, capture_output=True, text=True, check=True
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     for k, v in result.items():
         print(f"{k:>24}: {v:.2f}" if isinstance(v, float) else f"{k:>24}: {v}")

@@ -103,8 +103,12 @@ def run_selftest(folder: Path, console: Console | None, only: list[str] | None =
     os.environ.setdefault("MING_EVAL_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     # tiny checkpoints are written and read dozens of times: keep the libraries' bars and advice quiet
-    for name, value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
-                        ("DIFFUSERS_VERBOSITY", "error"), ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")):
+    for name, value in (
+        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
+        ("TRANSFORMERS_VERBOSITY", "error"),
+        ("DIFFUSERS_VERBOSITY", "error"),
+        ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"),
+    ):
         os.environ.setdefault(name, value)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -121,8 +125,14 @@ def run_selftest(folder: Path, console: Console | None, only: list[str] | None =
         tcard, setup = tasks[ti]
         mcard = models[mi]
         config = RunConfig(
-            tasks=[tcard], model=mcard, out=folder / "runs" / f"{mcard.name}" / tcard.name, limit=setup.limit,
-            batch_size=2, device="cpu", task_options={tcard.name: setup.options}, data_overrides=setup.data,
+            tasks=[tcard],
+            model=mcard,
+            out=folder / "runs" / f"{mcard.name}" / tcard.name,
+            limit=setup.limit,
+            batch_size=2,
+            device="cpu",
+            task_options={tcard.name: setup.options},
+            data_overrides=setup.data,
             argv=["ming-eval", "selftest"],
         )
         report.pairs.append((tcard.name, mcard.name))

@@ -58,10 +58,18 @@ def make_vqa_data(path: Path, n: int, seed: int = 0) -> Path:
         for i in range(n):
             shown = rng.choice(list(COLORS))
             answer = shown if rng.random() < 0.8 else rng.choice(list(COLORS))
-            fh.write(json.dumps({
-                "index": i, "question": "Which colour dominates the image?", "image": png_b64(COLORS[shown]),
-                "answer": answer, "category": "warm" if answer == "red" else "cool",
-            }) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "index": i,
+                        "question": "Which colour dominates the image?",
+                        "image": png_b64(COLORS[shown]),
+                        "answer": answer,
+                        "category": "warm" if answer == "red" else "cool",
+                    }
+                )
+                + "\n"
+            )
     return path
 
 
@@ -126,8 +134,15 @@ class ExactMatchScorer(Scorer):
         for sample, pred in batch:
             said = str(pred.output).strip().lower()
             ok = said == str(sample.target).lower()
-            out.append(SampleScore(sample.id, float(ok), correct=ok, reason=f"said {said!r}, gold {sample.target!r}",
-                                   details={"extracted": said}))
+            out.append(
+                SampleScore(
+                    sample.id,
+                    float(ok),
+                    correct=ok,
+                    reason=f"said {said!r}, gold {sample.target!r}",
+                    details={"extracted": said},
+                )
+            )
         return out
 
 
@@ -138,8 +153,7 @@ class PaintTask(BaseTask):
         path = ctx.data.path("paint.jsonl")
         rows = [json.loads(line) for line in path.read_text().splitlines()]
         return [
-            Sample(f"{r['index']:05d}", GenerateRequest(r["prompt"], num_images=2), target=r["color"])
-            for r in rows
+            Sample(f"{r['index']:05d}", GenerateRequest(r["prompt"], num_images=2), target=r["color"]) for r in rows
         ]
 
     def image_relpath(self, sample: Sample, index: int) -> str:
@@ -154,8 +168,9 @@ class PaintTask(BaseTask):
         return MeanColorScorer()
 
     def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
-        return TaskResult(task=self.name, primary="accuracy",
-                          metrics={"accuracy": mean_metric([s.score for s in scores])})
+        return TaskResult(
+            task=self.name, primary="accuracy", metrics={"accuracy": mean_metric([s.score for s in scores])}
+        )
 
 
 class MeanColorScorer(Scorer):
@@ -232,8 +247,9 @@ class PixelModel(BaseModelAdapter):
         return out
 
 
-def write_cards(root: Path, cache: Path, *, n_vqa: int = 24, n_paint: int = 6,
-                model_options: dict | None = None) -> Path:
+def write_cards(
+    root: Path, cache: Path, *, n_vqa: int = 24, n_paint: int = 6, model_options: dict | None = None
+) -> Path:
     """Write test cards under ``root`` and their data into the cache folder ``cache`` (where
     ``$MING_EVAL_CACHE`` points), with the data files' real checksums in the cards."""
     (root / "tasks").mkdir(parents=True, exist_ok=True)
@@ -242,20 +258,41 @@ def write_cards(root: Path, cache: Path, *, n_vqa: int = 24, n_paint: int = 6,
         (cache / "data" / task).mkdir(parents=True, exist_ok=True)
     vqa = make_vqa_data(cache / "data" / "color_vqa" / "vqa.jsonl", n_vqa)
     paint = make_paint_data(cache / "data" / "paint" / "paint.jsonl", n_paint)
-    (root / "tasks" / "color_vqa.yaml").write_text(yaml.safe_dump({
-        "name": "color_vqa", "class": "tests.engine_plugins:ColorVqaTask", "capability": "understand",
-        "description": "test VQA", "data": [{"name": "vqa.jsonl", "sha256": sha256(vqa)}],
-    }))
-    (root / "tasks" / "paint.yaml").write_text(yaml.safe_dump({
-        "name": "paint", "class": "tests.engine_plugins:PaintTask", "capability": "generate",
-        "data": [{"name": "paint.jsonl", "sha256": sha256(paint)}],
-    }))
-    (root / "model_zoo" / "pixel.yaml").write_text(yaml.safe_dump({
-        "name": "pixel", "class": "tests.engine_plugins:PixelModel", "capabilities": ["understand", "generate"],
-        "checkpoint": "none", "dtype": "float32", "options": model_options or {},
-        "batch_size": {"understand": 4, "generate": 2},
-        "protocol": {"understand": {"max_new_tokens": 8}, "generate": {"height": 8, "width": 8, "seed": 7}},
-    }))
+    (root / "tasks" / "color_vqa.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "color_vqa",
+                "class": "tests.engine_plugins:ColorVqaTask",
+                "capability": "understand",
+                "description": "test VQA",
+                "data": [{"name": "vqa.jsonl", "sha256": sha256(vqa)}],
+            }
+        )
+    )
+    (root / "tasks" / "paint.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "paint",
+                "class": "tests.engine_plugins:PaintTask",
+                "capability": "generate",
+                "data": [{"name": "paint.jsonl", "sha256": sha256(paint)}],
+            }
+        )
+    )
+    (root / "model_zoo" / "pixel.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "pixel",
+                "class": "tests.engine_plugins:PixelModel",
+                "capabilities": ["understand", "generate"],
+                "checkpoint": "none",
+                "dtype": "float32",
+                "options": model_options or {},
+                "batch_size": {"understand": 4, "generate": 2},
+                "protocol": {"understand": {"max_new_tokens": 8}, "generate": {"height": 8, "width": 8, "seed": 7}},
+            }
+        )
+    )
     return root
 
 

@@ -14,8 +14,13 @@ pytestmark = pytest.mark.slow
 def test_selftest_passes(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MING_EVAL_CARDS")}
     env.update(PYTHONPATH=str(REPO_ROOT), COLUMNS="200")
-    proc = subprocess.run([sys.executable, "-m", "ming_eval", "selftest", "--keep", str(tmp_path / "st")],
-                          env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ming_eval", "selftest", "--keep", str(tmp_path / "st")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     out = proc.stdout
     assert "SMOKE TEST" in out and "these scores mean nothing" in out and "selftest passed" in out

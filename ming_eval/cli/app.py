@@ -63,8 +63,9 @@ def main(argv: list[str] | None = None) -> None:
             err_console.print(f"[cyan]hint:[/] {escape(exc.hint)}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]: everything finished so far is saved; run the same "
-                          "command again to resume")
+        err_console.print(
+            "[yellow]interrupted[/]: everything finished so far is saved; run the same command again to resume"
+        )
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

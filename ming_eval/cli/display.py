@@ -9,8 +9,9 @@ from rich.table import Table
 from ming_eval.core.results import TaskResult
 
 
-def results_table(results: dict[str, TaskResult], *, title: str, with_ci: bool = True,
-                  caption: str | None = None) -> Table:
+def results_table(
+    results: dict[str, TaskResult], *, title: str, with_ci: bool = True, caption: str | None = None
+) -> Table:
     table = Table(title=title, caption=caption, title_style="bold", show_lines=False)
     table.add_column("task")
     table.add_column("metric")

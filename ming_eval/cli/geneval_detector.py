@@ -36,9 +36,14 @@ def convert_detector(
     checkpoint: Annotated[Path, typer.Argument(help="mmdet 2.x or 3.x Mask2Former .pth checkpoint.")],
     out: Annotated[Path, typer.Argument(help="Output .safetensors (a .sha256 file is written beside it).")],
     arch: Annotated[str, typer.Option(help="Architecture: swin-s (GenEval's) or tiny (tests).")] = "swin-s",
-    allow_pickle: Annotated[bool, typer.Option(
-        "--allow-pickle", help="Unpickle non-tensor objects in the checkpoint (runs code from the file: "
-        "only for files you trust, e.g. from download.openmmlab.com).")] = False,
+    allow_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--allow-pickle",
+            help="Unpickle non-tensor objects in the checkpoint (runs code from the file: "
+            "only for files you trust, e.g. from download.openmmlab.com).",
+        ),
+    ] = False,
 ) -> None:
     """Convert GenEval's mmdet Mask2Former checkpoint to ming-eval's safetensors weights.
 
@@ -68,7 +73,9 @@ def download_detector(
     from ming_eval.tasks.geneval.detectors.weights import GENEVAL_MMDET3, default_converted_weights, fetch_checkpoint
 
     choices: dict[str, tuple[Literal["mask2former", "mmdet"], ...]] = {
-        "mask2former": ("mask2former",), "mmdet": ("mmdet",), "all": ("mask2former", "mmdet"),
+        "mask2former": ("mask2former",),
+        "mmdet": ("mmdet",),
+        "all": ("mask2former", "mmdet"),
     }
     if backend not in choices:
         raise MingEvalError(f"unknown backend {backend!r}", hint=f"use one of {', '.join(choices)}")

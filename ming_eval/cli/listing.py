@@ -36,8 +36,9 @@ def list_tasks(
     for card in list_task_cards():
         if suite and suite not in card.suites:
             continue
-        table.add_row(card.name, card.capability.value, ", ".join(card.suites), card.description,
-                      str(card.source or ""))
+        table.add_row(
+            card.name, card.capability.value, ", ".join(card.suites), card.description, str(card.source or "")
+        )
     console.print(table)
     suites = [s for s in list_suite_cards() if not suite or s.name == suite]
     if suites:
@@ -59,6 +60,11 @@ def list_models() -> None:
     for col in ("name", "capabilities", "checkpoint", "dtype", "description"):
         table.add_column(col)
     for card in list_model_cards():
-        table.add_row(card.name, ", ".join(c.value for c in card.capabilities), card.checkpoint or "-",
-                      card.dtype, card.description)
+        table.add_row(
+            card.name,
+            ", ".join(c.value for c in card.capabilities),
+            card.checkpoint or "-",
+            card.dtype,
+            card.description,
+        )
     console.print(table)

@@ -45,8 +45,14 @@ def _list_baselines() -> None:
     for entries in catalog.sets.values():
         for b in entries:
             verified = sum(b.verified(c) for c in b.values)
-            table.add_row(b.key, b.model, b.table, "†" if b.rewritten else "", f"{verified}/{len(b.values)}",
-                          b.sources()[0] if b.sources() else "")
+            table.add_row(
+                b.key,
+                b.model,
+                b.table,
+                "†" if b.rewritten else "",
+                f"{verified}/{len(b.values)}",
+                b.sources()[0] if b.sources() else "",
+            )
     print_whole(console, table)
     console.print("sets: paper (= ming-lite-uni), all, none, " + ", ".join(catalog.sets), highlight=False)
 
@@ -55,8 +61,10 @@ def report(
     runs: Annotated[list[Path] | None, typer.Argument(help="Run directories (made by `ming-eval run --out`).")] = None,
     fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="Output format.")] = ReportFormat.table,
     baselines: Annotated[
-        str, typer.Option("--baselines", "-b", help="paper | all | none | a set | an entry key | a YAML file; "
-                          "comma-separated.")
+        str,
+        typer.Option(
+            "--baselines", "-b", help="paper | all | none | a set | an entry key | a YAML file; comma-separated."
+        ),
     ] = "paper",
     ci: Annotated[bool, typer.Option("--ci", help="Show our values' 95% confidence intervals.")] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,

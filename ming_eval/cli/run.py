@@ -61,19 +61,28 @@ def run(
     from ming_eval.runner.evaluate import RunConfig, evaluate
 
     config = RunConfig(
-        tasks=list(tasks), model=model, checkpoint=checkpoint, out=out, limit=limit, batch_size=batch_size,
-        score_batch_size=score_batch_size, seed=seed, device=device, force=force, retry_failed=retry_failed,
-        allow_incomplete=allow_incomplete, max_failures=max_failures,
-        task_options=parse_task_options(option), data_overrides=parse_data_overrides(data),
+        tasks=list(tasks),
+        model=model,
+        checkpoint=checkpoint,
+        out=out,
+        limit=limit,
+        batch_size=batch_size,
+        score_batch_size=score_batch_size,
+        seed=seed,
+        device=device,
+        force=force,
+        retry_failed=retry_failed,
+        allow_incomplete=allow_incomplete,
+        max_failures=max_failures,
+        task_options=parse_task_options(option),
+        data_overrides=parse_data_overrides(data),
     )
     outcome = evaluate(config, console)
     if int(os.environ.get("RANK", "0")) != 0:
         return
     for summary in outcome.inference:
         if summary.already_done:
-            console.print(
-                f"{summary.task}: {summary.already_done} of {summary.total} samples already done (resumed)"
-            )
+            console.print(f"{summary.task}: {summary.already_done} of {summary.total} samples already done (resumed)")
         if summary.stats and summary.stats.failed:
             console.print(
                 f"[yellow]{summary.task}: {summary.stats.failed} samples failed[/]; first error: "

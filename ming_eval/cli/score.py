@@ -39,8 +39,10 @@ def score(
     show_breakdowns: Annotated[bool, typer.Option("--breakdowns/--no-breakdowns", help="Per-category tables.")] = False,
     upstream_results: Annotated[
         Path | None,
-        typer.Option(help="GenEval only: re-derive the decisions of GenEval's own results.jsonl from its recorded "
-                     "detections and report how many agree (exit 1 if any differs)."),
+        typer.Option(
+            help="GenEval only: re-derive the decisions of GenEval's own results.jsonl from its recorded "
+            "detections and report how many agree (exit 1 if any differs)."
+        ),
     ] = None,
 ) -> None:
     """Score predictions without the model.
@@ -64,8 +66,14 @@ def score(
     if images is not None:
         run_dir = out or Path("runs") / f"{images.resolve().name}-scored"
         results = score_external(
-            target, images, run_dir, task_options=options.get(target), allow_incomplete=allow_incomplete,
-            batch_size=batch_size, data_overrides=overrides, console=console,
+            target,
+            images,
+            run_dir,
+            task_options=options.get(target),
+            allow_incomplete=allow_incomplete,
+            batch_size=batch_size,
+            data_overrides=overrides,
+            console=console,
         )
     else:
         if not (target_path / "manifest.json").is_file():
@@ -75,8 +83,13 @@ def score(
             )
         run_dir = target_path
         results = rescore(
-            run_dir, tasks=task, task_options=options, allow_incomplete=allow_incomplete, batch_size=batch_size,
-            data_overrides=overrides, console=console,
+            run_dir,
+            tasks=task,
+            task_options=options,
+            allow_incomplete=allow_incomplete,
+            batch_size=batch_size,
+            data_overrides=overrides,
+            console=console,
         )
     if not results:
         return

@@ -25,13 +25,9 @@ class Model(Protocol):
 
     capabilities: ClassVar[frozenset[Capability]]
 
-    def understand(
-        self, requests: Sequence[UnderstandRequest], protocol: UnderstandProtocol
-    ) -> list[str]: ...
+    def understand(self, requests: Sequence[UnderstandRequest], protocol: UnderstandProtocol) -> list[str]: ...
 
-    def generate(
-        self, requests: Sequence[GenerateRequest], protocol: GenerateProtocol
-    ) -> list[list[Image.Image]]: ...
+    def generate(self, requests: Sequence[GenerateRequest], protocol: GenerateProtocol) -> list[list[Image.Image]]: ...
 
     def edit(self, requests: Sequence[EditRequest], protocol: GenerateProtocol) -> list[list[Image.Image]]: ...
 
@@ -57,9 +53,7 @@ class BaseModelAdapter:
         self.device = device
 
     @classmethod
-    def from_card(
-        cls, card: ModelCard, *, checkpoint: str | None = None, device: str = "cpu"
-    ) -> BaseModelAdapter:
+    def from_card(cls, card: ModelCard, *, checkpoint: str | None = None, device: str = "cpu") -> BaseModelAdapter:
         from ming_eval.registry import validate_options
 
         options = validate_options(cls, dict(card.options), f"model card {card.source or card.name}")
@@ -86,9 +80,7 @@ class BaseModelAdapter:
     def understand(self, requests: Sequence[UnderstandRequest], protocol: UnderstandProtocol) -> list[str]:
         raise self._unsupported(Capability.UNDERSTAND)
 
-    def generate(
-        self, requests: Sequence[GenerateRequest], protocol: GenerateProtocol
-    ) -> list[list[Image.Image]]:
+    def generate(self, requests: Sequence[GenerateRequest], protocol: GenerateProtocol) -> list[list[Image.Image]]:
         raise self._unsupported(Capability.GENERATE)
 
     def edit(self, requests: Sequence[EditRequest], protocol: GenerateProtocol) -> list[list[Image.Image]]:

@@ -117,8 +117,12 @@ class SampleScore:
 
     def to_record(self) -> dict[str, Any]:
         return {
-            "id": self.id, "score": self.score, "correct": self.correct, "reason": self.reason,
-            "status": self.status, "details": self.details,
+            "id": self.id,
+            "score": self.score,
+            "correct": self.correct,
+            "reason": self.reason,
+            "status": self.status,
+            "details": self.details,
         }
 
     @classmethod
@@ -217,9 +221,7 @@ class TaskResult:
             "task": self.task,
             "primary": self.primary,
             "metrics": {k: m.to_dict() for k, m in self.metrics.items()},
-            "breakdowns": {
-                name: {k: m.to_dict() for k, m in table.items()} for name, table in self.breakdowns.items()
-            },
+            "breakdowns": {name: {k: m.to_dict() for k, m in table.items()} for name, table in self.breakdowns.items()},
             "counts": dict(self.counts),
             "notes": list(self.notes),
             "info": dict(self.info),

@@ -34,8 +34,9 @@ class Capability(str, Enum):
         return self.value
 
 
-def open_image(data: bytes, source: str, hint: str = "the file is corrupt or truncated; re-download or "
-               "regenerate it") -> Image.Image:
+def open_image(
+    data: bytes, source: str, hint: str = "the file is corrupt or truncated; re-download or regenerate it"
+) -> Image.Image:
     """Decode image bytes fully, so that truncation is caught here; errors name ``source``."""
     try:
         img: Image.Image = Image.open(io.BytesIO(data))

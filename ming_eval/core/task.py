@@ -191,8 +191,9 @@ class BaseTask(ABC):
     def prepare_outputs(self, sample: Sample, images_root: Path) -> None:  # noqa: B027 - optional hook
         """Called before a sample's images are written (GenEval writes its metadata file here)."""
 
-    def import_outputs(self, source: Path, samples: Sequence[Sample], store: TaskStore, *,
-                       allow_incomplete: bool = False) -> int:
+    def import_outputs(
+        self, source: Path, samples: Sequence[Sample], store: TaskStore, *, allow_incomplete: bool = False
+    ) -> int:
         """Write records for outputs another tool made in ``source``; returns how many.
 
         Tasks whose outputs have a standard on-disk layout (GenEval) implement this, so that

@@ -100,8 +100,14 @@ def verify_file(path: Path, spec: DataFile, *, fix: str) -> None:
                 raise ChecksumError(str(path), algorithm, expected, actual, fix=fix)
 
 
-def download(url: str, dest: Path, *, retries: int = 3, timeout: float = 60.0,
-             progress: Callable[[int, int | None], None] | None = None) -> None:
+def download(
+    url: str,
+    dest: Path,
+    *,
+    retries: int = 3,
+    timeout: float = 60.0,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> None:
     """Download ``url`` to ``dest`` through a ``.part`` file; ``hf://`` URLs go through the hub."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("hf://"):
@@ -137,11 +143,11 @@ def download(url: str, dest: Path, *, retries: int = 3, timeout: float = 60.0,
 def _download_hf(url: str, dest: Path) -> None:
     from huggingface_hub import hf_hub_download
 
-    spec = url[len("hf://"):]
+    spec = url[len("hf://") :]
     spec, _, revision = spec.partition("@")
     repo_type = "dataset"
     if spec.startswith("models/"):
-        repo_type, spec = "model", spec[len("models/"):]
+        repo_type, spec = "model", spec[len("models/") :]
     parts = spec.split("/")
     if len(parts) < 3:
         raise DataError(f"bad hf:// URL {url!r}: expected hf://<org>/<repo>/<path>[@revision]")
@@ -212,8 +218,7 @@ class DataFiles:
             )
         if offline():
             raise DataError(
-                f"task {self.task} needs {name} ({spec.url}), which is not cached at {dest}, and offline "
-                "mode is on",
+                f"task {self.task} needs {name} ({spec.url}), which is not cached at {dest}, and offline mode is on",
                 hint=f"on a machine with internet run `ming-eval data download {self.task}` and copy "
                 f"{self.cache_dir} here, or set {CACHE_ENV}",
             )

@@ -78,8 +78,14 @@ class JudgeCache:
 
     def put(self, model: str, prompt: str, params: dict[str, Any], reply: str) -> None:
         key = cache_key(model, prompt, params)
-        record = {"key": key, "model": model, "params": params, "prompt": prompt, "reply": reply,
-                  "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        record = {
+            "key": key,
+            "model": model,
+            "params": params,
+            "prompt": prompt,
+            "reply": reply,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
         with self._lock:
             self._entries(model)[key] = reply
             writer = self._writers.get(model)

@@ -107,8 +107,7 @@ class JudgeConfig:
             return None
         if key is None:
             key = "EMPTY"  # local OpenAI-compatible servers (vLLM, LMDeploy) accept any key
-        return cls(model=resolve_model(model), base_url=normalize_base_url(url) if url else None, api_key=key,
-                   **kwargs)
+        return cls(model=resolve_model(model), base_url=normalize_base_url(url) if url else None, api_key=key, **kwargs)
 
 
 class JudgeClient:
@@ -140,7 +139,9 @@ class JudgeClient:
                     "the judge needs the openai package", hint="pip install 'ming-eval[judge]'"
                 ) from exc
             self._client = openai.OpenAI(
-                api_key=self.config.api_key, base_url=self.config.endpoint, timeout=self.config.timeout_s,
+                api_key=self.config.api_key,
+                base_url=self.config.endpoint,
+                timeout=self.config.timeout_s,
                 max_retries=0,
             )
         return self._client
@@ -187,11 +188,14 @@ class JudgeClient:
                     self._consecutive_failures = 0
                 return (content or "").strip()
             except openai.AuthenticationError as exc:
-                self._give_up(f"{where} rejected the API key (401): {_detail(exc)}",
-                              hint="set OPENAI_API_KEY (or the variable named by the judge_api_key_env option)")
+                self._give_up(
+                    f"{where} rejected the API key (401): {_detail(exc)}",
+                    hint="set OPENAI_API_KEY (or the variable named by the judge_api_key_env option)",
+                )
             except openai.PermissionDeniedError as exc:
-                self._give_up(f"{where} refused access (403): {_detail(exc)}",
-                              hint="check that the key may use this model")
+                self._give_up(
+                    f"{where} refused access (403): {_detail(exc)}", hint="check that the key may use this model"
+                )
             except openai.NotFoundError as exc:
                 self._give_up(
                     f"{where} answered 404 (unknown model or wrong URL): {_detail(exc)}",
@@ -205,8 +209,10 @@ class JudgeClient:
             except openai.APIConnectionError as exc:
                 last = f"cannot connect: {_detail(exc)}"
                 if attempt == self.config.max_retries:
-                    self._give_up(f"{where} cannot be reached: {_detail(exc)}",
-                                  hint="check OPENAI_BASE_URL and that the server is running")
+                    self._give_up(
+                        f"{where} cannot be reached: {_detail(exc)}",
+                        hint="check OPENAI_BASE_URL and that the server is running",
+                    )
             except openai.APIStatusError as exc:
                 if exc.status_code not in (408, 409, 429) and exc.status_code < 500:
                     raise JudgeRequestError(f"{where} answered {exc.status_code}: {_detail(exc)}") from exc
@@ -223,8 +229,10 @@ class JudgeClient:
             failures = self._consecutive_failures
         message = f"{where} failed after {self.config.max_retries + 1} tries: {last}"
         if failures >= self.config.max_consecutive_failures:
-            self._give_up(f"{message}; {failures} requests in a row failed, giving up on the judge for this run",
-                          hint="re-run the same command later: judged samples are cached and only the rest is asked")
+            self._give_up(
+                f"{message}; {failures} requests in a row failed, giving up on the judge for this run",
+                hint="re-run the same command later: judged samples are cached and only the rest is asked",
+            )
         raise JudgeUnavailableError(message)
 
     def _give_up(self, message: str, *, hint: str) -> None:

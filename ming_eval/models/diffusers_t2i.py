@@ -56,8 +56,10 @@ class DiffusersOptions(BaseModel):
 def check_diffusers_layout(root: Path, pipeline_class: str | None) -> dict[str, Any]:
     """Check ``model_index.json`` and each component folder it names; returns the index."""
     if not (root / "model_index.json").is_file():
-        raise CheckpointError(f"checkpoint {root} has no model_index.json: it is not a diffusers pipeline folder",
-                              hint=f"expected layout:\n{LAYOUT}")
+        raise CheckpointError(
+            f"checkpoint {root} has no model_index.json: it is not a diffusers pipeline folder",
+            hint=f"expected layout:\n{LAYOUT}",
+        )
     index = hf.read_config(root, "model_index.json")
     found = index.get("_class_name")
     if pipeline_class and found != pipeline_class:
@@ -81,7 +83,8 @@ def check_diffusers_layout(root: Path, pipeline_class: str | None) -> dict[str, 
                     f"component {name!r} of {root} has no config.json", hint=f"expected layout:\n{LAYOUT}"
                 )
             weights = [
-                p for p in folder.iterdir()
+                p
+                for p in folder.iterdir()
                 if p.suffix in (".safetensors", ".bin") or (p.suffix == ".json" and ".index" in p.name)
             ]
             if not weights:
@@ -99,9 +102,9 @@ def download_pipeline(repo_id: str, *, revision: str | None, variant: str | None
     from diffusers import DiffusionPipeline
 
     try:
-        return Path(str(DiffusionPipeline.download(
-            repo_id, revision=revision, variant=variant, local_files_only=offline()
-        )))
+        return Path(
+            str(DiffusionPipeline.download(repo_id, revision=revision, variant=variant, local_files_only=offline()))
+        )
     except Exception as exc:  # diffusers wraps hub errors in OSError/ValueError/EnvironmentError alike
         at = f"{repo_id}@{revision}" if revision else repo_id
         raise CheckpointError(
@@ -235,7 +238,9 @@ class SanaAdapter(DiffusersT2IAdapter):
     tiny_builder = diffusers_tiny.build_tiny_sana
     # resolution binning would map the tiny 32-latent model to 1024-px bins; no long instruction prefix
     tiny_pipeline_kwargs: ClassVar[dict[str, Any]] = {
-        "use_resolution_binning": False, "complex_human_instruction": None, "max_sequence_length": 32
+        "use_resolution_binning": False,
+        "complex_human_instruction": None,
+        "max_sequence_length": 32,
     }
 
 

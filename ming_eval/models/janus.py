@@ -149,8 +149,14 @@ class JanusAdapter(BaseModelAdapter):
             images.extend(ref.load() for ref in req.images)
         inputs = self.processor(text=prompts, images=images or None, padding=True, return_tensors="pt")
         return tg.answer(
-            self.model, self.tokenizer, inputs.to(self.device), protocol, requests,
-            dtype=self.dtype, pad_token_id=self.pad_id, generation_mode="text",
+            self.model,
+            self.tokenizer,
+            inputs.to(self.device),
+            protocol,
+            requests,
+            dtype=self.dtype,
+            pad_token_id=self.pad_id,
+            generation_mode="text",
         )
 
     # -- generation -------------------------------------------------------------------------------
@@ -185,9 +191,15 @@ class JanusAdapter(BaseModelAdapter):
         enc = self.tokenizer(prompts, padding=True, return_tensors="pt").to(self.device)
         generators = [torch.Generator(self.device).manual_seed(int(s)) for s in seeds]
         tokens = sample_image_tokens(
-            self.model, enc["input_ids"], enc["attention_mask"], generators,
-            pad_id=self.pad_id, cfg=float(protocol.cfg), temperature=float(protocol.temperature),
-            top_k=protocol.top_k, num_tokens=self.num_image_tokens,
+            self.model,
+            enc["input_ids"],
+            enc["attention_mask"],
+            generators,
+            pad_id=self.pad_id,
+            cfg=float(protocol.cfg),
+            temperature=float(protocol.temperature),
+            top_k=protocol.top_k,
+            num_tokens=self.num_image_tokens,
         )
         return hf.images_per_request(self.decode(tokens), requests)
 

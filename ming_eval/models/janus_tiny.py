@@ -41,25 +41,50 @@ def build_tiny_janus(folder: Path, *, seed: int = 0) -> Path:
     )
     bpe.post_processor = processors.TemplateProcessing(single=f"{BOS} $A", special_tokens=[(BOS, bpe.token_to_id(BOS))])
     tokenizer: Any = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, bos_token=BOS, eos_token=EOS, pad_token=PAD,
+        tokenizer_object=bpe,
+        bos_token=BOS,
+        eos_token=EOS,
+        pad_token=PAD,
         extra_special_tokens={"image_token": IMAGE, "boi_token": BOI, "eoi_token": EOI},
     )
     processor = JanusProcessor(
         image_processor=JanusImageProcessor(size={"height": 32, "width": 32}), tokenizer=tokenizer, num_image_tokens=16
     )
     text = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
     )
     config = JanusConfig(
         text_config=text,
-        vision_config={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "image_size": 32,
-                       "patch_size": 8, "projection_dim": 64, "num_image_tokens": 16},
+        vision_config={
+            "hidden_size": 32,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 2,
+            "image_size": 32,
+            "patch_size": 8,
+            "projection_dim": 64,
+            "num_image_tokens": 16,
+        },
         # GroupNorm(32) in the VQ decoder needs channel counts in multiples of 32
-        vq_config={"embed_dim": 8, "num_embeddings": 64, "base_channels": 32, "latent_channels": 32,
-                   "channel_multiplier": [1, 1, 2, 2], "num_res_blocks": 1, "num_patches": 4,
-                   "projection_dim": 64, "image_token_embed_dim": 64},
+        vq_config={
+            "embed_dim": 8,
+            "num_embeddings": 64,
+            "base_channels": 32,
+            "latent_channels": 32,
+            "channel_multiplier": [1, 1, 2, 2],
+            "num_res_blocks": 1,
+            "num_patches": 4,
+            "projection_dim": 64,
+            "image_token_embed_dim": 64,
+        },
         image_token_id=tokenizer.convert_tokens_to_ids(IMAGE),
     )
     torch.manual_seed(seed)

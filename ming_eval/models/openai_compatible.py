@@ -203,8 +203,12 @@ class OpenAICompatibleAdapter(BaseModelAdapter):
                 break
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
                 raise self._auth_error(exc) from exc
-            except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                    openai.APIConnectionError) as exc:
+            except (
+                openai.RateLimitError,
+                openai.InternalServerError,
+                openai.APITimeoutError,
+                openai.APIConnectionError,
+            ) as exc:
                 if attempt == self.opts.max_retries:
                     raise EndpointError(
                         f"{self._where()} failed {attempt + 1} times: {type(exc).__name__}: {exc}",

@@ -145,7 +145,12 @@ class QwenVLAdapter(BaseModelAdapter):
             images.extend(self._prepare_image(ref.load(), min_pixels, max_pixels) for ref in req.images)
         inputs = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt").to(self.device)
         return tg.answer(
-            self.model, self.tokenizer, inputs, protocol, requests, dtype=self.dtype,
+            self.model,
+            self.tokenizer,
+            inputs,
+            protocol,
+            requests,
+            dtype=self.dtype,
             pad_token_id=self.tokenizer.pad_token_id,
         )
 

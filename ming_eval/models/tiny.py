@@ -91,4 +91,3 @@ def spread_weights(model: Any, std: float = 0.3) -> None:
         for module in model.modules():
             if isinstance(module, (torch.nn.Linear, torch.nn.Embedding)):
                 module.weight.normal_(0.0, std)
-

@@ -136,11 +136,20 @@ def _check_file(data: BaselineFile, path: Path) -> list[Baseline]:
                 raise CardError(f"{where}: value of {col!r} is not a finite number")
             if not citations[col]:
                 raise CardError(f"{where}: value of {col!r} has no source", hint="add it to an entry of `from:`")
-        out.append(Baseline(
-            key=entry.key, set=data.set, model=entry.model, table=entry.table, group=entry.group,
-            rewritten=entry.rewritten, values=dict(entry.values),
-            citations={k: tuple(v) for k, v in citations.items()}, note=entry.note, file=path,
-        ))
+        out.append(
+            Baseline(
+                key=entry.key,
+                set=data.set,
+                model=entry.model,
+                table=entry.table,
+                group=entry.group,
+                rewritten=entry.rewritten,
+                values=dict(entry.values),
+                citations={k: tuple(v) for k, v in citations.items()},
+                note=entry.note,
+                file=path,
+            )
+        )
     return out
 
 

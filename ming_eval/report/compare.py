@@ -195,9 +195,7 @@ def _clusters(scores: Sequence[SampleScore]) -> list[str] | None:
     return [str(s.details.get(DETAIL_CLUSTER, f"id:{s.id}")) for s in scores]
 
 
-def compare_task(
-    task: str, base: ReportRun, new: ReportRun, cfg: BootstrapConfig = DEFAULT
-) -> TaskComparison:
+def compare_task(task: str, base: ReportRun, new: ReportRun, cfg: BootstrapConfig = DEFAULT) -> TaskComparison:
     base_scores = base.scores(task)
     new_scores = new.scores(task)
     shared = [sid for sid in base_scores if sid in new_scores]
@@ -215,8 +213,9 @@ def compare_task(
     n = np.array([s.score for s in n_list], dtype=np.float64)
     notes: list[str] = []
     if len(shared) < max(len(base_scores), len(new_scores)):
-        notes.append(f"compared on the {len(shared)} samples both runs scored "
-                     f"(base {len(base_scores)}, new {len(new_scores)})")
+        notes.append(
+            f"compared on the {len(shared)} samples both runs scored (base {len(base_scores)}, new {len(new_scores)})"
+        )
     strata_name, note = choose_strata(result, list(base_scores.values()))
     if note:
         notes.append(note)
@@ -238,14 +237,21 @@ def compare_task(
             categories[name] = per
     new_result = new.results.get(task)
     failed = {
-        "base": sum(s.status != "ok" for s in b_list), "new": sum(s.status != "ok" for s in n_list),
+        "base": sum(s.status != "ok" for s in b_list),
+        "new": sum(s.status != "ok" for s in n_list),
     }
     if failed["base"] or failed["new"]:
         notes.append(f"failed samples count as wrong: base {failed['base']}, new {failed['new']}")
     return TaskComparison(
-        task=task, primary=result.primary, n_base=len(base_scores), n_new=len(new_scores), overall=overall,
-        categories=categories, metric_base=result.primary_metric.value,
-        metric_new=None if new_result is None else new_result.primary_metric.value, notes=notes,
+        task=task,
+        primary=result.primary,
+        n_base=len(base_scores),
+        n_new=len(new_scores),
+        overall=overall,
+        categories=categories,
+        metric_base=result.primary_metric.value,
+        metric_new=None if new_result is None else new_result.primary_metric.value,
+        notes=notes,
     )
 
 
@@ -301,8 +307,14 @@ def compare_runs(
         comp.regression = comp.significant and comp.overall.delta < 0 and big_enough
         comp.improvement = comp.significant and comp.overall.delta > 0 and big_enough
     return RunComparison(
-        base=base, new=new, tasks=comparisons, alpha=alpha, min_delta=min_delta, correction=correction,
+        base=base,
+        new=new,
+        tasks=comparisons,
+        alpha=alpha,
+        min_delta=min_delta,
+        correction=correction,
         only_base=[t for t in base.tasks if t not in new.tasks],
         only_new=[t for t in new.tasks if t not in base.tasks],
-        forced_differences=differences, versions=version_differences(base, new),
+        forced_differences=differences,
+        versions=version_differences(base, new),
     )

@@ -67,11 +67,17 @@ def run_images(run: ReportRun, task: str) -> list[SampleImages]:
         if not category and isinstance(breakdown, dict) and breakdown:
             category = str(next(iter(breakdown.values())))
         grid = folder / "grid.png"
-        out.append(SampleImages(
-            sample_id=str(rec["id"]), images=images, prompt=str(meta.get("prompt", "")), category=category,
-            score=None if score is None else score.score, reason="" if score is None else score.reason,
-            grid=grid if grid.is_file() else None,
-        ))
+        out.append(
+            SampleImages(
+                sample_id=str(rec["id"]),
+                images=images,
+                prompt=str(meta.get("prompt", "")),
+                category=category,
+                score=None if score is None else score.score,
+                reason="" if score is None else score.reason,
+                grid=grid if grid.is_file() else None,
+            )
+        )
     return out
 
 

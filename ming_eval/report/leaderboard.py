@@ -75,8 +75,11 @@ def build_leaderboard(root: Path, *, wide: bool = False, tasks: Sequence[str] | 
             continue
         row: dict[str, object] = {
             "run": str(path.relative_to(root)) if path != root else path.name,
-            "model": run.model_name, "checkpoint": run.checkpoint or "", "created": run.created,
-            "git": run.git_commit or "", "status": _status(run),
+            "model": run.model_name,
+            "checkpoint": run.checkpoint or "",
+            "created": run.created,
+            "git": run.git_commit or "",
+            "status": _status(run),
             "failed": sum(r.failed for r in run.results.values()),
             "path": str(path),
         }

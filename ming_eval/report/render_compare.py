@@ -18,8 +18,12 @@ TEST_NAMES = {
     SIGN_FLIP_EXACT: "paired permutation (exact)",
     SIGN_FLIP_MC: "paired permutation",
 }
-SHORT_TEST_NAMES = {MCNEMAR_EXACT: "McNemar", MCNEMAR_CHI2: "McNemar χ²", SIGN_FLIP_EXACT: "perm.",
-                    SIGN_FLIP_MC: "perm. (MC)"}
+SHORT_TEST_NAMES = {
+    MCNEMAR_EXACT: "McNemar",
+    MCNEMAR_CHI2: "McNemar χ²",
+    SIGN_FLIP_EXACT: "perm.",
+    SIGN_FLIP_MC: "perm. (MC)",
+}
 
 
 def _digits(c: PairedComparison) -> int:
@@ -91,8 +95,13 @@ def render_markdown(comp: RunComparison, *, categories: bool = True) -> str:
     if categories:
         for t in comp.tasks:
             for bd, per in t.categories.items():
-                lines += ["", f"<details><summary>{t.task} by {bd}</summary>", "",
-                          f"| {bd} | n | Base | New | Δ | 95% CI | p | Test |", "|:--|--:|--:|--:|--:|:--|--:|:--|"]
+                lines += [
+                    "",
+                    f"<details><summary>{t.task} by {bd}</summary>",
+                    "",
+                    f"| {bd} | n | Base | New | Δ | 95% CI | p | Test |",
+                    "|:--|--:|--:|--:|--:|:--|--:|:--|",
+                ]
                 for key, c in per.items():
                     d = _digits(c)
                     flag = " ▼" if c.p_value < comp.alpha and c.delta < 0 else (" ▲" if c.p_value < comp.alpha else "")
@@ -124,16 +133,26 @@ def notes_of(comp: RunComparison) -> list[str]:
 
 
 def print_comparison(console: Console, comp: RunComparison, *, categories: bool = True) -> None:
-    table = Table(title=f"{comp.base.label} ({comp.base.path}) → {comp.new.label} ({comp.new.path})",
-                  title_style="bold")
+    table = Table(
+        title=f"{comp.base.label} ({comp.base.path}) → {comp.new.label} ({comp.new.path})", title_style="bold"
+    )
     for name in ("benchmark", "n", "base", "new", "Δ", "95% CI", "p adj.", "test", ""):
         table.add_column(name, justify="left" if name in ("benchmark", "test", "") else "right", no_wrap=True)
     for t in comp.tasks:
         c = t.overall
         d = _digits(c)
         style = "bold red" if t.regression else ("bold green" if t.improvement else "")
-        table.add_row(t.task, str(c.n), f"{c.base:.{d}f}", f"{c.new:.{d}f}", Text(_delta(c), style=style), _ci(c),
-                      _p(t.p_adjusted), SHORT_TEST_NAMES.get(c.test, c.test), Text(_verdict_word(t), style=style))
+        table.add_row(
+            t.task,
+            str(c.n),
+            f"{c.base:.{d}f}",
+            f"{c.new:.{d}f}",
+            Text(_delta(c), style=style),
+            _ci(c),
+            _p(t.p_adjusted),
+            SHORT_TEST_NAMES.get(c.test, c.test),
+            Text(_verdict_word(t), style=style),
+        )
     print_whole(console, table)
     if categories:
         for t in comp.tasks:
@@ -144,8 +163,15 @@ def print_comparison(console: Console, comp: RunComparison, *, categories: bool 
                 for key, c in per.items():
                     d = _digits(c)
                     style = "red" if c.p_value < comp.alpha and c.delta < 0 else ""
-                    sub.add_row(key, str(c.n), f"{c.base:.{d}f}", f"{c.new:.{d}f}", Text(_delta(c), style=style),
-                                _ci(c), _p(c.p_value))
+                    sub.add_row(
+                        key,
+                        str(c.n),
+                        f"{c.base:.{d}f}",
+                        f"{c.new:.{d}f}",
+                        Text(_delta(c), style=style),
+                        _ci(c),
+                        _p(c.p_value),
+                    )
                 print_whole(console, sub)
     style = "bold red" if comp.regressions else "bold green"
     console.print(Text(headline(comp), style=style))

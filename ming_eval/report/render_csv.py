@@ -8,8 +8,22 @@ from collections.abc import Sequence
 
 from ming_eval.report.tables import ReportTable
 
-FIELDS = ("table", "group", "row", "kind", "rewritten", "column", "value", "ci_low", "ci_high", "n", "best",
-          "verified", "key", "sources")
+FIELDS = (
+    "table",
+    "group",
+    "row",
+    "kind",
+    "rewritten",
+    "column",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+    "best",
+    "verified",
+    "key",
+    "sources",
+)
 
 
 def _num(x: float | None) -> str:
@@ -26,11 +40,22 @@ def render(tables: Sequence[ReportTable]) -> str:
                 cell = row.cells[col.key]
                 if cell.empty:
                     continue
-                writer.writerow({
-                    "table": table.spec.name, "group": row.group, "row": row.label, "kind": row.kind,
-                    "rewritten": int(row.rewritten), "column": col.key, "value": _num(cell.value),
-                    "ci_low": _num(cell.ci_low), "ci_high": _num(cell.ci_high),
-                    "n": "" if cell.n is None else cell.n, "best": int(cell.best), "verified": int(cell.verified),
-                    "key": row.key, "sources": "; ".join(row.sources),
-                })
+                writer.writerow(
+                    {
+                        "table": table.spec.name,
+                        "group": row.group,
+                        "row": row.label,
+                        "kind": row.kind,
+                        "rewritten": int(row.rewritten),
+                        "column": col.key,
+                        "value": _num(cell.value),
+                        "ci_low": _num(cell.ci_low),
+                        "ci_high": _num(cell.ci_high),
+                        "n": "" if cell.n is None else cell.n,
+                        "best": int(cell.best),
+                        "verified": int(cell.verified),
+                        "key": row.key,
+                        "sources": "; ".join(row.sources),
+                    }
+                )
     return buf.getvalue()

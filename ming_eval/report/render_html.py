@@ -106,12 +106,18 @@ def suite_chart(table: ReportTable) -> str:
 
     baselines = sorted((r for r in table.rows if not r.ours), key=priority)[:MAX_BASELINE_SERIES]
     series = [
-        Series(r.label, [r.cells[c.key].value for c in cols], [r.cells[c.key].ci_low for c in cols],
-               [r.cells[c.key].ci_high for c in cols], ours=True)
+        Series(
+            r.label,
+            [r.cells[c.key].value for c in cols],
+            [r.cells[c.key].ci_low for c in cols],
+            [r.cells[c.key].ci_high for c in cols],
+            ours=True,
+        )
         for r in ours
     ] + [Series(r.label, [r.cells[c.key].value for c in cols], ours=False) for r in baselines]
-    return grouped_bars([c.label for c in cols], series, title=f"{table.spec.title}: comparison",
-                        y_max=_y_max(table.spec.scale))
+    return grouped_bars(
+        [c.label for c in cols], series, title=f"{table.spec.title}: comparison", y_max=_y_max(table.spec.scale)
+    )
 
 
 def category_charts(runs: Sequence[ReportRun]) -> str:
@@ -119,8 +125,9 @@ def category_charts(runs: Sequence[ReportRun]) -> str:
     parts: list[str] = []
     keys = list(dict.fromkeys((t, b) for run in runs for t, res in run.results.items() for b in res.breakdowns))
     for task, bd in keys:
-        cats = list(dict.fromkeys(k for run in runs if task in run.results
-                                  for k in run.results[task].breakdowns.get(bd, {})))
+        cats = list(
+            dict.fromkeys(k for run in runs if task in run.results for k in run.results[task].breakdowns.get(bd, {}))
+        )
         series = []
         scale = 1.0
         for run in runs:
@@ -128,11 +135,14 @@ def category_charts(runs: Sequence[ReportRun]) -> str:
             if not table:
                 continue
             scale = next(iter(table.values())).scale
-            series.append(Series(
-                run.label, [table[c].value if c in table else None for c in cats],
-                [table[c].ci_low if c in table else None for c in cats],
-                [table[c].ci_high if c in table else None for c in cats],
-            ))
+            series.append(
+                Series(
+                    run.label,
+                    [table[c].value if c in table else None for c in cats],
+                    [table[c].ci_low if c in table else None for c in cats],
+                    [table[c].ci_high if c in table else None for c in cats],
+                )
+            )
         if series:
             parts.append(grouped_bars(cats, series, title=f"{task} by {bd}", y_max=_y_max(scale)))
     if not parts:
@@ -171,8 +181,10 @@ def images_section(runs: Sequence[ReportRun], opts: HtmlOptions) -> str:
             for cat, items in by_cat.items():
                 mean = sum(s.score or 0.0 for s in items) / len(items)
                 parts.append(f"<details><summary>{_e(cat)}: {len(items)} prompts, mean score {mean:.3f}</summary>")
-                parts.append('<table class="samples"><tr><th>id</th><th>prompt</th><th>score</th><th>grid</th>'
-                             "<th>images</th><th>reason</th></tr>")
+                parts.append(
+                    '<table class="samples"><tr><th>id</th><th>prompt</th><th>score</th><th>grid</th>'
+                    "<th>images</th><th>reason</th></tr>"
+                )
                 for s in items:
                     links = " ".join(f'<a href="{_href(p, opts)}">{i}</a>' for i, p in enumerate(s.images))
                     score = "-" if s.score is None else f"{s.score:.2f}"
@@ -195,18 +207,25 @@ def runs_section(runs: Sequence[ReportRun], opts: HtmlOptions) -> str:
             f"<td>{_e(run.created)}</td><td>{_e(run.git_commit or '')}</td>"
             f'<td><a href="{_href(run.path, opts)}">{_e(run.path)}</a></td><td>{_e(problems)}</td></tr>'
         )
-    return ("<h2>Runs</h2><table><tr><th>label</th><th>model card</th><th>checkpoint</th><th>created</th>"
-            "<th>git</th><th>directory</th><th>problems</th></tr>" + "".join(rows) + "</table>")
+    return (
+        "<h2>Runs</h2><table><tr><th>label</th><th>model card</th><th>checkpoint</th><th>created</th>"
+        "<th>git</th><th>directory</th><th>problems</th></tr>" + "".join(rows) + "</table>"
+    )
 
 
-def render(tables: Sequence[ReportTable], runs: Sequence[ReportRun], opts: HtmlOptions | None = None,
-           *, title: str = "ming-eval report") -> str:
+def render(
+    tables: Sequence[ReportTable],
+    runs: Sequence[ReportRun],
+    opts: HtmlOptions | None = None,
+    *,
+    title: str = "ming-eval report",
+) -> str:
     opts = opts or HtmlOptions()
     body = [f"<h1>{_e(title)}</h1>", runs_section(runs, opts)]
     body += [table_html(t, opts) for t in tables]
     body += [category_charts(runs), images_section(runs, opts)]
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{_e(title)}</title><style>{CSS}</style></head><body>\n"
         + "\n".join(b for b in body if b)
         + "\n</body></html>\n"

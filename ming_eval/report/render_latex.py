@@ -14,8 +14,16 @@ from ming_eval.report.format import table_notes
 from ming_eval.report.tables import Cell, ReportTable
 
 _SPECIAL = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
 }
 _UNICODE = {"†": r"$^\dagger$", "α": r"$\alpha$", "Σ": r"$\Sigma$", "—": "---", "–": "--"}
 

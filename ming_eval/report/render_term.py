@@ -37,13 +37,15 @@ def print_whole(console: Console, renderable: Table) -> None:
     if width <= console.width:
         console.print(renderable)
         return
-    wide = Console(file=console.file, width=width, force_terminal=console.is_terminal, no_color=console.no_color,
-                   highlight=False)
+    wide = Console(
+        file=console.file, width=width, force_terminal=console.is_terminal, no_color=console.no_color, highlight=False
+    )
     wide.print(renderable)
 
 
-def print_tables(console: Console, tables: Sequence[ReportTable], *, with_ci: bool = False,
-                 with_sources: bool = False) -> None:
+def print_tables(
+    console: Console, tables: Sequence[ReportTable], *, with_ci: bool = False, with_sources: bool = False
+) -> None:
     for table in tables:
         print_whole(console, rich_table(table, with_ci=with_ci))
         notes = table_notes(table, with_sources=with_sources, with_ci=with_ci)

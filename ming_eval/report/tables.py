@@ -258,9 +258,19 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
                 continue
             used = {t for t in tasks if t in run.tasks and (t in rewritten_tasks) == rewritten}
             comparable = all(results[t].comparable for t in used if t in results)
-            ours.append(Row(run.label + ("†" if rewritten else ""), OURS, OURS_GROUP, cells, rewritten=rewritten,
-                            comparable=comparable, key=str(run.path), sources=[str(run.path)],
-                            notes=run_notes(run, used)))
+            ours.append(
+                Row(
+                    run.label + ("†" if rewritten else ""),
+                    OURS,
+                    OURS_GROUP,
+                    cells,
+                    rewritten=rewritten,
+                    comparable=comparable,
+                    key=str(run.path),
+                    sources=[str(run.path)],
+                    notes=run_notes(run, used),
+                )
+            )
     if not ours:
         return None
     rows: list[Row] = []
@@ -282,8 +292,16 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
             c.key: Cell(b.values[c.key], verified=b.verified(c.key), source=b.key) if c.key in b.values else Cell(None)
             for c in spec.columns
         }
-        row = Row(b.label, BASELINE, REWRITTEN_GROUP if b.rewritten else (b.group or "Published"), cells,
-                  rewritten=b.rewritten, key=b.key, sources=b.sources(), notes=[b.note] if b.note else [])
+        row = Row(
+            b.label,
+            BASELINE,
+            REWRITTEN_GROUP if b.rewritten else (b.group or "Published"),
+            cells,
+            rewritten=b.rewritten,
+            key=b.key,
+            sources=b.sources(),
+            notes=[b.note] if b.note else [],
+        )
         seen[ident] = row
         rows.append(row)
     rows += ours
@@ -308,8 +326,11 @@ def _mark_best(spec: TableSpec, rows: list[Row]) -> None:
     for col in spec.columns:
         digits = spec.digits_of(col)
         for rewritten in (False, True):
-            cells = [r.cells[col.key] for r in rows
-                     if r.rewritten == rewritten and r.comparable and not r.cells[col.key].empty]
+            cells = [
+                r.cells[col.key]
+                for r in rows
+                if r.rewritten == rewritten and r.comparable and not r.cells[col.key].empty
+            ]
             if len(cells) < 2:
                 continue
             # compare as shown: values equal at the printed precision tie
@@ -332,20 +353,33 @@ def other_tasks_table(runs: Sequence[ReportRun], specs: Sequence[TableSpec]) -> 
         metric = primaries.pop() if len(primaries) == 1 else None
         label = f"{task} ({metric})" if metric else task
         columns.append(ColumnSpec(key=task, label=label, tasks=[task], metric=metric or "primary"))
-    spec = TableSpec(format="ming-eval-table/1", name="other", title="Other tasks", scale=1.0, digits=2,
-                     columns=columns)
+    spec = TableSpec(
+        format="ming-eval-table/1", name="other", title="Other tasks", scale=1.0, digits=2, columns=columns
+    )
     rows = []
     for run in runs:
         cells: dict[str, Cell] = {}
         for task in tasks:
             result = run.results.get(task)
             m = None if result is None else result.primary_metric
-            cells[task] = (Cell(None) if m is None
-                           else Cell(m.value, m.ci_low, m.ci_high, m.n, source=task, confidence=m.confidence))
+            cells[task] = (
+                Cell(None)
+                if m is None
+                else Cell(m.value, m.ci_low, m.ci_high, m.n, source=task, confidence=m.confidence)
+            )
         if all(c.empty for c in cells.values()):
             continue
-        rows.append(Row(run.label, OURS, OURS_GROUP, cells, key=str(run.path), sources=[str(run.path)],
-                        notes=run_notes(run, set(tasks) & set(run.tasks))))
+        rows.append(
+            Row(
+                run.label,
+                OURS,
+                OURS_GROUP,
+                cells,
+                key=str(run.path),
+                sources=[str(run.path)],
+                notes=run_notes(run, set(tasks) & set(run.tasks)),
+            )
+        )
     if not rows:
         return None
     _mark_best(spec, rows)

@@ -28,7 +28,12 @@ from ming_eval.errors import (
 #: Errors about the setup, not about a sample: they stop the phase at once, and no sample is
 #: recorded as failed because of them (a fixed checkpoint path must not need --retry-failed).
 FATAL_ERRORS: tuple[type[BaseException], ...] = (
-    KeyboardInterrupt, SystemExit, TooManyFailuresError, CheckpointError, CardError, CapabilityError,
+    KeyboardInterrupt,
+    SystemExit,
+    TooManyFailuresError,
+    CheckpointError,
+    CardError,
+    CapabilityError,
 )
 
 T = TypeVar("T")

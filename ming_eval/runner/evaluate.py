@@ -97,8 +97,9 @@ class LazyModel:
             free_accelerator_memory()
 
 
-def _check_manifest(existing: dict[str, Any] | None, configs: dict[str, dict[str, Any]], force: bool,
-                    run_dir: Path) -> list[str]:
+def _check_manifest(
+    existing: dict[str, Any] | None, configs: dict[str, dict[str, Any]], force: bool, run_dir: Path
+) -> list[str]:
     if not existing:
         return []
     diffs: list[str] = []
@@ -122,7 +123,10 @@ def evaluate(config: RunConfig, console: Console | None = None) -> RunOutcome:
 
 def _evaluate(config: RunConfig, console: Console | None, dist: Dist) -> RunOutcome:
     plan = make_plan(
-        config.tasks, config.model, checkpoint=config.checkpoint, seed=config.seed,
+        config.tasks,
+        config.model,
+        checkpoint=config.checkpoint,
+        seed=config.seed,
         task_options=config.task_options,
     )
     run_dir = config.out or default_run_dir(plan.model_card.name, config.checkpoint)
@@ -133,8 +137,9 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist) -> RunOutc
     existing = store.read_manifest()
     forced = _check_manifest(existing, configs, config.force, run_dir)
     dist.barrier()  # every rank has read the old manifest before rank 0 replaces it
-    invocation = new_invocation("run", config.argv, dist, tasks=[tp.name for tp in plan.tasks],
-                                limit=config.limit, forced_differences=forced)
+    invocation = new_invocation(
+        "run", config.argv, dist, tasks=[tp.name for tp in plan.tasks], limit=config.limit, forced_differences=forced
+    )
     manifest = existing or new_manifest(invocation["start"])
     manifest["model"] = redact(plan.model_config())
     manifest["tasks"].update(configs)
@@ -154,8 +159,15 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist) -> RunOutc
     return outcome
 
 
-def _run_phases(plan: Plan, config: RunConfig, dist: Dist, store: RunStore, model: LazyModel, outcome: RunOutcome,
-                console: Console | None) -> None:
+def _run_phases(
+    plan: Plan,
+    config: RunConfig,
+    dist: Dist,
+    store: RunStore,
+    model: LazyModel,
+    outcome: RunOutcome,
+    console: Console | None,
+) -> None:
     """Inference for every task (one model load at most), then scoring of every task."""
     contexts = _prefetch(plan, config, dist, store)
     task_samples: dict[str, list[Sample]] = {}
@@ -177,8 +189,14 @@ def _run_phases(plan: Plan, config: RunConfig, dist: Dist, store: RunStore, mode
 
     for tp in plan.tasks:
         result = score_task(
-            tp.task, task_samples[tp.name], store.task(tp.name), contexts[tp.name], dist, console,
-            batch_size=config.score_batch_size, allow_incomplete=config.allow_incomplete,
+            tp.task,
+            task_samples[tp.name],
+            store.task(tp.name),
+            contexts[tp.name],
+            dist,
+            console,
+            batch_size=config.score_batch_size,
+            allow_incomplete=config.allow_incomplete,
             limit=config.limit,
         )
         if result is not None:
@@ -199,8 +217,14 @@ def _prefetch(plan: Plan, config: RunConfig, dist: Dist, store: RunStore) -> dic
     """Local rank 0 downloads and verifies every data file first; the other ranks then read them."""
     contexts: dict[str, TaskContext] = {}
     for tp in plan.tasks:
-        ctx = task_context(tp.task, tp.protocol, store.task(tp.name).dir, model_name=plan.model_card.name,
-                           seed=tp.seed, data_overrides=config.data_overrides)
+        ctx = task_context(
+            tp.task,
+            tp.protocol,
+            store.task(tp.name).dir,
+            model_name=plan.model_card.name,
+            seed=tp.seed,
+            data_overrides=config.data_overrides,
+        )
         contexts[tp.name] = ctx
         files = ctx.data
         if dist.local_rank == 0:
@@ -221,4 +245,3 @@ def _limited(tp: TaskPlan, ctx: TaskContext, limit: int | None) -> list[Sample]:
             raise DataError(f"task {tp.name} produced the sample id {s.id!r} twice; ids must be unique")
         seen.add(s.id)
     return samples
-

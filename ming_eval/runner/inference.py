@@ -105,9 +105,7 @@ def run_inference(
             summary.stats = _run_understand(task, mine, protocol, get_model, writer, settings, console, dist)
         else:
             assert isinstance(protocol, GenerateProtocol)
-            summary.stats = _run_images(
-                task, mine, protocol, get_model, writer, images_root, settings, console, dist
-            )
+            summary.stats = _run_images(task, mine, protocol, get_model, writer, images_root, settings, console, dist)
     finally:
         writer.close()
     summary.ran_here = len(mine)
@@ -151,7 +149,10 @@ def _run_understand(
         assert isinstance(sample.request, UnderstandRequest)
         writer.write(
             Prediction(
-                sample.id, Status.OK, output=text, seed=sample.request.seed,
+                sample.id,
+                Status.OK,
+                output=text,
+                seed=sample.request.seed,
                 elapsed_s=round(per_sample_s[0], 5),
             ).to_record()
         )
@@ -162,8 +163,13 @@ def _run_understand(
 
     with _progress(console, dist, f"{task.name}: inference", len(seeded)) as bar:
         runner: BatchRunner[Sample, str] = BatchRunner(
-            call, on_done, on_fail, settings.batch_size, on_progress=bar.advance,
-            fail_fast_after=settings.fail_fast_after, max_failures=settings.max_failures,
+            call,
+            on_done,
+            on_fail,
+            settings.batch_size,
+            on_progress=bar.advance,
+            fail_fast_after=settings.fail_fast_after,
+            max_failures=settings.max_failures,
         )
         return runner.run(seeded)
 
@@ -228,8 +234,12 @@ def _run_images(
     label = f"{task.name}: {'edit' if edit else 'generate'}"
     with _progress(console, dist, label, len(prepared)) as bar:
         runner: BatchRunner[Sample, list[Image.Image]] = BatchRunner(
-            call, on_done, on_fail, settings.batch_size, on_progress=bar.advance,
-            fail_fast_after=settings.fail_fast_after, max_failures=settings.max_failures,
+            call,
+            on_done,
+            on_fail,
+            settings.batch_size,
+            on_progress=bar.advance,
+            fail_fast_after=settings.fail_fast_after,
+            max_failures=settings.max_failures,
         )
         return runner.run(prepared)
-

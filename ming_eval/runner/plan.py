@@ -64,8 +64,7 @@ def load_task(card: TaskCard, overrides: dict[str, Any] | None = None) -> BaseTa
         raise CardError(f"{where}: {card.class_} is not a ming_eval task (BaseTask)")
     if cls.capability != card.capability:
         raise CardError(
-            f"{where}: capability {card.capability.value!r} does not match {cls.__name__}'s "
-            f"{cls.capability.value!r}"
+            f"{where}: capability {card.capability.value!r} does not match {cls.__name__}'s {cls.capability.value!r}"
         )
     return cls.from_card(card, overrides)
 
@@ -155,5 +154,10 @@ def task_context(
     seed: int,
     data_overrides: dict[str, Path] | None = None,
 ) -> TaskContext:
-    return TaskContext(protocol=protocol, data=task_data_files(task, data_overrides), model_name=model_name,
-                       run_seed=seed, work_dir=work_dir)
+    return TaskContext(
+        protocol=protocol,
+        data=task_data_files(task, data_overrides),
+        model_name=model_name,
+        run_seed=seed,
+        work_dir=work_dir,
+    )

@@ -64,8 +64,9 @@ class ProgressReporter:
         elapsed = time.perf_counter() - self._start
         rate = self.done / elapsed if elapsed > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else float("nan")
-        return (f"{self.description}: {self.done}/{self.total} in {elapsed:.1f}s ({rate:,.1f} samples/s"
-                + (f", ETA {eta:.0f}s)" if self.done < self.total and rate > 0 else ")"))
+        return f"{self.description}: {self.done}/{self.total} in {elapsed:.1f}s ({rate:,.1f} samples/s" + (
+            f", ETA {eta:.0f}s)" if self.done < self.total and rate > 0 else ")"
+        )
 
     def advance(self, n: int = 1) -> None:
         self.done += n

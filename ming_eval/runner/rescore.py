@@ -55,17 +55,34 @@ def rescore(
                 overrides = {**cfg.get("options", {}), **(task_options or {}).get(name, {})}
                 task = load_task(card, overrides)
                 protocol = PROTOCOL_OF[task.capability].model_validate(cfg["protocol"])
-                ctx = task_context(task, protocol, store.task(name).dir, model_name=model_name,
-                                   seed=int(cfg.get("seed", 0)), data_overrides=data_overrides)
+                ctx = task_context(
+                    task,
+                    protocol,
+                    store.task(name).dir,
+                    model_name=model_name,
+                    seed=int(cfg.get("seed", 0)),
+                    data_overrides=data_overrides,
+                )
                 limit = manifest.get("limits", {}).get(name)
                 samples = list(task.samples(ctx))
                 if limit is not None:
                     samples = samples[:limit]
                 if not store.task(name).records_dir.is_dir():
-                    raise RunStoreError(f"run {run_dir} has no predictions for task {name}",
-                                        hint="run inference first with `ming-eval run`")
-                result = score_task(task, samples, store.task(name), ctx, dist, console, batch_size=batch_size,
-                                    allow_incomplete=allow_incomplete, limit=limit)
+                    raise RunStoreError(
+                        f"run {run_dir} has no predictions for task {name}",
+                        hint="run inference first with `ming-eval run`",
+                    )
+                result = score_task(
+                    task,
+                    samples,
+                    store.task(name),
+                    ctx,
+                    dist,
+                    console,
+                    batch_size=batch_size,
+                    allow_incomplete=allow_incomplete,
+                    limit=limit,
+                )
                 if result is not None:
                     results[name] = result
             if dist.is_main:
@@ -97,8 +114,9 @@ def score_external(
         store = RunStore.create(out) if dist.is_main else RunStore(out)
         dist.barrier()
         model_name = f"external:{source.resolve().name}"
-        ctx = task_context(task, protocol, store.task(task.name).dir, model_name=model_name, seed=0,
-                           data_overrides=data_overrides)
+        ctx = task_context(
+            task, protocol, store.task(task.name).dir, model_name=model_name, seed=0, data_overrides=data_overrides
+        )
         samples = list(task.samples(ctx))
         invocation = new_invocation("score-external", argv if argv is not None else sys.argv, dist)
         tstore = store.task(task.name)
@@ -116,8 +134,9 @@ def score_external(
                     console.print(f"imported {n} predictions from {source}")
                 store.write_manifest(manifest)
             dist.barrier()
-            result = score_task(task, samples, tstore, ctx, dist, console, batch_size=batch_size,
-                                allow_incomplete=allow_incomplete)
+            result = score_task(
+                task, samples, tstore, ctx, dist, console, batch_size=batch_size, allow_incomplete=allow_incomplete
+            )
             if result is not None:
                 results[task.name] = result
             if dist.is_main:

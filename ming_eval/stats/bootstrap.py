@@ -90,8 +90,12 @@ def mean_metric(
     reps = _resampled_ratio(sums, counts, cfg, rng) if sums.size > 1 else np.full(1, v.mean())
     lo, hi = cfg.interval(reps)
     return Metric(
-        value=float(v.mean()) * scale, ci_low=lo * scale, ci_high=hi * scale, n=int(v.size),
-        confidence=cfg.confidence, scale=scale,
+        value=float(v.mean()) * scale,
+        ci_low=lo * scale,
+        ci_high=hi * scale,
+        n=int(v.size),
+        confidence=cfg.confidence,
+        scale=scale,
     )
 
 
@@ -124,8 +128,12 @@ def mean_of_means_metric(
     reps /= len(labels)
     lo, hi = cfg.interval(reps)
     return Metric(
-        value=float(np.mean(point)) * scale, ci_low=lo * scale, ci_high=hi * scale, n=int(v.size),
-        confidence=cfg.confidence, scale=scale,
+        value=float(np.mean(point)) * scale,
+        ci_low=lo * scale,
+        ci_high=hi * scale,
+        n=int(v.size),
+        confidence=cfg.confidence,
+        scale=scale,
     )
 
 

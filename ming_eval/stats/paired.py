@@ -195,10 +195,18 @@ def paired_compare(
         weighted, _, _ = cluster_sums(d * weights, clusters)
         p_value, test = sign_flip_test(weighted, seed=cfg.seed)
     return PairedComparison(
-        n=int(d.size), n_clusters=n_clusters, base=base_est, new=new_est, delta=new_est - base_est,
+        n=int(d.size),
+        n_clusters=n_clusters,
+        base=base_est,
+        new=new_est,
+        delta=new_est - base_est,
         ci_low=float(metric.ci_low) if metric.ci_low is not None else float("nan"),
         ci_high=float(metric.ci_high) if metric.ci_high is not None else float("nan"),
-        confidence=cfg.confidence, p_value=float(p_value), test=test, scale=scale, estimator=estimator,
+        confidence=cfg.confidence,
+        p_value=float(p_value),
+        test=test,
+        scale=scale,
+        estimator=estimator,
         discordant=discordant,
     )
 

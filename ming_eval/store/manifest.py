@@ -31,8 +31,22 @@ SECRET_VALUE = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|hf_[A-Za-z0-9]{10,}|Bearer\s+
 REDACTED = "<redacted>"
 
 VERSIONED_PACKAGES = (
-    "ming-eval", "torch", "torchvision", "transformers", "diffusers", "accelerate", "numpy", "pandas",
-    "pillow", "huggingface_hub", "safetensors", "open_clip_torch", "openai", "mmdet", "mmcv", "mmengine",
+    "ming-eval",
+    "torch",
+    "torchvision",
+    "transformers",
+    "diffusers",
+    "accelerate",
+    "numpy",
+    "pandas",
+    "pillow",
+    "huggingface_hub",
+    "safetensors",
+    "open_clip_torch",
+    "openai",
+    "mmdet",
+    "mmcv",
+    "mmengine",
 )
 
 
@@ -96,7 +110,10 @@ def git_revision(path: Path) -> dict[str, Any] | None:
             return None
         dirty = subprocess.run(
             ["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=5, check=False,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
         return {"commit": rev.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
     except (OSError, subprocess.TimeoutExpired):

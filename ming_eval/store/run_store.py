@@ -86,10 +86,7 @@ class TaskStore:
     def finished_ids(self, *, retry_failed: bool) -> set[str]:
         """Samples not to run again: those with a record whose image files (if any) are unchanged."""
         preds = self.read_predictions()
-        return {
-            sid for sid, p in preds.items()
-            if (p.ok or not retry_failed) and (not p.ok or p.files_unchanged())
-        }
+        return {sid for sid, p in preds.items() if (p.ok or not retry_failed) and (not p.ok or p.files_unchanged())}
 
     def write_predictions(self, samples: Sequence[Sample], preds: dict[str, Prediction]) -> int:
         """Merge the rank files into ``predictions.jsonl`` in sample order; returns the count."""

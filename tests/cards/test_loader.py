@@ -10,7 +10,9 @@ from ming_eval.errors import CardError, UnknownNameError
 from ming_eval.registry import get_model_card, get_task_card
 
 MODEL = {
-    "name": "m", "class": "tests.engine_plugins:PixelModel", "capabilities": ["understand", "generate"],
+    "name": "m",
+    "class": "tests.engine_plugins:PixelModel",
+    "capabilities": ["understand", "generate"],
     "protocol": {"generate": {"steps": 30, "cfg": 5.0, "height": 512, "width": 512}},
     "tasks": {
         "geneval*": {"generate": {"steps": 20}},

@@ -20,9 +20,21 @@ def run_cli(args, capsys):
     return exc.value.code or 0, " ".join((out.out + out.err).split())  # undo rich's line wrapping
 
 
-COMMANDS = [["run"], ["score"], ["report"], ["leaderboard"], ["compare"], ["list", "tasks"], ["list", "models"],
-            ["data", "download"], ["data", "verify"], ["doctor"], ["selftest"],
-            ["geneval", "convert-detector"], ["geneval", "download-detector"]]
+COMMANDS = [
+    ["run"],
+    ["score"],
+    ["report"],
+    ["leaderboard"],
+    ["compare"],
+    ["list", "tasks"],
+    ["list", "models"],
+    ["data", "download"],
+    ["data", "verify"],
+    ["doctor"],
+    ["selftest"],
+    ["geneval", "convert-detector"],
+    ["geneval", "download-detector"],
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c))

@@ -25,8 +25,9 @@ def test_convert_detector_command(ckpt: Path, tmp_path: Path, capsys: pytest.Cap
     load_converted(out)
 
 
-def test_convert_detector_errors_are_user_errors(ckpt: Path, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_convert_detector_errors_are_user_errors(
+    ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as info:
         main(["geneval", "convert-detector", str(ckpt), str(tmp_path / "w.safetensors"), "--arch", "tiny"])
     assert info.value.code == 2

@@ -24,8 +24,10 @@ def test_report_terminal_with_paper_baselines(run_dir, capsys):
     assert "LLaVA-72B" in text and "Ming-Lite-Uni (published)" in text and "95% bootstrap" in text
 
 
-@pytest.mark.parametrize(("fmt", "marker"), [("md", "### GenEval"), ("latex", r"\begin{tabular}"),
-                                             ("csv", "table,group,row"), ("html", "<!DOCTYPE html>")])
+@pytest.mark.parametrize(
+    ("fmt", "marker"),
+    [("md", "### GenEval"), ("latex", r"\begin{tabular}"), ("csv", "table,group,row"), ("html", "<!DOCTYPE html>")],
+)
 def test_report_formats_to_stdout_and_file(run_dir, tmp_path, capsys, fmt, marker):
     code, text = run_cli(["report", str(run_dir), "-f", fmt, "-b", "none"], capsys)
     assert code == 0 and marker in text
@@ -35,8 +37,9 @@ def test_report_formats_to_stdout_and_file(run_dir, tmp_path, capsys, fmt, marke
 
 
 def test_report_only_some_tables_and_labels(run_dir, capsys):
-    code, text = run_cli(["report", str(run_dir), "-f", "md", "-t", "geneval", "-l", "Ours-step42", "-b", "none"],
-                         capsys)
+    code, text = run_cli(
+        ["report", str(run_dir), "-f", "md", "-t", "geneval", "-l", "Ours-step42", "-b", "none"], capsys
+    )
     assert code == 0 and "Multimodal understanding" not in text and "**Ours-step42**" in text
 
 
@@ -47,8 +50,9 @@ def test_unknown_baseline_key_exits_2_with_a_suggestion(run_dir, capsys):
 
 
 def test_incomplete_and_foreign_runs(run_dir, tmp_path, capsys):
-    partial = write_run(tmp_path / "partial", {"mmstar": TaskData([1.0, 0.0]), "mmvet": TaskData([0.5])},
-                        skip_results=("mmvet",))
+    partial = write_run(
+        tmp_path / "partial", {"mmstar": TaskData([1.0, 0.0]), "mmvet": TaskData([0.5])}, skip_results=("mmvet",)
+    )
     code, text = run_cli(["report", str(partial), "-f", "md", "-b", "none"], capsys)
     assert code == 0 and "task mmvet has no results (scores but no results.json" in text
     code, text = run_cli(["report", str(tmp_path)], capsys)
@@ -71,8 +75,10 @@ def test_report_of_an_engine_run(engine_cards, tmp_path, capsys):
 def test_leaderboard_exports(run_dir, tmp_path, capsys):
     write_run(tmp_path / "runs" / "ming-2", {"geneval": geneval_data(5)}, checkpoint="/ck/2")
     csv, parquet = tmp_path / "b.csv", tmp_path / "b.parquet"
-    code, text = run_cli(["leaderboard", str(tmp_path / "runs"), "--sort", "geneval", "--csv", str(csv),
-                          "--parquet", str(parquet)], capsys)
+    code, text = run_cli(
+        ["leaderboard", str(tmp_path / "runs"), "--sort", "geneval", "--csv", str(csv), "--parquet", str(parquet)],
+        capsys,
+    )
     assert code == 0, text
     assert "avg_opencompass8" in text and "ming-2" in text
     assert pd.read_parquet(parquet)["run"].tolist() == pd.read_csv(csv)["run"].tolist()

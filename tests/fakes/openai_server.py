@@ -94,8 +94,11 @@ class FakeOpenAI:
                 self.wfile.write(data)
 
             def send_error_status(self, status: int, message: str) -> None:
-                self.send(status, {"error": {"message": message, "type": "test", "code": status}},
-                          {"Retry-After": "0"} if status == 429 else None)
+                self.send(
+                    status,
+                    {"error": {"message": message, "type": "test", "code": status}},
+                    {"Retry-After": "0"} if status == 429 else None,
+                )
 
             def authorised(self) -> bool:
                 if fake.key is not None and self.headers.get("Authorization") != f"Bearer {fake.key}":
@@ -105,8 +108,13 @@ class FakeOpenAI:
 
             def do_GET(self) -> None:
                 if self.authorised():
-                    self.send(200, {"object": "list", "data": [{"id": MODEL, "object": "model", "created": 0,
-                                                                "owned_by": "test"}]})
+                    self.send(
+                        200,
+                        {
+                            "object": "list",
+                            "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "test"}],
+                        },
+                    )
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
@@ -143,11 +151,19 @@ class FakeOpenAI:
             if isinstance(out, tuple):
                 handler.send_error_status(int(out[0]), str(out[1]))
                 return
-            handler.send(200, {
-                "id": "fake", "object": "chat.completion", "created": 0, "model": body.get("model", ""),
-                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": out}}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            })
+            handler.send(
+                200,
+                {
+                    "id": "fake",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body.get("model", ""),
+                    "choices": [
+                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": out}}
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                },
+            )
         finally:
             with self.lock:
                 self.in_flight -= 1

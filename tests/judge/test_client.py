@@ -9,8 +9,16 @@ from tests.fakes.openai_server import FakeOpenAI
 
 
 def client_for(fake: FakeOpenAI, tmp_path, **kw) -> JudgeClient:
-    cfg = JudgeConfig(model="judge-x", base_url=fake.url, api_key="sk-test", timeout_s=kw.pop("timeout_s", 5),
-                      max_retries=kw.pop("max_retries", 2), backoff_s=0.01, backoff_max_s=0.02, **kw)
+    cfg = JudgeConfig(
+        model="judge-x",
+        base_url=fake.url,
+        api_key="sk-test",
+        timeout_s=kw.pop("timeout_s", 5),
+        max_retries=kw.pop("max_retries", 2),
+        backoff_s=0.01,
+        backoff_max_s=0.02,
+        **kw,
+    )
     return JudgeClient(cfg, JudgeCache(tmp_path / "cache"))
 
 
@@ -27,8 +35,9 @@ def test_reply_is_stripped_cached_and_sent_with_parameters(tmp_path):
         assert len(fake.bodies) == 2
         client.close()
     # the cache outlives the server
-    again = JudgeClient(JudgeConfig(model="judge-x", base_url="http://127.0.0.1:9/v1", api_key="k"),
-                        JudgeCache(tmp_path / "cache"))
+    again = JudgeClient(
+        JudgeConfig(model="judge-x", base_url="http://127.0.0.1:9/v1", api_key="k"), JudgeCache(tmp_path / "cache")
+    )
     assert again.complete("q?", temperature=0.0, max_tokens=16) == "B"
 
 
@@ -95,8 +104,9 @@ def test_timeout_is_retried_then_unavailable(tmp_path):
 
 
 def test_unreachable_endpoint_gives_up(tmp_path):
-    cfg = JudgeConfig(model="m", base_url="http://127.0.0.1:9/v1", api_key="k", timeout_s=1, max_retries=1,
-                      backoff_s=0.01)
+    cfg = JudgeConfig(
+        model="m", base_url="http://127.0.0.1:9/v1", api_key="k", timeout_s=1, max_retries=1, backoff_s=0.01
+    )
     client = JudgeClient(cfg, JudgeCache(tmp_path))
     with pytest.raises(JudgeUnavailableError, match="cannot be reached"):
         client.complete("p")

@@ -56,11 +56,18 @@ def tiny_card(root: Path, **overrides: object) -> ModelCard:
     from ming_eval.selftest import deep_merge
 
     card = get_model_card("ming-lite-uni")
-    merged = deep_merge(card.model_dump(mode="json", by_alias=True, exclude_unset=True), {
-        "checkpoint": str(root), "dtype": "float32",
-        "protocol": {"understand": {"max_new_tokens": 6}, "generate": {"steps": 2, "height": 64, "width": 64},
-                     "edit": {"steps": 2, "height": 64, "width": 64}},
-    })
+    merged = deep_merge(
+        card.model_dump(mode="json", by_alias=True, exclude_unset=True),
+        {
+            "checkpoint": str(root),
+            "dtype": "float32",
+            "protocol": {
+                "understand": {"max_new_tokens": 6},
+                "generate": {"steps": 2, "height": 64, "width": 64},
+                "edit": {"steps": 2, "height": 64, "width": 64},
+            },
+        },
+    )
     return ModelCard.model_validate(deep_merge(merged, dict(overrides)))
 
 

@@ -109,5 +109,9 @@ def test_hub_download_failure_is_a_checkpoint_error(monkeypatch):
     with pytest.raises(CheckpointError, match=r"cannot get diffusers checkpoint black-forest-labs/FLUX\.1-dev") as err:
         load(get_model_card("sana-1600m"), checkpoint="black-forest-labs/FLUX.1-dev")
     assert "hf download black-forest-labs/FLUX.1-dev" in str(err.value)
-    assert seen == {"repo_id": "black-forest-labs/FLUX.1-dev", "revision": None, "variant": "bf16",
-                    "local_files_only": True}
+    assert seen == {
+        "repo_id": "black-forest-labs/FLUX.1-dev",
+        "revision": None,
+        "variant": "bf16",
+        "local_files_only": True,
+    }

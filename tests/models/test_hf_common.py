@@ -30,12 +30,15 @@ def test_local_paths_and_hub_ids(tmp_path):
 RESPONSE = SimpleNamespace(headers={}, request=None)  # what the hub errors read from an HTTP response
 
 
-@pytest.mark.parametrize(("exc", "message"), [
-    (LocalEntryNotFoundError("not cached"), "not in the Hugging Face cache and offline mode is on"),
-    (GatedRepoError("gated", response=RESPONSE), "is gated"),
-    (RepositoryNotFoundError("nope", response=RESPONSE), "neither a local folder nor a model repository"),
-    (OSError("disk full"), "cannot download checkpoint org/model: OSError"),
-])
+@pytest.mark.parametrize(
+    ("exc", "message"),
+    [
+        (LocalEntryNotFoundError("not cached"), "not in the Hugging Face cache and offline mode is on"),
+        (GatedRepoError("gated", response=RESPONSE), "is gated"),
+        (RepositoryNotFoundError("nope", response=RESPONSE), "neither a local folder nor a model repository"),
+        (OSError("disk full"), "cannot download checkpoint org/model: OSError"),
+    ],
+)
 def test_download_errors_become_checkpoint_errors(monkeypatch, exc, message):
     def fail(*args, **kwargs):
         raise exc
@@ -100,7 +103,10 @@ def test_tensor_to_pil_scales_clips_and_truncates():
     img = hf.tensor_to_pil(x, value_range=(-1.0, 1.0))[0]
     assert img.mode == "RGB" and img.size == (2, 2)
     assert [img.getpixel((0, 0)), img.getpixel((1, 0)), img.getpixel((0, 1)), img.getpixel((1, 1))] == [
-        (0, 0, 0), (127, 127, 127), (255, 255, 255), (255, 255, 255)
+        (0, 0, 0),
+        (127, 127, 127),
+        (255, 255, 255),
+        (255, 255, 255),
     ]
     assert len(hf.cpu_generators([1, 2])) == 2
 

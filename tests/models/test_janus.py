@@ -85,8 +85,15 @@ def test_image_tokens_do_not_depend_on_the_batch(janus):
     def tokens(texts: list[str], seeds: list[int]) -> torch.Tensor:
         enc = janus.tokenizer(texts, padding=True, return_tensors="pt")
         return sample_image_tokens(
-            janus.model, enc["input_ids"], enc["attention_mask"], [torch.Generator().manual_seed(s) for s in seeds],
-            pad_id=janus.pad_id, cfg=5.0, temperature=1.0, top_k=None, num_tokens=janus.num_image_tokens,
+            janus.model,
+            enc["input_ids"],
+            enc["attention_mask"],
+            [torch.Generator().manual_seed(s) for s in seeds],
+            pad_id=janus.pad_id,
+            cfg=5.0,
+            temperature=1.0,
+            top_k=None,
+            num_tokens=janus.num_image_tokens,
         )
 
     batched = tokens([prompts[0], prompts[1], prompts[0]], [1, 2, 3])
@@ -100,15 +107,28 @@ def test_sampling_matches_transformers_image_generate(janus):
     protocol = GenerateProtocol(cfg=5.0, temperature=1.0)
     enc = janus.tokenizer([janus.generation_prompt("a blue bench", protocol)], return_tensors="pt")
     ours = sample_image_tokens(
-        janus.model, enc["input_ids"], enc["attention_mask"], [torch.Generator().manual_seed(7)],
-        pad_id=janus.pad_id, cfg=5.0, temperature=1.0, top_k=None, num_tokens=janus.num_image_tokens,
+        janus.model,
+        enc["input_ids"],
+        enc["attention_mask"],
+        [torch.Generator().manual_seed(7)],
+        pad_id=janus.pad_id,
+        cfg=5.0,
+        temperature=1.0,
+        top_k=None,
+        num_tokens=janus.num_image_tokens,
     )
     boi = janus.tokenizer.convert_tokens_to_ids("<begin_of_image>")
     janus.model.generation_config.generation_kwargs = {"boi_token_id": boi}
     torch.manual_seed(7)
     theirs = janus.model.generate(
-        input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], generation_mode="image",
-        do_sample=True, guidance_scale=5.0, temperature=1.0, top_k=None, top_p=None,
+        input_ids=enc["input_ids"],
+        attention_mask=enc["attention_mask"],
+        generation_mode="image",
+        do_sample=True,
+        guidance_scale=5.0,
+        temperature=1.0,
+        top_k=None,
+        top_p=None,
     )
     assert torch.equal(ours, theirs)
 
@@ -139,7 +159,7 @@ def test_missing_tokenizer_names_the_part(tmp_path):
     (folder / "tokenizer.json").unlink()
     with pytest.raises(CheckpointError, match=r"missing tokenizer \(tokenizer.json") as err:
         load(card, checkpoint=str(folder))
-    assert "expected layout" in str(err.value) and "model_type \"janus\"" in str(err.value)
+    assert "expected layout" in str(err.value) and 'model_type "janus"' in str(err.value)
 
 
 def test_original_deepseek_checkpoint_gets_conversion_advice(tmp_path):

@@ -26,7 +26,7 @@ from ming_eval.errors import CheckpointError, ProtocolError
 from ming_eval.models.metaquery import REPO_ENV, MetaQueryAdapter, find_checkpoint, find_repo
 from ming_eval.registry import get_model_card
 
-FAKE_PIPELINE = '''
+FAKE_PIPELINE = """
 from models.metaquery import MetaQuery
 
 
@@ -37,9 +37,9 @@ class MetaQueryPipeline(MetaQuery):
                                   guidance_scale=guidance_scale, generator=generator,
                                   num_inference_steps=num_inference_steps,
                                   num_images_per_prompt=num_images_per_prompt, **kwargs)
-'''
+"""
 
-FAKE_MODEL = '''
+FAKE_MODEL = """
 import json
 import os
 from types import SimpleNamespace
@@ -80,7 +80,7 @@ class MetaQuery:
             shade = (sum(map(ord, text)) % 100) / 100.0
             images.append(Image.fromarray(((noise * 0.5 + shade * 0.5) * 255).astype(np.uint8)))
         return SimpleNamespace(images=images)
-'''
+"""
 
 
 def write_checkout(root: Path) -> Path:
@@ -94,9 +94,14 @@ def write_checkout(root: Path) -> Path:
 
 def write_checkpoint(folder: Path, *, model_type: str = "metaquery") -> Path:
     folder.mkdir(parents=True)
-    config = {"model_type": model_type, "input_size": 4, "vae_downsample_f": 4, "num_metaqueries": 256,
-              "mllm_id": "Qwen/Qwen2.5-VL-3B-Instruct",
-              "diffusion_model_id": "Efficient-Large-Model/Sana_1600M_512px_diffusers"}
+    config = {
+        "model_type": model_type,
+        "input_size": 4,
+        "vae_downsample_f": 4,
+        "num_metaqueries": 256,
+        "mllm_id": "Qwen/Qwen2.5-VL-3B-Instruct",
+        "diffusion_model_id": "Efficient-Large-Model/Sana_1600M_512px_diffusers",
+    }
     (folder / "config.json").write_text(json.dumps(config))
     save_file({"w": torch.zeros(2)}, str(folder / "model.safetensors"))
     return folder
@@ -141,7 +146,7 @@ def test_checkpoint_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="no weights and no checkpoint-<step> folders") as err:
         find_checkpoint(str(tmp_path / "empty"), model="metaquery")
-    assert "model_type \"metaquery\"" in str(err.value)
+    assert 'model_type "metaquery"' in str(err.value)
     write_checkpoint(tmp_path / "other", model_type="qwen2_5_vl")
     with pytest.raises(CheckpointError, match="model_type 'qwen2_5_vl'"):
         find_checkpoint(str(tmp_path / "other"), model="metaquery")
@@ -207,5 +212,6 @@ def test_another_models_package_is_not_shadowed(tmp_path, monkeypatch, clean_imp
 
 def test_generate_protocol_needs_steps_and_cfg():
     assert MetaQueryAdapter.check_protocol(Capability.GENERATE, GenerateProtocol()) == [
-        "generate.steps is not set", "generate.cfg is not set"
+        "generate.steps is not set",
+        "generate.cfg is not set",
     ]

@@ -51,12 +51,15 @@ def test_missing_part_is_named_with_the_expected_layout(tmp_path_factory, tmp_pa
     assert "qwen2_5_vit/" in text and "scheduler_config.json" in text  # the expected layout is shown
 
 
-@pytest.mark.parametrize(("drop_file", "said"), [
-    ("qwen2_5_llm/tokenizer_config.json", "qwen2_5_llm/tokenizer_config.json is missing"),
-    ("vae/diffusion_pytorch_model.safetensors", "vae/ has no weights"),
-    ("transformer/config.json", "transformer/config.json is missing"),
-    ("mlp/model.safetensors", "mlp/ has no weights"),
-])
+@pytest.mark.parametrize(
+    ("drop_file", "said"),
+    [
+        ("qwen2_5_llm/tokenizer_config.json", "qwen2_5_llm/tokenizer_config.json is missing"),
+        ("vae/diffusion_pytorch_model.safetensors", "vae/ has no weights"),
+        ("transformer/config.json", "transformer/config.json is missing"),
+        ("mlp/model.safetensors", "mlp/ has no weights"),
+    ],
+)
 def test_missing_file_is_named(tmp_path_factory, tmp_path, drop_file, said):
     broken = _linked_copy(tiny_checkpoint(tmp_path_factory), tmp_path / "ckpt", drop_file=drop_file)
     assert any(said in line for line in missing_parts(broken))
@@ -118,9 +121,14 @@ def test_a_folder_that_is_not_a_checkpoint(tmp_path):
         validate_layout(tmp_path)
 
 
-@pytest.mark.parametrize(("device", "force", "want"), [
-    ("cpu", False, torch.float32), ("cpu", True, torch.bfloat16), ("cuda:0", False, torch.bfloat16),
-])
+@pytest.mark.parametrize(
+    ("device", "force", "want"),
+    [
+        ("cpu", False, torch.float32),
+        ("cpu", True, torch.bfloat16),
+        ("cuda:0", False, torch.bfloat16),
+    ],
+)
 def test_dtype_is_the_cards_on_gpus_and_fp32_on_cpu(tmp_path_factory, device, force, want):
     card = tiny_card(tiny_checkpoint(tmp_path_factory), dtype="bfloat16", options={"force_dtype": force})
     adapter = MingLiteUni.from_card(card, device=device)
@@ -175,8 +183,13 @@ def test_card_protocol_for_geneval():
     card = get_model_card("ming-lite-uni")
     geneval = card.protocol_for("geneval", Capability.GENERATE)
     assert isinstance(geneval, GenerateProtocol)
-    assert (geneval.steps, geneval.cfg, geneval.height, geneval.width, geneval.images_per_prompt) == (30, 5.0, 512,
-                                                                                                     512, 4)
+    assert (geneval.steps, geneval.cfg, geneval.height, geneval.width, geneval.images_per_prompt) == (
+        30,
+        5.0,
+        512,
+        512,
+        4,
+    )
     assert card.checkpoint == "inclusionAI/Ming-Lite-Uni" and card.dtype == "bfloat16"
     assert MingLiteUni.check_protocol(Capability.GENERATE, geneval) == []
     assert os.fspath(card.source or "").endswith("ming-lite-uni.yaml")

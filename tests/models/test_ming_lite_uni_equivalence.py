@@ -49,8 +49,10 @@ def ref() -> dict[str, np.ndarray]:
 def model(tmp_path_factory):
     root = tiny_checkpoint(tmp_path_factory)
     if checkpoint_digest(root) != PROVENANCE["tiny_checkpoint_sha256"]:
-        pytest.fail("the tiny checkpoint differs from the one the reference outputs were made from: "
-                    "regenerate tests/models/fixtures/ming_lite_uni_reference.* (see its JSON)")
+        pytest.fail(
+            "the tiny checkpoint differs from the one the reference outputs were made from: "
+            "regenerate tests/models/fixtures/ming_lite_uni_reference.* (see its JSON)"
+        )
     return tiny_adapter(tmp_path_factory).model
 
 
@@ -74,8 +76,9 @@ def test_pixels_match_reference_processor(ref, i):
     patches, grid = image_processing.preprocess(make_image(UNDERSTAND[i][0]))
     assert list(grid) == ref[f"u{i}_grid"].tolist()
     np.testing.assert_array_equal(patches[:4].numpy(), ref[f"u{i}_pixels_head"])
-    np.testing.assert_allclose([patches.double().sum().item(), patches.double().abs().sum().item()],
-                               ref[f"u{i}_pixels_sum"], rtol=1e-9)
+    np.testing.assert_allclose(
+        [patches.double().sum().item(), patches.double().abs().sum().item()], ref[f"u{i}_pixels_sum"], rtol=1e-9
+    )
 
 
 def test_understanding_matches_reference(model, ref):
@@ -91,27 +94,36 @@ def test_understanding_matches_reference(model, ref):
     assert tokens == [ref[f"u{i}_tokens"].tolist() for i in range(len(prompts))]
 
 
-@pytest.mark.parametrize(("name", "kind", "text", "seed"), [
-    ("t2i_s42", None, "a photo of a red apple and a blue car", 42),
-    ("edit_s7", "gradient", "add a candle on top of the cake", 7),
-])
+@pytest.mark.parametrize(
+    ("name", "kind", "text", "seed"),
+    [
+        ("t2i_s42", None, "a photo of a red apple and a blue car", 42),
+        ("edit_s7", "gradient", "add a candle on top of the cake", 7),
+    ],
+)
 def test_generation_matches_reference(model, ref, name, kind, text, seed):
     p = _generate_prompt(model, kind, text)
     assert p.ids + model.query_tail == ref[f"{name}_input_ids"].tolist()
     states = model.query_states([p])[0]
     q16 = states[16 + 64 :]
     np.testing.assert_allclose(q16[:8].numpy(), ref[f"{name}_q16_head"], atol=1e-5, rtol=0)
-    np.testing.assert_allclose([q16.double().sum().item(), q16.double().abs().sum().item()],
-                               ref[f"{name}_q16_stats"], rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(
+        [q16.double().sum().item(), q16.double().abs().sum().item()], ref[f"{name}_q16_stats"], rtol=1e-5, atol=1e-3
+    )
     emb = model.prompt_embeds([p])
     np.testing.assert_allclose(emb[0, :8].numpy(), ref[f"{name}_emb16_head"], atol=1e-6, rtol=0)
-    np.testing.assert_allclose([emb.double().sum().item(), emb.double().abs().sum().item()],
-                               ref[f"{name}_emb16_stats"], rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(
+        [emb.double().sum().item(), emb.double().abs().sum().item()], ref[f"{name}_emb16_stats"], rtol=1e-6, atol=1e-4
+    )
     caption = model.mlp.caption_mlp(emb)
     negative = model.mlp.caption_mlp(torch.zeros_like(emb))
     for tensor, key in ((caption, "caption_stats"), (negative, "negative_caption_stats")):
-        np.testing.assert_allclose([tensor.double().sum().item(), tensor.double().abs().sum().item()],
-                                   ref[f"{name}_{key}"], rtol=1e-7, atol=1e-2)
+        np.testing.assert_allclose(
+            [tensor.double().sum().item(), tensor.double().abs().sum().item()],
+            ref[f"{name}_{key}"],
+            rtol=1e-7,
+            atol=1e-2,
+        )
     seeds = [seed, 43] if name == "t2i_s42" else [seed]
     images = model.sample(emb.expand(len(seeds), -1, -1), seeds, SanaSettings(3, 5.0, 64, 64))
     expected = [ref[f"{name}_image"]] + ([ref["t2i_s43_image"]] if name == "t2i_s42" else [])

@@ -58,8 +58,10 @@ def test_one_image_per_seed_as_the_model_contract_says(adapter):
 def test_edit_returns_images_and_is_batch_independent(adapter):
     grad = ImageRef.from_pil(make_image("gradient"), "gradient.png")
     check = ImageRef.from_pil(make_image("checker"), "checker.png")
-    requests = [EditRequest(grad, "add a candle on top of the cake", 1, seeds=(7,)),
-                EditRequest(check, "make it blue", 2, seeds=(8, 9))]
+    requests = [
+        EditRequest(grad, "add a candle on top of the cake", 1, seeds=(7,)),
+        EditRequest(check, "make it blue", 2, seeds=(8, 9)),
+    ]
     batched = adapter.edit(requests, PROTOCOL)
     assert [len(row) for row in batched] == [1, 2]
     assert all(img.size == (64, 64) for row in batched for img in row)
@@ -71,8 +73,18 @@ def test_edit_returns_images_and_is_batch_independent(adapter):
 def test_runs_through_the_engine(tmp_path_factory, tmp_path, engine_cards):
     """color_vqa (understand) and paint (generate, 2 images per prompt) from the engine's test plugins."""
     card = tiny_card(tiny_checkpoint(tmp_path_factory))
-    outcome = evaluate(RunConfig(tasks=["color_vqa", "paint"], model=card, out=tmp_path / "run", device="cpu",
-                                 limit=2, batch_size=2, argv=["test"]), None)
+    outcome = evaluate(
+        RunConfig(
+            tasks=["color_vqa", "paint"],
+            model=card,
+            out=tmp_path / "run",
+            device="cpu",
+            limit=2,
+            batch_size=2,
+            argv=["test"],
+        ),
+        None,
+    )
     assert outcome.model_loaded
     for name in ("color_vqa", "paint"):
         result = outcome.results[name]

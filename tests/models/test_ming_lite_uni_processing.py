@@ -86,8 +86,10 @@ def test_prompt_layout(tmp_path_factory):
     gen = builder.build("hello", generate_image=True)
     assert gen == [*chat, ids.image_start] and chat[-1] != ids.image_start
     text = tokenizer.decode(chat)
-    assert text == ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nhello"
-                    "<|im_end|>\n<|im_start|>assistant\n")
+    assert text == (
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nhello"
+        "<|im_end|>\n<|im_start|>assistant\n"
+    )
     other = tokenizer.decode(builder.build("hello", system="Answer briefly.", generate_image=False))
     assert other.startswith("<|im_start|>system\nAnswer briefly.<|im_end|>")
 
@@ -115,8 +117,9 @@ def test_positions_match_transformers_qwen2_5_vl_get_rope_index():
     for t, h, w in grids_thw:
         tokens += [start] + [patch] * (t * h * w // 4) + [end, 7]
     tokens += [8, 9]
-    stub = types.SimpleNamespace(config=types.SimpleNamespace(
-        vision_config=types.SimpleNamespace(spatial_merge_size=2, tokens_per_second=2)))
+    stub = types.SimpleNamespace(
+        config=types.SimpleNamespace(vision_config=types.SimpleNamespace(spatial_merge_size=2, tokens_per_second=2))
+    )
     stub.get_vision_position_ids = functools.partial(Qwen2_5_VLModel.get_vision_position_ids, stub)
     ids = torch.tensor([tokens])
     want, _ = Qwen2_5_VLModel.get_rope_index(

@@ -108,7 +108,8 @@ def test_card_system_prompt_wins_over_the_tasks(adapter, monkeypatch):
 
     monkeypatch.setattr(adapter.model.prompts, "build", spy)
     task = UnderstandRequest((TextPart("hi"),), system="Task prompt.")
-    adapter.understand([task, UnderstandRequest(task.content)],
-                       UnderstandProtocol(max_new_tokens=1, system_prompt="Card prompt."))
+    adapter.understand(
+        [task, UnderstandRequest(task.content)], UnderstandProtocol(max_new_tokens=1, system_prompt="Card prompt.")
+    )
     adapter.understand([task, UnderstandRequest(task.content)], UnderstandProtocol(max_new_tokens=1))
     assert seen == ["Card prompt.", "Card prompt.", "Task prompt.", None]

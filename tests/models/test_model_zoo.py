@@ -21,8 +21,18 @@ from tests.models.zoo_support import single_threaded, tiny_cards
 
 ZOO = Path(__file__).resolve().parents[2] / "model_zoo"
 EXPECTED = {
-    "janus-1.3b", "janus-pro-1b", "janus-pro-7b", "qwen2.5-vl-3b", "qwen2.5-vl-7b", "metaquery", "sdxl",
-    "sd3-medium", "sana-1600m", "flux.1-dev", "openai-compatible", "ming-lite-uni",
+    "janus-1.3b",
+    "janus-pro-1b",
+    "janus-pro-7b",
+    "qwen2.5-vl-3b",
+    "qwen2.5-vl-7b",
+    "metaquery",
+    "sdxl",
+    "sd3-medium",
+    "sana-1600m",
+    "flux.1-dev",
+    "openai-compatible",
+    "ming-lite-uni",
 }
 TASK_FOR = {Capability.UNDERSTAND: "mmbench_dev_en", Capability.GENERATE: "geneval", Capability.EDIT: "edit"}
 
@@ -60,7 +70,9 @@ def test_per_task_overrides():
     assert get_model_card("janus-pro-7b").protocol_for("mmstar", Capability.UNDERSTAND).system_prompt is None
     qwen = get_model_card("qwen2.5-vl-7b")
     assert qwen.protocol_for("ocrbench", Capability.UNDERSTAND).extra == {
-        "min_pixels": 78400, "max_pixels": 12845056, "repetition_penalty": 1.0
+        "min_pixels": 78400,
+        "max_pixels": 12845056,
+        "repetition_penalty": 1.0,
     }
 
 
@@ -88,8 +100,11 @@ def test_missing_capability_is_refused_before_loading(plugin_cards, monkeypatch)
         raise AssertionError("the model must not be loaded")
 
     monkeypatch.setattr(QwenVLAdapter, "__init__", never)
-    with pytest.raises(CapabilityError, match=r"task paint needs a model that can generate; model qwen2\.5-vl-7b "
-                                              r"can: understand"):
+    with pytest.raises(
+        CapabilityError,
+        match=r"task paint needs a model that can generate; model qwen2\.5-vl-7b "
+        r"can: understand",
+    ):
         make_plan(["paint"], "qwen2.5-vl-7b")
 
 
@@ -104,13 +119,24 @@ def test_incomplete_protocol_is_refused_before_loading(plugin_cards, tmp_path):
 
 def test_tiny_models_through_the_runner(plugin_cards, tmp_path):
     """A generation run (tiny FLUX) and an understanding run (tiny Qwen2.5-VL), end to end."""
-    paint = evaluate(RunConfig(tasks=["paint"], model=tiny_cards("flux.1-dev"), out=tmp_path / "paint",
-                               device="cpu", argv=["test"]), None)
+    paint = evaluate(
+        RunConfig(tasks=["paint"], model=tiny_cards("flux.1-dev"), out=tmp_path / "paint", device="cpu", argv=["test"]),
+        None,
+    )
     predictions = tmp_path / "paint" / "paint" / "predictions.jsonl"
     records = [json.loads(line) for line in predictions.read_text().splitlines()]
     assert {r["status"] for r in records} == {"ok"} and len(records) == 2
     images = sorted((tmp_path / "paint" / "paint").rglob("*.png"))
     assert len(images) == 4 and paint.model_loaded
-    vqa = evaluate(RunConfig(tasks=["color_vqa"], model=tiny_cards("qwen2.5-vl-3b"), out=tmp_path / "vqa",
-                             device="cpu", batch_size=4, argv=["test"]), None)
+    vqa = evaluate(
+        RunConfig(
+            tasks=["color_vqa"],
+            model=tiny_cards("qwen2.5-vl-3b"),
+            out=tmp_path / "vqa",
+            device="cpu",
+            batch_size=4,
+            argv=["test"],
+        ),
+        None,
+    )
     assert vqa.results["color_vqa"].counts.get("inference_failed", 0) == 0

@@ -28,25 +28,49 @@ FAST = BootstrapConfig(n_resamples=200)
 def model_block(name: str = "ming-lite-uni", checkpoint: str = "inclusionAI/Ming-Lite-Uni") -> dict[str, Any]:
     return {
         "card": {
-            "name": name, "class": "ming_eval.models.ming_lite_uni:MingLiteUni", "family": "ming",
-            "checkpoint": "inclusionAI/Ming-Lite-Uni", "revision": None, "dtype": "bfloat16",
-            "capabilities": ["understand", "generate"], "options": {}, "batch_size": {"understand": 8},
+            "name": name,
+            "class": "ming_eval.models.ming_lite_uni:MingLiteUni",
+            "family": "ming",
+            "checkpoint": "inclusionAI/Ming-Lite-Uni",
+            "revision": None,
+            "dtype": "bfloat16",
+            "capabilities": ["understand", "generate"],
+            "options": {},
+            "batch_size": {"understand": 8},
             "protocol": {"understand": {"max_new_tokens": 512}, "generate": {"seed": 42, "cfg": 5.0}},
-            "tasks": {}, "paper_name": "Ming-Lite-Uni",
+            "tasks": {},
+            "paper_name": "Ming-Lite-Uni",
         },
         "checkpoint": checkpoint,
     }
 
 
-def task_block(task: str, *, capability: str, protocol: dict[str, Any], options: dict[str, Any] | None = None,
-               data_name: str | None = None) -> dict[str, Any]:
+def task_block(
+    task: str,
+    *,
+    capability: str,
+    protocol: dict[str, Any],
+    options: dict[str, Any] | None = None,
+    data_name: str | None = None,
+) -> dict[str, Any]:
     # GenEval's cards (geneval_rewritten's too) name the original prompt file
     default_data = "evaluation_metadata.jsonl" if capability == "generate" else f"{task}.tsv"
     return {
         "task": {
-            "name": task, "class": f"ming_eval.tasks.x:{task}", "capability": capability, "version": "1",
-            "data": [{"name": data_name or default_data, "url": None, "sha256": "0" * 64, "md5": None,
-                      "size": None, "description": ""}],
+            "name": task,
+            "class": f"ming_eval.tasks.x:{task}",
+            "capability": capability,
+            "version": "1",
+            "data": [
+                {
+                    "name": data_name or default_data,
+                    "url": None,
+                    "sha256": "0" * 64,
+                    "md5": None,
+                    "size": None,
+                    "description": "",
+                }
+            ],
             "options": options or {},
         },
         "options": options or {},
@@ -95,8 +119,11 @@ def _result(task: str, data: TaskData) -> TaskResult:
         assert data.breakdown is not None
         tags = [b["tag"] for b in data.breakdown]
         per_tag = grouped_mean_metrics(v, tags, cfg=FAST)
-        metrics = {"overall": mean_of_means_metric(v, tags, cfg=FAST), **per_tag,
-                   "prompt_accuracy": mean_metric((v > 0).astype(float), cfg=FAST)}
+        metrics = {
+            "overall": mean_of_means_metric(v, tags, cfg=FAST),
+            **per_tag,
+            "prompt_accuracy": mean_metric((v > 0).astype(float), cfg=FAST),
+        }
         return TaskResult(task, "overall", metrics, breakdowns={"tag": per_tag})
     metrics = {"overall": mean_metric(v, clusters=clusters, scale=100.0, cfg=FAST)}
     breakdowns = {}
@@ -125,11 +152,19 @@ def write_run(
     results: dict[str, TaskResult] = {}
     for task, data in tasks.items():
         generate = task.startswith("geneval")
-        protocol = ({"seed": 42, "cfg": 5.0, "steps": 30, "height": 512, "width": 512} if generate
-                    else {"max_new_tokens": 512, "temperature": 0.0, "prompt_style": "default"})
+        protocol = (
+            {"seed": 42, "cfg": 5.0, "steps": 30, "height": 512, "width": 512}
+            if generate
+            else {"max_new_tokens": 512, "temperature": 0.0, "prompt_style": "default"}
+        )
         protocol.update(protocol_overrides or {})
-        cfg = task_block(task, capability="generate" if generate else "understand", protocol=protocol,
-                         options=data.options, data_name=data.data_name)
+        cfg = task_block(
+            task,
+            capability="generate" if generate else "understand",
+            protocol=protocol,
+            options=data.options,
+            data_name=data.data_name,
+        )
         cfg["model"] = mblock
         configs[task] = cfg
         ts = store.task(task)
@@ -156,27 +191,56 @@ def write_run(
             result.notes.append(f"--limit {limit}: a subset of the benchmark; not comparable to published numbers")
         ts.write_results(result)
         results[task] = result
-    store.write_manifest({
-        "format": FORMAT, "created": "2026-11-27T00:00:00+00:00", "tasks": configs, "model": mblock,
-        "limits": dict.fromkeys(tasks, limit),
-        "invocations": [{
-            "start": "2026-11-27T00:00:00+00:00", "end": "2026-11-27T00:10:00+00:00", "status": "finished",
-            "argv": ["ming-eval", "run"], "git": {"commit": "abc1234def", "dirty": False},
-            "versions": {"python": "3.11"}, "host": {"world_size": 1},
-        }],
-    })
+    store.write_manifest(
+        {
+            "format": FORMAT,
+            "created": "2026-11-27T00:00:00+00:00",
+            "tasks": configs,
+            "model": mblock,
+            "limits": dict.fromkeys(tasks, limit),
+            "invocations": [
+                {
+                    "start": "2026-11-27T00:00:00+00:00",
+                    "end": "2026-11-27T00:10:00+00:00",
+                    "status": "finished",
+                    "argv": ["ming-eval", "run"],
+                    "git": {"commit": "abc1234def", "dirty": False},
+                    "versions": {"python": "3.11"},
+                    "host": {"world_size": 1},
+                }
+            ],
+        }
+    )
     store.write_results(results)
     return root
 
 
-UNDERSTANDING = ("mmbench_test_en_v11", "mmbench_test_cn_v11", "mmstar", "mmmu_dev_val", "mathvista_mini",
-                 "hallusionbench", "ai2d_test", "mmvet", "ocrbench")
+UNDERSTANDING = (
+    "mmbench_test_en_v11",
+    "mmbench_test_cn_v11",
+    "mmstar",
+    "mmmu_dev_val",
+    "mathvista_mini",
+    "hallusionbench",
+    "ai2d_test",
+    "mmvet",
+    "ocrbench",
+)
 
 
 def understanding_suite(seed: int, n: int = 60, shift: float = 0.0) -> dict[str, TaskData]:
     """All 9 understanding tasks, with accuracies near Ming-Lite-Uni's published ones (plus ``shift``)."""
-    base = {"mmbench_test_en_v11": 0.81, "mmbench_test_cn_v11": 0.80, "mmstar": 0.6, "mmmu_dev_val": 0.51,
-            "mathvista_mini": 0.68, "hallusionbench": 0.52, "ai2d_test": 0.84, "mmvet": 0.72, "ocrbench": 0.88}
+    base = {
+        "mmbench_test_en_v11": 0.81,
+        "mmbench_test_cn_v11": 0.80,
+        "mmstar": 0.6,
+        "mmmu_dev_val": 0.51,
+        "mathvista_mini": 0.68,
+        "hallusionbench": 0.52,
+        "ai2d_test": 0.84,
+        "mmvet": 0.72,
+        "ocrbench": 0.88,
+    }
     return {
         t: TaskData(understanding_scores(n, min(1.0, p + shift), seed + i)) for i, (t, p) in enumerate(base.items())
     }

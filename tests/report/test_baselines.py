@@ -40,8 +40,13 @@ def test_the_unverified_values_are_exactly_bagels_per_category_numbers(catalog):
     unverified = sorted((b.key, col) for b in catalog.by_key.values() for col in b.values if not b.verified(col))
     expected = sorted(
         (key, tag)
-        for key in ("bagel/geneval/bagel", "bagel/geneval/bagel-rewritten", "bagel/geneval/flux.1-dev-rewritten",
-                    "bagel/geneval/emu3-gen-rewritten", "bagel/geneval/show-o-512")
+        for key in (
+            "bagel/geneval/bagel",
+            "bagel/geneval/bagel-rewritten",
+            "bagel/geneval/flux.1-dev-rewritten",
+            "bagel/geneval/emu3-gen-rewritten",
+            "bagel/geneval/show-o-512",
+        )
         for tag in GENEVAL_TAGS
     )
     assert unverified == expected
@@ -127,11 +132,20 @@ def _write(tmp_path: Path, data: dict) -> Path:
 
 
 def _mine(**entry_overrides) -> dict:
-    entry = {"key": "lab/geneval/our-ckpt", "model": "Our ckpt", "table": "geneval",
-             "values": {"overall": 0.7}, "from": [{"source": "wiki", "verified": True}]}
+    entry = {
+        "key": "lab/geneval/our-ckpt",
+        "model": "Our ckpt",
+        "table": "geneval",
+        "values": {"overall": 0.7},
+        "from": [{"source": "wiki", "verified": True}],
+    }
     entry.update(entry_overrides)
-    return {"format": "ming-eval-baselines/1", "set": "lab",
-            "sources": {"wiki": {"kind": "page", "url": "https://wiki.example/run42"}}, "entries": [entry]}
+    return {
+        "format": "ming-eval-baselines/1",
+        "set": "lab",
+        "sources": {"wiki": {"kind": "page", "url": "https://wiki.example/run42"}},
+        "entries": [entry],
+    }
 
 
 def test_a_users_own_baselines_file(catalog, tmp_path):
@@ -145,8 +159,13 @@ def test_a_value_without_source_is_refused(tmp_path):
     path = _write(tmp_path, _mine(**{"from": [{"source": "wiki", "columns": ["counting"], "verified": True}]}))
     with pytest.raises(CardError, match="names column 'counting', which has no value"):
         load_baselines_file(path)
-    path = _write(tmp_path, _mine(values={"overall": 0.7, "counting": 0.5},
-                                  **{"from": [{"source": "wiki", "columns": ["overall"], "verified": True}]}))
+    path = _write(
+        tmp_path,
+        _mine(
+            values={"overall": 0.7, "counting": 0.5},
+            **{"from": [{"source": "wiki", "columns": ["overall"], "verified": True}]},
+        ),
+    )
     with pytest.raises(CardError, match="value of 'counting' has no source"):
         load_baselines_file(path)
 

@@ -29,9 +29,11 @@ def _flip(scores, fraction, seed, to=0.0):
 
 @pytest.fixture()
 def base_data():
-    return {"mmstar": TaskData(understanding_scores(400, 0.6, 1)),
-            "ai2d_test": TaskData(understanding_scores(400, 0.8, 2)),
-            "geneval": geneval_data(3, per_tag=40)}
+    return {
+        "mmstar": TaskData(understanding_scores(400, 0.6, 1)),
+        "ai2d_test": TaskData(understanding_scores(400, 0.8, 2)),
+        "geneval": geneval_data(3, per_tag=40),
+    }
 
 
 def test_identical_runs_show_no_regression(tmp_path, base_data):

@@ -38,7 +38,11 @@ def runs_root(tmp_path):
 
 def test_finds_every_run_and_reports_unreadable_ones(runs_root):
     assert [p.relative_to(runs_root).as_posix() for p in find_run_dirs(runs_root)] == [
-        "janus", "ming/step1000", "ming/step2000", "old"]
+        "janus",
+        "ming/step1000",
+        "ming/step2000",
+        "old",
+    ]
     board = build_leaderboard(runs_root)
     assert list(board.frame["run"]) == ["janus", "ming/step1000", "ming/step2000"]
     assert [(p.name, "no 'format' key" in why) for p, why in board.skipped] == [("old", True)]

@@ -24,27 +24,59 @@ from tests.report.helpers import geneval_data, write_run
 @pytest.fixture()
 def table() -> ReportTable:
     spec = TableSpec(
-        format="ming-eval-table/1", name="geneval", title="GenEval", scale=1, digits=2,
-        columns=[ColumnSpec(key="counting", label="Counting", tasks=["geneval"], metric="counting"),
-                 ColumnSpec(key="overall", label="Overall", tasks=["geneval"], metric="overall")],
+        format="ming-eval-table/1",
+        name="geneval",
+        title="GenEval",
+        scale=1,
+        digits=2,
+        columns=[
+            ColumnSpec(key="counting", label="Counting", tasks=["geneval"], metric="counting"),
+            ColumnSpec(key="overall", label="Overall", tasks=["geneval"], metric="overall"),
+        ],
     )
     rows = [
-        Row("SDXL", BASELINE, "Gen. Only", {"counting": Cell(0.39), "overall": Cell(0.55)},
-            key="x/sdxl", sources=["paper T1"]),
-        Row("Janus-Pro-7B", BASELINE, "Und. & Gen.", {"counting": Cell(0.59, best=True), "overall": Cell(0.80)},
-            key="x/janus", sources=["paper T4"]),
-        Row("BAGEL†", BASELINE, "Rewritten prompts †",
+        Row(
+            "SDXL",
+            BASELINE,
+            "Gen. Only",
+            {"counting": Cell(0.39), "overall": Cell(0.55)},
+            key="x/sdxl",
+            sources=["paper T1"],
+        ),
+        Row(
+            "Janus-Pro-7B",
+            BASELINE,
+            "Und. & Gen.",
+            {"counting": Cell(0.59, best=True), "overall": Cell(0.80)},
+            key="x/janus",
+            sources=["paper T4"],
+        ),
+        Row(
+            "BAGEL†",
+            BASELINE,
+            "Rewritten prompts †",
             {"counting": Cell(0.84, verified=False, best=True), "overall": Cell(0.88, best=True)},
-            rewritten=True, key="x/bagel", sources=["README @ 056b5fd", "quote (not verified)"]),
-        Row("Ming_v2 @ step-10", OURS, "Ours",
+            rewritten=True,
+            key="x/bagel",
+            sources=["README @ 056b5fd", "quote (not verified)"],
+        ),
+        Row(
+            "Ming_v2 @ step-10",
+            OURS,
+            "Ours",
             {"counting": Cell(0.5312, 0.4, 0.66, n=80), "overall": Cell(0.8149, 0.79, 0.84, n=553, best=True)},
-            key="runs/m", sources=["runs/m"], notes=["geneval: --limit 5 (a subset)"]),
+            key="runs/m",
+            sources=["runs/m"],
+            notes=["geneval: --limit 5 (a subset)"],
+        ),
     ]
     return ReportTable(spec, rows, ["GenEval caption."])
 
 
 def test_markdown(table):
-    assert render_md.render_table(table, with_ci=True) == """\
+    assert (
+        render_md.render_table(table, with_ci=True)
+        == """\
 ### GenEval
 
 | Type | Model | Counting | Overall |
@@ -63,12 +95,15 @@ def test_markdown(table):
 - Janus-Pro-7B — paper T4
 - BAGEL† — README @ 056b5fd; quote (not verified)
 """
+    )
 
 
 def test_latex(table):
     text = render_latex.render_table(table)
-    body = text[text.index(r"\begin{table}"):]
-    assert body == r"""\begin{table}[t]
+    body = text[text.index(r"\begin{table}") :]
+    assert (
+        body
+        == r"""\begin{table}[t]
 \centering
 \small
 \caption{GenEval}
@@ -92,6 +127,7 @@ BAGEL$^\dagger$ & \textbf{0.84}$^*$ & \textbf{0.88} \\
 \end{tabular}
 \end{table}
 """
+    )
     assert text.startswith("% GenEval caption.\n")
     assert "% BAGEL† — README @ 056b5fd; quote (not verified)" in text
     with_ci = render_latex.render_table(table, with_ci=True)
@@ -107,8 +143,10 @@ def test_latex_escapes_special_characters():
 def test_csv(table):
     lines = render_csv.render([table]).splitlines()
     assert lines[0] == "table,group,row,kind,rewritten,column,value,ci_low,ci_high,n,best,verified,key,sources"
-    assert lines[5] == ("geneval,Rewritten prompts †,BAGEL†,baseline,1,counting,0.84,,,,1,0,x/bagel,"
-                        "README @ 056b5fd; quote (not verified)")
+    assert lines[5] == (
+        "geneval,Rewritten prompts †,BAGEL†,baseline,1,counting,0.84,,,,1,0,x/bagel,"
+        "README @ 056b5fd; quote (not verified)"
+    )
     assert lines[7] == "geneval,Ours,Ming_v2 @ step-10,ours,0,counting,0.5312,0.4,0.66,80,0,1,runs/m,runs/m"
     assert len(lines) == 9
 
@@ -122,8 +160,12 @@ def test_terminal(table):
 
 
 def test_svg_is_well_formed_and_escapes_names():
-    svg = grouped_bars(["a<b", "c"], [Series("ours & co", [0.5, None], [0.4, None], [0.6, None]),
-                                      Series("base", [0.7, 0.2], ours=False)], title="T & t", y_max=1.0)
+    svg = grouped_bars(
+        ["a<b", "c"],
+        [Series("ours & co", [0.5, None], [0.4, None], [0.6, None]), Series("base", [0.7, 0.2], ours=False)],
+        title="T & t",
+        y_max=1.0,
+    )
     doc = xml.dom.minidom.parseString(svg)
     assert doc.documentElement.tagName == "svg"
     assert len(doc.getElementsByTagName("rect")) == 3 + 2  # 3 bars + 2 legend swatches

@@ -13,8 +13,11 @@ from tests.report.helpers import TaskData, geneval_data, write_run
 
 
 def test_open_run_reads_results_and_label(tmp_path):
-    root = write_run(tmp_path / "run", {"geneval": geneval_data(0), "mmstar": TaskData([1.0, 0.0, 1.0])},
-                     checkpoint="/ckpts/step-2000/")
+    root = write_run(
+        tmp_path / "run",
+        {"geneval": geneval_data(0), "mmstar": TaskData([1.0, 0.0, 1.0])},
+        checkpoint="/ckpts/step-2000/",
+    )
     run = open_run(root)
     assert set(run.results) == {"geneval", "mmstar"} and not run.problems
     assert run.label == "Ming-Lite-Uni @ step-2000"
@@ -53,8 +56,9 @@ def test_older_format_says_what_is_missing(tmp_path):
 
 
 def test_incomplete_tasks_say_which_phase_did_not_finish(tmp_path):
-    root = write_run(tmp_path / "run", {"mmstar": TaskData([1.0, 0.0]), "ai2d_test": TaskData([1.0])},
-                     skip_results=("ai2d_test",))
+    root = write_run(
+        tmp_path / "run", {"mmstar": TaskData([1.0, 0.0]), "ai2d_test": TaskData([1.0])}, skip_results=("ai2d_test",)
+    )
     run = open_run(root)
     assert run.problems == {"ai2d_test": "scores but no results.json: aggregation did not finish"}
     (root / "ai2d_test" / "scores.jsonl").unlink()

@@ -103,11 +103,21 @@ def test_partial_suite_leaves_cells_and_average_blank(tmp_path, catalog):
 def test_values_are_converted_to_the_tables_scale(tmp_path):
     specs_dir = tmp_path / "tables"
     specs_dir.mkdir()
-    (specs_dir / "pct.yaml").write_text(yaml.safe_dump({
-        "format": "ming-eval-table/1", "name": "pct", "title": "GenEval in percent", "scale": 100, "digits": 1,
-        "columns": [{"key": "overall", "label": "Overall", "tasks": ["geneval"], "metric": "overall"},
-                    {"key": "count", "label": "Counting", "tasks": ["geneval"], "metric": "counting"}],
-    }))
+    (specs_dir / "pct.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "format": "ming-eval-table/1",
+                "name": "pct",
+                "title": "GenEval in percent",
+                "scale": 100,
+                "digits": 1,
+                "columns": [
+                    {"key": "overall", "label": "Overall", "tasks": ["geneval"], "metric": "overall"},
+                    {"key": "count", "label": "Counting", "tasks": ["geneval"], "metric": "counting"},
+                ],
+            }
+        )
+    )
     run = open_run(write_run(tmp_path / "run", {"geneval": geneval_data(2)}))
     (table,) = [t for t in build_report_tables([run], [], load_table_specs(specs_dir)) if t.spec.name == "pct"]
     m = run.results["geneval"].metrics["overall"]
@@ -117,8 +127,9 @@ def test_values_are_converted_to_the_tables_scale(tmp_path):
 
 def test_notes_for_subsets_failures_and_missing_tasks(tmp_path):
     data = TaskData([1.0, 0.0, 0.0, 1.0], statuses=["ok", "inference_failed", "ok", "ok"])
-    root = write_run(tmp_path / "run", {"mmstar": data, "ai2d_test": TaskData([1.0])}, limit=4,
-                     skip_results=("ai2d_test",))
+    root = write_run(
+        tmp_path / "run", {"mmstar": data, "ai2d_test": TaskData([1.0])}, limit=4, skip_results=("ai2d_test",)
+    )
     run = open_run(root)
     run.results["mmstar"].counts["inference_failed"] = 1
     table = _by_name(build_report_tables([run], []))["understanding"]
@@ -144,11 +155,24 @@ def test_runs_alone_make_a_table_baselines_alone_do_not(tmp_path, catalog):
 
 def test_a_baseline_with_a_column_the_table_lacks_is_refused(tmp_path, catalog):
     path = tmp_path / "b.yaml"
-    path.write_text(yaml.safe_dump({
-        "format": "ming-eval-baselines/1", "set": "lab", "sources": {"s": {"kind": "page", "url": "https://x"}},
-        "entries": [{"key": "lab/geneval/x", "model": "X", "table": "geneval", "values": {"dpg": 80.0},
-                     "from": [{"source": "s", "verified": True}]}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "format": "ming-eval-baselines/1",
+                "set": "lab",
+                "sources": {"s": {"kind": "page", "url": "https://x"}},
+                "entries": [
+                    {
+                        "key": "lab/geneval/x",
+                        "model": "X",
+                        "table": "geneval",
+                        "values": {"dpg": 80.0},
+                        "from": [{"source": "s", "verified": True}],
+                    }
+                ],
+            }
+        )
+    )
     run = open_run(write_run(tmp_path / "run", {"geneval": geneval_data(1)}))
     with pytest.raises(CardError, match="has values for \\['dpg'\\]"):
         build_report_tables([run], catalog.select(str(path)))
@@ -163,17 +187,26 @@ def test_a_baseline_with_a_column_the_table_lacks_is_refused(tmp_path, catalog):
     ],
 )
 def test_bad_table_layouts_are_refused(tmp_path: Path, column, message):
-    (tmp_path / "t.yaml").write_text(yaml.safe_dump({
-        "format": "ming-eval-table/1", "name": "t", "title": "T", "scale": 100, "digits": 1,
-        "columns": [column],
-    }))
+    (tmp_path / "t.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "format": "ming-eval-table/1",
+                "name": "t",
+                "title": "T",
+                "scale": 100,
+                "digits": 1,
+                "columns": [column],
+            }
+        )
+    )
     with pytest.raises(CardError, match=message):
         load_table_specs(tmp_path)
 
 
 def test_results_not_comparable_are_shown_but_never_ranked(tmp_path, catalog):
-    perfect = geneval_data(2, accuracy=dict.fromkeys(("single_object", "two_object", "counting", "colors",
-                                                     "position", "color_attr"), 1.0))
+    perfect = geneval_data(
+        2, accuracy=dict.fromkeys(("single_object", "two_object", "counting", "colors", "position", "color_attr"), 1.0)
+    )
     run = open_run(write_run(tmp_path / "run", {"geneval": perfect}))
     result = run.results["geneval"]
     result.comparable = False  # as the GenEval task reports a custom prompt set

@@ -15,8 +15,9 @@ def _runner(fn, batch_size, **kw):
         calls.append(list(batch))
         return fn(batch)
 
-    r = BatchRunner(wrapped, lambda i, res: done.__setitem__(i, res), lambda i, e: failed.__setitem__(i, str(e)),
-                    batch_size, **kw)
+    r = BatchRunner(
+        wrapped, lambda i, res: done.__setitem__(i, res), lambda i, e: failed.__setitem__(i, str(e)), batch_size, **kw
+    )
     return r, done, failed, calls
 
 

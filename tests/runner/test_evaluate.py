@@ -37,8 +37,9 @@ def test_run_writes_store_and_results(engine_cards, tmp_path):
     run = tmp_path / "run"
     preds = [json.loads(line) for line in (run / "color_vqa" / "predictions.jsonl").read_text().splitlines()]
     assert [p["id"] for p in preds] == [str(i) for i in range(24)]  # sample order
-    images = sorted(p.relative_to(run / "paint" / "images").as_posix()
-                    for p in (run / "paint" / "images").rglob("*.png"))
+    images = sorted(
+        p.relative_to(run / "paint" / "images").as_posix() for p in (run / "paint" / "images").rglob("*.png")
+    )
     assert images[:2] == ["00000/samples/0000.png", "00000/samples/0001.png"] and len(images) == 12
     assert (run / "paint" / "images" / "00000" / "metadata.jsonl").is_file()
     manifest = json.loads((run / "manifest.json").read_text())

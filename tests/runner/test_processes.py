@@ -41,8 +41,10 @@ def test_torchrun_two_ranks_equal_one_rank(engine_cards, tmp_path):
         assert _rows(one / "predictions.jsonl") == _rows(two / "predictions.jsonl")
         assert _rows(one / "scores.jsonl") == _rows(two / "scores.jsonl")
         assert json.loads((one / "results.json").read_text()) == json.loads((two / "results.json").read_text())
-        assert sorted((two / "records").glob("rank-*.jsonl")) == [two / "records" / "rank-00000.jsonl",
-                                                                  two / "records" / "rank-00001.jsonl"]
+        assert sorted((two / "records").glob("rank-*.jsonl")) == [
+            two / "records" / "rank-00000.jsonl",
+            two / "records" / "rank-00001.jsonl",
+        ]
     images_one = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*.png"))
     images_two = sorted(p.relative_to(tmp_path / "two") for p in (tmp_path / "two").rglob("*.png"))
     assert images_one == images_two
@@ -59,8 +61,7 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(engine_cards, tmp_path
     cli = [sys.executable, "-m", "ming_eval", "run", "color_vqa", "--model", "pixel", "--batch-size", "1"]
     killed = tmp_path / "killed"
     records = killed / "color_vqa" / "records" / "rank-00000.jsonl"
-    proc = subprocess.Popen([*cli, "--out", str(killed)], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([*cli, "--out", str(killed)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if records.is_file() and len(records.read_text().splitlines()) >= 8:
@@ -78,4 +79,5 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(engine_cards, tmp_path
     clean = tmp_path / "clean" / "color_vqa"
     assert _rows(killed / "color_vqa" / "predictions.jsonl") == _rows(clean / "predictions.jsonl")
     assert json.loads((killed / "color_vqa" / "results.json").read_text()) == json.loads(
-        (clean / "results.json").read_text())
+        (clean / "results.json").read_text()
+    )

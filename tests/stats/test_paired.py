@@ -61,8 +61,12 @@ def test_sign_flip_exact_matches_scipy_permutation_test():
     new = base + rng.normal(0.15, 0.2, 12)
     p, test = sign_flip_test(new - base)
     ref = sps.permutation_test(
-        (new, base), lambda x, y, axis: np.mean(x - y, axis=axis), permutation_type="samples",
-        vectorized=True, n_resamples=np.inf, alternative="two-sided",
+        (new, base),
+        lambda x, y, axis: np.mean(x - y, axis=axis),
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=np.inf,
+        alternative="two-sided",
     )
     assert test == SIGN_FLIP_EXACT
     assert p == pytest.approx(ref.pvalue, rel=1e-12)
@@ -74,8 +78,13 @@ def test_sign_flip_monte_carlo_agrees_with_scipy():
     new = np.clip(base + rng.normal(0.02, 0.3, 300), 0, 1)
     p, test = sign_flip_test(new - base, n_resamples=20_000)
     ref = sps.permutation_test(
-        (new, base), lambda x, y, axis: np.mean(x - y, axis=axis), permutation_type="samples",
-        vectorized=True, n_resamples=20_000, alternative="two-sided", rng=np.random.default_rng(9),
+        (new, base),
+        lambda x, y, axis: np.mean(x - y, axis=axis),
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=20_000,
+        alternative="two-sided",
+        rng=np.random.default_rng(9),
     )
     assert test == SIGN_FLIP_MC
     # two Monte Carlo estimates of the same p-value (~0.3): their sd is about 0.005 each
@@ -108,8 +117,14 @@ def test_paired_bootstrap_interval_agrees_with_scipy_bootstrap():
     cfg = BootstrapConfig(n_resamples=4000)
     res = paired_compare(base, new, cfg=cfg)
     ref = sps.bootstrap(
-        (new, base), lambda x, y, axis: np.mean(x - y, axis=axis), paired=True, vectorized=True,
-        n_resamples=4000, method="percentile", confidence_level=0.95, rng=np.random.default_rng(2),
+        (new, base),
+        lambda x, y, axis: np.mean(x - y, axis=axis),
+        paired=True,
+        vectorized=True,
+        n_resamples=4000,
+        method="percentile",
+        confidence_level=0.95,
+        rng=np.random.default_rng(2),
     )
     width = ref.confidence_interval.high - ref.confidence_interval.low
     # independent Monte Carlo draws: endpoints agree to a few percent of the interval's width

@@ -2,8 +2,11 @@ from ming_eval.store.manifest import REDACTED, config_differences, redact, redac
 
 
 def test_redact_keys_and_values():
-    obj = {"options": {"api_key": "sk-abcdefghijklmnop", "base_url": "http://x", "token": None},
-           "note": "Bearer abc.def", "list": ["hf_abcdefghijklmnop"]}
+    obj = {
+        "options": {"api_key": "sk-abcdefghijklmnop", "base_url": "http://x", "token": None},
+        "note": "Bearer abc.def",
+        "list": ["hf_abcdefghijklmnop"],
+    }
     out = redact(obj)
     assert out["options"]["api_key"] == REDACTED and out["options"]["base_url"] == "http://x"
     assert out["options"]["token"] is None
@@ -12,8 +15,13 @@ def test_redact_keys_and_values():
 
 def test_settings_that_mention_tokens_are_kept():
     obj = {"max_new_tokens": 512, "image_token": "<image>", "num_image_tokens": 576, "hf_token": "x", "Token": "y"}
-    assert redact(obj) == {"max_new_tokens": 512, "image_token": "<image>", "num_image_tokens": 576,
-                           "hf_token": REDACTED, "Token": REDACTED}
+    assert redact(obj) == {
+        "max_new_tokens": 512,
+        "image_token": "<image>",
+        "num_image_tokens": 576,
+        "hf_token": REDACTED,
+        "Token": REDACTED,
+    }
 
 
 def test_redact_argv():

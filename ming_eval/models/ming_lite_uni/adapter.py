@@ -47,8 +47,10 @@ def _load_image(ref: ImageRef) -> Image.Image:
     try:
         image_processing.smart_resize(height, width)
     except DataError as exc:
-        raise DataError(f"image {ref.source} ({width}x{height}) cannot be used: {exc}",
-                        hint="Ming-Lite-Uni's vision tower accepts aspect ratios up to 200:1") from exc
+        raise DataError(
+            f"image {ref.source} ({width}x{height}) cannot be used: {exc}",
+            hint="Ming-Lite-Uni's vision tower accepts aspect ratios up to 200:1",
+        ) from exc
     return image
 
 
@@ -160,17 +162,14 @@ class MingLiteUni(BaseModelAdapter):
             top_p=protocol.top_p,
         )
         generators = [torch.Generator().manual_seed(r.seed) for r in requests] if sampling.do_sample else None
-        tokens = model.answer(
-            prompts, max_new_tokens=protocol.max_new_tokens, sampling=sampling, generators=generators
-        )
+        tokens = model.answer(prompts, max_new_tokens=protocol.max_new_tokens, sampling=sampling, generators=generators)
         return [model.tokenizer.decode(t, skip_special_tokens=True) for t in tokens]
 
     # ----------------------------------------------------------------------------- generation
     def generate(self, requests: Sequence[GenerateRequest], protocol: GenerateProtocol) -> list[list[Image.Image]]:
         model = self.model
         prompts = [
-            Prompt(model.prompts.build(question_text([r.prompt]), generate_image=False), queries=True)
-            for r in requests
+            Prompt(model.prompts.build(question_text([r.prompt]), generate_image=False), queries=True) for r in requests
         ]
         return self._draw(prompts, [r.seeds for r in requests], protocol)
 

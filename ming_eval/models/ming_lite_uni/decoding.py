@@ -40,8 +40,9 @@ def new_cache(model: nn.Module) -> Any:
         return DynamicCache()
 
 
-def run_decoder(model: nn.Module, embeds: torch.Tensor, mask: torch.Tensor | None, positions: torch.Tensor,
-                cache: Any = None) -> torch.Tensor:
+def run_decoder(
+    model: nn.Module, embeds: torch.Tensor, mask: torch.Tensor | None, positions: torch.Tensor, cache: Any = None
+) -> torch.Tensor:
     """Last hidden states ``(batch, length, hidden)``; ``cache`` (if given) is extended in place."""
     kwargs: dict[str, Any] = {"inputs_embeds": embeds, "attention_mask": mask, "position_ids": positions}
     if cache is not None:

@@ -284,9 +284,7 @@ def build_sana(root: Path, dtype: torch.dtype, overrides: dict[str, torch.Tensor
             hint="these folders must be as diffusers saves AutoencoderDC, SanaTransformer2DModel and a scheduler",
         ) from exc
     if overrides:
-        result = transformer.load_state_dict(
-            {k: v.to(dtype) for k, v in overrides.items()}, strict=False
-        )
+        result = transformer.load_state_dict({k: v.to(dtype) for k, v in overrides.items()}, strict=False)
         if result.unexpected_keys:
             logging.getLogger(__name__).warning(
                 "mlp/model.safetensors: %d sana.* tensors match no SANA weight", len(result.unexpected_keys)

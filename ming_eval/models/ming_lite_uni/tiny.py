@@ -152,8 +152,9 @@ def _llm(folder: Path, tokenizer_size: int) -> None:
 def _connector(folder: Path) -> None:
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    raw = _qwen2_config(CONNECTOR_HIDDEN, 2, 2, 1, 128, 64, tie_word_embeddings=True, bos_token_id=None,
-                        eos_token_id=None)
+    raw = _qwen2_config(
+        CONNECTOR_HIDDEN, 2, 2, 1, 128, 64, tie_word_embeddings=True, bos_token_id=None, eos_token_id=None
+    )
     _write_json(folder / "config.json", raw)
     with torch.device("meta"):
         shapes = _shapes(Qwen2ForCausalLM(Qwen2Config(**{k: v for k, v in raw.items() if k != "architectures"})))

@@ -45,16 +45,18 @@ def _rounded_box(box: tuple[float, float, float, float]) -> tuple[int, int, int,
     return x0, y0, x1, y1
 
 
-def object_crop(image: Image.Image, obj: DetectedObject, *, bgcolor: str = "#999",
-                crop: bool = True) -> Image.Image | None:
+def object_crop(
+    image: Image.Image, obj: DetectedObject, *, bgcolor: str = "#999", crop: bool = True
+) -> Image.Image | None:
     """The classifier's input for one object; None when the box rounds to an empty crop.
 
     Upstream composites the whole image and then crops; cropping image, background and mask first
     gives the same pixels (outside the image both are black) at a fraction of the cost.
     """
     if obj.mask is not None and tuple(obj.mask.shape) != (image.height, image.width):
-        raise ValueError(f"mask of shape {tuple(obj.mask.shape)} does not match the image size "
-                         f"{image.width}x{image.height}")
+        raise ValueError(
+            f"mask of shape {tuple(obj.mask.shape)} does not match the image size {image.width}x{image.height}"
+        )
     box = _rounded_box(obj.box) if crop else (0, 0, image.width, image.height)
     if crop and (box[2] <= box[0] or box[3] <= box[1]):
         return None
@@ -85,8 +87,9 @@ class ClipColorClassifier:
     ``open_clip_config.json`` and weights: the tiny random model of the tests and self-test).
     """
 
-    def __init__(self, model_name: str, pretrained: str | None, device: str, *, precision: str = "amp",
-                 batch_size: int = 64) -> None:
+    def __init__(
+        self, model_name: str, pretrained: str | None, device: str, *, precision: str = "amp", batch_size: int = 64
+    ) -> None:
         try:
             import open_clip
             import torch
@@ -100,7 +103,9 @@ class ClipColorClassifier:
         self.amp = precision == "amp" and device.startswith("cuda")
         try:
             model, _, preprocess = open_clip.create_model_and_transforms(
-                model_name, pretrained=pretrained, device=device,
+                model_name,
+                pretrained=pretrained,
+                device=device,
                 force_quick_gelu=_quick_gelu_for(model_name, pretrained),
             )
         except Exception as exc:
@@ -142,7 +147,7 @@ class ClipColorClassifier:
         import torch.nn.functional as F
 
         for start in range(0, len(crops), self.batch_size):
-            batch = torch.stack([self.preprocess(c) for c in crops[start:start + self.batch_size]]).to(self.device)
+            batch = torch.stack([self.preprocess(c) for c in crops[start : start + self.batch_size]]).to(self.device)
             with torch.no_grad(), self._autocast():
                 yield F.normalize(self.model.encode_image(batch), dim=-1)
 
@@ -154,7 +159,7 @@ class ClipColorClassifier:
         for feats in self._features(crops):
             with self._torch.no_grad(), self._autocast():
                 for row in range(feats.shape[0]):
-                    logits = 100.0 * feats[row: row + 1] @ self.class_weights(classes[position])
+                    logits = 100.0 * feats[row : row + 1] @ self.class_weights(classes[position])
                     out.append(COLORS[int(logits.float().cpu().argmax(dim=1)[0])])
                     position += 1
         return out

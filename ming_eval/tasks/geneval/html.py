@@ -62,8 +62,9 @@ def _summary_table(result: TaskResult) -> str:
     extra = ""
     for key, label in (("image_accuracy", "images correct"), ("prompt_accuracy", "prompts with a correct image")):
         if key in result.metrics:
-            extra += f"<tr><th colspan=6 style='text-align:left'>{label}</th>" \
-                     f"<td>{_fmt(result.metrics[key].value)}</td></tr>"
+            extra += (
+                f"<tr><th colspan=6 style='text-align:left'>{label}</th><td>{_fmt(result.metrics[key].value)}</td></tr>"
+            )
     return f"<table class=summary><tr>{head}</tr><tr>{cells}</tr>{extra}</table>"
 
 
@@ -166,8 +167,10 @@ def write_report_for_task_dir(task_dir: Path, title: str | None = None) -> Path:
     preds_path = task_dir / "predictions.jsonl"
     for p in (results_path, scores_path, preds_path):
         if not p.is_file():
-            raise RunStoreError(f"{task_dir} is not a scored GenEval task folder: {p.name} is missing",
-                                hint="run `ming-eval score RUN_DIR` first")
+            raise RunStoreError(
+                f"{task_dir} is not a scored GenEval task folder: {p.name} is missing",
+                hint="run `ming-eval score RUN_DIR` first",
+            )
     result = TaskResult.from_dict(json.loads(results_path.read_text()))
     targets = {str(r["id"]): r.get("target") or {} for r in read_jsonl(preds_path)}
     rows = []

@@ -16,8 +16,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ming_eval.errors import DataError
 
 #: modes whose conversion to RGB loses information; noted in the image's details
-_LOSSY_MODES = {"RGBA": "alpha dropped", "LA": "alpha dropped", "PA": "alpha dropped", "CMYK": "CMYK converted",
-                "I": "16/32-bit values clipped", "I;16": "16-bit values clipped", "F": "float values clipped"}
+_LOSSY_MODES = {
+    "RGBA": "alpha dropped",
+    "LA": "alpha dropped",
+    "PA": "alpha dropped",
+    "CMYK": "CMYK converted",
+    "I": "16/32-bit values clipped",
+    "I;16": "16-bit values clipped",
+    "F": "float values clipped",
+}
 
 _DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 

@@ -96,8 +96,7 @@ def _scan_samples(folder: Path, root: Path, scan: FolderScan) -> list[Path]:
             usable.append(entry)
         elif entry.suffix.lower() in IMAGE_SUFFIXES or UPSTREAM_SAMPLE.match(entry.name):
             scan.incomplete.append(
-                f"{rel}: not a GenEval sample (GenEval reads only files named <digits>.png and would skip "
-                "it silently)"
+                f"{rel}: not a GenEval sample (GenEval reads only files named <digits>.png and would skip it silently)"
             )
         else:
             scan.warnings.append(f"{rel} ignored (not an image)")
@@ -106,7 +105,11 @@ def _scan_samples(folder: Path, root: Path, scan: FolderScan) -> list[Path]:
 
 
 def scan_folder(
-    source: Path, prompts: Sequence[PromptMeta], expected_images: int, *, ignore_prompt_text: bool = False,
+    source: Path,
+    prompts: Sequence[PromptMeta],
+    expected_images: int,
+    *,
+    ignore_prompt_text: bool = False,
 ) -> FolderScan:
     """Read a folder in GenEval's layout against the prompt set ``prompts`` (by line index).
 
@@ -206,8 +209,9 @@ def raise_for_problems(scan: FolderScan, n_prompts: int, *, allow_incomplete: bo
         return
     lines = list(scan.incomplete)
     if scan.missing_prompts:
-        lines.insert(0, f"{len(scan.missing_prompts)} of {n_prompts} prompt folders are missing: "
-                        f"{_ranges(scan.missing_prompts)}")
+        lines.insert(
+            0, f"{len(scan.missing_prompts)} of {n_prompts} prompt folders are missing: {_ranges(scan.missing_prompts)}"
+        )
     raise DataError(
         f"{scan.source} is incomplete: {scan.n_images} usable images of {n_prompts} x {scan.expected_images} = "
         f"{n_prompts * scan.expected_images}:\n" + _listing(lines),

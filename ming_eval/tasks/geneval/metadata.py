@@ -61,8 +61,8 @@ class PromptMeta:
 def _fail(where: str, message: str) -> DataError:
     return DataError(
         f"{where}: {message}",
-        hint="GenEval metadata lines look like {\"tag\": \"two_object\", \"include\": [{\"class\": \"bench\", "
-        "\"count\": 1}, ...], \"prompt\": \"...\"}; fix or regenerate the file",
+        hint='GenEval metadata lines look like {"tag": "two_object", "include": [{"class": "bench", '
+        '"count": 1}, ...], "prompt": "..."}; fix or regenerate the file',
     )
 
 
@@ -108,13 +108,22 @@ def parse_line(obj: Any, index: int, where: str) -> PromptMeta:
         position: tuple[str, int] | None = None
         if "position" in req:
             pos = req["position"]
-            if not (isinstance(pos, list) and len(pos) == 2 and pos[0] in RELATIONS and isinstance(pos[1], int)
-                    and not isinstance(pos[1], bool)):
-                raise _fail(at, f"'position' must be [relation, group index] with a relation in {RELATIONS}, "
-                                f"got {pos!r}")
+            if not (
+                isinstance(pos, list)
+                and len(pos) == 2
+                and pos[0] in RELATIONS
+                and isinstance(pos[1], int)
+                and not isinstance(pos[1], bool)
+            ):
+                raise _fail(
+                    at, f"'position' must be [relation, group index] with a relation in {RELATIONS}, got {pos!r}"
+                )
             if not 0 <= pos[1] < g:
-                raise _fail(at, f"'position' refers to include group {pos[1]}, which is not evaluated before "
-                                f"group {g} (GenEval's evaluator would raise IndexError or compare with nothing)")
+                raise _fail(
+                    at,
+                    f"'position' refers to include group {pos[1]}, which is not evaluated before "
+                    f"group {g} (GenEval's evaluator would raise IndexError or compare with nothing)",
+                )
             position = (pos[0], pos[1])
         includes.append(Include(_cls(req.get("class"), at), _count(req.get("count"), at), color, position))
     raw_exc = obj.get("exclude", [])
@@ -166,8 +175,10 @@ def read_folder_metadata(path: Path) -> dict[str, Any]:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(f"{path} is not one JSON object ({exc.msg} at line {exc.lineno})",
-                        hint="it must hold the single metadata line of its prompt") from exc
+        raise DataError(
+            f"{path} is not one JSON object ({exc.msg} at line {exc.lineno})",
+            hint="it must hold the single metadata line of its prompt",
+        ) from exc
     if not isinstance(obj, dict):
         raise DataError(f"{path} holds a JSON {type(obj).__name__}, not an object")
     return obj

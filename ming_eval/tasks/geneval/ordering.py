@@ -41,7 +41,7 @@ def _sift_down(values: list[float], order: list[int], start: int, end: int, item
 
 def _heapsort(values: list[float], order: list[int], lo: int, hi: int) -> None:
     """Sort ``order[lo..hi]`` in place by ``values`` (numpy's indirect heapsort)."""
-    part = order[lo:hi + 1]
+    part = order[lo : hi + 1]
     n = len(part)
     for l_pos in range(n >> 1, 0, -1):
         _sift_down(values, part, l_pos, n, part[l_pos - 1])
@@ -50,7 +50,7 @@ def _heapsort(values: list[float], order: list[int], lo: int, hi: int) -> None:
         part[n - 1] = part[0]
         n -= 1
         _sift_down(values, part, 1, n, tmp)
-    order[lo:hi + 1] = part
+    order[lo : hi + 1] = part
 
 
 def legacy_argsort(scores: NDArray[np.floating]) -> NDArray[np.int64]:

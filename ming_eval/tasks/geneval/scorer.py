@@ -53,8 +53,13 @@ def make_detector(options: DetectorOptions, device: str) -> Detector:
 
 
 def make_color_classifier(settings: ScorerSettings, device: str) -> ColorClassifier:
-    return ClipColorClassifier(settings.clip_model, settings.clip_pretrained, device,
-                               precision=settings.clip_precision, batch_size=settings.clip_batch_size)
+    return ClipColorClassifier(
+        settings.clip_model,
+        settings.clip_pretrained,
+        device,
+        precision=settings.clip_precision,
+        batch_size=settings.clip_batch_size,
+    )
 
 
 @dataclass
@@ -71,8 +76,14 @@ class _ImageJob:
 class GenEvalScorer(Scorer):
     """Scores prompts batch by batch; detector and CLIP are built on first need (or injected)."""
 
-    def __init__(self, settings: ScorerSettings, device: str, *, detector: Detector | None = None,
-                 colors: ColorClassifier | None = None) -> None:
+    def __init__(
+        self,
+        settings: ScorerSettings,
+        device: str,
+        *,
+        detector: Detector | None = None,
+        colors: ColorClassifier | None = None,
+    ) -> None:
         self.settings = settings
         self.device = device
         self.batch_size = settings.prompts_per_batch
@@ -97,12 +108,19 @@ class GenEvalScorer(Scorer):
                 for k, path in enumerate(pred.image_paths()):
                     loaded.append(_ImageJob(i, k, outputs[k], load_for_scoring(path), meta))
             except DataError as exc:
-                results[i] = SampleScore(sample.id, 0.0, correct=False, status=SCORING_FAILED,
-                                         reason=str(exc), details={"tag": meta.tag})
+                results[i] = SampleScore(
+                    sample.id, 0.0, correct=False, status=SCORING_FAILED, reason=str(exc), details={"tag": meta.tag}
+                )
                 continue
             if not loaded:
-                results[i] = SampleScore(sample.id, 0.0, correct=False, status=SCORING_FAILED,
-                                         reason="the prediction lists no images", details={"tag": meta.tag})
+                results[i] = SampleScore(
+                    sample.id,
+                    0.0,
+                    correct=False,
+                    status=SCORING_FAILED,
+                    reason="the prediction lists no images",
+                    details={"tag": meta.tag},
+                )
                 continue
             jobs.extend(loaded)
         self._detect(jobs)
@@ -118,7 +136,7 @@ class GenEvalScorer(Scorer):
     def _detect(self, jobs: list[_ImageJob]) -> None:
         size = self.settings.detector.batch_size
         for start in range(0, len(jobs), size):
-            chunk = jobs[start:start + size]
+            chunk = jobs[start : start + size]
             images = [j.loaded.image for j in chunk]
             found = self._detector.detect(images)
             if len(found) != len(chunk):
@@ -158,7 +176,9 @@ class GenEvalScorer(Scorer):
             correct, reason = evaluate(job.meta, job.objects, job.colors, self.settings.rules)
             n_correct += correct
             entry: dict[str, Any] = {
-                "file": job.output, "correct": correct, "reason": reason,
+                "file": job.output,
+                "correct": correct,
+                "reason": reason,
                 "detections": details_of(job.objects),
             }
             if job.colors:
@@ -175,8 +195,13 @@ class GenEvalScorer(Scorer):
         summary = f"{n_correct}/{len(jobs)} images correct"
         if len(jobs) < expected:
             summary += f" ({expected - len(jobs)} missing)"
-        return SampleScore(sample.id, n_correct / len(jobs), correct=n_correct > 0,
-                           reason="\n".join([summary, *lines]), details=details)
+        return SampleScore(
+            sample.id,
+            n_correct / len(jobs),
+            correct=n_correct > 0,
+            reason="\n".join([summary, *lines]),
+            details=details,
+        )
 
     def close(self) -> None:
         self._detector.close()
@@ -187,8 +212,11 @@ class GenEvalScorer(Scorer):
 def _check_detections(dets: Detections, loaded: LoadedImage) -> None:
     n = len(dets)
     if dets.boxes.shape != (n, 4) or dets.labels.shape != (n,):
-        raise RuntimeError(f"malformed detections for {loaded.path}: boxes {dets.boxes.shape}, scores {n}, "
-                           f"labels {dets.labels.shape}")
+        raise RuntimeError(
+            f"malformed detections for {loaded.path}: boxes {dets.boxes.shape}, scores {n}, labels {dets.labels.shape}"
+        )
     if dets.masks is not None and tuple(dets.masks.shape) != (n, loaded.image.height, loaded.image.width):
-        raise RuntimeError(f"detector masks {tuple(dets.masks.shape)} do not match {n} detections on the "
-                           f"{loaded.image.width}x{loaded.image.height} image {loaded.path}")
+        raise RuntimeError(
+            f"detector masks {tuple(dets.masks.shape)} do not match {n} detections on the "
+            f"{loaded.image.width}x{loaded.image.height} image {loaded.path}"
+        )

@@ -112,8 +112,9 @@ def build_result(
         per_tag[tag] = mean_metric(values[mask], clusters=prompts[mask]) if mask.any() else _nan_metric()
     metrics.update(per_tag)
     metrics["image_accuracy"] = mean_metric(values, clusters=prompts) if rows else _nan_metric()
-    metrics["prompt_accuracy"] = mean_metric(np.array(list(summary.prompt_correct.values()), dtype=np.float64)) \
-        if rows else _nan_metric()
+    metrics["prompt_accuracy"] = (
+        mean_metric(np.array(list(summary.prompt_correct.values()), dtype=np.float64)) if rows else _nan_metric()
+    )
 
     notes: list[str] = []
     missing_tags = [t for t in TAGS if t not in summary.tags]
@@ -149,5 +150,13 @@ def build_result(
         "table": table,
         "tag_counts": {t: {"correct": c, "images": n} for t, (c, n) in summary.tag_counts.items()},
     }
-    return TaskResult(task=task, primary="overall", metrics=metrics, breakdowns={"tag": dict(per_tag)},
-                      counts=counts, notes=notes, info=info, comparable=prompt_set != "custom")
+    return TaskResult(
+        task=task,
+        primary="overall",
+        metrics=metrics,
+        breakdowns={"tag": dict(per_tag)},
+        counts=counts,
+        notes=notes,
+        info=info,
+        comparable=prompt_set != "custom",
+    )

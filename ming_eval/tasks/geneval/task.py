@@ -77,19 +77,27 @@ class GenEvalOptions(BaseModel):
     @model_validator(mode="after")
     def _prompt_file_fits_set(self) -> GenEvalOptions:
         if self.prompt_set == "original" and self.prompts_file is not None:
-            raise ValueError("prompts_file is only for prompt_set 'rewritten' or 'custom' (rewritten prompts: "
-                             "use the task geneval_rewritten)")
+            raise ValueError(
+                "prompts_file is only for prompt_set 'rewritten' or 'custom' (rewritten prompts: "
+                "use the task geneval_rewritten)"
+            )
         return self
 
     def rules(self) -> RuleOptions:
-        return RuleOptions(self.threshold, self.counting_threshold, self.max_objects, self.max_overlap,
-                           self.position_threshold)
+        return RuleOptions(
+            self.threshold, self.counting_threshold, self.max_objects, self.max_overlap, self.position_threshold
+        )
 
     def scorer_settings(self) -> ScorerSettings:
         return ScorerSettings(
-            rules=self.rules(), detector=self.detector, clip_model=self.clip_model,
-            clip_pretrained=self.clip_pretrained, clip_precision=self.clip_precision,
-            clip_batch_size=self.clip_batch_size, bgcolor=self.bgcolor, crop=self.crop,
+            rules=self.rules(),
+            detector=self.detector,
+            clip_model=self.clip_model,
+            clip_pretrained=self.clip_pretrained,
+            clip_precision=self.clip_precision,
+            clip_batch_size=self.clip_batch_size,
+            bgcolor=self.bgcolor,
+            crop=self.crop,
             prompts_per_batch=self.prompts_per_batch,
         )
 
@@ -160,8 +168,12 @@ class GenEvalTask(BaseTask):
         self._model_name = ctx.model_name
         n = self.images_per_prompt(ctx)
         return [
-            Sample(meta.sample_id, GenerateRequest(meta.prompt, num_images=n), target=dict(meta.raw),
-                   meta={"tag": meta.tag, "index": meta.index})
+            Sample(
+                meta.sample_id,
+                GenerateRequest(meta.prompt, num_images=n),
+                target=dict(meta.raw),
+                meta={"tag": meta.tag, "index": meta.index},
+            )
             for meta in self.load_prompts(ctx)
         ]
 
@@ -174,8 +186,11 @@ class GenEvalTask(BaseTask):
 
     def prepare_outputs(self, sample: Sample, images_root: Path) -> None:
         meta_path = images_root / sample.id / "metadata.jsonl"
-        if (meta_path.is_file() and any((images_root / sample.id / "samples").glob("*.png"))
-                and meta_path.read_text(encoding="utf-8") != json.dumps(sample.target)):
+        if (
+            meta_path.is_file()
+            and any((images_root / sample.id / "samples").glob("*.png"))
+            and meta_path.read_text(encoding="utf-8") != json.dumps(sample.target)
+        ):
             raise DataError(
                 f"{meta_path} was written for another prompt than line {sample.id} of this prompt set, and its "
                 "folder already holds images",
@@ -183,8 +198,9 @@ class GenEvalTask(BaseTask):
             )
         write_prompt_metadata(images_root, sample.id, dict(sample.target))
 
-    def import_outputs(self, source: Path, samples: Sequence[Sample], store: TaskStore, *,
-                       allow_incomplete: bool = False) -> int:
+    def import_outputs(
+        self, source: Path, samples: Sequence[Sample], store: TaskStore, *, allow_incomplete: bool = False
+    ) -> int:
         """Record the images of a folder in GenEval's layout (made by any tool) as this task's outputs."""
         prompts = [parse_line(s.target, int(s.meta["index"]), f"sample {s.id}") for s in samples]
         if [p.index for p in prompts] != list(range(len(prompts))):
@@ -192,8 +208,11 @@ class GenEvalTask(BaseTask):
         n = samples[0].request.num_images if samples and isinstance(samples[0].request, GenerateRequest) else 0
         scan = scan_folder(source, prompts, n, ignore_prompt_text=self.opts.prompt_set == "rewritten")
         raise_for_problems(scan, len(prompts), allow_incomplete=allow_incomplete)
-        files = {str(p.relative_to(scan.source)): [p.stat().st_size, p.stat().st_mtime_ns]
-                 for paths in scan.images.values() for p in paths}
+        files = {
+            str(p.relative_to(scan.source)): [p.stat().st_size, p.stat().st_mtime_ns]
+            for paths in scan.images.values()
+            for p in paths
+        }
         state = {"source": str(scan.source), "images_per_prompt": n, "files": files}
         state_path = store.dir / IMPORT_STATE
         if state_path.is_file():
@@ -202,11 +221,15 @@ class GenEvalTask(BaseTask):
                 if not isinstance(old, dict):
                     raise ValueError(f"a JSON {type(old).__name__}, not an object")
             except (OSError, UnicodeDecodeError, ValueError) as exc:
-                raise DataError(f"cannot read {state_path}, the record of an earlier import: {exc}",
-                                hint="pass a new --out directory (the existing scores are left untouched)") from exc
+                raise DataError(
+                    f"cannot read {state_path}, the record of an earlier import: {exc}",
+                    hint="pass a new --out directory (the existing scores are left untouched)",
+                ) from exc
             if old.get("source") != state["source"]:
-                raise DataError(f"{store.dir} already holds scores of another folder ({old.get('source')})",
-                                hint="pass a new --out directory (the existing scores are left untouched)")
+                raise DataError(
+                    f"{store.dir} already holds scores of another folder ({old.get('source')})",
+                    hint="pass a new --out directory (the existing scores are left untouched)",
+                )
             if {k: old.get(k) for k in state} != state:
                 before = old.get("files") or {}
                 changed = sorted(k for k in set(before) | set(files) if before.get(k) != files.get(k))
@@ -223,13 +246,21 @@ class GenEvalTask(BaseTask):
                 writer.write(Prediction(sample.id, Status.OK, output=[str(p) for p in paths]).to_record())
         finally:
             writer.close()
-        write_json_atomic(state_path, {**state, "warnings": scan.warnings, "incomplete": scan.incomplete,
-                                       "missing_prompts": scan.missing_prompts})
+        write_json_atomic(
+            state_path,
+            {
+                **state,
+                "warnings": scan.warnings,
+                "incomplete": scan.incomplete,
+                "missing_prompts": scan.missing_prompts,
+            },
+        )
         for line in scan.warnings:
             log.warning("%s: %s", source, line)
         if scan.warnings:
-            self._import_notes.append(f"{len(scan.warnings)} files in {source} were ignored or converted "
-                                      f"(listed in {state_path})")
+            self._import_notes.append(
+                f"{len(scan.warnings)} files in {source} were ignored or converted (listed in {state_path})"
+            )
         if allow_incomplete and (scan.incomplete or scan.missing_prompts):
             self._import_notes.append(
                 f"scored an incomplete folder: {len(scan.missing_prompts)} prompt folders missing; "

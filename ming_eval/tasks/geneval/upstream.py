@@ -100,12 +100,16 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path} line {number} is not valid JSON ({exc.msg})",
-                            hint="pass the results.jsonl written by GenEval's evaluate_images.py") from exc
+            raise DataError(
+                f"{path} line {number} is not valid JSON ({exc.msg})",
+                hint="pass the results.jsonl written by GenEval's evaluate_images.py",
+            ) from exc
         missing = [c for c in REQUIRED_COLUMNS if not isinstance(row, dict) or c not in row]
         if missing:
-            raise DataError(f"{path} line {number} lacks {', '.join(missing)}",
-                            hint="pass the results.jsonl written by GenEval's evaluate_images.py")
+            raise DataError(
+                f"{path} line {number} lacks {', '.join(missing)}",
+                hint="pass the results.jsonl written by GenEval's evaluate_images.py",
+            )
         rows.append((number, row))
     if not rows:
         raise DataError(f"{path} has no rows")
@@ -156,8 +160,9 @@ def check_upstream_results(path: Path, rules: RuleOptions | None = None) -> Upst
             if normalise_reason(reason) != normalise_reason(upstream_reason):
                 check.reasons_differ += 1
         else:
-            check.disagreements.append(Disagreement(number, str(row["filename"]), tag, upstream_correct, correct,
-                                                    upstream_reason, reason))
+            check.disagreements.append(
+                Disagreement(number, str(row["filename"]), tag, upstream_correct, correct, upstream_reason, reason)
+            )
     check.upstream = summarize(theirs)
     check.rederived = summarize(ours)
     return check
@@ -172,10 +177,14 @@ def print_check(console: Console, check: UpstreamCheck, *, show: int = 10) -> No
         if tag not in check.per_tag:
             continue
         rows, checked, agree = check.per_tag[tag]
-        table.add_row(tag, str(rows), str(checked), f"{agree}/{checked}" if checked else "-",
-                      str(rows - checked))
-    table.add_row("[bold]all[/]", str(check.rows), str(check.checked), f"[bold]{check.agree}/{check.checked}[/]",
-                  str(check.skipped_color))
+        table.add_row(tag, str(rows), str(checked), f"{agree}/{checked}" if checked else "-", str(rows - checked))
+    table.add_row(
+        "[bold]all[/]",
+        str(check.rows),
+        str(check.checked),
+        f"[bold]{check.agree}/{check.checked}[/]",
+        str(check.skipped_color),
+    )
     console.print(table)
     if check.upstream is not None and check.rederived is not None:
         summary = Table(title="summary (as summary_scores.py, keyed by tag)", title_style="bold")
@@ -185,13 +194,19 @@ def print_check(console: Console, check: UpstreamCheck, *, show: int = 10) -> No
         summary.add_column("overall", justify="right")
         summary.add_column("prompts", justify="right")
         for name, s in (("GenEval's decisions", check.upstream), ("re-derived (colour tags kept)", check.rederived)):
-            summary.add_row(name, *[f"{s.tags.get(t, float('nan')):.4f}" for t in check.upstream.tags],
-                            f"{s.overall:.5f}", f"{s.prompt_accuracy:.4f}")
+            summary.add_row(
+                name,
+                *[f"{s.tags.get(t, float('nan')):.4f}" for t in check.upstream.tags],
+                f"{s.overall:.5f}",
+                f"{s.prompt_accuracy:.4f}",
+            )
         console.print(summary)
         n = check.upstream.n_images
         if n % 553 or n // 553 < 1 or check.upstream.n_prompts != 553:
-            console.print(f"[yellow]note[/] the file has {n} images of {check.upstream.n_prompts} prompts; a "
-                          "complete GenEval run has 553 prompts x N images")
+            console.print(
+                f"[yellow]note[/] the file has {n} images of {check.upstream.n_prompts} prompts; a "
+                "complete GenEval run has 553 prompts x N images"
+            )
     if check.reasons_differ:
         console.print(f"[yellow]note[/] {check.reasons_differ} agreeing rows word their reason differently")
     for d in check.disagreements[:show]:
@@ -202,8 +217,10 @@ def print_check(console: Console, check: UpstreamCheck, *, show: int = 10) -> No
     if len(check.disagreements) > show:
         console.print(f"... and {len(check.disagreements) - show} more disagreements")
     if check.disagreements:
-        console.print("[yellow]hint[/] disagreements on counting only often mean the file was made with GenEval's "
-                      "first release (counting threshold 0.3): try -o geneval.counting_threshold=0.3")
+        console.print(
+            "[yellow]hint[/] disagreements on counting only often mean the file was made with GenEval's "
+            "first release (counting threshold 0.3): try -o geneval.counting_threshold=0.3"
+        )
 
 
 def run_upstream_check(task_name: str, path: Path, overrides: dict[str, Any] | None, console: Console) -> bool:
@@ -214,8 +231,10 @@ def run_upstream_check(task_name: str, path: Path, overrides: dict[str, Any] | N
 
     task = resolve_task(task_name, overrides)
     if not isinstance(task, GenEvalTask):
-        raise MingEvalError(f"--upstream-results is for GenEval tasks; {task_name} is not one",
-                            hint="ming-eval score geneval --upstream-results results.jsonl")
+        raise MingEvalError(
+            f"--upstream-results is for GenEval tasks; {task_name} is not one",
+            hint="ming-eval score geneval --upstream-results results.jsonl",
+        )
     check = check_upstream_results(path, task.opts.rules())
     print_check(console, check)
     return check.ok

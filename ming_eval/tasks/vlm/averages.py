@@ -88,8 +88,9 @@ def _combine(values: Sequence[float], metrics: Sequence[Metric], value: float) -
     return Metric(value, n=n, scale=100.0)
 
 
-def slot_value(slot: Slot, results: Mapping[str, TaskResult], *,
-               rounding: bool = False) -> tuple[Metric, tuple[str, ...]] | None:
+def slot_value(
+    slot: Slot, results: Mapping[str, TaskResult], *, rounding: bool = False
+) -> tuple[Metric, tuple[str, ...]] | None:
     """The column's 0-100 value (with CI) and the tasks it came from, or None unless every task of the
     slot has a finite result. ``rounding`` applies the leaderboard's one-decimal rounding (off by
     default: a table shows the measured value; the averages below round where the leaderboard does)."""

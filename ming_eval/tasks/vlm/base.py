@@ -33,8 +33,14 @@ if TYPE_CHECKING:
 LMUDATA_ENV = "LMUData"
 EXACT_MATCHING = "exact_matching"
 # options that change how the judge is reached, not what it answers: kept out of the scoring fingerprint
-_TRANSPORT_OPTIONS = ("judge_base_url", "judge_api_key_env", "judge_timeout_s", "judge_retries", "judge_workers",
-                      "judge_cache_dir")
+_TRANSPORT_OPTIONS = (
+    "judge_base_url",
+    "judge_api_key_env",
+    "judge_timeout_s",
+    "judge_retries",
+    "judge_workers",
+    "judge_cache_dir",
+)
 
 
 def lmudata_dirs() -> list[Path]:
@@ -62,7 +68,8 @@ class VlmOptions(BaseModel):
 
     dataset: str = Field(description="VLMEvalKit dataset name; the data file is <dataset>.tsv")
     data_md5: str | None = Field(
-        None, pattern=r"^[0-9a-f]{32}$",
+        None,
+        pattern=r"^[0-9a-f]{32}$",
         description="accept a TSV with this MD5 in place of the card's (a regenerated or custom file)",
     )
 
@@ -87,8 +94,9 @@ class LlmJudgedOptions(JudgedOptions):
     @classmethod
     def _needs_llm(cls, value: str | None) -> str | None:
         if value == EXACT_MATCHING:
-            raise ValueError("this task needs an LLM judge; exact_matching only applies to multiple-choice and "
-                             "yes/no tasks")
+            raise ValueError(
+                "this task needs an LLM judge; exact_matching only applies to multiple-choice and yes/no tasks"
+            )
         return value
 
 
@@ -110,16 +118,22 @@ class Judge:
         if options.judge == EXACT_MATCHING:  # validated options of LlmJudgedOptions never hold it
             return cls(None, exact=True)
         config = JudgeConfig.from_env(
-            options.judge, base_url=options.judge_base_url, api_key_env=options.judge_api_key_env,
-            timeout_s=options.judge_timeout_s, max_retries=options.judge_retries,
+            options.judge,
+            base_url=options.judge_base_url,
+            api_key_env=options.judge_api_key_env,
+            timeout_s=options.judge_timeout_s,
+            max_retries=options.judge_retries,
             cache_dir=Path(options.judge_cache_dir).expanduser() if options.judge_cache_dir else None,
         )
         if config is None:
             fallback = "" if isinstance(options, LlmJudgedOptions) else f" or -o {task}.judge=exact_matching"
-            return cls(None, missing=(
-                f"no judge configured: set {options.judge_api_key_env} (and OPENAI_BASE_URL for a local "
-                f"OpenAI-compatible server){fallback}"
-            ))
+            return cls(
+                None,
+                missing=(
+                    f"no judge configured: set {options.judge_api_key_env} (and OPENAI_BASE_URL for a local "
+                    f"OpenAI-compatible server){fallback}"
+                ),
+            )
         return cls(JudgeClient(config), workers=options.judge_workers)
 
     def close(self) -> None:
@@ -131,8 +145,16 @@ P = TypeVar("P")
 T = TypeVar("T")
 
 
-def ask_judge(client: JudgeClient, prompt: str, parse: Callable[[str], T | None], replies: list[str], *,
-              tries: int, max_tokens: int, rising_temperature: bool) -> T | None:
+def ask_judge(
+    client: JudgeClient,
+    prompt: str,
+    parse: Callable[[str], T | None],
+    replies: list[str],
+    *,
+    tries: int,
+    max_tokens: int,
+    rising_temperature: bool,
+) -> T | None:
     """Ask until ``parse`` reads a reply; None after ``tries`` replies it cannot read.
 
     As VLMEvalKit asks again: at temperature 0, 0.5, 1.0, ... with ``rising_temperature``, else at 0
@@ -234,8 +256,10 @@ class VlmTask(BaseTask):
     def data_files(self) -> list[DataFile]:
         files = list(self.card.data)
         if self.opts.data_md5:
-            files = [f.model_copy(update={"md5": self.opts.data_md5, "sha256": None}) if f.name == self.data_file
-                     else f for f in files]
+            files = [
+                f.model_copy(update={"md5": self.opts.data_md5, "sha256": None}) if f.name == self.data_file else f
+                for f in files
+            ]
         return files
 
     def data_search_dirs(self) -> list[Path]:
@@ -300,4 +324,3 @@ def require(row: dict[str, Any], column: str, source: str, convert: Callable[[An
     if value is None:
         raise DataError(f"{source}: the {column!r} cell is empty", hint="the TSV is damaged; re-download it")
     return convert(value)
-

@@ -57,8 +57,15 @@ def _colour_question(rng: random.Random, i: int, cn: bool) -> tuple[str, list[st
     return question, options, options.index(shown)
 
 
-def make_mmbench(path: Path, n_questions: int = 4, *, cn: bool = False, with_answers: bool = True,
-                 seed: int = 0, image_size: int = 16) -> Path:
+def make_mmbench(
+    path: Path,
+    n_questions: int = 4,
+    *,
+    cn: bool = False,
+    with_answers: bool = True,
+    seed: int = 0,
+    image_size: int = 16,
+) -> Path:
     """MMBench_{DEV,TEST}_{EN,CN}[_V11]: every question once per rotation of its options."""
     rng = random.Random(seed)
     main: list[dict[str, Any]] = []
@@ -72,9 +79,15 @@ def make_mmbench(path: Path, n_questions: int = 4, *, cn: bool = False, with_ans
         options = options[:n_opt]
         shown = options[right]
         hint = ("提示" if cn else f"Look at image {i}.") if i % 2 else None
-        base: dict[str, Any] = {"question": question, "hint": hint,
-                "category": ["image_color", "image_scene"][i % 2], "source": "synthetic",
-                "l2-category": MMB_ABILITIES[i % len(MMB_ABILITIES)], "comment": None, "split": "dev"}
+        base: dict[str, Any] = {
+            "question": question,
+            "hint": hint,
+            "category": ["image_color", "image_scene"][i % 2],
+            "source": "synthetic",
+            "l2-category": MMB_ABILITIES[i % len(MMB_ABILITIES)],
+            "comment": None,
+            "split": "dev",
+        }
         rotation = deque(options)
         for k in range(n_opt):
             letters = "ABCD"
@@ -89,19 +102,31 @@ def make_mmbench(path: Path, n_questions: int = 4, *, cn: bool = False, with_ans
     return write_tsv(path, main + copies)
 
 
-def make_mcq(path: Path, n: int = 6, *, seed: int = 0, image_size: int = 16, noise: bool = False,
-             with_hint: bool = False) -> Path:
+def make_mcq(
+    path: Path, n: int = 6, *, seed: int = 0, image_size: int = 16, noise: bool = False, with_hint: bool = False
+) -> Path:
     """MMStar / AI2D_TEST style: one row per question, options A-D, a letter answer."""
     rng = random.Random(seed)
     rows = []
     for i in range(n):
         question, options, right = _colour_question(rng, i, False)
-        rows.append({
-            "index": i, "question": question, "hint": f"Hint {i}" if with_hint else None,
-            "A": options[0], "B": options[1], "C": options[2], "D": options[3], "answer": "ABCD"[right],
-            "category": ["coarse perception", "math"][i % 2], "l2-category": ["image scene", "numeric"][i % 2],
-            "image": png_b64(COLORS[options[right]], image_size, noise_seed=(seed * 100_003 + i) if noise else None),
-        })
+        rows.append(
+            {
+                "index": i,
+                "question": question,
+                "hint": f"Hint {i}" if with_hint else None,
+                "A": options[0],
+                "B": options[1],
+                "C": options[2],
+                "D": options[3],
+                "answer": "ABCD"[right],
+                "category": ["coarse perception", "math"][i % 2],
+                "l2-category": ["image scene", "numeric"][i % 2],
+                "image": png_b64(
+                    COLORS[options[right]], image_size, noise_seed=(seed * 100_003 + i) if noise else None
+                ),
+            }
+        )
     return write_tsv(path, rows)
 
 
@@ -113,18 +138,35 @@ def make_mmmu(path: Path, n: int = 6, *, seed: int = 0) -> Path:
         colours = rng.sample(list(COLORS), 2)
         split = "validation" if i < n - 2 else "dev"
         if i % 3 == 2:  # an open question: the answer is text and there are no options
-            row: dict[str, Any] = {"question": f"Name the colour of <image 1> in question {i}.", "answer": colours[0],
-                   "question_type": "open"}
+            row: dict[str, Any] = {
+                "question": f"Name the colour of <image 1> in question {i}.",
+                "answer": colours[0],
+                "question_type": "open",
+            }
             images = [png_b64(COLORS[colours[0]])]
         else:
-            row = {"question": f"<image 1> and <image 2>: which colour is in the first image? ({i})",
-                   "A": colours[1], "B": colours[0], "C": "white", "D": "black", "E": "grey" if i % 2 else None,
-                   "answer": "B", "question_type": "multiple-choice"}
+            row = {
+                "question": f"<image 1> and <image 2>: which colour is in the first image? ({i})",
+                "A": colours[1],
+                "B": colours[0],
+                "C": "white",
+                "D": "black",
+                "E": "grey" if i % 2 else None,
+                "answer": "B",
+                "question_type": "multiple-choice",
+            }
             images = [png_b64(COLORS[colours[0]]), png_b64(COLORS[colours[1]])]
-        rows.append({"index": f"{split}_Art_{i}", **row, "category": ["Art", "Physics"][i % 2],
-                     "l2-category": ["Art and Design", "Science"][i % 2], "split": split,
-                     "image": images[0] if len(images) == 1 else str(images),
-                     "image_path": str([f"{split}_Art_{i}_{k}.png" for k in range(len(images))])})
+        rows.append(
+            {
+                "index": f"{split}_Art_{i}",
+                **row,
+                "category": ["Art", "Physics"][i % 2],
+                "l2-category": ["Art and Design", "Science"][i % 2],
+                "split": split,
+                "image": images[0] if len(images) == 1 else str(images),
+                "image_path": str([f"{split}_Art_{i}_{k}.png" for k in range(len(images))]),
+            }
+        )
     return write_tsv(path, rows)
 
 
@@ -133,23 +175,44 @@ def make_mathvista(path: Path, n: int = 8, *, seed: int = 0) -> Path:
     rows = []
     for i in range(n):
         kind = ["multi_choice", "integer", "float", "text"][i % 4]
-        row: dict[str, Any] = {"index": i + 1, "image": png_b64(COLORS[rng.choice(list(COLORS))]),
-                               "task": ["figure question answering", "math word problem"][i % 2],
-                               "skills": str(["arithmetic reasoning"] + (["statistical reasoning"] if i % 2 else [])),
-                               "precision": 1.0 if kind == "float" else None, "unit": None}
+        row: dict[str, Any] = {
+            "index": i + 1,
+            "image": png_b64(COLORS[rng.choice(list(COLORS))]),
+            "task": ["figure question answering", "math word problem"][i % 2],
+            "skills": str(["arithmetic reasoning"] + (["statistical reasoning"] if i % 2 else [])),
+            "precision": 1.0 if kind == "float" else None,
+            "unit": None,
+        }
         if kind == "multi_choice":
-            row.update(question=f"Hint: Please answer the question and provide the correct option letter, e.g., A, "
-                                f"B, C, D, at the end.\nQuestion: What fraction is blue? ({i})\nChoices:\n(A) 1/2\n"
-                                "(B) 1/3\n(C) 2/3", answer="1/3", question_type="multi_choice",
-                       answer_type="text", answer_option="B", choices=str(["1/2", "1/3", "2/3"]))
+            row.update(
+                question=f"Hint: Please answer the question and provide the correct option letter, e.g., A, "
+                f"B, C, D, at the end.\nQuestion: What fraction is blue? ({i})\nChoices:\n(A) 1/2\n"
+                "(B) 1/3\n(C) 2/3",
+                answer="1/3",
+                question_type="multi_choice",
+                answer_type="text",
+                answer_option="B",
+                choices=str(["1/2", "1/3", "2/3"]),
+            )
         elif kind == "text":
-            row.update(question=f"Hint: answer in a word.\nQuestion: Which colour? ({i})", answer="red",
-                       question_type="free_form", answer_type="text", answer_option=None, choices=None)
+            row.update(
+                question=f"Hint: answer in a word.\nQuestion: Which colour? ({i})",
+                answer="red",
+                question_type="free_form",
+                answer_type="text",
+                answer_option=None,
+                choices=None,
+            )
         else:
             answer = str(i * 2) if kind == "integer" else f"{i}.5"
-            row.update(question=f"Hint: Please answer the question requiring an {kind} answer.\nQuestion: How "
-                                f"much? ({i})", answer=answer, question_type="free_form", answer_type=kind,
-                       answer_option=None, choices=None)
+            row.update(
+                question=f"Hint: Please answer the question requiring an {kind} answer.\nQuestion: How much? ({i})",
+                answer=answer,
+                question_type="free_form",
+                answer_type=kind,
+                answer_option=None,
+                choices=None,
+            )
         rows.append(row)
     return write_tsv(path, rows)
 
@@ -165,11 +228,26 @@ def make_hallusionbench(path: Path, n_sets: int = 2, *, seed: int = 0) -> Path:
             colour = rng.choice(list(COLORS))
             for q in range(2):
                 asked = colour if (q + fig) % 2 == 0 else "purple"
-                rows.append({"index": f"{category}_{l2}_1_{s}_{fig}_{q}", "category": category, "l2-category": l2,
-                             "question": f"Is the image {asked}?", "answer": "Yes" if asked == colour else "No",
-                             "image": png_b64(COLORS[colour])})
-    rows.append({"index": f"VD_figure_0_{n_sets}_0_0", "category": "VD", "l2-category": "figure",
-                 "question": "Is Paris the capital of France?", "answer": "Yes", "image": None})  # no-visual: dropped
+                rows.append(
+                    {
+                        "index": f"{category}_{l2}_1_{s}_{fig}_{q}",
+                        "category": category,
+                        "l2-category": l2,
+                        "question": f"Is the image {asked}?",
+                        "answer": "Yes" if asked == colour else "No",
+                        "image": png_b64(COLORS[colour]),
+                    }
+                )
+    rows.append(
+        {
+            "index": f"VD_figure_0_{n_sets}_0_0",
+            "category": "VD",
+            "l2-category": "figure",
+            "question": "Is Paris the capital of France?",
+            "answer": "Yes",
+            "image": None,
+        }
+    )  # no-visual: dropped
     return write_tsv(path, rows)
 
 
@@ -179,20 +257,41 @@ def make_mmvet(path: Path, n: int = 4, *, seed: int = 0) -> Path:
     rows = []
     for i in range(n):
         colour = rng.choice(list(COLORS))
-        rows.append({"index": f"v1_{i}", "image": png_b64(COLORS[colour]), "question": f"What colour is shown? ({i})",
-                     "answer": colour if i % 2 else f"{colour}<OR>{colour}ish", "category": cats[i % len(cats)],
-                     "capability": cats[i % len(cats)]})
+        rows.append(
+            {
+                "index": f"v1_{i}",
+                "image": png_b64(COLORS[colour]),
+                "question": f"What colour is shown? ({i})",
+                "answer": colour if i % 2 else f"{colour}<OR>{colour}ish",
+                "category": cats[i % len(cats)],
+                "capability": cats[i % len(cats)],
+            }
+        )
     return write_tsv(path, rows)
 
 
 def make_ocrbench(path: Path, n: int = 6, *, seed: int = 0) -> Path:
-    cats = ["Regular Text Recognition", "Scene Text-centric VQA", "Handwritten Mathematical Expression Recognition",
-            "Doc-oriented VQA", "Key Information Extraction", "Digit String Recognition"]
+    cats = [
+        "Regular Text Recognition",
+        "Scene Text-centric VQA",
+        "Handwritten Mathematical Expression Recognition",
+        "Doc-oriented VQA",
+        "Key Information Extraction",
+        "Digit String Recognition",
+    ]
     rows = []
     for i in range(n):
         answers = ["x ^ { 2 }"] if cats[i % len(cats)].startswith("Handwritten") else [f"word{i}", f"WORD {i}"]
-        rows.append({"index": i, "image": png_b64(COLORS["red"]), "question": f"What is written? ({i})",
-                     "answer": str(answers), "category": cats[i % len(cats)], "dataset": "synthetic"})
+        rows.append(
+            {
+                "index": i,
+                "image": png_b64(COLORS["red"]),
+                "question": f"What is written? ({i})",
+                "answer": str(answers),
+                "category": cats[i % len(cats)],
+                "dataset": "synthetic",
+            }
+        )
     return write_tsv(path, rows)
 
 

@@ -66,7 +66,9 @@ class HallusionBenchTask(VlmTask):
             "question": str(row["question"]),
             "category": clean(row.get("category")),
             "l2-category": clean(row.get("l2-category")),
-            "set": parts[3], "figure": parts[4], "qid": parts[5],
+            "set": parts[3],
+            "figure": parts[4],
+            "qid": parts[5],
         }
         return require(row, "answer", source, str), meta
 
@@ -87,8 +89,13 @@ class HallusionBenchTask(VlmTask):
                 for name in ("aAcc", "fAcc", "qAcc", "overall"):
                     table[f"{label} {name}"] = sub[name]
             tables[column] = table
-        return TaskResult(task=self.name, primary="overall", metrics=metrics, breakdowns=tables,
-                          info={"judge": getattr(self.options, "judge", None), "extraction": extraction_counts(scores)})
+        return TaskResult(
+            task=self.name,
+            primary="overall",
+            metrics=metrics,
+            breakdowns=tables,
+            info={"judge": getattr(self.options, "judge", None), "extraction": extraction_counts(scores)},
+        )
 
 
 def _group_stats(values: np.ndarray, metas: Sequence[Mapping[str, Any]]) -> np.ndarray:
@@ -116,12 +123,14 @@ def _group_stats(values: np.ndarray, metas: Sequence[Mapping[str, Any]]) -> np.n
 def _ratios(sums: np.ndarray) -> np.ndarray:
     """(aAcc, fAcc, qAcc) from summed cluster stats; rows are replicates."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.stack([sums[..., 1] / sums[..., 0], sums[..., 3] / sums[..., 2], sums[..., 5] / sums[..., 4]],
-                        axis=-1)
+        return np.stack(
+            [sums[..., 1] / sums[..., 0], sums[..., 3] / sums[..., 2], sums[..., 5] / sums[..., 4]], axis=-1
+        )
 
 
-def hallusion_metrics(values: np.ndarray, metas: Sequence[Mapping[str, Any]],
-                      cfg: BootstrapConfig = DEFAULT) -> dict[str, Metric]:
+def hallusion_metrics(
+    values: np.ndarray, metas: Sequence[Mapping[str, Any]], cfg: BootstrapConfig = DEFAULT
+) -> dict[str, Metric]:
     if values.size == 0:
         empty = mean_metric([], scale=100.0)
         return {"overall": empty, "aAcc": empty, "fAcc": empty, "qAcc": empty}
@@ -138,8 +147,7 @@ def hallusion_metrics(values: np.ndarray, metas: Sequence[Mapping[str, Any]],
     n = int(values.size)
     for name, statistic in statistics.items():
         lo, hi = cluster_bootstrap(stats, statistic, cfg)
-        out[name] = Metric(float(values_of[name]), lo * 100.0, hi * 100.0, n=n, confidence=cfg.confidence,
-                           scale=100.0)
+        out[name] = Metric(float(values_of[name]), lo * 100.0, hi * 100.0, n=n, confidence=cfg.confidence, scale=100.0)
     return {k: out[k] for k in ("overall", "aAcc", "fAcc", "qAcc")}
 
 
@@ -155,8 +163,13 @@ class YesNoScorer(JudgedScorer[YesNoJudgePrompt]):
 
         def verdict(said: str, how: str, **details: Any) -> SampleScore:
             ok = said == gold
-            return SampleScore(sample.id, float(ok), correct=ok, reason=f"read {said} ({how}), answer {gold}",
-                               details={"extracted": said, "how": how, "answer": gold, **details})
+            return SampleScore(
+                sample.id,
+                float(ok),
+                correct=ok,
+                reason=f"read {said} ({how}), answer {gold}",
+                details={"extracted": said, "how": how, "answer": gold, **details},
+            )
 
         said = yes_no(text)
         if said != "Unknown":
@@ -171,8 +184,9 @@ class YesNoScorer(JudgedScorer[YesNoJudgePrompt]):
         prompt = self.prompt.build(sample.meta["question"], text)
         replies: list[str] = []
         try:
-            judged = ask_judge(client, prompt, _said, replies, tries=JUDGE_TRIES, max_tokens=JUDGE_MAX_TOKENS,
-                               rising_temperature=True)
+            judged = ask_judge(
+                client, prompt, _said, replies, tries=JUDGE_TRIES, max_tokens=JUDGE_MAX_TOKENS, rising_temperature=True
+            )
         except JudgeUnavailableError as exc:
             return judge_unavailable(sample, f"neither yes nor no and the judge failed: {exc}", judge_replies=replies)
         if judged is not None:

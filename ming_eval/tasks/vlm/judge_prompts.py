@@ -93,8 +93,9 @@ class McqJudgePrompt:
         return cls.read(open_source(data, MCQ_SOURCE), open_source(data, OPTIONS_SOURCE))
 
     def build(self, question: str, choices: Mapping[str, str], prediction: str) -> str:
-        options = self.options_header + "".join(self.option_line.render({"c": letter, "content": text})
-                                                for letter, text in choices.items())
+        options = self.options_header + "".join(
+            self.option_line.render({"c": letter, "content": text}) for letter, text in choices.items()
+        )
         template = self.chinese if has_cjk(question) else self.english
         return template.render({"question": question, "options": options, "prediction": prediction})
 
@@ -135,12 +136,15 @@ class MathVistaJudgePrompt:
         function = "build_mathvista_gpt4_prompt"
         # in source order: the example separator, the question separator, the two labels
         after_example, after_question, response_label, answer_label = _texts(
-            source, function, source.unnamed(function, 4))
+            source, function, source.unnamed(function, 4)
+        )
         return cls(
             description=source.assigned_text(function, "task_description"),
             examples=tuple(_texts(source, "get_gpt4_ICE", source.returned_list("get_gpt4_ICE"))),
-            after_example=after_example, after_question=after_question,
-            response_label=response_label, answer_label=answer_label,
+            after_example=after_example,
+            after_question=after_question,
+            response_label=response_label,
+            answer_label=answer_label,
         )
 
     @classmethod
@@ -149,8 +153,15 @@ class MathVistaJudgePrompt:
 
     def build(self, question: str, prediction: str) -> str:
         examples = "".join(example + self.after_example for example in self.examples)
-        return (self.description + examples + question + self.after_question + self.response_label + prediction
-                + self.answer_label)
+        return (
+            self.description
+            + examples
+            + question
+            + self.after_question
+            + self.response_label
+            + prediction
+            + self.answer_label
+        )
 
 
 @dataclass(frozen=True)
@@ -173,10 +184,18 @@ class MMVetJudgePrompt:
         function = "build_mmvet_gpt4_prompt"
         # in source order: separator, column separator, the two marker replacements, the empty last cell
         sep, column_sep, and_marker, and_padded, or_marker, or_padded, last = _texts(
-            source, function, source.unnamed(function, 7))
-        return cls(table=source.assigned_text(function, "prompt"), separator=sep, column_separator=column_sep,
-                   and_marker=and_marker, and_padded=and_padded, or_marker=or_marker, or_padded=or_padded,
-                   last_cell=last)
+            source, function, source.unnamed(function, 7)
+        )
+        return cls(
+            table=source.assigned_text(function, "prompt"),
+            separator=sep,
+            column_separator=column_sep,
+            and_marker=and_marker,
+            and_padded=and_padded,
+            or_marker=or_marker,
+            or_padded=or_padded,
+            last_cell=last,
+        )
 
     @classmethod
     def load(cls, data: DataFiles) -> MMVetJudgePrompt:

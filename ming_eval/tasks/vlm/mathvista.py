@@ -82,8 +82,12 @@ class MathVistaTask(VlmTask):
     def target_and_meta(self, row: dict[str, Any], source: str) -> tuple[Any, dict[str, Any]]:
         question_type = require(row, "question_type", source, str)
         answer_type = require(row, "answer_type", source, str)
-        meta: dict[str, Any] = {"question": str(row["question"]), "question_type": question_type,
-                                "answer_type": answer_type, "task": clean(row.get("task"))}
+        meta: dict[str, Any] = {
+            "question": str(row["question"]),
+            "question_type": question_type,
+            "answer_type": answer_type,
+            "task": clean(row.get("task")),
+        }
         skills = clean(row.get("skills"))
         try:
             meta["skills"] = [str(s) for s in ast.literal_eval(str(skills))] if skills is not None else []
@@ -114,8 +118,14 @@ class MathVistaTask(VlmTask):
         never = sum(1 for s in scores if s.details.get("how") == "never_credited")
         if never:
             notes.append(f"{never} text/list answers are never credited, as in VLMEvalKit (option text_answers)")
-        return TaskResult(task=self.name, primary="overall", metrics=metrics, breakdowns=tables, notes=notes,
-                          info={"judge": getattr(self.options, "judge", None), "extraction": extraction_counts(scores)})
+        return TaskResult(
+            task=self.name,
+            primary="overall",
+            metrics=metrics,
+            breakdowns=tables,
+            notes=notes,
+            info={"judge": getattr(self.options, "judge", None), "extraction": extraction_counts(scores)},
+        )
 
 
 class MathVistaScorer(JudgedScorer[MathVistaJudgePrompt]):
@@ -140,13 +150,22 @@ class MathVistaScorer(JudgedScorer[MathVistaJudgePrompt]):
 
         def verdict(ok: bool, how: str, extracted: Any, reason: str = "", **details: Any) -> SampleScore:
             why = reason or f"extracted {extracted!r} ({how}), answer {sample.target!r}"
-            return SampleScore(sample.id, float(ok), correct=ok, reason=why,
-                               details={"extracted": extracted, "how": how, "answer": sample.target, **details})
+            return SampleScore(
+                sample.id,
+                float(ok),
+                correct=ok,
+                reason=why,
+                details={"extracted": extracted, "how": how, "answer": sample.target, **details},
+            )
 
         numeric = meta["answer_type"] in ("integer", "float")
         if meta["question_type"] != "multi_choice" and not numeric and self.options.text_answers == "vlmevalkit":
-            return verdict(False, "never_credited", None,
-                           f"answer type {meta['answer_type']!r} is never credited by VLMEvalKit's MathVista scoring")
+            return verdict(
+                False,
+                "never_credited",
+                None,
+                f"answer type {meta['answer_type']!r} is never credited by VLMEvalKit's MathVista scoring",
+            )
         if not text.strip():
             return verdict(False, "empty", None, "empty output")
         if meta["question_type"] == "multi_choice":
@@ -161,8 +180,9 @@ class MathVistaScorer(JudgedScorer[MathVistaJudgePrompt]):
         if client is None or self.prompt is None:
             return judge_unavailable(sample, f"the answer needs extraction and {self.judge.missing}")
         try:
-            reply = client.complete(self.prompt.build(meta["question"], text), temperature=0.0,
-                                    max_tokens=JUDGE_MAX_TOKENS)
+            reply = client.complete(
+                self.prompt.build(meta["question"], text), temperature=0.0, max_tokens=JUDGE_MAX_TOKENS
+            )
         except JudgeUnavailableError as exc:
             return judge_unavailable(sample, f"the answer needs extraction and the judge failed: {exc}")
         ok, said = self._compare(sample, reply)

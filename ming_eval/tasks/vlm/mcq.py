@@ -102,9 +102,11 @@ class McqTask(VlmTask):
             try:
                 index = int(clean(row["index"]))
             except (TypeError, ValueError) as exc:
-                raise DataError(f"{source}: circular evaluation needs whole-number indices (a question's "
-                                f"rotations are index + k*{CIRCULAR_OFFSET})",
-                                hint=f"use the VLMEvalKit file, or -o {self.name}.circular=false") from exc
+                raise DataError(
+                    f"{source}: circular evaluation needs whole-number indices (a question's "
+                    f"rotations are index + k*{CIRCULAR_OFFSET})",
+                    hint=f"use the VLMEvalKit file, or -o {self.name}.circular=false",
+                ) from exc
             group = index % CIRCULAR_OFFSET
             meta.update(group=group, main=index == group)
         return target, meta
@@ -115,8 +117,9 @@ class McqTask(VlmTask):
     def scorer(self, ctx: TaskContext) -> Scorer:
         opts = self.mcq_options
         judge, prompt = self.open_judge(ctx, McqJudgePrompt.load)
-        failed_groups = failed_groups_by_heuristics(ctx.predictions, self._by_id, opts.matching) if self.circular \
-            else set()
+        failed_groups = (
+            failed_groups_by_heuristics(ctx.predictions, self._by_id, opts.matching) if self.circular else set()
+        )
         return McqScorer(judge, prompt, opts.matching, failed_groups)
 
     def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
@@ -138,8 +141,9 @@ class MmmuTask(McqTask):
 
 
 class McqScorer(JudgedScorer[McqJudgePrompt]):
-    def __init__(self, judge: Judge, prompt: McqJudgePrompt | None, rules: MatchingRules,
-                 failed_groups: set[Any]) -> None:
+    def __init__(
+        self, judge: Judge, prompt: McqJudgePrompt | None, rules: MatchingRules, failed_groups: set[Any]
+    ) -> None:
         super().__init__(judge, prompt)
         self.rules = rules
         self.failed_groups = failed_groups
@@ -147,23 +151,34 @@ class McqScorer(JudgedScorer[McqJudgePrompt]):
     def score_one(self, sample: Sample, pred: Prediction) -> SampleScore:
         gold = sample.target
         if gold is None:
-            return SampleScore(sample.id, 0.0, correct=None, status=NO_ANSWER,
-                               reason="the data file has no answer for this question")
+            return SampleScore(
+                sample.id, 0.0, correct=None, status=NO_ANSWER, reason="the data file has no answer for this question"
+            )
         choices: dict[str, str] = sample.meta["choices"]
         text = output_text(pred)
 
         def verdict(letter: str, how: str, reason: str = "", **details: Any) -> SampleScore:
             ok = letter == gold
             why = reason or f"extracted {letter} ({how}), answer {gold}"
-            return SampleScore(sample.id, float(ok), correct=ok, reason=why,
-                               details={"extracted": letter, "how": how, "answer": gold, **details})
+            return SampleScore(
+                sample.id,
+                float(ok),
+                correct=ok,
+                reason=why,
+                details={"extracted": letter, "how": how, "answer": gold, **details},
+            )
 
         letter, how = heuristic_answer(text, choices, self.rules)
         if letter:
             return verdict(letter, how, "empty output" if how == "empty" else "")
         if sample.meta.get("group") in self.failed_groups:
-            return SampleScore(sample.id, 0.0, correct=None, reason="not judged: another rotation of this question "
-                               "was already answered wrong", details={"how": "skipped", "answer": gold})
+            return SampleScore(
+                sample.id,
+                0.0,
+                correct=None,
+                reason="not judged: another rotation of this question was already answered wrong",
+                details={"how": "skipped", "answer": gold},
+            )
         if self.judge.exact:
             return verdict("Z", "exact_matching", "no option matched (exact_matching: no judge)")
         client = self.judge.client
@@ -172,14 +187,26 @@ class McqScorer(JudgedScorer[McqJudgePrompt]):
         prompt = self.prompt.build(sample.meta["question"], choices, text)
         replies: list[str] = []
         try:
-            letter = ask_judge(client, prompt, lambda reply: match_option(reply, choices, self.rules)[0], replies,
-                               tries=JUDGE_TRIES, max_tokens=JUDGE_MAX_TOKENS, rising_temperature=False)
+            letter = ask_judge(
+                client,
+                prompt,
+                lambda reply: match_option(reply, choices, self.rules)[0],
+                replies,
+                tries=JUDGE_TRIES,
+                max_tokens=JUDGE_MAX_TOKENS,
+                rising_temperature=False,
+            )
         except JudgeUnavailableError as exc:
             return judge_unavailable(sample, f"no option matched and the judge failed: {exc}", judge_replies=replies)
         if letter:
             return verdict(letter, "judge", judge=client.model, judge_replies=replies)
-        return verdict("Z", "judge_unparsed", f"the judge named no option in {JUDGE_TRIES} replies; counted wrong",
-                       judge=client.model, judge_replies=replies)
+        return verdict(
+            "Z",
+            "judge_unparsed",
+            f"the judge named no option in {JUDGE_TRIES} replies; counted wrong",
+            judge=client.model,
+            judge_replies=replies,
+        )
 
 
 def heuristic_answer(text: str, choices: dict[str, str], rules: MatchingRules) -> tuple[str | None, str]:
@@ -189,8 +216,9 @@ def heuristic_answer(text: str, choices: dict[str, str], rules: MatchingRules) -
     return match_option(text, choices, rules)
 
 
-def failed_groups_by_heuristics(predictions: Mapping[str, Prediction], by_id: dict[str, Sample],
-                                rules: MatchingRules) -> set[Any]:
+def failed_groups_by_heuristics(
+    predictions: Mapping[str, Prediction], by_id: dict[str, Sample], rules: MatchingRules
+) -> set[Any]:
     """Circular groups already lost before any judge call: a rotation whose heuristic answer is wrong
     (or whose inference failed), from every prediction of the run."""
     failed: set[Any] = set()
@@ -217,8 +245,14 @@ def _notes_and_info(scores: Sequence[SampleScore], options: McqOptions) -> tuple
     return notes, info
 
 
-def aggregate_vanilla(task: str, samples: Sequence[Sample], scores: Sequence[SampleScore], options: McqOptions,
-                      *, primary_split: str | None) -> TaskResult:
+def aggregate_vanilla(
+    task: str,
+    samples: Sequence[Sample],
+    scores: Sequence[SampleScore],
+    options: McqOptions,
+    *,
+    primary_split: str | None,
+) -> TaskResult:
     notes, info = _notes_and_info(scores, options)
     if any(s.status == NO_ANSWER for s in scores):
         return _unanswered(task, notes, info)
@@ -233,12 +267,14 @@ def aggregate_vanilla(task: str, samples: Sequence[Sample], scores: Sequence[Sam
         primary = [v for v, sp in zip(values, splits, strict=True) if sp == primary_split]
         metrics["overall"] = mean_metric(primary, scale=100.0)
         for split in sorted({sp for sp in splits if sp is not None and sp != primary_split}):
-            metrics[str(split)] = mean_metric([v for v, sp in zip(values, splits, strict=True) if sp == split],
-                                              scale=100.0)
+            metrics[str(split)] = mean_metric(
+                [v for v, sp in zip(values, splits, strict=True) if sp == split], scale=100.0
+            )
         metrics["dev_val"] = mean_metric(values, scale=100.0)
         in_primary = [i for i, sp in enumerate(splits) if sp == primary_split]
-        tables = breakdowns([values[i] for i in in_primary], [metas[i] for i in in_primary],
-                            columns=("l2-category", "category"))
+        tables = breakdowns(
+            [values[i] for i in in_primary], [metas[i] for i in in_primary], columns=("l2-category", "category")
+        )
         tables.update(breakdowns(values, metas, columns=("split",)))
         if not primary:
             notes.append(f"no {primary_split} rows were scored: overall (the {primary_split} split) is undefined")
@@ -246,14 +282,18 @@ def aggregate_vanilla(task: str, samples: Sequence[Sample], scores: Sequence[Sam
 
 
 def _unanswered(task: str, notes: list[str], info: dict[str, Any]) -> TaskResult:
-    notes.append("the data file has no answers (MMBench v1.0 test): predictions are kept in the run folder, "
-                 "but no accuracy can be computed")
-    return TaskResult(task=task, primary="overall", metrics={"overall": mean_metric([], scale=100.0)},
-                      notes=notes, info=info)
+    notes.append(
+        "the data file has no answers (MMBench v1.0 test): predictions are kept in the run folder, "
+        "but no accuracy can be computed"
+    )
+    return TaskResult(
+        task=task, primary="overall", metrics={"overall": mean_metric([], scale=100.0)}, notes=notes, info=info
+    )
 
 
-def aggregate_circular(task: str, samples: Sequence[Sample], scores: Sequence[SampleScore],
-                       options: McqOptions) -> TaskResult:
+def aggregate_circular(
+    task: str, samples: Sequence[Sample], scores: Sequence[SampleScore], options: McqOptions
+) -> TaskResult:
     """One value per question (every rotation right), over questions whose main row was scored."""
     notes, info = _notes_and_info(scores, options)
     if any(s.status == NO_ANSWER for s in scores):
@@ -277,16 +317,25 @@ def aggregate_circular(task: str, samples: Sequence[Sample], scores: Sequence[Sa
     partial = sum(1 for g in main_meta if len(rows[g]) < len(main_meta[g]["choices"]))
     info.update(questions=len(main_meta), rows=len(scores), undecided_questions=undecided)
     if undecided:
-        notes.append(f"{undecided} questions could not be decided (judge unavailable for a rotation, none answered "
-                     "wrong); they count as wrong")
+        notes.append(
+            f"{undecided} questions could not be decided (judge unavailable for a rotation, none answered "
+            "wrong); they count as wrong"
+        )
     if partial:
         notes.append(f"{partial} questions were scored on fewer rotations than they have options (--limit?)")
     orphans = len(set(rows) - set(main_meta))
     if orphans:
         notes.append(f"{orphans} questions have rotations but no main row in this run and are not scored")
     metrics = {"overall": mean_metric(hits, scale=100.0)}
-    return TaskResult(task=task, primary="overall", metrics=metrics, breakdowns=breakdowns(hits, metas), notes=notes,
-                      info=info, counts={"questions": len(main_meta), "undecided_questions": undecided})
+    return TaskResult(
+        task=task,
+        primary="overall",
+        metrics=metrics,
+        breakdowns=breakdowns(hits, metas),
+        notes=notes,
+        info=info,
+        counts={"questions": len(main_meta), "undecided_questions": undecided},
+    )
 
 
 def _group_outcome(rows: list[SampleScore]) -> bool | None:
@@ -296,4 +345,3 @@ def _group_outcome(rows: list[SampleScore]) -> bool | None:
     if all(r.correct is True for r in rows):
         return True
     return None
-

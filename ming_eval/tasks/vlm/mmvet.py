@@ -60,8 +60,10 @@ class MMVetTask(VlmTask):
     required_columns: ClassVar[tuple[str, ...]] = ("index", "question", "answer", "category")
 
     def target_and_meta(self, row: dict[str, Any], source: str) -> tuple[Any, dict[str, Any]]:
-        return require(row, "answer", source, str), {"question": str(row["question"]),
-                                                     "category": str(clean(row.get("category")) or "")}
+        return require(row, "answer", source, str), {
+            "question": str(row["question"]),
+            "category": str(clean(row.get("category")) or ""),
+        }
 
     def scorer(self, ctx: TaskContext) -> Scorer:
         return MMVetScorer(*self.open_judge(ctx, MMVetJudgePrompt.load))
@@ -78,13 +80,21 @@ class MMVetTask(VlmTask):
         combos: dict[str, list[float]] = defaultdict(list)
         for v, c in zip(values, cats, strict=True):
             combos[c.replace(",", "_")].append(v)
-        tables = {"capability": capability,
-                  "category": {k: mean_metric(v, scale=100.0) for k, v in combos.items()}}
+        tables = {"capability": capability, "category": {k: mean_metric(v, scale=100.0) for k, v in combos.items()}}
         unparsed = sum(1 for s in scores if s.details.get("how") == "judge_unparsed")
-        notes = [f"{unparsed} answers got no usable grade from the judge in {JUDGE_TRIES} tries and count 0.0"] \
-            if unparsed else []
-        return TaskResult(task=self.name, primary="overall", metrics={"overall": mean_metric(values, scale=100.0)},
-                          breakdowns=tables, notes=notes, info={"judge": getattr(self.options, "judge", None)})
+        notes = (
+            [f"{unparsed} answers got no usable grade from the judge in {JUDGE_TRIES} tries and count 0.0"]
+            if unparsed
+            else []
+        )
+        return TaskResult(
+            task=self.name,
+            primary="overall",
+            metrics={"overall": mean_metric(values, scale=100.0)},
+            breakdowns=tables,
+            notes=notes,
+            info={"judge": getattr(self.options, "judge", None)},
+        )
 
 
 class MMVetScorer(JudgedScorer[MMVetJudgePrompt]):
@@ -98,12 +108,29 @@ class MMVetScorer(JudgedScorer[MMVetJudgePrompt]):
         prompt = self.prompt.build(sample.meta["question"], str(sample.target), text)
         replies: list[str] = []
         try:
-            grade = ask_judge(client, prompt, parse_grade, replies, tries=JUDGE_TRIES, max_tokens=JUDGE_MAX_TOKENS,
-                              rising_temperature=True)
+            grade = ask_judge(
+                client,
+                prompt,
+                parse_grade,
+                replies,
+                tries=JUDGE_TRIES,
+                max_tokens=JUDGE_MAX_TOKENS,
+                rising_temperature=True,
+            )
         except JudgeUnavailableError as exc:
             return judge_unavailable(sample, f"the judge failed: {exc}", judge_replies=replies)
         if grade is not None:
-            return SampleScore(sample.id, grade, correct=grade >= 1.0, reason=f"graded {grade:g}",
-                               details={"how": "judge", "judge": client.model, "judge_replies": replies})
-        return SampleScore(sample.id, 0.0, correct=False, reason=f"no grade in {JUDGE_TRIES} judge replies; 0.0",
-                           details={"how": "judge_unparsed", "judge": client.model, "judge_replies": replies})
+            return SampleScore(
+                sample.id,
+                grade,
+                correct=grade >= 1.0,
+                reason=f"graded {grade:g}",
+                details={"how": "judge", "judge": client.model, "judge_replies": replies},
+            )
+        return SampleScore(
+            sample.id,
+            0.0,
+            correct=False,
+            reason=f"no grade in {JUDGE_TRIES} judge replies; 0.0",
+            details={"how": "judge_unparsed", "judge": client.model, "judge_replies": replies},
+        )

@@ -25,8 +25,12 @@ from ming_eval.tasks.vlm.prompts import Kind
 
 HMER = "Handwritten Mathematical Expression Recognition"
 TEXT_RECOGNITION = (
-    "Regular Text Recognition", "Irregular Text Recognition", "Artistic Text Recognition",
-    "Handwriting Recognition", "Digit String Recognition", "Non-Semantic Text Recognition",
+    "Regular Text Recognition",
+    "Irregular Text Recognition",
+    "Artistic Text Recognition",
+    "Handwriting Recognition",
+    "Digit String Recognition",
+    "Non-Semantic Text Recognition",
 )
 SUMMARY = ("Text Recognition", "Scene Text-centric VQA", "Doc-oriented VQA", "Key Information Extraction", HMER)
 
@@ -75,17 +79,32 @@ class OCRBenchTask(VlmTask):
             categories.setdefault(category, []).append(v)
         counts_table: dict[str, Metric] = {k: mean_metric(v, scale=float(len(v))) for k, v in groups.items() if v}
         category_table = {k: mean_metric(v, scale=float(len(v))) for k, v in sorted(categories.items())}
-        notes = [] if n == 1000 else [f"{n} samples scored: final_score counts right answers among them (1000 in "
-                                      "the full benchmark), and overall is that count / 10 as the leaderboard "
-                                      "computes it"]
-        return TaskResult(task=self.name, primary="overall", metrics={"overall": overall, "final_score": final},
-                          breakdowns={"group": counts_table, "category": category_table}, notes=notes)
+        notes = (
+            []
+            if n == 1000
+            else [
+                f"{n} samples scored: final_score counts right answers among them (1000 in "
+                "the full benchmark), and overall is that count / 10 as the leaderboard "
+                "computes it"
+            ]
+        )
+        return TaskResult(
+            task=self.name,
+            primary="overall",
+            metrics={"overall": overall, "final_score": final},
+            breakdowns={"group": counts_table, "category": category_table},
+            notes=notes,
+        )
 
 
 class OCRBenchScorer(PooledScorer):
     def score_one(self, sample: Sample, pred: Prediction) -> SampleScore:
         category = str(sample.meta["category"])
         ok = ocr_match(output_text(pred), sample.target, category)
-        return SampleScore(sample.id, float(ok), correct=ok,
-                           reason=("an accepted answer is in the output" if ok else "no accepted answer in the output"),
-                           details={"answers": sample.target})
+        return SampleScore(
+            sample.id,
+            float(ok),
+            correct=ok,
+            reason=("an accepted answer is in the output" if ok else "no accepted answer in the output"),
+            details={"answers": sample.target},
+        )

@@ -53,7 +53,7 @@ def hint_of(row: Mapping[str, Any]) -> Any:
 
 
 def _hint_question_options(row: Mapping[str, Any]) -> tuple[str, bool]:
-    """"Hint: ...", "Question: ..." and the "Options:" list (ImageMCQDataset's layout, which Qwen2-VL
+    """ "Hint: ...", "Question: ..." and the "Options:" list (ImageMCQDataset's layout, which Qwen2-VL
     keeps), and whether the row has options."""
     hint = hint_of(row)
     text = f"Hint: {hint}\n" if hint is not None else ""
@@ -125,8 +125,14 @@ def interleave_images(text: str, images: Sequence[ImageRef], source: str) -> lis
     return parts
 
 
-def build_content(kind: Kind, style: str, row: Mapping[str, Any], images: Sequence[ImageRef], source: str,
-                  extra: Mapping[str, Any] | None = None) -> tuple[Content, ...]:
+def build_content(
+    kind: Kind,
+    style: str,
+    row: Mapping[str, Any],
+    images: Sequence[ImageRef],
+    source: str,
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[Content, ...]:
     """The model input for one row: images and text in the order the protocol gives them."""
     question = str(row["question"])
     interleave = False
@@ -149,8 +155,11 @@ def build_content(kind: Kind, style: str, row: Mapping[str, Any], images: Sequen
         else:
             text = question
     elif kind == "vqa":
-        text = question + "\nPlease try to answer the question with short words or phrases if possible." \
-            if style == "qwen2vl" else question
+        text = (
+            question + "\nPlease try to answer the question with short words or phrases if possible."
+            if style == "qwen2vl"
+            else question
+        )
     else:  # mmvet
         text = "\n" + question if style == "janus" else question
     if extra:

@@ -89,8 +89,10 @@ class PythonSource:
             text = path.read_text(encoding="utf-8")
             self.tree = ast.parse(text, filename=str(path))
         except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as exc:
-            raise DataError(f"cannot parse {path} ({origin}) as Python: {exc}",
-                            hint="the file is damaged; delete it and fetch it again") from exc
+            raise DataError(
+                f"cannot parse {path} ({origin}) as Python: {exc}",
+                hint="the file is damaged; delete it and fetch it again",
+            ) from exc
 
     # -- errors ------------------------------------------------------------------------------------
     def error(self, symbol: str, problem: str) -> SourceShapeError:
@@ -105,8 +107,9 @@ class PythonSource:
         """The module-level function ``name`` (exactly one definition)."""
         found = [n for n in self.tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
         if len(found) != 1:
-            raise self.error(f"function {name}()", "not defined at module level" if not found
-                             else f"defined {len(found)} times")
+            raise self.error(
+                f"function {name}()", "not defined at module level" if not found else f"defined {len(found)} times"
+            )
         return found[0]
 
     def _literal(self, node: ast.expr, symbol: str) -> Literal:
@@ -128,8 +131,14 @@ class PythonSource:
         return Template(tuple(parts))
 
     def _assignments(self, scope: ast.AST, variable: str) -> list[ast.Assign]:
-        return [n for n in ast.walk(scope) if isinstance(n, ast.Assign) and len(n.targets) == 1
-                and isinstance(n.targets[0], ast.Name) and n.targets[0].id == variable]
+        return [
+            n
+            for n in ast.walk(scope)
+            if isinstance(n, ast.Assign)
+            and len(n.targets) == 1
+            and isinstance(n.targets[0], ast.Name)
+            and n.targets[0].id == variable
+        ]
 
     def assigned(self, function: str, variable: str) -> Literal:
         """The string literal assigned to ``variable`` in ``function`` (exactly one assignment)."""
@@ -171,13 +180,17 @@ class PythonSource:
             else:
                 raise self.error(symbol, f"format field {{{field}}} is not positional")
             if position >= len(fields):
-                raise self.error(symbol, f"format field {position} beyond the {len(fields)} expected "
-                                 f"({', '.join(fields)})")
+                raise self.error(
+                    symbol, f"format field {position} beyond the {len(fields)} expected ({', '.join(fields)})"
+                )
             parts.append(Placeholder(fields[position]))
         template = Template(tuple(parts))
         if sorted(set(template.fields)) != sorted(fields):
-            raise self.error(symbol, f"format fields fill {len(set(template.fields))} of the {len(fields)} "
-                             f"expected values ({', '.join(fields)})")
+            raise self.error(
+                symbol,
+                f"format fields fill {len(set(template.fields))} of the {len(fields)} "
+                f"expected values ({', '.join(fields)})",
+            )
         return template
 
     def returned_list(self, function: str) -> list[Literal]:
@@ -211,8 +224,11 @@ class PythonSource:
                 skip.add(id(node.slice))
             elif isinstance(node, ast.JoinedStr):
                 skip.update(id(v) for v in node.values)
-                skip.update(id(v.format_spec) for v in node.values
-                            if isinstance(v, ast.FormattedValue) and v.format_spec is not None)
+                skip.update(
+                    id(v.format_spec)
+                    for v in node.values
+                    if isinstance(v, ast.FormattedValue) and v.format_spec is not None
+                )
         nodes = [n for n in ast.walk(fn) if isinstance(n, ast.expr) and _is_text(n) and id(n) not in skip]
         nodes.sort(key=lambda n: (n.lineno, n.col_offset))
         if len(nodes) != count:

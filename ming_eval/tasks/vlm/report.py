@@ -26,8 +26,9 @@ BREAKDOWN_COLUMNS = ("split", "l2-category", "category")
 NO_ANSWER = "no_answer"
 
 
-def grouped(values: Sequence[float], labels: Sequence[Any], *, scale: float = 100.0,
-            rename: Mapping[str, str] | None = None) -> dict[str, Metric]:
+def grouped(
+    values: Sequence[float], labels: Sequence[Any], *, scale: float = 100.0, rename: Mapping[str, str] | None = None
+) -> dict[str, Metric]:
     """Mean per label, labels sorted (VLMEvalKit sorts its ability names); missing labels skipped."""
     v = np.asarray(values, dtype=np.float64)
     out: dict[str, Metric] = {}
@@ -39,8 +40,9 @@ def grouped(values: Sequence[float], labels: Sequence[Any], *, scale: float = 10
     return out
 
 
-def breakdowns(values: Sequence[float], metas: Sequence[Mapping[str, Any]],
-               columns: Sequence[str] = BREAKDOWN_COLUMNS) -> dict[str, dict[str, Metric]]:
+def breakdowns(
+    values: Sequence[float], metas: Sequence[Mapping[str, Any]], columns: Sequence[str] = BREAKDOWN_COLUMNS
+) -> dict[str, dict[str, Metric]]:
     """One table per column present in the metadata."""
     out: dict[str, dict[str, Metric]] = {}
     for column in columns:

@@ -57,8 +57,9 @@ def decode_vlmeval_image(data: bytes, source: str) -> Image.Image:
     """Decode as VLMEvalKit does before a model sees the image: palette and alpha modes are converted
     with ``convert("RGB")`` (alpha dropped, not composited) and EXIF orientation is not applied.
     The whole image is decoded here, so truncation is reported with ``source``."""
-    img = open_image(data, source, "the TSV is corrupt or was truncated; delete it and run "
-                     "`ming-eval data download <task>`")
+    img = open_image(
+        data, source, "the TSV is corrupt or was truncated; delete it and run `ming-eval data download <task>`"
+    )
     if img.mode in ("RGBA", "P", "LA"):
         return img.convert("RGB")
     return to_rgb(img)
@@ -141,8 +142,15 @@ class TsvTable:
     ``image``. Rows without an image are dropped, as VLMEvalKit does by default.
     """
 
-    def __init__(self, path: Path, columns: list[str], rows: list[dict[str, Any]], images: list[ImageCell | None],
-                 image_paths: list[list[Path]] | None, dropped_no_image: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        columns: list[str],
+        rows: list[dict[str, Any]],
+        images: list[ImageCell | None],
+        image_paths: list[list[Path]] | None,
+        dropped_no_image: int,
+    ) -> None:
         self.path = path
         self.columns = columns
         self.rows = rows
@@ -155,8 +163,9 @@ class TsvTable:
         return len(self.rows)
 
     @classmethod
-    def load(cls, path: Path, *, required: tuple[str, ...] = ("index", "question"),
-             image_root: Path | None = None) -> TsvTable:
+    def load(
+        cls, path: Path, *, required: tuple[str, ...] = ("index", "question"), image_root: Path | None = None
+    ) -> TsvTable:
         """Index ``path``. ``required`` columns must exist; ``image_root`` resolves relative
         ``image_path`` entries of TSVs without an ``image`` column."""
         if not path.is_file():
@@ -204,8 +213,15 @@ class TsvTable:
         return cls._build(path, columns, meta, cells, offsets, image_root)
 
     @classmethod
-    def _build(cls, path: Path, columns: list[str], meta: list[dict[str, Any]], cells: list[str | None],
-               offsets: list[int], image_root: Path | None) -> TsvTable:
+    def _build(
+        cls,
+        path: Path,
+        columns: list[str],
+        meta: list[dict[str, Any]],
+        cells: list[str | None],
+        offsets: list[int],
+        image_root: Path | None,
+    ) -> TsvTable:
         has_image = "image" in columns
         keys = [str(m.get("index")) for m in meta]
         position = {k: i for i, k in enumerate(keys)}
@@ -274,8 +290,9 @@ def _cell_summary(cell: str) -> str | None:
     return "\x00one"
 
 
-def _resolve(path: Path, row: int, keys: list[str], cells: list[str | None], offsets: list[int],
-             position: dict[str, int]) -> ImageCell:
+def _resolve(
+    path: Path, row: int, keys: list[str], cells: list[str | None], offsets: list[int], position: dict[str, int]
+) -> ImageCell:
     summary = cells[row]
     assert summary is not None
     if summary.startswith("\x00"):

@@ -25,8 +25,9 @@ def upstream_data_dir() -> Path | None:
     return None
 
 
-def detections(rows: list[tuple[str, tuple[float, float, float, float], float]],
-               size: tuple[int, int] | None = None) -> Detections:
+def detections(
+    rows: list[tuple[str, tuple[float, float, float, float], float]], size: tuple[int, int] | None = None
+) -> Detections:
     """Detections from (class, box, score) rows; with ``size`` (w, h), box-shaped masks."""
     boxes = np.asarray([r[1] for r in rows], dtype=np.float32).reshape(-1, 4)
     scores = np.asarray([r[2] for r in rows], dtype=np.float32).reshape(-1)
@@ -36,5 +37,5 @@ def detections(rows: list[tuple[str, tuple[float, float, float, float], float]],
         w, h = size
         masks = np.zeros((len(rows), h, w), dtype=bool)
         for i, (_, (x1, y1, x2, y2), _) in enumerate(rows):
-            masks[i, int(y1):int(np.ceil(y2)), int(x1):int(np.ceil(x2))] = True
+            masks[i, int(y1) : int(np.ceil(y2)), int(x1) : int(np.ceil(x2))] = True
     return Detections(boxes, scores, labels, masks)

@@ -22,9 +22,16 @@ F32 = np.float32
 T03 = F32(0.3)
 T09 = F32(0.9)
 BOUNDARY_SCORES = [
-    np.nextafter(T03, F32(0)), T03, np.nextafter(T03, F32(1)),
-    np.nextafter(T09, F32(0)), T09, np.nextafter(T09, F32(1)),
-    F32(0.5), F32(0.95), F32(0.99), F32(0.1),
+    np.nextafter(T03, F32(0)),
+    T03,
+    np.nextafter(T03, F32(1)),
+    np.nextafter(T09, F32(0)),
+    T09,
+    np.nextafter(T09, F32(1)),
+    F32(0.5),
+    F32(0.95),
+    F32(0.99),
+    F32(0.1),
 ]
 
 
@@ -36,14 +43,26 @@ def det(cls: str, box: tuple[float, float, float, float], score: Any) -> list[fl
     return [f(box[0]), f(box[1]), f(box[2]), f(box[3]), f(score), float(CLASS_INDEX[cls])]
 
 
-def case(name: str, meta: dict[str, Any], dets: list[list[float]], colors: list[str] | None = None,
-         options: dict[str, float] | None = None, size: tuple[int, int] = (512, 512)) -> dict[str, Any]:
+def case(
+    name: str,
+    meta: dict[str, Any],
+    dets: list[list[float]],
+    colors: list[str] | None = None,
+    options: dict[str, float] | None = None,
+    size: tuple[int, int] = (512, 512),
+) -> dict[str, Any]:
     colors = colors if colors is not None else ["red"] * len(dets)
     # identical raw rows must get the same colour: the upstream driver finds colours by row
     by_row: dict[tuple[float, ...], str] = {}
     colors = [by_row.setdefault(tuple(d), c) for d, c in zip(dets, colors, strict=True)]
-    return {"name": name, "metadata": meta, "image_size": list(size), "detections": dets, "colors": colors,
-            "options": options or {}}
+    return {
+        "name": name,
+        "metadata": meta,
+        "image_size": list(size),
+        "detections": dets,
+        "colors": colors,
+        "options": options or {},
+    }
 
 
 def single(cls: str) -> dict[str, Any]:
@@ -51,23 +70,36 @@ def single(cls: str) -> dict[str, Any]:
 
 
 def two(a: str, b: str) -> dict[str, Any]:
-    return {"tag": "two_object", "include": [{"class": a, "count": 1}, {"class": b, "count": 1}],
-            "prompt": f"a photo of a {a} and a {b}"}
+    return {
+        "tag": "two_object",
+        "include": [{"class": a, "count": 1}, {"class": b, "count": 1}],
+        "prompt": f"a photo of a {a} and a {b}",
+    }
 
 
 def counting(cls: str, n: int) -> dict[str, Any]:
-    return {"tag": "counting", "include": [{"class": cls, "count": n}], "exclude": [{"class": cls, "count": n + 1}],
-            "prompt": f"a photo of {n} {cls}s"}
+    return {
+        "tag": "counting",
+        "include": [{"class": cls, "count": n}],
+        "exclude": [{"class": cls, "count": n + 1}],
+        "prompt": f"a photo of {n} {cls}s",
+    }
 
 
 def colors(cls: str, color: str) -> dict[str, Any]:
-    return {"tag": "colors", "include": [{"class": cls, "count": 1, "color": color}],
-            "prompt": f"a photo of a {color} {cls}"}
+    return {
+        "tag": "colors",
+        "include": [{"class": cls, "count": 1, "color": color}],
+        "prompt": f"a photo of a {color} {cls}",
+    }
 
 
 def position(a: str, rel: str, b: str) -> dict[str, Any]:
-    return {"tag": "position", "include": [{"class": b, "count": 1}, {"class": a, "count": 1, "position": [rel, 0]}],
-            "prompt": f"a photo of a {a} {rel} a {b}"}
+    return {
+        "tag": "position",
+        "include": [{"class": b, "count": 1}, {"class": a, "count": 1, "position": [rel, 0]}],
+        "prompt": f"a photo of a {a} {rel} a {b}",
+    }
 
 
 def color_attr(ca: str, a: str, cb: str, b: str) -> dict[str, Any]:
@@ -87,59 +119,181 @@ def hand_cases() -> list[dict[str, Any]]:
     out.append(case("two one missing", two("dog", "cat"), [det("dog", dog, 0.9)]))
     out.append(case("two both missing", two("dog", "cat"), [det("dog", dog, 0.2), det("cat", dog, 0.3)]))
     boxes = [(i * 20, 10, i * 20 + 15, 40) for i in range(24)]
-    out.append(case("count 2 pass, third below 0.9", counting("clock", 2),
-                    [det("clock", boxes[0], 0.95), det("clock", boxes[1], 0.92), det("clock", boxes[2], 0.85)]))
-    out.append(case("count 2 with three above 0.9 fails", counting("clock", 2),
-                    [det("clock", boxes[i], 0.91 + i * 0.01) for i in range(3)]))
-    out.append(case("count 2, one exactly float32(0.9)", counting("clock", 2),
-                    [det("clock", boxes[0], 0.95), det("clock", boxes[1], T09)]))
-    out.append(case("count 3 too few", counting("clock", 3),
-                    [det("clock", boxes[0], 0.95), det("clock", boxes[1], 0.97)]))
-    out.append(case("count 4 with 20 detections capped at 16", counting("clock", 4),
-                    [det("clock", boxes[i], 0.93) for i in range(20)]))
-    out.append(case("count 4 with 20 tied, max_objects 3", counting("clock", 4),
-                    [det("clock", boxes[i], 0.93) for i in range(20)], options={"max_objects": 3}))
-    out.append(case("counting threshold 0.3 as in the first release", counting("clock", 2),
-                    [det("clock", boxes[i], 0.5) for i in range(2)], options={"counting_threshold": 0.3}))
+    out.append(
+        case(
+            "count 2 pass, third below 0.9",
+            counting("clock", 2),
+            [det("clock", boxes[0], 0.95), det("clock", boxes[1], 0.92), det("clock", boxes[2], 0.85)],
+        )
+    )
+    out.append(
+        case(
+            "count 2 with three above 0.9 fails",
+            counting("clock", 2),
+            [det("clock", boxes[i], 0.91 + i * 0.01) for i in range(3)],
+        )
+    )
+    out.append(
+        case(
+            "count 2, one exactly float32(0.9)",
+            counting("clock", 2),
+            [det("clock", boxes[0], 0.95), det("clock", boxes[1], T09)],
+        )
+    )
+    out.append(
+        case("count 3 too few", counting("clock", 3), [det("clock", boxes[0], 0.95), det("clock", boxes[1], 0.97)])
+    )
+    out.append(
+        case(
+            "count 4 with 20 detections capped at 16",
+            counting("clock", 4),
+            [det("clock", boxes[i], 0.93) for i in range(20)],
+        )
+    )
+    out.append(
+        case(
+            "count 4 with 20 tied, max_objects 3",
+            counting("clock", 4),
+            [det("clock", boxes[i], 0.93) for i in range(20)],
+            options={"max_objects": 3},
+        )
+    )
+    out.append(
+        case(
+            "counting threshold 0.3 as in the first release",
+            counting("clock", 2),
+            [det("clock", boxes[i], 0.5) for i in range(2)],
+            options={"counting_threshold": 0.3},
+        )
+    )
     out.append(case("colour pass", colors("car", "blue"), [det("car", dog, 0.8)], ["blue"]))
-    out.append(case("colour fail tally", colors("car", "blue"), [det("car", dog, 0.8), det("car", boxes[3], 0.7)],
-                    ["green", "blue"]))
+    out.append(
+        case(
+            "colour fail tally",
+            colors("car", "blue"),
+            [det("car", dog, 0.8), det("car", boxes[3], 0.7)],
+            ["green", "blue"],
+        )
+    )
     out.append(case("colour object missing", colors("car", "blue"), [det("car", dog, 0.2)], ["blue"]))
-    out.append(case("color_attr first colour wrong", color_attr("red", "car", "white", "bus"),
-                    [det("car", dog, 0.8), det("bus", boxes[5], 0.8)], ["pink", "white"]))
-    out.append(case("color_attr both wrong", color_attr("red", "car", "white", "bus"),
-                    [det("car", dog, 0.8), det("bus", boxes[5], 0.8)], ["pink", "black"]))
-    out.append(case("color_attr same class twice", color_attr("red", "car", "blue", "car"),
-                    [det("car", dog, 0.8), det("car", boxes[5], 0.7)], ["red", "blue"]))
+    out.append(
+        case(
+            "color_attr first colour wrong",
+            color_attr("red", "car", "white", "bus"),
+            [det("car", dog, 0.8), det("bus", boxes[5], 0.8)],
+            ["pink", "white"],
+        )
+    )
+    out.append(
+        case(
+            "color_attr both wrong",
+            color_attr("red", "car", "white", "bus"),
+            [det("car", dog, 0.8), det("bus", boxes[5], 0.8)],
+            ["pink", "black"],
+        )
+    )
+    out.append(
+        case(
+            "color_attr same class twice",
+            color_attr("red", "car", "blue", "car"),
+            [det("car", dog, 0.8), det("car", boxes[5], 0.7)],
+            ["red", "blue"],
+        )
+    )
     left, right = (0, 200, 100, 300), (300, 200, 400, 300)
-    out.append(case("position right of pass", position("dog", "right of", "cat"),
-                    [det("cat", left, 0.9), det("dog", right, 0.9)]))
-    out.append(case("position right of fails (left)", position("dog", "right of", "cat"),
-                    [det("cat", right, 0.9), det("dog", left, 0.9)]))
-    out.append(case("position overlapping centres, empty set", position("dog", "above", "cat"),
-                    [det("cat", dog, 0.9), det("dog", (110, 110, 190, 190), 0.9)]))
-    out.append(case("position diagonal gives two relations", position("dog", "above", "cat"),
-                    [det("cat", (0, 0, 10, 10), 0.9), det("dog", (300, 300, 310, 310), 0.9)]))
+    out.append(
+        case(
+            "position right of pass",
+            position("dog", "right of", "cat"),
+            [det("cat", left, 0.9), det("dog", right, 0.9)],
+        )
+    )
+    out.append(
+        case(
+            "position right of fails (left)",
+            position("dog", "right of", "cat"),
+            [det("cat", right, 0.9), det("dog", left, 0.9)],
+        )
+    )
+    out.append(
+        case(
+            "position overlapping centres, empty set",
+            position("dog", "above", "cat"),
+            [det("cat", dog, 0.9), det("dog", (110, 110, 190, 190), 0.9)],
+        )
+    )
+    out.append(
+        case(
+            "position diagonal gives two relations",
+            position("dog", "above", "cat"),
+            [det("cat", (0, 0, 10, 10), 0.9), det("dog", (300, 300, 310, 310), 0.9)],
+        )
+    )
     out.append(case("position reference missing", position("dog", "below", "cat"), [det("dog", right, 0.9)]))
     out.append(case("position object missing", position("dog", "below", "cat"), [det("cat", right, 0.9)]))
-    out.append(case("position same class both sides", position("dog", "left of", "dog"),
-                    [det("dog", left, 0.9), det("dog", right, 0.8)]))
-    out.append(case("position tie: the later raw detection is used", position("dog", "left of", "cat"),
-                    [det("cat", (200, 0, 300, 100), 0.9), det("dog", left, 0.7), det("dog", right, 0.7)]))
-    out.append(case("position tie reversed raw order", position("dog", "left of", "cat"),
-                    [det("cat", (200, 0, 300, 100), 0.9), det("dog", right, 0.7), det("dog", left, 0.7)]))
-    out.append(case("position with 18 tied references", position("dog", "left of", "cat"),
-                    [det("cat", (200 + i, 0, 300 + i, 100), 0.9) for i in range(18)] + [det("dog", left, 0.7)]))
-    out.append(case("nms suppresses an overlapping duplicate", counting("clock", 2),
-                    [det("clock", (0, 0, 100, 100), 0.95), det("clock", (5, 5, 100, 100), 0.94),
-                     det("clock", (200, 0, 300, 100), 0.93)], options={"max_overlap": 0.5}))
-    out.append(case("nms off at 1.0 keeps duplicates", counting("clock", 2),
-                    [det("clock", (0, 0, 100, 100), 0.95), det("clock", (5, 5, 100, 100), 0.94),
-                     det("clock", (200, 0, 300, 100), 0.93)]))
-    out.append(case("position zero-size boxes 3-4-5", position("dog", "right of", "cat"),
-                    [det("cat", (100, 100, 100, 100), 0.9), det("dog", (103, 104, 103, 104), 0.9)]))
-    bad = {"tag": "position", "include": [{"class": "dog", "count": 1, "position": ["left of", 0]}],
-           "prompt": "a photo of a dog left of itself"}
+    out.append(
+        case(
+            "position same class both sides",
+            position("dog", "left of", "dog"),
+            [det("dog", left, 0.9), det("dog", right, 0.8)],
+        )
+    )
+    out.append(
+        case(
+            "position tie: the later raw detection is used",
+            position("dog", "left of", "cat"),
+            [det("cat", (200, 0, 300, 100), 0.9), det("dog", left, 0.7), det("dog", right, 0.7)],
+        )
+    )
+    out.append(
+        case(
+            "position tie reversed raw order",
+            position("dog", "left of", "cat"),
+            [det("cat", (200, 0, 300, 100), 0.9), det("dog", right, 0.7), det("dog", left, 0.7)],
+        )
+    )
+    out.append(
+        case(
+            "position with 18 tied references",
+            position("dog", "left of", "cat"),
+            [det("cat", (200 + i, 0, 300 + i, 100), 0.9) for i in range(18)] + [det("dog", left, 0.7)],
+        )
+    )
+    out.append(
+        case(
+            "nms suppresses an overlapping duplicate",
+            counting("clock", 2),
+            [
+                det("clock", (0, 0, 100, 100), 0.95),
+                det("clock", (5, 5, 100, 100), 0.94),
+                det("clock", (200, 0, 300, 100), 0.93),
+            ],
+            options={"max_overlap": 0.5},
+        )
+    )
+    out.append(
+        case(
+            "nms off at 1.0 keeps duplicates",
+            counting("clock", 2),
+            [
+                det("clock", (0, 0, 100, 100), 0.95),
+                det("clock", (5, 5, 100, 100), 0.94),
+                det("clock", (200, 0, 300, 100), 0.93),
+            ],
+        )
+    )
+    out.append(
+        case(
+            "position zero-size boxes 3-4-5",
+            position("dog", "right of", "cat"),
+            [det("cat", (100, 100, 100, 100), 0.9), det("dog", (103, 104, 103, 104), 0.9)],
+        )
+    )
+    bad = {
+        "tag": "position",
+        "include": [{"class": "dog", "count": 1, "position": ["left of", 0]}],
+        "prompt": "a photo of a dog left of itself",
+    }
     out.append(case("position referring to its own group (upstream IndexError)", bad, [det("dog", dog, 0.9)]))
     return out
 
@@ -185,8 +339,11 @@ def random_cases(n: int, seed: int) -> list[dict[str, Any]]:
             k = int(rng.choice([0, 1, 1, 2, 3, 4, 5, 6, 18]))
             tie = F32(rng.choice(BOUNDARY_SCORES)) if rng.random() < 0.3 else None
             for _ in range(k):
-                score = tie if tie is not None else (F32(rng.choice(BOUNDARY_SCORES)) if rng.random() < 0.4
-                                                     else F32(rng.uniform(0, 1)))
+                score = (
+                    tie
+                    if tie is not None
+                    else (F32(rng.choice(BOUNDARY_SCORES)) if rng.random() < 0.4 else F32(rng.uniform(0, 1)))
+                )
                 dets.append(det(cls, random_box(rng), score))
                 wanted = [inc.get("color") for inc in meta["include"] if inc["class"] == cls and inc.get("color")]
                 cols.append(wanted[0] if wanted and rng.random() < 0.6 else str(rng.choice(COLORS)))

@@ -29,9 +29,16 @@ from ming_eval.tasks.geneval.constants import CLASS_INDEX, COLORS
 from ming_eval.tasks.geneval.detection import Detections
 
 NAMED_RGB: dict[str, tuple[int, int, int]] = {
-    "red": (220, 30, 30), "orange": (250, 150, 20), "yellow": (240, 230, 40), "green": (30, 180, 40),
-    "blue": (30, 60, 220), "purple": (140, 40, 180), "pink": (250, 150, 200), "brown": (130, 80, 30),
-    "black": (10, 10, 10), "white": (245, 245, 245),
+    "red": (220, 30, 30),
+    "orange": (250, 150, 20),
+    "yellow": (240, 230, 40),
+    "green": (30, 180, 40),
+    "blue": (30, 60, 220),
+    "purple": (140, 40, 180),
+    "pink": (250, 150, 200),
+    "brown": (130, 80, 30),
+    "black": (10, 10, 10),
+    "white": (245, 245, 245),
 }
 PLAIN = (90, 160, 160)
 SIZE = 12
@@ -135,10 +142,14 @@ class PaintedDetector:
                     m[y1:y2, x1:x2] = True
                     masks.append(m)
             n = len(boxes)
-            out.append(Detections(
-                np.asarray(boxes, np.float32).reshape(n, 4), np.full(n, 0.95, np.float32),
-                np.asarray(labels, np.int64).reshape(n), np.asarray(masks, bool).reshape(n, *arr.shape[:2]),
-            ))
+            out.append(
+                Detections(
+                    np.asarray(boxes, np.float32).reshape(n, 4),
+                    np.full(n, 0.95, np.float32),
+                    np.asarray(labels, np.int64).reshape(n),
+                    np.asarray(masks, bool).reshape(n, *arr.shape[:2]),
+                )
+            )
         return out
 
     def close(self) -> None:
@@ -166,10 +177,20 @@ class PaintedColors:
 def write_shapes_card(root: Path, metadata: Path, *, images_per_prompt: int = 4, seed: int = 7) -> Path:
     (root / "model_zoo").mkdir(parents=True, exist_ok=True)
     path = root / "model_zoo" / "shapes.yaml"
-    path.write_text(yaml.safe_dump({
-        "name": "shapes", "class": "tests.tasks.geneval.plugins:ShapesModel", "capabilities": ["generate"],
-        "checkpoint": "none", "dtype": "float32", "options": {"metadata": str(metadata)},
-        "batch_size": {"generate": 2},
-        "protocol": {"generate": {"images_per_prompt": images_per_prompt, "width": 96, "height": 96, "seed": seed}},
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "shapes",
+                "class": "tests.tasks.geneval.plugins:ShapesModel",
+                "capabilities": ["generate"],
+                "checkpoint": "none",
+                "dtype": "float32",
+                "options": {"metadata": str(metadata)},
+                "batch_size": {"generate": 2},
+                "protocol": {
+                    "generate": {"images_per_prompt": images_per_prompt, "width": 96, "height": 96, "seed": seed}
+                },
+            }
+        )
+    )
     return path

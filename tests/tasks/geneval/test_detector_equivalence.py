@@ -88,8 +88,10 @@ def tiny_pair() -> tuple[object, object]:
     from ming_eval.tasks.geneval.detectors.mmdet_backend import MMDetDetector
 
     state = sharpened(random_state_dict(TINY, seed=3), 25.0)
-    return (Mask2FormerDetector.from_state_dict(TINY, state, "cpu", batch_size=3),
-            MMDetDetector(TINY, state, "cpu", batch_size=3, source="tiny random"))
+    return (
+        Mask2FormerDetector.from_state_dict(TINY, state, "cpu", batch_size=3),
+        MMDetDetector(TINY, state, "cpu", batch_size=3, source="tiny random"),
+    )
 
 
 def test_state_dict_layout_is_mmdet3s() -> None:
@@ -133,8 +135,14 @@ def test_preprocessing_equals_mmcv_pipeline() -> None:
     from ming_eval.tasks.geneval.detectors.mmdet_backend import mmcv_preprocess
     from ming_eval.tasks.geneval.detectors.preprocess import preprocess_one
 
-    images = [scene(512, 512, 0), scene(300, 200, 1), scene(1024, 640, 2), scene(50, 700, 3),
-              scene(1600, 1600, 4), scene(512, 512, 5).convert("RGBA")]
+    images = [
+        scene(512, 512, 0),
+        scene(300, 200, 1),
+        scene(1024, 640, 2),
+        scene(50, 700, 3),
+        scene(1600, 1600, 4),
+        scene(512, 512, 5).convert("RGBA"),
+    ]
     for img in images:
         ours, meta = preprocess_one(img, "cpu", RESIZE_SCALE)
         theirs, ref_meta = mmcv_preprocess(img, RESIZE_SCALE)

@@ -36,16 +36,30 @@ def test_two_ranks_score_like_one(tmp_path):
     images = _folder(tmp_path / "images")
     prompts = write_selftest_metadata(tmp_path / "prompts.jsonl")
     clip = build_tiny_clip(tmp_path / "clip")
-    opts = ["-o", "geneval.prompt_set=custom", "-o", f"geneval.prompts_file={prompts}",
-            "-o", f"geneval.clip_model={clip}", "-o", "geneval.clip_pretrained=null",
-            "-o", "geneval.detector={tiny_random: true, batch_size: 3}", "-o", "geneval.images_per_prompt=2"]
+    opts = [
+        "-o",
+        "geneval.prompt_set=custom",
+        "-o",
+        f"geneval.prompts_file={prompts}",
+        "-o",
+        f"geneval.clip_model={clip}",
+        "-o",
+        "geneval.clip_pretrained=null",
+        "-o",
+        "geneval.detector={tiny_random: true, batch_size: 3}",
+        "-o",
+        "geneval.images_per_prompt=2",
+    ]
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), OMP_NUM_THREADS="1")
     cli = ["-m", "ming_eval", "score", "geneval", "--images", str(images), "--batch-size", "2", *opts]
-    runs = {"one": [sys.executable], "two": [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                                            "--master-port", "29531"]}
+    runs = {
+        "one": [sys.executable],
+        "two": [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29531"],
+    }
     for name, launcher in runs.items():
-        proc = subprocess.run([*launcher, *cli, "--out", str(tmp_path / name)], env=env, capture_output=True,
-                              text=True, timeout=300)
+        proc = subprocess.run(
+            [*launcher, *cli, "--out", str(tmp_path / name)], env=env, capture_output=True, text=True, timeout=300
+        )
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     one = (tmp_path / "one" / "geneval" / "scores.jsonl").read_text().splitlines()
     two = (tmp_path / "two" / "geneval" / "scores.jsonl").read_text().splitlines()

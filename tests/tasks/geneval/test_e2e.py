@@ -26,18 +26,32 @@ from tests.tasks.geneval.plugins import PaintedColors, PaintedDetector, ShapesMo
 
 EXTRA_PROMPTS: list[dict[str, Any]] = [
     {"tag": "single_object", "include": [{"class": "hair drier", "count": 1}], "prompt": "a photo of a hair drier"},
-    {"tag": "two_object", "include": [{"class": "tv", "count": 1}, {"class": "person", "count": 1}],
-     "prompt": "a photo of a tv and a person"},
-    {"tag": "counting", "include": [{"class": "apple", "count": 2}], "exclude": [{"class": "apple", "count": 3}],
-     "prompt": "a photo of two apples"},
-    {"tag": "colors", "include": [{"class": "bench", "count": 1, "color": "white"}],
-     "prompt": "a photo of a white bench"},
-    {"tag": "position", "include": [{"class": "oven", "count": 1},
-                                    {"class": "tie", "count": 1, "position": ["left of", 0]}],
-     "prompt": "a photo of a tie left of an oven"},
-    {"tag": "color_attr", "include": [{"class": "bowl", "count": 1, "color": "pink"},
-                                      {"class": "skis", "count": 1, "color": "brown"}],
-     "prompt": "a photo of a pink bowl and brown skis"},
+    {
+        "tag": "two_object",
+        "include": [{"class": "tv", "count": 1}, {"class": "person", "count": 1}],
+        "prompt": "a photo of a tv and a person",
+    },
+    {
+        "tag": "counting",
+        "include": [{"class": "apple", "count": 2}],
+        "exclude": [{"class": "apple", "count": 3}],
+        "prompt": "a photo of two apples",
+    },
+    {
+        "tag": "colors",
+        "include": [{"class": "bench", "count": 1, "color": "white"}],
+        "prompt": "a photo of a white bench",
+    },
+    {
+        "tag": "position",
+        "include": [{"class": "oven", "count": 1}, {"class": "tie", "count": 1, "position": ["left of", 0]}],
+        "prompt": "a photo of a tie left of an oven",
+    },
+    {
+        "tag": "color_attr",
+        "include": [{"class": "bowl", "count": 1, "color": "pink"}, {"class": "skis", "count": 1, "color": "brown"}],
+        "prompt": "a photo of a pink bowl and brown skis",
+    },
 ]
 PROMPTS = [*SELFTEST_PROMPTS, *EXTRA_PROMPTS]
 SEED = 7
@@ -73,10 +87,21 @@ def cards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def config(tmp_path: Path, metadata: Path, **kw: Any) -> RunConfig:
-    options = {"prompt_set": "custom", "prompts_file": str(metadata), "detector": {"batch_size": 3},
-               **kw.pop("options", {})}
-    return RunConfig(tasks=["geneval"], model="shapes", out=tmp_path / "run", device="cpu",
-                     task_options={"geneval": options}, argv=["test"], **kw)
+    options = {
+        "prompt_set": "custom",
+        "prompts_file": str(metadata),
+        "detector": {"batch_size": 3},
+        **kw.pop("options", {}),
+    }
+    return RunConfig(
+        tasks=["geneval"],
+        model="shapes",
+        out=tmp_path / "run",
+        device="cpu",
+        task_options={"geneval": options},
+        argv=["test"],
+        **kw,
+    )
 
 
 def expected(prompts: list[dict[str, Any]], task: str = "geneval") -> dict[str, float]:
@@ -178,8 +203,9 @@ def test_folder_from_any_tool_scores_the_same(tmp_path, cards, injected):
 
 def test_rescore_with_another_threshold_moves_old_scores_aside(tmp_path, cards, injected):
     evaluate(config(tmp_path, cards))
-    results = rescore(tmp_path / "run", task_options={"geneval": {"threshold": 0.99, "counting_threshold": 0.99}},
-                      argv=["test"])
+    results = rescore(
+        tmp_path / "run", task_options={"geneval": {"threshold": 0.99, "counting_threshold": 0.99}}, argv=["test"]
+    )
     # every detection scores 0.95: nothing passes a 0.99 threshold
     assert results["geneval"].metrics["overall"].value == 0.0
     assert any(p.name.startswith("scoring.") for p in (tmp_path / "run" / "geneval").iterdir())
@@ -188,8 +214,22 @@ def test_rescore_with_another_threshold_moves_old_scores_aside(tmp_path, cards, 
 def test_cli_run_with_limit(tmp_path, cards, injected, capsys):
     from ming_eval.cli.app import main
 
-    main(["run", "geneval", "--model", "shapes", "--limit", "3", "--out", str(tmp_path / "cli"),
-          "-o", "geneval.prompt_set=custom", "-o", f"geneval.prompts_file={cards}"])
+    main(
+        [
+            "run",
+            "geneval",
+            "--model",
+            "shapes",
+            "--limit",
+            "3",
+            "--out",
+            str(tmp_path / "cli"),
+            "-o",
+            "geneval.prompt_set=custom",
+            "-o",
+            f"geneval.prompts_file={cards}",
+        ]
+    )
     out = capsys.readouterr().out
     assert "overall" in out and "--limit 3" in out
     result = json.loads((tmp_path / "cli" / "geneval" / "results.json").read_text())
@@ -206,8 +246,9 @@ def test_tiny_clip_through_the_whole_pipeline(tmp_path, cards, monkeypatch):
     result = evaluate(cfg).results["geneval"]
     scores = [json.loads(line) for line in (tmp_path / "run" / "geneval" / "scores.jsonl").read_text().splitlines()]
     colours = [c for s in scores for img in s["details"]["images"] for v in img.get("colors", {}).values() for c in v]
-    assert colours and all(c in {"red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black",
-                                 "white"} for c in colours)
+    assert colours and all(
+        c in {"red", "orange", "yellow", "green", "blue", "purple", "pink", "brown", "black", "white"} for c in colours
+    )
     # colour-free tags do not depend on CLIP
     want = expected(PROMPTS[:6])
     for tag in ("single_object", "two_object", "counting", "position"):
@@ -221,19 +262,31 @@ def test_original_prompts_from_the_pinned_file(tmp_path, monkeypatch, injected):
     metadata = folder / "evaluation_metadata.jsonl"
     write_shapes_card(tmp_path / "cards", metadata, images_per_prompt=2)
     monkeypatch.setenv("MING_EVAL_CARDS_PATH", str(tmp_path / "cards"))
-    cfg = RunConfig(tasks=["geneval"], model="shapes", out=tmp_path / "run", device="cpu", limit=5,
-                    data_overrides={"evaluation_metadata.jsonl": metadata}, argv=["test"])
+    cfg = RunConfig(
+        tasks=["geneval"],
+        model="shapes",
+        out=tmp_path / "run",
+        device="cpu",
+        limit=5,
+        data_overrides={"evaluation_metadata.jsonl": metadata},
+        argv=["test"],
+    )
     result = evaluate(cfg).results["geneval"]
     assert result.info["label"] == "GenEval" and result.counts["images"] == 10
-    assert (tmp_path / "run" / "geneval" / "images" / "00000" / "metadata.jsonl").read_text() == \
-        json.dumps(json.loads(metadata.read_text().splitlines()[0]))
+    assert (tmp_path / "run" / "geneval" / "images" / "00000" / "metadata.jsonl").read_text() == json.dumps(
+        json.loads(metadata.read_text().splitlines()[0])
+    )
 
 
 def test_tiny_random_detector(tmp_path, cards):
     from ming_eval.tasks.geneval.colour import build_tiny_clip
 
     clip = build_tiny_clip(tmp_path / "clip")
-    cfg = config(tmp_path, cards, limit=6, options={"clip_model": clip, "clip_pretrained": None,
-                                                     "detector": {"tiny_random": True, "batch_size": 2}})
+    cfg = config(
+        tmp_path,
+        cards,
+        limit=6,
+        options={"clip_model": clip, "clip_pretrained": None, "detector": {"tiny_random": True, "batch_size": 2}},
+    )
     result = evaluate(cfg).results["geneval"]
     assert result.counts["images"] == 6 * N and 0.0 <= result.metrics["overall"].value <= 1.0

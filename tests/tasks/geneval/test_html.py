@@ -15,10 +15,16 @@ from ming_eval.tasks.geneval.summary import build_result
 
 
 def rows():
-    target = {"tag": "counting", "include": [{"class": "clock", "count": 2}],
-              "exclude": [{"class": "clock", "count": 3}], "prompt": "two <clocks> & more"}
-    images = [{"file": "00000/samples/0000.png", "correct": True, "reason": ""},
-              {"file": "00000/samples/0001.png", "correct": False, "reason": "expected clock<3, found 3"}]
+    target = {
+        "tag": "counting",
+        "include": [{"class": "clock", "count": 2}],
+        "exclude": [{"class": "clock", "count": 3}],
+        "prompt": "two <clocks> & more",
+    }
+    images = [
+        {"file": "00000/samples/0000.png", "correct": True, "reason": ""},
+        {"file": "00000/samples/0001.png", "correct": False, "reason": "expected clock<3, found 3"},
+    ]
     score = SampleScore("00000", 0.5, correct=True, reason="1/2", details={"tag": "counting", "images": images})
     failed = SampleScore("00001", 0.0, correct=False, status="scoring_failed", reason="cannot decode image x.png")
     t2 = {"tag": "colors", "include": [{"class": "car", "count": 1, "color": "red"}], "prompt": "a red car"}
@@ -26,8 +32,10 @@ def rows():
 
 
 def result():
-    samples = [Sample("00000", GenerateRequest("p", 2), meta={"tag": "counting"}),
-               Sample("00001", GenerateRequest("p", 2), meta={"tag": "colors"})]
+    samples = [
+        Sample("00000", GenerateRequest("p", 2), meta={"tag": "counting"}),
+        Sample("00001", GenerateRequest("p", 2), meta={"tag": "colors"}),
+    ]
     return build_result("geneval", samples, [r[2] for r in rows()], label="GenEval", prompt_set="original")
 
 

@@ -29,8 +29,14 @@ def test_upstream_file_parses_with_expected_tag_blocks():
     assert hashlib.sha256(path.read_bytes()).hexdigest() == pinned.sha256
     prompts = load_metadata(path)
     assert len(prompts) == 553
-    assert Counter(p.tag for p in prompts) == {"single_object": 80, "two_object": 99, "counting": 80, "colors": 94,
-                                               "position": 100, "color_attr": 100}
+    assert Counter(p.tag for p in prompts) == {
+        "single_object": 80,
+        "two_object": 99,
+        "counting": 80,
+        "colors": 94,
+        "position": 100,
+        "color_attr": 100,
+    }
     # the folder metadata we write is the line as GenEval's generation script dumps it
     first = json.loads(path.read_text().splitlines()[0])
     assert json.dumps(dict(prompts[0].raw)) == json.dumps(first)
@@ -46,22 +52,32 @@ def test_selftest_prompts_cover_every_tag(tmp_path):
     assert prompts[2].exclude[0].count == 4
 
 
-@pytest.mark.parametrize(("line", "message"), [
-    ('{"tag": "single_object", "include": [{"class": "unicorn", "count": 1}], "prompt": "x"}', "unicorn"),
-    ('{"tag": "colors", "include": [{"class": "cat", "count": 1, "color": "teal"}], "prompt": "x"}', "teal"),
-    ('{"tag": "counting", "include": [{"class": "cat", "count": 0}], "prompt": "x"}', "positive integer"),
-    ('{"tag": "counting", "include": [{"class": "cat", "count": true}], "prompt": "x"}', "positive integer"),
-    ('{"tag": "nonsense", "include": [{"class": "cat", "count": 1}], "prompt": "x"}', "'tag'"),
-    ('{"tag": "single_object", "include": [], "prompt": "x"}', "non-empty list"),
-    ('{"tag": "single_object", "include": [{"class": "cat", "count": 1}]}', "'prompt'"),
-    ('{"tag": "position", "include": [{"class": "cat", "count": 1, "position": ["left of", 0]}], "prompt": "x"}',
-     "IndexError"),
-    ('{"tag": "position", "include": [{"class": "cat", "count": 1}, {"class": "dog", "count": 1, '
-     '"position": ["beside", 0]}], "prompt": "x"}', "relation"),
-    ('{"tag": "single_object", "include": [{"class": "cat", "count": 1}], "prompt": "x", "extra": 1}',
-     "unknown keys"),
-    ('{"tag": "single_object", "include": [{"class": "cat", "count": 1}], "prompt": "x"', "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"tag": "single_object", "include": [{"class": "unicorn", "count": 1}], "prompt": "x"}', "unicorn"),
+        ('{"tag": "colors", "include": [{"class": "cat", "count": 1, "color": "teal"}], "prompt": "x"}', "teal"),
+        ('{"tag": "counting", "include": [{"class": "cat", "count": 0}], "prompt": "x"}', "positive integer"),
+        ('{"tag": "counting", "include": [{"class": "cat", "count": true}], "prompt": "x"}', "positive integer"),
+        ('{"tag": "nonsense", "include": [{"class": "cat", "count": 1}], "prompt": "x"}', "'tag'"),
+        ('{"tag": "single_object", "include": [], "prompt": "x"}', "non-empty list"),
+        ('{"tag": "single_object", "include": [{"class": "cat", "count": 1}]}', "'prompt'"),
+        (
+            '{"tag": "position", "include": [{"class": "cat", "count": 1, "position": ["left of", 0]}], "prompt": "x"}',
+            "IndexError",
+        ),
+        (
+            '{"tag": "position", "include": [{"class": "cat", "count": 1}, {"class": "dog", "count": 1, '
+            '"position": ["beside", 0]}], "prompt": "x"}',
+            "relation",
+        ),
+        (
+            '{"tag": "single_object", "include": [{"class": "cat", "count": 1}], "prompt": "x", "extra": 1}',
+            "unknown keys",
+        ),
+        ('{"tag": "single_object", "include": [{"class": "cat", "count": 1}], "prompt": "x"', "not valid JSON"),
+    ],
+)
 def test_malformed_lines_name_file_and_line(tmp_path, line, message):
     good = json.dumps(SELFTEST_PROMPTS[0])
     path = tmp_path / "meta.jsonl"

@@ -39,8 +39,9 @@ def meta(tag: str, include: list[dict[str, Any]], exclude: list[dict[str, Any]] 
     return parse_line(raw, 0, "test")
 
 
-def judge(m: PromptMeta, dets: Detections, colors: dict[int, list[str | None]] | None = None,
-          rules: RuleOptions = RULES) -> tuple[bool, str]:
+def judge(
+    m: PromptMeta, dets: Detections, colors: dict[int, list[str | None]] | None = None, rules: RuleOptions = RULES
+) -> tuple[bool, str]:
     objects = select_objects(dets, m.tag, rules)
     return evaluate(m, objects, colors or {}, rules)
 
@@ -121,8 +122,9 @@ def test_two_objects_all_reasons():
 
 
 def test_colour_requests_and_tally():
-    m = meta("color_attr", [{"class": "car", "count": 1, "color": "red"},
-                            {"class": "bus", "count": 1, "color": "white"}])
+    m = meta(
+        "color_attr", [{"class": "car", "count": 1, "color": "red"}, {"class": "bus", "count": 1, "color": "white"}]
+    )
     dets = detections([("car", BOX, 0.8), ("car", (60, 60, 90, 90), 0.7), ("bus", BOX, 0.2)])
     objects = select_objects(dets, m.tag, RULES)
     reqs = color_requests(m, objects)
@@ -140,12 +142,17 @@ def test_relative_position_basics():
     b = np.asarray([0, 200, 100, 300], np.float32)
     assert relative_position(a, b, 0.1) == ("right of",)
     assert relative_position(b, a, 0.1) == ("left of",)
-    assert relative_position(np.asarray([0, 0, 10, 10], np.float32), np.asarray([300, 300, 310, 310], np.float32),
-                             0.1) == ("left of", "above")
+    assert relative_position(
+        np.asarray([0, 0, 10, 10], np.float32), np.asarray([300, 300, 310, 310], np.float32), 0.1
+    ) == ("left of", "above")
     assert relative_position(a, a, 0.1) == ()  # same place: no relation, no division by zero
     # overlapping boxes whose centres differ by less than the margin: no relation
-    assert relative_position(np.asarray([110, 110, 190, 190], np.float32), np.asarray([100, 100, 200, 200],
-                                                                                      np.float32), 0.1) == ()
+    assert (
+        relative_position(
+            np.asarray([110, 110, 190, 190], np.float32), np.asarray([100, 100, 200, 200], np.float32), 0.1
+        )
+        == ()
+    )
 
 
 def test_relative_position_at_the_half_boundary():
@@ -162,11 +169,17 @@ def test_position_clause():
     left, right = (0, 200, 100, 300), (300, 200, 400, 300)
     assert judge(m, detections([("cat", left, 0.9), ("dog", right, 0.9)])) == (True, "")
     assert judge(m, detections([("cat", right, 0.9), ("dog", left, 0.9)])) == (
-        False, "expected dog right of target, found left of target")
+        False,
+        "expected dog right of target, found left of target",
+    )
     assert judge(m, detections([("cat", (100, 100, 200, 200), 0.9), ("dog", (110, 110, 190, 190), 0.9)])) == (
-        False, "expected dog right of target, found  target")
+        False,
+        "expected dog right of target, found  target",
+    )
     assert judge(m, detections([("dog", right, 0.9)])) == (
-        False, "expected cat>=1, found 0\nno target for dog to be right of")
+        False,
+        "expected cat>=1, found 0\nno target for dog to be right of",
+    )
     assert judge(m, detections([("cat", right, 0.9)])) == (False, "expected dog>=1, found 0")
 
 
@@ -178,8 +191,11 @@ def test_position_uses_only_the_most_confident_objects():
 
 def test_position_referring_to_a_later_group_is_refused_at_load_time():
     with pytest.raises(DataError, match="IndexError"):
-        parse_line({"tag": "position", "include": [{"class": "dog", "count": 1, "position": ["left of", 0]}],
-                    "prompt": "p"}, 0, "test")
+        parse_line(
+            {"tag": "position", "include": [{"class": "dog", "count": 1, "position": ["left of", 0]}], "prompt": "p"},
+            0,
+            "test",
+        )
 
 
 # -- against GenEval's own evaluator --------------------------------------------------------------------

@@ -26,8 +26,9 @@ def item(root: Path, index: int, wrong: list[bool]) -> tuple[Sample, Prediction]
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         paint(row, w).save(root / rel)
         rels.append(rel)
-    sample = Sample(sid, GenerateRequest(row["prompt"], num_images=len(wrong)), target=row,
-                    meta={"tag": row["tag"], "index": index})
+    sample = Sample(
+        sid, GenerateRequest(row["prompt"], num_images=len(wrong)), target=row, meta={"tag": row["tag"], "index": index}
+    )
     return sample, Prediction(sid, Status.OK, output=rels, images_root=root)
 
 
@@ -75,8 +76,12 @@ def test_a_corrupt_image_fails_its_prompt_only_and_names_the_file(tmp_path):
 
 def test_incomplete_prompt_is_scored_on_what_is_there(tmp_path):
     sample, pred = item(tmp_path, 0, [False, True])
-    sample = Sample(sample.id, GenerateRequest(sample.request.prompt, num_images=4), target=sample.target,  # type: ignore[union-attr]
-                    meta=sample.meta)
+    sample = Sample(
+        sample.id,
+        GenerateRequest(sample.request.prompt, num_images=4),
+        target=sample.target,  # type: ignore[union-attr]
+        meta=sample.meta,
+    )
     [score] = GenEvalScorer(settings(), "cpu", detector=PaintedDetector()).score([(sample, pred)])
     assert score.score == 0.5 and score.details["missing_images"] == 2
     assert score.reason.startswith("1/2 images correct (2 missing)")
@@ -89,4 +94,3 @@ def test_a_detector_that_breaks_the_contract_is_caught(tmp_path):
 
     with pytest.raises(RuntimeError, match="returned 1 results for 2 images"):
         GenEvalScorer(settings(), "cpu", detector=Short()).score([item(tmp_path, 0, [False, False])])
-

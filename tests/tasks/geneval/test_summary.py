@@ -35,8 +35,9 @@ def sample(i: int, tag: str, n: int = 4) -> Sample:
 
 def ok_score(i: int, tag: str, verdicts: list[bool]) -> SampleScore:
     images = [{"file": f"{i:05d}/samples/{k:04d}.png", "correct": v, "reason": ""} for k, v in enumerate(verdicts)]
-    return SampleScore(f"{i:05d}", float(np.mean(verdicts)), correct=any(verdicts), details={"tag": tag,
-                                                                                              "images": images})
+    return SampleScore(
+        f"{i:05d}", float(np.mean(verdicts)), correct=any(verdicts), details={"tag": tag, "images": images}
+    )
 
 
 def test_build_result_metrics_and_failures():
@@ -63,8 +64,13 @@ def test_build_result_metrics_and_failures():
 
 
 def test_missing_tags_are_nan_and_noted_rewritten_labelled():
-    result = build_result("geneval_rewritten", [sample(0, "colors")], [ok_score(0, "colors", [True] * 4)],
-                          label="GenEval†", prompt_set="rewritten")
+    result = build_result(
+        "geneval_rewritten",
+        [sample(0, "colors")],
+        [ok_score(0, "colors", [True] * 4)],
+        label="GenEval†",
+        prompt_set="rewritten",
+    )
     assert math.isnan(result.metrics["position"].value) and result.metrics["position"].n == 0
     assert result.metrics["overall"].value == 1.0
     assert any("5 of 6" not in n and "averages 1 of 6 tags" in n for n in result.notes)

@@ -52,20 +52,23 @@ def test_options_that_would_mix_prompt_sets_are_refused(tmp_path):
 
 def test_fingerprint_ignores_speed_settings():
     a = resolve_task("geneval").scoring_fingerprint()
-    b = resolve_task("geneval", {"clip_batch_size": 8, "prompts_per_batch": 2, "html_report": False,
-                                 "detector": {"batch_size": 1}}).scoring_fingerprint()
+    b = resolve_task(
+        "geneval", {"clip_batch_size": 8, "prompts_per_batch": 2, "html_report": False, "detector": {"batch_size": 1}}
+    ).scoring_fingerprint()
     c = resolve_task("geneval", {"threshold": 0.35}).scoring_fingerprint()
     assert a == b and a != c
 
 
 def rewritten_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: list[dict[str, Any]]) -> Path:
     """A geneval_rewritten card whose pinned original is a generated file (its real sha256)."""
-    original = write_metadata(tmp_path / "cache" / "data" / "geneval_rewritten" / "evaluation_metadata.jsonl",
-                              SELFTEST_PROMPTS)
+    original = write_metadata(
+        tmp_path / "cache" / "data" / "geneval_rewritten" / "evaluation_metadata.jsonl", SELFTEST_PROMPTS
+    )
     monkeypatch.setenv("MING_EVAL_CACHE", str(tmp_path / "cache"))
     card = yaml.safe_load((Path(__file__).parents[3] / "tasks" / "geneval_rewritten.yaml").read_text())
-    card["data"][0].update(sha256=hashlib.sha256(original.read_bytes()).hexdigest(), size=original.stat().st_size,
-                           url=None)
+    card["data"][0].update(
+        sha256=hashlib.sha256(original.read_bytes()).hexdigest(), size=original.stat().st_size, url=None
+    )
     (tmp_path / "cards" / "tasks").mkdir(parents=True)
     (tmp_path / "cards" / "tasks" / "geneval_rewritten.yaml").write_text(yaml.safe_dump(card))
     long = write_metadata(tmp_path / "long.jsonl", rows)
@@ -83,14 +86,20 @@ def test_rewritten_without_a_file_says_how(tmp_path, monkeypatch):
 def test_rewritten_prompts_run_apart_and_marked(tmp_path, monkeypatch, injected):
     rows = [{**r, "prompt": f"An elaborate scene. {r['prompt']}, photographed in daylight."} for r in SELFTEST_PROMPTS]
     long = rewritten_setup(tmp_path, monkeypatch, rows)
-    cfg = RunConfig(tasks=["geneval_rewritten"], model="shapes", out=tmp_path / "run", argv=["t"],
-                    task_options={"geneval_rewritten": {"prompts_file": str(long)}})
+    cfg = RunConfig(
+        tasks=["geneval_rewritten"],
+        model="shapes",
+        out=tmp_path / "run",
+        argv=["t"],
+        task_options={"geneval_rewritten": {"prompts_file": str(long)}},
+    )
     result = evaluate(cfg).results["geneval_rewritten"]
     assert result.task == "geneval_rewritten" and result.info["label"] == "GenEval†"
     assert result.info["table"]["label"] == "GenEval†" and any(n.startswith("†") for n in result.notes)
     assert result.info["prompts_sha256"] == hashlib.sha256(long.read_bytes()).hexdigest()
-    folder_meta = json.loads((tmp_path / "run" / "geneval_rewritten" / "images" / "00000" / "metadata.jsonl")
-                             .read_text())
+    folder_meta = json.loads(
+        (tmp_path / "run" / "geneval_rewritten" / "images" / "00000" / "metadata.jsonl").read_text()
+    )
     assert folder_meta["prompt"].startswith("An elaborate scene.")
     assert "GenEval†" in (tmp_path / "run" / "geneval_rewritten" / "report.html").read_text()
 
@@ -99,8 +108,13 @@ def test_rewritten_file_that_changes_requirements_is_refused(tmp_path, monkeypat
     rows = [dict(r) for r in SELFTEST_PROMPTS]
     rows[1] = {**rows[1], "include": [{"class": "cup", "count": 1}]}
     long = rewritten_setup(tmp_path, monkeypatch, rows)
-    cfg = RunConfig(tasks=["geneval_rewritten"], model="shapes", out=tmp_path / "run", argv=["t"],
-                    task_options={"geneval_rewritten": {"prompts_file": str(long)}})
+    cfg = RunConfig(
+        tasks=["geneval_rewritten"],
+        model="shapes",
+        out=tmp_path / "run",
+        argv=["t"],
+        task_options={"geneval_rewritten": {"prompts_file": str(long)}},
+    )
     with pytest.raises(DataError, match="line 2 differs in include"):
         evaluate(cfg)
 
@@ -119,8 +133,9 @@ def test_import_incomplete_folder_only_when_allowed(tmp_path, injected):
     text = str(err.value)
     assert "00000/samples has 3 of 4 images" in text and "00005" in text and "0004.jpg" in text
     assert not (tmp_path / "out" / "geneval" / "records").exists()  # nothing recorded from a refused folder
-    result = score_external("geneval", root, tmp_path / "out", task_options=options, allow_incomplete=True,
-                            argv=["t"])["geneval"]
+    result = score_external("geneval", root, tmp_path / "out", task_options=options, allow_incomplete=True, argv=["t"])[
+        "geneval"
+    ]
     assert result.counts["missing"] == 1 and result.counts["missing_images"] == 1
     assert result.metrics["single_object"].value == 1.0 and result.counts["images"] == 19
     assert any("incomplete" in n for n in result.notes)
@@ -162,8 +177,17 @@ def test_selftest_setup_runs_through_the_runner(tmp_path, monkeypatch):
     [(card, setup)] = selftest_tasks(tmp_path / "st", ["geneval"])
     write_shapes_card(tmp_path / "cards", Path(setup.options["prompts_file"]), images_per_prompt=2)
     monkeypatch.setenv("MING_EVAL_CARDS_PATH", str(tmp_path / "cards"))
-    cfg = RunConfig(tasks=[card], model="shapes", out=tmp_path / "run", limit=setup.limit, batch_size=2, device="cpu",
-                    task_options={card.name: setup.options}, data_overrides=setup.data, argv=["selftest"])
+    cfg = RunConfig(
+        tasks=[card],
+        model="shapes",
+        out=tmp_path / "run",
+        limit=setup.limit,
+        batch_size=2,
+        device="cpu",
+        task_options={card.name: setup.options},
+        data_overrides=setup.data,
+        argv=["selftest"],
+    )
     result = evaluate(cfg).results["geneval"]
     assert result.counts["n"] == 6 and result.counts["images"] == 12
     assert [k for k, m in result.breakdowns["tag"].items() if m.n] == list(result.breakdowns["tag"])

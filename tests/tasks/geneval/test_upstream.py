@@ -26,9 +26,18 @@ def results_file(path: Path, mutate: dict[int, dict] | None = None) -> tuple[Pat
         if "error" in up or case["options"]:
             continue
         meta = case["metadata"]
-        rows.append({"filename": f"outputs/{i:05d}/samples/0000.png", "tag": meta["tag"], "prompt": meta["prompt"],
-                     "correct": up["correct"], "reason": up["reason"], "metadata": json.dumps(meta),
-                     "details": json.dumps(up["details"]), **(mutate or {}).get(len(rows), {})})
+        rows.append(
+            {
+                "filename": f"outputs/{i:05d}/samples/0000.png",
+                "tag": meta["tag"],
+                "prompt": meta["prompt"],
+                "correct": up["correct"],
+                "reason": up["reason"],
+                "metadata": json.dumps(meta),
+                "details": json.dumps(up["details"]),
+                **(mutate or {}).get(len(rows), {}),
+            }
+        )
     with path.open("w") as fh:
         pd.DataFrame(rows).to_json(fh, orient="records", lines=True)
     colour = sum(1 for r in rows if r["tag"] in ("colors", "color_attr"))
@@ -53,12 +62,28 @@ def test_disagreements_are_listed(tmp_path):
 
 
 def test_counting_threshold_of_the_first_release(tmp_path):
-    meta = {"tag": "counting", "include": [{"class": "clock", "count": 2}], "exclude": [{"class": "clock", "count": 3}],
-            "prompt": "a photo of two clocks"}
+    meta = {
+        "tag": "counting",
+        "include": [{"class": "clock", "count": 2}],
+        "exclude": [{"class": "clock", "count": 3}],
+        "prompt": "a photo of two clocks",
+    }
     details = {"clock": [[0, 0, 10, 10, 0.95], [20, 0, 30, 10, 0.5]]}  # kept at 0.3 by the old default
     path = tmp_path / "old.jsonl"
-    path.write_text(json.dumps({"filename": "a.png", "tag": "counting", "prompt": "p", "correct": True, "reason": "",
-                                "metadata": json.dumps(meta), "details": json.dumps(details)}) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "filename": "a.png",
+                "tag": "counting",
+                "prompt": "p",
+                "correct": True,
+                "reason": "",
+                "metadata": json.dumps(meta),
+                "details": json.dumps(details),
+            }
+        )
+        + "\n"
+    )
     assert not check_upstream_results(path).ok
     assert check_upstream_results(path, RuleOptions(counting_threshold=0.3)).ok
 
@@ -101,8 +126,9 @@ def test_normalise_reason_sorts_position_relations():
 
 
 def test_refilter_keeps_recorded_order_and_applies_the_same_filters():
-    details = {"clock": [[0, 0, 100, 100, 0.5], [5, 5, 100, 100, 0.95], [200, 0, 300, 90, 0.2],
-                         [200, 0, 300, 90, 0.94]]}
+    details = {
+        "clock": [[0, 0, 100, 100, 0.5], [5, 5, 100, 100, 0.95], [200, 0, 300, 90, 0.2], [200, 0, 300, 90, 0.94]]
+    }
     objects = objects_from_details(details)
     kept = refilter(objects, "counting", RuleOptions(counting_threshold=0.3))
     assert [o.score for o in kept["clock"]] == pytest.approx([0.5, 0.95, 0.94])  # not re-sorted
@@ -111,12 +137,31 @@ def test_refilter_keeps_recorded_order_and_applies_the_same_filters():
     assert refilter(objects, "counting", RuleOptions()) == {"clock": [objects["clock"][1], objects["clock"][3]]}
 
 
-@pytest.mark.parametrize("details", ['["dog"]', '{"dog": [[0, 0, 10, 10]]}', '{"dog": [[0, 0, 10, 10, 0.9], [1, 2]]}',
-                                     '{"dog": "x"}', '{"dog": [[0, 0, 10, 10, "high"]]}'])
+@pytest.mark.parametrize(
+    "details",
+    [
+        '["dog"]',
+        '{"dog": [[0, 0, 10, 10]]}',
+        '{"dog": [[0, 0, 10, 10, 0.9], [1, 2]]}',
+        '{"dog": "x"}',
+        '{"dog": [[0, 0, 10, 10, "high"]]}',
+    ],
+)
 def test_malformed_details_name_the_line(tmp_path, details):
     meta = {"tag": "single_object", "include": [{"class": "dog", "count": 1}], "prompt": "a photo of a dog"}
     path = tmp_path / "r.jsonl"
-    path.write_text(json.dumps({"filename": "a.png", "tag": "single_object", "correct": True, "reason": "",
-                                "metadata": json.dumps(meta), "details": details}) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "filename": "a.png",
+                "tag": "single_object",
+                "correct": True,
+                "reason": "",
+                "metadata": json.dumps(meta),
+                "details": details,
+            }
+        )
+        + "\n"
+    )
     with pytest.raises(DataError, match="line 1: malformed 'details'"):
         check_upstream_results(path)

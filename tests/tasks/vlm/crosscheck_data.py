@@ -44,11 +44,26 @@ GENERATORS = {
 }
 
 
-TASKS = {"MMBench_DEV_EN": "mmbench_dev_en", "MMBench_DEV_CN": "mmbench_dev_cn", "MMStar": "mmstar",
-         "MMMU_DEV_VAL": "mmmu_dev_val", "HallusionBench": "hallusionbench", "MathVista_MINI": "mathvista_mini",
-         "MMVet": "mmvet", "OCRBench": "ocrbench"}
-OUTPUT_SEEDS = {"MMBench_DEV_EN": 14, "MMBench_DEV_CN": 33, "MMStar": 6, "MMMU_DEV_VAL": 12, "HallusionBench": 11,
-                "MathVista_MINI": 12, "MMVet": 13, "OCRBench": 14}
+TASKS = {
+    "MMBench_DEV_EN": "mmbench_dev_en",
+    "MMBench_DEV_CN": "mmbench_dev_cn",
+    "MMStar": "mmstar",
+    "MMMU_DEV_VAL": "mmmu_dev_val",
+    "HallusionBench": "hallusionbench",
+    "MathVista_MINI": "mathvista_mini",
+    "MMVet": "mmvet",
+    "OCRBench": "ocrbench",
+}
+OUTPUT_SEEDS = {
+    "MMBench_DEV_EN": 14,
+    "MMBench_DEV_CN": 33,
+    "MMStar": 6,
+    "MMMU_DEV_VAL": 12,
+    "HallusionBench": 11,
+    "MathVista_MINI": 12,
+    "MMVet": 13,
+    "OCRBench": 14,
+}
 
 
 def _h(text: str) -> int:
@@ -71,12 +86,17 @@ def outputs_for(dataset: str, path: Path, seed: int | None = None) -> dict[str, 
     seed = OUTPUT_SEEDS[dataset] if seed is None else seed
     if dataset.startswith("MMBench") or dataset in ("MMStar", "MMMU_DEV_VAL"):
         return mcq_outputs(rows, seed)
-    make = {"HallusionBench": yes_no_outputs, "MathVista_MINI": mathvista_outputs, "MMVet": mmvet_outputs,
-            "OCRBench": ocr_outputs}[dataset]
+    make = {
+        "HallusionBench": yes_no_outputs,
+        "MathVista_MINI": mathvista_outputs,
+        "MMVet": mmvet_outputs,
+        "OCRBench": ocr_outputs,
+    }[dataset]
     return make(rows, seed)
 
 
 # -- model outputs ----------------------------------------------------------------------------------
+
 
 def mcq_outputs(rows: list[dict[str, Any]], seed: int) -> dict[str, str]:
     rng = random.Random(seed)
@@ -88,13 +108,27 @@ def mcq_outputs(rows: list[dict[str, Any]], seed: int) -> dict[str, str]:
         other = rng.choice([x for x in letters if x != gold] or letters)
         text = options.get(gold, gold)
         templates = [
-            gold, other, f"The answer is {gold}.", f"({gold}) {text}", text, options.get(other, other),
-            f"**{gold}**", f"{gold}. {text}", f"{gold} looks plausible at first, but I am really not sure about it",
-            "Cannot determine the answer from the picture.", "Z", "I don't know", f"{gold} or {other}",
-            gold.lower(), "图中是" + text, f"My answer is a {text}, I think, yes.",
+            gold,
+            other,
+            f"The answer is {gold}.",
+            f"({gold}) {text}",
+            text,
+            options.get(other, other),
+            f"**{gold}**",
+            f"{gold}. {text}",
+            f"{gold} looks plausible at first, but I am really not sure about it",
+            "Cannot determine the answer from the picture.",
+            "Z",
+            "I don't know",
+            f"{gold} or {other}",
+            gold.lower(),
+            "图中是" + text,
+            f"My answer is a {text}, I think, yes.",
             f"The correct answer is **{other}**, not {gold}.",
             "Looking at it carefully " + text + " " + "x" * 120,
-            f"Answer: {gold}", f"I choose option {gold}", "hmm, something else entirely",
+            f"Answer: {gold}",
+            f"I choose option {gold}",
+            "hmm, something else entirely",
         ]
         out[str(row["index"])] = rng.choice(templates)
     return out
@@ -102,8 +136,20 @@ def mcq_outputs(rows: list[dict[str, Any]], seed: int) -> dict[str, str]:
 
 def yes_no_outputs(rows: list[dict[str, Any]], seed: int) -> dict[str, str]:
     rng = random.Random(seed)
-    templates = ["Yes", "No.", "yes, it is", "No, not really", "Yes and no", "I think so", "The answer is yes!",
-                 "nope", "." * 40 + " no", "Yes/No", "(yes)", "It is not; no."]
+    templates = [
+        "Yes",
+        "No.",
+        "yes, it is",
+        "No, not really",
+        "Yes and no",
+        "I think so",
+        "The answer is yes!",
+        "nope",
+        "." * 40 + " no",
+        "Yes/No",
+        "(yes)",
+        "It is not; no.",
+    ]
     return {str(r["index"]): rng.choice(templates) for r in rows}
 
 
@@ -115,8 +161,14 @@ def mathvista_outputs(rows: list[dict[str, Any]], seed: int) -> dict[str, str]:
         if row["question_type"] == "multi_choice":
             templates = ["(B) 1/3", "B", "1/3", "The answer is C", "no idea", "one third", "A and C"]
         elif row["answer_type"] == "integer":
-            templates = [answer, str(int(answer) + 1), f"The answer is {answer}.", f" {answer} ", f"{answer}.0",
-                         "several"]
+            templates = [
+                answer,
+                str(int(answer) + 1),
+                f"The answer is {answer}.",
+                f" {answer} ",
+                f"{answer}.0",
+                "several",
+            ]
         elif row["answer_type"] == "float":
             templates = [answer, answer + "0", f"about {answer}", str(float(answer) + 1), "1/2"]
         else:
@@ -127,8 +179,7 @@ def mathvista_outputs(rows: list[dict[str, Any]], seed: int) -> dict[str, str]:
 
 def mmvet_outputs(rows: list[dict[str, Any]], seed: int) -> dict[str, str]:
     rng = random.Random(seed)
-    return {str(r["index"]): rng.choice(["red", "It is blue.", "green-ish", "I cannot see it", "yellow"])
-            for r in rows}
+    return {str(r["index"]): rng.choice(["red", "It is blue.", "green-ish", "I cannot see it", "yellow"]) for r in rows}
 
 
 def ocr_outputs(rows: list[dict[str, Any]], seed: int) -> dict[str, str]:
@@ -136,8 +187,18 @@ def ocr_outputs(rows: list[dict[str, Any]], seed: int) -> dict[str, str]:
     out = {}
     for row in rows:
         i = int(row["index"])
-        out[str(i)] = rng.choice([f"word{i}", f"The text reads WORD {i}.", f"w o r d{i}", "x^{2}", "X ^ { 2 }",
-                                  "nothing", "", f"Word{i}\nmore"])
+        out[str(i)] = rng.choice(
+            [
+                f"word{i}",
+                f"The text reads WORD {i}.",
+                f"w o r d{i}",
+                "x^{2}",
+                "X ^ { 2 }",
+                "nothing",
+                "",
+                f"Word{i}\nmore",
+            ]
+        )
     return out
 
 
@@ -208,8 +269,9 @@ def question_cases(rows: list[dict[str, Any]], outputs: dict[str, str], *, with_
         question, prediction = str(row["question"]), outputs[str(row["index"])]
         gold = str(row["answer"]) if with_answer else ""
         parts = tuple(p.strip() for p in re.split("<AND>|<OR>", gold) if p.strip())
-        cases.append(Case((question, *parts, prediction), f"{question}\x1f{gold}\x1f{prediction}",
-                          prediction=prediction))
+        cases.append(
+            Case((question, *parts, prediction), f"{question}\x1f{gold}\x1f{prediction}", prediction=prediction)
+        )
     return cases
 
 

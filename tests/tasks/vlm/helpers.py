@@ -22,8 +22,15 @@ from ming_eval.tasks.vlm.base import VlmTask
 from tests.tasks.vlm.standins import accept, write_standins
 
 
-def load(name: str, tmp_path: Path, make: Callable[[Path], Path], *, style: str = "default",
-         sources: Mapping[str, Path] | None = None, **options: Any) -> tuple[VlmTask, list[Sample], TaskContext]:
+def load(
+    name: str,
+    tmp_path: Path,
+    make: Callable[[Path], Path],
+    *,
+    style: str = "default",
+    sources: Mapping[str, Path] | None = None,
+    **options: Any,
+) -> tuple[VlmTask, list[Sample], TaskContext]:
     card = get_task_card(name)
     dataset = card.options["dataset"]
     path = make(tmp_path / f"{dataset}.tsv")
@@ -38,8 +45,14 @@ def load(name: str, tmp_path: Path, make: Callable[[Path], Path], *, style: str 
     return task, list(task.samples(ctx)), ctx
 
 
-def score(task: VlmTask, ctx: TaskContext, samples: list[Sample], outputs: Mapping[str, str | None],
-          *, failed: set[str] = frozenset()) -> tuple[list[SampleScore], TaskResult]:  # type: ignore[assignment]
+def score(
+    task: VlmTask,
+    ctx: TaskContext,
+    samples: list[Sample],
+    outputs: Mapping[str, str | None],
+    *,
+    failed: set[str] = frozenset(),
+) -> tuple[list[SampleScore], TaskResult]:  # type: ignore[assignment]
     """Score ``outputs`` (sample id -> text); ids in ``failed`` are failed inferences. The scorer sees
     every prediction in its context, as the engine gives it."""
     preds = {}

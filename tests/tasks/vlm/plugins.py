@@ -82,12 +82,22 @@ class ColourVlm(BaseModelAdapter):
         return colour
 
 
-def write_model_card(root: Path, name: str = "colourvlm", protocol: dict[str, Any] | None = None,
-                     **options: Any) -> Path:
+def write_model_card(
+    root: Path, name: str = "colourvlm", protocol: dict[str, Any] | None = None, **options: Any
+) -> Path:
     (root / "model_zoo").mkdir(parents=True, exist_ok=True)
-    (root / "model_zoo" / f"{name}.yaml").write_text(yaml.safe_dump({
-        "name": name, "class": "tests.tasks.vlm.plugins:ColourVlm", "capabilities": ["understand"],
-        "checkpoint": "none", "dtype": "float32", "options": options, "batch_size": {"understand": 4},
-        "protocol": {"understand": {"max_new_tokens": 16, **(protocol or {})}},
-    }))
+    (root / "model_zoo" / f"{name}.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": name,
+                "class": "tests.tasks.vlm.plugins:ColourVlm",
+                "capabilities": ["understand"],
+                "checkpoint": "none",
+                "dtype": "float32",
+                "options": options,
+                "batch_size": {"understand": 4},
+                "protocol": {"understand": {"max_new_tokens": 16, **(protocol or {})}},
+            }
+        )
+    )
     return root

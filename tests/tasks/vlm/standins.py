@@ -110,8 +110,10 @@ def write_standins(folder: Path, names: tuple[str, ...] | None = None) -> dict[s
 
 def accept(specs: list[DataFile], sources: Mapping[str, Path]) -> list[DataFile]:
     """The task's data files with the given source files' checksums in place of the card's."""
-    return [s.model_copy(update={"sha256": file_digest(sources[s.name], "sha256"), "md5": None})
-            if s.name in sources else s for s in specs]
+    return [
+        s.model_copy(update={"sha256": file_digest(sources[s.name], "sha256"), "md5": None}) if s.name in sources else s
+        for s in specs
+    ]
 
 
 def load_module(path: Path) -> ModuleType:
@@ -158,8 +160,11 @@ def pinned_sources() -> tuple[dict[str, Path], str]:
                 found[name] = path
                 break
         else:
-            where = (f"${SRC_ENV}={checkout}" if checkout else
-                     f"{USER_CACHE / 'data'} (set ${SRC_ENV} to a VLMEvalKit checkout at the pinned commit, or run "
-                     "`ming-eval data download mmstar hallusionbench mathvista_mini mmvet`)")
+            where = (
+                f"${SRC_ENV}={checkout}"
+                if checkout
+                else f"{USER_CACHE / 'data'} (set ${SRC_ENV} to a VLMEvalKit checkout at the pinned commit, or run "
+                "`ming-eval data download mmstar hallusionbench mathvista_mini mmvet`)"
+            )
             return {}, f"no copy of {name} with the pinned sha256 {spec.sha256[:12]}... in {where}"
     return found, "found"

@@ -20,9 +20,15 @@ def result(task, value, half=1.0):
 # Ming-Lite-Uni's row of Table 2 for the seven shown columns; the MMBench EN/CN halves, the
 # HallusionBench overall and OCRBench are made up so that the columns come out as printed
 ROW = {
-    "mmbench_test_en_v11": 81.04, "mmbench_test_cn_v11": 80.36,  # -> 81.0 and 80.4 -> mean 80.7
-    "mmstar": 60.53, "mmmu_dev_val": 51.2, "mathvista_mini": 68.3, "hallusionbench": 51.78,
-    "ai2d_test": 84.5, "mmvet": 72.3, "ocrbench": 88.3,
+    "mmbench_test_en_v11": 81.04,
+    "mmbench_test_cn_v11": 80.36,  # -> 81.0 and 80.4 -> mean 80.7
+    "mmstar": 60.53,
+    "mmmu_dev_val": 51.2,
+    "mathvista_mini": 68.3,
+    "hallusionbench": 51.78,
+    "ai2d_test": 84.5,
+    "mmvet": 72.3,
+    "ocrbench": 88.3,
 }
 
 
@@ -48,8 +54,17 @@ def test_leaderboard_average_rounds_like_the_leaderboard():
 
 
 def test_gpt4o_row_of_table2_is_reproduced():
-    row = {"mmbench_test_en_v11": 84.3, "mmbench_test_cn_v11": 84.3, "mmstar": 65.1, "mmmu_dev_val": 70.7,
-           "mathvista_mini": 59.9, "hallusionbench": 56.2, "ai2d_test": 84.9, "mmvet": 74.5, "ocrbench": 80.6}
+    row = {
+        "mmbench_test_en_v11": 84.3,
+        "mmbench_test_cn_v11": 84.3,
+        "mmstar": 65.1,
+        "mmmu_dev_val": 70.7,
+        "mathvista_mini": 59.9,
+        "hallusionbench": 56.2,
+        "ai2d_test": 84.9,
+        "mmvet": 74.5,
+        "ocrbench": 80.6,
+    }
     assert leaderboard_average(results(row)).value == 72.0  # printed in Table 2
 
 
@@ -81,8 +96,17 @@ def test_run_prints_suite_average_when_complete():
     from ming_eval.core.results import Metric, TaskResult
     from ming_eval.tasks.vlm.base import VlmTask
 
-    tasks = ["mmbench_test_en_v11", "mmbench_test_cn_v11", "mmstar", "mmmu_dev_val", "mathvista_mini",
-             "ocrbench", "ai2d_test", "hallusionbench", "mmvet"]
+    tasks = [
+        "mmbench_test_en_v11",
+        "mmbench_test_cn_v11",
+        "mmstar",
+        "mmmu_dev_val",
+        "mathvista_mini",
+        "ocrbench",
+        "ai2d_test",
+        "hallusionbench",
+        "mmvet",
+    ]
     results = {t: TaskResult(t, "overall", {"overall": Metric(50.0, 45.0, 55.0, n=100)}) for t in tasks}
     out = VlmTask.suite_summaries(results)
     board = next(m for label, m in out.items() if label.startswith("OpenCompass leaderboard average"))

@@ -34,25 +34,80 @@ from tests.tasks.vlm.standins import pinned_sources
 
 pytestmark = pytest.mark.slow
 
-DIGESTS = {"MMBench_DEV_EN": "986b1ba86825e518", "MMBench_DEV_CN": "6b0a2667ff081ff5", "MMStar": "345a8a7bc91d010e",
-           "MMMU_DEV_VAL": "dbe02df906f776a7", "MathVista_MINI": "9b3f319c5f910693",
-           "HallusionBench": "91c3bcfa8846f518", "MMVet": "adba32af5266fb1c", "OCRBench": "5084fbeaa7cf77b7"}
+DIGESTS = {
+    "MMBench_DEV_EN": "986b1ba86825e518",
+    "MMBench_DEV_CN": "6b0a2667ff081ff5",
+    "MMStar": "345a8a7bc91d010e",
+    "MMMU_DEV_VAL": "dbe02df906f776a7",
+    "MathVista_MINI": "9b3f319c5f910693",
+    "HallusionBench": "91c3bcfa8846f518",
+    "MMVet": "adba32af5266fb1c",
+    "OCRBench": "5084fbeaa7cf77b7",
+}
 
 # --- recorded from VLMEvalKit (see the module docstring) ---------------------------------------------
 MMBENCH_EN = {"hits": "010000100100000000000001", "Overall": 0.1666666667, "CP": 0.25, "FP-S": 0.125, "LR": 0.125}
 MMBENCH_CN = {"hits": "100000100000", "Overall": 0.1666666667}
-MMSTAR = {"hits": "101101101110110001111000000101100111111011010001", "Overall": 0.5625,
-          "image scene": 0.5416666667, "numeric": 0.5833333333}
-MMMU = {"hits": dict(zip(
-    ["dev_Art_22", "dev_Art_23", *sorted(f"validation_Art_{i}" for i in range(22))],
-    "010111101011001100010110", strict=True)), "validation": 0.5454545455, "dev": 0.5}
-HALLUSION = {"scores": "11000011000111001110100100111001", "aAcc": 50.0, "fAcc": 31.25, "qAcc": 6.25,
-             "VD": (50.0, 37.5, 12.5), "VS": (50.0, 25.0, 0.0)}
+MMSTAR = {
+    "hits": "101101101110110001111000000101100111111011010001",
+    "Overall": 0.5625,
+    "image scene": 0.5416666667,
+    "numeric": 0.5833333333,
+}
+MMMU = {
+    "hits": dict(
+        zip(
+            ["dev_Art_22", "dev_Art_23", *sorted(f"validation_Art_{i}" for i in range(22))],
+            "010111101011001100010110",
+            strict=True,
+        )
+    ),
+    "validation": 0.5454545455,
+    "dev": 0.5,
+}
+HALLUSION = {
+    "scores": "11000011000111001110100100111001",
+    "aAcc": 50.0,
+    "fAcc": 31.25,
+    "qAcc": 6.25,
+    "VD": (50.0, 37.5, 12.5),
+    "VS": (50.0, 25.0, 0.0),
+}
 MATHVISTA = {"acc": 40.0, "prefetch_rate": 37.5, "figure question answering": 40.0, "statistical reasoning": 40.0}
-MMVET = {"Overall": 39.5833333333, "rec": 40.8333333333, "ocr": 46.6666666667, "spat": 45.0, "know": 15.0,
-         "ocr_rec": 48.3333333333,
-         "grades": [0.7, 0.3, 0.0, 0.9, 1.0, 0.1, 0.2, 0.8, 0.2, 0.5, 0.0, 0.4, 0.2, 0.2, 0.2, 0.1, 0.1, 0.9, 0.1, 0.3,
-                    0.8, 0.9, 0.4, 0.2]}
+MMVET = {
+    "Overall": 39.5833333333,
+    "rec": 40.8333333333,
+    "ocr": 46.6666666667,
+    "spat": 45.0,
+    "know": 15.0,
+    "ocr_rec": 48.3333333333,
+    "grades": [
+        0.7,
+        0.3,
+        0.0,
+        0.9,
+        1.0,
+        0.1,
+        0.2,
+        0.8,
+        0.2,
+        0.5,
+        0.0,
+        0.4,
+        0.2,
+        0.2,
+        0.2,
+        0.1,
+        0.1,
+        0.9,
+        0.1,
+        0.3,
+        0.8,
+        0.9,
+        0.4,
+        0.2,
+    ],
+}
 OCRBENCH = {"Final Score": 10, "Text Recognition": 6, "Doc-oriented VQA": 2, "Key Information Extraction": 2}
 
 
@@ -109,8 +164,9 @@ def test_mmbench_circular(tmp_path, monkeypatch, judge_server, sources):
     assert result.metrics["overall"].value == pytest.approx(100 * MMBENCH_EN["Overall"])
     for ability in ("CP", "FP-S", "LR"):
         assert result.breakdowns["l2-category"][ability].value == pytest.approx(100 * MMBENCH_EN[ability])
-    samples, scores, result = run("mmbench_dev_cn", "MMBench_DEV_CN", tmp_path / "cn", monkeypatch, judge_server,
-                                  sources)
+    samples, scores, result = run(
+        "mmbench_dev_cn", "MMBench_DEV_CN", tmp_path / "cn", monkeypatch, judge_server, sources
+    )
     assert group_hits(samples, scores) == MMBENCH_CN["hits"]  # Chinese judge prompt
     assert result.metrics["overall"].value == pytest.approx(100 * MMBENCH_CN["Overall"])
 

@@ -18,8 +18,17 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.vlm.plugins import ColourVlm, write_model_card
 from tests.tasks.vlm.standins import MMVET_MARKER, write_standins
 
-LEADERBOARD = ["mmbench_test_en_v11", "mmbench_test_cn_v11", "mmstar", "mmmu_dev_val", "mathvista_mini",
-               "hallusionbench", "ai2d_test", "mmvet", "ocrbench"]
+LEADERBOARD = [
+    "mmbench_test_en_v11",
+    "mmbench_test_cn_v11",
+    "mmstar",
+    "mmmu_dev_val",
+    "mathvista_mini",
+    "hallusionbench",
+    "ai2d_test",
+    "mmvet",
+    "ocrbench",
+]
 # the command of the issue: suite names stand for the leaderboard's tasks (mmbench = v1.1 test EN + CN)
 SHORT_NAMES = ["mmbench", "mmstar", "mmmu", "mathvista", "hallusionbench", "ai2d", "mmvet", "ocrbench"]
 
@@ -76,8 +85,17 @@ def data_args(tasks, folder, judge_off=True):
 
 def test_leaderboard_suite_then_judge_comes_back(vlm_cards, tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
-    args = ["run", *SHORT_NAMES, "-m", "colourvlm", "--out", str(out), "--batch-size", "3",
-            *data_args(LEADERBOARD, tmp_path / "data", judge_off=False)]
+    args = [
+        "run",
+        *SHORT_NAMES,
+        "-m",
+        "colourvlm",
+        "--out",
+        str(out),
+        "--batch-size",
+        "3",
+        *data_args(LEADERBOARD, tmp_path / "data", judge_off=False),
+    ]
     code, text = run_cli(args, capsys)  # no judge configured anywhere
     assert code == 0, text
     assert "could not be judged (judge unavailable)" in text
@@ -117,8 +135,10 @@ def test_leaderboard_suite_then_judge_comes_back(vlm_cards, tmp_path, capsys, mo
 
 def test_failures_and_empty_outputs_are_counted(vlm_cards, tmp_path, capsys):
     out = tmp_path / "run"
-    code, text = run_cli(["run", "mmstar", "-m", "colourvlm-broken", "--out", str(out),
-                          *data_args(["mmstar"], tmp_path / "data")], capsys)
+    code, text = run_cli(
+        ["run", "mmstar", "-m", "colourvlm-broken", "--out", str(out), *data_args(["mmstar"], tmp_path / "data")],
+        capsys,
+    )
     assert code == 0, text
     stored = json.loads((out / "mmstar" / "results.json").read_text())
     assert stored["counts"]["inference_failed"] == 1  # "image 1" raised
@@ -132,8 +152,19 @@ def test_lmudata_folder_is_reused(vlm_cards, tmp_path, capsys, monkeypatch):
     lmu = tmp_path / "LMUData"
     path = make_mcq(lmu / "MMStar.tsv", 6)
     monkeypatch.setenv("LMUData", str(lmu))
-    code, text = run_cli(["run", "mmstar", "-m", "colourvlm", "--out", str(tmp_path / "r"),
-                          "-o", f"mmstar.data_md5={file_digest(path, 'md5')}"], capsys)
+    code, text = run_cli(
+        [
+            "run",
+            "mmstar",
+            "-m",
+            "colourvlm",
+            "--out",
+            str(tmp_path / "r"),
+            "-o",
+            f"mmstar.data_md5={file_digest(path, 'md5')}",
+        ],
+        capsys,
+    )
     assert code == 0, text
     assert not (Path(os.environ["MING_EVAL_CACHE"]) / "data" / "mmstar").exists()  # nothing copied or fetched
 
@@ -151,8 +182,21 @@ def test_md5_mismatch_in_lmudata_is_explained(vlm_cards, tmp_path, capsys, monke
 
 def test_missing_column_is_explained(vlm_cards, tmp_path, capsys):
     path = write_tsv(tmp_path / "MMVet.tsv", [{"index": 1, "question": "q", "image": "x" * 80}])
-    code, text = run_cli(["run", "mmvet", "-m", "colourvlm", "--out", str(tmp_path / "r"), "--data",
-                          f"MMVet.tsv={path}", "-o", f"mmvet.data_md5={file_digest(path, 'md5')}"], capsys)
+    code, text = run_cli(
+        [
+            "run",
+            "mmvet",
+            "-m",
+            "colourvlm",
+            "--out",
+            str(tmp_path / "r"),
+            "--data",
+            f"MMVet.tsv={path}",
+            "-o",
+            f"mmvet.data_md5={file_digest(path, 'md5')}",
+        ],
+        capsys,
+    )
     assert code == 2 and "MMVet.tsv lacks the column(s) answer, category" in text
 
 
@@ -164,20 +208,58 @@ def test_unknown_prompt_style_is_refused_before_work(vlm_cards, tmp_path, capsys
 
 
 def test_selftest_runs_every_suite_task(vlm_cards, tmp_path, capsys):
-    code, text = run_cli(["selftest", "--keep", str(tmp_path / "st"), "--only", "mmbench_dev_en", "--only",
-                          "hallusionbench", "--only", "mathvista_mini", "--only", "ocrbench"], capsys)
+    code, text = run_cli(
+        [
+            "selftest",
+            "--keep",
+            str(tmp_path / "st"),
+            "--only",
+            "mmbench_dev_en",
+            "--only",
+            "hallusionbench",
+            "--only",
+            "mathvista_mini",
+            "--only",
+            "ocrbench",
+        ],
+        capsys,
+    )
     assert code == 0, text
     assert "selftest passed" in text and "mathvista_mini" in text
 
 
 def test_undecodable_image_fails_only_its_sample(vlm_cards, tmp_path, capsys):
-    rows = [{"index": i, "question": f"Which colour fills image {i}?", "A": "red", "B": "blue", "C": "green",
-             "D": "yellow", "answer": "A", "image": png_b64(COLORS["red"])} for i in range(4)]
+    rows = [
+        {
+            "index": i,
+            "question": f"Which colour fills image {i}?",
+            "A": "red",
+            "B": "blue",
+            "C": "green",
+            "D": "yellow",
+            "answer": "A",
+            "image": png_b64(COLORS["red"]),
+        }
+        for i in range(4)
+    ]
     rows[2]["image"] = "iVBORw0KGgo" + "A" * 80  # a PNG header, then nothing decodable
     path = write_tsv(tmp_path / "MMStar.tsv", rows)
     out = tmp_path / "r"
-    code, text = run_cli(["run", "mmstar", "-m", "colourvlm-plain", "--out", str(out), "--data",
-                          f"MMStar.tsv={path}", "-o", f"mmstar.data_md5={file_digest(path, 'md5')}"], capsys)
+    code, text = run_cli(
+        [
+            "run",
+            "mmstar",
+            "-m",
+            "colourvlm-plain",
+            "--out",
+            str(out),
+            "--data",
+            f"MMStar.tsv={path}",
+            "-o",
+            f"mmstar.data_md5={file_digest(path, 'md5')}",
+        ],
+        capsys,
+    )
     assert code == 0, text
     stored = json.loads((out / "mmstar" / "results.json").read_text())
     assert stored["counts"]["inference_failed"] == 1 and stored["metrics"]["overall"]["value"] == 75.0
@@ -202,8 +284,13 @@ def test_rejected_judge_key_is_reported_per_sample(vlm_cards, tmp_path, capsys, 
     with FakeOpenAI(lambda p, b: (401, "Incorrect API key provided")) as fake:
         monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
         monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
-        args = ["-o", "mmstar.judge_retries=0", "-o", f"mmstar.judge_cache_dir={tmp_path / 'c'}",
-                *data_args(["mmstar"], tmp_path / "d")]
+        args = [
+            "-o",
+            "mmstar.judge_retries=0",
+            "-o",
+            f"mmstar.judge_cache_dir={tmp_path / 'c'}",
+            *data_args(["mmstar"], tmp_path / "d"),
+        ]
         code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(out), *args], capsys)
         assert code == 0, text
         assert len(fake.bodies) <= 2  # given up at the first 401 (two vague rows may be in flight together)
@@ -216,8 +303,16 @@ def test_rejected_judge_key_is_reported_per_sample(vlm_cards, tmp_path, capsys, 
 def test_missing_prompt_source_stops_scoring_and_keeps_predictions(vlm_cards, tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
     setup = selftest_setup(get_task_card("mmstar"), tmp_path / "d")
-    tsv = ["--data", f"MMStar.tsv={setup.data['MMStar.tsv']}", "-o", f"mmstar.data_md5={setup.options['data_md5']}",
-           "-o", f"mmstar.judge_cache_dir={tmp_path / 'c'}", "-o", "mmstar.judge_retries=0"]
+    tsv = [
+        "--data",
+        f"MMStar.tsv={setup.data['MMStar.tsv']}",
+        "-o",
+        f"mmstar.data_md5={setup.options['data_md5']}",
+        "-o",
+        f"mmstar.judge_cache_dir={tmp_path / 'c'}",
+        "-o",
+        "mmstar.judge_retries=0",
+    ]
     with FakeOpenAI(lambda p, b: "B") as fake:
         monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
         # a judge is configured but its prompt source is neither cached nor given, and we are offline
@@ -227,8 +322,9 @@ def test_missing_prompt_source_stops_scoring_and_keeps_predictions(vlm_cards, tm
         assert fake.bodies == []
         assert (out / "mmstar" / "predictions.jsonl").is_file()  # inference is kept
         calls = len(ColourVlm.seen)
-        code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(out), *tsv,
-                              *data_args([], tmp_path / "d")], capsys)
+        code, text = run_cli(
+            ["run", "mmstar", "-m", "colourvlm-vague", "--out", str(out), *tsv, *data_args([], tmp_path / "d")], capsys
+        )
         assert code == 0, text
         assert len(ColourVlm.seen) == calls and fake.bodies  # scored with the judge, the model not run again
     assert "judge_unavailable" not in json.loads((out / "mmstar" / "results.json").read_text())["counts"]
@@ -258,7 +354,18 @@ def test_prompt_sources_prefetched_for_an_offline_cluster(vlm_cards, judge_sourc
     monkeypatch.setenv("MING_EVAL_OFFLINE", "1")
     with FakeOpenAI(lambda p, b: "C") as fake:
         monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
-        code, text = run_cli(["run", "mmstar", "-m", "colourvlm-vague", "--out", str(tmp_path / "r1"),
-                              "-o", f"mmstar.judge_cache_dir={tmp_path / 'c'}"], capsys)
+        code, text = run_cli(
+            [
+                "run",
+                "mmstar",
+                "-m",
+                "colourvlm-vague",
+                "--out",
+                str(tmp_path / "r1"),
+                "-o",
+                f"mmstar.judge_cache_dir={tmp_path / 'c'}",
+            ],
+            capsys,
+        )
         assert code == 0, text
         assert fake.bodies and all("STAND-IN MATCHER" in p for p in fake.prompts())

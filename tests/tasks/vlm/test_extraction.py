@@ -14,20 +14,23 @@ from ming_eval.tasks.vlm.extraction import (
 ABCD = {"A": "paper kite", "B": "walrus", "C": "cat", "D": "dog"}
 
 
-@pytest.mark.parametrize(("answer", "expected"), [
-    ("B", "B"),
-    ("(B)", "B"),
-    ("B. walrus", "B"),
-    ("**C**", "C"),
-    ("Answer: D", "D"),
-    ("The answer is C.", "C"),
-    ("A and B", None),  # two letters: ambiguous (then text: neither option text is in it)
-    ("I cannot decide. Z", "Z"),
-    ("b", None),  # letters are case-sensitive words
-    ("Failed to obtain answer via API. B", None),
-    ("Cannot determine the answer from the image, A", "Z"),  # refusals beat letters
-    ("", None),
-])
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("B", "B"),
+        ("(B)", "B"),
+        ("B. walrus", "B"),
+        ("**C**", "C"),
+        ("Answer: D", "D"),
+        ("The answer is C.", "C"),
+        ("A and B", None),  # two letters: ambiguous (then text: neither option text is in it)
+        ("I cannot decide. Z", "Z"),
+        ("b", None),  # letters are case-sensitive words
+        ("Failed to obtain answer via API. B", None),
+        ("Cannot determine the answer from the image, A", "Z"),  # refusals beat letters
+        ("", None),
+    ],
+)
 def test_letters(answer, expected):
     assert match_option_letter(answer, ABCD) == expected
 
@@ -47,13 +50,16 @@ def test_answer_is_pattern_only_under_current_rules():
     assert match_option_letter("My answer is a dog for sure, really sure, no doubt", ABCD) == "A"
 
 
-@pytest.mark.parametrize(("answer", "expected"), [
-    ("It is a cat.", "C"),
-    ("a red paper kite", "A"),
-    ("cat or dog", None),  # two options' texts
-    ("CAT", "C"),  # case-insensitive
-    ("a giraffe", None),
-])
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("It is a cat.", "C"),
+        ("a red paper kite", "A"),
+        ("cat or dog", None),  # two options' texts
+        ("CAT", "C"),  # case-insensitive
+        ("a giraffe", None),
+    ],
+)
 def test_text(answer, expected):
     assert match_option_text(answer, ABCD) == expected
 
@@ -70,17 +76,20 @@ def test_match_option_reports_how():
     assert match_option("no idea", ABCD) == (None, "none")
 
 
-@pytest.mark.parametrize(("output", "expected"), [
-    ("Yes", "Yes"),
-    ("yes.", "Yes"),
-    ("No, it is not.", "No"),
-    ("Yes and no", "Unknown"),
-    ("The answer is yes!", "Yes"),
-    ("nope", "Unknown"),
-    ("(No)", "No"),
-    ("yes:", "Unknown"),  # ':' is not stripped by the VQA normaliser
-    ("I can't say", "Unknown"),
-])
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("Yes", "Yes"),
+        ("yes.", "Yes"),
+        ("No, it is not.", "No"),
+        ("Yes and no", "Unknown"),
+        ("The answer is yes!", "Yes"),
+        ("nope", "Unknown"),
+        ("(No)", "No"),
+        ("yes:", "Unknown"),  # ':' is not stripped by the VQA normaliser
+        ("I can't say", "Unknown"),
+    ],
+)
 def test_yes_no(output, expected):
     assert yes_no(output) == expected
 

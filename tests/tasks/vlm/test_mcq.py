@@ -10,12 +10,12 @@ from tests.tasks.vlm.helpers import load, score
 
 # make_mcq(n=6): golds A C D D D B; options row 2 = blue red yellow green
 MMSTAR_OUTPUTS = {
-    "0": "A",                              # right, by letter
-    "1": "B",                              # wrong
-    "2": "It is green.",                   # right, by option text
-    "3": "hmm, maybe the last colour",     # the judge says D: right
-    "4": "",                               # empty: wrong
-    "5": "I would say the second",         # the judge never names an option: wrong
+    "0": "A",  # right, by letter
+    "1": "B",  # wrong
+    "2": "It is green.",  # right, by option text
+    "3": "hmm, maybe the last colour",  # the judge says D: right
+    "4": "",  # empty: wrong
+    "5": "I would say the second",  # the judge never names an option: wrong
 }
 
 
@@ -38,8 +38,14 @@ def test_vanilla_with_judge(tmp_path, monkeypatch):
         task, samples, ctx = load("mmstar", tmp_path, make_mcq, **with_judge(monkeypatch, fake, tmp_path))
         scores, result = score(task, ctx, samples, MMSTAR_OUTPUTS)
         assert [s.score for s in scores] == [1, 0, 1, 1, 0, 0]
-        assert [s.details.get("how") for s in scores] == ["option", "option", "text", "judge", "empty",
-                                                         "judge_unparsed"]
+        assert [s.details.get("how") for s in scores] == [
+            "option",
+            "option",
+            "text",
+            "judge",
+            "empty",
+            "judge_unparsed",
+        ]
         assert result.metrics["overall"].value == pytest.approx(50.0)
         assert result.info["extraction"]["judge"] == 1
         # one call for row 3, three (attempts 0, 1, 2) for row 5; none for what the heuristics matched
@@ -47,9 +53,11 @@ def test_vanilla_with_judge(tmp_path, monkeypatch):
         assert all(r["temperature"] == 0.0 and r["max_tokens"] == 2048 for r in fake.bodies)
         # the stand-in prompt source (tests/tasks/vlm/standins.py), filled as VLMEvalKit fills its own
         prompt = next(p for p in fake.prompts() if "last colour" in p)
-        assert prompt.endswith("<question>Which colour fills image 3??</question>\n<options>options on offer:\n"
-                               "(A) blue;\n(B) red;\n(C) yellow;\n(D) green;\n</options>\n"
-                               "<reply>hmm, maybe the last colour</reply>\nmapped to: ")
+        assert prompt.endswith(
+            "<question>Which colour fills image 3??</question>\n<options>options on offer:\n"
+            "(A) blue;\n(B) red;\n(C) yellow;\n(D) green;\n</options>\n"
+            "<reply>hmm, maybe the last colour</reply>\nmapped to: "
+        )
     # scoring again asks nothing: every reply is in the cache
     with FakeOpenAI(mcq_judge) as fake2:
         monkeypatch.setenv("OPENAI_BASE_URL", fake2.url)
@@ -77,10 +85,20 @@ def test_exact_matching_policy(tmp_path):
 
 # make_mmbench(n=4) golds by index (see the fixture): rotations of each question
 CIRCULAR_OUTPUTS = {
-    "0": "A", "1000000": "B", "2000000": "C",                                 # Q0: all right -> 1
-    "1": "C", "1000001": "D", "2000001": "A", "3000001": "maybe the fourth",  # Q1: judge says B -> 1
-    "2": "D", "1000002": "B", "2000002": "maybe the fourth", "3000002": "C",  # Q2: a rotation wrong -> 0
-    "3": "C", "1000003": "A", "2000003": "no clue at all",                    # Q3: judge unparsable -> 0
+    "0": "A",
+    "1000000": "B",
+    "2000000": "C",  # Q0: all right -> 1
+    "1": "C",
+    "1000001": "D",
+    "2000001": "A",
+    "3000001": "maybe the fourth",  # Q1: judge says B -> 1
+    "2": "D",
+    "1000002": "B",
+    "2000002": "maybe the fourth",
+    "3000002": "C",  # Q2: a rotation wrong -> 0
+    "3": "C",
+    "1000003": "A",
+    "2000003": "no clue at all",  # Q3: judge unparsable -> 0
 }
 
 
@@ -137,12 +155,12 @@ def test_test_split_without_answers(tmp_path):
 
 # make_mmmu(n=6): rows 0-3 validation, 4-5 dev; rows 2 and 5 are open questions (yellow, green)
 MMMU_OUTPUTS = {
-    "validation_Art_0": "B",                   # right
-    "validation_Art_1": "The answer is red",   # option text of B: right
-    "validation_Art_2": "It is yellowish",     # open: the gold text is inside the answer -> right
-    "validation_Art_3": "A",                   # wrong
-    "dev_Art_4": "B",                          # right
-    "dev_Art_5": "A",                          # open: a bare "A" names the gold choice -> right (as VLMEvalKit)
+    "validation_Art_0": "B",  # right
+    "validation_Art_1": "The answer is red",  # option text of B: right
+    "validation_Art_2": "It is yellowish",  # open: the gold text is inside the answer -> right
+    "validation_Art_3": "A",  # wrong
+    "dev_Art_4": "B",  # right
+    "dev_Art_5": "A",  # open: a bare "A" names the gold choice -> right (as VLMEvalKit)
 }
 
 
@@ -185,7 +203,15 @@ def test_v02_matching_rules(tmp_path):
 
 
 def test_circular_index_that_is_not_a_number_names_the_row(tmp_path):
-    rows = [{"index": "q7", "question": "Which colour?", "A": "red", "B": "blue", "answer": "A",
-             "image": png_b64(COLORS["red"])}]
+    rows = [
+        {
+            "index": "q7",
+            "question": "Which colour?",
+            "A": "red",
+            "B": "blue",
+            "answer": "A",
+            "image": png_b64(COLORS["red"]),
+        }
+    ]
     with pytest.raises(DataError, match=r"MMBench_DEV_EN\.tsv index q7: .*whole-number indices"):
         load("mmbench_dev_en", tmp_path, lambda p: write_tsv(p, rows))

@@ -20,8 +20,10 @@ def text_of(parts):
 def test_dataset_default_mcq():
     parts = build_content("mcq", "default", ROW, IMG[:1], "s")
     assert isinstance(parts[0], ImagePart) and len(parts) == 2
-    assert text_of(parts) == ("Hint: Look closely.\nQuestion: What is shown?\nOptions:\nA. cat\nB. dog\nD. 3.5\n"
-                              "Please select the correct answer from the options above. \n")
+    assert text_of(parts) == (
+        "Hint: Look closely.\nQuestion: What is shown?\nOptions:\nA. cat\nB. dog\nD. 3.5\n"
+        "Please select the correct answer from the options above. \n"
+    )
 
 
 def test_default_mcq_without_hint_or_options():
@@ -32,26 +34,32 @@ def test_default_mcq_without_hint_or_options():
 def test_qwen2vl_mcq_english_and_chinese():
     assert text_of(build_content("mcq", "qwen2vl", ROW, IMG[:1], "s")) == (
         "Hint: Look closely.\nQuestion: What is shown?\nOptions:\nA. cat\nB. dog\nD. 3.5\n"
-        "Please select the correct answer from the options above.")
+        "Please select the correct answer from the options above."
+    )
     cn = {"question": "这是什么?", "A": "猫", "B": "狗"}
     assert text_of(build_content("mcq", "qwen2vl", cn, IMG[:1], "s")) == (
-        "Question: 这是什么?\nOptions:\nA. 猫\nB. 狗\n请直接回答选项字母。")
+        "Question: 这是什么?\nOptions:\nA. 猫\nB. 狗\n请直接回答选项字母。"
+    )
 
 
 def test_llava_mcq():
     assert text_of(build_content("mcq", "llava", ROW, IMG[:1], "s")) == (
         "Look closely.\nWhat is shown?\nA. cat\nB. dog\nD. 3.5\n"
-        "Answer with the option's letter from the given choices directly.")
+        "Answer with the option's letter from the given choices directly."
+    )
     assert text_of(build_content("mcq", "llava", {"question": "Why?"}, IMG[:1], "s")) == (
-        "Why?\nAnswer the question directly.")
+        "Why?\nAnswer the question directly."
+    )
 
 
 def test_janus_prompts():
     assert text_of(build_content("mcq", "janus", ROW, IMG[:1], "s")) == (
         "\nHint: Look closely.\nWhat is shown?\nA. cat\nB. dog\nD. 3.5\n\n"
-        "Answer with the option's letter from the given choices directly.")
+        "Answer with the option's letter from the given choices directly."
+    )
     assert text_of(build_content("yes_no", "janus", {"question": "Is it red?"}, IMG[:1], "s")) == (
-        "\nIs it red?\nAnswer the question using a single word or phrase.")
+        "\nIs it red?\nAnswer the question using a single word or phrase."
+    )
     assert text_of(build_content("mmvet", "janus", {"question": "Describe."}, IMG[:1], "s")) == "\nDescribe."
     assert text_of(build_content("vqa", "janus", {"question": "How many?"}, IMG[:1], "s")) == "How many?"
 
@@ -62,13 +70,15 @@ def test_yes_no_and_short_answer_styles():
     assert text_of(build_content("yes_no", "qwen2vl", q, IMG[:1], "s")) == "Is it red? Please answer yes or no."
     assert text_of(build_content("yes_no", "llava", q, IMG[:1], "s")) == "Is it red?"
     assert text_of(build_content("vqa", "qwen2vl", q, IMG[:1], "s")) == (
-        "Is it red?\nPlease try to answer the question with short words or phrases if possible.")
+        "Is it red?\nPlease try to answer the question with short words or phrases if possible."
+    )
     assert text_of(build_content("mmvet", "qwen2vl", q, IMG[:1], "s")) == "Is it red?"  # MM-Vet keeps its prompt
 
 
 def test_extra_prefix_and_suffix():
-    parts = build_content("vqa", "default", {"question": "Q"}, IMG[:1], "s",
-                          {"prompt_prefix": "<think>", "prompt_suffix": " Be brief."})
+    parts = build_content(
+        "vqa", "default", {"question": "Q"}, IMG[:1], "s", {"prompt_prefix": "<think>", "prompt_suffix": " Be brief."}
+    )
     assert text_of(parts) == "<think>Q Be brief."
 
 

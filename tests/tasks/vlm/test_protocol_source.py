@@ -70,8 +70,9 @@ def test_format_template_gets_named_fields(source):
     assert t.fields == ("question", "options", "answer")
     assert t.render({"question": "q", "options": "o {x}", "answer": "a"}) == "Q: q?\nO: o {x}\nA: {braces} a\n"
     # the same as str.format, whose text it is
-    assert t.render({"question": "q", "options": "o", "answer": "a"}) == \
-        "Q: {}?\nO: {}\nA: {{braces}} {}\n".format("q", "o", "a")
+    assert t.render({"question": "q", "options": "o", "answer": "a"}) == "Q: {}?\nO: {}\nA: {{braces}} {}\n".format(
+        "q", "o", "a"
+    )
     numbered = source.format_template("numbered", "tmpl", ("x", "y"))
     assert numbered.render({"x": "1", "y": "2"}) == "2 then 1"
 
@@ -79,8 +80,16 @@ def test_format_template_gets_named_fields(source):
 def test_fstring_fields_are_named_after_their_expressions(source):
     (line,) = source.unnamed("lines", 1)
     assert isinstance(line, Template)
-    assert line.parts == (Placeholder("key"), " = ", Placeholder("value"), "; ", Placeholder("name"), " ",
-                          Placeholder("shape"), "\n")
+    assert line.parts == (
+        Placeholder("key"),
+        " = ",
+        Placeholder("value"),
+        "; ",
+        Placeholder("name"),
+        " ",
+        Placeholder("shape"),
+        "\n",
+    )
     assert source.assigned_text("lines", "s") == "head\n"
 
 
@@ -100,16 +109,19 @@ def test_template_render_needs_every_field():
         Template(("x", Placeholder("a"), Placeholder("b"))).render({"a": "1"})
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda s: s.function("missing"), "function missing(): not defined at module level"),
-    (lambda s: s.assigned("build", "nothing"), "build(): nothing: no assignment"),
-    (lambda s: s.assigned("glued", "text"), "glued(): text: expected a string literal, found BinOp"),
-    (lambda s: s.assigned_text("examples", "second"), "examples(): second: expected a plain string"),
-    (lambda s: s.format_template("build", "tmpl", ("q", "o")), "format field 2 beyond the 2 expected"),
-    (lambda s: s.format_template("build", "tmpl", ("q", "o", "a", "extra")), "fill 3 of the 4 expected"),
-    (lambda s: s.returned_list("glued"), "glued(): return: expected a single `return [...]`"),
-    (lambda s: s.unnamed("glued", 3), "glued(): expected 3 unnamed string literals, found 4"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda s: s.function("missing"), "function missing(): not defined at module level"),
+        (lambda s: s.assigned("build", "nothing"), "build(): nothing: no assignment"),
+        (lambda s: s.assigned("glued", "text"), "glued(): text: expected a string literal, found BinOp"),
+        (lambda s: s.assigned_text("examples", "second"), "examples(): second: expected a plain string"),
+        (lambda s: s.format_template("build", "tmpl", ("q", "o")), "format field 2 beyond the 2 expected"),
+        (lambda s: s.format_template("build", "tmpl", ("q", "o", "a", "extra")), "fill 3 of the 4 expected"),
+        (lambda s: s.returned_list("glued"), "glued(): return: expected a single `return [...]`"),
+        (lambda s: s.unnamed("glued", 3), "glued(): expected 3 unnamed string literals, found 4"),
+    ],
+)
 def test_shape_errors_name_file_origin_and_symbol(source, call, message):
     with pytest.raises(SourceShapeError) as err:
         call(source)
@@ -118,19 +130,23 @@ def test_shape_errors_name_file_origin_and_symbol(source, call, message):
     assert isinstance(err.value, DataError)
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("def f():\n    tmpl = '{name}'\n", "format field {name} is not positional"),
-    ("def f():\n    tmpl = '{0!r}'\n", "has a conversion or format spec"),
-    ("def f():\n    tmpl = '{0:>4}'\n", "has a conversion or format spec"),
-    ("def f():\n    tmpl = '{0'\n", "not a valid format string"),
-    ("def f():\n    tmpl = 'a'\n    tmpl = 'b'\n", "f(): tmpl: assigned 2 times"),
-    ("def f():\n    pass\n\n\ndef f():\n    pass\n", "function f(): defined 2 times"),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("def f():\n    tmpl = '{name}'\n", "format field {name} is not positional"),
+        ("def f():\n    tmpl = '{0!r}'\n", "has a conversion or format spec"),
+        ("def f():\n    tmpl = '{0:>4}'\n", "has a conversion or format spec"),
+        ("def f():\n    tmpl = '{0'\n", "not a valid format string"),
+        ("def f():\n    tmpl = 'a'\n    tmpl = 'b'\n", "f(): tmpl: assigned 2 times"),
+        ("def f():\n    pass\n\n\ndef f():\n    pass\n", "function f(): defined 2 times"),
+    ],
+)
 def test_format_template_shapes(tmp_path, body, message):
     path = tmp_path / "odd.py"
     path.write_text(body)
-    with pytest.raises(SourceShapeError, match=message.replace("(", r"\(").replace(")", r"\)")
-                       .replace("{", r"\{").replace("}", r"\}")):
+    with pytest.raises(
+        SourceShapeError, match=message.replace("(", r"\(").replace(")", r"\)").replace("{", r"\{").replace("}", r"\}")
+    ):
         PythonSource(path, ORIGIN).format_template("f", "tmpl", ("x",))
 
 

@@ -19,11 +19,21 @@ def colour(ref):
 
 
 def test_rows_values_and_pandas_missing_value_rules(tmp_path):
-    path = write_tsv(tmp_path / "t.tsv", [
-        {"index": 1, "question": 'He said "hi"\tand left\nearly', "A": "None", "B": "N/A", "C": "3", "D": "",
-         "image": png_b64(COLORS["red"])},
-        {"index": 2, "question": "q2", "A": "x", "B": "y", "C": "4.50", "D": "z", "image": png_b64(COLORS["blue"])},
-    ])
+    path = write_tsv(
+        tmp_path / "t.tsv",
+        [
+            {
+                "index": 1,
+                "question": 'He said "hi"\tand left\nearly',
+                "A": "None",
+                "B": "N/A",
+                "C": "3",
+                "D": "",
+                "image": png_b64(COLORS["red"]),
+            },
+            {"index": 2, "question": "q2", "A": "x", "B": "y", "C": "4.50", "D": "z", "image": png_b64(COLORS["blue"])},
+        ],
+    )
     table = TsvTable.load(path)
     assert len(table) == 2
     first = table.rows[0]
@@ -49,11 +59,14 @@ def test_circular_copies_share_the_image_of_their_index(tmp_path):
 
 def test_multi_image_cells_and_rows_without_image(tmp_path):
     cell = str([png_b64(COLORS["red"]), png_b64(COLORS["green"]), png_b64(COLORS["blue"])])
-    path = write_tsv(tmp_path / "m.tsv", [
-        {"index": "a", "question": "q", "image": cell},
-        {"index": "b", "question": "no image", "image": None},
-        {"index": "c", "question": "q", "image": "a"},
-    ])
+    path = write_tsv(
+        tmp_path / "m.tsv",
+        [
+            {"index": "a", "question": "q", "image": cell},
+            {"index": "b", "question": "no image", "image": None},
+            {"index": "c", "question": "q", "image": "a"},
+        ],
+    )
     table = TsvTable.load(path)
     assert [r["index"] for r in table.rows] == ["a", "c"] and table.dropped_no_image == 1
     assert [colour(r) for r in table.image_refs(0)] == [COLORS["red"], COLORS["green"], COLORS["blue"]]
@@ -144,5 +157,6 @@ def test_metadata_equals_pandas_reading_the_whole_file(tmp_path):
     for mine, ref in zip(ours.rows, theirs, strict=True):
         assert mine.keys() == ref.keys()
         for key in ref:
-            assert (pd.isna(mine[key]) and pd.isna(ref[key])) or (mine[key] == ref[key] and
-                                                                    type(mine[key]) is type(ref[key])), key
+            assert (pd.isna(mine[key]) and pd.isna(ref[key])) or (
+                mine[key] == ref[key] and type(mine[key]) is type(ref[key])
+            ), key

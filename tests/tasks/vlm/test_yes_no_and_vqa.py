@@ -62,14 +62,24 @@ def test_hallusionbench_judge_rising_temperature(tmp_path, monkeypatch):
         scores, _ = score(task, ctx, samples, outputs)
         assert [r["temperature"] for r in fake.bodies] == [0.0, 0.5, 1.0]
         # the stand-in prompt source (tests/tasks/vlm/standins.py), filled as VLMEvalKit fills its own
-        assert fake.prompts()[0].endswith("<question>Is the image purple??</question>\n"
-                                          "<reply>It is hard to say.</reply>\nverdict: ")
+        assert fake.prompts()[0].endswith(
+            "<question>Is the image purple??</question>\n<reply>It is hard to say.</reply>\nverdict: "
+        )
     assert scores[1].details["how"] == "judge" and scores[1].score == 1.0
 
 
 def test_hallusionbench_groups_ignore_vd_vs_like_vlmevalkit(tmp_path):
-    rows = [{"index": f"{c}_chart_1_0_0_0", "category": c, "l2-category": "chart", "question": "Is it red?",
-             "answer": "Yes", "image": png_b64(COLORS["red"])} for c in ("VD", "VS")]
+    rows = [
+        {
+            "index": f"{c}_chart_1_0_0_0",
+            "category": c,
+            "l2-category": "chart",
+            "question": "Is it red?",
+            "answer": "Yes",
+            "image": png_b64(COLORS["red"]),
+        }
+        for c in ("VD", "VS")
+    ]
     task, samples, ctx = load("hallusionbench", tmp_path, lambda p: write_tsv(p, rows))
     _, result = score(task, ctx, samples, {"VD_chart_1_0_0_0": "Yes", "VS_chart_1_0_0_0": "No"})
     assert result.metrics["fAcc"].value == 0.0  # one merged figure group, half wrong
@@ -85,14 +95,14 @@ def test_hallusion_metric_interval_resamples_sets():
 
 
 MATHVISTA_OUTPUTS = {
-    "1": "(B) 1/3",                 # multiple choice, prefetched, right
-    "2": "2",                       # integer, prefetched
-    "3": "2.50",                    # float("2.50") == 2.5, prefetched
-    "4": "red",                     # text answer: never credited (VLMEvalKit compares with str(None))
-    "5": "I think one third",       # judge -> B, right
+    "1": "(B) 1/3",  # multiple choice, prefetched, right
+    "2": "2",  # integer, prefetched
+    "3": "2.50",  # float("2.50") == 2.5, prefetched
+    "4": "red",  # text answer: never credited (VLMEvalKit compares with str(None))
+    "5": "I think one third",  # judge -> B, right
     "6": "The total is 10 apples",  # judge -> 10, right
-    "7": "6.4",                     # not equal: judge -> 6.4, wrong
-    "8": "",                        # text answer: never credited
+    "7": "6.4",  # not equal: judge -> 6.4, wrong
+    "8": "",  # text answer: never credited
 }
 
 
@@ -114,8 +124,16 @@ def test_mathvista(tmp_path, monkeypatch):
         line = {"question": sample5.meta["question"], "prediction": "I think one third"}
         assert standin.build_mathvista_gpt4_prompt(line) in fake.prompts()
     assert [s.score for s in scores] == [1, 1, 1, 0, 1, 1, 0, 0]
-    assert [s.details["how"] for s in scores] == ["prefetch", "prefetch", "prefetch", "never_credited", "judge",
-                                                 "judge", "judge", "never_credited"]
+    assert [s.details["how"] for s in scores] == [
+        "prefetch",
+        "prefetch",
+        "prefetch",
+        "never_credited",
+        "judge",
+        "judge",
+        "judge",
+        "never_credited",
+    ]
     assert result.metrics["overall"].value == pytest.approx(62.5)
     assert result.metrics["prefetch_rate"].value == pytest.approx(37.5)
     assert result.breakdowns["skill"]["statistical reasoning"].value == pytest.approx(50.0)  # ids 2, 4, 6, 8
@@ -123,8 +141,9 @@ def test_mathvista(tmp_path, monkeypatch):
 
 def test_mathvista_text_answers_exact_option(tmp_path, monkeypatch):
     with FakeOpenAI(mathvista_judge) as fake:
-        task, samples, ctx = load("mathvista_mini", tmp_path, make_mathvista, text_answers="exact",
-                                  **use_fake(monkeypatch, fake, tmp_path))
+        task, samples, ctx = load(
+            "mathvista_mini", tmp_path, make_mathvista, text_answers="exact", **use_fake(monkeypatch, fake, tmp_path)
+        )
         scores, _ = score(task, ctx, samples, MATHVISTA_OUTPUTS)
     assert scores[3].score == 1.0 and scores[7].details["how"] == "empty"
 
@@ -160,8 +179,9 @@ def test_mmvet(tmp_path, monkeypatch):
         assert temps == [0.0, 0.5, 1.0, 1.5, 2.0]
         s0 = samples[0]
         standin = load_module(tmp_path / "judge-sources" / "mmvet.py")
-        sent = standin.build_mmvet_gpt4_prompt({"question": s0.meta["question"], "answer": s0.target,
-                                                "prediction": "my answer (0)"})
+        sent = standin.build_mmvet_gpt4_prompt(
+            {"question": s0.meta["question"], "answer": s0.target, "prediction": "my answer (0)"}
+        )
         assert sent in fake.prompts()
         assert "<OR>" in s0.target and " [or] " in sent  # the source's padding of the markers
     assert [s.score for s in scores] == [0.8, 0.0, 1.0, 0.0]
@@ -178,8 +198,9 @@ def test_mmvet_without_judge(tmp_path):
     assert {s.status for s in scores} == {"judge_unavailable"}
 
 
-@pytest.mark.parametrize(("reply", "grade"), [("0.5", 0.5), (" 1.0 ", 1.0), ("1.1", None), ("-0.1", None),
-                                              ("score: 0.5", None), ("1", 1.0)])
+@pytest.mark.parametrize(
+    ("reply", "grade"), [("0.5", 0.5), (" 1.0 ", 1.0), ("1.1", None), ("-0.1", None), ("score: 0.5", None), ("1", 1.0)]
+)
 def test_grade_parsing(reply, grade):
     assert parse_grade(reply) == grade
 
@@ -195,8 +216,15 @@ def test_ocrbench(tmp_path):
 
 
 def test_ocrbench_answer_cell_with_one_bare_value(tmp_path):
-    rows = [{"index": 0, "image": png_b64(COLORS["red"]), "question": "What number?", "answer": "2024",
-             "category": "Digit String Recognition"}]
+    rows = [
+        {
+            "index": 0,
+            "image": png_b64(COLORS["red"]),
+            "question": "What number?",
+            "answer": "2024",
+            "category": "Digit String Recognition",
+        }
+    ]
     task, samples, ctx = load("ocrbench", tmp_path, lambda p: write_tsv(p, rows))
     assert samples[0].target == ["2024"]
     scores, _ = score(task, ctx, samples, {"0": "It says 2024."})

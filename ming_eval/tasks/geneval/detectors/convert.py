@@ -45,8 +45,9 @@ def load_torch_checkpoint(path: Path, *, allow_pickle: bool = False) -> dict[str
     scalars, ...) need full unpickling, which runs code from the file: only with ``allow_pickle``.
     """
     if not path.is_file():
-        raise CheckpointError(f"detector checkpoint {path} does not exist",
-                              hint="pass the path of an mmdet Mask2Former .pth file")
+        raise CheckpointError(
+            f"detector checkpoint {path} does not exist", hint="pass the path of an mmdet Mask2Former .pth file"
+        )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -64,8 +65,10 @@ def load_torch_checkpoint(path: Path, *, allow_pickle: bool = False) -> dict[str
             raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {exc2}") from exc2
     state = obj.get("state_dict", obj) if isinstance(obj, Mapping) else None
     if not isinstance(state, Mapping) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise CheckpointError(f"{path} has no state_dict of tensors (top-level keys: "
-                              f"{sorted(obj)[:10] if isinstance(obj, Mapping) else type(obj).__name__})")
+        raise CheckpointError(
+            f"{path} has no state_dict of tensors (top-level keys: "
+            f"{sorted(obj)[:10] if isinstance(obj, Mapping) else type(obj).__name__})"
+        )
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
@@ -86,10 +89,10 @@ def detect_layout(state: Mapping[str, Tensor], source: str) -> Layout:
 def _rename_mmdet2(key: str) -> str:
     m = _ENCODER.match(key)
     if m:
-        return m.group(1) + _ENCODER_NAMES[m.group(2)] + key[m.end() - 1:]
+        return m.group(1) + _ENCODER_NAMES[m.group(2)] + key[m.end() - 1 :]
     m = _DECODER.match(key)
     if m:
-        return m.group(1) + _DECODER_NAMES[m.group(2)] + key[m.end() - 1:]
+        return m.group(1) + _DECODER_NAMES[m.group(2)] + key[m.end() - 1 :]
     return key
 
 
@@ -113,8 +116,11 @@ def check_state_dict(state: Mapping[str, Tensor], cfg: Mask2FormerConfig, source
     kept = {k: v for k, v in state.items() if not _IGNORED.search(k)}
     missing = sorted(set(expected) - set(kept))
     unexpected = sorted(set(kept) - set(expected))
-    wrong = sorted(f"{k}: {tuple(kept[k].shape)} != {expected[k]}" for k in set(expected) & set(kept)
-                   if tuple(kept[k].shape) != expected[k])
+    wrong = sorted(
+        f"{k}: {tuple(kept[k].shape)} != {expected[k]}"
+        for k in set(expected) & set(kept)
+        if tuple(kept[k].shape) != expected[k]
+    )
     if missing or unexpected or wrong:
         parts = []
         for title, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
@@ -145,12 +151,22 @@ def verify_sha256_sidecar(path: Path) -> None:
     text = sidecar.read_text().split()
     if not text or not re.fullmatch(r"[0-9a-f]{64}", text[0]):
         raise CheckpointError(f"{sidecar} is not a sha256sum line", hint="delete it or convert again")
-    verify_file(path, DataFile(name=path.name, sha256=text[0]),
-                fix="the converted weights changed since conversion: convert the checkpoint again")
+    verify_file(
+        path,
+        DataFile(name=path.name, sha256=text[0]),
+        fix="the converted weights changed since conversion: convert the checkpoint again",
+    )
 
 
-def save_converted(state: Mapping[str, Tensor], cfg: Mask2FormerConfig, out: Path, *,
-                   source: str, source_sha256: str | None, layout: str) -> str:
+def save_converted(
+    state: Mapping[str, Tensor],
+    cfg: Mask2FormerConfig,
+    out: Path,
+    *,
+    source: str,
+    source_sha256: str | None,
+    layout: str,
+) -> str:
     """Write safetensors (atomically) plus its ``.sha256``; returns the digest."""
     from safetensors.torch import save_file
 
@@ -168,14 +184,12 @@ def save_converted(state: Mapping[str, Tensor], cfg: Mask2FormerConfig, out: Pat
     return write_sha256(out)
 
 
-def convert_checkpoint(src: Path, out: Path, *, cfg: Mask2FormerConfig = SWIN_S,
-                       allow_pickle: bool = False) -> str:
+def convert_checkpoint(src: Path, out: Path, *, cfg: Mask2FormerConfig = SWIN_S, allow_pickle: bool = False) -> str:
     """Convert an mmdet 2.x or 3.x Mask2Former ``.pth`` to our safetensors; returns the sha256."""
     state = load_torch_checkpoint(src, allow_pickle=allow_pickle)
     layout = detect_layout(state, str(src))
     ours = check_state_dict(to_mmdet3_names(state, layout), cfg, str(src))
-    return save_converted(ours, cfg, out, source=src.name, source_sha256=cached_digest(src, "sha256"),
-                          layout=layout)
+    return save_converted(ours, cfg, out, source=src.name, source_sha256=cached_digest(src, "sha256"), layout=layout)
 
 
 def read_metadata(path: Path) -> dict[str, str]:
@@ -185,8 +199,10 @@ def read_metadata(path: Path) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as fh:
             return dict(fh.metadata() or {})
     except Exception as exc:
-        raise CheckpointError(f"{path} is not a readable safetensors file: {exc}",
-                              hint="convert the mmdet checkpoint with `ming-eval geneval convert-detector`") from exc
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file: {exc}",
+            hint="convert the mmdet checkpoint with `ming-eval geneval convert-detector`",
+        ) from exc
 
 
 def load_converted(path: Path) -> tuple[Mask2FormerConfig, dict[str, Tensor]]:
@@ -194,15 +210,19 @@ def load_converted(path: Path) -> tuple[Mask2FormerConfig, dict[str, Tensor]]:
     from safetensors.torch import load_file
 
     if not path.is_file():
-        raise CheckpointError(f"detector weights {path} do not exist",
-                              hint="convert GenEval's checkpoint with `ming-eval geneval convert-detector "
-                              "CKPT OUT`, or leave `weights` unset to download it")
+        raise CheckpointError(
+            f"detector weights {path} do not exist",
+            hint="convert GenEval's checkpoint with `ming-eval geneval convert-detector "
+            "CKPT OUT`, or leave `weights` unset to download it",
+        )
     verify_sha256_sidecar(path)
     meta = read_metadata(path)
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path} was not written by ming-eval's detector converter "
-                              f"(format {meta.get('format')!r}, expected {FORMAT!r})",
-                              hint="convert the mmdet checkpoint with `ming-eval geneval convert-detector`")
+        raise CheckpointError(
+            f"{path} was not written by ming-eval's detector converter "
+            f"(format {meta.get('format')!r}, expected {FORMAT!r})",
+            hint="convert the mmdet checkpoint with `ming-eval geneval convert-detector`",
+        )
     try:
         cfg = Mask2FormerConfig.from_dict(json.loads(meta["config"]))
     except (KeyError, ValueError, TypeError) as exc:

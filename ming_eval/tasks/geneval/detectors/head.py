@@ -20,8 +20,9 @@ class MultiheadAttention(nn.Module):
         super().__init__()
         self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
 
-    def forward(self, query: Tensor, key: Tensor, query_pos: Tensor, key_pos: Tensor,
-                attn_mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, query: Tensor, key: Tensor, query_pos: Tensor, key_pos: Tensor, attn_mask: Tensor | None = None
+    ) -> Tensor:
         out = self.attn(query + query_pos, key + key_pos, key, attn_mask=attn_mask, need_weights=False)[0]
         return query + out
 
@@ -36,8 +37,9 @@ class DecoderLayer(nn.Module):
         self.ffn = FFN(dim, ffn, nn.ReLU(inplace=True))
         self.norms = nn.ModuleList([nn.LayerNorm(dim) for _ in range(3)])
 
-    def forward(self, query: Tensor, query_pos: Tensor, memory: Tensor, memory_pos: Tensor,
-                attn_mask: Tensor) -> Tensor:
+    def forward(
+        self, query: Tensor, query_pos: Tensor, memory: Tensor, memory_pos: Tensor, attn_mask: Tensor
+    ) -> Tensor:
         query = self.norms[0](self.cross_attn(query, memory, query_pos, memory_pos, attn_mask))
         query = self.norms[1](self.self_attn(query, query, query_pos, query_pos))
         return self.norms[2](self.ffn(query))
@@ -65,13 +67,16 @@ class Mask2FormerHead(nn.Module):
         self.level_embed = nn.Embedding(cfg.num_feature_levels, feat)
         self.cls_embed = nn.Linear(feat, cfg.num_classes + 1)
         self.mask_embed = nn.Sequential(
-            nn.Linear(feat, feat), nn.ReLU(inplace=True),
-            nn.Linear(feat, feat), nn.ReLU(inplace=True),
+            nn.Linear(feat, feat),
+            nn.ReLU(inplace=True),
+            nn.Linear(feat, feat),
+            nn.ReLU(inplace=True),
             nn.Linear(feat, cfg.out_channels),
         )
 
-    def _predict(self, query: Tensor, mask_features: Tensor, attn_size: tuple[int, int],
-                 need_mask: bool) -> tuple[Tensor, Tensor, Tensor | None]:
+    def _predict(
+        self, query: Tensor, mask_features: Tensor, attn_size: tuple[int, int], need_mask: bool
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
         out = self.transformer_decoder.post_norm(query)
         cls_logits = self.cls_embed(out)
         mask_logits = torch.einsum("bqc,bchw->bqhw", self.mask_embed(out), mask_features)
@@ -79,7 +84,7 @@ class Mask2FormerHead(nn.Module):
             return cls_logits, mask_logits, None
         resized = F.interpolate(mask_logits, attn_size, mode="bilinear", align_corners=False)
         # True = may not attend; a query whose mask is empty everywhere attends everywhere instead
-        attn_mask = (resized.flatten(2).sigmoid() < 0.5)
+        attn_mask = resized.flatten(2).sigmoid() < 0.5
         attn_mask = attn_mask & (attn_mask.sum(-1) != attn_mask.shape[-1]).unsqueeze(-1)
         heads = self.cfg.decoder_heads
         attn_mask = attn_mask.unsqueeze(1).expand(-1, heads, -1, -1).flatten(0, 1)

@@ -53,7 +53,7 @@ def same_size_batches(images: Sequence[Image.Image], scale: tuple[int, int], bat
         groups[image_meta(image.height, image.width, scale).padded].append(i)
     for indices in groups.values():
         for start in range(0, len(indices), batch_size):
-            yield indices[start:start + batch_size]
+            yield indices[start : start + batch_size]
 
 
 class Mask2FormerDetector:
@@ -66,8 +66,9 @@ class Mask2FormerDetector:
         self.batch_size = batch_size
 
     @classmethod
-    def from_state_dict(cls, cfg: Mask2FormerConfig, state: dict[str, Tensor], device: str | torch.device,
-                        batch_size: int = 8) -> Mask2FormerDetector:
+    def from_state_dict(
+        cls, cfg: Mask2FormerConfig, state: dict[str, Tensor], device: str | torch.device, batch_size: int = 8
+    ) -> Mask2FormerDetector:
         model = Mask2Former(cfg)
         model.load_state_dict(state, strict=True)
         return cls(model, device, batch_size)

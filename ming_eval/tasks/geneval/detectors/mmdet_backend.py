@@ -80,18 +80,29 @@ def mmdet_model_config(cfg: Mask2FormerConfig, config_path: Path) -> Any:
     full = Config.fromfile(str(config_path))
     model = full.model
     model.backbone.init_cfg = None
-    model.backbone.update(embed_dims=cfg.embed_dims, depths=list(cfg.depths), num_heads=list(cfg.num_heads),
-                          window_size=cfg.window_size, mlp_ratio=cfg.mlp_ratio, patch_size=cfg.patch_size)
+    model.backbone.update(
+        embed_dims=cfg.embed_dims,
+        depths=list(cfg.depths),
+        num_heads=list(cfg.num_heads),
+        window_size=cfg.window_size,
+        mlp_ratio=cfg.mlp_ratio,
+        patch_size=cfg.patch_size,
+    )
     head = model.panoptic_head
-    head.update(in_channels=list(cfg.stage_channels), feat_channels=cfg.feat_channels,
-                out_channels=cfg.out_channels, num_queries=cfg.num_queries, num_things_classes=cfg.num_classes)
+    head.update(
+        in_channels=list(cfg.stage_channels),
+        feat_channels=cfg.feat_channels,
+        out_channels=cfg.out_channels,
+        num_queries=cfg.num_queries,
+        num_things_classes=cfg.num_classes,
+    )
     pix = head.pixel_decoder
     pix.norm_cfg.num_groups = cfg.norm_groups
     pix.encoder.num_layers = cfg.encoder_layers
-    pix.encoder.layer_cfg.self_attn_cfg.update(embed_dims=cfg.feat_channels, num_heads=cfg.encoder_heads,
-                                               num_points=cfg.encoder_points)
-    pix.encoder.layer_cfg.ffn_cfg.update(embed_dims=cfg.feat_channels,
-                                         feedforward_channels=cfg.encoder_ffn_channels)
+    pix.encoder.layer_cfg.self_attn_cfg.update(
+        embed_dims=cfg.feat_channels, num_heads=cfg.encoder_heads, num_points=cfg.encoder_points
+    )
+    pix.encoder.layer_cfg.ffn_cfg.update(embed_dims=cfg.feat_channels, feedforward_channels=cfg.encoder_ffn_channels)
     pix.positional_encoding.num_feats = cfg.feat_channels // 2
     head.positional_encoding.num_feats = cfg.feat_channels // 2
     dec = head.transformer_decoder
@@ -124,8 +135,14 @@ def mmcv_preprocess(image: Image.Image, scale: tuple[int, int]) -> tuple[Tensor,
 class MMDetDetector:
     """:class:`~ming_eval.tasks.geneval.detection.Detector` running mmdetection's own Mask2Former."""
 
-    def __init__(self, cfg: Mask2FormerConfig, state: dict[str, Tensor], device: str | torch.device,
-                 batch_size: int = 8, source: str = "weights") -> None:
+    def __init__(
+        self,
+        cfg: Mask2FormerConfig,
+        state: dict[str, Tensor],
+        device: str | torch.device,
+        batch_size: int = 8,
+        source: str = "weights",
+    ) -> None:
         _, mmdet = _import_mmdet()
         from mmdet.registry import MODELS
         from mmdet.utils import register_all_modules
@@ -139,8 +156,9 @@ class MMDetDetector:
         missing, unexpected = model.load_state_dict(state, strict=False)
         missing = [k for k in missing if not k.endswith("relative_position_index")]
         if missing or unexpected:
-            raise CheckpointError(f"{source} does not fit mmdet's Mask2Former: missing {missing[:8]}, "
-                                  f"unexpected {unexpected[:8]}")
+            raise CheckpointError(
+                f"{source} does not fit mmdet's Mask2Former: missing {missing[:8]}, unexpected {unexpected[:8]}"
+            )
         model.cfg = full
         self.model = model.to(self.device).eval()
 
@@ -177,10 +195,17 @@ class MMDetDetector:
                 tensor, meta = mmcv_preprocess(images[i], self.cfg.test_scale)
                 tensors.append(tensor)
                 scale = (meta.resized[1] / meta.original[1], meta.resized[0] / meta.original[0])
-                samples.append(DetDataSample(metainfo={
-                    "ori_shape": meta.original, "img_shape": meta.resized, "pad_shape": meta.padded,
-                    "batch_input_shape": meta.padded, "scale_factor": scale,
-                }))
+                samples.append(
+                    DetDataSample(
+                        metainfo={
+                            "ori_shape": meta.original,
+                            "img_shape": meta.resized,
+                            "pad_shape": meta.padded,
+                            "batch_input_shape": meta.padded,
+                            "scale_factor": scale,
+                        }
+                    )
+                )
             yield chunk, torch.stack(tensors).to(self.device), samples
 
     @torch.no_grad()
@@ -191,9 +216,11 @@ class MMDetDetector:
             cls_list, mask_list = self.model.panoptic_head(feats, samples)
             for j, i in enumerate(indices):
                 meta = samples[j].metainfo
-                out[i] = RawOutput(cls_list[-1][j], mask_list[-1][j],
-                                   ImageMeta(tuple(meta["ori_shape"]), tuple(meta["img_shape"]),
-                                             tuple(meta["pad_shape"])))
+                out[i] = RawOutput(
+                    cls_list[-1][j],
+                    mask_list[-1][j],
+                    ImageMeta(tuple(meta["ori_shape"]), tuple(meta["img_shape"]), tuple(meta["pad_shape"])),
+                )
         return [o for o in out if o is not None]
 
     @torch.no_grad()

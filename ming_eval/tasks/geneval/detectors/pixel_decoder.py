@@ -16,8 +16,9 @@ from ming_eval.tasks.geneval.detectors.config import Mask2FormerConfig
 from ming_eval.tasks.geneval.detectors.swin import FFN
 
 
-def sine_position_encoding(batch: int, height: int, width: int, num_feats: int, device: torch.device,
-                           dtype: torch.dtype) -> Tensor:
+def sine_position_encoding(
+    batch: int, height: int, width: int, num_feats: int, device: torch.device, dtype: torch.dtype
+) -> Tensor:
     """DETR's normalised sine encoding for an unpadded map: (B, 2*num_feats, H, W), y features first.
 
     mmdet computes it from an all-valid mask (cumulative sums 1..H, 1..W, no 0.5 offset) in float32.
@@ -58,7 +59,7 @@ def ms_deform_attn(value: Tensor, shapes: list[tuple[int, int]], locations: Tens
     sampled = []
     start = 0
     for level, (h, w) in enumerate(shapes):
-        v = value[:, start:start + h * w].permute(0, 2, 3, 1).reshape(b * heads, dim, h, w)
+        v = value[:, start : start + h * w].permute(0, 2, 3, 1).reshape(b * heads, dim, h, w)
         start += h * w
         g = grids[:, :, :, level].transpose(1, 2).reshape(b * heads, q, points, 2)
         sampled.append(F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False))
@@ -109,8 +110,13 @@ class Encoder(nn.Module):
     def __init__(self, cfg: Mask2FormerConfig) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            EncoderLayer(cfg.feat_channels, cfg.encoder_heads, cfg.num_feature_levels, cfg.encoder_points,
-                         cfg.encoder_ffn_channels)
+            EncoderLayer(
+                cfg.feat_channels,
+                cfg.encoder_heads,
+                cfg.num_feature_levels,
+                cfg.encoder_points,
+                cfg.encoder_ffn_channels,
+            )
             for _ in range(cfg.encoder_layers)
         )
 
@@ -188,7 +194,7 @@ class MSDeformAttnPixelDecoder(nn.Module):
         outs: list[Tensor] = []
         start = 0
         for h, w in shapes:
-            outs.append(memory[:, start:start + h * w].transpose(1, 2).reshape(b, -1, h, w))
+            outs.append(memory[:, start : start + h * w].transpose(1, 2).reshape(b, -1, h, w))
             start += h * w
         for i in range(n_in - levels - 1, -1, -1):
             lateral = self.lateral_convs[i](feats[i])

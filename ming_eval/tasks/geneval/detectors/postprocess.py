@@ -79,8 +79,9 @@ def masks_to_boxes(masks: Tensor) -> Tensor:
     return torch.where(empty[:, None], torch.zeros_like(boxes), boxes)
 
 
-def instance_postprocess(cls_logits: Tensor, mask_logits: Tensor, meta: ImageMeta,
-                         max_per_image: int) -> InstanceOutput:
+def instance_postprocess(
+    cls_logits: Tensor, mask_logits: Tensor, meta: ImageMeta, max_per_image: int
+) -> InstanceOutput:
     """One image: ``cls_logits`` (Q, classes+1), ``mask_logits`` (Q, h/4, w/4) at the padded input."""
     probs, queries, labels = select_top(cls_logits, max_per_image)
     # upsample each chosen query's mask once, even when it was kept for several classes

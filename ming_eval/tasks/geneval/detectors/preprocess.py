@@ -111,8 +111,9 @@ def pil_to_bgr(image: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def preprocess_one(image: Image.Image, device: torch.device | str,
-                   scale: tuple[int, int] = RESIZE_SCALE) -> tuple[Tensor, ImageMeta]:
+def preprocess_one(
+    image: Image.Image, device: torch.device | str, scale: tuple[int, int] = RESIZE_SCALE
+) -> tuple[Tensor, ImageMeta]:
     """One image through GenEval's pipeline: (3, H_pad, W_pad) float32 RGB, normalised, and its sizes."""
     rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
     meta = image_meta(rgb.shape[0], rgb.shape[1], scale)

@@ -184,8 +184,14 @@ class SwinBackbone(nn.Module):
         self.patch_embed = PatchEmbed(cfg.embed_dims, cfg.patch_size)
         dims = cfg.stage_channels
         self.stages = nn.ModuleList(
-            SwinStage(dims[i], cfg.depths[i], cfg.num_heads[i], cfg.window_size, cfg.mlp_ratio,
-                      downsample=i < len(cfg.depths) - 1)
+            SwinStage(
+                dims[i],
+                cfg.depths[i],
+                cfg.num_heads[i],
+                cfg.window_size,
+                cfg.mlp_ratio,
+                downsample=i < len(cfg.depths) - 1,
+            )
             for i in range(len(cfg.depths))
         )
         for i, dim in enumerate(dims):

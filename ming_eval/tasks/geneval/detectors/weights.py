@@ -66,8 +66,13 @@ def verify_prefix(path: Path, ckpt: PublishedCheckpoint) -> str:
     """Check the sha256 prefix mmdet put in the file name; returns the full digest."""
     digest = cached_digest(path, "sha256")
     if not digest.startswith(ckpt.sha256_prefix):
-        raise ChecksumError(str(path), "sha256 prefix", ckpt.sha256_prefix, digest[:8],
-                            fix=f"delete {path} and download it again from {ckpt.url}")
+        raise ChecksumError(
+            str(path),
+            "sha256 prefix",
+            ckpt.sha256_prefix,
+            digest[:8],
+            fix=f"delete {path} and download it again from {ckpt.url}",
+        )
     return digest
 
 

@@ -27,7 +27,8 @@ def mmdet3_state(seed: int = 0) -> dict[str, Tensor]:
     for s, depth in enumerate(TINY.depths):
         for b in range(depth):
             state[f"backbone.stages.{s}.blocks.{b}.attn.w_msa.relative_position_index"] = relative_position_index(
-                TINY.window_size)
+                TINY.window_size
+            )
     return state
 
 
@@ -43,8 +44,7 @@ def mmdet2_name(key: str) -> str:
 
 
 def save_mmdet_checkpoint(path: Path, state: dict[str, Tensor]) -> Path:
-    meta = {"mmdet_version": "2.25.0", "CLASSES": ("person", "bicycle"), "epoch": np.int64(50),
-            "seed": np.array([7])}
+    meta = {"mmdet_version": "2.25.0", "CLASSES": ("person", "bicycle"), "epoch": np.int64(50), "seed": np.array([7])}
     torch.save({"meta": meta, "state_dict": state}, path, _use_new_zipfile_serialization=False)
     return path
 

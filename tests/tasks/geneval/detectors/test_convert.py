@@ -36,15 +36,17 @@ def test_mmdet2_names_spelled_out() -> None:
         "backbone.stages.2.blocks.17.ffn.layers.0.0.weight": torch.zeros(1),
     }
     assert detect_layout(state, "x") == "mmdet2"
-    assert sorted(to_mmdet3_names(state, "mmdet2")) == sorted([
-        "panoptic_head.pixel_decoder.encoder.layers.3.self_attn.sampling_offsets.weight",
-        "panoptic_head.pixel_decoder.encoder.layers.3.ffn.layers.0.0.weight",
-        "panoptic_head.pixel_decoder.encoder.layers.3.norms.1.bias",
-        "panoptic_head.transformer_decoder.layers.8.cross_attn.attn.in_proj_weight",
-        "panoptic_head.transformer_decoder.layers.8.self_attn.attn.out_proj.bias",
-        "panoptic_head.transformer_decoder.layers.8.ffn.layers.1.weight",
-        "backbone.stages.2.blocks.17.ffn.layers.0.0.weight",
-    ])
+    assert sorted(to_mmdet3_names(state, "mmdet2")) == sorted(
+        [
+            "panoptic_head.pixel_decoder.encoder.layers.3.self_attn.sampling_offsets.weight",
+            "panoptic_head.pixel_decoder.encoder.layers.3.ffn.layers.0.0.weight",
+            "panoptic_head.pixel_decoder.encoder.layers.3.norms.1.bias",
+            "panoptic_head.transformer_decoder.layers.8.cross_attn.attn.in_proj_weight",
+            "panoptic_head.transformer_decoder.layers.8.self_attn.attn.out_proj.bias",
+            "panoptic_head.transformer_decoder.layers.8.ffn.layers.1.weight",
+            "backbone.stages.2.blocks.17.ffn.layers.0.0.weight",
+        ]
+    )
 
 
 @pytest.mark.parametrize("layout", ["mmdet2", "mmdet3"])

@@ -40,12 +40,12 @@ def test_ms_deform_attn_matches_per_point_bilinear_sampling() -> None:
                 acc = torch.zeros(dim)
                 start = 0
                 for li, (h, w) in enumerate(shapes):
-                    v = value[bi, start:start + h * w, hi].T.reshape(dim, h, w)
+                    v = value[bi, start : start + h * w, hi].T.reshape(dim, h, w)
                     start += h * w
                     for pi in range(points):
                         x, y = locations[bi, qi, hi, li, pi].tolist()
                         acc += weights[bi, qi, hi, li, pi] * _bilinear_zero_padded(v, x, y)
-                torch.testing.assert_close(out[bi, qi, hi * dim:(hi + 1) * dim], acc, rtol=1e-5, atol=1e-5)
+                torch.testing.assert_close(out[bi, qi, hi * dim : (hi + 1) * dim], acc, rtol=1e-5, atol=1e-5)
 
 
 def test_sine_position_encoding_formula() -> None:

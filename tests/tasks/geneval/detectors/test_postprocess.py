@@ -18,11 +18,15 @@ from ming_eval.tasks.geneval.detectors.preprocess import ImageMeta
 
 def test_select_top_ranks_query_class_pairs_and_drops_no_object() -> None:
     # 3 queries x (2 classes + no-object)
-    logits = torch.log(torch.tensor([
-        [0.1, 0.6, 0.3],   # query 0: class 1 = 0.6
-        [0.5, 0.2, 0.3],   # query 1: class 0 = 0.5
-        [0.05, 0.05, 0.9],  # query 2: mostly "no object"
-    ]))
+    logits = torch.log(
+        torch.tensor(
+            [
+                [0.1, 0.6, 0.3],  # query 0: class 1 = 0.6
+                [0.5, 0.2, 0.3],  # query 1: class 0 = 0.5
+                [0.05, 0.05, 0.9],  # query 2: mostly "no object"
+            ]
+        )
+    )
     probs, queries, labels = select_top(logits, 4)
     torch.testing.assert_close(probs, torch.tensor([0.6, 0.5, 0.2, 0.1]))
     assert queries.tolist() == [0, 1, 1, 0]
@@ -71,8 +75,9 @@ def test_instance_postprocess_scores_masks_and_boxes() -> None:
     out = instance_postprocess(cls_logits, masks, meta, max_per_image=3)
     sig2, sig1 = 1 / (1 + math.exp(-2)), 1 / (1 + math.exp(-1))
     # kept pairs: (q0, c0) 0.7, (q1, c1) 0.4, (q1, c0) 0.2; score = prob * mean sigmoid over the mask
-    expected = sorted([(0.7 * sig2 * 4 / (4 + 1e-6), 0), (0.4 * sig1 / (1 + 1e-6), 1), (0.2 * sig1 / (1 + 1e-6), 0)],
-                      reverse=True)
+    expected = sorted(
+        [(0.7 * sig2 * 4 / (4 + 1e-6), 0), (0.4 * sig1 / (1 + 1e-6), 1), (0.2 * sig1 / (1 + 1e-6), 0)], reverse=True
+    )
     np.testing.assert_allclose(out.scores.numpy(), [s for s, _ in expected], rtol=1e-6)
     assert out.labels.tolist() == [lab for _, lab in expected]
     assert out.boxes.tolist() == [[1, 0, 3, 2], [3, 3, 4, 4], [3, 3, 4, 4]]
