@@ -1,0 +1,1 @@
+"""Graders: models that scorers ask about predictions (see :mod:`ming_eval.graders.base`)."""
