@@ -65,9 +65,9 @@ def image_digest(ref: ImageRef) -> str:
 
 
 def request_fingerprint(request: UnderstandRequest, digests: dict[int, str] | None = None) -> list[Any]:
-    """The request as JSON-able parts: text verbatim, images by :func:`image_digest`."""
-    parts: list[Any] = []
-    for part in request.parts:
+    """The request as JSON-able parts: system prompt and text verbatim, images by :func:`image_digest`."""
+    parts: list[Any] = [{"system": request.system}] if request.system is not None else []
+    for part in request.content:
         if isinstance(part, TextPart):
             parts.append({"text": part.text})
         elif isinstance(part, ImagePart):
