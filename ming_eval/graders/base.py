@@ -17,11 +17,68 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ming_eval.core.sample import ImagePart, ImageRef, TextPart, UnderstandRequest
+from ming_eval.errors import CardError
+
+ENDPOINT_PREFIX = "endpoint:"
+
+
+class ZooSpec(BaseModel):
+    """A model card of the zoo with the ``understand`` capability, run locally on the rank's device."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    card: str
+    checkpoint: str | None = None
+    batch_size: int | None = Field(None, ge=1)
+
+
+class EndpointSpec(BaseModel):
+    """Any OpenAI-compatible multimodal chat endpoint (vLLM, SGLang, LMDeploy, OpenAI)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: the served model name, e.g. ``gpt-4o-2024-05-13``
+    model: str
+    #: the API root ending in /v1; default ``$OPENAI_BASE_URL``, else the OpenAI API
+    base_url: str | None = None
+    #: the environment variable holding the key (never the key itself)
+    api_key_env: str = "OPENAI_API_KEY"
+    max_concurrency: int = Field(16, ge=1, le=1024)
+    timeout_s: float = Field(120.0, gt=0)
+    max_retries: int = Field(6, ge=0)
+
+
+GraderSpec = ZooSpec | EndpointSpec
+
+
+def parse_spec(value: str | Mapping[str, Any] | GraderSpec, where: str = "grader") -> GraderSpec:
+    """A spec from a card name (``qwen2.5-vl-7b``), ``endpoint:<model>``, or a mapping with ``card``
+    (zoo) or ``model`` (endpoint) keys. ``where`` names the option in error messages."""
+    if isinstance(value, (ZooSpec, EndpointSpec)):
+        return value
+    try:
+        if isinstance(value, str):
+            if value.startswith(ENDPOINT_PREFIX):
+                return EndpointSpec(model=value[len(ENDPOINT_PREFIX) :])
+            return ZooSpec(card=value)
+        if "card" in value:
+            return ZooSpec(**value)
+        if "model" in value:
+            return EndpointSpec(**value)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        shown = dict(value) if isinstance(value, Mapping) else value
+        raise CardError(f"{where}: invalid grader {shown!r}: {problems}") from None
+    raise CardError(
+        f"{where}: a grader is a zoo card name, 'endpoint:<model>', or a mapping with 'card' or 'model'; got {value!r}"
+    )
 
 
 @dataclass(frozen=True)
@@ -112,20 +169,53 @@ class GraderStats:
     extra: dict[str, int] = field(default_factory=dict)
 
 
+class ReplyStore(Protocol):
+    """Where replies are kept between runs (see :mod:`ming_eval.graders.cache`)."""
+
+    def get(self, key: str) -> GraderReply | None: ...
+
+    def put(self, key: str, reply: GraderReply, record: Mapping[str, Any]) -> None: ...
+
+
 class Grader(ABC):
     """One grader, shared by every scorer of a rank that names it.
 
     ``identity`` names the grader without any secret (``zoo:<card>@<checkpoint>`` or
-    ``endpoint:<model>@<redacted base URL>``) and is what results record as the judge.
+    ``endpoint:<model>@<redacted base URL>``) and is what results record as the judge. Subclasses
+    implement :meth:`_answer`; :meth:`grade` adds the reply cache around it.
     """
 
     identity: str
+    cache: ReplyStore | None = None
 
-    @abstractmethod
+    def __init__(self) -> None:
+        self.stats = GraderStats()
+
     def grade(
         self, requests: Sequence[UnderstandRequest], settings: DecodeSettings = DecodeSettings(), *, attempt: int = 0
     ) -> list[GraderReply]:
-        """One reply per request, in order; cached replies are not asked again."""
+        """One reply per request, in order; cached replies are not asked again, failures never kept."""
+        keys = [cache_key(self.identity, r, settings, attempt=attempt) for r in requests]
+        out: list[GraderReply | None] = [self.cache.get(k) if self.cache is not None else None for k in keys]
+        todo = [i for i, r in enumerate(out) if r is None]
+        self.stats.cached += len(requests) - len(todo)
+        if todo:
+            answers = self._answer([requests[i] for i in todo], settings)
+            if len(answers) != len(todo):
+                raise RuntimeError(f"grader {self.identity} gave {len(answers)} replies for {len(todo)} requests")
+            self.stats.asked += len(todo)
+            for i, reply in zip(todo, answers, strict=True):
+                out[i] = reply
+                if not reply.ok:
+                    self.stats.failed += 1
+                elif self.cache is not None:
+                    record = {"grader": self.identity, "settings": settings.as_dict(), "attempt": attempt}
+                    self.cache.put(keys[i], reply, record)
+        return [r if r is not None else GraderReply(error="no reply") for r in out]
+
+    @abstractmethod
+    def _answer(self, requests: Sequence[UnderstandRequest], settings: DecodeSettings) -> list[GraderReply]:
+        """Ask the grader (no cache); one reply per request, failures as ``GraderReply(error=...)``."""
 
     def option_scores(self, requests: Sequence[UnderstandRequest], options: Sequence[str]) -> list[GraderReply]:
         """Per-option scores (e.g. log-probabilities of "yes" / "no") where the grader can give them."""
