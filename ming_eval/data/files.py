@@ -40,8 +40,17 @@ def offline() -> bool:
     return any(os.environ.get(name, "").lower() in ("1", "true", "yes", "on") for name in OFFLINE_ENVS)
 
 
+#: not a hashlib name: git's object id of the file (sha1 of ``b"blob <size>\0"`` + content), the id
+#: ``git ls-tree`` shows, for files whose only published checksum is their place in a commit
+GIT_BLOB_SHA1 = "git-blob-sha1"
+
+
 def file_digest(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
+    """Hex digest of the file: any :mod:`hashlib` algorithm, or :data:`GIT_BLOB_SHA1`."""
+    if algorithm == GIT_BLOB_SHA1:
+        h = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+    else:
+        h = hashlib.new(algorithm)
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             h.update(chunk)
