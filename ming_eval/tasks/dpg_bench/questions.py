@@ -18,6 +18,12 @@ is not a question of the same prompt, a repeated ``proposition_id`` within a pro
 the last), a prompt whose rows are not consecutive (upstream keeps only the last run of rows), or an
 ``item_id`` that cannot name ``<item_id>.png`` (upstream matches images by the name before the
 first ``.``).
+
+Every cell is kept as text. Upstream relies on pandas' type inference here: ``item_id`` stays text
+only because some ids are not numbers (a file whose ids were all numeric would be read as integers
+and match no image), and ``dependency`` only because some cells are comma lists (otherwise it is an
+integer column and ``.split`` fails). ELLA's ``prompts/`` folder names prompts both ways (``0.txt``,
+``partiprompts97.txt``), so the real file keeps its ids as text.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ scores, the overall score and the L1/L2 category tables. Two modes:
   file is seen with its own answer, before any zeroing of it.
 * **Means.** Tile score = mean over the prompt's questions (after zeroing); prompt score = mean over
   its tiles (``sum / len``); overall = ``numpy.mean`` over the scored prompts, times 100.
-* **Categories: last tile, before zeroing.** Each scored prompt adds, for every question, the
+* **Categories: last tile, before zeroing.** Each scored prompt adds, for every question asked, the
   score of the *last* tile as answered, *before* the parent zeroing (upstream returns the copy
   ``qid2scores_orig`` taken inside the tile loop, which the last tile overwrites). The L2 table is
   the mean over all those question scores of a category, pooled over prompts, times 100; the L1
