@@ -17,7 +17,8 @@ and line: a missing column, a row with the wrong number of fields, a non-integer
 is not a question of the same prompt, a repeated ``proposition_id`` within a prompt (upstream keeps
 the last), a prompt whose rows are not consecutive (upstream keeps only the last run of rows), or an
 ``item_id`` that cannot name ``<item_id>.png`` (upstream matches images by the name before the
-first ``.``).
+first ``.``). A dependency cycle, or a question listed as its own parent, is accepted: upstream's
+single pass over the questions handles it, and so does our fixed mode.
 
 Every cell is kept as text. Upstream relies on pandas' type inference here: ``item_id`` stays text
 only because some ids are not numbers (a file whose ids were all numeric would be read as integers

@@ -15,6 +15,7 @@ from tests.tasks.dpg_bench.fixtures import (
     PARENT_FIRST_DROPPED,
     PARENT_FIRST_KEPT,
     SINGLE_FIRST,
+    FixturePrompt,
     Scenario,
     write_csv,
 )
@@ -215,3 +216,29 @@ def test_nothing_scored_gives_no_overall(tmp_path: Path) -> None:
 def test_an_unknown_mode_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="unknown DPG-Bench scoring mode 'exact'; known: upstream, fixed"):
         score_dpg(_questions(tmp_path, SINGLE_FIRST), SINGLE_FIRST.answers, mode="exact")  # type: ignore[arg-type]
+
+
+def test_a_dependency_cycle_is_scored_without_looping(tmp_path: Path) -> None:
+    cyclic = Scenario(
+        name="cycle",
+        prompts=[
+            FixturePrompt("first", "A tree.", [(1, "0", "entity - whole (tree)", "Is there a tree?")]),
+            FixturePrompt(
+                "loop",
+                "A hen and an egg.",
+                [
+                    (1, "2", "entity - whole (hen)", "Is there a hen?"),
+                    (2, "1", "entity - whole (egg)", "Is there an egg?"),
+                    (3, "3", "global - (farm)", "Is this a farm?"),
+                ],
+            ),
+        ],
+        answers={"first": [{1: "yes"}], "loop": [{1: "yes", 2: "no", 3: "yes"}, {1: "yes", 2: "yes", 3: "no"}]},
+    )
+
+    upstream = _score(tmp_path, cyclic, "upstream").prompts["loop"]
+    fixed = _score(tmp_path, cyclic, "fixed").prompts["loop"]
+
+    # tile 0: the egg's "no" zeroes the hen, and the farm only depends on itself -> 1/3 both ways
+    # tile 1: hen and egg pass; the farm's own "no" -> 2/3 both ways
+    assert upstream.tile_scores == fixed.tile_scores == (1 / 3, 2 / 3)
