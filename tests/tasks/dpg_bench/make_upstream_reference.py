@@ -16,7 +16,6 @@ tables, the overall score, the ``Failed filename`` lines) is printed as JSON; th
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -29,6 +28,7 @@ from typing import Any
 
 from PIL import Image
 
+from ming_eval.data.files import GIT_BLOB_SHA1, file_digest
 from ming_eval.tasks.dpg_bench.grid import write_grid
 from tests.tasks.dpg_bench.fixtures import SCENARIOS, Scenario, write_csv
 
@@ -118,8 +118,7 @@ def run_scenario(script: Path, scenario: Scenario, root: Path) -> dict[str, Any]
 
 def main() -> None:
     script = Path(sys.argv[1])
-    content = script.read_bytes()
-    blob = hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
+    blob = file_digest(script, GIT_BLOB_SHA1)
     if blob != SCRIPT_BLOB_ID:
         raise SystemExit(f"{script} has git blob id {blob}, not ELLA 3c228f1's {SCRIPT_BLOB_ID}")
     import numpy
