@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -80,6 +81,7 @@ class ZooGrader(Grader):
         self._succeeded = 0
         self._failed_before_success = 0
         self._first_error: str | None = None
+        self._lock = threading.Lock()  # one batch at a time on the device, whatever threads a scorer runs
 
     @property
     def cache_scope(self) -> str:
@@ -131,6 +133,10 @@ class ZooGrader(Grader):
         return UnderstandProtocol.model_validate({**self.protocol.model_dump(), **update})
 
     def _answer(self, requests: Sequence[UnderstandRequest], settings: DecodeSettings) -> list[GraderReply]:
+        with self._lock:
+            return self._answer_locked(requests, settings)
+
+    def _answer_locked(self, requests: Sequence[UnderstandRequest], settings: DecodeSettings) -> list[GraderReply]:
         protocol = self._protocol(settings)
         if self._dead is not None:
             return [GraderReply(error=self._dead) for _ in requests]
@@ -164,10 +170,11 @@ class ZooGrader(Grader):
         return [r if r is not None else GraderReply(error="no reply") for r in replies]
 
     def release(self) -> None:
-        if self.model is not None:
-            self.model.close()
-            self.model = None
-            free_accelerator_memory()
+        with self._lock:
+            if self.model is not None:
+                self.model.close()
+                self.model = None
+                free_accelerator_memory()
 
     def close(self) -> None:
         self.release()

@@ -61,3 +61,19 @@ def test_endpoint_graders_need_the_endpoint_module(graded_cards, tmp_path, monke
     monkeypatch.setitem(sys.modules, "ming_eval.graders.endpoint", None)  # as in a build without it
     with pytest.raises(MingEvalError, match="endpoint graders \\('gpt-4o'\\) are not available"):
         GraderService("cpu", tmp_path).get("endpoint:gpt-4o")
+
+
+def test_on_cuda_memory_is_short_when_another_grader_of_that_size_would_not_fit(graded_cards, tmp_path, monkeypatch):
+    import torch
+
+    allocated = iter([1 << 30, 5 << 30])  # before and after loading: the grader takes 4 GiB
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: next(allocated))
+    free = {"bytes": 3 << 30}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free["bytes"], 80 << 30))
+    service = GraderService("cuda:0", tmp_path, use_cache=False)
+    grader = service.get("pixel-grader")
+    grader.grade([_request()])
+    assert isinstance(grader, ZooGrader) and grader.footprint == 4 << 30
+    assert service.memory_short()
+    free["bytes"] = 6 << 30
+    assert not service.memory_short()
