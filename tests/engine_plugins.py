@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import yaml
@@ -307,7 +307,8 @@ GRADER_QUESTION = "Which colour dominates the image? Answer with one word."
 
 class GradedPaintOptions(BaseModel):
     model_config = {"extra": "forbid"}
-    grader: str = "pixel-grader"
+    #: a grader spec: a zoo card name, ``endpoint:<model>``, or a mapping (see ``ming_eval.graders.base``)
+    grader: str | dict[str, Any] = "pixel-grader"
     #: fraction of a sample's images the grader must find right for the sample to be correct
     pass_fraction: float = 1.0
 
