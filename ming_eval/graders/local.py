@@ -22,7 +22,7 @@ from typing import Any
 from ming_eval.cards.schema import UnderstandProtocol
 from ming_eval.core.model import BaseModelAdapter
 from ming_eval.core.sample import Capability, UnderstandRequest
-from ming_eval.errors import CapabilityError, CardError, CheckpointError, ProtocolError
+from ming_eval.errors import CapabilityError, CardError, CheckpointError, ProtocolError, UnknownNameError
 from ming_eval.graders.base import DecodeSettings, Grader, GraderReply, ReplyStore, ZooSpec
 from ming_eval.runner.batching import FATAL_ERRORS, BatchRunner, describe, free_accelerator_memory
 
@@ -39,20 +39,23 @@ Item = tuple[int, UnderstandRequest]
 class ZooGrader(Grader):
     """A zoo model card answering graders' questions; loads lazily, once, on ``device``."""
 
-    def __init__(self, spec: ZooSpec, device: str, cache: ReplyStore | None = None) -> None:
+    def __init__(self, spec: ZooSpec, device: str, cache: ReplyStore | None = None, *, where: str = "grader") -> None:
+        """``where`` names the option that asked for the grader in error messages."""
         super().__init__()
         from ming_eval.registry import get_model_card
         from ming_eval.runner.plan import load_model_class
 
-        card = get_model_card(spec.card)
-        where = f"grader {spec.card!r} (model card {card.source or card.name})"
+        try:
+            card = get_model_card(spec.card)
+        except UnknownNameError as exc:
+            raise CardError(f"{where}: {exc.message}", hint=exc.hint) from None
+        where = f"{where} {spec.card!r} (model card {card.source or card.name})"
         cls = load_model_class(card)
         cap = Capability.UNDERSTAND
         if cap not in card.capabilities or cap not in cls.capabilities:
             can = sorted(c.value for c in set(card.capabilities) & set(cls.capabilities))
             raise CardError(
-                f"{where} cannot be a grader: it lacks the 'understand' capability "
-                f"(it can: {', '.join(can) or 'nothing'})",
+                f"{where} cannot grade: it lacks the 'understand' capability (it can: {', '.join(can) or 'nothing'})",
                 hint="a grader answers questions about images; pick a card whose capabilities include understand",
             )
         protocol = card.protocol_for(GRADER_PROTOCOL_KEY, cap)

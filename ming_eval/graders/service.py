@@ -62,7 +62,7 @@ class GraderService:
         if isinstance(spec, ZooSpec):
             from ming_eval.graders.local import ZooGrader
 
-            grader = ZooGrader(spec, self.device)
+            grader = ZooGrader(spec, self.device, where=where)
         else:
             grader = _endpoint_grader(spec, where)
         if self.use_cache:

@@ -8,7 +8,7 @@ from PIL import Image
 
 from ming_eval.cards import loader
 from ming_eval.core.sample import ImagePart, ImageRef, TextPart, UnderstandRequest
-from ming_eval.errors import CapabilityError, CardError, CheckpointError, UnknownNameError
+from ming_eval.errors import CapabilityError, CardError, CheckpointError
 from ming_eval.graders.base import DecodeSettings, ZooSpec
 from ming_eval.graders.local import FAIL_FAST_AFTER, ZooGrader
 from tests.engine_plugins import COLORS, PixelGrader
@@ -75,10 +75,11 @@ def test_a_card_that_cannot_understand_is_a_card_error_naming_it(graded_cards):
     card = yaml.safe_load((graded_cards / "model_zoo" / "pixel.yaml").read_text())
     path.write_text(yaml.safe_dump({**card, "name": "painter", "capabilities": ["generate"]}))
     loader._INDEX = None
-    with pytest.raises(CardError, match=r"painter.*lacks the 'understand' capability"):
-        ZooGrader(ZooSpec(card="painter"), "cpu")
-    with pytest.raises(UnknownNameError, match="pixel-grader"):
-        ZooGrader(ZooSpec(card="pixel-grade"), "cpu")
+    with pytest.raises(CardError, match=r"^task t option grader 'painter' \(model card .*painter.yaml\) cannot grade"):
+        ZooGrader(ZooSpec(card="painter"), "cpu", where="task t option grader")
+    with pytest.raises(CardError, match=r"^task t option grader: unknown model 'pixel-grade'") as err:
+        ZooGrader(ZooSpec(card="pixel-grade"), "cpu", where="task t option grader")
+    assert err.value.hint is not None and "pixel-grader" in err.value.hint  # did you mean
 
 
 def test_a_checkpoint_that_cannot_load_stops_with_a_setup_error(graded_cards, monkeypatch):
