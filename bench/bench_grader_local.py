@@ -14,7 +14,7 @@ images of one sample, when painted the same colour, are one question: asked once
 
 Left out: a real-size grader (a 7B VLM's batching gain on a GPU is larger and memory-bound), GPUs
 and several ranks, long replies (the scorer asks for 4 tokens), image decoding at real sizes, and
-the endpoint grader (bench_grader_endpoint.py). The grader is random: its replies mean nothing.
+the endpoint grader (benchmarked on its own). The grader is random: its replies mean nothing.
 """
 
 from __future__ import annotations
