@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import yaml
@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from ming_eval.cards.schema import GenerateProtocol, NoOptions, UnderstandProtocol
 from ming_eval.core.model import BaseModelAdapter
-from ming_eval.core.results import Prediction, SampleScore, TaskResult
+from ming_eval.core.results import JUDGE_UNAVAILABLE, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import (
     Capability,
     GenerateRequest,
@@ -41,6 +41,7 @@ from ming_eval.core.sample import (
     UnderstandRequest,
 )
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
+from ming_eval.graders.base import DecodeSettings, Grader
 from ming_eval.stats.bootstrap import grouped_mean_metrics, mean_metric
 
 COLORS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 210)}
@@ -296,4 +297,112 @@ def write_cards(
     return root
 
 
-__all__ = ["ColorVqaTask", "NoOptions", "PaintTask", "PixelModel", "write_cards"]
+# -- a grader-scored task ---------------------------------------------------------------------------
+# ``GradedPaintTask`` scores PaintTask-style images by asking a grader from the context which colour
+# dominates each image (as DPG-Bench asks a VQA model about generated images). ``PixelGrader`` is a
+# PixelModel with its own counters, so tests can tell grader loads and calls from the model's.
+
+GRADER_QUESTION = "Which colour dominates the image? Answer with one word."
+
+
+class GradedPaintOptions(BaseModel):
+    model_config = {"extra": "forbid"}
+    #: a grader spec: a zoo card name, ``endpoint:<model>``, or a mapping (see ``ming_eval.graders.base``)
+    grader: str | dict[str, Any] = "pixel-grader"
+    #: fraction of a sample's images the grader must find right for the sample to be correct
+    pass_fraction: float = 1.0
+
+
+class GradedPaintTask(PaintTask):
+    Options = GradedPaintOptions
+
+    def scorer(self, ctx: TaskContext) -> Scorer:
+        opts = self.options
+        assert isinstance(opts, GradedPaintOptions)
+        return GraderScorer(ctx.graders.get(opts.grader, where=f"task {self.name} option grader"), opts)
+
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+        return TaskResult(
+            task=self.name, primary="accuracy", metrics={"accuracy": mean_metric([s.score for s in scores])}
+        )
+
+
+class GraderScorer(Scorer):
+    batch_size = 4
+
+    def __init__(self, grader: Grader, options: GradedPaintOptions) -> None:
+        self.grader = grader
+        self.options = options
+
+    def score(self, batch: Sequence[tuple[Sample, Prediction]]) -> list[SampleScore]:
+        requests, owner = [], []
+        for i, (sample, pred) in enumerate(batch):
+            assert isinstance(sample.request, GenerateRequest)
+            question = f"{GRADER_QUESTION} (it was drawn for: {sample.request.prompt})"
+            for path in pred.image_paths():
+                requests.append(UnderstandRequest((ImagePart(ImageRef.from_path(path)), TextPart(question))))
+                owner.append(i)
+        replies = self.grader.grade(requests, DecodeSettings(max_tokens=4))
+        out = []
+        for i, (sample, _) in enumerate(batch):
+            mine = [r for r, o in zip(replies, owner, strict=True) if o == i]
+            failed = next((r.error for r in mine if not r.ok), None)
+            details = {"grader": self.grader.identity, "replies": [r.text for r in mine]}
+            if failed is not None:
+                status = JUDGE_UNAVAILABLE
+                out.append(SampleScore(sample.id, 0.0, correct=None, reason=failed, status=status, details=details))
+                continue
+            hits = [str(r.text).strip() == sample.target for r in mine]
+            frac = sum(hits) / len(hits)
+            out.append(SampleScore(sample.id, frac, correct=frac >= self.options.pass_fraction, details=details))
+        return out
+
+
+class PixelGrader(PixelModel):
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.UNDERSTAND})
+    loads: ClassVar[int] = 0
+    batch_sizes: ClassVar[list[int]] = []
+
+
+def write_graded_cards(root: Path, cache: Path, *, grader_options: dict | None = None, grader_batch: int = 4) -> Path:
+    """Add to the cards of :func:`write_cards` the task ``graded_paint`` (paint's data) and the grader
+    card ``pixel-grader``; call again to change the grader's options."""
+    paint = cache / "data" / "paint" / "paint.jsonl"
+    (cache / "data" / "graded_paint").mkdir(parents=True, exist_ok=True)
+    (cache / "data" / "graded_paint" / "paint.jsonl").write_bytes(paint.read_bytes())
+    (root / "tasks" / "graded_paint.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "graded_paint",
+                "class": "tests.engine_plugins:GradedPaintTask",
+                "capability": "generate",
+                "data": [{"name": "paint.jsonl", "sha256": sha256(paint)}],
+            }
+        )
+    )
+    (root / "model_zoo" / "pixel-grader.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "pixel-grader",
+                "class": "tests.engine_plugins:PixelGrader",
+                "capabilities": ["understand"],
+                "checkpoint": "none",
+                "dtype": "float32",
+                "options": grader_options or {},
+                "batch_size": {"understand": grader_batch},
+            }
+        )
+    )
+    return root
+
+
+__all__ = [
+    "ColorVqaTask",
+    "GradedPaintTask",
+    "NoOptions",
+    "PaintTask",
+    "PixelGrader",
+    "PixelModel",
+    "write_cards",
+    "write_graded_cards",
+]

@@ -35,6 +35,10 @@ def score(
     ] = None,
     data: Annotated[list[str] | None, typer.Option(help="Use a local data file: FILE=PATH (repeatable).")] = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Samples per scorer call.")] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(help="Where local graders run: cpu, cuda, cuda:N (default: cuda:LOCAL_RANK if present)."),
+    ] = None,
     allow_incomplete: Annotated[bool, typer.Option(help="Report results even if samples are missing.")] = False,
     show_breakdowns: Annotated[bool, typer.Option("--breakdowns/--no-breakdowns", help="Per-category tables.")] = False,
     upstream_results: Annotated[
@@ -73,6 +77,7 @@ def score(
             allow_incomplete=allow_incomplete,
             batch_size=batch_size,
             data_overrides=overrides,
+            device=device,
             console=console,
         )
     else:
@@ -89,6 +94,7 @@ def score(
             allow_incomplete=allow_incomplete,
             batch_size=batch_size,
             data_overrides=overrides,
+            device=device,
             console=console,
         )
     if not results:

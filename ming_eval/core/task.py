@@ -24,6 +24,7 @@ from ming_eval.errors import MingEvalError
 
 if TYPE_CHECKING:
     from ming_eval.data.files import DataFiles
+    from ming_eval.graders.service import GraderService
     from ming_eval.store.run_store import TaskStore
 
 
@@ -37,6 +38,12 @@ class SelftestSetup:
     limit: int | None = 4
 
 
+def _grader_service() -> GraderService:
+    from ming_eval.graders.service import GraderService
+
+    return GraderService()
+
+
 @dataclass(frozen=True)
 class TaskContext:
     """What a task may know about the run it is part of.
@@ -44,7 +51,9 @@ class TaskContext:
     ``protocol`` is the model card's resolved protocol for this task; ``data`` finds (and if needed
     downloads and verifies) the task's data files; ``work_dir`` is the task's folder in the run;
     ``predictions`` holds every prediction of the task when a scorer is built (a scorer may need
-    more than its batch: MMBench's circular groups span samples).
+    more than its batch: MMBench's circular groups span samples); ``graders`` gives scorers the
+    models that grade predictions (``ctx.graders.get("<card>")``), one service per rank, made by the
+    runner (a context made elsewhere gets its own, on this process's accelerator or the CPU).
     """
 
     protocol: UnderstandProtocol | GenerateProtocol
@@ -53,6 +62,7 @@ class TaskContext:
     run_seed: int = 0
     work_dir: Path | None = None
     predictions: Mapping[str, Prediction] = field(default_factory=dict)
+    graders: GraderService = field(default_factory=_grader_service)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

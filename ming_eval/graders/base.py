@@ -191,26 +191,37 @@ class Grader(ABC):
     def __init__(self) -> None:
         self.stats = GraderStats()
 
+    @property
+    def cache_scope(self) -> str:
+        """What, besides the request and the decoding settings, a reply depends on; part of every
+        cache key. The identity, unless a subclass knows more (a zoo card's protocol)."""
+        return self.identity
+
     def grade(
         self, requests: Sequence[UnderstandRequest], settings: DecodeSettings = DecodeSettings(), *, attempt: int = 0
     ) -> list[GraderReply]:
-        """One reply per request, in order; cached replies are not asked again, failures never kept."""
-        keys = [cache_key(self.identity, r, settings, attempt=attempt) for r in requests]
+        """One reply per request, in order; cached replies are not asked again, failures never kept,
+        and requests with the same key in one call are asked once."""
+        keys = [cache_key(self.cache_scope, r, settings, attempt=attempt) for r in requests]
         out: list[GraderReply | None] = [self.cache.get(k) if self.cache is not None else None for k in keys]
         todo = [i for i, r in enumerate(out) if r is None]
         self.stats.cached += len(requests) - len(todo)
-        if todo:
-            answers = self._answer([requests[i] for i in todo], settings)
-            if len(answers) != len(todo):
-                raise RuntimeError(f"grader {self.identity} gave {len(answers)} replies for {len(todo)} requests")
-            self.stats.asked += len(todo)
-            for i, reply in zip(todo, answers, strict=True):
-                out[i] = reply
+        first: dict[str, int] = {}
+        unique = [i for i in todo if first.setdefault(keys[i], i) == i]  # the same question is asked once
+        if unique:
+            answers = self._answer([requests[i] for i in unique], settings)
+            if len(answers) != len(unique):
+                raise RuntimeError(f"grader {self.identity} gave {len(answers)} replies for {len(unique)} requests")
+            self.stats.asked += len(unique)
+            for i, reply in zip(unique, answers, strict=True):
                 if not reply.ok:
                     self.stats.failed += 1
                 elif self.cache is not None:
                     record = {"grader": self.identity, "settings": settings.as_dict(), "attempt": attempt}
                     self.cache.put(keys[i], reply, record)
+                out[i] = reply
+            for i in todo:
+                out[i] = out[first[keys[i]]]
         return [r if r is not None else GraderReply(error="no reply") for r in out]
 
     @abstractmethod
@@ -222,6 +233,10 @@ class Grader(ABC):
         from ming_eval.errors import CapabilityError
 
         raise CapabilityError(f"grader {self.identity} cannot score options; ask for text replies instead")
+
+    def release(self) -> None:  # noqa: B027 - optional hook
+        """Free the device memory the grader holds (a local model's weights); it loads again when
+        asked. The runner calls it between tasks when memory is short."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free what the grader holds (weights, connections, cache files)."""

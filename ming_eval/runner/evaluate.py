@@ -19,6 +19,7 @@ from ming_eval.core.results import Metric, TaskResult
 from ming_eval.core.sample import Sample
 from ming_eval.core.task import TaskContext
 from ming_eval.errors import ConfigMismatchError, DataError
+from ming_eval.graders.service import GraderService
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.inference import InferenceSettings, InferenceSummary, run_inference
 from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
@@ -150,11 +151,13 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist) -> RunOutc
 
     outcome = RunOutcome(run_dir, {})
     model = LazyModel(plan, config.device, console, dist)
+    graders = GraderService(config.device)
     with recorded(store, manifest, invocation, dist):
         try:
-            _run_phases(plan, config, dist, store, model, outcome, console)
+            _run_phases(plan, config, dist, store, model, graders, outcome, console)
         finally:
             model.close()
+            graders.close()
     dist.barrier()
     return outcome
 
@@ -165,11 +168,13 @@ def _run_phases(
     dist: Dist,
     store: RunStore,
     model: LazyModel,
+    graders: GraderService,
     outcome: RunOutcome,
     console: Console | None,
 ) -> None:
-    """Inference for every task (one model load at most), then scoring of every task."""
-    contexts = _prefetch(plan, config, dist, store)
+    """Inference for every task (one model load at most), then scoring of every task; graders load
+    after the model is closed, and are released between tasks when memory is short."""
+    contexts = _prefetch(plan, config, dist, store, graders)
     task_samples: dict[str, list[Sample]] = {}
     for tp in plan.tasks:
         samples = _limited(tp, contexts[tp.name], config.limit)
@@ -188,6 +193,8 @@ def _run_phases(
     dist.barrier()
 
     for tp in plan.tasks:
+        if graders.memory_short():
+            graders.release_all()
         result = score_task(
             tp.task,
             task_samples[tp.name],
@@ -213,7 +220,9 @@ def suite_summaries(plan: Plan, results: dict[str, TaskResult]) -> dict[str, Met
     return out
 
 
-def _prefetch(plan: Plan, config: RunConfig, dist: Dist, store: RunStore) -> dict[str, TaskContext]:
+def _prefetch(
+    plan: Plan, config: RunConfig, dist: Dist, store: RunStore, graders: GraderService
+) -> dict[str, TaskContext]:
     """Local rank 0 downloads and verifies every data file first; the other ranks then read them."""
     contexts: dict[str, TaskContext] = {}
     for tp in plan.tasks:
@@ -223,6 +232,7 @@ def _prefetch(plan: Plan, config: RunConfig, dist: Dist, store: RunStore) -> dic
             store.task(tp.name).dir,
             model_name=plan.model_card.name,
             seed=tp.seed,
+            graders=graders,
             data_overrides=config.data_overrides,
         )
         contexts[tp.name] = ctx

@@ -16,6 +16,7 @@ from ming_eval.core.model import BaseModelAdapter
 from ming_eval.core.task import BaseTask, TaskContext
 from ming_eval.data.files import DataFiles
 from ming_eval.errors import CapabilityError, CardError, ProtocolError
+from ming_eval.graders.service import GraderService
 from ming_eval.registry import (
     MODEL_ENTRY_POINTS,
     TASK_ENTRY_POINTS,
@@ -152,6 +153,7 @@ def task_context(
     *,
     model_name: str,
     seed: int,
+    graders: GraderService,
     data_overrides: dict[str, Path] | None = None,
 ) -> TaskContext:
     return TaskContext(
@@ -160,4 +162,5 @@ def task_context(
         model_name=model_name,
         run_seed=seed,
         work_dir=work_dir,
+        graders=graders,
     )

@@ -11,6 +11,7 @@ from rich.console import Console
 from ming_eval.cards.schema import PROTOCOL_OF, TaskCard
 from ming_eval.core.results import TaskResult
 from ming_eval.errors import RunStoreError, UnknownNameError
+from ming_eval.graders.service import GraderService
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import config_entry, load_task, resolve_task, task_context
@@ -27,12 +28,16 @@ def rescore(
     allow_incomplete: bool = False,
     batch_size: int | None = None,
     data_overrides: dict[str, Path] | None = None,
+    device: str | None = None,
     console: Console | None = None,
     argv: list[str] | None = None,
 ) -> dict[str, TaskResult]:
-    """Score (again) the predictions of a run; stored scores are reused when nothing changed."""
+    """Score (again) the predictions of a run; stored scores are reused when nothing changed.
+
+    ``device`` is where local graders load (default: this rank's accelerator, else the CPU)."""
     dist = Dist.from_env()
     dist.init()
+    graders = GraderService(device)
     try:
         store = RunStore.open_existing(run_dir)
         manifest = store.read_manifest() or {}
@@ -50,6 +55,8 @@ def rescore(
         results: dict[str, TaskResult] = {}
         with recorded(store, manifest, invocation, dist):
             for name in names:
+                if graders.memory_short():
+                    graders.release_all()
                 cfg = known[name]
                 card = TaskCard.model_validate(cfg["task"])
                 overrides = {**cfg.get("options", {}), **(task_options or {}).get(name, {})}
@@ -61,6 +68,7 @@ def rescore(
                     store.task(name).dir,
                     model_name=model_name,
                     seed=int(cfg.get("seed", 0)),
+                    graders=graders,
                     data_overrides=data_overrides,
                 )
                 limit = manifest.get("limits", {}).get(name)
@@ -90,6 +98,7 @@ def rescore(
         dist.barrier()
         return results
     finally:
+        graders.close()
         dist.close()
 
 
@@ -102,12 +111,14 @@ def score_external(
     allow_incomplete: bool = False,
     batch_size: int | None = None,
     data_overrides: dict[str, Path] | None = None,
+    device: str | None = None,
     console: Console | None = None,
     argv: list[str] | None = None,
 ) -> dict[str, TaskResult]:
     """Score outputs that another tool wrote (e.g. a GenEval image folder) as a run of their own."""
     dist = Dist.from_env()
     dist.init()
+    graders = GraderService(device)
     try:
         task = resolve_task(task_name, task_options)
         protocol = PROTOCOL_OF[task.capability]()
@@ -115,7 +126,13 @@ def score_external(
         dist.barrier()
         model_name = f"external:{source.resolve().name}"
         ctx = task_context(
-            task, protocol, store.task(task.name).dir, model_name=model_name, seed=0, data_overrides=data_overrides
+            task,
+            protocol,
+            store.task(task.name).dir,
+            model_name=model_name,
+            seed=0,
+            graders=graders,
+            data_overrides=data_overrides,
         )
         samples = list(task.samples(ctx))
         invocation = new_invocation("score-external", argv if argv is not None else sys.argv, dist)
@@ -144,4 +161,5 @@ def score_external(
         dist.barrier()
         return results
     finally:
+        graders.close()
         dist.close()
