@@ -1,7 +1,8 @@
 """A fake OpenAI-compatible server on 127.0.0.1, for the judge tests and the model-adapter tests.
 
 It serves ``GET /v1/models`` and ``POST /v1/chat/completions``. Each request body is recorded
-(``bodies``) and the requests in flight are counted (``max_in_flight``). What it answers:
+(``bodies``; ``posts`` counts refused ones too) and the requests in flight are counted
+(``max_in_flight``). What it answers:
 
 * ``responder(text, body)``, given the text of the last message: a reply string, ``(status, message)``
   for an HTTP error (a 429 carries ``Retry-After: <retry_after>``, default 0), ``("sleep", seconds[,
@@ -80,6 +81,7 @@ class FakeOpenAI:
         self.max_in_flight = 0
         self.script: dict[str, list[int | Raw]] = {}
         self.retry_after = "0"
+        self.posts = 0  # every POST, answered or refused
         self.attempts: dict[str, int] = defaultdict(int)
         self.delay = 0.0
         self.slow = 0.0
@@ -142,6 +144,8 @@ class FakeOpenAI:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+                with fake.lock:
+                    fake.posts += 1
                 if not self.authorised():
                     return
                 if not self.path.endswith("/chat/completions"):
