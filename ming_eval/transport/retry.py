@@ -9,8 +9,15 @@ from __future__ import annotations
 import email.utils
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class Headers(Protocol):
+    """Response headers, looked up without regard to case (httpx, urllib and email messages)."""
+
+    def get(self, name: str, /) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class RetryPolicy:
         sleep(self.delay(retry, retry_after))
 
 
-def retry_after_seconds(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+def retry_after_seconds(headers: Headers | None, now: float | None = None) -> float | None:
     """The wait a server asks for in ``Retry-After`` (seconds or an HTTP date; OpenAI's
     ``retry-after-ms`` too), or None when it asks for none or the value cannot be read."""
     if headers is None:
