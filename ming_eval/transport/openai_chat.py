@@ -14,8 +14,9 @@ holds the project's only retry loop for them. What a failure means for the rest 
 * 400 / 422 and other 4xx: this request alone is refused (:class:`RequestRefused`), e.g. a prompt
   over the context window.
 
-The openai SDK does the HTTP (proxies, keep-alive, TLS) with its own retries off; the body of every
-reply is read raw and checked here, so a bad body is a transport failure, never a crash in a scorer.
+The openai SDK does the HTTP (proxies, keep-alive, TLS, error statuses) with its own retries off,
+through its raw route (``client.post(..., cast_to=str)``): the body of every reply is checked here, so
+a bad body is a transport failure, never a crash in a scorer.
 Messages name the endpoint by its URL without credentials; the API key never leaves the client.
 """
 
@@ -305,10 +306,10 @@ class OpenAIChat:
             retry_after: float | None = None
             try:
                 with self._slots:
-                    raw = client.chat.completions.with_raw_response.create(
-                        model=cfg.model, messages=list(messages), extra_body=body or None
+                    # the SDK's raw route: the body as it is (no typed transform), the reply as text
+                    text = client.post(
+                        "/chat/completions", cast_to=str, body={**body, "model": cfg.model, "messages": messages}
                     )
-                    text = raw.text
                 reply = completion_text(text)
                 with self._lock:
                     self._failures = 0
@@ -376,8 +377,7 @@ class OpenAIChat:
 
         where = self.config.where
         try:
-            raw = client.models.with_raw_response.list()
-            data = json.loads(raw.text).get("data")
+            data = json.loads(client.get("/models", cast_to=str)).get("data")
         except openai.AuthenticationError as exc:
             raise self._give_up(
                 f"{where} rejected the API key (401): {_detail(exc)}",
