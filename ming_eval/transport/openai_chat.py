@@ -186,6 +186,12 @@ def _snippet(text: str, limit: int = 160) -> str:
 
 
 def _detail(exc: BaseException) -> str:
+    """What the server or the SDK said: an error body's message when there is one."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"].strip():
+        return _snippet(body["message"], 300)
+    if isinstance(body, str) and body.strip():
+        return _snippet(body, 300)
     text = " ".join(str(exc).split())
     return text[:300] if text else type(exc).__name__
 
@@ -360,7 +366,8 @@ class OpenAIChat:
         with self._lock:
             self._failures += 1
             failures = self._failures
-        message = f"{where} failed after {policy.tries} tries: {last}"
+        tries = f"{policy.tries} tries" if policy.tries > 1 else "1 try"
+        message = f"{where} failed after {tries}: {last}"
         if failures >= cfg.max_consecutive_failures:
             raise self._give_up(
                 f"{message}; {failures} requests in a row failed, giving up on it for this run",
