@@ -314,7 +314,9 @@ class OpenAIChat:
                 with self._slots:
                     # the SDK's raw route: the body as it is (no typed transform), the reply as text
                     text = client.post(
-                        "/chat/completions", cast_to=str, body={**body, "model": cfg.model, "messages": messages}
+                        "/chat/completions",
+                        cast_to=str,
+                        body={**body, "model": cfg.model, "messages": [dict(m) for m in messages]},
                     )
                 reply = completion_text(text)
                 with self._lock:
