@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import io
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -124,9 +123,8 @@ def test_a_rejected_key_gives_the_endpoint_up(server, monkeypatch):
     assert all(r.error is not None and "rejected the API key (401)" in r.error for r in replies)
     assert all("$WRONG_KEY" in (r.error or "") and "sk-wrong" not in (r.error or "") for r in replies)
     assert server.posts == 1  # given up at the first 401: no retry, no other request sent
-    started = time.monotonic()
-    assert grader.grade([ask("later")])[0].error is not None
-    assert time.monotonic() - started < 0.5
+    later = grader.grade([ask("later")])[0]
+    assert later.error is not None and "rejected the API key (401)" in later.error and server.posts == 1
 
 
 def test_credentials_in_the_base_url_stay_out_of_identity_and_errors(server):
