@@ -185,6 +185,10 @@ def _snippet(text: str, limit: int = 160) -> str:
     return flat[:limit] + ("..." if len(flat) > limit else "") if flat else "(empty body)"
 
 
+def _tries(n: int) -> str:
+    return "1 try" if n == 1 else f"{n} tries"
+
+
 def _detail(exc: BaseException) -> str:
     """What the server or the SDK said: an error body's message when there is one."""
     body = getattr(exc, "body", None)
@@ -271,6 +275,14 @@ class OpenAIChat:
                 self._dead = EndpointUnavailable(message, hint=hint, status=status, given_up=True)
         return EndpointUnavailable(message, hint=hint, status=status, given_up=True)
 
+    def _scrub(self, text: str) -> str:
+        """``text`` with the API key itself masked, should a server echo it."""
+        key = self.config.api_key
+        return text.replace(key, "***") if len(key) >= 8 else text
+
+    def _detail(self, exc: BaseException) -> str:
+        return self._scrub(_detail(exc))
+
     def sdk(self) -> Any:
         """The openai SDK client (made on first use, its own retries off)."""
         with self._lock:
@@ -324,23 +336,23 @@ class OpenAIChat:
                 return reply
             except InvalidReply as exc:
                 status = 200
-                last = f"HTTP 200 with a body that is not a chat completion ({exc})"
+                last = f"HTTP 200 with a body that is not a chat completion ({self._scrub(str(exc))})"
             except openai.AuthenticationError as exc:
                 raise self._give_up(
-                    f"{where} rejected the API key (401): {_detail(exc)}",
+                    f"{where} rejected the API key (401): {self._detail(exc)}",
                     hint=f"set ${cfg.api_key_env} to the key the server takes (for a local server, the key it "
                     "was started with)",
                     status=401,
                 ) from exc
             except openai.PermissionDeniedError as exc:
                 raise self._give_up(
-                    f"{where} refused access (403): {_detail(exc)}",
+                    f"{where} refused access (403): {self._detail(exc)}",
                     hint="check that the key may use this model",
                     status=403,
                 ) from exc
             except openai.NotFoundError as exc:
                 raise self._give_up(
-                    f"{where} answered 404 (unknown model or wrong URL): {_detail(exc)}",
+                    f"{where} answered 404 (unknown model or wrong URL): {self._detail(exc)}",
                     hint="the base URL must be the API root ending in /v1 (not .../chat/completions), and the "
                     "model must be one the server serves",
                     status=404,
@@ -350,26 +362,27 @@ class OpenAIChat:
                 last = f"timed out after {cfg.timeout_s:g} s"
             except openai.APIConnectionError as exc:
                 status = None
-                last = f"cannot connect: {_detail(exc)}"
+                last = f"cannot connect: {self._detail(exc)}"
                 if attempt == policy.max_retries:
                     raise self._give_up(
-                        f"{where} cannot be reached after {policy.tries} tries: {_detail(exc)}",
+                        f"{where} cannot be reached after {_tries(policy.tries)}: {self._detail(exc)}",
                         hint=f"check the base URL (or ${BASE_URL_ENV}) and that the server is running",
                     ) from exc
             except openai.APIStatusError as exc:
                 code = exc.status_code
                 if code not in (408, 409, 429) and code < 500:
-                    raise RequestRefused(f"{where} refused the request ({code}): {_detail(exc)}", status=code) from exc
+                    raise RequestRefused(
+                        f"{where} refused the request ({code}): {self._detail(exc)}", status=code
+                    ) from exc
                 status = code
-                last = f"HTTP {code}: {_detail(exc)}"
+                last = f"HTTP {code}: {self._detail(exc)}"
                 retry_after = retry_after_seconds(getattr(exc.response, "headers", None))
             if attempt < policy.max_retries:
                 self.sleep(policy.delay(attempt, retry_after))
         with self._lock:
             self._failures += 1
             failures = self._failures
-        tries = f"{policy.tries} tries" if policy.tries > 1 else "1 try"
-        message = f"{where} failed after {tries}: {last}"
+        message = f"{where} failed after {_tries(policy.tries)}: {last}"
         if failures >= cfg.max_consecutive_failures:
             raise self._give_up(
                 f"{message}; {failures} requests in a row failed, giving up on it for this run",
@@ -389,18 +402,18 @@ class OpenAIChat:
             data = json.loads(client.get("/models", cast_to=str)).get("data")
         except openai.AuthenticationError as exc:
             raise self._give_up(
-                f"{where} rejected the API key (401): {_detail(exc)}",
+                f"{where} rejected the API key (401): {self._detail(exc)}",
                 hint=f"set ${self.config.api_key_env} to the key the server takes (for a local server, the key "
                 "it was started with)",
                 status=401,
             ) from exc
         except openai.PermissionDeniedError as exc:
             raise self._give_up(
-                f"{where} refused access (403): {_detail(exc)}", hint="check that the key may use this model"
+                f"{where} refused access (403): {self._detail(exc)}", hint="check that the key may use this model"
             ) from exc
         except openai.APIConnectionError as exc:  # timeouts included
             raise self._give_up(
-                f"{where} cannot be reached: {_detail(exc)}",
+                f"{where} cannot be reached: {self._detail(exc)}",
                 hint=f"start the server, or fix the base URL (or ${BASE_URL_ENV}); it should end in /v1",
             ) from exc
         except (openai.APIError, ValueError, AttributeError):

@@ -166,3 +166,11 @@ def test_public_url():
     assert public_url("https://u:p@host.example:8443/v1?key=k#frag") == "https://host.example:8443/v1"
     assert public_url("http://[::1]:8000/v1") == "http://[::1]:8000/v1"
     assert public_url("http://localhost/v1") == "http://localhost/v1"
+
+
+def test_a_server_echoing_the_key_does_not_put_it_in_the_reason(server):
+    server.responder = lambda text, body: (401, "Incorrect API key provided: sk-abc-secret-123")
+    chat = OpenAIChat(ChatConfig(model=MODEL, base_url=server.url, api_key="sk-abc-secret-123"))
+    with pytest.raises(EndpointUnavailable) as err:
+        chat.complete(USER)
+    assert "sk-abc-secret-123" not in str(err.value) and "Incorrect API key provided: ***" in str(err.value)
