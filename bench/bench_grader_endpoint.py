@@ -1,7 +1,7 @@
 """The endpoint grader with 16 requests in flight vs 1, against a fake OpenAI-compatible server that
 takes 50 ms per answer (goal: at least 10x the samples/s).
 
-    PYTHONPATH=$PWD python bench/bench_grader_endpoint.py [--n 128] [--latency 0.05]
+    PYTHONPATH=$PWD python bench/bench_grader_endpoint.py [--n 128] [--latency 0.05] [--rounds 3]
 
 Every request carries one small image (a PNG data URL) and a distinct prompt; no reply cache, so
 every request reaches the server. The server runs in a child process on 127.0.0.1 (in this one, it
@@ -32,19 +32,22 @@ def requests(n: int, tag: str) -> list[UnderstandRequest]:
     return out
 
 
-def samples_per_s(url: str, concurrency: int, n: int) -> tuple[float, float]:
-    """(samples/s, client CPU ms per sample)."""
+def samples_per_s(url: str, concurrency: int, n: int, rounds: int) -> tuple[float, float]:
+    """(samples/s, client CPU ms per sample) of the best of ``rounds`` (the machine may be shared)."""
     grader = EndpointGrader(EndpointSpec(model=MODEL, base_url=url, max_concurrency=concurrency))
     grader.grade(requests(concurrency, f"warm-up {concurrency}"))  # connections open, threads started
-    batch = requests(n, f"c{concurrency}")
-    start, cpu = time.perf_counter(), time.process_time()
-    replies = grader.grade(batch)
-    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    best = (0.0, 0.0)
+    for r in range(rounds):
+        batch = requests(n, f"c{concurrency} round {r}")
+        start, cpu = time.perf_counter(), time.process_time()
+        replies = grader.grade(batch)
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        failed = [reply.error for reply in replies if not reply.ok]
+        if failed:
+            raise SystemExit(f"{len(failed)} requests failed: {failed[0]}")
+        best = max(best, (n / elapsed, 1000 * cpu / n))
     grader.close()
-    failed = [r.error for r in replies if not r.ok]
-    if failed:
-        raise SystemExit(f"{len(failed)} requests failed: {failed[0]}")
-    return n / elapsed, 1000 * cpu / n
+    return best
 
 
 def serve(latency: float, conn: Connection) -> None:
@@ -59,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=128, help="requests at 16 in flight (a quarter of it at 1)")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds the server takes per answer")
+    parser.add_argument("--rounds", type=int, default=3, help="best of this many rounds")
     args = parser.parse_args()
     os.environ.setdefault("NO_PROXY", "127.0.0.1")
     os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
@@ -67,8 +71,8 @@ def main() -> None:
     server.start()
     try:
         url = parent.recv()
-        (one, one_cpu) = samples_per_s(url, 1, max(args.n // 4, 8))
-        (sixteen, sixteen_cpu) = samples_per_s(url, 16, args.n)
+        (one, one_cpu) = samples_per_s(url, 1, max(args.n // 4, 8), args.rounds)
+        (sixteen, sixteen_cpu) = samples_per_s(url, 16, args.n, args.rounds)
         parent.send("done")
         in_flight = parent.recv()
     finally:
