@@ -34,7 +34,6 @@ from ming_eval.transport.openai_chat import ChatConfig, EndpointSetupError, Open
 from ming_eval.transport.retry import RetryPolicy
 
 CACHE_SIZE = 4096
-image_data_url = openai_chat.image_data_url
 
 
 class EndpointError(MingEvalError):
