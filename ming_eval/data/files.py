@@ -23,10 +23,13 @@ from pathlib import Path
 
 from ming_eval.cards.schema import DataFile
 from ming_eval.errors import ChecksumError, DataError
+from ming_eval.transport.retry import RetryPolicy, retry_after_seconds
 
 CACHE_ENV = "MING_EVAL_CACHE"
 OFFLINE_ENVS = ("MING_EVAL_OFFLINE", "HF_HUB_OFFLINE")
 _CHUNK = 1 << 20
+#: downloads: three tries, 1 s then 2 s apart (less some jitter), or what the server's Retry-After says
+DOWNLOAD_RETRY = RetryPolicy(max_retries=2, backoff_s=1.0, max_backoff_s=10.0)
 
 
 def cache_root() -> Path:
@@ -113,18 +116,24 @@ def download(
     url: str,
     dest: Path,
     *,
-    retries: int = 3,
+    retry: RetryPolicy = DOWNLOAD_RETRY,
     timeout: float = 60.0,
     progress: Callable[[int, int | None], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Download ``url`` to ``dest`` through a ``.part`` file; ``hf://`` URLs go through the hub."""
+    """Download ``url`` to ``dest`` through a ``.part`` file; ``hf://`` URLs go through the hub.
+
+    Dropped connections, timeouts, 408 / 429 and 5xx are tried again as ``retry`` says (the policy of
+    every network call of the project, ``Retry-After`` honoured); another 4xx (404, 403) stops at once.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     if url.startswith("hf://"):
         _download_hf(url, dest)
         return
     part = dest.with_name(dest.name + ".part")
     last_error: Exception | None = None
-    for attempt in range(retries):
+    for attempt in range(retry.tries):
+        retry_after: float | None = None
         try:
             req = urllib.request.Request(url, headers={"User-Agent": "ming-eval"})
             with urllib.request.urlopen(req, timeout=timeout) as resp, part.open("wb") as out:
@@ -138,9 +147,15 @@ def download(
                         progress(done, total_n)
             os.replace(part, dest)
             return
+        except urllib.error.HTTPError as exc:
+            last_error = exc
+            if exc.code not in (408, 409, 429) and exc.code < 500:
+                break
+            retry_after = retry_after_seconds(exc.headers)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             last_error = exc
-            time.sleep(min(2**attempt, 10))
+        if attempt < retry.max_retries:
+            sleep(retry.delay(attempt, retry_after))
     part.unlink(missing_ok=True)
     raise DataError(
         f"could not download {url} -> {dest}: {last_error}",

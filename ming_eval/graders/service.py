@@ -18,11 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ming_eval.errors import MingEvalError
 from ming_eval.graders.base import EndpointSpec, Grader, GraderSpec, ZooSpec, parse_spec
 from ming_eval.graders.cache import DiskReplyStore, default_cache_dir
-
-ENDPOINT_MODULE = "ming_eval.graders.endpoint"
 
 
 class GraderService:
@@ -105,15 +102,6 @@ class GraderService:
 
 
 def _endpoint_grader(spec: EndpointSpec, where: str) -> Grader:
-    try:
-        from ming_eval.graders.endpoint import EndpointGrader  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError as exc:
-        if exc.name != ENDPOINT_MODULE:
-            raise
-        raise MingEvalError(
-            f"{where}: endpoint graders ({spec.model!r}) are not available in this version of ming-eval "
-            f"({ENDPOINT_MODULE} is missing)",
-            hint="use a zoo card with the understand capability as the grader",
-        ) from None
-    grader: Grader = EndpointGrader(spec, None)
-    return grader
+    from ming_eval.graders.endpoint import EndpointGrader
+
+    return EndpointGrader(spec, None)

@@ -1,4 +1,5 @@
-"""LLM judges: an OpenAI-compatible client with retries and an on-disk reply cache."""
+"""LLM judges: a client on the OpenAI-compatible transport (:mod:`ming_eval.transport`) with an on-disk
+reply cache."""
 
 from ming_eval.errors import JudgeUnavailableError
 from ming_eval.judge.cache import JudgeCache, cache_key, default_cache_dir

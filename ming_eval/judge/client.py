@@ -1,34 +1,39 @@
-"""An LLM judge behind any OpenAI-compatible chat endpoint, with retries, a circuit breaker and a
-reply cache.
+"""An LLM judge behind any OpenAI-compatible chat endpoint, with a reply cache.
 
 Configuration follows the openai SDK: ``OPENAI_API_KEY`` and ``OPENAI_BASE_URL`` (the base URL ends
 in ``/v1``; VLMEvalKit's ``OPENAI_API_BASE`` is the full ``/chat/completions`` URL, which is accepted
 and trimmed). A local vLLM or LMDeploy server needs only the base URL. Task options can set both.
 
-Errors are sorted by what they mean for the rest of the run:
-
-* 401 / 403 / 404 and an endpoint that cannot be reached at all: the judge is unusable; the client
-  stops calling it (every later call fails at once with the same message).
-* 429, 5xx and timeouts: retried with exponential backoff (``Retry-After`` honoured); a request that
-  still fails is unavailable, and after several such requests in a row the judge is given up.
-* 400 / 422: this request alone is refused (e.g. a prompt over the context window).
+Requests go through :class:`~ming_eval.transport.OpenAIChat` (retries with backoff and
+``Retry-After``, a circuit breaker; see there what each failure means). For scorers, every failure is
+a :class:`JudgeUnavailableError` (the sample is ``judge_unavailable`` and asked again on the next
+run), and a request the judge refuses alone (400 / 422) a :class:`JudgeRequestError`.
 
 Replies are cached on disk by (model, sha256(prompt, parameters)) before they are returned.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import random
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ming_eval.errors import JudgeUnavailableError
 from ming_eval.judge.cache import JudgeCache
+from ming_eval.transport.openai_chat import (
+    API_KEY_ENV,
+    NO_KEY,
+    PUBLIC_API,
+    ChatConfig,
+    EndpointSetupError,
+    OpenAIChat,
+    RequestRefused,
+    TransportError,
+    connection_from_env,
+    decoding_params,
+    normalize_base_url,
+)
+from ming_eval.transport.retry import RetryPolicy
 
 # VLMEvalKit's judge names and the API model versions they stand for (vlmeval.dataset.utils.judge_util).
 JUDGE_ALIASES: dict[str, str] = {
@@ -44,10 +49,7 @@ JUDGE_ALIASES: dict[str, str] = {
     "gpt-4o-1120": "gpt-4o-2024-11-20",
 }
 
-BASE_URL_ENV = "OPENAI_BASE_URL"
-LEGACY_BASE_URL_ENV = "OPENAI_API_BASE"  # VLMEvalKit's variable (a full /chat/completions URL)
-API_KEY_ENV = "OPENAI_API_KEY"
-PUBLIC_API = "https://api.openai.com/v1"
+__all__ = ["JUDGE_ALIASES", "JudgeClient", "JudgeConfig", "JudgeRequestError", "normalize_base_url", "resolve_model"]
 
 
 class JudgeRequestError(JudgeUnavailableError):
@@ -59,19 +61,6 @@ def resolve_model(name: str) -> str:
     return JUDGE_ALIASES.get(name, name)
 
 
-def normalize_base_url(url: str) -> str:
-    url = url.strip().rstrip("/")
-    for suffix in ("/chat/completions", "/completions"):
-        if url.endswith(suffix):
-            url = url[: -len(suffix)]
-    return url
-
-
-def _reasoning_model(model: str) -> bool:
-    # these take max_completion_tokens and no temperature (as VLMEvalKit's OpenAIWrapper sends them)
-    return any(tag in model for tag in ("o1", "o3", "o4", "gpt-5"))
-
-
 @dataclass(frozen=True)
 class JudgeConfig:
     """Where the judge is and how hard to try. ``api_key`` never reaches a manifest or a log."""
@@ -79,11 +68,13 @@ class JudgeConfig:
     model: str
     base_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    api_key_env: str = API_KEY_ENV
     timeout_s: float = 120.0
     max_retries: int = 6
     backoff_s: float = 1.0
     backoff_max_s: float = 30.0
     max_consecutive_failures: int = 5
+    max_concurrency: int = 64
     cache_dir: Path | None = None
 
     @property
@@ -101,13 +92,24 @@ class JudgeConfig:
     ) -> JudgeConfig | None:
         """A config from options and the environment, or None when no judge is configured at all
         (no API key and no base URL)."""
-        url = base_url or os.environ.get(BASE_URL_ENV) or os.environ.get(LEGACY_BASE_URL_ENV) or None
-        key = os.environ.get(api_key_env) or None
+        url, key = connection_from_env(base_url, api_key_env)
         if url is None and key is None:
             return None
-        if key is None:
-            key = "EMPTY"  # local OpenAI-compatible servers (vLLM, LMDeploy) accept any key
-        return cls(model=resolve_model(model), base_url=normalize_base_url(url) if url else None, api_key=key, **kwargs)
+        return cls(model=resolve_model(model), base_url=url, api_key=key or NO_KEY, api_key_env=api_key_env, **kwargs)
+
+    def chat(self) -> ChatConfig:
+        """The transport's config for this judge."""
+        return ChatConfig(
+            model=self.model,
+            base_url=self.base_url,
+            api_key=self.api_key or NO_KEY,
+            api_key_env=self.api_key_env,
+            label="judge",
+            timeout_s=self.timeout_s,
+            retry=RetryPolicy(max_retries=self.max_retries, backoff_s=self.backoff_s, max_backoff_s=self.backoff_max_s),
+            max_concurrency=self.max_concurrency,
+            max_consecutive_failures=self.max_consecutive_failures,
+        )
 
 
 class JudgeClient:
@@ -116,10 +118,7 @@ class JudgeClient:
     def __init__(self, config: JudgeConfig, cache: JudgeCache | None = None) -> None:
         self.config = config
         self.cache = cache if cache is not None else JudgeCache(config.cache_dir)
-        self._lock = threading.Lock()
-        self._dead: str | None = None
-        self._consecutive_failures = 0
-        self._client: Any = None
+        self.transport = OpenAIChat(config.chat())
 
     @property
     def model(self) -> str:
@@ -128,23 +127,7 @@ class JudgeClient:
     @property
     def unusable(self) -> str | None:
         """Why the judge was given up, or None while it is usable."""
-        return self._dead
-
-    def _sdk(self) -> Any:
-        if self._client is None:
-            try:
-                import openai
-            except ModuleNotFoundError as exc:
-                raise JudgeUnavailableError(
-                    "the judge needs the openai package", hint="pip install 'ming-eval[judge]'"
-                ) from exc
-            self._client = openai.OpenAI(
-                api_key=self.config.api_key,
-                base_url=self.config.endpoint,
-                timeout=self.config.timeout_s,
-                max_retries=0,
-            )
-        return self._client
+        return self.transport.unusable
 
     def complete(self, prompt: str, *, temperature: float = 0.0, max_tokens: int = 2048, attempt: int = 0) -> str:
         """The judge's reply to ``prompt`` (stripped), from the cache when it has been asked before.
@@ -159,108 +142,17 @@ class JudgeClient:
         cached = self.cache.get(self.model, prompt, params)
         if cached is not None:
             return cached
-        if self._dead:
-            raise JudgeUnavailableError(self._dead)
-        reply = self._call(prompt, temperature, max_tokens)
+        try:
+            reply = self.transport.complete(
+                [{"role": "user", "content": prompt}], decoding_params(self.model, max_tokens, temperature)
+            ).strip()
+        except RequestRefused as exc:
+            raise JudgeRequestError(exc.message, hint=exc.hint) from exc
+        except (TransportError, EndpointSetupError) as exc:
+            raise JudgeUnavailableError(exc.message, hint=exc.hint) from exc
         self.cache.put(self.model, prompt, params, reply)
         return reply
 
-    def _call(self, prompt: str, temperature: float, max_tokens: int) -> str:
-        import openai
-
-        client = self._sdk()
-        kwargs: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": prompt}]}
-        if _reasoning_model(self.model):
-            kwargs["max_completion_tokens"] = max_tokens
-        else:
-            kwargs["max_tokens"] = max_tokens
-            kwargs["temperature"] = temperature
-        where = f"judge {self.model} at {self.config.endpoint}"
-        last: str = "no attempt made"
-        for attempt in range(self.config.max_retries + 1):
-            if self._dead:
-                raise JudgeUnavailableError(self._dead)
-            retry_after: float | None = None
-            try:
-                response = client.chat.completions.create(**kwargs)
-                content = response.choices[0].message.content if response.choices else None
-                with self._lock:
-                    self._consecutive_failures = 0
-                return (content or "").strip()
-            except openai.AuthenticationError as exc:
-                self._give_up(
-                    f"{where} rejected the API key (401): {_detail(exc)}",
-                    hint="set OPENAI_API_KEY (or the variable named by the judge_api_key_env option)",
-                )
-            except openai.PermissionDeniedError as exc:
-                self._give_up(
-                    f"{where} refused access (403): {_detail(exc)}", hint="check that the key may use this model"
-                )
-            except openai.NotFoundError as exc:
-                self._give_up(
-                    f"{where} answered 404 (unknown model or wrong URL): {_detail(exc)}",
-                    hint="OPENAI_BASE_URL must be the API root ending in /v1 (not .../chat/completions), and "
-                    "the judge option must name a model the server serves",
-                )
-            except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
-                raise JudgeRequestError(f"{where} refused the request ({exc.status_code}): {_detail(exc)}") from exc
-            except openai.APITimeoutError:
-                last = f"timed out after {self.config.timeout_s:g} s"
-            except openai.APIConnectionError as exc:
-                last = f"cannot connect: {_detail(exc)}"
-                if attempt == self.config.max_retries:
-                    self._give_up(
-                        f"{where} cannot be reached: {_detail(exc)}",
-                        hint="check OPENAI_BASE_URL and that the server is running",
-                    )
-            except openai.APIStatusError as exc:
-                if exc.status_code not in (408, 409, 429) and exc.status_code < 500:
-                    raise JudgeRequestError(f"{where} answered {exc.status_code}: {_detail(exc)}") from exc
-                last = f"HTTP {exc.status_code}: {_detail(exc)}"
-                retry_after = _retry_after(exc)
-            if attempt < self.config.max_retries:
-                delay = min(self.config.backoff_s * 2**attempt, self.config.backoff_max_s)
-                delay = delay * (0.5 + random.random() / 2)  # jitter: spread concurrent retries
-                if retry_after is not None:
-                    delay = max(delay, min(retry_after, 2 * self.config.backoff_max_s))
-                time.sleep(delay)
-        with self._lock:
-            self._consecutive_failures += 1
-            failures = self._consecutive_failures
-        message = f"{where} failed after {self.config.max_retries + 1} tries: {last}"
-        if failures >= self.config.max_consecutive_failures:
-            self._give_up(
-                f"{message}; {failures} requests in a row failed, giving up on the judge for this run",
-                hint="re-run the same command later: judged samples are cached and only the rest is asked",
-            )
-        raise JudgeUnavailableError(message)
-
-    def _give_up(self, message: str, *, hint: str) -> None:
-        with self._lock:
-            if self._dead is None:
-                self._dead = f"{message} (hint: {hint})"
-        raise JudgeUnavailableError(message, hint=hint)
-
     def close(self) -> None:
         self.cache.close()
-        if self._client is not None:
-            with contextlib.suppress(Exception):  # closing a pool must never mask the real outcome
-                self._client.close()
-            self._client = None
-
-
-def _detail(exc: Exception) -> str:
-    text = str(exc).strip().replace("\n", " ")
-    return text[:300] if text else type(exc).__name__
-
-
-def _retry_after(exc: Any) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if headers is None:
-        return None
-    value = headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+        self.transport.close()

@@ -1,14 +1,17 @@
 """A fake OpenAI-compatible server on 127.0.0.1, for the judge tests and the model-adapter tests.
 
 It serves ``GET /v1/models`` and ``POST /v1/chat/completions``. Each request body is recorded
-(``bodies``) and the requests in flight are counted (``max_in_flight``). What it answers:
+(``bodies``; ``posts`` counts refused ones too) and the requests in flight are counted
+(``max_in_flight``). What it answers:
 
 * ``responder(text, body)``, given the text of the last message: a reply string, ``(status, message)``
-  for an HTTP error (a 429 carries ``Retry-After: 0``), or ``("sleep", seconds[, reply])`` for a slow
-  answer. The default responder echoes ``"<n> image(s) | <text>"`` (plus `` | system: <system>``).
-* ``script``: a marker found in the text -> HTTP statuses to answer first, before the responder
-  (``attempts`` counts the requests per marker); ``delay`` seconds before every answer, ``slow``
-  seconds for texts containing "SLOW".
+  for an HTTP error (a 429 carries ``Retry-After: <retry_after>``, default 0), ``("sleep", seconds[,
+  reply])`` for a slow answer, or a :class:`Raw` body sent as it is (:data:`HTML_PAGE`,
+  :data:`TRUNCATED_JSON`, :data:`NO_CHOICES`: what a misbehaving proxy answers with a 200). The
+  default responder echoes ``"<n> image(s) | <text>"`` (plus `` | system: <system>``).
+* ``script``: a marker found in the text -> HTTP statuses (or :class:`Raw` bodies) to answer first,
+  before the responder (``attempts`` counts the requests per marker); ``delay`` seconds before every
+  answer, ``slow`` seconds for texts containing "SLOW".
 * ``key``: when set, requests without ``Authorization: Bearer <key>`` get a 401.
 
 Images sent as data URLs must decode. The server stops when the ``with`` block ends, and by itself
@@ -25,6 +28,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -34,6 +38,20 @@ KEY = "sk-test-123"
 MODEL = "served/vlm-7b"
 
 Responder = Callable[[str, dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A reply sent byte for byte: what a proxy in front of the server may answer."""
+
+    body: bytes
+    content_type: str = "application/json"
+    status: int = 200
+
+
+HTML_PAGE = Raw(b"<html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>", "text/html")
+TRUNCATED_JSON = Raw(b'{"id": "fake", "object": "chat.completion", "choices": [{"index": 0, "message": {"ro')
+NO_CHOICES = Raw(b'{"id": "fake", "object": "chat.completion", "model": "x"}')
 
 
 def echo(text: str, body: dict[str, Any]) -> str:
@@ -61,7 +79,9 @@ class FakeOpenAI:
         self.bodies: list[dict[str, Any]] = []
         self.in_flight = 0
         self.max_in_flight = 0
-        self.script: dict[str, list[int]] = {}
+        self.script: dict[str, list[int | Raw]] = {}
+        self.retry_after = "0"
+        self.posts = 0  # every POST, answered or refused
         self.attempts: dict[str, int] = defaultdict(int)
         self.delay = 0.0
         self.slow = 0.0
@@ -83,10 +103,16 @@ class FakeOpenAI:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(payload).encode()
+            def send(
+                self,
+                status: int,
+                payload: dict[str, Any] | bytes,
+                headers: dict[str, str] | None = None,
+                content_type: str = "application/json",
+            ) -> None:
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
@@ -97,7 +123,7 @@ class FakeOpenAI:
                 self.send(
                     status,
                     {"error": {"message": message, "type": "test", "code": status}},
-                    {"Retry-After": "0"} if status == 429 else None,
+                    {"Retry-After": fake.retry_after} if status == 429 else None,
                 )
 
             def authorised(self) -> bool:
@@ -118,6 +144,8 @@ class FakeOpenAI:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+                with fake.lock:
+                    fake.posts += 1
                 if not self.authorised():
                     return
                 if not self.path.endswith("/chat/completions"):
@@ -139,15 +167,21 @@ class FakeOpenAI:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             marker = next((m for m in self.script if m in text), None)
-            status = self.script[marker].pop(0) if marker and self.script[marker] else 200
+            scripted = self.script[marker].pop(0) if marker and self.script[marker] else 200
             if marker:
                 self.attempts[marker] += 1
         try:
             time.sleep(self.slow if "SLOW" in text else self.delay)
-            out = self.responder(text, body) if status == 200 else (status, f"scripted {status}")
+            if isinstance(scripted, Raw):
+                out: Any = scripted
+            else:
+                out = self.responder(text, body) if scripted == 200 else (scripted, f"scripted {scripted}")
             if isinstance(out, tuple) and out[0] == "sleep":
                 time.sleep(float(out[1]))
                 out = out[2] if len(out) > 2 else "slow"
+            if isinstance(out, Raw):
+                handler.send(out.status, out.body, content_type=out.content_type)
+                return
             if isinstance(out, tuple):
                 handler.send_error_status(int(out[0]), str(out[1]))
                 return

@@ -129,3 +129,15 @@ def test_names():
     assert resolve_model("gpt-4-turbo") == "gpt-4-1106-preview"
     assert resolve_model("my-local") == "my-local"
     assert normalize_base_url("http://h/v1/") == "http://h/v1"
+
+
+def test_a_proxy_page_is_unavailable_and_not_cached(tmp_path):
+    from tests.fakes.openai_server import HTML_PAGE
+
+    with FakeOpenAI(lambda p, b: "A") as fake:
+        fake.script["q"] = [HTML_PAGE, HTML_PAGE]
+        client = client_for(fake, tmp_path, max_retries=1)
+        with pytest.raises(JudgeUnavailableError, match="not a chat completion"):
+            client.complete("q?")
+        assert client.complete("q?") == "A"  # the failure was not cached; the server now answers
+        assert fake.attempts["q"] == 3
