@@ -2,6 +2,7 @@
 
 import importlib
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,17 @@ def test_a_registered_plugin_class_and_its_subclasses_find_the_builder(tmp_path:
         assert registry.tiny_model_builder(Child) is build
     finally:
         registry._TINY_MODELS.pop(registry.class_path(Plugin))
+
+
+def test_plugin_modules_from_the_entry_point_group_are_loaded_before_lookup(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    ep = EntryPoint(name="lab", value="tests.testing.plugin_helpers", group=registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry.metadata, "entry_points", lambda group: [ep] if group == ep.group else [])
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    monkeypatch.setattr(registry, "_TINY_MODELS", dict(registry._TINY_MODELS))
+    monkeypatch.delitem(sys.modules, "tests.testing.plugin_helpers", raising=False)
+    # the lab's class as the runner would see it; its module is imported only by the entry point
+    lab_adapter = type("LabAdapter", (), {"__module__": "tests.testing.plugin_helpers"})
+    found = registry.tiny_model_builder(lab_adapter)
+    assert found is not None and found(Path("/x")) == {"checkpoint": "/x"}
