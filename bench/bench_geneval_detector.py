@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ming_eval.tasks.geneval.detectors import random_state_dict
 from ming_eval.tasks.geneval.detectors.config import SWIN_S, TINY
+from ming_eval.testing.fixtures.geneval import random_state_dict
 
 
 def _sync(device: str) -> None:

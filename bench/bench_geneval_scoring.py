@@ -5,7 +5,7 @@
 
 Backends (nothing is downloaded):
   --detector painted   reads the test generator's rectangles (CPU numpy; isolates the rest of the scorer)
-  --detector tiny      DetectorOptions(tiny_random=True) from ming_eval.tasks.geneval.detectors
+  --detector tiny      the tiny random detector of ming_eval.testing.fixtures.geneval
   --detector real      DetectorOptions() (needs the Mask2Former weights in the cache)
   --clip tiny          a tiny random open_clip model (custom config)
   --clip vit-l-14      open_clip ViT-L-14 with random weights: the real model's compute, no download
@@ -25,11 +25,11 @@ from typing import Any
 
 from ming_eval.core.results import Prediction, Status
 from ming_eval.core.sample import GenerateRequest, Sample
-from ming_eval.tasks.geneval.colour import ClipColorClassifier, build_tiny_clip
+from ming_eval.tasks.geneval.colour import ClipColorClassifier
 from ming_eval.tasks.geneval.detection import DetectorOptions
 from ming_eval.tasks.geneval.rules import RuleOptions
 from ming_eval.tasks.geneval.scorer import GenEvalScorer, ScorerSettings, make_detector
-from ming_eval.tasks.geneval.selftest_data import SELFTEST_PROMPTS
+from ming_eval.testing.fixtures.geneval import SELFTEST_PROMPTS, build_tiny_clip, write_tiny_detector
 from tests.tasks.geneval.plugins import PaintedDetector, faulty, paint
 
 
@@ -55,9 +55,8 @@ def build(args: argparse.Namespace, folder: Path) -> tuple[Any, Any, str]:
     if args.detector == "painted":
         detector: Any = PaintedDetector()
     else:
-        detector = make_detector(
-            DetectorOptions(tiny_random=args.detector == "tiny", batch_size=args.batch), args.device
-        )
+        weights = str(write_tiny_detector(folder / "detector.safetensors")) if args.detector == "tiny" else None
+        detector = make_detector(DetectorOptions(weights=weights, batch_size=args.batch), args.device)
     if args.clip == "tiny":
         clip_name, pretrained = build_tiny_clip(folder / "clip"), None
     else:

@@ -190,7 +190,7 @@ def main() -> None:
     from ming_eval.data.files import file_digest
     from ming_eval.registry import get_task_card
     from ming_eval.runner.evaluate import RunConfig, evaluate
-    from ming_eval.tasks.vlm.fixtures import make_mcq
+    from ming_eval.testing.fixtures.vlm import make_mcq
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

@@ -1,5 +1,8 @@
 """The self-test: every task that can generate its own data, run with a tiny random model of every
 family that has one, through the real runner, offline. Scores mean nothing; the plumbing is checked.
+
+Tiny checkpoints and generated data come from :mod:`ming_eval.testing`, looked up by adapter and task
+class in :mod:`ming_eval.testing.registry`.
 """
 
 from __future__ import annotations
@@ -10,17 +13,15 @@ import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
 from ming_eval.cards.schema import ModelCard, TaskCard
-from ming_eval.core.model import BaseModelAdapter
 from ming_eval.core.results import TaskResult
-from ming_eval.core.task import BaseTask, SelftestSetup
 from ming_eval.registry import list_model_cards, list_task_cards
 from ming_eval.runner.evaluate import RunConfig, evaluate
 from ming_eval.runner.plan import load_model_class, load_task
+from ming_eval.testing.registry import SelftestSetup, selftest_data_builder, tiny_card
 
 
 @dataclass
@@ -32,36 +33,18 @@ class SelftestReport:
     elapsed_s: float = 0.0
 
 
-def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def _has_tiny(cls: type[BaseModelAdapter]) -> bool:
-    return cls.build_tiny.__func__ is not BaseModelAdapter.build_tiny.__func__  # type: ignore[attr-defined]
-
-
-def _has_selftest(cls: type[BaseTask]) -> bool:
-    return cls.build_selftest.__func__ is not BaseTask.build_selftest.__func__  # type: ignore[attr-defined]
-
-
 def tiny_families(folder: Path) -> list[ModelCard]:
     """One card per adapter class that has a tiny variant, pointed at a freshly built checkpoint."""
     cards: list[ModelCard] = []
     seen: set[type] = set()
     for card in list_model_cards():
         cls = load_model_class(card)
-        if cls in seen or not _has_tiny(cls):
+        if cls in seen:
             continue
-        seen.add(cls)
-        overrides = cls.build_tiny(folder / "models" / card.name)
-        merged = deep_merge(card.model_dump(mode="json", by_alias=True, exclude_unset=True), overrides)
-        cards.append(ModelCard.model_validate(merged))
+        tiny = tiny_card(card, folder / "models" / card.name)
+        if tiny is not None:
+            seen.add(cls)
+            cards.append(tiny)
     return cards
 
 
@@ -70,10 +53,8 @@ def selftest_tasks(folder: Path, only: list[str] | None) -> list[tuple[TaskCard,
     for card in list_task_cards():
         if only and card.name not in only:
             continue
-        task = load_task(card)
-        if not _has_selftest(type(task)):
-            continue
-        setup = type(task).build_selftest(card, folder / "data" / card.name)
+        builder = selftest_data_builder(type(load_task(card)))
+        setup = builder(card, folder / "data" / card.name) if builder is not None else None
         if setup is not None:
             out.append((card, setup))
     return out

@@ -33,6 +33,7 @@ from ming_eval.core.model import BaseModelAdapter
 from ming_eval.core.results import JUDGE_UNAVAILABLE, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import (
     Capability,
+    EditRequest,
     GenerateRequest,
     ImagePart,
     ImageRef,
@@ -396,13 +397,132 @@ def write_graded_cards(root: Path, cache: Path, *, grader_options: dict | None =
     return root
 
 
+# -- editing: a recolouring task and a model that recolours ------------------------------------------
+# ``RecolourTask`` (edit): a JSONL of base64 PNGs, each with an instruction to recolour it; N edits per
+# image, written as ``<id>/edit-<k>.png``, scored by the edited image's mean colour (and its size, which
+# an edit keeps). ``PixelEditor`` is ``PixelModel`` plus editing: each edit repaints the input in the
+# instruction's colour (or, with probability 0.3, another one) with a little noise, all drawn from that
+# image's seed, so an edit is reproducible alone and in any batch. ``write_edit_cards`` adds both cards.
+
+
+def make_recolour_data(path: Path, n: int) -> Path:
+    names = list(COLORS)
+    with path.open("w") as fh:
+        for i in range(n):
+            shown, wanted = names[i % 3], names[(i + 1) % 3]
+            row = {"index": i, "image": png_b64(COLORS[shown], 12 + i), "instruction": f"make it {wanted}"}
+            fh.write(json.dumps({**row, "color": wanted}) + "\n")
+    return path
+
+
+class RecolourTask(BaseTask):
+    capability = Capability.EDIT
+
+    def samples(self, ctx: TaskContext) -> list[Sample]:
+        path = ctx.data.path("recolour.jsonl")
+        out = []
+        for line_no, line in enumerate(path.read_text().splitlines()):
+            row = json.loads(line)
+            image = ImageRef.from_base64(row["image"], f"{path.name} row {line_no + 1}")
+            request = EditRequest(image, row["instruction"], num_images=2)
+            out.append(Sample(f"{row['index']:03d}", request, target=row["color"]))
+        return out
+
+    def image_relpath(self, sample: Sample, index: int) -> str:
+        return f"{sample.id}/edit-{index}.png"
+
+    def scorer(self, ctx: TaskContext) -> Scorer:
+        return RecolourScorer()
+
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+        values = [s.score for s in scores]
+        return TaskResult(task=self.name, primary="accuracy", metrics={"accuracy": mean_metric(values, scale=100.0)})
+
+
+class RecolourScorer(Scorer):
+    batch_size = 4
+
+    def score(self, batch: Sequence[tuple[Sample, Prediction]]) -> list[SampleScore]:
+        out = []
+        for sample, pred in batch:
+            assert isinstance(sample.request, EditRequest)
+            size = sample.request.image.load().size
+            hits = []
+            for path in pred.image_paths():
+                with Image.open(path) as img:
+                    mean = np.asarray(img.convert("RGB"), dtype=np.float32).mean(axis=(0, 1))
+                    hits.append(img.size == size and list(COLORS)[int(mean.argmax())] == sample.target)
+            out.append(SampleScore(sample.id, float(np.mean(hits)), correct=all(hits), details={"hits": hits}))
+        return out
+
+
+class PixelEditor(PixelModel):
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.UNDERSTAND, Capability.GENERATE, Capability.EDIT}
+    )
+    edit_batches: ClassVar[list[list[str]]] = []  # instruction + seed of every request of every batch
+
+    def edit(self, requests: Sequence[EditRequest], protocol: GenerateProtocol) -> list[list[Image.Image]]:
+        self._check([r.instruction for r in requests])
+        type(self).edit_batches.append([f"{r.instruction} {list(r.seeds)}" for r in requests])
+        out = []
+        for r in requests:
+            source = np.asarray(r.image.load().convert("RGB"), dtype=np.int16)
+            word = next((c for c in COLORS if c in r.instruction), "red")
+            images = []
+            for seed in r.seeds:
+                rng = np.random.default_rng(seed)
+                color = COLORS[word] if rng.random() < 0.7 else COLORS[list(COLORS)[int(rng.integers(3))]]
+                noise = rng.integers(-4, 5, size=source.shape)
+                pixels = np.clip(np.asarray(color, dtype=np.int16) + noise, 0, 255).astype(np.uint8)
+                images.append(Image.fromarray(pixels, "RGB"))
+            out.append(images)
+        return out
+
+
+def write_edit_cards(root: Path, cache: Path, *, n: int = 6, model_options: dict | None = None) -> Path:
+    """Add the ``recolour`` task card (data in ``cache``) and the ``pixel-editor`` model card to ``root``."""
+    (cache / "data" / "recolour").mkdir(parents=True, exist_ok=True)
+    data = make_recolour_data(cache / "data" / "recolour" / "recolour.jsonl", n)
+    (root / "tasks").mkdir(parents=True, exist_ok=True)
+    (root / "model_zoo").mkdir(parents=True, exist_ok=True)
+    (root / "tasks" / "recolour.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "recolour",
+                "class": "tests.engine_plugins:RecolourTask",
+                "capability": "edit",
+                "data": [{"name": "recolour.jsonl", "sha256": sha256(data)}],
+            }
+        )
+    )
+    (root / "model_zoo" / "pixel-editor.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "pixel-editor",
+                "class": "tests.engine_plugins:PixelEditor",
+                "capabilities": ["edit"],
+                "checkpoint": "none",
+                "dtype": "float32",
+                "options": model_options or {},
+                "batch_size": {"edit": 2},
+                "protocol": {"edit": {"seed": 11}},
+            }
+        )
+    )
+    return root
+
+
 __all__ = [
     "ColorVqaTask",
     "GradedPaintTask",
     "NoOptions",
     "PaintTask",
+    "PixelEditor",
     "PixelGrader",
     "PixelModel",
+    "RecolourTask",
     "write_cards",
+    "write_edit_cards",
     "write_graded_cards",
 ]

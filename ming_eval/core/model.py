@@ -8,8 +8,7 @@ task at hand; the runner never assumes a batch of one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from PIL import Image
 from pydantic import BaseModel
@@ -64,15 +63,6 @@ class BaseModelAdapter:
         """Protocol fields this adapter needs for ``capability`` but the card leaves unset."""
         needed = cls.required_protocol.get(capability, ())
         return [f"{capability.value}.{name} is not set" for name in needed if getattr(protocol, name) is None]
-
-    @classmethod
-    def build_tiny(cls, folder: Path) -> dict[str, Any]:
-        """Write a tiny random checkpoint in the real on-disk layout into ``folder``.
-
-        Returns the model-card fields to override (at least ``checkpoint``) so that the card runs
-        on it. Used by ``ming-eval selftest`` and the tests; a tiny model's scores mean nothing.
-        """
-        raise NotImplementedError(f"{cls.__name__} has no tiny variant")
 
     def _unsupported(self, capability: Capability) -> CapabilityError:
         return CapabilityError(f"model {self.card.name} cannot {capability.value}")

@@ -28,16 +28,6 @@ if TYPE_CHECKING:
     from ming_eval.store.run_store import TaskStore
 
 
-@dataclass(frozen=True)
-class SelftestSetup:
-    """How a task runs offline in ``ming-eval selftest``: generated data files in the real format
-    (by data-file name) and option overrides (e.g. a tiny random detector)."""
-
-    data: dict[str, Path] = field(default_factory=dict)
-    options: dict[str, Any] = field(default_factory=dict)
-    limit: int | None = 4
-
-
 def _grader_service() -> GraderService:
     from ming_eval.graders.service import GraderService
 
@@ -184,14 +174,6 @@ class BaseTask(ABC):
         ``results`` holds every finished task of the run; return only what can be computed.
         """
         return {}
-
-    @classmethod
-    def build_selftest(cls, card: TaskCard, folder: Path) -> SelftestSetup | None:
-        """Generate, inside ``folder``, what the task needs to run offline with tiny scorers.
-
-        Returns None when the task cannot run in the self-test.
-        """
-        return None
 
     # -- generation outputs -------------------------------------------------------------------
     def image_relpath(self, sample: Sample, index: int) -> str:

@@ -15,7 +15,7 @@ and ``extra.pipeline_kwargs`` for anything pipeline-specific (``max_sequence_len
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +27,6 @@ from ming_eval.core.model import BaseModelAdapter
 from ming_eval.core.sample import Capability, GenerateRequest
 from ming_eval.data.files import offline
 from ming_eval.errors import CheckpointError, ProtocolError
-from ming_eval.models import diffusers_tiny
 from ming_eval.models import hf_common as hf
 
 LAYOUT = """<checkpoint>/             (a diffusers repository, e.g. stabilityai/stable-diffusion-xl-base-1.0)
@@ -115,7 +114,7 @@ def download_pipeline(repo_id: str, *, revision: str | None, variant: str | None
 
 
 class DiffusersT2IAdapter(BaseModelAdapter):
-    """Any diffusers text-to-image pipeline; the subclasses pin the family and build its tiny variant."""
+    """Any diffusers text-to-image pipeline; the subclasses pin the family."""
 
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.GENERATE})
     Options = DiffusersOptions
@@ -126,9 +125,6 @@ class DiffusersT2IAdapter(BaseModelAdapter):
     pipeline_class: ClassVar[str | None] = None
     #: extra ``from_pretrained`` arguments
     load_kwargs: ClassVar[dict[str, Any]] = {}
-    #: writes the family's tiny checkpoint (``build_tiny``), and the pipeline arguments it runs with
-    tiny_builder: ClassVar[Callable[[Path], Path] | None] = None
-    tiny_pipeline_kwargs: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, card: ModelCard, options: Any, checkpoint: str | None, device: str) -> None:
         super().__init__(card, options, checkpoint, device)
@@ -204,47 +200,20 @@ class DiffusersT2IAdapter(BaseModelAdapter):
     def close(self) -> None:
         self.pipe = None
 
-    @classmethod
-    def build_tiny(cls, folder: Path) -> dict[str, Any]:
-        if cls.tiny_builder is None:
-            return super().build_tiny(folder)
-        cls.tiny_builder(folder)
-        generate: dict[str, Any] = {"steps": 2, "height": 64, "width": 64}
-        if cls.tiny_pipeline_kwargs:
-            generate["extra"] = {"pipeline_kwargs": dict(cls.tiny_pipeline_kwargs)}
-        return {
-            "checkpoint": str(folder),
-            "dtype": "float32",
-            "options": {"variant": None, "component_dtypes": {}},
-            "protocol": {"generate": generate},
-        }
-
 
 class SDXLAdapter(DiffusersT2IAdapter):
     pipeline_class = "StableDiffusionXLPipeline"
     # no invisible watermark: it perturbs the pixels the GenEval detector sees
     load_kwargs: ClassVar[dict[str, Any]] = {"add_watermarker": False}
-    tiny_builder = diffusers_tiny.build_tiny_sdxl
 
 
 class SD3Adapter(DiffusersT2IAdapter):
     pipeline_class = "StableDiffusion3Pipeline"
-    tiny_builder = diffusers_tiny.build_tiny_sd3
-    tiny_pipeline_kwargs: ClassVar[dict[str, Any]] = {"max_sequence_length": 32}
 
 
 class SanaAdapter(DiffusersT2IAdapter):
     pipeline_class = "SanaPipeline"
-    tiny_builder = diffusers_tiny.build_tiny_sana
-    # resolution binning would map the tiny 32-latent model to 1024-px bins; no long instruction prefix
-    tiny_pipeline_kwargs: ClassVar[dict[str, Any]] = {
-        "use_resolution_binning": False,
-        "complex_human_instruction": None,
-        "max_sequence_length": 32,
-    }
 
 
 class FluxAdapter(DiffusersT2IAdapter):
     pipeline_class = "FluxPipeline"
-    tiny_builder = diffusers_tiny.build_tiny_flux
-    tiny_pipeline_kwargs: ClassVar[dict[str, Any]] = {"max_sequence_length": 32}

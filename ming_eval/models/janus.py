@@ -214,17 +214,3 @@ class JanusAdapter(BaseModelAdapter):
     def close(self) -> None:
         self.model = None
         self.processor = None
-
-    @classmethod
-    def build_tiny(cls, folder: Path) -> dict[str, Any]:
-        from ming_eval.models.janus_tiny import build_tiny_janus
-
-        build_tiny_janus(folder)
-        return {
-            "checkpoint": str(folder),
-            "dtype": "float32",
-            "protocol": {
-                "understand": {"max_new_tokens": 6},
-                "generate": {"height": 32, "width": 32, "extra": {"image_tokens": 16}},
-            },
-        }

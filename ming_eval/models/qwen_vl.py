@@ -157,17 +157,3 @@ class QwenVLAdapter(BaseModelAdapter):
     def close(self) -> None:
         self.model = None
         self.processor = None
-
-    @classmethod
-    def build_tiny(cls, folder: Path) -> dict[str, Any]:
-        from ming_eval.models.qwen_vl_tiny import build_tiny_qwen2_5_vl
-
-        build_tiny_qwen2_5_vl(folder)
-        small = {"extra": {"min_pixels": 56 * 56, "max_pixels": 112 * 112}}
-        return {
-            "checkpoint": str(folder),
-            "dtype": "float32",
-            "protocol": {"understand": {"max_new_tokens": 6, **small}},
-            # the card's per-task pixel settings are sized for the real model
-            "tasks": {"ocrbench": {"understand": small}},
-        }

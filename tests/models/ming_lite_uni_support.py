@@ -44,16 +44,16 @@ def make_image(kind: str) -> Image.Image:
 def tiny_checkpoint(factory: pytest.TempPathFactory) -> Path:
     """The tiny checkpoint, written once per test session (about 3 s, 40 MB)."""
     if "root" not in _CACHE:
-        from ming_eval.models.ming_lite_uni.tiny import write_tiny_checkpoint
+        from ming_eval.testing.tiny.ming_lite_uni import write_tiny_checkpoint
 
         _CACHE["root"] = write_tiny_checkpoint(factory.mktemp("ming_tiny") / "Ming-Lite-Uni")
     return _CACHE["root"]
 
 
 def tiny_card(root: Path, **overrides: object) -> ModelCard:
-    """The shipped ming-lite-uni card pointed at a tiny checkpoint, with build_tiny's protocol."""
+    """The shipped ming-lite-uni card pointed at a tiny checkpoint, with a small protocol."""
     from ming_eval.registry import get_model_card
-    from ming_eval.selftest import deep_merge
+    from ming_eval.testing.registry import deep_merge
 
     card = get_model_card("ming-lite-uni")
     merged = deep_merge(

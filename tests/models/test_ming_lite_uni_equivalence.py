@@ -29,7 +29,7 @@ import torch
 from ming_eval.models.ming_lite_uni import image_processing
 from ming_eval.models.ming_lite_uni.modeling import Prompt, SanaSettings
 from ming_eval.models.ming_lite_uni.prompting import question_text
-from ming_eval.models.ming_lite_uni.tiny import checkpoint_digest
+from ming_eval.testing.tiny.ming_lite_uni import checkpoint_digest
 from tests.models.ming_lite_uni_support import make_image, tiny_adapter, tiny_checkpoint
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from ming_eval.cards import loader
 from ming_eval.cards.schema import GenerateProtocol
 from ming_eval.core.sample import EditRequest, GenerateRequest, ImageRef
 from ming_eval.models.ming_lite_uni import MingLiteUni
 from ming_eval.runner.evaluate import RunConfig, evaluate
+from tests.engine_plugins import write_edit_cards
 from tests.models.ming_lite_uni_support import make_image, tiny_adapter, tiny_card, tiny_checkpoint
 
 PROTOCOL = GenerateProtocol(steps=2, cfg=5.0, height=64, width=64)
@@ -104,3 +110,21 @@ def test_bfloat16_path_runs_on_cpu(tmp_path_factory):
     assert image.size == (64, 64)
     assert bf16.model.llm.get_input_embeddings().weight.dtype == torch.bfloat16
     bf16.close()
+
+
+@pytest.mark.slow
+def test_edits_through_the_engine(tmp_path_factory, tmp_path, engine_cards):
+    """The recolour task (edit, 2 images per input) from the engine's test plugins: every edit lands in
+    the task's layout, and a batch of edits equals the same edits one at a time."""
+    write_edit_cards(engine_cards, Path(os.environ["MING_EVAL_CACHE"]), n=3)
+    loader._INDEX = None
+    card = tiny_card(tiny_checkpoint(tmp_path_factory))
+    for out, batch in (("batched", 3), ("alone", 1)):
+        config = RunConfig(tasks=["recolour"], model=card, out=tmp_path / out, device="cpu", batch_size=batch)
+        result = evaluate(config, None).results["recolour"]
+        assert result.counts["n"] == 3 and not result.counts.get("inference_failed")
+    names = [f"{i:03d}/edit-{k}.png" for i in range(3) for k in range(2)]
+    for name in names:
+        batched = Image.open(tmp_path / "batched" / "recolour" / "images" / name)
+        alone = Image.open(tmp_path / "alone" / "recolour" / "images" / name)
+        assert batched.size == (64, 64) and _close(batched, alone), name

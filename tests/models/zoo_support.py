@@ -20,16 +20,15 @@ from ming_eval.core.model import BaseModelAdapter
 from ming_eval.core.sample import GenerateRequest, ImagePart, ImageRef, TextPart, UnderstandRequest
 from ming_eval.registry import get_model_card
 from ming_eval.runner.plan import load_model_class
-from ming_eval.selftest import deep_merge
+from ming_eval.testing import registry as testing_registry
 
 
 def tiny_card(name: str, folder: Path) -> ModelCard:
     """The model-zoo card ``name`` pointed at a freshly built tiny checkpoint, as the self-test does."""
-    card = get_model_card(name)
-    cls = load_model_class(card)
-    overrides = cls.build_tiny(folder)
-    merged = deep_merge(card.model_dump(mode="json", by_alias=True, exclude_unset=True), overrides)
-    return ModelCard.model_validate(merged)
+    card = testing_registry.tiny_card(get_model_card(name), folder)
+    if card is None:
+        raise LookupError(f"model card {name} has no tiny variant in ming_eval.testing")
+    return card
 
 
 def load(card: ModelCard, **kwargs: object) -> BaseModelAdapter:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from PIL import Image
@@ -97,18 +96,6 @@ class MingLiteUni(BaseModelAdapter):
             if protocol.image_cfg is not None:
                 problems.append(f"{capability.value}.image_cfg is set, but Ming-Lite-Uni has no image guidance")
         return problems
-
-    @classmethod
-    def build_tiny(cls, folder: Path) -> dict[str, Any]:
-        from ming_eval.models.ming_lite_uni.tiny import write_tiny_checkpoint
-
-        root = write_tiny_checkpoint(folder / "Ming-Lite-Uni")
-        small = {"steps": 2, "height": 64, "width": 64}
-        return {
-            "checkpoint": str(root),
-            "dtype": "float32",
-            "protocol": {"understand": {"max_new_tokens": 4}, "generate": small, "edit": small},
-        }
 
     # ----------------------------------------------------------------------------- loading
     @property

@@ -17,9 +17,7 @@ As upstream (``evaluate_images.py`` with open_clip 2.20 and clip_benchmark 1.4.0
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -167,36 +165,3 @@ class ClipColorClassifier:
     def close(self) -> None:
         self.model = None
         self._classifiers.clear()
-
-
-def build_tiny_clip(folder: Path, seed: int = 0) -> str:
-    """Write a tiny randomly initialised open_clip model (custom config) to ``folder``.
-
-    Returns the model name to pass as ``clip_model`` (``local-dir:FOLDER``); it is loaded through the
-    same ``open_clip.create_model_and_transforms`` call as ViT-L-14. Its colours mean nothing.
-    """
-    import open_clip
-    import torch
-    from safetensors.torch import save_file
-
-    config = {
-        "model_cfg": {
-            "embed_dim": 16,
-            "quick_gelu": True,
-            "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 8},
-            "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
-        },
-        "preprocess_cfg": {
-            "mean": [0.48145466, 0.4578275, 0.40821073],
-            "std": [0.26862954, 0.26130258, 0.27577711],
-            "interpolation": "bicubic",
-            "resize_mode": "shortest",
-        },
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    model = open_clip.CLIP(**config["model_cfg"])  # type: ignore[arg-type]
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(folder / "open_clip_model.safetensors"))
-    (folder / "open_clip_config.json").write_text(json.dumps(config, indent=2))
-    return f"local-dir:{folder.resolve()}"

@@ -56,5 +56,3 @@ class DetectorOptions(BaseModel):
     weights: str | None = None
     #: images per detector forward pass
     batch_size: int = Field(8, ge=1)
-    #: tests and the self-test only: a tiny randomly initialised detector (its output means nothing)
-    tiny_random: bool = False

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ming_eval.cards.schema import DataFile, TaskCard
 from ming_eval.core.results import Prediction, SampleScore, Status, TaskResult
 from ming_eval.core.sample import Capability, GenerateRequest, Sample
-from ming_eval.core.task import BaseTask, Scorer, SelftestSetup, TaskContext
+from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.data.files import file_digest
 from ming_eval.errors import CardError, DataError
 from ming_eval.store.jsonl import write_json_atomic
@@ -302,23 +302,3 @@ class GenEvalTask(BaseTask):
             path = write_report(self._work_dir, title, result, rows)
             result.info["html_report"] = str(path)
         return result
-
-    # -- self-test ---------------------------------------------------------------------------
-    @classmethod
-    def build_selftest(cls, card: TaskCard, folder: Path) -> SelftestSetup | None:
-        if card.options.get("prompt_set", "original") != "original":
-            return None  # the rewritten variant needs the real original prompts, which are not offline
-        from ming_eval.tasks.geneval.colour import build_tiny_clip
-        from ming_eval.tasks.geneval.selftest_data import write_selftest_metadata
-
-        folder.mkdir(parents=True, exist_ok=True)
-        prompts = write_selftest_metadata(folder / "selftest_metadata.jsonl")
-        clip = build_tiny_clip(folder / "tiny_clip")
-        options = {
-            "prompt_set": "custom",
-            "prompts_file": str(prompts),
-            "clip_model": clip,
-            "clip_pretrained": None,
-            "detector": {"tiny_random": True, "batch_size": 4},
-        }
-        return SelftestSetup(options=options, limit=None)

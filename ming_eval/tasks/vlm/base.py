@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ming_eval.cards.schema import DataFile, TaskCard, UnderstandProtocol
+from ming_eval.cards.schema import DataFile, UnderstandProtocol
 from ming_eval.core.results import JUDGE_UNAVAILABLE, Metric, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Capability, Sample, UnderstandRequest
-from ming_eval.core.task import BaseTask, Scorer, SelftestSetup, TaskContext
+from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.errors import DataError
 from ming_eval.judge import JudgeClient, JudgeConfig
 from ming_eval.tasks.vlm.prompts import PROMPT_STYLES, Kind, build_content
@@ -310,12 +310,6 @@ class VlmTask(BaseTask):
         except BaseException:
             judge.close()
             raise
-
-    @classmethod
-    def build_selftest(cls, card: TaskCard, folder: Path) -> SelftestSetup | None:
-        from ming_eval.tasks.vlm.fixtures import selftest_setup
-
-        return selftest_setup(card, folder)
 
 
 def require(row: dict[str, Any], column: str, source: str, convert: Callable[[Any], Any] = clean) -> Any:

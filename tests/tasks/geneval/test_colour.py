@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ming_eval.tasks.geneval.colour import ClipColorClassifier, _quick_gelu_for, build_tiny_clip, object_crop
+from ming_eval.tasks.geneval.colour import ClipColorClassifier, _quick_gelu_for, object_crop
 from ming_eval.tasks.geneval.constants import COLORS
 from ming_eval.tasks.geneval.rules import DetectedObject
+from ming_eval.testing.fixtures.geneval import build_tiny_clip
 
 
 def obj(box: tuple[float, float, float, float], mask: np.ndarray | None = None) -> DetectedObject:

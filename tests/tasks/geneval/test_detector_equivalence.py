@@ -82,10 +82,10 @@ def compare(ours: Sequence[Detections], ref: Sequence[Detections]) -> dict[str, 
 @pytest.fixture(scope="module")
 def tiny_pair() -> tuple[object, object]:
     _mmdet_ready()
-    from ming_eval.tasks.geneval.detectors import random_state_dict
     from ming_eval.tasks.geneval.detectors.config import TINY
     from ming_eval.tasks.geneval.detectors.mask2former import Mask2FormerDetector
     from ming_eval.tasks.geneval.detectors.mmdet_backend import MMDetDetector
+    from ming_eval.testing.fixtures.geneval import random_state_dict
 
     state = sharpened(random_state_dict(TINY, seed=3), 25.0)
     return (
@@ -173,10 +173,10 @@ def test_detections_and_geneval_decisions_match(tiny_pair: tuple[object, object]
 @pytest.mark.slow
 def test_swin_s_full_size() -> None:
     _mmdet_ready()
-    from ming_eval.tasks.geneval.detectors import random_state_dict
     from ming_eval.tasks.geneval.detectors.config import SWIN_S
     from ming_eval.tasks.geneval.detectors.mask2former import Mask2FormerDetector
     from ming_eval.tasks.geneval.detectors.mmdet_backend import MMDetDetector
+    from ming_eval.testing.fixtures.geneval import random_state_dict
 
     state = sharpened(random_state_dict(SWIN_S, seed=5), 25.0)
     ours = Mask2FormerDetector.from_state_dict(SWIN_S, state, "cpu", batch_size=1)
@@ -195,11 +195,13 @@ def test_build_detector_mmdet_tiny_random_and_converted_weights(tmp_path: Path) 
     from ming_eval.tasks.geneval.detectors.config import TINY
     from ming_eval.tasks.geneval.detectors.convert import convert_checkpoint
     from ming_eval.tasks.geneval.detectors.mmdet_backend import MMDetDetector
+    from ming_eval.testing.fixtures.geneval import write_tiny_detector
     from tests.tasks.geneval.detectors.conftest import mmdet2_name, mmdet3_state, save_mmdet_checkpoint
 
     images = [scene(64, 64, 70), scene(90, 50, 71)]
-    ref = build_detector(DetectorOptions(backend="mmdet", tiny_random=True), "cpu")
-    ours = build_detector(DetectorOptions(tiny_random=True), "cpu")
+    tiny = str(write_tiny_detector(tmp_path / "tiny.safetensors"))
+    ref = build_detector(DetectorOptions(backend="mmdet", weights=tiny), "cpu")
+    ours = build_detector(DetectorOptions(weights=tiny), "cpu")
     assert isinstance(ref, MMDetDetector)
     compare(ours.detect(images), ref.detect(images))
     # a 2.x-layout checkpoint, converted, loads into mmdet's model as well

@@ -13,8 +13,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ming_eval.tasks.geneval.colour import build_tiny_clip
-from ming_eval.tasks.geneval.selftest_data import SELFTEST_PROMPTS, write_selftest_metadata
+from ming_eval.testing.fixtures.geneval import (
+    SELFTEST_PROMPTS,
+    build_tiny_clip,
+    write_selftest_metadata,
+    write_tiny_detector,
+)
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -46,7 +50,7 @@ def test_two_ranks_score_like_one(tmp_path):
         "-o",
         "geneval.clip_pretrained=null",
         "-o",
-        "geneval.detector={tiny_random: true, batch_size: 3}",
+        f"geneval.detector={{weights: {write_tiny_detector(tmp_path / 'detector.safetensors')}, batch_size: 3}}",
         "-o",
         "geneval.images_per_prompt=2",
     ]

@@ -20,7 +20,7 @@ from ming_eval.runner.evaluate import RunConfig, evaluate
 from ming_eval.runner.rescore import rescore, score_external
 from ming_eval.tasks.geneval import scorer as scorer_module
 from ming_eval.tasks.geneval.constants import TAGS
-from ming_eval.tasks.geneval.selftest_data import SELFTEST_PROMPTS, write_metadata
+from ming_eval.testing.fixtures.geneval import SELFTEST_PROMPTS, write_metadata
 from tests.tasks.geneval.helpers import upstream_data_dir
 from tests.tasks.geneval.plugins import PaintedColors, PaintedDetector, ShapesModel, faulty, write_shapes_card
 
@@ -238,7 +238,7 @@ def test_cli_run_with_limit(tmp_path, cards, injected, capsys):
 
 
 def test_tiny_clip_through_the_whole_pipeline(tmp_path, cards, monkeypatch):
-    from ming_eval.tasks.geneval.colour import build_tiny_clip
+    from ming_eval.testing.fixtures.geneval import build_tiny_clip
 
     monkeypatch.setattr(scorer_module, "make_detector", lambda options, device: PaintedDetector())
     clip = build_tiny_clip(tmp_path / "clip")
@@ -279,14 +279,10 @@ def test_original_prompts_from_the_pinned_file(tmp_path, monkeypatch, injected):
 
 
 def test_tiny_random_detector(tmp_path, cards):
-    from ming_eval.tasks.geneval.colour import build_tiny_clip
+    from ming_eval.testing.fixtures.geneval import build_tiny_clip, write_tiny_detector
 
     clip = build_tiny_clip(tmp_path / "clip")
-    cfg = config(
-        tmp_path,
-        cards,
-        limit=6,
-        options={"clip_model": clip, "clip_pretrained": None, "detector": {"tiny_random": True, "batch_size": 2}},
-    )
+    detector = {"weights": str(write_tiny_detector(tmp_path / "detector.safetensors")), "batch_size": 2}
+    cfg = config(tmp_path, cards, limit=6, options={"clip_model": clip, "clip_pretrained": None, "detector": detector})
     result = evaluate(cfg).results["geneval"]
     assert result.counts["images"] == 6 * N and 0.0 <= result.metrics["overall"].value <= 1.0

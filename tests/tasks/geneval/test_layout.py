@@ -11,7 +11,7 @@ from PIL import Image
 from ming_eval.errors import DataError
 from ming_eval.tasks.geneval.layout import raise_for_problems, scan_folder, write_prompt_metadata
 from ming_eval.tasks.geneval.metadata import load_metadata
-from ming_eval.tasks.geneval.selftest_data import SELFTEST_PROMPTS, write_metadata
+from ming_eval.testing.fixtures.geneval import SELFTEST_PROMPTS, write_metadata
 
 N = 2
 

@@ -16,7 +16,7 @@ from ming_eval.tasks.geneval.metadata import (
     load_metadata,
     read_folder_metadata,
 )
-from ming_eval.tasks.geneval.selftest_data import SELFTEST_PROMPTS, write_metadata
+from ming_eval.testing.fixtures.geneval import SELFTEST_PROMPTS, write_metadata
 from tests.tasks.geneval.helpers import upstream_data_dir
 
 

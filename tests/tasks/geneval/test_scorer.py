@@ -13,7 +13,7 @@ from ming_eval.tasks.geneval import scorer as scorer_module
 from ming_eval.tasks.geneval.detection import DetectorOptions
 from ming_eval.tasks.geneval.rules import RuleOptions
 from ming_eval.tasks.geneval.scorer import GenEvalScorer, ScorerSettings
-from ming_eval.tasks.geneval.selftest_data import SELFTEST_PROMPTS
+from ming_eval.testing.fixtures.geneval import SELFTEST_PROMPTS
 from tests.tasks.geneval.plugins import PaintedColors, PaintedDetector, paint
 
 

@@ -16,9 +16,10 @@ from ming_eval.runner.evaluate import RunConfig, evaluate
 from ming_eval.runner.plan import resolve_task
 from ming_eval.runner.rescore import score_external
 from ming_eval.tasks.geneval import scorer as scorer_module
+from ming_eval.tasks.geneval.detectors.convert import read_metadata
 from ming_eval.tasks.geneval.layout import write_prompt_metadata
-from ming_eval.tasks.geneval.selftest_data import SELFTEST_PROMPTS, write_metadata
 from ming_eval.tasks.geneval.task import GenEvalTask
+from ming_eval.testing.fixtures.geneval import SELFTEST_PROMPTS, selftest_setup, write_metadata
 from tests.tasks.geneval.plugins import PaintedColors, PaintedDetector, paint, write_shapes_card
 
 
@@ -159,18 +160,19 @@ def test_prepare_outputs_refuses_a_folder_made_for_another_prompt(tmp_path):
 def test_selftest_setup(tmp_path):
     from ming_eval.registry import get_task_card
 
-    setup = GenEvalTask.build_selftest(get_task_card("geneval"), tmp_path)
+    setup = selftest_setup(get_task_card("geneval"), tmp_path)
     assert setup is not None and setup.limit is None
-    assert setup.options["prompt_set"] == "custom" and setup.options["detector"]["tiny_random"] is True
+    assert setup.options["prompt_set"] == "custom"
+    assert read_metadata(Path(setup.options["detector"]["weights"]))["source"] == "tiny random weights"
     assert str(setup.options["clip_model"]).startswith("local-dir:")
     task = resolve_task("geneval", setup.options)
     assert task.data_files() == []
-    assert GenEvalTask.build_selftest(get_task_card("geneval_rewritten"), tmp_path / "r") is None
+    assert selftest_setup(get_task_card("geneval_rewritten"), tmp_path / "r") is None
 
 
 def test_selftest_setup_runs_through_the_runner(tmp_path, monkeypatch):
     """What `ming-eval selftest` does for geneval, with the painting model and the painted detector in
-    place of DetectorOptions(tiny_random=True) (test_e2e.py runs the tiny random detector)."""
+    place of the tiny random detector (test_e2e.py runs that one)."""
     from ming_eval.selftest import selftest_tasks
 
     monkeypatch.setattr(scorer_module, "make_detector", lambda options, device: PaintedDetector())

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from ming_eval.tasks.vlm.fixtures import (
+from ming_eval.testing.fixtures.vlm import (
     make_hallusionbench,
     make_mathvista,
     make_mcq,

@@ -23,7 +23,8 @@ from pydantic import BaseModel
 from ming_eval.cards.schema import UnderstandProtocol
 from ming_eval.core.model import BaseModelAdapter
 from ming_eval.core.sample import Capability, UnderstandRequest
-from ming_eval.tasks.vlm.fixtures import COLORS
+from ming_eval.testing.fixtures.vlm import COLORS
+from ming_eval.testing.registry import register_tiny_model
 
 _OPTION = re.compile(r"^\(?([A-I])[.)]\s*(.+?)\s*$", re.M)
 
@@ -47,11 +48,6 @@ class ColourVlm(BaseModelAdapter):
     Options = ColourOptions
     seen: ClassVar[list[UnderstandRequest]] = []
     batch_sizes: ClassVar[list[int]] = []
-
-    @classmethod
-    def build_tiny(cls, folder: Path) -> dict[str, Any]:
-        folder.mkdir(parents=True, exist_ok=True)
-        return {"checkpoint": str(folder)}
 
     def understand(self, requests: Sequence[UnderstandRequest], protocol: UnderstandProtocol) -> list[str]:
         opts = self.options
@@ -80,6 +76,15 @@ class ColourVlm(BaseModelAdapter):
         if asked:
             return "Yes" if asked.group(1) == colour else "No"
         return colour
+
+
+def _tiny(folder: Path) -> dict[str, Any]:
+    """The self-test's "tiny checkpoint" of the colour model: nothing to load."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return {"checkpoint": str(folder)}
+
+
+register_tiny_model(ColourVlm, _tiny)
 
 
 def write_model_card(

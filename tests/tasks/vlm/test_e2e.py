@@ -12,7 +12,7 @@ from ming_eval.core.results import TaskResult
 from ming_eval.data.files import file_digest
 from ming_eval.registry import get_task_card
 from ming_eval.tasks.vlm.averages import leaderboard_average, table_row
-from ming_eval.tasks.vlm.fixtures import COLORS, make_mcq, png_b64, selftest_setup, write_tsv
+from ming_eval.testing.fixtures.vlm import COLORS, make_mcq, png_b64, selftest_setup, write_tsv
 from tests.cli.test_cli import run_cli
 from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.vlm.plugins import ColourVlm, write_model_card

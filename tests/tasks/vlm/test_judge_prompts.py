@@ -9,7 +9,6 @@ from ming_eval.cards.schema import DataFile
 from ming_eval.data.files import DataFiles
 from ming_eval.errors import ChecksumError, DataError
 from ming_eval.registry import get_task_card
-from ming_eval.tasks.vlm.fixtures import make_mathvista, make_mcq, make_mmvet
 from ming_eval.tasks.vlm.judge_prompts import (
     MATHVISTA_SOURCE,
     MCQ_SOURCE,
@@ -23,6 +22,7 @@ from ming_eval.tasks.vlm.judge_prompts import (
     open_source,
 )
 from ming_eval.tasks.vlm.protocol_source import PythonSource, SourceShapeError
+from ming_eval.testing.fixtures.vlm import make_mathvista, make_mcq, make_mmvet
 from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.vlm.helpers import load
 from tests.tasks.vlm.standins import STANDINS, accept, load_module, pinned_specs, write_standins

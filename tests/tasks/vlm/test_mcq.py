@@ -4,7 +4,7 @@ import pytest
 
 from ming_eval.core.sample import ImagePart, TextPart
 from ming_eval.errors import DataError
-from ming_eval.tasks.vlm.fixtures import COLORS, make_mcq, make_mmbench, make_mmmu, png_b64, write_tsv
+from ming_eval.testing.fixtures.vlm import COLORS, make_mcq, make_mmbench, make_mmmu, png_b64, write_tsv
 from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.vlm.helpers import load, score
 

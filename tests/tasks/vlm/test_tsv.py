@@ -10,8 +10,8 @@ from PIL import Image
 from ming_eval.cards.schema import DataFile
 from ming_eval.data.files import DataFiles, file_digest
 from ming_eval.errors import ChecksumError, DataError
-from ming_eval.tasks.vlm.fixtures import COLORS, make_mmbench, png_b64, write_tsv
 from ming_eval.tasks.vlm.tsv import TsvTable, decode_vlmeval_image
+from ming_eval.testing.fixtures.vlm import COLORS, make_mmbench, png_b64, write_tsv
 
 
 def colour(ref):

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 from ming_eval.errors import CardError
-from ming_eval.tasks.vlm.fixtures import (
+from ming_eval.tasks.vlm.hallusionbench import hallusion_metrics
+from ming_eval.tasks.vlm.mmvet import parse_grade
+from ming_eval.tasks.vlm.ocrbench import ocr_match
+from ming_eval.testing.fixtures.vlm import (
     COLORS,
     make_hallusionbench,
     make_mathvista,
@@ -13,9 +16,6 @@ from ming_eval.tasks.vlm.fixtures import (
     png_b64,
     write_tsv,
 )
-from ming_eval.tasks.vlm.hallusionbench import hallusion_metrics
-from ming_eval.tasks.vlm.mmvet import parse_grade
-from ming_eval.tasks.vlm.ocrbench import ocr_match
 from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.vlm.helpers import load, score
 from tests.tasks.vlm.standins import load_module

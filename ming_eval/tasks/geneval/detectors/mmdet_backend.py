@@ -32,7 +32,6 @@ from ming_eval.tasks.geneval.detectors.config import (
     PIXEL_MEAN,
     PIXEL_STD,
     SWIN_S,
-    TINY,
     Mask2FormerConfig,
 )
 from ming_eval.tasks.geneval.detectors.mask2former import RawOutput, same_size_batches
@@ -164,7 +163,6 @@ class MMDetDetector:
 
     @classmethod
     def build(cls, options: DetectorOptions, device: str) -> MMDetDetector:
-        from ming_eval.tasks.geneval.detectors import random_state_dict
         from ming_eval.tasks.geneval.detectors.convert import (
             check_state_dict,
             detect_layout,
@@ -175,8 +173,6 @@ class MMDetDetector:
         from ming_eval.tasks.geneval.detectors.weights import GENEVAL_MMDET3, fetch_checkpoint
 
         _import_mmdet()  # fail before any download
-        if options.tiny_random:
-            return cls(TINY, random_state_dict(), device, options.batch_size, source="tiny random weights")
         if options.weights:
             path = Path(options.weights).expanduser()
             cfg, state = load_any(path, SWIN_S)

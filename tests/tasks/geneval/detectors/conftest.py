@@ -17,9 +17,9 @@ import pytest
 import torch
 from torch import Tensor
 
-from ming_eval.tasks.geneval.detectors import random_state_dict
 from ming_eval.tasks.geneval.detectors.config import TINY
 from ming_eval.tasks.geneval.detectors.swin import relative_position_index
+from ming_eval.testing.fixtures.geneval import random_state_dict
 
 
 def mmdet3_state(seed: int = 0) -> dict[str, Tensor]:

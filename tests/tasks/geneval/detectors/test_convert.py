@@ -10,7 +10,7 @@ from PIL import Image
 
 from ming_eval.errors import CheckpointError, ChecksumError
 from ming_eval.tasks.geneval.detection import DetectorOptions
-from ming_eval.tasks.geneval.detectors import build_detector, random_state_dict
+from ming_eval.tasks.geneval.detectors import build_detector
 from ming_eval.tasks.geneval.detectors.config import SWIN_S, TINY
 from ming_eval.tasks.geneval.detectors.convert import (
     FORMAT,
@@ -22,6 +22,7 @@ from ming_eval.tasks.geneval.detectors.convert import (
     to_mmdet3_names,
 )
 from ming_eval.tasks.geneval.detectors.head import Mask2Former
+from ming_eval.testing.fixtures.geneval import random_state_dict
 from tests.tasks.geneval.detectors.conftest import mmdet3_state, save_mmdet_checkpoint
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,7 @@ from ming_eval.tasks.geneval.detection import Detections, Detector, DetectorOpti
 from ming_eval.tasks.geneval.detectors import build_detector
 from ming_eval.tasks.geneval.detectors.config import TINY
 from ming_eval.tasks.geneval.detectors.mask2former import Mask2FormerDetector
+from ming_eval.testing.fixtures.geneval import write_tiny_detector
 
 
 def scene(w: int, h: int, seed: int) -> Image.Image:
@@ -24,8 +27,13 @@ def scene(w: int, h: int, seed: int) -> Image.Image:
 
 
 @pytest.fixture(scope="module")
-def detector() -> Mask2FormerDetector:
-    det = build_detector(DetectorOptions(tiny_random=True, batch_size=3), "cpu")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(write_tiny_detector(tmp_path_factory.mktemp("detector") / "tiny.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def detector(tiny_weights: str) -> Mask2FormerDetector:
+    det = build_detector(DetectorOptions(weights=tiny_weights, batch_size=3), "cpu")
     assert isinstance(det, Mask2FormerDetector)
     return det
 
@@ -54,8 +62,8 @@ def test_tiny_random_end_to_end(detector: Mask2FormerDetector) -> None:
                 assert box.tolist() == [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
 
 
-def test_the_tiny_detector_is_the_same_every_time(detector: Mask2FormerDetector) -> None:
-    other = build_detector(DetectorOptions(tiny_random=True), "cpu")
+def test_the_tiny_detector_is_the_same_every_time(detector: Mask2FormerDetector, tmp_path: Path) -> None:
+    other = build_detector(DetectorOptions(weights=str(write_tiny_detector(tmp_path / "again.safetensors"))), "cpu")
     img = scene(50, 50, 3)
     a, b = detector.detect([img])[0], other.detect([img])[0]
     np.testing.assert_array_equal(a.scores, b.scores)

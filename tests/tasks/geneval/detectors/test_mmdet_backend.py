@@ -13,7 +13,7 @@ from ming_eval.tasks.geneval.detectors.mmdet_backend import MissingDependencyErr
 
 @pytest.mark.skipif(importlib.util.find_spec("mmdet") is not None, reason="mmdet is installed")
 @pytest.mark.parametrize(
-    "options", [DetectorOptions(backend="mmdet", tiny_random=True), DetectorOptions(backend="mmdet")]
+    "options", [DetectorOptions(backend="mmdet", weights="tiny.safetensors"), DetectorOptions(backend="mmdet")]
 )
 def test_missing_mmdet_says_how_to_install(options: DetectorOptions) -> None:
     with pytest.raises(MissingDependencyError) as info:

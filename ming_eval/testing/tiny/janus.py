@@ -26,7 +26,7 @@ def build_tiny_janus(folder: Path, *, seed: int = 0) -> Path:
         PreTrainedTokenizerFast,
     )
 
-    from ming_eval.models.tiny import CORPUS, spread_weights
+    from ming_eval.testing.tiny.blocks import CORPUS, spread_weights
 
     folder.mkdir(parents=True, exist_ok=True)
     specials = [BOS, EOS, PAD, IMAGE, BOI, EOI]
@@ -96,3 +96,16 @@ def build_tiny_janus(folder: Path, *, seed: int = 0) -> Path:
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+def card_overrides(folder: Path) -> dict[str, Any]:
+    """Build the tiny checkpoint in ``folder``; the card fields that run a Janus card on it."""
+    build_tiny_janus(folder)
+    return {
+        "checkpoint": str(folder),
+        "dtype": "float32",
+        "protocol": {
+            "understand": {"max_new_tokens": 6},
+            "generate": {"height": 32, "width": 32, "extra": {"image_tokens": 16}},
+        },
+    }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ming_eval.models import tiny
+from ming_eval.testing.tiny import blocks as tiny
 
 
 def _clip_config(vocab: int, **extra: Any) -> Any:
@@ -263,3 +263,39 @@ def _cleanup(tmp: Path) -> None:
     import shutil
 
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _card(folder: Path, pipeline_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The card fields that run a diffusers card on the tiny checkpoint in ``folder``."""
+    generate: dict[str, Any] = {"steps": 2, "height": 64, "width": 64}
+    if pipeline_kwargs:
+        generate["extra"] = {"pipeline_kwargs": pipeline_kwargs}
+    return {
+        "checkpoint": str(folder),
+        "dtype": "float32",
+        "options": {"variant": None, "component_dtypes": {}},
+        "protocol": {"generate": generate},
+    }
+
+
+def sdxl_card_overrides(folder: Path) -> dict[str, Any]:
+    build_tiny_sdxl(folder)
+    return _card(folder, {})
+
+
+def sd3_card_overrides(folder: Path) -> dict[str, Any]:
+    build_tiny_sd3(folder)
+    return _card(folder, {"max_sequence_length": 32})
+
+
+def sana_card_overrides(folder: Path) -> dict[str, Any]:
+    build_tiny_sana(folder)
+    # resolution binning would map the tiny 32-latent model to 1024-px bins; no long instruction prefix
+    return _card(
+        folder, {"use_resolution_binning": False, "complex_human_instruction": None, "max_sequence_length": 32}
+    )
+
+
+def flux_card_overrides(folder: Path) -> dict[str, Any]:
+    build_tiny_flux(folder)
+    return _card(folder, {"max_sequence_length": 32})

@@ -261,3 +261,14 @@ def checkpoint_digest(root: Path) -> str:
         h.update(str(path.relative_to(root).as_posix()).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
+
+
+def card_overrides(folder: Path) -> dict[str, Any]:
+    """Build the tiny checkpoint in ``folder``; the card fields that run the Ming-Lite-Uni card on it."""
+    root = write_tiny_checkpoint(folder / "Ming-Lite-Uni")
+    small = {"steps": 2, "height": 64, "width": 64}
+    return {
+        "checkpoint": str(root),
+        "dtype": "float32",
+        "protocol": {"understand": {"max_new_tokens": 4}, "generate": small, "edit": small},
+    }

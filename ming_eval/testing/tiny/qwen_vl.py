@@ -45,7 +45,7 @@ def build_tiny_qwen2_5_vl(folder: Path, *, seed: int = 0) -> Path:
         Qwen2VLVideoProcessor,
     )
 
-    from ming_eval.models.tiny import spread_weights, train_bpe_in_place
+    from ming_eval.testing.tiny.blocks import spread_weights, train_bpe_in_place
 
     folder.mkdir(parents=True, exist_ok=True)
     tok_dir = folder / "_tokenizer"
@@ -109,3 +109,16 @@ def build_tiny_qwen2_5_vl(folder: Path, *, seed: int = 0) -> Path:
         path.unlink()
     tok_dir.rmdir()
     return folder
+
+
+def card_overrides(folder: Path) -> dict[str, Any]:
+    """Build the tiny checkpoint in ``folder``; the card fields that run a Qwen2.5-VL card on it."""
+    build_tiny_qwen2_5_vl(folder)
+    small = {"extra": {"min_pixels": 56 * 56, "max_pixels": 112 * 112}}
+    return {
+        "checkpoint": str(folder),
+        "dtype": "float32",
+        "protocol": {"understand": {"max_new_tokens": 6, **small}},
+        # the card's per-task pixel settings are sized for the real model
+        "tasks": {"ocrbench": {"understand": small}},
+    }

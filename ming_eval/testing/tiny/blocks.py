@@ -1,4 +1,4 @@
-"""Building blocks for the tiny random checkpoints behind ``build_tiny`` (tests and the self-test).
+"""Building blocks for the tiny random checkpoints of :mod:`ming_eval.testing.tiny` (tests and the self-test).
 
 Tokenizers are trained offline in well under a second on a small built-in corpus, with the real
 tokenizer classes (CLIP, T5, Gemma, Qwen2, ...), so that the saved folders have the files and classes
