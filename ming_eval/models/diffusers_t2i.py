@@ -65,7 +65,7 @@ class DiffusersExtras(GenerateExtras):
     def _not_reserved(cls, value: dict[str, Any]) -> dict[str, Any]:
         reserved = sorted(set(value) & _RESERVED)
         if reserved:
-            raise ValueError(f"{', '.join(reserved)} are set by the adapter")
+            raise ValueError(f"{', '.join(reserved)} {'is' if len(reserved) == 1 else 'are'} set by the adapter")
         return value
 
 
