@@ -84,13 +84,8 @@ class BaseModelAdapter:
         for prefix, block in blocks:
             for capability in Capability:
                 protocol = getattr(block, capability.value)
-                if protocol is None or "extra" not in protocol.model_fields_set:
-                    continue
-                model = cls.extras_model(capability)
-                try:
-                    model.model_validate(protocol.extra)
-                except ValidationError as exc:
-                    problems.extend(validation_problems(exc, model, (*prefix, capability.value, "extra")))
+                if protocol is not None and "extra" in protocol.model_fields_set:
+                    problems += cls._extras_problems(capability, protocol.extra, (*prefix, capability.value, "extra"))
         if problems:
             raise CardError(
                 f"model card {card.source or card.name} has protocol extras that {cls.__name__} does not take:\n"
@@ -104,12 +99,17 @@ class BaseModelAdapter:
         leaves unset, and ``extra`` keys or values its :attr:`ProtocolExtras` does not take."""
         needed = cls.required_protocol.get(capability, ())
         problems = [f"{capability.value}.{name} is not set" for name in needed if getattr(protocol, name) is None]
+        return problems + cls._extras_problems(capability, protocol.extra, (capability.value, "extra"))
+
+    @classmethod
+    def _extras_problems(cls, capability: Capability, extra: dict[str, Any], at: tuple[str, ...]) -> list[str]:
+        """One line per key of ``extra`` (found at path ``at``) that :attr:`ProtocolExtras` refuses."""
         model = cls.extras_model(capability)
         try:
-            model.model_validate(protocol.extra)
+            model.model_validate(extra)
         except ValidationError as exc:
-            problems.extend(validation_problems(exc, model, (capability.value, "extra")))
-        return problems
+            return validation_problems(exc, model, at)
+        return []
 
     @classmethod
     def build_tiny(cls, folder: Path) -> dict[str, Any]:
