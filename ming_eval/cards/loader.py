@@ -12,6 +12,7 @@ Cards are searched in this order (the first card of a name wins):
 
 from __future__ import annotations
 
+import difflib
 import os
 import types
 from collections.abc import Callable, Iterable
@@ -124,30 +125,40 @@ def _strip_dict_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Any,
     return tuple(out)
 
 
-def format_validation_error(
-    where: str, exc: ValidationError, model: type[BaseModel], prefix: tuple[str, ...] = ()
-) -> str:
+def validation_problems(exc: ValidationError, model: type[BaseModel], prefix: tuple[str, ...] = ()) -> list[str]:
     """One line per problem: the key path, what is wrong, and what is allowed there.
 
     ``prefix`` is where ``model`` sits inside the card (``("options",)`` for a class's options).
     """
-    lines = [f"{where} is invalid:"]
+    lines: list[str] = []
     for err in exc.errors():
         loc = tuple(err.get("loc", ()))
         path = _format_loc(prefix + loc) or "(top level)"
         if err["type"] == "extra_forbidden":
             allowed = _allowed_keys(model, _strip_dict_keys(model, loc[:-1]))
-            allowed_text = f"; allowed keys: {', '.join(sorted(allowed))}" if allowed else ""
-            lines.append(f"  - unknown key {path!r}{allowed_text}")
+            close = difflib.get_close_matches(str(loc[-1]), allowed or [], n=1, cutoff=0.6) if loc else []
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            if allowed is None:
+                allowed_text = ""
+            else:
+                allowed_text = f"; allowed keys: {', '.join(sorted(allowed))}" if allowed else "; it takes no keys"
+            lines.append(f"unknown key {path!r}{guess}{allowed_text}")
         elif err["type"] == "missing":
-            lines.append(f"  - missing required key {path!r}")
+            lines.append(f"missing required key {path!r}")
         else:
             value = err.get("input")
             shown = repr(value) if not isinstance(value, dict) else "{...}"
             if len(shown) > 80:
                 shown = shown[:77] + "..."
-            lines.append(f"  - {path}: {err['msg']} (got {shown})")
-    return "\n".join(lines)
+            lines.append(f"{path}: {err['msg']} (got {shown})")
+    return lines
+
+
+def format_validation_error(
+    where: str, exc: ValidationError, model: type[BaseModel], prefix: tuple[str, ...] = ()
+) -> str:
+    """``where is invalid:`` and one indented line per problem (:func:`validation_problems`)."""
+    return "\n".join([f"{where} is invalid:", *(f"  - {p}" for p in validation_problems(exc, model, prefix))])
 
 
 def validate(model: type[M], data: Any, where: str, prefix: tuple[str, ...] = ()) -> M:

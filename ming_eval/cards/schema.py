@@ -77,6 +77,23 @@ class SuiteCard(StrictModel):
         return self._source
 
 
+class UnderstandExtras(StrictModel):
+    """The ``understand.extra`` keys every model takes: the task's prompt builder reads them.
+
+    An adapter whose understanding takes more settings declares a subclass (its ``ProtocolExtras``);
+    a key no model declares is a card error at plan time.
+    """
+
+    #: put before / after the text of every prompt, for a model whose prompt is the dataset's plus a
+    #: fixed instruction
+    prompt_prefix: str = ""
+    prompt_suffix: str = ""
+
+
+class GenerateExtras(StrictModel):
+    """The ``generate.extra`` / ``edit.extra`` keys every model takes: none."""
+
+
 class UnderstandProtocol(StrictModel):
     """How a model answers understanding tasks; part of every comparison's fingerprint."""
 
@@ -88,7 +105,15 @@ class UnderstandProtocol(StrictModel):
     # The prompt builder to use ("default" = the dataset's own prompt, as VLMEvalKit); tasks define
     # which styles they know and reject others.
     prompt_style: str = "default"
+    # Adapter-specific settings, checked against the adapter's ``ProtocolExtras`` at plan time; kept
+    # as a mapping here because the card is read before its adapter class is known.
     extra: dict[str, Any] = Field(default_factory=dict)
+
+    def common_extras(self) -> UnderstandExtras:
+        """The ``extra`` keys every model takes (what tasks read); the rest are the adapter's."""
+        return UnderstandExtras.model_validate(
+            {k: v for k, v in self.extra.items() if k in UnderstandExtras.model_fields}
+        )
 
 
 class GenerateProtocol(StrictModel):
@@ -104,6 +129,7 @@ class GenerateProtocol(StrictModel):
     negative_prompt: str | None = None
     temperature: float | None = Field(None, ge=0.0)
     top_k: int | None = Field(None, gt=0)
+    # as UnderstandProtocol.extra
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -111,6 +137,13 @@ PROTOCOL_OF: dict[Capability, type[UnderstandProtocol] | type[GenerateProtocol]]
     Capability.UNDERSTAND: UnderstandProtocol,
     Capability.GENERATE: GenerateProtocol,
     Capability.EDIT: GenerateProtocol,
+}
+
+
+DEFAULT_EXTRAS: dict[Capability, type[StrictModel]] = {
+    Capability.UNDERSTAND: UnderstandExtras,
+    Capability.GENERATE: GenerateExtras,
+    Capability.EDIT: GenerateExtras,
 }
 
 

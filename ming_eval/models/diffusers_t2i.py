@@ -15,15 +15,15 @@ and ``extra.pipeline_kwargs`` for anything pipeline-specific (``max_sequence_len
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from PIL import Image
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ming_eval.cards.schema import Dtype, GenerateProtocol, ModelCard
-from ming_eval.core.model import BaseModelAdapter
+from ming_eval.cards.schema import Dtype, GenerateExtras, GenerateProtocol, ModelCard
+from ming_eval.core.model import BaseModelAdapter, protocol_extras
 from ming_eval.core.sample import Capability, GenerateRequest
 from ming_eval.data.files import offline
 from ming_eval.errors import CheckpointError, ProtocolError
@@ -50,6 +50,22 @@ class DiffusersOptions(BaseModel):
     component_dtypes: dict[str, Dtype] = {}
     #: diffusers' model CPU offload: components move to the GPU only while they run (less memory, slower)
     cpu_offload: bool = False
+
+
+class DiffusersExtras(GenerateExtras):
+    """``generate.extra`` of the diffusers adapters."""
+
+    #: more arguments of the pipeline call (``max_sequence_length``, Sana's ``use_resolution_binning``);
+    #: checked against the pipeline's signature once it is loaded
+    pipeline_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("pipeline_kwargs")
+    @classmethod
+    def _not_reserved(cls, value: dict[str, Any]) -> dict[str, Any]:
+        reserved = sorted(set(value) & _RESERVED)
+        if reserved:
+            raise ValueError(f"{', '.join(reserved)} {'is' if len(reserved) == 1 else 'are'} set by the adapter")
+        return value
 
 
 def check_diffusers_layout(root: Path, pipeline_class: str | None) -> dict[str, Any]:
@@ -121,6 +137,7 @@ class DiffusersT2IAdapter(BaseModelAdapter):
     required_protocol: ClassVar[dict[Capability, tuple[str, ...]]] = {
         Capability.GENERATE: ("steps", "cfg", "height", "width"),
     }
+    ProtocolExtras: ClassVar[Mapping[Capability, type[BaseModel]]] = {Capability.GENERATE: DiffusersExtras}
     #: the pipeline class the checkpoint must hold (None: whatever model_index.json names)
     pipeline_class: ClassVar[str | None] = None
     #: extra ``from_pretrained`` arguments
@@ -171,16 +188,11 @@ class DiffusersT2IAdapter(BaseModelAdapter):
         }
         if protocol.negative_prompt is not None:
             kwargs["negative_prompt"] = [protocol.negative_prompt] * rows
-        extra = protocol.extra.get("pipeline_kwargs", {}) or {}
-        if not isinstance(extra, dict):
-            raise ProtocolError(f"generate.extra.pipeline_kwargs must be a mapping, got {extra!r}")
-        bad = sorted(set(extra) & _RESERVED)
+        extra = protocol_extras(DiffusersExtras, Capability.GENERATE, protocol).pipeline_kwargs
         unknown = sorted(set(extra) - self.call_params)
-        if bad or unknown:
+        if unknown:
             raise ProtocolError(
-                f"generate.extra.pipeline_kwargs for {type(self.pipe).__name__}: "
-                + (f"{', '.join(bad)} are set by the adapter; " if bad else "")
-                + (f"unknown {', '.join(unknown)}" if unknown else ""),
+                f"generate.extra.pipeline_kwargs for {type(self.pipe).__name__}: unknown {', '.join(unknown)}",
                 hint=f"the pipeline accepts: {', '.join(sorted(self.call_params - _RESERVED - {'self', 'kwargs'}))}",
             )
         kwargs.update(extra)

@@ -16,15 +16,16 @@ was trained with ``<|User|>``/``<|Assistant|>``, Janus-1.3B with ``User``/``Assi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 from PIL import Image
+from pydantic import BaseModel, Field
 
-from ming_eval.cards.schema import GenerateProtocol, ModelCard, UnderstandProtocol
-from ming_eval.core.model import BaseModelAdapter
+from ming_eval.cards.schema import GenerateExtras, GenerateProtocol, ModelCard, UnderstandProtocol
+from ming_eval.core.model import BaseModelAdapter, protocol_extras
 from ming_eval.core.sample import Capability, Content, GenerateRequest, ImagePart, UnderstandRequest
 from ming_eval.errors import CheckpointError, ProtocolError
 from ming_eval.models import hf_common as hf
@@ -53,11 +54,18 @@ def check_janus_type(root: Path) -> dict[str, Any]:
     return hf.check_model_type(root, ["janus"], advice={"multi_modality": _CONVERT_HINT})
 
 
-def roles(extra: dict[str, Any], capability: str) -> tuple[str, str]:
-    value = extra.get("roles", DEFAULT_ROLES)
-    if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, str) for v in value)):
-        raise ProtocolError(f"{capability}.extra.roles must be two strings [user, assistant], got {value!r}")
-    return value[0], value[1]
+class JanusUnderstandExtras(tg.TextGenerationExtras):
+    """``understand.extra`` of Janus: the role names of its SFT prompt format."""
+
+    roles: tuple[str, str] = DEFAULT_ROLES
+
+
+class JanusGenerateExtras(GenerateExtras):
+    """``generate.extra`` of Janus: role names, and the image tokens per image the card expects (checked
+    against the checkpoint when it loads)."""
+
+    roles: tuple[str, str] = DEFAULT_ROLES
+    image_tokens: int | None = Field(None, gt=0)
 
 
 def content_text(content: Sequence[Content]) -> str:
@@ -93,6 +101,10 @@ class JanusAdapter(BaseModelAdapter):
     Options = hf.HFOptions
     required_protocol: ClassVar[dict[Capability, tuple[str, ...]]] = {
         Capability.GENERATE: ("cfg", "temperature"),
+    }
+    ProtocolExtras: ClassVar[Mapping[Capability, type[BaseModel]]] = {
+        Capability.UNDERSTAND: JanusUnderstandExtras,
+        Capability.GENERATE: JanusGenerateExtras,
     }
 
     def __init__(self, card: ModelCard, options: Any, checkpoint: str | None, device: str) -> None:
@@ -140,7 +152,8 @@ class JanusAdapter(BaseModelAdapter):
     # -- understanding ----------------------------------------------------------------------------
 
     def understand(self, requests: Sequence[UnderstandRequest], protocol: UnderstandProtocol) -> list[str]:
-        user, assistant = roles(protocol.extra, "understand")
+        extras = protocol_extras(JanusUnderstandExtras, Capability.UNDERSTAND, protocol)
+        user, assistant = extras.roles
         prompts: list[str] = []
         images: list[Image.Image] = []
         for req in requests:
@@ -153,6 +166,7 @@ class JanusAdapter(BaseModelAdapter):
             self.tokenizer,
             inputs.to(self.device),
             protocol,
+            extras,
             requests,
             dtype=self.dtype,
             pad_token_id=self.pad_id,
@@ -170,14 +184,14 @@ class JanusAdapter(BaseModelAdapter):
                     f"generate.{name} is {value}, but {self.card.name} only makes {size}x{size} images",
                     hint=f"set generate.height/width to {size} (or leave them unset)",
                 )
-        expected = protocol.extra.get("image_tokens")
-        if expected is not None and int(expected) != self.num_image_tokens:
+        expected = protocol_extras(JanusGenerateExtras, Capability.GENERATE, protocol).image_tokens
+        if expected is not None and expected != self.num_image_tokens:
             raise ProtocolError(
                 f"generate.extra.image_tokens is {expected}, but the checkpoint makes {self.num_image_tokens} per image"
             )
 
     def generation_prompt(self, prompt: str, protocol: GenerateProtocol) -> str:
-        user, assistant = roles(protocol.extra, "generate")
+        user, assistant = protocol_extras(JanusGenerateExtras, Capability.GENERATE, protocol).roles
         return sft_prompt(prompt.strip(), system=None, user=user, assistant=assistant) + self.boi_token
 
     def generate(self, requests: Sequence[GenerateRequest], protocol: GenerateProtocol) -> list[list[Image.Image]]:

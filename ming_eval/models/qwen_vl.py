@@ -5,7 +5,7 @@ frozen and drops the language head, so its MMBench/MMMU/... scores are the base 
 
 Images are resized the way ``qwen_vl_utils`` (and so VLMEvalKit) resizes them before the processor
 sees them: each side rounded to a multiple of 28 (patch 14 x merge 2), the pixel count brought into
-``[min_pixels, max_pixels]`` (``protocol.extra``; VLMEvalKit uses 1280*28*28 .. 16384*28*28, and
+``[min_pixels, max_pixels]`` (``protocol.extra``, :class:`QwenVLExtras`; VLMEvalKit uses 1280*28*28 .. 16384*28*28, and
 min 10*10*28*28 for OCRBench), then a bicubic PIL resize. The processor then finds nothing left to
 resize. Prompts go through the checkpoint's chat template (which adds Qwen's default system prompt
 when none is given), batched with left padding, greedy unless the protocol samples.
@@ -14,14 +14,15 @@ when none is given), batched with left padding, greedy unless the protocol sampl
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from PIL import Image
+from pydantic import BaseModel, Field
 
-from ming_eval.cards.schema import ModelCard, UnderstandProtocol
-from ming_eval.core.model import BaseModelAdapter
+from ming_eval.cards.schema import GenerateProtocol, ModelCard, UnderstandProtocol
+from ming_eval.core.model import BaseModelAdapter, protocol_extras
 from ming_eval.core.sample import Capability, ImagePart, UnderstandRequest
 from ming_eval.errors import DataError, ProtocolError
 from ming_eval.models import hf_common as hf
@@ -67,12 +68,19 @@ def check_qwen_type(root: Path) -> dict[str, Any]:
     return hf.check_model_type(root, ["qwen2_5_vl", "qwen2_vl"])
 
 
-def pixel_limits(protocol: UnderstandProtocol) -> tuple[int, int]:
-    lo = tg.extra_number(protocol, "min_pixels", DEFAULT_MIN_PIXELS, int)
-    hi = tg.extra_number(protocol, "max_pixels", DEFAULT_MAX_PIXELS, int)
-    if not 0 < lo <= hi:
-        raise ProtocolError(f"understand.extra needs 0 < min_pixels <= max_pixels, got {lo} and {hi}")
-    return lo, hi
+class QwenVLExtras(tg.TextGenerationExtras):
+    """``understand.extra`` of Qwen2-VL / Qwen2.5-VL: the pixel range images are resized into."""
+
+    min_pixels: int = Field(DEFAULT_MIN_PIXELS, gt=0)
+    max_pixels: int = Field(DEFAULT_MAX_PIXELS, gt=0)
+
+
+def pixel_limits(extras: QwenVLExtras) -> tuple[int, int]:
+    if extras.min_pixels > extras.max_pixels:
+        raise ProtocolError(
+            f"understand.extra needs min_pixels <= max_pixels, got {extras.min_pixels} and {extras.max_pixels}"
+        )
+    return extras.min_pixels, extras.max_pixels
 
 
 class QwenVLAdapter(BaseModelAdapter):
@@ -80,6 +88,7 @@ class QwenVLAdapter(BaseModelAdapter):
 
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.UNDERSTAND})
     Options = hf.HFOptions
+    ProtocolExtras: ClassVar[Mapping[Capability, type[BaseModel]]] = {Capability.UNDERSTAND: QwenVLExtras}
 
     def __init__(self, card: ModelCard, options: Any, checkpoint: str | None, device: str) -> None:
         super().__init__(card, options, checkpoint, device)
@@ -134,8 +143,19 @@ class QwenVLAdapter(BaseModelAdapter):
         out.append({"role": "user", "content": content})
         return out
 
+    @classmethod
+    def check_protocol(cls, capability: Capability, protocol: UnderstandProtocol | GenerateProtocol) -> list[str]:
+        problems = super().check_protocol(capability, protocol)
+        if not problems and isinstance(protocol, UnderstandProtocol):
+            try:
+                pixel_limits(protocol_extras(QwenVLExtras, capability, protocol))
+            except ProtocolError as exc:
+                problems.append(exc.message)
+        return problems
+
     def understand(self, requests: Sequence[UnderstandRequest], protocol: UnderstandProtocol) -> list[str]:
-        min_pixels, max_pixels = pixel_limits(protocol)
+        extras = protocol_extras(QwenVLExtras, Capability.UNDERSTAND, protocol)
+        min_pixels, max_pixels = pixel_limits(extras)
         self._allow_pixels(min_pixels, max_pixels)
         texts: list[str] = []
         images: list[Image.Image] = []
@@ -149,6 +169,7 @@ class QwenVLAdapter(BaseModelAdapter):
             self.tokenizer,
             inputs,
             protocol,
+            extras,
             requests,
             dtype=self.dtype,
             pad_token_id=self.tokenizer.pad_token_id,

@@ -11,41 +11,38 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from pydantic import Field
 
-from ming_eval.cards.schema import UnderstandProtocol
+from ming_eval.cards.schema import UnderstandExtras, UnderstandProtocol
 from ming_eval.core.sample import UnderstandRequest
-from ming_eval.errors import ProtocolError
 
 
 def sampling(protocol: UnderstandProtocol) -> bool:
     return protocol.do_sample or protocol.temperature > 0
 
 
-def extra_number(protocol: UnderstandProtocol, key: str, default: float, cast: type[float] | type[int] = float) -> Any:
-    """A number from ``protocol.extra``; anything else is a :class:`ProtocolError` (a card problem,
-    which stops the run before samples are marked failed), not a ``ValueError`` per sample."""
-    value = protocol.extra.get(key, default)
-    try:
-        return cast(value)
-    except (TypeError, ValueError):
-        raise ProtocolError(f"understand.extra.{key} must be a number, got {value!r}") from None
+class TextGenerationExtras(UnderstandExtras):
+    """``understand.extra`` of the transformers-based understanding adapters."""
+
+    #: transformers' repetition penalty; 1.0 is none
+    repetition_penalty: float = Field(1.0, gt=0.0)
+    #: top-k when sampling; unset or 0 is no top-k filter
+    top_k: int | None = Field(None, ge=0)
 
 
-def generate_kwargs(protocol: UnderstandProtocol, *, eos_token_id: Any, pad_token_id: int | None) -> dict[str, Any]:
+def generate_kwargs(
+    protocol: UnderstandProtocol, extras: TextGenerationExtras, *, eos_token_id: Any, pad_token_id: int | None
+) -> dict[str, Any]:
     """``model.generate`` keyword arguments for ``protocol``: greedy unless it asks for sampling.
 
-    ``protocol.extra`` may set ``repetition_penalty`` (default 1.0, i.e. none) and ``top_k``.
+    ``extras`` (the protocol's typed ``extra``) sets the repetition penalty, and top-k when sampling.
     """
-    extra = protocol.extra
-    penalty = extra_number(protocol, "repetition_penalty", 1.0)
-    if penalty <= 0:
-        raise ProtocolError(f"understand.extra.repetition_penalty must be > 0, got {penalty}")
     if pad_token_id is None:
         pad_token_id = eos_token_id[0] if isinstance(eos_token_id, (list, tuple)) else eos_token_id
     kwargs: dict[str, Any] = {
         "max_new_tokens": protocol.max_new_tokens,
         "do_sample": sampling(protocol),
-        "repetition_penalty": penalty,
+        "repetition_penalty": extras.repetition_penalty,
         "num_beams": 1,
         "eos_token_id": eos_token_id,
         "pad_token_id": pad_token_id,
@@ -53,7 +50,7 @@ def generate_kwargs(protocol: UnderstandProtocol, *, eos_token_id: Any, pad_toke
     if kwargs["do_sample"]:
         kwargs["temperature"] = protocol.temperature if protocol.temperature > 0 else 1.0
         kwargs["top_p"] = protocol.top_p if protocol.top_p is not None else 1.0
-        kwargs["top_k"] = extra_number(protocol, "top_k", 0, int) if extra.get("top_k") else 0
+        kwargs["top_k"] = extras.top_k or 0
     return kwargs
 
 
@@ -77,6 +74,7 @@ def answer(
     tokenizer: Any,
     inputs: Any,
     protocol: UnderstandProtocol,
+    extras: TextGenerationExtras,
     requests: Sequence[UnderstandRequest],
     *,
     dtype: torch.dtype,
@@ -84,11 +82,11 @@ def answer(
     **generate_extra: Any,
 ) -> list[str]:
     """Run ``model.generate`` on processor ``inputs`` (left-padded, on the model's device) under
-    ``protocol`` and decode the answers; pixel values are cast to the weights' ``dtype``."""
+    ``protocol`` and its ``extras``, and decode the answers; pixel values are cast to the weights' ``dtype``."""
     if "pixel_values" in inputs:
         inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
     eos = model.generation_config.eos_token_id or tokenizer.eos_token_id
-    kwargs = generate_kwargs(protocol, eos_token_id=eos, pad_token_id=pad_token_id)
+    kwargs = generate_kwargs(protocol, extras, eos_token_id=eos, pad_token_id=pad_token_id)
     seed_for_sampling(protocol, requests)
     with torch.inference_mode():
         out = model.generate(**inputs, **generate_extra, **kwargs)

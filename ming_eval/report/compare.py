@@ -87,8 +87,8 @@ def version_differences(base: ReportRun, new: ReportRun) -> list[str]:
     """Package versions of the two runs' last invocations that differ (shown, never refused)."""
 
     def versions(run: ReportRun) -> dict[str, str]:
-        invocations = run.manifest.get("invocations") or [{}]
-        return dict(invocations[-1].get("versions") or {})
+        invocations = run.manifest.invocations
+        return dict(invocations[-1].versions) if invocations else {}
 
     vb, vn = versions(base), versions(new)
     return [f"{p}: {vb.get(p)} -> {vn.get(p)}" for p in VERSIONED if vb.get(p) != vn.get(p)]

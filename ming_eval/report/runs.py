@@ -13,10 +13,9 @@ from typing import Any
 
 from ming_eval.core.results import SampleScore, TaskResult
 from ming_eval.errors import RunStoreError
-from ming_eval.store.manifest import FORMAT
+from ming_eval.store.manifest import RunManifest
 from ming_eval.store.run_store import RunStore, TaskStore
 
-REQUIRED_MANIFEST_KEYS = ("format", "tasks", "model")
 #: statuses of samples that score 0 because something failed, not because the answer was wrong
 
 
@@ -25,18 +24,18 @@ class ReportRun:
     """One run directory, loaded for reporting. ``problems`` says, per task, why it has no results."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: RunManifest
     results: dict[str, TaskResult]
     problems: dict[str, str] = field(default_factory=dict)
     label: str = ""
 
     @property
     def tasks(self) -> list[str]:
-        return list(self.manifest.get("tasks", {}))
+        return list(self.manifest.tasks)
 
     @property
     def model_card(self) -> dict[str, Any]:
-        return dict(self.manifest.get("model", {}).get("card", {}))
+        return dict(self.manifest.model.card)
 
     @property
     def model_name(self) -> str:
@@ -44,23 +43,22 @@ class ReportRun:
 
     @property
     def checkpoint(self) -> str | None:
-        ckpt = self.manifest.get("model", {}).get("checkpoint")
-        return None if ckpt is None else str(ckpt)
+        return self.manifest.model.checkpoint
 
     @property
     def created(self) -> str:
-        return str(self.manifest.get("created", ""))
+        return self.manifest.created
 
     @property
     def git_commit(self) -> str | None:
-        for inv in reversed(self.manifest.get("invocations", [])):
-            git = inv.get("git") or {}
-            if git.get("commit"):
-                return str(git["commit"])[:10] + ("+dirty" if git.get("dirty") else "")
+        for inv in reversed(self.manifest.invocations):
+            if inv.git is not None and inv.git.commit:
+                return inv.git.commit[:10] + ("+dirty" if inv.git.dirty else "")
         return None
 
     def task_config(self, task: str) -> dict[str, Any]:
-        return dict(self.manifest.get("tasks", {}).get(task, {}))
+        config = self.manifest.tasks.get(task)
+        return config.to_json() if config is not None else {}
 
     def task_store(self, task: str) -> TaskStore:
         return RunStore(self.path).task(task)
@@ -105,49 +103,23 @@ def describe_missing(ts: TaskStore) -> str:
     return "scores but no results.json: aggregation did not finish"
 
 
-def _default_label(manifest: dict[str, Any], path: Path) -> str:
-    model = manifest.get("model", {})
-    card = model.get("card", {})
+def _default_label(manifest: RunManifest, path: Path) -> str:
+    card = manifest.model.card
     label = str(card.get("paper_name") or card.get("name") or path.name)
-    ckpt = model.get("checkpoint")
+    ckpt = manifest.model.checkpoint
     if ckpt and ckpt != card.get("checkpoint"):
         label += f" @ {Path(str(ckpt).rstrip('/')).name}"
     return label
-
-
-def read_manifest(store: RunStore) -> dict[str, Any]:
-    """The run's manifest; errors say what is missing and which format the run is in.
-
-    Stricter than :meth:`RunStore.read_manifest`: reports need the keys a run writes, and an older
-    run's error says which of them it lacks.
-    """
-    manifest_path = store.manifest_path
-    try:
-        data = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RunStoreError(f"{manifest_path} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise RunStoreError(f"{manifest_path} is not a JSON object")
-    missing = [k for k in REQUIRED_MANIFEST_KEYS if k not in data]
-    fmt = data.get("format")
-    if fmt != FORMAT or missing:
-        what = f"format {fmt!r}" if fmt is not None else "no 'format' key (an older, unversioned run)"
-        lacks = f"; it lacks {', '.join(repr(k) for k in missing)}" if missing else ""
-        raise RunStoreError(
-            f"{manifest_path} has {what}{lacks}; this ming-eval reads {FORMAT!r} runs",
-            hint="re-score it with the ming-eval version that made it, or run the tasks again into a new --out",
-        )
-    return dict(data)
 
 
 def open_run(path: str | Path, label: str | None = None) -> ReportRun:
     """Load a run directory for reports: every task's results, and why any task has none."""
     root = Path(path)
     store = RunStore.open_existing(root)
-    manifest = read_manifest(store)
+    manifest = store.require_manifest()
     results: dict[str, TaskResult] = {}
     problems: dict[str, str] = {}
-    for task in manifest.get("tasks", {}):
+    for task in manifest.tasks:
         ts = store.task(task)
         try:
             result = ts.read_results()

@@ -25,7 +25,7 @@ from ming_eval.runner.inference import InferenceSettings, InferenceSummary, run_
 from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import Plan, TaskPlan, make_plan, task_config, task_context
 from ming_eval.runner.scoring import score_task
-from ming_eval.store.manifest import config_differences, redact
+from ming_eval.store.manifest import ModelConfig, RunManifest, TaskConfig, config_differences, redact
 from ming_eval.store.run_store import RunStore
 
 
@@ -99,15 +99,15 @@ class LazyModel:
 
 
 def _check_manifest(
-    existing: dict[str, Any] | None, configs: dict[str, dict[str, Any]], force: bool, run_dir: Path
+    existing: RunManifest | None, configs: dict[str, dict[str, Any]], force: bool, run_dir: Path
 ) -> list[str]:
     if not existing:
         return []
     diffs: list[str] = []
     for name, cfg in configs.items():
-        old = existing.get("tasks", {}).get(name)
+        old = existing.tasks.get(name)
         if old is not None:
-            diffs.extend(f"{name}: {d}" for d in config_differences(old, cfg))
+            diffs.extend(f"{name}: {d}" for d in config_differences(old.to_json(), cfg))
     if diffs and not force:
         raise ConfigMismatchError(str(run_dir), diffs)
     return diffs
@@ -141,11 +141,12 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist) -> RunOutc
     invocation = new_invocation(
         "run", config.argv, dist, tasks=[tp.name for tp in plan.tasks], limit=config.limit, forced_differences=forced
     )
-    manifest = existing or new_manifest(invocation["start"])
-    manifest["model"] = redact(plan.model_config())
-    manifest["tasks"].update(configs)
-    manifest.setdefault("limits", {}).update({tp.name: config.limit for tp in plan.tasks})
-    manifest["invocations"].append(invocation)
+    model_config = ModelConfig.model_validate(redact(plan.model_config()))
+    manifest = existing if existing is not None else new_manifest(invocation.start, model_config)
+    manifest.model = model_config
+    manifest.tasks.update({name: TaskConfig.model_validate(cfg) for name, cfg in configs.items()})
+    manifest.limits = {**manifest.limits, **{tp.name: config.limit for tp in plan.tasks}}
+    manifest.invocations.append(invocation)
     if dist.is_main:
         store.write_manifest(manifest)
 

@@ -11,6 +11,9 @@ from typing import Any
 from ming_eval.runner.distributed import Dist
 from ming_eval.store.manifest import (
     FORMAT,
+    Invocation,
+    ModelConfig,
+    RunManifest,
     git_revision,
     gpu_info,
     host_info,
@@ -23,36 +26,37 @@ from ming_eval.store.run_store import RunStore
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
-def new_invocation(command: str, argv: list[str], dist: Dist, **extra: Any) -> dict[str, Any]:
-    return {
-        "command": command,
-        "start": now(),
-        "end": None,
-        "status": "running",
-        "argv": redact_argv(list(argv)),
-        "host": host_info(dist.world_size),
-        "versions": package_versions(),
-        "git": git_revision(PACKAGE_ROOT),
+def new_invocation(command: str, argv: list[str], dist: Dist, **extra: Any) -> Invocation:
+    """``extra``: the command's own keys (``run``: ``tasks``, ``limit``, ``forced_differences``)."""
+    return Invocation(
+        command=command,
+        start=now(),
+        end=None,
+        status="running",
+        argv=redact_argv(list(argv)),
+        host=host_info(dist.world_size),
+        versions=package_versions(),
+        git=git_revision(PACKAGE_ROOT),
         **extra,
-    }
+    )
 
 
-def new_manifest(created: str) -> dict[str, Any]:
-    return {"format": FORMAT, "created": created, "tasks": {}, "invocations": []}
+def new_manifest(created: str, model: ModelConfig) -> RunManifest:
+    return RunManifest(format=FORMAT, created=created, tasks={}, invocations=[], model=model)
 
 
 @contextmanager
-def recorded(store: RunStore, manifest: dict[str, Any], invocation: dict[str, Any], dist: Dist) -> Iterator[None]:
+def recorded(store: RunStore, manifest: RunManifest, invocation: Invocation, dist: Dist) -> Iterator[None]:
     """Mark the invocation finished or failed (with the error), stamp its end, and save the manifest
     on rank 0 — also when the command fails, so the manifest says how far a run got."""
     try:
         yield
-        invocation["status"] = "finished"
+        invocation.status = "finished"
     except BaseException as exc:
-        invocation["status"] = f"failed: {type(exc).__name__}: {exc}"[:500]
+        invocation.status = f"failed: {type(exc).__name__}: {exc}"[:500]
         raise
     finally:
-        invocation["end"] = now()
-        invocation["gpus"] = gpu_info()
+        invocation.end = now()
+        invocation.gpus = gpu_info()
         if dist.is_main:
             store.write_manifest(manifest)

@@ -1,7 +1,8 @@
 """Resolve names into a checked plan before any work: cards, classes, capabilities, protocols.
 
 Everything that can be wrong with a request (an unknown name, a capability the model lacks, a
-protocol the card leaves incomplete, a prompt style the task does not know) is found here, on every
+protocol the card leaves incomplete, a protocol extra the adapter does not take, a prompt style the
+task does not know) is found here, on every
 rank alike, before a directory is written or a weight is loaded.
 """
 
@@ -85,6 +86,7 @@ def make_plan(
 ) -> Plan:
     card = model if isinstance(model, ModelCard) else get_model_card(model)
     model_cls = load_model_class(card)
+    model_cls.check_card_extras(card)
     plan = Plan(card, model_cls, checkpoint)
     seen: set[str] = set()
     entries: list[str | TaskCard] = []

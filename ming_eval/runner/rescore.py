@@ -16,7 +16,7 @@ from ming_eval.runner.distributed import Dist
 from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import config_entry, load_task, resolve_task, task_context
 from ming_eval.runner.scoring import score_task
-from ming_eval.store.manifest import redact
+from ming_eval.store.manifest import ModelConfig, TaskConfig, redact
 from ming_eval.store.run_store import RunStore
 
 
@@ -40,16 +40,16 @@ def rescore(
     graders = GraderService(device)
     try:
         store = RunStore.open_existing(run_dir)
-        manifest = store.read_manifest() or {}
-        known = manifest.get("tasks", {})
+        manifest = store.require_manifest()
+        known = manifest.tasks
         names = tasks or list(known)
         for name in names:
             if name not in known:
                 raise UnknownNameError(f"task in run {run_dir}", name, known)
-        model_name = str(manifest.get("model", {}).get("card", {}).get("name", "unknown"))
+        model_name = str(manifest.model.card.get("name", "unknown"))
         invocation = new_invocation("score", argv if argv is not None else sys.argv, dist)
         dist.barrier()
-        manifest.setdefault("invocations", []).append(invocation)
+        manifest.invocations.append(invocation)
         if dist.is_main:
             store.write_manifest(manifest)
         results: dict[str, TaskResult] = {}
@@ -58,20 +58,20 @@ def rescore(
                 if graders.memory_short():
                     graders.release_all()
                 cfg = known[name]
-                card = TaskCard.model_validate(cfg["task"])
-                overrides = {**cfg.get("options", {}), **(task_options or {}).get(name, {})}
+                card = TaskCard.model_validate(cfg.task)
+                overrides = {**cfg.options, **(task_options or {}).get(name, {})}
                 task = load_task(card, overrides)
-                protocol = PROTOCOL_OF[task.capability].model_validate(cfg["protocol"])
+                protocol = PROTOCOL_OF[task.capability].model_validate(cfg.protocol)
                 ctx = task_context(
                     task,
                     protocol,
                     store.task(name).dir,
                     model_name=model_name,
-                    seed=int(cfg.get("seed", 0)),
+                    seed=cfg.seed,
                     graders=graders,
                     data_overrides=data_overrides,
                 )
-                limit = manifest.get("limits", {}).get(name)
+                limit = manifest.limits.get(name)
                 samples = list(task.samples(ctx))
                 if limit is not None:
                     samples = samples[:limit]
@@ -137,12 +137,14 @@ def score_external(
         samples = list(task.samples(ctx))
         invocation = new_invocation("score-external", argv if argv is not None else sys.argv, dist)
         tstore = store.task(task.name)
-        manifest = store.read_manifest() or new_manifest(invocation["start"])
+        model = ModelConfig(card={"name": model_name}, checkpoint=None, source=str(source.resolve()))
+        existing = store.read_manifest()
+        manifest = existing if existing is not None else new_manifest(invocation.start, model)
         dist.barrier()  # every rank has read the manifest before rank 0 replaces it
-        model = {"card": {"name": model_name}, "checkpoint": None, "source": str(source.resolve())}
-        manifest["model"] = model
-        manifest["tasks"][task.name] = redact(config_entry(model, task, protocol, 0))
-        manifest["invocations"].append(invocation)
+        manifest.model = model
+        entry = redact(config_entry(model.to_json(), task, protocol, 0))
+        manifest.tasks[task.name] = TaskConfig.model_validate(entry)
+        manifest.invocations.append(invocation)
         results: dict[str, TaskResult] = {}
         with recorded(store, manifest, invocation, dist):
             if dist.is_main:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ming_eval.core.results import TaskResult
 from ming_eval.store.jsonl import read_jsonl
+from ming_eval.store.manifest import RunManifest
 from ming_eval.store.run_store import RunStore, TaskStore
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ class RunData:
     """A run's manifest and its tables, one row per (task, sample) or (task, metric)."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: RunManifest
     predictions: pd.DataFrame
     scores: pd.DataFrame
     metrics: pd.DataFrame
@@ -29,7 +30,7 @@ class RunData:
 
     @property
     def tasks(self) -> list[str]:
-        return list(self.manifest.get("tasks", {}))
+        return list(self.manifest.tasks)
 
 
 def _task_predictions(ts: TaskStore) -> list[dict[str, Any]]:
@@ -53,13 +54,13 @@ def load_run(path: str | Path) -> RunData:
     """
 
     store = RunStore.open_existing(Path(path))
-    manifest = store.read_manifest() or {}
+    manifest = store.require_manifest()
     preds: list[dict[str, Any]] = []
     scores: list[dict[str, Any]] = []
     metrics: list[dict[str, Any]] = []
     breakdowns: list[dict[str, Any]] = []
     results: dict[str, TaskResult] = {}
-    for task in manifest.get("tasks", {}):
+    for task in manifest.tasks:
         ts = store.task(task)
         preds.extend({"task": task, **r} for r in _task_predictions(ts))
         for r in _task_scores(ts):

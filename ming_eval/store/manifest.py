@@ -2,7 +2,8 @@
 
 ``manifest.json`` holds the resolved model card and checkpoint, every task's resolved card, options,
 protocol, seed and data checksums (together: the run's *configuration*, compared on resume), plus one
-entry per invocation (argv, host, GPUs, package versions, git revision, start and end).
+entry per invocation (argv, host, GPUs, package versions, git revision, start and end). Its schema is
+:class:`RunManifest`; the run store validates it on every read.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 FORMAT = "ming-eval-run/1"
 
@@ -163,3 +166,73 @@ def config_differences(old: Any, new: Any, path: str = "") -> list[str]:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# -- the manifest's schema -----------------------------------------------------------------------
+# Read back exactly as written: every model dumps only the keys it was given or assigned
+# (``exclude_unset``), so a manifest an older ming-eval wrote is rewritten with the same keys, and
+# unknown keys (a newer ming-eval's) are kept.
+
+
+class ManifestPart(BaseModel):
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object as stored in ``manifest.json``."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class ModelConfig(ManifestPart):
+    """The model a run used: its resolved card (secrets redacted) and checkpoint."""
+
+    card: dict[str, Any]
+    checkpoint: str | None = None
+    #: ``score --images``: the folder the outputs were imported from
+    source: str | None = None
+
+
+class TaskConfig(ManifestPart):
+    """One task's configuration in a run; a resume must match it (:func:`config_differences`)."""
+
+    model: ModelConfig
+    task: dict[str, Any]
+    options: dict[str, Any] = Field(default_factory=dict)
+    protocol: dict[str, Any]
+    seed: int = 0
+
+
+class GitRevision(ManifestPart):
+    commit: str
+    dirty: bool
+
+
+class Invocation(ManifestPart):
+    """One command run on the directory (``run``, ``score``, ``score-external``) and how it ended."""
+
+    command: str
+    start: str
+    end: str | None = None
+    #: ``running``, ``finished`` or ``failed: <error>``
+    status: str = "running"
+    argv: list[str] = Field(default_factory=list)
+    host: dict[str, Any] = Field(default_factory=dict)
+    versions: dict[str, str] = Field(default_factory=dict)
+    git: GitRevision | None = None
+    # ``run`` only: its tasks, --limit, and the configuration differences --force accepted
+    tasks: list[str] | None = None
+    limit: int | None = None
+    forced_differences: list[str] | None = None
+    #: set when the command ends
+    gpus: list[dict[str, Any]] | None = None
+
+
+class RunManifest(ManifestPart):
+    """``manifest.json``: the run's configuration (model and per-task), limits and invocations."""
+
+    format: str
+    created: str
+    tasks: dict[str, TaskConfig]
+    invocations: list[Invocation]
+    model: ModelConfig
+    #: ``--limit`` per task (None: all samples)
+    limits: dict[str, int | None] = Field(default_factory=dict)

@@ -25,11 +25,14 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
+from ming_eval.cards.loader import validation_problems
 from ming_eval.core.results import RETRY_STATUSES, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Sample
 from ming_eval.errors import RunStoreError
 from ming_eval.store.jsonl import JsonlWriter, read_jsonl, write_json_atomic, write_jsonl_atomic
-from ming_eval.store.manifest import FORMAT
+from ming_eval.store.manifest import FORMAT, RunManifest
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -200,29 +203,52 @@ class RunStore:
     def task(self, name: str) -> TaskStore:
         return TaskStore(self.root, name)
 
-    def read_manifest(self) -> dict[str, Any] | None:
+    def read_manifest(self) -> RunManifest | None:
+        """The run's manifest, validated; None if the directory has none yet."""
         if not self.manifest_path.is_file():
             return None
+        path = self.manifest_path
         try:
-            data = json.loads(self.manifest_path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise RunStoreError(f"{self.manifest_path} is not valid JSON: {exc}") from exc
+            raise RunStoreError(f"{path} is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
-            raise RunStoreError(f"{self.manifest_path} is not a ming-eval manifest (a JSON object)")
+            raise RunStoreError(f"{path} is not a ming-eval manifest (a JSON object)")
         fmt = data.get("format")
         if fmt != FORMAT:
+            required = [name for name, f in RunManifest.model_fields.items() if f.is_required()]
+            missing = [k for k in required if k not in data]
+            what = f"format {fmt!r}" if fmt is not None else "no 'format' key (an older, unversioned run)"
+            lacks = f"; it lacks {', '.join(repr(k) for k in missing)}" if missing else ""
             raise RunStoreError(
-                f"{self.manifest_path} has format {fmt!r}; this ming-eval reads {FORMAT!r}",
-                hint="re-run with the ming-eval version that made it, or start a new run",
+                f"{path} has {what}{lacks}; this ming-eval reads {FORMAT!r} runs",
+                hint="re-score it with the ming-eval version that made it, or run the tasks again into a new --out",
             )
-        return dict(data)
+        try:
+            return RunManifest.model_validate(data)
+        except ValidationError as exc:
+            problems = "\n".join(f"  - {p}" for p in validation_problems(exc, RunManifest))
+            raise RunStoreError(
+                f"{path} is not a valid {FORMAT} manifest:\n{problems}",
+                hint="the file was edited or damaged: restore it from a copy, or run the tasks again into a new --out",
+            ) from None
 
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
-        write_json_atomic(self.manifest_path, manifest)
+    def require_manifest(self) -> RunManifest:
+        """The manifest of a run that must have one (reports, re-scoring)."""
+        manifest = self.read_manifest()
+        if manifest is None:
+            raise RunStoreError(
+                f"{self.root} is not a ming-eval run: it has no {MANIFEST}",
+                hint="pass the directory given to `ming-eval run --out`",
+            )
+        return manifest
+
+    def write_manifest(self, manifest: RunManifest) -> None:
+        write_json_atomic(self.manifest_path, manifest.to_json())
 
     def task_names(self) -> list[str]:
-        manifest = self.read_manifest() or {}
-        return list(manifest.get("tasks", {}))
+        manifest = self.read_manifest()
+        return list(manifest.tasks) if manifest is not None else []
 
     def read_results(self) -> dict[str, TaskResult]:
         """Every task's latest results in this run (the run-level results.json)."""

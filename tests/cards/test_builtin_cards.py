@@ -18,6 +18,7 @@ def test_model_card_builds(card):
     cls = load_model_class(card)
     validate_options(cls, dict(card.options), f"model card {card.source}")
     assert set(card.capabilities) <= cls.capabilities
+    cls.check_card_extras(card)  # every protocol extra is one the adapter takes
     for cap in card.capabilities:
         card.protocol_for("any-task", cap)  # the protocol blocks validate
 

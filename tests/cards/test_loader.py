@@ -47,7 +47,7 @@ def test_unknown_key_names_card_key_and_allowed(tmp_path):
         loader.load_model_card(path)
     text = str(err.value)
     assert str(path) in text
-    assert "tasks.geneval.generate.stepz" in text
+    assert "unknown key 'tasks.geneval.generate.stepz' (did you mean 'steps'?)" in text
     assert "allowed keys:" in text and "steps" in text and "cfg" in text
 
 

@@ -60,6 +60,14 @@ def test_incomplete_protocol_is_reported_per_field():
     assert problems == ["generate.steps is not set", "generate.height is not set", "generate.width is not set"]
 
 
+def test_pipeline_arguments_the_adapter_sets_are_refused_before_loading():
+    extra = {"pipeline_kwargs": {"num_images_per_prompt": 4, "max_sequence_length": 512}}
+    protocol = GenerateProtocol(steps=2, cfg=1.0, height=64, width=64, extra=extra)
+    assert SDXLAdapter.check_protocol(Capability.GENERATE, protocol) == [
+        "generate.extra.pipeline_kwargs: Value error, num_images_per_prompt is set by the adapter (got {...})"
+    ]
+
+
 def test_missing_component_names_it(tmp_path):
     card = tiny_cards("sdxl")
     folder = Path(shutil.copytree(card.checkpoint, tmp_path / "sdxl"))

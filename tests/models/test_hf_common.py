@@ -10,6 +10,7 @@ import pytest
 import torch
 from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
 
+from ming_eval.core.sample import Capability
 from ming_eval.errors import CheckpointError
 from ming_eval.models import hf_common as hf
 
@@ -140,12 +141,15 @@ def test_check_shards_returns_the_shards_in_order(tmp_path):
     assert hf.check_shards(tmp_path, index) == [tmp_path / "s1", tmp_path / "s2"]
 
 
-def test_protocol_numbers_that_are_not_numbers_are_card_errors():
+def test_protocol_extras_that_are_not_numbers_are_card_errors():
     from ming_eval.cards.schema import UnderstandProtocol
+    from ming_eval.core.model import protocol_extras
     from ming_eval.errors import ProtocolError
-    from ming_eval.models.text_generation import extra_number, generate_kwargs
+    from ming_eval.models.qwen_vl import QwenVLExtras
+    from ming_eval.models.text_generation import TextGenerationExtras
 
     protocol = UnderstandProtocol(extra={"repetition_penalty": "strong"})
-    with pytest.raises(ProtocolError, match=r"understand\.extra\.repetition_penalty must be a number, got 'strong'"):
-        generate_kwargs(protocol, eos_token_id=0, pad_token_id=0)
-    assert extra_number(UnderstandProtocol(extra={"min_pixels": "3136"}), "min_pixels", 1, int) == 3136
+    with pytest.raises(ProtocolError, match=r"understand\.extra\.repetition_penalty: Input should be a valid number"):
+        protocol_extras(TextGenerationExtras, Capability.UNDERSTAND, protocol)
+    numeric = UnderstandProtocol(extra={"min_pixels": "3136"})
+    assert protocol_extras(QwenVLExtras, Capability.UNDERSTAND, numeric).min_pixels == 3136

@@ -149,6 +149,20 @@ def test_generate_protocol_must_set_cfg_and_temperature():
     assert problems == ["generate.cfg is not set", "generate.temperature is not set"]
 
 
+def test_role_names_and_image_tokens_are_checked_before_loading():
+    protocol = GenerateProtocol(cfg=5, temperature=1, extra={"roles": ["User"], "image_token": 576})
+    problems = JanusAdapter.check_protocol(Capability.GENERATE, protocol)
+    assert len(problems) == 2
+    assert problems[0] == "missing required key 'generate.extra.roles[1]'"  # [user, assistant]
+    assert problems[1].startswith("unknown key 'generate.extra.image_token' (did you mean 'image_tokens'?)")
+    # the understanding extras take roles, but not the generation-only image_tokens
+    understand = UnderstandProtocol(extra={"roles": ["User", "Assistant"], "image_tokens": 576})
+    assert JanusAdapter.check_protocol(Capability.UNDERSTAND, understand) == [
+        "unknown key 'understand.extra.image_tokens'; allowed keys: prompt_prefix, prompt_suffix, "
+        "repetition_penalty, roles, top_k"
+    ]
+
+
 def _copy(card_checkpoint: str, dest: Path) -> Path:
     return Path(shutil.copytree(card_checkpoint, dest))
 

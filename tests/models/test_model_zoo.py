@@ -12,7 +12,7 @@ import yaml
 
 from ming_eval.cards.schema import GenerateProtocol, UnderstandProtocol
 from ming_eval.core.sample import Capability
-from ming_eval.errors import CapabilityError, ProtocolError
+from ming_eval.errors import CapabilityError, CardError, ProtocolError
 from ming_eval.registry import get_model_card, list_model_cards
 from ming_eval.runner.evaluate import RunConfig, evaluate
 from ming_eval.runner.plan import load_model_class, make_plan
@@ -115,6 +115,58 @@ def test_incomplete_protocol_is_refused_before_loading(plugin_cards, tmp_path):
     with pytest.raises(ProtocolError, match="incomplete protocol for task paint") as err:
         make_plan(["paint"], str(tmp_path / "my-sdxl.yaml"))
     assert "generate.steps is not set" in str(err.value)
+
+
+def _qwen_card_with(tmp_path: Path, edit) -> str:
+    data = yaml.safe_load((ZOO / "qwen2.5-vl-7b.yaml").read_text())
+    edit(data)
+    path = tmp_path / "my-qwen.yaml"
+    path.write_text(yaml.safe_dump({**data, "name": "my-qwen"}))
+    return str(path)
+
+
+@pytest.fixture
+def qwen_never_loads(monkeypatch):
+    from ming_eval.models.qwen_vl import QwenVLAdapter
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model must not be loaded")
+
+    monkeypatch.setattr(QwenVLAdapter, "__init__", never)
+
+
+def test_misspelt_protocol_extra_stops_the_plan_before_loading(plugin_cards, qwen_never_loads, tmp_path):
+    card = _qwen_card_with(tmp_path, lambda d: d["protocol"]["understand"]["extra"].update(max_pixel=100))
+    with pytest.raises(CardError) as err:
+        make_plan(["color_vqa"], card)
+    text = str(err.value)
+    assert "my-qwen.yaml" in text and "QwenVLAdapter" in text
+    assert "unknown key 'protocol.understand.extra.max_pixel' (did you mean 'max_pixels'?)" in text
+    assert "allowed keys: max_pixels, min_pixels, prompt_prefix, prompt_suffix, repetition_penalty, top_k" in text
+
+
+def test_misspelt_extra_in_a_task_override_names_the_task(plugin_cards, qwen_never_loads, tmp_path):
+    # the override is for a task this run does not even include: the whole card is checked
+    card = _qwen_card_with(tmp_path, lambda d: d["tasks"]["ocrbench"]["understand"]["extra"].update(min_pixel=1))
+    with pytest.raises(CardError, match=r"unknown key 'tasks\.ocrbench\.understand\.extra\.min_pixel' \(did you"):
+        make_plan(["color_vqa"], card)
+
+
+def test_bad_extra_values_are_card_errors_at_plan_time(plugin_cards, qwen_never_loads, tmp_path):
+    def bad(data):
+        data["protocol"]["understand"]["extra"]["repetition_penalty"] = "strong"
+        data["tasks"]["ocrbench"]["understand"]["extra"]["min_pixels"] = -1
+
+    with pytest.raises(CardError) as err:
+        make_plan(["color_vqa"], _qwen_card_with(tmp_path, bad))
+    lines = str(err.value).splitlines()
+    assert any(line.startswith("  - protocol.understand.extra.repetition_penalty: Input should be") for line in lines)
+    override = "  - tasks.ocrbench.understand.extra.min_pixels: Input should be greater than 0 (got -1)"
+    assert override in lines
+    # a range that only the merged protocol gets wrong is found at plan time too
+    swapped = _qwen_card_with(tmp_path, lambda d: d["protocol"]["understand"]["extra"].update(max_pixels=1000))
+    with pytest.raises(ProtocolError, match=r"min_pixels <= max_pixels, got 1003520 and 1000"):
+        make_plan(["color_vqa"], swapped)
 
 
 def test_tiny_models_through_the_runner(plugin_cards, tmp_path):

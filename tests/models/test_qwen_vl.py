@@ -13,7 +13,7 @@ from ming_eval.cards.schema import UnderstandProtocol
 from ming_eval.core.sample import Capability, TextPart, UnderstandRequest
 from ming_eval.errors import CapabilityError, CheckpointError, DataError, ProtocolError
 from ming_eval.models.qwen_vl import QwenVLAdapter, smart_resize
-from ming_eval.models.text_generation import generate_kwargs
+from ming_eval.models.text_generation import TextGenerationExtras, generate_kwargs
 from tests.models.zoo_support import color_image, load, single_threaded, tiny_cards, understand_requests
 
 SMALL = {"min_pixels": 56 * 56, "max_pixels": 112 * 112}
@@ -77,10 +77,15 @@ def test_system_prompt_reaches_the_chat_template(qwen):
 def test_checkpoint_repetition_penalty_does_not_leak_into_greedy_decoding(qwen):
     # the tiny checkpoint's generation_config.json says 1.05, like the real one
     assert qwen.model.generation_config.repetition_penalty == 1.05
-    kwargs = generate_kwargs(UnderstandProtocol(), eos_token_id=1, pad_token_id=None)
+    kwargs = generate_kwargs(UnderstandProtocol(), TextGenerationExtras(), eos_token_id=1, pad_token_id=None)
     assert kwargs["repetition_penalty"] == 1.0 and kwargs["do_sample"] is False and kwargs["pad_token_id"] == 1
-    sampled = generate_kwargs(UnderstandProtocol(temperature=0.7, top_p=0.9), eos_token_id=[1, 2], pad_token_id=None)
-    assert sampled["do_sample"] and sampled["temperature"] == 0.7 and sampled["top_p"] == 0.9
+    sampled = generate_kwargs(
+        UnderstandProtocol(temperature=0.7, top_p=0.9),
+        TextGenerationExtras(top_k=5),
+        eos_token_id=[1, 2],
+        pad_token_id=None,
+    )
+    assert sampled["do_sample"] and sampled["temperature"] == 0.7 and sampled["top_p"] == 0.9 and sampled["top_k"] == 5
     assert sampled["pad_token_id"] == 1
 
 

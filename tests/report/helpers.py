@@ -18,7 +18,7 @@ import numpy as np
 from ming_eval.core.results import DETAIL_BREAKDOWN, SampleScore, TaskResult
 from ming_eval.stats.bootstrap import BootstrapConfig, grouped_mean_metrics, mean_metric, mean_of_means_metric
 from ming_eval.store.jsonl import write_jsonl_atomic
-from ming_eval.store.manifest import FORMAT
+from ming_eval.store.manifest import FORMAT, RunManifest
 from ming_eval.store.run_store import RunStore
 
 GENEVAL_TAGS = ("single_object", "two_object", "counting", "colors", "position", "color_attr")
@@ -191,7 +191,7 @@ def write_run(
             result.notes.append(f"--limit {limit}: a subset of the benchmark; not comparable to published numbers")
         ts.write_results(result)
         results[task] = result
-    store.write_manifest(
+    manifest = RunManifest.model_validate(
         {
             "format": FORMAT,
             "created": "2026-11-27T00:00:00+00:00",
@@ -200,6 +200,7 @@ def write_run(
             "limits": dict.fromkeys(tasks, limit),
             "invocations": [
                 {
+                    "command": "run",
                     "start": "2026-11-27T00:00:00+00:00",
                     "end": "2026-11-27T00:10:00+00:00",
                     "status": "finished",
@@ -211,6 +212,7 @@ def write_run(
             ],
         }
     )
+    store.write_manifest(manifest)
     store.write_results(results)
     return root
 

@@ -1,6 +1,9 @@
 """The whole engine, in process, on the test plugins (tests/engine_plugins.py)."""
 
 import json
+import os
+import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -10,7 +13,7 @@ from ming_eval.cards import loader
 from ming_eval.errors import ConfigMismatchError, RunStoreError, TooManyFailuresError
 from ming_eval.runner.evaluate import RunConfig, evaluate
 from ming_eval.runner.rescore import rescore
-from tests.engine_plugins import PixelModel
+from tests.engine_plugins import PixelModel, write_cards
 
 
 def _config(tmp_path, **kw):
@@ -231,3 +234,23 @@ def test_scores_carry_breakdown_keys_for_comparisons(engine_cards, tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "run" / "color_vqa" / "scores.jsonl").read_text().splitlines()]
     assert all(r["details"]["breakdown"]["category"] in ("warm", "cool") for r in rows)
     assert "cluster" not in rows[0]["details"]
+
+
+def test_a_run_directory_from_the_dict_based_manifest_resumes(tmp_path, monkeypatch):
+    """tests/store/data/manifest_v1.json was written by the code before the manifest had a schema, for
+    `run color_vqa paint --model pixel --limit 3` on these cards (4 + 2 samples): resuming under it
+    finds the same configuration and keeps its invocations as they were."""
+    cards = write_cards(tmp_path / "cards", Path(os.environ["MING_EVAL_CACHE"]), n_vqa=4, n_paint=2)
+    monkeypatch.setenv("MING_EVAL_CARDS_PATH", str(cards))
+    monkeypatch.setattr(loader, "_INDEX", None)
+    fixture = Path(__file__).parents[1] / "store" / "data" / "manifest_v1.json"
+    (tmp_path / "run").mkdir()
+    shutil.copy(fixture, tmp_path / "run" / "manifest.json")
+    out = evaluate(_config(tmp_path, limit=3))
+    assert out.results["color_vqa"].counts["n"] == 3
+    old, new = json.loads(fixture.read_text()), json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert new["invocations"][:2] == old["invocations"]
+    assert new["invocations"][2]["forced_differences"] == [] and new["invocations"][2]["status"] == "finished"
+    assert {k: new[k] for k in ("created", "tasks", "model", "limits")} == {
+        k: old[k] for k in ("created", "tasks", "model", "limits")
+    }

@@ -1,3 +1,7 @@
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from ming_eval.core.results import Prediction, SampleScore, Status
@@ -89,3 +93,63 @@ def test_results_and_manifest_that_are_not_ours(tmp_path):
     ts.results_path.write_text('{"task": "t", "primary": "overall", "metrics": {"acc": {"value": 1.0}}}')
     with pytest.raises(RunStoreError, match="primary metric 'overall' of task 't' is not among its metrics"):
         ts.read_results()
+
+
+V1_MANIFEST = Path(__file__).parent / "data" / "manifest_v1.json"
+
+
+def _run_with_manifest(tmp_path: Path, data: Any) -> RunStore:
+    store = RunStore.create(tmp_path / "r")
+    store.manifest_path.write_text(json.dumps(data))
+    return store
+
+
+def test_a_manifest_written_before_the_schema_loads_and_is_rewritten_unchanged(tmp_path):
+    """manifest_v1.json was written by the dict-based code (a `run --limit 3` then a `score`)."""
+    text = V1_MANIFEST.read_text()
+    store = _run_with_manifest(tmp_path, json.loads(text))
+    manifest = store.read_manifest()
+    assert manifest is not None
+    assert list(manifest.tasks) == ["color_vqa", "paint"] and manifest.limits == {"color_vqa": 3, "paint": 3}
+    assert manifest.tasks["paint"].seed == 7 and manifest.tasks["paint"].protocol["height"] == 8
+    run, score = manifest.invocations
+    assert (run.command, run.limit, run.tasks, run.forced_differences) == ("run", 3, ["color_vqa", "paint"], [])
+    assert score.command == "score" and score.limit is None and score.git is not None and not score.git.dirty
+    assert manifest.model.card["name"] == "pixel" and manifest.model.checkpoint == "none"
+    store.write_manifest(manifest)
+    assert store.manifest_path.read_text() == text  # same keys, same order, same values
+
+
+def test_unknown_keys_survive_a_rewrite(tmp_path):
+    data = json.loads(V1_MANIFEST.read_text())
+    data["invocations"][1]["queue"] = "night"
+    data["annotations"] = {"by": "a newer ming-eval"}
+    store = _run_with_manifest(tmp_path, data)
+    manifest = store.read_manifest()
+    assert manifest is not None
+    store.write_manifest(manifest)
+    assert json.loads(store.manifest_path.read_text()) == data
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda d: d["tasks"]["paint"].pop("protocol"), "missing required key 'tasks.paint.protocol'"),
+        (lambda d: d.pop("created"), "missing required key 'created'"),
+        (lambda d: d["tasks"]["paint"].update(seed="seven"), "tasks.paint.seed: Input should be a valid integer"),
+        (
+            lambda d: d["invocations"][0].update(argv="ming-eval run"),
+            "invocations[0].argv: Input should be a valid list",
+        ),
+        (lambda d: d["model"].update(card=None), "model.card: Input should be a valid dictionary"),
+    ],
+)
+def test_a_damaged_manifest_is_a_run_store_error_naming_file_and_key(tmp_path, edit, problem):
+    data = json.loads(V1_MANIFEST.read_text())
+    edit(data)
+    store = _run_with_manifest(tmp_path, data)
+    with pytest.raises(RunStoreError) as err:
+        store.read_manifest()
+    text = str(err.value)
+    assert f"{store.manifest_path} is not a valid ming-eval-run/1 manifest" in text and problem in text
+    assert "run the tasks again into a new --out" in text  # the way out

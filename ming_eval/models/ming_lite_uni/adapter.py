@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import torch
 from PIL import Image
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
-from ming_eval.cards.schema import GenerateProtocol, ModelCard, UnderstandProtocol
+from ming_eval.cards.schema import GenerateProtocol, ModelCard, UnderstandExtras, UnderstandProtocol
 from ming_eval.core.model import BaseModelAdapter
 from ming_eval.core.sample import Capability, EditRequest, GenerateRequest, ImagePart, ImageRef, UnderstandRequest
 from ming_eval.errors import DataError
@@ -53,6 +53,20 @@ def _load_image(ref: ImageRef) -> Image.Image:
     return image
 
 
+class MingLiteUniUnderstandExtras(UnderstandExtras):
+    """``understand.extra`` of Ming-Lite-Uni: its decoder is greedy or temperature/top_p sampling only."""
+
+    #: accepted so a card shared with other models may say 1.0 (none); anything else is refused
+    repetition_penalty: float = 1.0
+
+    @field_validator("repetition_penalty")
+    @classmethod
+    def _none(cls, value: float) -> float:
+        if value != 1.0:
+            raise ValueError("Ming-Lite-Uni's decoder takes no repetition penalty (greedy or temperature/top_p only)")
+        return value
+
+
 class MingLiteUni(BaseModelAdapter):
     """inclusionAI's Ming-Lite-Uni (Qwen2.5-VL vision tower, Qwen2.5-7B with 3D RoPE, SANA 1.6B).
 
@@ -70,6 +84,9 @@ class MingLiteUni(BaseModelAdapter):
         Capability.GENERATE: _GEN_FIELDS,
         Capability.EDIT: _GEN_FIELDS,
     }
+    ProtocolExtras: ClassVar[Mapping[Capability, type[BaseModel]]] = {
+        Capability.UNDERSTAND: MingLiteUniUnderstandExtras
+    }
 
     def __init__(self, card: ModelCard, options: BaseModel, checkpoint: str | None, device: str) -> None:
         super().__init__(card, options, checkpoint, device)
@@ -78,15 +95,6 @@ class MingLiteUni(BaseModelAdapter):
     @classmethod
     def check_protocol(cls, capability: Capability, protocol: UnderstandProtocol | GenerateProtocol) -> list[str]:
         problems = super().check_protocol(capability, protocol)
-        if isinstance(protocol, UnderstandProtocol):
-            unsupported = sorted(set(protocol.extra) - {"repetition_penalty"})
-            if text_generation.extra_number(protocol, "repetition_penalty", 1.0) != 1.0:
-                unsupported.insert(0, "repetition_penalty")
-            if unsupported:
-                problems.append(
-                    f"understand.extra sets {', '.join(unsupported)}, which Ming-Lite-Uni's decoder does not take "
-                    "(greedy or temperature/top_p sampling only)"
-                )
         if isinstance(protocol, GenerateProtocol):
             if protocol.negative_prompt:
                 problems.append(

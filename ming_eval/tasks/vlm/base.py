@@ -279,12 +279,12 @@ class VlmTask(BaseTask):
         table = self.load_table(ctx)
         protocol = ctx.protocol
         style = protocol.prompt_style if isinstance(protocol, UnderstandProtocol) else "default"
-        extra = protocol.extra if isinstance(protocol, UnderstandProtocol) else {}
+        extras = protocol.common_extras() if isinstance(protocol, UnderstandProtocol) else None
         out: list[Sample] = []
         for i, row in enumerate(table.rows):
             images = table.image_refs(i)
             source = f"{table.path.name} index {row.get('index')}"
-            content = build_content(self.kind, style, row, images, source, extra)
+            content = build_content(self.kind, style, row, images, source, extras)
             target, meta = self.target_and_meta(row, source)
             out.append(Sample(str(clean(row["index"])), UnderstandRequest(content), target=target, meta=meta))
         self.after_samples(out, table)

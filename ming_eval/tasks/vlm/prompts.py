@@ -18,7 +18,8 @@ one a published number used is part of its protocol. Here the model card's proto
     Janus / Janus-Pro's prompts (multiple choice, yes/no and MM-Vet).
 
 ``protocol.extra`` may add ``prompt_prefix`` / ``prompt_suffix`` (strings put before / after the
-text), for a model whose prompt is the dataset's plus a fixed instruction.
+text; :class:`~ming_eval.cards.schema.UnderstandExtras`), for a model whose prompt is the dataset's
+plus a fixed instruction.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from ming_eval.cards.schema import UnderstandExtras
 from ming_eval.core.sample import Content, ImagePart, ImageRef, TextPart
 from ming_eval.errors import DataError
 from ming_eval.tasks.vlm.extraction import has_cjk
@@ -131,7 +133,7 @@ def build_content(
     row: Mapping[str, Any],
     images: Sequence[ImageRef],
     source: str,
-    extra: Mapping[str, Any] | None = None,
+    extras: UnderstandExtras | None = None,
 ) -> tuple[Content, ...]:
     """The model input for one row: images and text in the order the protocol gives them."""
     question = str(row["question"])
@@ -162,8 +164,8 @@ def build_content(
         )
     else:  # mmvet
         text = "\n" + question if style == "janus" else question
-    if extra:
-        text = f"{extra.get('prompt_prefix', '')}{text}{extra.get('prompt_suffix', '')}"
+    if extras is not None:
+        text = f"{extras.prompt_prefix}{text}{extras.prompt_suffix}"
     if interleave:
         return tuple(interleave_images(text, images, source))
     return (*(ImagePart(im) for im in images), TextPart(text))

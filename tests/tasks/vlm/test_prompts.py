@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from ming_eval.cards.schema import UnderstandProtocol
 from ming_eval.core.sample import ImagePart, ImageRef, TextPart
 from ming_eval.errors import DataError
 from ming_eval.tasks.vlm.prompts import build_content, interleave_images
@@ -76,9 +77,8 @@ def test_yes_no_and_short_answer_styles():
 
 
 def test_extra_prefix_and_suffix():
-    parts = build_content(
-        "vqa", "default", {"question": "Q"}, IMG[:1], "s", {"prompt_prefix": "<think>", "prompt_suffix": " Be brief."}
-    )
+    extras = UnderstandProtocol(extra={"prompt_prefix": "<think>", "prompt_suffix": " Be brief.", "top_k": 3})
+    parts = build_content("vqa", "default", {"question": "Q"}, IMG[:1], "s", extras.common_extras())
     assert text_of(parts) == "<think>Q Be brief."
 
 
