@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from PIL import Image
 
 from ming_eval.core.sample import ImagePart, ImageRef, TextPart, UnderstandRequest
-from ming_eval.errors import CardError, MingEvalError
+from ming_eval.errors import CardError
 from ming_eval.graders.local import ZooGrader
 from ming_eval.graders.service import GraderService
 from tests.engine_plugins import COLORS, PixelGrader
+from tests.fakes.openai_server import KEY, MODEL, FakeOpenAI
 
 
 def _request() -> UnderstandRequest:
@@ -57,10 +56,18 @@ def test_bad_specs_name_the_option(graded_cards, tmp_path):
         service.get({"card": "pixel-grader", "batch_size": 0}, where="task x option grader")
 
 
-def test_endpoint_graders_need_the_endpoint_module(graded_cards, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "ming_eval.graders.endpoint", None)  # as in a build without it
-    with pytest.raises(MingEvalError, match="endpoint graders \\('gpt-4o'\\) are not available"):
-        GraderService("cpu", tmp_path).get("endpoint:gpt-4o")
+def test_endpoint_specs_give_endpoint_graders_whose_replies_the_disk_cache_keeps(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    with FakeOpenAI(key=KEY) as fake:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
+        first = GraderService("cpu", tmp_path)
+        reply = first.get(f"endpoint:{MODEL}").grade([_request()])[0]
+        first.close()
+        assert reply.text == "1 image(s) | ?" and len(fake.bodies) == 1
+        again = GraderService("cpu", tmp_path).get({"model": MODEL})  # a new process: same cache folder
+        assert again.grade([_request()])[0].text == "1 image(s) | ?"
+        assert len(fake.bodies) == 1 and again.stats.cached == 1
 
 
 def test_on_cuda_memory_is_short_when_another_grader_of_that_size_would_not_fit(graded_cards, tmp_path, monkeypatch):
