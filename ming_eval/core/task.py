@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from ming_eval.cards.schema import DataFile, GenerateProtocol, NoOptions, TaskCard, UnderstandProtocol
-from ming_eval.core.results import Metric, Prediction, SampleScore, TaskResult
+from ming_eval.core.results import Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Capability, Sample
 from ming_eval.errors import MingEvalError
 
@@ -166,14 +166,6 @@ class BaseTask(ABC):
         """The sample's resampling unit when samples are not independent (an MMBench question whose
         rotations are separate samples); stored in ``details["cluster"]``. None: the sample itself."""
         return None
-
-    @classmethod
-    def suite_summaries(cls, results: Mapping[str, TaskResult]) -> dict[str, Metric]:
-        """Numbers computed across several tasks of a run (e.g. a leaderboard average), by label.
-
-        ``results`` holds every finished task of the run; return only what can be computed.
-        """
-        return {}
 
     @classmethod
     def build_selftest(cls, card: TaskCard, folder: Path) -> SelftestSetup | None:

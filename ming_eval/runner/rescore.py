@@ -14,6 +14,7 @@ from ming_eval.errors import RunStoreError, UnknownNameError
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import config_entry, load_task, resolve_task, task_context
+from ming_eval.runner.results import write_run_results
 from ming_eval.runner.scoring import score_task
 from ming_eval.store.manifest import redact
 from ming_eval.store.run_store import RunStore
@@ -86,7 +87,7 @@ def rescore(
                 if result is not None:
                     results[name] = result
             if dist.is_main:
-                store.write_results(results)
+                write_run_results(store, results)
         dist.barrier()
         return results
     finally:
@@ -140,7 +141,7 @@ def score_external(
             if result is not None:
                 results[task.name] = result
             if dist.is_main:
-                store.write_results(results)
+                write_run_results(store, results)
         dist.barrier()
         return results
     finally:
