@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from ming_eval.cards.schema import DataFile, GenerateProtocol, NoOptions, TaskCard, UnderstandProtocol
 from ming_eval.core.results import Prediction, SampleScore, TaskResult
-from ming_eval.core.sample import Capability, Sample
+from ming_eval.core.sample import Capability, EditRequest, GenerateRequest, Sample
 from ming_eval.errors import MingEvalError
 
 if TYPE_CHECKING:
@@ -161,6 +161,18 @@ class BaseTask(ABC):
         can pair two runs per category without the task.
         """
         return {}
+
+    def sample_prompt(self, sample: Sample) -> str | None:
+        """The text reports show next to the sample's outputs; stored in ``details["prompt"]``.
+
+        By default a generation request's prompt or an edit request's instruction; None for
+        understanding samples (their question is not shown)."""
+        request = sample.request
+        if isinstance(request, GenerateRequest):
+            return request.prompt
+        if isinstance(request, EditRequest):
+            return request.instruction
+        return None
 
     def sample_cluster(self, sample: Sample) -> str | None:
         """The sample's resampling unit when samples are not independent (an MMBench question whose

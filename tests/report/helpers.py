@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ming_eval.core.results import DETAIL_BREAKDOWN, SampleScore, TaskResult
+from ming_eval.core.results import DETAIL_BREAKDOWN, DETAIL_PROMPT, SampleScore, TaskResult
 from ming_eval.runner.results import write_run_results
 from ming_eval.stats.bootstrap import BootstrapConfig, grouped_mean_metrics, mean_metric, mean_of_means_metric
 from ming_eval.store.jsonl import write_jsonl_atomic
@@ -90,6 +90,8 @@ class TaskData:
     breakdown: list[dict[str, str]] | None = None
     clusters: list[str] | None = None
     statuses: list[str] | None = None
+    #: the text each score stores for reports (a generation prompt), as the engine stores it
+    prompts: list[str] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     data_name: str | None = None
 
@@ -179,6 +181,8 @@ def write_run(
                 details[DETAIL_BREAKDOWN] = data.breakdown[i]
             if data.clusters:
                 details["cluster"] = data.clusters[i]
+            if data.prompts:
+                details[DETAIL_PROMPT] = data.prompts[i]
             status = data.statuses[i] if data.statuses else "ok"
             score = data.scores[i]
             rows.append(SampleScore(sid, score, correct=score == 1.0, status=status, details=details).to_record())
