@@ -80,7 +80,9 @@ def _combine(metrics: Sequence[Metric], value: float) -> Metric:
 
 
 @dataclass(frozen=True)
-class _Entry:
+class Declared:
+    """A summary as a suite card declares it."""
+
     suite: SuiteCard
     spec: SummarySpec
 
@@ -91,7 +93,7 @@ class SummaryCatalog:
 
     def __init__(self, suites: Iterable[SuiteCard]) -> None:
         self.suites = {s.name: s for s in suites}
-        self.entries: dict[str, _Entry] = {}
+        self.entries: dict[str, Declared] = {}
         for suite in self.suites.values():
             for spec in suite.summaries:
                 if spec.key in self.entries:
@@ -101,7 +103,7 @@ class SummaryCatalog:
                         f"suite {other.name} ({other.source})",
                         hint="summary keys name columns in results.json and leaderboards: give each its own",
                     )
-                self.entries[spec.key] = _Entry(suite, spec)
+                self.entries[spec.key] = Declared(suite, spec)
         for key in self.entries:
             self.tasks(key)  # resolves every member once: bad references are card errors here
 
@@ -109,7 +111,7 @@ class SummaryCatalog:
     def keys(self) -> list[str]:
         return list(self.entries)
 
-    def entry(self, key: str) -> _Entry:
+    def entry(self, key: str) -> Declared:
         if key not in self.entries:
             known = ", ".join(sorted(self.entries)) or "none"
             raise CardError(f"no suite card declares a summary {key!r}; known summaries: {known}")
