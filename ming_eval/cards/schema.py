@@ -115,6 +115,9 @@ class SummarySpec(StrictModel):
     members: list[SummaryMember] | None = None
     round_members: int | None = Field(None, ge=0, le=6)
     round: Rounding | None = None
+    #: what the value is a fraction of (100: the members are percentages), as ``Metric.scale``:
+    #: tables convert it to their own scale like any metric
+    scale: float = Field(1.0, gt=0)
 
     @field_validator("members", mode="before")
     @classmethod

@@ -69,14 +69,14 @@ def _half_width(m: Metric) -> float | None:
     return (m.ci_high - m.ci_low) / 2.0
 
 
-def _combine(metrics: Sequence[Metric], value: float) -> Metric:
+def _combine(metrics: Sequence[Metric], value: float, scale: float) -> Metric:
     """``value`` with the members' half-widths combined in quadrature (no interval if one lacks it)."""
     halves = [_half_width(m) for m in metrics]
     n = sum(m.n for m in metrics)
     if metrics and all(h is not None for h in halves):
         half = math.sqrt(sum((h or 0.0) ** 2 for h in halves)) / len(metrics)
-        return Metric(value, value - half, value + half, n=n, scale=100.0)
-    return Metric(value, n=n, scale=100.0)
+        return Metric(value, value - half, value + half, n=n, scale=scale)
+    return Metric(value, n=n, scale=scale)
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ class SummaryCatalog:
             mean = _round(mean, Rounding(digits=round_to))  # a member is stored rounded, like its inputs
         elif not nested and spec.round is not None:
             mean = _round(mean, spec.round)
-        return _combine(metrics, mean), inputs
+        return _combine(metrics, mean, spec.scale), inputs
 
     def compute(self, key: str, results: Mapping[str, TaskResult]) -> Summary | None:
         """The summary over ``results`` (task name -> result); None unless every member has a finite value."""

@@ -68,6 +68,7 @@ def test_leaderboard_average_rounds_like_the_leaderboard(catalog):
         "mmvet": 72.3,
     }
     assert len(found.tasks) == 9
+    assert found.metric.scale == 100  # a percentage: tables on another scale convert it
     # the seven shown columns average to 67.0, not the 69.7 printed
     assert value(catalog, "avg_7_no_ocrbench", results()) == 67.0
 
