@@ -20,6 +20,7 @@ from ming_eval.core.sample import Sample
 from ming_eval.core.summaries import Summary
 from ming_eval.core.task import TaskContext
 from ming_eval.errors import ConfigMismatchError, DataError
+from ming_eval.registry import summary_catalog
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.inference import InferenceSettings, InferenceSummary, run_inference
 from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
@@ -132,6 +133,7 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist) -> RunOutc
         seed=config.seed,
         task_options=config.task_options,
     )
+    summary_catalog()  # the suite cards' summaries resolve: a card error stops the run before any work
     run_dir = config.out or default_run_dir(plan.model_card.name, config.checkpoint)
     store = RunStore.create(run_dir) if dist.is_main else RunStore(run_dir)
     dist.barrier()

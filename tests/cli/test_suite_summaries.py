@@ -133,3 +133,14 @@ def test_summaries_cover_the_whole_run_directory(paper_cards, tmp_path, capsys):
     )
     assert code == 0, text
     assert "(avg_opencompass8): 69.7" in text
+
+
+def test_a_summary_that_cannot_resolve_stops_the_run_before_any_work(paper_cards, tmp_path, capsys):
+    (paper_cards / "tasks" / "pair.yaml").write_text(yaml.safe_dump({"name": "pair", "tasks": ["mmstar", "mmmu"]}))
+    bad = {"name": "outer", "tasks": ["pair", "ocrbench"], "summaries": [{"key": "avg_outer", "label": "A"}]}
+    (paper_cards / "tasks" / "outer.yaml").write_text(yaml.safe_dump(bad))
+    loader._INDEX = None
+    out = tmp_path / "runs" / "x"
+    code, text = run_cli(["run", "mmstar", "-m", "ming-row", "--out", str(out)], capsys)
+    assert code == 2 and "member 'pair' is a suite of 2 entries that declares no summary" in text
+    assert not (out / "mmstar").exists()
