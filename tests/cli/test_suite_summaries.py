@@ -17,6 +17,7 @@ import json
 import pytest
 import yaml
 
+from ming_eval import load_run
 from ming_eval.cards import loader
 from tests.cli.test_cli import run_cli
 
@@ -84,6 +85,7 @@ def test_paper_row_gives_69_7_and_67_0_from_run_to_report_and_leaderboard(paper_
     assert stored["avg_7_no_ocrbench"]["metric"]["value"] == 67.0
     assert stored["mmbench_v11"]["metric"]["value"] == pytest.approx(80.7)
     assert stored["avg_opencompass8"]["inputs"]["ocrbench"] == 88.3  # final score 883 / 10
+    assert load_run(run_dir).summaries["avg_7_no_ocrbench"].metric.value == 67.0  # the Python API
 
     cells = _report_csv(run_dir, tmp_path, capsys)
     assert cells["avg"] == 69.7 and cells["mmb"] == pytest.approx(80.7) and cells["mms"] == pytest.approx(60.5)
