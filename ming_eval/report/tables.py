@@ -60,6 +60,8 @@ class TableSpec(BaseModel):
 
     format: Literal["ming-eval-table/1"]
     name: str
+    #: where the table comes in a report (lower first; then by name)
+    order: int = 99
     title: str
     caption: str = ""
     scale: float = Field(gt=0)
@@ -95,8 +97,7 @@ def load_table_specs(folder: Path | None = None) -> list[TableSpec]:
                     f"declares; known summaries: {', '.join(sorted(catalog.entries)) or 'none'}"
                 )
         specs.append(spec)
-    order = {"understanding": 0, "geneval": 1}
-    return sorted(specs, key=lambda s: (order.get(s.name, 99), s.name))
+    return sorted(specs, key=lambda s: (s.order, s.name))
 
 
 @dataclass
