@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from ming_eval.cards.loader import card_index, load_model_card, load_task_card, validate
 from ming_eval.cards.schema import ModelCard, SuiteCard, TaskCard
+from ming_eval.core.summaries import SummaryCatalog
 from ming_eval.errors import CardError, UnknownNameError
 
 TASK_ENTRY_POINTS = "ming_eval.tasks"
@@ -76,6 +77,16 @@ def expand_task_names(names: list[str]) -> list[str]:
 
 def list_suite_cards() -> list[SuiteCard]:
     return sorted(card_index().suites.values(), key=lambda c: c.name)
+
+
+def summary_catalog() -> SummaryCatalog:
+    """The summaries every known suite card declares (built in, $MING_EVAL_CARDS_PATH, plugins)."""
+    return SummaryCatalog(list_suite_cards())
+
+
+def suites_of(task: str) -> list[str]:
+    """The suites that contain ``task``, directly or through another suite (from the suite cards)."""
+    return [s.name for s in list_suite_cards() if task in expand_task_names([s.name])]
 
 
 def list_task_cards() -> list[TaskCard]:

@@ -103,3 +103,31 @@ def test_suites_expand_in_order(engine_cards):
     assert [t.name for t in make_plan(["both"], "pixel").tasks] == ["paint", "color_vqa"]
     with pytest.raises(CardError, match="includes itself"):
         expand_task_names(["loop"])
+
+
+def test_suite_membership_comes_from_the_suite_cards(engine_cards, capsys):
+    import yaml
+
+    from ming_eval.cards import loader
+    from ming_eval.registry import suites_of
+    from tests.cli.test_cli import run_cli
+
+    (engine_cards / "tasks" / "both.yaml").write_text(yaml.safe_dump({"name": "both", "tasks": ["paint", "color_vqa"]}))
+    (engine_cards / "tasks" / "outer.yaml").write_text(yaml.safe_dump({"name": "outer", "tasks": ["both"]}))
+    loader._INDEX = None
+    assert suites_of("paint") == ["both", "outer"]  # through the suite it is a member of
+    code, text = run_cli(["list", "tasks", "--suite", "outer"], capsys)
+    assert code == 0 and "color_vqa" in text and "paint" in text and "mmstar" not in text
+
+
+def test_a_task_card_that_lists_suites_is_refused_with_the_fix(engine_cards):
+    import yaml
+
+    from ming_eval.cards import loader
+    from ming_eval.errors import CardError
+
+    path = engine_cards / "tasks" / "color_vqa.yaml"
+    card = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**card, "suites": ["opencompass"]}))
+    with pytest.raises(CardError, match=r"'suites' is no longer a task card key.*add the task to those suite cards"):
+        loader.load_task_card(path)

@@ -11,7 +11,7 @@ import fnmatch
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from ming_eval.core.sample import Capability
 
@@ -51,24 +51,114 @@ class TaskCard(StrictModel):
     capability: Capability
     description: str = ""
     version: str = "1"
-    suites: list[str] = Field(default_factory=list)
     paper: str = ""
     data: list[DataFile] = Field(default_factory=list)
     options: dict[str, Any] = Field(default_factory=dict)
 
     _source: Path | None = PrivateAttr(default=None)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_suites(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "suites" in data:
+            raise ValueError(
+                "'suites' is no longer a task card key: a suite's tasks are listed on its suite card only "
+                "(tasks/suites/*.yaml); remove the key and add the task to those suite cards"
+            )
+        return data
+
     @property
     def source(self) -> Path | None:
         return self._source
 
 
+class SummaryMember(StrictModel):
+    """How one entry of the suite's ``tasks`` enters a summary.
+
+    A task enters with one of its metrics (its primary metric unless ``metric`` names another),
+    multiplied by ``scale`` (OCRBench's final score enters the leaderboard average / 10). A suite
+    enters with its own first summary, or with its task when it has exactly one.
+    """
+
+    name: str
+    metric: str | None = None
+    scale: float = Field(1.0, gt=0)
+
+
+class Rounding(StrictModel):
+    """How a combined value is rounded.
+
+    ``decimal`` is ``float(f"{value:.{digits}f}")`` (correctly rounded); ``numpy`` is
+    ``round(np.mean(values), digits)``, numpy's rounding, as the OpenCompass leaderboard's table code
+    computes its average. The two differ on values close to a half.
+    """
+
+    digits: int = Field(ge=0, le=6)
+    method: Literal["decimal", "numpy"] = "decimal"
+
+
+class SummarySpec(StrictModel):
+    """A number computed from several results of a suite (a leaderboard average), stored by the runner
+    in the run's ``results.json`` under ``key``.
+
+    The value is the mean of the members' values, rounded as ``round`` says (not rounded without it).
+    With ``round_members``, every task value that enters, also through a member suite's summary, is
+    first rounded to that many decimals (``decimal`` rounding), and so is the mean of a member
+    summary (whose own ``round`` applies only where it is shown by itself). None when any member has
+    no finite result: a mean over fewer members is another number.
+    """
+
+    key: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    label: str
+    #: entries of the suite's ``tasks`` (a name, or a mapping with metric and scale); all of them,
+    #: in their order, when not given
+    members: list[SummaryMember] | None = None
+    round_members: int | None = Field(None, ge=0, le=6)
+    round: Rounding | None = None
+    #: what the value is a fraction of (100: the members are percentages), as ``Metric.scale``:
+    #: tables convert it to their own scale like any metric
+    scale: float = Field(1.0, gt=0)
+
+    @field_validator("members", mode="before")
+    @classmethod
+    def _names_are_members(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": m} if isinstance(m, str) else m for m in value]
+        return value
+
+
 class SuiteCard(StrictModel):
-    """A named list of tasks (or other suites): ``ming-eval run opencompass`` runs them all."""
+    """A named list of tasks (or other suites): ``ming-eval run opencompass`` runs them all.
+
+    ``summaries`` are the suite's cross-task numbers (e.g. the leaderboard average); their members
+    are entries of ``tasks``, the one place where the suite's membership is declared.
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     description: str = ""
     tasks: list[str] = Field(min_length=1)
+    summaries: list[SummarySpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _members_of_the_suite(self) -> SuiteCard:
+        keys = [s.key for s in self.summaries]
+        for key in keys:
+            if keys.count(key) > 1:
+                raise ValueError(f"summary key {key!r} is declared twice")
+        for summary in self.summaries:
+            for member in summary.members or []:
+                if member.name not in self.tasks:
+                    raise ValueError(
+                        f"summary {summary.key!r}: member {member.name!r} is not in the suite's tasks "
+                        f"({', '.join(self.tasks)}); add it there first"
+                    )
+        return self
+
+    def members_of(self, summary: SummarySpec) -> list[SummaryMember]:
+        """The summary's members: as declared, or every entry of ``tasks``."""
+        if summary.members is not None:
+            return list(summary.members)
+        return [SummaryMember(name=name) for name in self.tasks]
 
     _source: Path | None = PrivateAttr(default=None)
 

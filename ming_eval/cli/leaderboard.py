@@ -39,8 +39,9 @@ def leaderboard(
 ) -> None:
     """One row per run (model, checkpoint, date, git) and one column per task's primary metric.
 
-    Suite averages (OpenCompass's 8 benchmarks, and the 7 without OCRBench) appear when a run has
-    every benchmark they need. Unreadable runs are listed, not skipped silently.
+    Suite summaries (the ones suite cards declare, e.g. OpenCompass's 8-benchmark average) appear, as
+    stored in each run's results.json, when a run has every task they need. Unreadable runs are
+    listed, not skipped silently.
     """
     from rich.table import Table
 

@@ -28,17 +28,16 @@ def list_tasks(
 ) -> None:
     """The task cards found (built in, $MING_EVAL_CARDS_PATH, installed plugins)."""
     from ming_eval.cli.app import console
-    from ming_eval.registry import list_suite_cards, list_task_cards
+    from ming_eval.registry import list_suite_cards, list_task_cards, suites_of
 
     table = Table(title="tasks", title_style="bold")
     for col in ("name", "capability", "suites", "description", "card"):
         table.add_column(col)
     for card in list_task_cards():
-        if suite and suite not in card.suites:
+        member_of = suites_of(card.name)
+        if suite and suite not in member_of:
             continue
-        table.add_row(
-            card.name, card.capability.value, ", ".join(card.suites), card.description, str(card.source or "")
-        )
+        table.add_row(card.name, card.capability.value, ", ".join(member_of), card.description, str(card.source or ""))
     console.print(table)
     suites = [s for s in list_suite_cards() if not suite or s.name == suite]
     if suites:

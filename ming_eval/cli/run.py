@@ -101,6 +101,10 @@ def run(
     if show_breakdowns:
         for table in breakdown_tables(outcome.results):
             console.print(table)
-    for label, metric in outcome.summaries.items():
-        console.print(f"[bold]{escape(label)}[/]: {metric.format(1, with_ci=True)}", highlight=False)
+    for suite_summary in outcome.summaries.values():
+        console.print(
+            f"[bold]{escape(suite_summary.label)}[/] ({suite_summary.key}): "
+            f"{suite_summary.metric.format(1, with_ci=True)}",
+            highlight=False,
+        )
     print_notes(console, outcome.results)

@@ -137,14 +137,18 @@ class SampleScore:
         )
 
 
-# Optional keys of ``SampleScore.details`` that reports and ``ming-eval compare`` read. Tasks set them
-# when they apply; nothing else depends on them.
+# Optional keys of ``SampleScore.details`` that reports and ``ming-eval compare`` read. The engine sets
+# them from the task's hooks (``sample_cluster``, ``sample_breakdown``, ``sample_prompt``); nothing
+# else depends on them.
 #: the sample's resampling unit when samples are not independent (e.g. the question index shared
 #: by an MMBench circular group's rotations); paired comparisons resample and test whole clusters
 DETAIL_CLUSTER = "cluster"
 #: the sample's key in each of the task's breakdowns, named as in ``TaskResult.breakdowns`` (e.g.
 #: ``{"tag": "counting"}`` for GenEval), so that two runs can be compared per category
 DETAIL_BREAKDOWN = "breakdown"
+#: the text a reader sees next to the sample's outputs in reports (a generation prompt, an edit
+#: instruction), so that reports show it without knowing the task
+DETAIL_PROMPT = "prompt"
 
 # Statuses a scorer may give besides "ok"; each is counted separately in tables.
 INFERENCE_FAILED = "inference_failed"

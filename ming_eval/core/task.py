@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from ming_eval.cards.schema import DataFile, GenerateProtocol, NoOptions, TaskCard, UnderstandProtocol
-from ming_eval.core.results import Metric, Prediction, SampleScore, TaskResult
-from ming_eval.core.sample import Capability, Sample
+from ming_eval.core.results import Prediction, SampleScore, TaskResult
+from ming_eval.core.sample import Capability, EditRequest, GenerateRequest, Sample
 from ming_eval.errors import MingEvalError
 
 if TYPE_CHECKING:
@@ -162,18 +162,22 @@ class BaseTask(ABC):
         """
         return {}
 
+    def sample_prompt(self, sample: Sample) -> str | None:
+        """The text reports show next to the sample's outputs; stored in ``details["prompt"]``.
+
+        By default a generation request's prompt or an edit request's instruction; None for
+        understanding samples (their question is not shown)."""
+        request = sample.request
+        if isinstance(request, GenerateRequest):
+            return request.prompt
+        if isinstance(request, EditRequest):
+            return request.instruction
+        return None
+
     def sample_cluster(self, sample: Sample) -> str | None:
         """The sample's resampling unit when samples are not independent (an MMBench question whose
         rotations are separate samples); stored in ``details["cluster"]``. None: the sample itself."""
         return None
-
-    @classmethod
-    def suite_summaries(cls, results: Mapping[str, TaskResult]) -> dict[str, Metric]:
-        """Numbers computed across several tasks of a run (e.g. a leaderboard average), by label.
-
-        ``results`` holds every finished task of the run; return only what can be computed.
-        """
-        return {}
 
     # -- generation outputs -------------------------------------------------------------------
     def image_relpath(self, sample: Sample, index: int) -> str:

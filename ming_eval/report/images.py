@@ -1,8 +1,9 @@
 """The generated images of a run, per sample, for the HTML report: prompt, score, grid, files.
 
-GenEval's layout (``images/<index>/metadata.jsonl`` + ``samples/NNNN.png`` + optional ``grid.png``)
-is read as such; any other generation task shows its image files. When a prompt folder has no
-``grid.png``, a thumbnail grid can be written next to the report.
+Everything shown comes from what the run stored: the image files of each prediction, and with each
+score its prompt (``details["prompt"]``) and its category (the first of ``details["breakdown"]``).
+A ``grid.png`` in a sample's top folder (next to its images) is linked; when there is none, a
+thumbnail grid can be written next to the report.
 """
 
 from __future__ import annotations
@@ -13,11 +14,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from ming_eval.core.results import DETAIL_BREAKDOWN, SampleScore
-from ming_eval.errors import DataError, RunStoreError
+from ming_eval.core.results import DETAIL_BREAKDOWN, DETAIL_PROMPT, SampleScore
+from ming_eval.errors import RunStoreError
 from ming_eval.report.runs import ReportRun
 from ming_eval.store.jsonl import read_jsonl
-from ming_eval.tasks.geneval.metadata import read_folder_metadata
 
 
 @dataclass
@@ -29,14 +29,6 @@ class SampleImages:
     score: float | None = None
     reason: str = ""
     grid: Path | None = None
-
-
-def _metadata(folder: Path) -> dict[str, object]:
-    """A prompt folder's GenEval metadata; nothing (no prompt shown) when it has none that can be read."""
-    try:
-        return read_folder_metadata(folder / "metadata.jsonl")
-    except DataError:
-        return {}
 
 
 def _is_image_list(output: object) -> bool:
@@ -60,18 +52,16 @@ def run_images(run: ReportRun, task: str) -> list[SampleImages]:
         output = rec["output"]
         images = [ts.images_dir / p for p in output]
         folder = ts.images_dir / Path(output[0]).parts[0]
-        meta = _metadata(folder)
         score: SampleScore | None = scores.get(str(rec["id"]))
-        breakdown = score.details.get(DETAIL_BREAKDOWN) if score else None
-        category = str(meta.get("tag") or "")
-        if not category and isinstance(breakdown, dict) and breakdown:
-            category = str(next(iter(breakdown.values())))
+        details = score.details if score else {}
+        breakdown = details.get(DETAIL_BREAKDOWN)
+        category = str(next(iter(breakdown.values()))) if isinstance(breakdown, dict) and breakdown else ""
         grid = folder / "grid.png"
         out.append(
             SampleImages(
                 sample_id=str(rec["id"]),
                 images=images,
-                prompt=str(meta.get("prompt", "")),
+                prompt=str(details.get(DETAIL_PROMPT) or ""),
                 category=category,
                 score=None if score is None else score.score,
                 reason="" if score is None else score.reason,

@@ -1,8 +1,8 @@
 """One table over many runs: a row per run directory found under a folder, a column per task.
 
-Values are each task's primary metric as stored (GenEval 0-1, understanding 0-100), plus the suite
-averages of :mod:`ming_eval.tasks.vlm.averages` when a run has all their benchmarks. Runs that
-cannot be read are listed with the reason, never silently dropped.
+Values are each task's primary metric as stored (GenEval 0-1, understanding 0-100), plus a column
+per suite summary (named by its key, e.g. ``avg_opencompass8``) that a run's results.json holds.
+Runs that cannot be read are listed with the reason, never silently dropped.
 """
 
 from __future__ import annotations
@@ -17,14 +17,11 @@ from typing import TYPE_CHECKING, Literal
 from ming_eval.errors import MingEvalError
 from ming_eval.report.runs import ReportRun, open_run
 from ming_eval.store.run_store import MANIFEST
-from ming_eval.tasks.vlm.averages import leaderboard_average, paper_average
 
 if TYPE_CHECKING:
     import pandas as pd
 
 INFO_COLUMNS = ("run", "model", "checkpoint", "created", "git", "status", "failed", "path")
-AVG_LEADERBOARD = "avg_opencompass8"
-AVG_SEVEN = "avg_7_no_ocrbench"
 
 
 @dataclass
@@ -67,6 +64,8 @@ def build_leaderboard(root: Path, *, wide: bool = False, tasks: Sequence[str] | 
 
     rows: list[dict[str, object]] = []
     skipped: list[tuple[Path, str]] = []
+    #: summary key -> how many tasks it covers: the broadest summaries come first
+    summary_columns: dict[str, int] = {}
     for path in find_run_dirs(root):
         try:
             run = open_run(path)
@@ -91,17 +90,17 @@ def build_leaderboard(root: Path, *, wide: bool = False, tasks: Sequence[str] | 
                 for metric, m in result.metrics.items():
                     if metric != result.primary:
                         row[f"{name}:{metric}"] = m.value
-        for column, fn in ((AVG_LEADERBOARD, leaderboard_average), (AVG_SEVEN, paper_average)):
-            avg = fn(run.results)
-            if avg is not None:
-                row[column] = avg.value
+        for key, summary in run.summaries.items():
+            row[key] = summary.metric.value
+            summary_columns[key] = max(summary_columns.get(key, 0), len(summary.tasks))
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
         frame = pd.DataFrame(columns=list(INFO_COLUMNS))
     metric_cols = [c for c in frame.columns if c not in INFO_COLUMNS]
-    averages = [c for c in (AVG_LEADERBOARD, AVG_SEVEN) if c in metric_cols]
-    ordered = [c for c in INFO_COLUMNS if c != "path"] + averages + sorted(set(metric_cols) - set(averages)) + ["path"]
+    summaries = sorted(summary_columns, key=lambda k: (-summary_columns[k], k))
+    others = sorted(set(metric_cols) - set(summaries))
+    ordered = [c for c in INFO_COLUMNS if c != "path"] + summaries + others + ["path"]
     return Leaderboard(frame.reindex(columns=ordered), skipped)
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ming_eval.core.results import SampleScore, TaskResult
+from ming_eval.core.summaries import Summary
 from ming_eval.errors import RunStoreError
+from ming_eval.registry import summary_catalog
 from ming_eval.store.manifest import RunManifest
 from ming_eval.store.run_store import RunStore, TaskStore
 
@@ -28,6 +30,9 @@ class ReportRun:
     results: dict[str, TaskResult]
     problems: dict[str, str] = field(default_factory=dict)
     label: str = ""
+    #: the suite summaries of the run's results.json, by key (computed from the suite cards, the way
+    #: the runner computes them, for a run written before results.json stored them)
+    summaries: dict[str, Summary] = field(default_factory=dict)
 
     @property
     def tasks(self) -> list[str]:
@@ -130,7 +135,13 @@ def open_run(path: str | Path, label: str | None = None) -> ReportRun:
             problems[task] = describe_missing(ts)
         else:
             results[task] = result
-    return ReportRun(root, manifest, results, problems, label or _default_label(manifest, root))
+    try:
+        summaries = store.read_summaries()
+    except RunStoreError:  # the run's results.json cannot be read: the tasks' own files are
+        summaries = None
+    if summaries is None:
+        summaries = summary_catalog().compute_all(results)
+    return ReportRun(root, manifest, results, problems, label or _default_label(manifest, root), summaries)
 
 
 def open_runs(paths: list[Path], labels: list[str] | None = None) -> list[ReportRun]:

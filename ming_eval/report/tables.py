@@ -2,9 +2,8 @@
 
 A column takes its value from one of:
 
-* ``slot``: a benchmark slot of :mod:`ming_eval.tasks.vlm.averages` (its candidate tasks, first
-  complete one wins), so a column and the suite average always use the same tasks;
-* ``average``: ``leaderboard`` or ``paper``, the suite averages of that module;
+* ``summary``: a suite summary by key (declared on a suite card, stored in the run's results.json),
+  shown when the row's run has every task of it;
 * ``tasks`` + ``metric``: the first of ``tasks`` that the run has, and that metric (or breakdown key).
 
 Values are shown on the table's ``scale`` (a metric stored on another scale is converted). The best
@@ -15,7 +14,7 @@ value of each column is marked, separately among original-prompt rows and rewrit
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -23,11 +22,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ming_eval.core.results import Metric, TaskResult
+from ming_eval.core.summaries import Summary
 from ming_eval.errors import CardError
+from ming_eval.registry import summary_catalog
 from ming_eval.report.baselines import Baseline
 from ming_eval.report.data import load_yaml_model, reports_root
 from ming_eval.report.runs import ReportRun
-from ming_eval.tasks.vlm import averages
 
 OURS = "ours"
 BASELINE = "baseline"
@@ -40,8 +40,7 @@ class ColumnSpec(BaseModel):
 
     key: str
     label: str
-    slot: str | None = None
-    average: Literal["leaderboard", "paper"] | None = None
+    summary: str | None = None
     tasks: list[str] | None = None
     metric: str | None = None
     digits: int | None = None
@@ -49,9 +48,8 @@ class ColumnSpec(BaseModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> ColumnSpec:
-        chosen = [self.slot is not None, self.average is not None, self.tasks is not None]
-        if sum(chosen) != 1:
-            raise ValueError(f"column {self.key!r} needs exactly one of slot, average, tasks")
+        if (self.summary is None) == (self.tasks is None):
+            raise ValueError(f"column {self.key!r} needs exactly one of summary, tasks")
         if self.tasks is not None and not self.metric:
             raise ValueError(f"column {self.key!r} names tasks but no metric")
         return self
@@ -62,6 +60,8 @@ class TableSpec(BaseModel):
 
     format: Literal["ming-eval-table/1"]
     name: str
+    #: where the table comes in a report (lower first; then by name)
+    order: int = 99
     title: str
     caption: str = ""
     scale: float = Field(gt=0)
@@ -70,48 +70,34 @@ class TableSpec(BaseModel):
 
     @property
     def tasks(self) -> set[str]:
-        """Every task any column may read."""
+        """Every task any column may read (a summary column: every task of the summary)."""
         out: set[str] = set()
+        catalog = summary_catalog()
         for col in self.columns:
             if col.tasks:
                 out.update(col.tasks)
-            for slot in _slots_of(col):
-                out.update(t for group in slot.candidates for t in group)
+            if col.summary is not None:
+                out.update(catalog.tasks(col.summary))
         return out
 
     def digits_of(self, col: ColumnSpec) -> int:
         return self.digits if col.digits is None else col.digits
 
 
-_SLOTS = {s.label: s for s in (*averages.PAPER_SLOTS, *averages.LEADERBOARD_SLOTS)}
-_AVERAGES: dict[str, tuple[Callable[[Mapping[str, TaskResult]], Metric | None], tuple[averages.Slot, ...]]] = {
-    "leaderboard": (averages.leaderboard_average, averages.LEADERBOARD_SLOTS),
-    "paper": (averages.paper_average, averages.PAPER_SLOTS),
-}
-
-
-def _slots_of(col: ColumnSpec) -> tuple[averages.Slot, ...]:
-    if col.slot is not None:
-        return (_SLOTS[col.slot],)
-    if col.average is not None:
-        return _AVERAGES[col.average][1]
-    return ()
-
-
 def load_table_specs(folder: Path | None = None) -> list[TableSpec]:
     folder = folder or reports_root() / "tables"
     specs = []
+    catalog = summary_catalog()
     for path in sorted(folder.glob("*.yaml")):
         spec = load_yaml_model(path, TableSpec, "table layout")
         for col in spec.columns:
-            if col.slot is not None and col.slot not in _SLOTS:
+            if col.summary is not None and col.summary not in catalog.entries:
                 raise CardError(
-                    f"table layout {path}: column {col.key!r} names slot {col.slot!r}; "
-                    f"known slots: {', '.join(sorted(_SLOTS))}"
+                    f"table layout {path}: column {col.key!r} names summary {col.summary!r}, which no suite card "
+                    f"declares; known summaries: {', '.join(sorted(catalog.entries)) or 'none'}"
                 )
         specs.append(spec)
-    order = {"understanding": 0, "geneval": 1}
-    return sorted(specs, key=lambda s: (order.get(s.name, 99), s.name))
+    return sorted(specs, key=lambda s: (s.order, s.name))
 
 
 @dataclass
@@ -199,18 +185,18 @@ def find_metric(result: TaskResult, name: str) -> Metric | None:
     return None
 
 
-def run_cell(spec: TableSpec, col: ColumnSpec, results: Mapping[str, TaskResult]) -> Cell:
-    """The value of ``col`` for one run's results (an empty cell when the run lacks it)."""
-    if col.average is not None:
-        fn, _ = _AVERAGES[col.average]
-        m = fn(results)
-        return Cell(None) if m is None else _rescaled(m, spec.scale, f"{col.average} average")
-    if col.slot is not None:
-        found = averages.slot_value(_SLOTS[col.slot], results)
-        if found is None:
+def run_cell(
+    spec: TableSpec, col: ColumnSpec, results: Mapping[str, TaskResult], summaries: Mapping[str, Summary]
+) -> Cell:
+    """The value of ``col`` for one run's results and summaries (an empty cell when the run lacks it).
+
+    A summary is shown only in a row that holds every task it was computed from (a run of both
+    GenEval prompt sets splits into two rows)."""
+    if col.summary is not None:
+        summary = summaries.get(col.summary)
+        if summary is None or not all(t in results for t in summary.tasks):
             return Cell(None)
-        metric, tasks = found
-        return _rescaled(metric, spec.scale, " + ".join(tasks))
+        return _rescaled(summary.metric, spec.scale, " + ".join(summary.tasks))
     for task in col.tasks or []:
         if task in results:
             m = find_metric(results[task], col.metric or results[task].primary)
@@ -253,7 +239,7 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
         rewritten_tasks = {t for t in tasks if t in run.tasks and run.rewritten_prompts(t)}
         for rewritten in (False, True):
             results = {t: r for t, r in run.results.items() if (t in rewritten_tasks) == rewritten}
-            cells = {c.key: run_cell(spec, c, results) for c in spec.columns}
+            cells = {c.key: run_cell(spec, c, results, run.summaries) for c in spec.columns}
             if all(cell.empty for cell in cells.values()):
                 continue
             used = {t for t in tasks if t in run.tasks and (t in rewritten_tasks) == rewritten}

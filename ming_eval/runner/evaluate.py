@@ -15,15 +15,18 @@ from rich.console import Console
 
 from ming_eval.cards.schema import ModelCard, TaskCard
 from ming_eval.core.model import Model
-from ming_eval.core.results import Metric, TaskResult
+from ming_eval.core.results import TaskResult
 from ming_eval.core.sample import Sample
+from ming_eval.core.summaries import Summary
 from ming_eval.core.task import TaskContext
 from ming_eval.errors import ConfigMismatchError, DataError
 from ming_eval.graders.service import GraderService
+from ming_eval.registry import summary_catalog
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.inference import InferenceSettings, InferenceSummary, run_inference
 from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import Plan, TaskPlan, make_plan, task_config, task_context
+from ming_eval.runner.results import write_run_results
 from ming_eval.runner.scoring import score_task
 from ming_eval.store.manifest import ModelConfig, RunManifest, TaskConfig, config_differences, redact
 from ming_eval.store.run_store import RunStore
@@ -55,8 +58,9 @@ class RunOutcome:
     results: dict[str, TaskResult]
     inference: list[InferenceSummary] = field(default_factory=list)
     model_loaded: bool = False
-    #: cross-task numbers (suite averages) over every finished task of the run directory
-    summaries: dict[str, Metric] = field(default_factory=dict)
+    #: the suite summaries (e.g. leaderboard averages) over every finished task of the run directory,
+    #: as stored in its results.json
+    summaries: dict[str, Summary] = field(default_factory=dict)
 
 
 def default_run_dir(model: str, checkpoint: str | None) -> Path:
@@ -130,6 +134,7 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist) -> RunOutc
         seed=config.seed,
         task_options=config.task_options,
     )
+    summary_catalog()  # the suite cards' summaries resolve: a card error stops the run before any work
     run_dir = config.out or default_run_dir(plan.model_card.name, config.checkpoint)
     store = RunStore.create(run_dir) if dist.is_main else RunStore(run_dir)
     dist.barrier()
@@ -210,15 +215,7 @@ def _run_phases(
         if result is not None:
             outcome.results[tp.name] = result
     if dist.is_main:
-        store.write_results(outcome.results)
-        outcome.summaries = suite_summaries(plan, store.read_results())
-
-
-def suite_summaries(plan: Plan, results: dict[str, TaskResult]) -> dict[str, Metric]:
-    out: dict[str, Metric] = {}
-    for cls in dict.fromkeys(type(tp.task) for tp in plan.tasks):
-        out.update(cls.suite_summaries(results))
-    return out
+        outcome.summaries = write_run_results(store, outcome.results)
 
 
 def _prefetch(

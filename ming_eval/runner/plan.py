@@ -123,7 +123,7 @@ def config_entry(
     model_config: dict[str, Any], task: BaseTask, protocol: UnderstandProtocol | GenerateProtocol, seed: int
 ) -> dict[str, Any]:
     """The configuration of one task in a run, as the manifest records it; a resume must match it."""
-    card = task.card.model_dump(mode="json", by_alias=True, exclude={"description", "paper", "suites"})
+    card = task.card.model_dump(mode="json", by_alias=True, exclude={"description", "paper"})
     return {
         "model": model_config,
         "task": card,

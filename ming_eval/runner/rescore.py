@@ -15,6 +15,7 @@ from ming_eval.graders.service import GraderService
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import config_entry, load_task, resolve_task, task_context
+from ming_eval.runner.results import write_run_results
 from ming_eval.runner.scoring import score_task
 from ming_eval.store.manifest import ModelConfig, TaskConfig, redact
 from ming_eval.store.run_store import RunStore
@@ -94,7 +95,7 @@ def rescore(
                 if result is not None:
                     results[name] = result
             if dist.is_main:
-                store.write_results(results)
+                write_run_results(store, results)
         dist.barrier()
         return results
     finally:
@@ -159,7 +160,7 @@ def score_external(
             if result is not None:
                 results[task.name] = result
             if dist.is_main:
-                store.write_results(results)
+                write_run_results(store, results)
         dist.barrier()
         return results
     finally:

@@ -16,6 +16,7 @@ from rich.console import Console
 from ming_eval.core.results import (
     DETAIL_BREAKDOWN,
     DETAIL_CLUSTER,
+    DETAIL_PROMPT,
     INFERENCE_FAILED,
     RETRY_STATUSES,
     SCORING_FAILED,
@@ -44,13 +45,17 @@ def prepare_scoring(task: BaseTask, store: TaskStore, dist: Dist) -> None:
 
 
 def annotate(task: BaseTask, sample: Sample, score: SampleScore) -> SampleScore:
-    """Add the sample's breakdown keys and cluster to the score, for comparisons between runs."""
+    """Add the sample's breakdown keys and cluster (for comparisons between runs) and the prompt that
+    reports show next to its outputs to the score."""
     breakdown = task.sample_breakdown(sample)
     if breakdown:
         score.details.setdefault(DETAIL_BREAKDOWN, breakdown)
     cluster = task.sample_cluster(sample)
     if cluster is not None:
         score.details.setdefault(DETAIL_CLUSTER, cluster)
+    prompt = task.sample_prompt(sample)
+    if prompt is not None:
+        score.details.setdefault(DETAIL_PROMPT, prompt)
     return score
 
 
@@ -137,6 +142,9 @@ def finalize(
 ) -> TaskResult:
     """Rank 0: merge scores, check completeness, aggregate, and write the task's results."""
     scores = store.read_scores(predictions)
+    for sample in samples:  # scores stored by an older version get what it did not store
+        if sample.id in scores:
+            annotate(task, sample, scores[sample.id])
     store.write_scores(samples, scores)
     missing = missing_ids(samples, scores)
     if missing and not allow_incomplete:

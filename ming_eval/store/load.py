@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ming_eval.core.results import TaskResult
+from ming_eval.core.summaries import Summary
 from ming_eval.store.jsonl import read_jsonl
 from ming_eval.store.manifest import RunManifest
 from ming_eval.store.run_store import RunStore, TaskStore
@@ -27,6 +28,9 @@ class RunData:
     metrics: pd.DataFrame
     breakdowns: pd.DataFrame
     results: dict[str, TaskResult] = field(default_factory=dict)
+    #: the suite summaries stored in the run's results.json, by key (empty for a run written before
+    #: they were stored, until ``ming-eval score`` stores them)
+    summaries: dict[str, Summary] = field(default_factory=dict)
 
     @property
     def tasks(self) -> list[str]:
@@ -88,6 +92,7 @@ def load_run(path: str | Path) -> RunData:
         metrics=_frame(metrics, metric_cols),
         breakdowns=_frame(breakdowns, bd_cols),
         results=results,
+        summaries=store.read_summaries() or {},
     )
 
 

@@ -3,7 +3,7 @@
 ::
 
     <run>/manifest.json                      configuration + invocations (see manifest.py)
-    <run>/results.json                       every task's results
+    <run>/results.json                       every task's results and the suite summaries over them
     <run>/<task>/records/rank-00000.jsonl    inference records, append-only, one file per rank
     <run>/<task>/images/...                  generated images (GenEval's layout for GenEval)
     <run>/<task>/predictions.jsonl           merged records, in sample order
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from ming_eval.cards.loader import validation_problems
 from ming_eval.core.results import RETRY_STATUSES, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Sample
+from ming_eval.core.summaries import Summary
 from ming_eval.errors import RunStoreError
 from ming_eval.store.jsonl import JsonlWriter, read_jsonl, write_json_atomic, write_jsonl_atomic
 from ming_eval.store.manifest import FORMAT, RunManifest
@@ -258,12 +259,27 @@ class RunStore:
             self.results_path, lambda d: {name: TaskResult.from_dict(r) for name, r in d["tasks"].items()}
         )
 
-    def write_results(self, results: dict[str, TaskResult]) -> None:
+    def read_summaries(self) -> dict[str, Summary] | None:
+        """The suite summaries stored with the results; None when the file predates stored summaries
+        (or there is no file): then they must be computed from the suite cards."""
+        if not self.results_path.is_file():
+            return None
+        return _parse_results(
+            self.results_path,
+            lambda d: None if "summaries" not in d else {k: Summary.from_dict(k, v) for k, v in d["summaries"].items()},
+        )
+
+    def write_results(self, results: dict[str, TaskResult], summaries: Mapping[str, Summary]) -> None:
+        """Merge ``results`` into the run's results.json; ``summaries`` (computed over the merged tasks,
+        see :func:`ming_eval.runner.results.write_run_results`) replace the stored ones."""
         existing: dict[str, Any] = {}
         if self.results_path.is_file():
             existing = json.loads(self.results_path.read_text()).get("tasks", {})
         existing.update({name: r.to_dict() for name, r in results.items()})
-        write_json_atomic(self.results_path, {"format": FORMAT, "tasks": existing})
+        write_json_atomic(
+            self.results_path,
+            {"format": FORMAT, "tasks": existing, "summaries": {k: s.to_dict() for k, s in summaries.items()}},
+        )
 
 
 def _parse_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> Iterable[tuple[dict[str, Any], T]]:

@@ -3,7 +3,8 @@
 ``write_run`` lays out what ``ming-eval run`` leaves behind for the tasks reports know (GenEval with
 its tag metrics and per-prompt scores, understanding suites with ``overall`` on 0-100): the manifest
 with per-task configuration, ``<task>/scores.jsonl``, ``<task>/results.json`` and the run's
-``results.json``. Scores are drawn from a seeded generator, so a test can plant a regression.
+``results.json`` with the suite summaries, as the runner writes them. Scores are drawn from a
+seeded generator, so a test can plant a regression.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ming_eval.core.results import DETAIL_BREAKDOWN, SampleScore, TaskResult
+from ming_eval.core.results import DETAIL_BREAKDOWN, DETAIL_PROMPT, SampleScore, TaskResult
+from ming_eval.runner.results import write_run_results
 from ming_eval.stats.bootstrap import BootstrapConfig, grouped_mean_metrics, mean_metric, mean_of_means_metric
 from ming_eval.store.jsonl import write_jsonl_atomic
 from ming_eval.store.manifest import FORMAT, RunManifest
@@ -88,6 +90,8 @@ class TaskData:
     breakdown: list[dict[str, str]] | None = None
     clusters: list[str] | None = None
     statuses: list[str] | None = None
+    #: the text each score stores for reports (a generation prompt), as the engine stores it
+    prompts: list[str] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     data_name: str | None = None
 
@@ -126,6 +130,8 @@ def _result(task: str, data: TaskData) -> TaskResult:
         }
         return TaskResult(task, "overall", metrics, breakdowns={"tag": per_tag})
     metrics = {"overall": mean_metric(v, clusters=clusters, scale=100.0, cfg=FAST)}
+    if task == "ocrbench":  # the final score as on the full benchmark (1000 questions); overall = it / 10
+        metrics["final_score"] = mean_metric(v, clusters=clusters, scale=1000.0, cfg=FAST)
     breakdowns = {}
     if data.breakdown:
         name = next(iter(data.breakdown[0]))
@@ -175,6 +181,8 @@ def write_run(
                 details[DETAIL_BREAKDOWN] = data.breakdown[i]
             if data.clusters:
                 details["cluster"] = data.clusters[i]
+            if data.prompts:
+                details[DETAIL_PROMPT] = data.prompts[i]
             status = data.statuses[i] if data.statuses else "ok"
             score = data.scores[i]
             rows.append(SampleScore(sid, score, correct=score == 1.0, status=status, details=details).to_record())
@@ -213,7 +221,7 @@ def write_run(
         }
     )
     store.write_manifest(manifest)
-    store.write_results(results)
+    write_run_results(store, results)
     return root
 
 

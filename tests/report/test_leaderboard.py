@@ -10,14 +10,16 @@ import pytest
 
 from ming_eval.errors import MingEvalError
 from ming_eval.report.leaderboard import (
-    AVG_LEADERBOARD,
     build_leaderboard,
     export,
     find_run_dirs,
     sort_leaderboard,
     to_markdown,
 )
+from ming_eval.report.runs import open_run
 from tests.report.helpers import TaskData, geneval_data, understanding_suite, write_run
+
+AVG_LEADERBOARD = "avg_opencompass8"
 
 
 @pytest.fixture()
@@ -56,7 +58,15 @@ def test_columns_status_and_averages(runs_root):
     assert frame.loc["ming/step1000", "checkpoint"] == "/ck/step1000"
     assert pd.isna(frame.loc["janus", AVG_LEADERBOARD]) and frame.loc["ming/step2000", AVG_LEADERBOARD] > 0
     assert pd.isna(frame.loc["ming/step2000", "geneval"])
-    assert board.metric_columns[:2] == [AVG_LEADERBOARD, "avg_7_no_ocrbench"]
+    # summary columns first, broadest first; each holds the value its run's results.json stored
+    assert board.metric_columns[:3] == [AVG_LEADERBOARD, "avg_7_no_ocrbench", "mmbench_v11"]
+    step1000 = open_run(runs_root / "ming" / "step1000")
+    for key in board.metric_columns[:3]:
+        assert frame.loc["ming/step1000", key] == step1000.summaries[key].metric.value
+    # the 7-column mean leaves OCRBench out: it is not the 8-benchmark average
+    seven = [step1000.summaries["avg_opencompass8"].inputs[k] for k in step1000.summaries["avg_7_no_ocrbench"].inputs]
+    assert frame.loc["ming/step1000", "avg_7_no_ocrbench"] == round(sum(seven) / 7, 1)
+    assert frame.loc["ming/step1000", "avg_7_no_ocrbench"] != frame.loc["ming/step1000", AVG_LEADERBOARD]
     wide = build_leaderboard(runs_root, wide=True)
     assert "geneval:counting" in wide.frame.columns
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import xml.dom.minidom
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -173,16 +174,17 @@ def test_svg_is_well_formed_and_escapes_names():
 
 
 def test_html_report_has_tables_charts_and_image_grids(tmp_path: Path):
-    root = write_run(tmp_path / "runs" / "ming", {"geneval": geneval_data(1, per_tag=1)})
-    # the images of two prompts in GenEval's layout: one with its own grid.png, one without
+    data = replace(geneval_data(1, per_tag=1), prompts=[f"a photo of a cat {i}" for i in range(6)])
+    root = write_run(tmp_path / "runs" / "ming", {"geneval": data})
+    # the images of two prompts in GenEval's layout: one with its own grid.png, one without; prompts
+    # and categories come from the scores, not from GenEval's metadata files
     preds = []
-    for idx, sid in enumerate(["00000", "00001"]):
+    for sid in ["00000", "00001"]:
         folder = root / "geneval" / "images" / sid
         (folder / "samples").mkdir(parents=True)
-        (folder / "metadata.jsonl").write_text(f'{{"tag": "single_object", "prompt": "a photo of a cat {idx}"}}\n')
         for j in range(4):
             Image.new("RGB", (32, 32), (200, 10 * j, 0)).save(folder / "samples" / f"{j:04d}.png")
-        if idx == 0:
+        if sid == "00000":
             Image.new("RGB", (64, 64)).save(folder / "grid.png")
         preds.append({"id": sid, "status": "ok", "output": [f"{sid}/samples/{j:04d}.png" for j in range(4)]})
     write_jsonl_atomic(root / "geneval" / "predictions.jsonl", preds)
@@ -197,7 +199,8 @@ def test_html_report_has_tables_charts_and_image_grids(tmp_path: Path):
     assert len(svgs) == 2  # the suite comparison and "geneval by tag"
     for svg in svgs:
         xml.dom.minidom.parseString(svg)
-    assert "a photo of a cat 0" in text
+    assert "a photo of a cat 0" in text and "a photo of a cat 1" in text
+    assert "<summary>single_object: 1 prompts" in text and "<summary>two_object: 1 prompts" in text
     assert 'href="../runs/ming/geneval/images/00000/grid.png"' in text
     made = list((tmp_path / "site" / "a" / "grids").rglob("00001.png"))
     assert len(made) == 1 and Image.open(made[0]).size == (256, 256)

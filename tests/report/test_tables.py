@@ -17,7 +17,6 @@ from ming_eval.report.tables import (
     build_report_tables,
     load_table_specs,
 )
-from ming_eval.tasks.vlm.averages import leaderboard_average
 from tests.report.helpers import TaskData, geneval_data, understanding_suite, write_run
 
 
@@ -39,9 +38,10 @@ def test_understanding_and_geneval_tables_from_one_run(tmp_path, catalog):
     und = tables["understanding"]
     ours = [r for r in und.rows if r.ours]
     assert len(ours) == 1 and ours[0].group == OURS_GROUP and und.rows[-1] is ours[0]
-    # Avg. is the OpenCompass 8-benchmark average from ming_eval.tasks.vlm.averages
-    assert ours[0].cells["avg"].value == pytest.approx(leaderboard_average(run.results).value)
-    # MMB is the mean of the v1.1 test EN and CN halves (the averages module's first candidate)
+    # Avg. is the OpenCompass 8-benchmark average the run stored, rounded as the leaderboard rounds
+    assert ours[0].cells["avg"].value == run.summaries["avg_opencompass8"].metric.value
+    assert ours[0].cells["avg"].value == round(ours[0].cells["avg"].value, 1)
+    # MMB is the measured mean of the v1.1 test EN and CN halves (not rounded)
     en = run.results["mmbench_test_en_v11"].primary_metric.value
     cn = run.results["mmbench_test_cn_v11"].primary_metric.value
     assert ours[0].cells["mmb"].value == pytest.approx((en + cn) / 2)
@@ -181,9 +181,12 @@ def test_a_baseline_with_a_column_the_table_lacks_is_refused(tmp_path, catalog):
 @pytest.mark.parametrize(
     ("column", "message"),
     [
-        ({"key": "x", "label": "X", "slot": "MMStar", "tasks": ["mmstar"], "metric": "overall"}, "exactly one of"),
+        (
+            {"key": "x", "label": "X", "summary": "mmbench_v11", "tasks": ["mmstar"], "metric": "overall"},
+            "exactly one of",
+        ),
         ({"key": "x", "label": "X", "tasks": ["mmstar"]}, "names tasks but no metric"),
-        ({"key": "x", "label": "X", "slot": "MMStarr"}, "names slot 'MMStarr'; known slots"),
+        ({"key": "x", "label": "X", "summary": "avg_8"}, "names summary 'avg_8', which no suite card declares; known"),
     ],
 )
 def test_bad_table_layouts_are_refused(tmp_path: Path, column, message):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from abc import abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ming_eval.cards.schema import DataFile, UnderstandProtocol
-from ming_eval.core.results import JUDGE_UNAVAILABLE, Metric, Prediction, SampleScore, TaskResult
+from ming_eval.core.results import JUDGE_UNAVAILABLE, Prediction, SampleScore
 from ming_eval.core.sample import Capability, Sample, UnderstandRequest
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.errors import DataError
@@ -229,19 +229,6 @@ class VlmTask(BaseTask):
             label = sample.meta.get(column)
             if label is not None:
                 out[column] = MMBENCH_ABILITIES.get(str(label), str(label)) if column == "l2-category" else str(label)
-        return out
-
-    @classmethod
-    def suite_summaries(cls, results: Mapping[str, TaskResult]) -> dict[str, Metric]:
-        from ming_eval.tasks.vlm.averages import leaderboard_average, shown_columns_average
-
-        out = {}
-        board = leaderboard_average(results)
-        if board is not None:
-            out["OpenCompass leaderboard average (8 benchmarks; = Ming-Lite-Uni Table 2 Avg.)"] = board
-        shown = shown_columns_average(results)
-        if shown is not None:
-            out["mean of the 7 Table-2 columns (no OCRBench)"] = shown
         return out
 
     @property
