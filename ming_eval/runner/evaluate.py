@@ -19,12 +19,13 @@ from ming_eval.core.results import Metric, TaskResult
 from ming_eval.core.sample import Sample
 from ming_eval.core.task import TaskContext
 from ming_eval.errors import ConfigMismatchError, DataError
+from ming_eval.redaction import redact
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.inference import InferenceSettings, InferenceSummary, run_inference
 from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import Plan, TaskPlan, make_plan, task_config, task_context
 from ming_eval.runner.scoring import score_task
-from ming_eval.store.manifest import config_differences, redact
+from ming_eval.store.manifest import config_differences
 from ming_eval.store.run_store import RunStore
 
 

@@ -8,16 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ming_eval.redaction import redact_argv, redact_text
 from ming_eval.runner.distributed import Dist
-from ming_eval.store.manifest import (
-    FORMAT,
-    git_revision,
-    gpu_info,
-    host_info,
-    now,
-    package_versions,
-    redact_argv,
-)
+from ming_eval.store.manifest import FORMAT, git_revision, gpu_info, host_info, now, package_versions
 from ming_eval.store.run_store import RunStore
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +42,7 @@ def recorded(store: RunStore, manifest: dict[str, Any], invocation: dict[str, An
         yield
         invocation["status"] = "finished"
     except BaseException as exc:
-        invocation["status"] = f"failed: {type(exc).__name__}: {exc}"[:500]
+        invocation["status"] = redact_text(f"failed: {type(exc).__name__}: {exc}")[:500]
         raise
     finally:
         invocation["end"] = now()

@@ -11,11 +11,11 @@ from rich.console import Console
 from ming_eval.cards.schema import PROTOCOL_OF, TaskCard
 from ming_eval.core.results import TaskResult
 from ming_eval.errors import RunStoreError, UnknownNameError
+from ming_eval.redaction import redact
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import config_entry, load_task, resolve_task, task_context
 from ming_eval.runner.scoring import score_task
-from ming_eval.store.manifest import redact
 from ming_eval.store.run_store import RunStore
 
 
