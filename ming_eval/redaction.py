@@ -48,7 +48,8 @@ SECRET_QUERY = re.compile(
 )
 #: strings shaped like credentials, wherever they stand
 SECRET_VALUE = re.compile(r"sk-[A-Za-z0-9_\-]{8,}|hf_[A-Za-z0-9]{10,}|\b(Bearer|Basic)\s+[A-Za-z0-9+/=._~\-]{4,}", re.I)
-_URL = re.compile(r"\b([a-z][a-z0-9+.\-]*://)([^\s/?#@'\"<>]*@)?([^\s'\"<>]*)", re.I)
+# a URL ends before whitespace, quotes and brackets, and before the punctuation of the sentence around it
+_URL = re.compile(r"\b([a-z][a-z0-9+.\-]*://)([^\s/?#@'\"<>]*@)?((?:[^\s'\"<>]*[^\s'\"<>.,:;!?)\]}])?)", re.I)
 _QUERY_PARAM = re.compile(r"([?&;])([^=&;#\s]+)=([^&;#\s]*)")
 # ``api_key=...``, ``"password": "..."``, ``x-api-key: ...`` in free text; the name is a whole word
 _TEXT_ASSIGNMENT = re.compile(

@@ -108,3 +108,8 @@ def test_redact_argv():
 def test_contains_redacted():
     assert contains_redacted({"a": [1, "http://<redacted>@h"]})
     assert not contains_redacted({"a": [1, "http://h"]})
+
+
+def test_the_sentence_around_a_url_is_kept():
+    text = "failed (http://u:p@h/v1?token=abc): retry; see http://h/x."
+    assert redact_text(text) == "failed (http://<redacted>@h/v1?token=<redacted>): retry; see http://h/x."

@@ -58,6 +58,7 @@ def run(
 
     from ming_eval.cli.app import console
     from ming_eval.cli.options import parse_data_overrides, parse_task_options
+    from ming_eval.redaction import redact_text
     from ming_eval.runner.evaluate import RunConfig, evaluate
 
     config = RunConfig(
@@ -86,7 +87,8 @@ def run(
         if summary.stats and summary.stats.failed:
             console.print(
                 f"[yellow]{summary.task}: {summary.stats.failed} samples failed[/]; first error: "
-                f"{escape(summary.stats.first_error or '')}\n  re-run with --retry-failed to try them again",
+                f"{escape(redact_text(summary.stats.first_error or ''))}\n"
+                "  re-run with --retry-failed to try them again",
                 highlight=False,
             )
         if summary.stats and summary.stats.oom_splits:

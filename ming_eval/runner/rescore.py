@@ -11,7 +11,7 @@ from rich.console import Console
 from ming_eval.cards.schema import PROTOCOL_OF, TaskCard
 from ming_eval.core.results import TaskResult
 from ming_eval.errors import RunStoreError, UnknownNameError
-from ming_eval.redaction import redact
+from ming_eval.redaction import contains_redacted, redact
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import config_entry, load_task, resolve_task, task_context
@@ -53,6 +53,13 @@ def rescore(
                 cfg = known[name]
                 card = TaskCard.model_validate(cfg["task"])
                 overrides = {**cfg.get("options", {}), **(task_options or {}).get(name, {})}
+                hidden = sorted(key for key, value in overrides.items() if contains_redacted(value))
+                if hidden:
+                    raise RunStoreError(
+                        f"task {name} of run {run_dir}: option {', '.join(hidden)} held a credential, which the "
+                        "manifest does not keep",
+                        hint=" ".join(f"-o {name}.{key}=..." for key in hidden) + ": give it again",
+                    )
                 task = load_task(card, overrides)
                 protocol = PROTOCOL_OF[task.capability].model_validate(cfg["protocol"])
                 ctx = task_context(
