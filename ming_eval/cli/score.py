@@ -35,6 +35,12 @@ def score(
     ] = None,
     data: Annotated[list[str] | None, typer.Option(help="Use a local data file: FILE=PATH (repeatable).")] = None,
     batch_size: Annotated[int | None, typer.Option(min=1, help="Samples per scorer call.")] = None,
+    force: Annotated[
+        bool, typer.Option(help="With --images: import into a run directory made from another model or folder.")
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option(help="If another invocation is working in the run directory, wait for it to finish.")
+    ] = False,
     allow_incomplete: Annotated[bool, typer.Option(help="Report results even if samples are missing.")] = False,
     show_breakdowns: Annotated[bool, typer.Option("--breakdowns/--no-breakdowns", help="Per-category tables.")] = False,
     upstream_results: Annotated[
@@ -63,6 +69,8 @@ def score(
         return
     overrides = parse_data_overrides(data)
     target_path = Path(target)
+    if force and images is None:
+        raise typer.BadParameter("--force applies to --images only: re-scoring a run never changes its model")
     if images is not None:
         run_dir = out or Path("runs") / f"{images.resolve().name}-scored"
         results = score_external(
@@ -74,6 +82,8 @@ def score(
             batch_size=batch_size,
             data_overrides=overrides,
             console=console,
+            force=force,
+            wait=wait,
         )
     else:
         if not (target_path / "manifest.json").is_file():
@@ -90,6 +100,7 @@ def score(
             batch_size=batch_size,
             data_overrides=overrides,
             console=console,
+            wait=wait,
         )
     if not results:
         return

@@ -3,10 +3,12 @@ ended. Shared by ``run``, ``score`` and ``score --images``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from rich.console import Console
 
 from ming_eval.redaction import redact_argv, redact_text
 from ming_eval.runner.distributed import Dist
@@ -49,3 +51,8 @@ def recorded(store: RunStore, manifest: dict[str, Any], invocation: dict[str, An
         invocation["gpus"] = gpu_info()
         if dist.is_main:
             store.write_manifest(manifest)
+
+
+def console_notice(console: Console | None) -> Callable[[str], None] | None:
+    """Print a line of plain text (a path, a command) on ``console``; nothing without one."""
+    return None if console is None else lambda text: console.print(text, markup=False, highlight=False)

@@ -13,9 +13,10 @@ from ming_eval.core.results import TaskResult
 from ming_eval.errors import RunStoreError, UnknownNameError
 from ming_eval.redaction import contains_redacted, redact
 from ming_eval.runner.distributed import Dist
-from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
+from ming_eval.runner.invocation import console_notice, new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import config_entry, load_task, resolve_task, task_context
 from ming_eval.runner.scoring import score_task
+from ming_eval.store.guard import RunLock, check_same_model
 from ming_eval.store.run_store import RunStore
 
 
@@ -29,12 +30,18 @@ def rescore(
     data_overrides: dict[str, Path] | None = None,
     console: Console | None = None,
     argv: list[str] | None = None,
+    wait: bool = False,
 ) -> dict[str, TaskResult]:
     """Score (again) the predictions of a run; stored scores are reused when nothing changed."""
     dist = Dist.from_env()
     dist.init()
+    argv = argv if argv is not None else sys.argv
+    lock: RunLock | None = None
     try:
         store = RunStore.open_existing(run_dir)
+        if dist.is_main:
+            lock = RunLock.acquire(run_dir, argv, wait=wait, on_wait=console_notice(console))
+        dist.barrier()
         manifest = store.read_manifest() or {}
         known = manifest.get("tasks", {})
         names = tasks or list(known)
@@ -42,7 +49,7 @@ def rescore(
             if name not in known:
                 raise UnknownNameError(f"task in run {run_dir}", name, known)
         model_name = str(manifest.get("model", {}).get("card", {}).get("name", "unknown"))
-        invocation = new_invocation("score", argv if argv is not None else sys.argv, dist)
+        invocation = new_invocation("score", argv, dist)
         dist.barrier()
         manifest.setdefault("invocations", []).append(invocation)
         if dist.is_main:
@@ -97,6 +104,8 @@ def rescore(
         dist.barrier()
         return results
     finally:
+        if lock is not None:
+            lock.release()
         dist.close()
 
 
@@ -111,25 +120,34 @@ def score_external(
     data_overrides: dict[str, Path] | None = None,
     console: Console | None = None,
     argv: list[str] | None = None,
+    force: bool = False,
+    wait: bool = False,
 ) -> dict[str, TaskResult]:
-    """Score outputs that another tool wrote (e.g. a GenEval image folder) as a run of their own."""
+    """Score outputs that another tool wrote (e.g. a GenEval image folder) as a run of their own;
+    into a run directory made from another model or source only with ``force``."""
     dist = Dist.from_env()
     dist.init()
+    argv = argv if argv is not None else sys.argv
+    lock: RunLock | None = None
     try:
         task = resolve_task(task_name, task_options)
         protocol = PROTOCOL_OF[task.capability]()
         store = RunStore.create(out) if dist.is_main else RunStore(out)
+        if dist.is_main:
+            lock = RunLock.acquire(out, argv, wait=wait, on_wait=console_notice(console))
         dist.barrier()
         model_name = f"external:{source.resolve().name}"
         ctx = task_context(
             task, protocol, store.task(task.name).dir, model_name=model_name, seed=0, data_overrides=data_overrides
         )
         samples = list(task.samples(ctx))
-        invocation = new_invocation("score-external", argv if argv is not None else sys.argv, dist)
-        tstore = store.task(task.name)
-        manifest = store.read_manifest() or new_manifest(invocation["start"])
-        dist.barrier()  # every rank has read the manifest before rank 0 replaces it
         model = {"card": {"name": model_name}, "checkpoint": None, "source": str(source.resolve())}
+        existing = store.read_manifest()
+        forced = check_same_model(existing, model, out, force=force)
+        invocation = new_invocation("score-external", argv, dist, forced_differences=forced)
+        tstore = store.task(task.name)
+        manifest = existing or new_manifest(invocation["start"])
+        dist.barrier()  # every rank has read the manifest before rank 0 replaces it
         manifest["model"] = model
         manifest["tasks"][task.name] = redact(config_entry(model, task, protocol, 0))
         manifest["invocations"].append(invocation)
@@ -151,4 +169,6 @@ def score_external(
         dist.barrier()
         return results
     finally:
+        if lock is not None:
+            lock.release()
         dist.close()
