@@ -46,8 +46,9 @@ SECRET_ENV_NAME = re.compile(r"(^|_)(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL
 SECRET_QUERY = re.compile(
     r"^(key|sig|signature|code|auth|session|jwt|x-(amz|goog)-(signature|credential|security-token))$", re.I
 )
-#: strings shaped like credentials, wherever they stand
-SECRET_VALUE = re.compile(r"sk-[A-Za-z0-9_\-]{8,}|hf_[A-Za-z0-9]{10,}|\b(Bearer|Basic)\s+[A-Za-z0-9+/=._~\-]{4,}", re.I)
+#: strings shaped like credentials, wherever they stand (``Basic ...`` only after a header name, in
+#: ``_TEXT_ASSIGNMENT``: "Basic Attribute Recognition" is a benchmark category)
+SECRET_VALUE = re.compile(r"sk-[A-Za-z0-9_\-]{8,}|hf_[A-Za-z0-9]{10,}|\bBearer\s+[A-Za-z0-9+/=._~\-]{4,}")
 # a URL ends before whitespace, quotes and brackets, and before the punctuation of the sentence around it
 _URL = re.compile(r"\b([a-z][a-z0-9+.\-]*://)([^\s/?#@'\"<>]*@)?((?:[^\s'\"<>]*[^\s'\"<>.,:;!?)\]}])?)", re.I)
 _QUERY_PARAM = re.compile(r"([?&;])([^=&;#\s]+)=([^&;#\s]*)")
@@ -101,7 +102,11 @@ def _redact_query_param(match: re.Match[str]) -> str:
 
 def redact_text(text: str) -> str:
     """``text`` with every credential it holds replaced by ``<redacted>``."""
-    for secret in known_secrets():
+    return _redact_text(text, known_secrets())
+
+
+def _redact_text(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
         text = text.replace(secret, REDACTED)
     text = redact_url(text)
     text = SECRET_VALUE.sub(REDACTED, text)
@@ -114,6 +119,22 @@ def redact(obj: Any) -> Any:
     Options that name the environment variable of a secret (``api_key_env: MY_KEY``) are kept, and
     teach the redactor that the variable's value is a secret (see :func:`remember_secret_env`).
     """
+    _remember_env_options(obj)
+    return _redact(obj, known_secrets())  # the environment is read once per call, not per string
+
+
+def _remember_env_options(obj: Any) -> None:
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if isinstance(key, str) and isinstance(value, str) and value and SECRET_ENV_OPTION.search(key):
+                remember_secret_env(value)
+            _remember_env_options(value)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            _remember_env_options(value)
+
+
+def _redact(obj: Any, secrets: list[str]) -> Any:
     if isinstance(obj, dict):
         out: dict[Any, Any] = {}
         for key, value in obj.items():
@@ -124,14 +145,12 @@ def redact(obj: Any) -> Any:
                 if HEADERS_KEY.search(key) and isinstance(value, dict):
                     out[key] = {name: REDACTED for name in value}
                     continue
-                if SECRET_ENV_OPTION.search(key) and isinstance(value, str):
-                    remember_secret_env(value)
-            out[key] = redact(value)
+            out[key] = _redact(value, secrets)
         return out
     if isinstance(obj, (list, tuple)):
-        return [redact(v) for v in obj]
+        return [_redact(v, secrets) for v in obj]
     if isinstance(obj, str):
-        return redact_text(obj)
+        return _redact_text(obj, secrets)
     return obj
 
 

@@ -73,7 +73,8 @@ def test_header_mappings_and_header_lines():
 
 
 def test_ordinary_text_is_kept():
-    text = "max_new_tokens=512, image_token=<image>, key: value, tokens: 7, judge_api_key_env: MY_VAR"
+    text = "max_new_tokens=512, image_token=<image>, key: value, tokens: 7, judge_api_key_env: MY_VAR, basic skills"
+    text += ", Basic Attribute Recognition, http://localhost:8000/v1?api-version=2024"
     assert redact_text(text) == text
 
 
