@@ -48,6 +48,15 @@ def rescore(
         for name in names:
             if name not in known:
                 raise UnknownNameError(f"task in run {run_dir}", name, known)
+        options = {name: {**known[name].get("options", {}), **(task_options or {}).get(name, {})} for name in names}
+        for name in names:
+            hidden = sorted(key for key, value in options[name].items() if contains_redacted(value))
+            if hidden:
+                raise RunStoreError(
+                    f"task {name} of run {run_dir}: option {', '.join(hidden)} held a credential, which the "
+                    "manifest does not keep",
+                    hint=" ".join(f"-o {name}.{key}=..." for key in hidden) + ": give it again",
+                )
         model_name = str(manifest.get("model", {}).get("card", {}).get("name", "unknown"))
         invocation = new_invocation("score", argv, dist)
         dist.barrier()
@@ -59,15 +68,7 @@ def rescore(
             for name in names:
                 cfg = known[name]
                 card = TaskCard.model_validate(cfg["task"])
-                overrides = {**cfg.get("options", {}), **(task_options or {}).get(name, {})}
-                hidden = sorted(key for key, value in overrides.items() if contains_redacted(value))
-                if hidden:
-                    raise RunStoreError(
-                        f"task {name} of run {run_dir}: option {', '.join(hidden)} held a credential, which the "
-                        "manifest does not keep",
-                        hint=" ".join(f"-o {name}.{key}=..." for key in hidden) + ": give it again",
-                    )
-                task = load_task(card, overrides)
+                task = load_task(card, options[name])
                 protocol = PROTOCOL_OF[task.capability].model_validate(cfg["protocol"])
                 ctx = task_context(
                     task,
