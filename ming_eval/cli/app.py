@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception:  # a bug: the traceback is for its report, without the credentials it may quote
         import traceback
 
-        err_console.print(redact_text(traceback.format_exc()), markup=False, highlight=False)
+        err_console.print(redact_text(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
         sys.exit(1)
     if isinstance(code, int) and code != 0:
         sys.exit(code)

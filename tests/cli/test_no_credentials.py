@@ -139,3 +139,19 @@ def test_the_store_redacts_what_any_component_reports(tmp_path, monkeypatch):
     assert stored_result is not None and stored_result.notes[0].endswith(
         "<redacted>@judge.example/v1?api_key=<redacted>: 3 samples unjudged"
     )
+
+
+def test_a_bug_traceback_is_printed_without_credentials(monkeypatch, capsys):
+    from ming_eval.cli import doctor
+
+    def broken(timeout: float) -> tuple[str, str]:
+        raise RuntimeError(f"unexpected reply from http://alice:{PASSWORD}@judge/v1?api_key={QUERY_TOKEN}")
+
+    monkeypatch.setattr(doctor, "judge_endpoint_status", broken)
+    code, text = run_cli(["doctor", "--judge-timeout", "1"], capsys)
+    assert code == 1
+    assert (
+        "Traceback" in text
+        and "RuntimeError: unexpected reply from http://<redacted>@judge/v1?api_key=<redacted>" in text
+    )
+    assert leaks(text) == []
