@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from ming_eval.errors import MingEvalError
+from ming_eval.redaction import redact_text
 
 app = typer.Typer(
     name="ming-eval",
@@ -58,9 +59,9 @@ def main(argv: list[str] | None = None) -> None:
         from rich.markup import escape
 
         # messages hold paths, lists and pip extras ("ming-eval[geneval]") that are not rich markup
-        err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(redact_text(exc.message))}", highlight=False)
         if exc.hint:
-            err_console.print(f"[cyan]hint:[/] {escape(exc.hint)}", highlight=False)
+            err_console.print(f"[cyan]hint:[/] {escape(redact_text(exc.hint))}", highlight=False)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print(
@@ -78,7 +79,12 @@ def main(argv: list[str] | None = None) -> None:
         else:
             from rich.markup import escape
 
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+            err_console.print(f"[bold red]error:[/] {escape(redact_text(str(exc)))}")
         sys.exit(int(getattr(exc, "exit_code", 2)))
+    except Exception:  # a bug: the traceback is for its report, without the credentials it may quote
+        import traceback
+
+        err_console.print(redact_text(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
     if isinstance(code, int) and code != 0:
         sys.exit(code)

@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ming_eval.core.results import TaskResult
+from ming_eval.redaction import redact_text
 
 
 def results_table(
@@ -43,7 +44,7 @@ def results_table(
 def print_notes(console: Console, results: dict[str, TaskResult]) -> None:
     for name, result in results.items():
         for note in result.notes:
-            console.print(f"[yellow]note[/] {name}: {escape(note)}", highlight=False)
+            console.print(f"[yellow]note[/] {name}: {escape(redact_text(note))}", highlight=False)
         if result.counts.get("judge_unavailable"):
             console.print(
                 f"[yellow]note[/] {name}: {result.counts['judge_unavailable']} samples could not be judged "

@@ -14,6 +14,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ming_eval.redaction import redact_text
+
 EXAMPLES = """
 [bold]Examples[/]
 
@@ -45,7 +47,13 @@ def _version(module: str) -> str | None:
 
 
 def judge_endpoint_status(timeout: float) -> tuple[str, str]:
-    """(endpoint, state) of the OpenAI-compatible judge configured by the openai SDK's variables."""
+    """(endpoint, state) of the OpenAI-compatible judge configured by the openai SDK's variables, both
+    without credentials (the base URL may carry a password or a token)."""
+    base, state = _probe_judge(timeout)
+    return redact_text(base), redact_text(state)
+
+
+def _probe_judge(timeout: float) -> tuple[str, str]:
     base = os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_BASE") or "https://api.openai.com/v1"
     key = os.environ.get("OPENAI_API_KEY")
     url = base.rstrip("/")

@@ -42,7 +42,12 @@ def run(
         list[str] | None, typer.Option("--option", "-o", help="Task option TASK.KEY=VALUE (repeatable).")
     ] = None,
     data: Annotated[list[str] | None, typer.Option(help="Use a local data file: FILE=PATH (repeatable).")] = None,
-    force: Annotated[bool, typer.Option(help="Resume into a run made with a different configuration.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Resume into a run made with a different configuration, or with another model.")
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option(help="If another invocation is working in --out, wait for it to finish instead of stopping.")
+    ] = False,
     retry_failed: Annotated[bool, typer.Option(help="Run again the samples that failed last time.")] = False,
     allow_incomplete: Annotated[bool, typer.Option(help="Report results even if samples are missing.")] = False,
     max_failures: Annotated[int, typer.Option(min=0, help="Stop after this many failed samples (0: never).")] = 0,
@@ -52,12 +57,14 @@ def run(
 
     Finished samples are skipped, so the same command resumes an interrupted run (and loads no model
     when nothing is left). Under torchrun every rank takes a shard; results do not depend on the
-    number of ranks.
+    number of ranks. One invocation at a time works in a run directory; a second one stops (or, with
+    --wait, waits), and a directory holds the results of one model (another needs --force).
     """
     from rich.markup import escape
 
     from ming_eval.cli.app import console
     from ming_eval.cli.options import parse_data_overrides, parse_task_options
+    from ming_eval.redaction import redact_text
     from ming_eval.runner.evaluate import RunConfig, evaluate
 
     config = RunConfig(
@@ -71,6 +78,7 @@ def run(
         seed=seed,
         device=device,
         force=force,
+        wait=wait,
         retry_failed=retry_failed,
         allow_incomplete=allow_incomplete,
         max_failures=max_failures,
@@ -86,7 +94,8 @@ def run(
         if summary.stats and summary.stats.failed:
             console.print(
                 f"[yellow]{summary.task}: {summary.stats.failed} samples failed[/]; first error: "
-                f"{escape(summary.stats.first_error or '')}\n  re-run with --retry-failed to try them again",
+                f"{escape(redact_text(summary.stats.first_error or ''))}\n"
+                "  re-run with --retry-failed to try them again",
                 highlight=False,
             )
         if summary.stats and summary.stats.oom_splits:

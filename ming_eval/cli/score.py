@@ -39,6 +39,12 @@ def score(
         str | None,
         typer.Option(help="Where local graders run: cpu, cuda, cuda:N (default: cuda:LOCAL_RANK if present)."),
     ] = None,
+    force: Annotated[
+        bool, typer.Option(help="With --images: import into a run directory made from another model or folder.")
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option(help="If another invocation is working in the run directory, wait for it to finish.")
+    ] = False,
     allow_incomplete: Annotated[bool, typer.Option(help="Report results even if samples are missing.")] = False,
     show_breakdowns: Annotated[bool, typer.Option("--breakdowns/--no-breakdowns", help="Per-category tables.")] = False,
     upstream_results: Annotated[
@@ -67,6 +73,8 @@ def score(
         return
     overrides = parse_data_overrides(data)
     target_path = Path(target)
+    if force and images is None:
+        raise typer.BadParameter("--force applies to --images only: re-scoring a run never changes its model")
     if images is not None:
         run_dir = out or Path("runs") / f"{images.resolve().name}-scored"
         results = score_external(
@@ -79,6 +87,8 @@ def score(
             data_overrides=overrides,
             device=device,
             console=console,
+            force=force,
+            wait=wait,
         )
     else:
         if not (target_path / "manifest.json").is_file():
@@ -96,6 +106,7 @@ def score(
             data_overrides=overrides,
             device=device,
             console=console,
+            wait=wait,
         )
     if not results:
         return

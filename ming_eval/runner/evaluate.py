@@ -7,6 +7,7 @@ rank 0 alone writes the manifest, merges the rank files and aggregates.
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,16 @@ from ming_eval.core.summaries import Summary
 from ming_eval.core.task import TaskContext
 from ming_eval.errors import ConfigMismatchError, DataError
 from ming_eval.graders.service import GraderService
+from ming_eval.redaction import redact
 from ming_eval.registry import summary_catalog
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.inference import InferenceSettings, InferenceSummary, run_inference
-from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
+from ming_eval.runner.invocation import console_notice, new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import Plan, TaskPlan, make_plan, task_config, task_context
 from ming_eval.runner.results import write_run_results
 from ming_eval.runner.scoring import score_task
-from ming_eval.store.manifest import ModelConfig, RunManifest, TaskConfig, config_differences, redact
+from ming_eval.store.guard import RunLock, check_same_model
+from ming_eval.store.manifest import ModelConfig, RunManifest, TaskConfig, config_differences
 from ming_eval.store.run_store import RunStore
 
 
@@ -44,6 +47,8 @@ class RunConfig:
     seed: int | None = None
     device: str | None = None
     force: bool = False
+    #: wait for another invocation working in the same directory to finish (else stop at once)
+    wait: bool = False
     retry_failed: bool = False
     allow_incomplete: bool = False
     max_failures: int = 0
@@ -121,12 +126,13 @@ def evaluate(config: RunConfig, console: Console | None = None) -> RunOutcome:
     dist = Dist.from_env()
     dist.init()
     try:
-        return _evaluate(config, console, dist)
+        with ExitStack() as held:  # the run directory's lock, on rank 0, until the end however it ends
+            return _evaluate(config, console, dist, held)
     finally:
         dist.close()
 
 
-def _evaluate(config: RunConfig, console: Console | None, dist: Dist) -> RunOutcome:
+def _evaluate(config: RunConfig, console: Console | None, dist: Dist, held: ExitStack) -> RunOutcome:
     plan = make_plan(
         config.tasks,
         config.model,
@@ -137,16 +143,19 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist) -> RunOutc
     summary_catalog()  # the suite cards' summaries resolve: a card error stops the run before any work
     run_dir = config.out or default_run_dir(plan.model_card.name, config.checkpoint)
     store = RunStore.create(run_dir) if dist.is_main else RunStore(run_dir)
+    if dist.is_main:
+        held.enter_context(RunLock.acquire(run_dir, config.argv, wait=config.wait, on_wait=console_notice(console)))
     dist.barrier()
 
     configs = {tp.name: redact(task_config(plan, tp)) for tp in plan.tasks}
     existing = store.read_manifest()
-    forced = _check_manifest(existing, configs, config.force, run_dir)
+    model_config = ModelConfig.model_validate(redact(plan.model_config()))
+    forced = check_same_model(existing, model_config, run_dir, force=config.force)
+    forced += _check_manifest(existing, configs, config.force, run_dir)
     dist.barrier()  # every rank has read the old manifest before rank 0 replaces it
     invocation = new_invocation(
         "run", config.argv, dist, tasks=[tp.name for tp in plan.tasks], limit=config.limit, forced_differences=forced
     )
-    model_config = ModelConfig.model_validate(redact(plan.model_config()))
     manifest = existing if existing is not None else new_manifest(invocation.start, model_config)
     manifest.model = model_config
     manifest.tasks.update({name: TaskConfig.model_validate(cfg) for name, cfg in configs.items()})

@@ -3,11 +3,14 @@ ended. Shared by ``run``, ``score`` and ``score --images``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+
+from ming_eval.redaction import redact_argv, redact_text
 from ming_eval.runner.distributed import Dist
 from ming_eval.store.manifest import (
     FORMAT,
@@ -19,7 +22,6 @@ from ming_eval.store.manifest import (
     host_info,
     now,
     package_versions,
-    redact_argv,
 )
 from ming_eval.store.run_store import RunStore
 
@@ -53,10 +55,15 @@ def recorded(store: RunStore, manifest: RunManifest, invocation: Invocation, dis
         yield
         invocation.status = "finished"
     except BaseException as exc:
-        invocation.status = f"failed: {type(exc).__name__}: {exc}"[:500]
+        invocation.status = redact_text(f"failed: {type(exc).__name__}: {exc}")[:500]
         raise
     finally:
         invocation.end = now()
         invocation.gpus = gpu_info()
         if dist.is_main:
             store.write_manifest(manifest)
+
+
+def console_notice(console: Console | None) -> Callable[[str], None] | None:
+    """Print a line of plain text (a path, a command) on ``console``; nothing without one."""
+    return None if console is None else lambda text: console.print(text, markup=False, highlight=False)

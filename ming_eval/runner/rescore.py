@@ -12,12 +12,14 @@ from ming_eval.cards.schema import PROTOCOL_OF, TaskCard
 from ming_eval.core.results import TaskResult
 from ming_eval.errors import RunStoreError, UnknownNameError
 from ming_eval.graders.service import GraderService
+from ming_eval.redaction import contains_redacted, redact
 from ming_eval.runner.distributed import Dist
-from ming_eval.runner.invocation import new_invocation, new_manifest, recorded
+from ming_eval.runner.invocation import console_notice, new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import config_entry, load_task, resolve_task, task_context
 from ming_eval.runner.results import write_run_results
 from ming_eval.runner.scoring import score_task
-from ming_eval.store.manifest import ModelConfig, TaskConfig, redact
+from ming_eval.store.guard import RunLock, check_same_model
+from ming_eval.store.manifest import ModelConfig, TaskConfig
 from ming_eval.store.run_store import RunStore
 
 
@@ -32,23 +34,38 @@ def rescore(
     device: str | None = None,
     console: Console | None = None,
     argv: list[str] | None = None,
+    wait: bool = False,
 ) -> dict[str, TaskResult]:
     """Score (again) the predictions of a run; stored scores are reused when nothing changed.
 
     ``device`` is where local graders load (default: this rank's accelerator, else the CPU)."""
     dist = Dist.from_env()
     dist.init()
+    argv = argv if argv is not None else sys.argv
+    lock: RunLock | None = None
     graders = GraderService(device)
     try:
         store = RunStore.open_existing(run_dir)
+        if dist.is_main:
+            lock = RunLock.acquire(run_dir, argv, wait=wait, on_wait=console_notice(console))
+        dist.barrier()
         manifest = store.require_manifest()
         known = manifest.tasks
         names = tasks or list(known)
         for name in names:
             if name not in known:
                 raise UnknownNameError(f"task in run {run_dir}", name, known)
+        options = {name: {**known[name].options, **(task_options or {}).get(name, {})} for name in names}
+        for name in names:
+            hidden = sorted(key for key, value in options[name].items() if contains_redacted(value))
+            if hidden:
+                raise RunStoreError(
+                    f"task {name} of run {run_dir}: option {', '.join(hidden)} held a credential, which the "
+                    "manifest does not keep",
+                    hint=" ".join(f"-o {name}.{key}=..." for key in hidden) + ": give it again",
+                )
         model_name = str(manifest.model.card.get("name", "unknown"))
-        invocation = new_invocation("score", argv if argv is not None else sys.argv, dist)
+        invocation = new_invocation("score", argv, dist)
         dist.barrier()
         manifest.invocations.append(invocation)
         if dist.is_main:
@@ -60,8 +77,7 @@ def rescore(
                     graders.release_all()
                 cfg = known[name]
                 card = TaskCard.model_validate(cfg.task)
-                overrides = {**cfg.options, **(task_options or {}).get(name, {})}
-                task = load_task(card, overrides)
+                task = load_task(card, options[name])
                 protocol = PROTOCOL_OF[task.capability].model_validate(cfg.protocol)
                 ctx = task_context(
                     task,
@@ -100,6 +116,8 @@ def rescore(
         return results
     finally:
         graders.close()
+        if lock is not None:
+            lock.release()
         dist.close()
 
 
@@ -115,15 +133,22 @@ def score_external(
     device: str | None = None,
     console: Console | None = None,
     argv: list[str] | None = None,
+    force: bool = False,
+    wait: bool = False,
 ) -> dict[str, TaskResult]:
-    """Score outputs that another tool wrote (e.g. a GenEval image folder) as a run of their own."""
+    """Score outputs that another tool wrote (e.g. a GenEval image folder) as a run of their own;
+    into a run directory made from another model or source only with ``force``."""
     dist = Dist.from_env()
     dist.init()
+    argv = argv if argv is not None else sys.argv
+    lock: RunLock | None = None
     graders = GraderService(device)
     try:
         task = resolve_task(task_name, task_options)
         protocol = PROTOCOL_OF[task.capability]()
         store = RunStore.create(out) if dist.is_main else RunStore(out)
+        if dist.is_main:
+            lock = RunLock.acquire(out, argv, wait=wait, on_wait=console_notice(console))
         dist.barrier()
         model_name = f"external:{source.resolve().name}"
         ctx = task_context(
@@ -136,10 +161,11 @@ def score_external(
             data_overrides=data_overrides,
         )
         samples = list(task.samples(ctx))
-        invocation = new_invocation("score-external", argv if argv is not None else sys.argv, dist)
-        tstore = store.task(task.name)
         model = ModelConfig(card={"name": model_name}, checkpoint=None, source=str(source.resolve()))
         existing = store.read_manifest()
+        forced = check_same_model(existing, model, out, force=force)
+        invocation = new_invocation("score-external", argv, dist, forced_differences=forced)
+        tstore = store.task(task.name)
         manifest = existing if existing is not None else new_manifest(invocation.start, model)
         dist.barrier()  # every rank has read the manifest before rank 0 replaces it
         manifest.model = model
@@ -165,4 +191,6 @@ def score_external(
         return results
     finally:
         graders.close()
+        if lock is not None:
+            lock.release()
         dist.close()

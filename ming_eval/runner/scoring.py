@@ -27,6 +27,7 @@ from ming_eval.core.results import (
 from ming_eval.core.sample import Sample
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.errors import RunStoreError
+from ming_eval.redaction import redact
 from ming_eval.runner.batching import BatchRunner, describe
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.progress import ProgressReporter
@@ -38,7 +39,7 @@ Item = tuple[Sample, Prediction]
 def prepare_scoring(task: BaseTask, store: TaskStore, dist: Dist) -> None:
     """On rank 0: if stored scores were made under another fingerprint, move them aside."""
     if dist.is_main:
-        fingerprint = task.scoring_fingerprint()
+        fingerprint = redact(task.scoring_fingerprint())  # stored on disk, so compared redacted
         if store.scoring_fingerprint() != fingerprint:
             store.reset_scoring(fingerprint)
     dist.barrier()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
-import re
 import socket
 import subprocess
 import sys
@@ -21,17 +20,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FORMAT = "ming-eval-run/1"
+from ming_eval.redaction import redact_text
 
-# Keys whose values are secrets. Deliberately narrow: ``max_new_tokens`` or ``image_token`` are
-# settings, not secrets, and the manifest's settings are read back when a run is re-scored.
-SECRET_KEY = re.compile(
-    r"^(.*[_\-])?(api[_\-]?key|apikey|secrets?|password|passwd|authorization|credentials?|private[_\-]?key)$"
-    r"|^((access|auth|hf|bearer|api)[_\-]?)?token$",
-    re.I,
-)
-SECRET_VALUE = re.compile(r"(sk-[A-Za-z0-9_\-]{8,}|hf_[A-Za-z0-9]{10,}|Bearer\s+\S+)")
-REDACTED = "<redacted>"
+FORMAT = "ming-eval-run/1"
 
 VERSIONED_PACKAGES = (
     "ming-eval",
@@ -55,40 +46,6 @@ VERSIONED_PACKAGES = (
 
 def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def redact(obj: Any) -> Any:
-    """A copy of ``obj`` with values under secret-looking keys, and secret-looking strings, removed."""
-    if isinstance(obj, dict):
-        return {
-            k: (REDACTED if isinstance(k, str) and SECRET_KEY.search(k) and v not in (None, "") else redact(v))
-            for k, v in obj.items()
-        }
-    if isinstance(obj, (list, tuple)):
-        return [redact(v) for v in obj]
-    if isinstance(obj, str):
-        return SECRET_VALUE.sub(REDACTED, obj)
-    return obj
-
-
-def redact_argv(argv: list[str]) -> list[str]:
-    out: list[str] = []
-    hide_next = False
-    for arg in argv:
-        if hide_next:
-            out.append(REDACTED)
-            hide_next = False
-            continue
-        flag, eq, _ = arg.partition("=")
-        if flag.startswith("-") and SECRET_KEY.search(flag.lstrip("-")):
-            if eq:
-                out.append(f"{flag}={REDACTED}")
-            else:
-                out.append(arg)
-                hide_next = True
-            continue
-        out.append(SECRET_VALUE.sub(REDACTED, arg))
-    return out
 
 
 def package_versions() -> dict[str, str]:
@@ -164,7 +121,7 @@ def config_differences(old: Any, new: Any, path: str = "") -> list[str]:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = redact_text(repr(value))  # before cutting: a cut URL would hide what to redact
     return text if len(text) <= 60 else text[:57] + "..."
 
 

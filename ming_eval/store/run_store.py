@@ -14,6 +14,9 @@
 
 Records are never rewritten in place: merges write new files atomically, and scores made under an
 older scoring configuration are moved aside (``scoring.<timestamp>/``), not deleted.
+
+What a model, a scorer or a server said about a failure (``Prediction.error``, ``SampleScore.reason``
+and ``details``, result notes) is redacted here, on its way to disk, whoever produced it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ming_eval.core.results import RETRY_STATUSES, Prediction, SampleScore, Task
 from ming_eval.core.sample import Sample
 from ming_eval.core.summaries import Summary
 from ming_eval.errors import RunStoreError
+from ming_eval.redaction import redact, redact_text
 from ming_eval.store.jsonl import JsonlWriter, read_jsonl, write_json_atomic, write_jsonl_atomic
 from ming_eval.store.manifest import FORMAT, RunManifest
 
@@ -46,11 +50,24 @@ def _rank_file(folder: Path, rank: int) -> Path:
     return folder / f"rank-{rank:05d}.jsonl"
 
 
+class RecordWriter(JsonlWriter):
+    """Inference records; an error message loses any credential it quotes (an endpoint's URL)."""
+
+    def write(self, record: Any) -> None:
+        if isinstance(record, dict) and record.get("error"):
+            record = {**record, "error": redact_text(str(record["error"]))}
+        super().write(record)
+
+
 class ScoreWriter(JsonlWriter):
-    """Score records carry the digest of the prediction they judged."""
+    """Score records carry the digest of the prediction they judged; reasons and details lose any
+    credential they quote (a judge's URL in its error)."""
 
     def write_score(self, score: SampleScore, prediction: Prediction) -> None:
-        self.write({**score.to_record(), "prediction": prediction.digest})
+        record = score.to_record()
+        record["reason"] = redact_text(score.reason)
+        record["details"] = redact(score.details)
+        self.write({**record, "prediction": prediction.digest})
 
 
 class TaskStore:
@@ -67,8 +84,8 @@ class TaskStore:
         self.results_path = self.dir / RESULTS
 
     # -- inference records -------------------------------------------------------------------
-    def record_writer(self, rank: int) -> JsonlWriter:
-        return JsonlWriter(_rank_file(self.records_dir, rank))
+    def record_writer(self, rank: int) -> RecordWriter:
+        return RecordWriter(_rank_file(self.records_dir, rank))
 
     def _read_all(self, folder: Path, parse: Callable[[dict[str, Any]], T]) -> Iterable[tuple[dict[str, Any], T]]:
         """Every record of every rank file in ``folder``, with ``parse(record)``; a record that does not
@@ -158,7 +175,7 @@ class TaskStore:
 
     # -- results -----------------------------------------------------------------------------
     def write_results(self, result: TaskResult) -> None:
-        write_json_atomic(self.results_path, result.to_dict())
+        write_json_atomic(self.results_path, _redacted_result(result))
 
     def read_results(self) -> TaskResult | None:
         if not self.results_path.is_file():
@@ -275,11 +292,18 @@ class RunStore:
         existing: dict[str, Any] = {}
         if self.results_path.is_file():
             existing = json.loads(self.results_path.read_text()).get("tasks", {})
-        existing.update({name: r.to_dict() for name, r in results.items()})
+        existing.update({name: _redacted_result(r) for name, r in results.items()})
         write_json_atomic(
             self.results_path,
             {"format": FORMAT, "tasks": existing, "summaries": {k: s.to_dict() for k, s in summaries.items()}},
         )
+
+
+def _redacted_result(result: TaskResult) -> dict[str, Any]:
+    data = result.to_dict()
+    data["notes"] = [redact_text(note) for note in data["notes"]]
+    data["info"] = redact(data["info"])
+    return data
 
 
 def _parse_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> Iterable[tuple[dict[str, Any], T]]:
