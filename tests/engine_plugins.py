@@ -40,6 +40,7 @@ from ming_eval.core.sample import (
     TextPart,
     UnderstandRequest,
 )
+from ming_eval.core.statistic import Mean, Statistic
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.stats.bootstrap import grouped_mean_metrics, mean_metric
 
@@ -116,7 +117,10 @@ class ColorVqaTask(BaseTask):
     def sample_breakdown(self, sample: Sample) -> dict[str, str]:
         return {"category": sample.meta["category"]}
 
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+    def headline(self) -> Statistic:
+        return Mean(scale=100.0)
+
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
         values = [s.score for s in scores]
         return TaskResult(
             task=self.name,
@@ -167,7 +171,7 @@ class PaintTask(BaseTask):
     def scorer(self, ctx: TaskContext) -> Scorer:
         return MeanColorScorer()
 
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
         return TaskResult(
             task=self.name, primary="accuracy", metrics={"accuracy": mean_metric([s.score for s in scores])}
         )

@@ -8,7 +8,6 @@ without calling the scorer, and are counted in every table.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 
 from rich.console import Console
@@ -16,6 +15,7 @@ from rich.console import Console
 from ming_eval.core.results import (
     DETAIL_BREAKDOWN,
     DETAIL_CLUSTER,
+    DETAIL_GROUPS,
     INFERENCE_FAILED,
     RETRY_STATUSES,
     SCORING_FAILED,
@@ -44,10 +44,13 @@ def prepare_scoring(task: BaseTask, store: TaskStore, dist: Dist) -> None:
 
 
 def annotate(task: BaseTask, sample: Sample, score: SampleScore) -> SampleScore:
-    """Add the sample's breakdown keys and cluster to the score, for comparisons between runs."""
+    """Add the sample's breakdown keys, groups and cluster to the score, for comparisons between runs."""
     breakdown = task.sample_breakdown(sample)
     if breakdown:
         score.details.setdefault(DETAIL_BREAKDOWN, breakdown)
+    groups = task.sample_groups(sample)
+    if groups:
+        score.details.setdefault(DETAIL_GROUPS, groups)
     cluster = task.sample_cluster(sample)
     if cluster is not None:
         score.details.setdefault(DETAIL_CLUSTER, cluster)
@@ -81,7 +84,7 @@ def run_scoring(
             writer.write_score(annotate(task, sample, score), pred)
         ok = [(s, p) for s, p in mine if p.ok]
         if ok:
-            scorer: Scorer = task.scorer(dataclasses.replace(ctx, predictions=predictions))
+            scorer: Scorer = task.scorer(ctx.for_scoring(samples, predictions, dist.device(None)))
             try:
                 _score_items(task, ok, scorer, writer, dist, console, batch_size)
             finally:
@@ -131,11 +134,13 @@ def finalize(
     samples: Sequence[Sample],
     predictions: dict[str, Prediction],
     store: TaskStore,
+    ctx: TaskContext,
     *,
     allow_incomplete: bool,
     limit: int | None,
 ) -> TaskResult:
-    """Rank 0: merge scores, check completeness, aggregate, and write the task's results."""
+    """Rank 0: merge scores, check completeness, aggregate, write the task's results, and call the
+    task's finalize hook."""
     scores = store.read_scores(predictions)
     store.write_scores(samples, scores)
     missing = missing_ids(samples, scores)
@@ -149,7 +154,10 @@ def finalize(
             "is there (the count of missing samples is shown in every table)",
         )
     scored = [s for s in samples if s.id in scores]
-    result = task.aggregate(scored, [scores[s.id] for s in scored])
+    scored_scores = [scores[s.id] for s in scored]
+    full_ctx = ctx.for_scoring(samples, predictions)
+    result = task.aggregate(scored, scored_scores, full_ctx)
+    result.headline = task.headline()
     result.counts.setdefault("n", len(scored))
     result.counts["missing"] = len(missing)
     statuses: dict[str, int] = {}
@@ -171,6 +179,7 @@ def finalize(
             f"{statuses.get(SCORING_FAILED, 0)} scoring failures count as wrong"
         )
     store.write_results(result)
+    task.finalize(result, scored, scored_scores, full_ctx)
     return result
 
 
@@ -195,4 +204,4 @@ def score_task(
     dist.barrier()
     if not dist.is_main:
         return None
-    return finalize(task, samples, predictions, store, allow_incomplete=allow_incomplete, limit=limit)
+    return finalize(task, samples, predictions, store, ctx, allow_incomplete=allow_incomplete, limit=limit)
