@@ -52,8 +52,8 @@ class TaskContext:
     ``model_name`` the model card's name. When a scorer is built, and when results are aggregated and
     finalized, ``samples`` holds the run's samples of the task by id and ``predictions`` every
     prediction of the task (a scorer may need more than its batch: MMBench's circular groups span
-    samples), and ``device`` is the device of this rank (``cuda:LOCAL_RANK`` where there is a GPU,
-    else ``cpu``) for scorers that load models (GenEval's detector and CLIP).
+    samples). When a scorer is built, ``device`` is the device of this rank (``cuda:LOCAL_RANK``
+    where there is a GPU, else ``cpu``), for scorers that load models (GenEval's detector and CLIP).
     """
 
     protocol: UnderstandProtocol | GenerateProtocol
@@ -111,6 +111,8 @@ class Task(Protocol):
     def scorer(self, ctx: TaskContext) -> Scorer: ...
 
     def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult: ...
+
+    def headline(self) -> Statistic: ...
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")

@@ -142,6 +142,9 @@ def finalize(
     """Rank 0: merge scores, check completeness, aggregate, write the task's results, and call the
     task's finalize hook."""
     scores = store.read_scores(predictions)
+    for sample in samples:  # scores kept from an earlier pass get the keys this version stores
+        if sample.id in scores:
+            annotate(task, sample, scores[sample.id])
     store.write_scores(samples, scores)
     missing = missing_ids(samples, scores)
     if missing and not allow_incomplete:
