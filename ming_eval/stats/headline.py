@@ -138,7 +138,8 @@ def paired_headline(
     if isinstance(statistic, Mean):
         m = statistic.mask(keys, b.size)
         if not m.any():
-            raise ValueError(f"no shared sample has {statistic.describe()[len('mean where ') :]}")
+            wanted = ", ".join(f"{k} = {v}" for k, v in statistic.where.items())
+            raise ValueError(f"no shared sample has {wanted}")
         out = paired_compare(b[m], n[m], clusters=None if c is None else c[m], scale=statistic.scale, cfg=cfg)
     elif isinstance(statistic, Sum):
         out = paired_compare(b, n, clusters=c, scale=statistic.scale * b.size, cfg=cfg)
