@@ -45,7 +45,7 @@ class CountTask(BaseTask):
     def scorer(self, ctx: TaskContext) -> Scorer:
         return MatchScorer()
 
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
         return TaskResult(self.name, "accuracy", {"accuracy": mean_metric([s.score for s in scores], scale=100)})
 
 

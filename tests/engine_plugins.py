@@ -41,6 +41,7 @@ from ming_eval.core.sample import (
     TextPart,
     UnderstandRequest,
 )
+from ming_eval.core.statistic import Mean, Statistic
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.graders.base import DecodeSettings, Grader
 from ming_eval.stats.bootstrap import grouped_mean_metrics, mean_metric
@@ -118,7 +119,10 @@ class ColorVqaTask(BaseTask):
     def sample_breakdown(self, sample: Sample) -> dict[str, str]:
         return {"category": sample.meta["category"]}
 
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+    def headline(self) -> Statistic:
+        return Mean(scale=100.0)
+
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
         values = [s.score for s in scores]
         return TaskResult(
             task=self.name,
@@ -169,7 +173,7 @@ class PaintTask(BaseTask):
     def scorer(self, ctx: TaskContext) -> Scorer:
         return MeanColorScorer()
 
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
         return TaskResult(
             task=self.name, primary="accuracy", metrics={"accuracy": mean_metric([s.score for s in scores])}
         )
@@ -322,7 +326,7 @@ class GradedPaintTask(PaintTask):
         assert isinstance(opts, GradedPaintOptions)
         return GraderScorer(ctx.graders.get(opts.grader, where=f"task {self.name} option grader"), opts)
 
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
         return TaskResult(
             task=self.name, primary="accuracy", metrics={"accuracy": mean_metric([s.score for s in scores])}
         )
@@ -434,7 +438,7 @@ class RecolourTask(BaseTask):
     def scorer(self, ctx: TaskContext) -> Scorer:
         return RecolourScorer()
 
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
         values = [s.score for s in scores]
         return TaskResult(task=self.name, primary="accuracy", metrics={"accuracy": mean_metric(values, scale=100.0)})
 

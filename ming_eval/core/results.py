@@ -11,6 +11,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from ming_eval.core.statistic import STATISTIC, Statistic
+
 
 class Status(str, Enum):
     OK = "ok"
@@ -149,6 +151,9 @@ DETAIL_BREAKDOWN = "breakdown"
 #: the text a reader sees next to the sample's outputs in reports (a generation prompt, an edit
 #: instruction), so that reports show it without knowing the task
 DETAIL_PROMPT = "prompt"
+#: the sample's key in each grouping the task's headline statistic counts that is not a breakdown
+#: (e.g. HallusionBench's ``{"figure": ..., "question": ...}``), so that ``compare`` can recompute it
+DETAIL_GROUPS = "groups"
 
 # Statuses a scorer may give besides "ok"; each is counted separately in tables.
 INFERENCE_FAILED = "inference_failed"
@@ -200,6 +205,8 @@ class TaskResult:
     ``counts`` always includes ``n`` (samples), ``ok`` and one entry per non-ok status.
     ``comparable`` is False when the numbers are not the benchmark's as published (a ``--limit``
     subset, missing samples, a custom prompt set): reports then never rank them against baselines.
+    ``headline`` is how the task computes ``primary`` from per-sample scores (the engine stores the
+    task's declaration here, so that ``compare`` recomputes exactly that number).
     """
 
     task: str
@@ -210,6 +217,7 @@ class TaskResult:
     notes: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     comparable: bool = True
+    headline: Statistic | None = None
 
     @property
     def primary_metric(self) -> Metric:
@@ -230,6 +238,7 @@ class TaskResult:
             "notes": list(self.notes),
             "info": dict(self.info),
             "comparable": self.comparable,
+            **({"headline": self.headline.model_dump(mode="json")} if self.headline is not None else {}),
         }
 
     @classmethod
@@ -248,4 +257,5 @@ class TaskResult:
             notes=list(d.get("notes", [])),
             info=dict(d.get("info", {})),
             comparable=bool(d.get("comparable", True)),
+            headline=STATISTIC.validate_python(d["headline"]) if d.get("headline") is not None else None,
         )

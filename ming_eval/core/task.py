@@ -2,12 +2,16 @@
 
 A task is a card (``tasks/<name>.yaml``) plus a class implementing :class:`Task`. The engine calls,
 in order: :meth:`Task.samples`, the model, :meth:`Task.scorer` (only when something is left to
-score), and :meth:`Task.aggregate`. Inference and scoring are separate phases, so a finished run can
-be re-scored without the model.
+score), :meth:`Task.aggregate`, and on rank 0, once the results are written, :meth:`BaseTask.finalize`.
+Inference and scoring are separate phases, so a finished run can be re-scored without the model.
+
+Tasks are stateless: everything a phase needs comes through its :class:`TaskContext`, never from
+attributes an earlier phase set, so any phase can run alone (``ming-eval score`` builds a fresh task).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -15,11 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
+import numpy as np
 from pydantic import BaseModel
 
 from ming_eval.cards.schema import DataFile, GenerateProtocol, NoOptions, TaskCard, UnderstandProtocol
-from ming_eval.core.results import Prediction, SampleScore, TaskResult
+from ming_eval.core.results import Metric, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Capability, EditRequest, GenerateRequest, Sample
+from ming_eval.core.statistic import Mean, Statistic
 from ming_eval.errors import MingEvalError
 
 if TYPE_CHECKING:
@@ -39,11 +45,15 @@ class TaskContext:
     """What a task may know about the run it is part of.
 
     ``protocol`` is the model card's resolved protocol for this task; ``data`` finds (and if needed
-    downloads and verifies) the task's data files; ``work_dir`` is the task's folder in the run;
-    ``predictions`` holds every prediction of the task when a scorer is built (a scorer may need
-    more than its batch: MMBench's circular groups span samples); ``graders`` gives scorers the
-    models that grade predictions (``ctx.graders.get("<card>")``), one service per rank, made by the
-    runner (a context made elsewhere gets its own, on this process's accelerator or the CPU).
+    downloads and verifies) the task's data files; ``work_dir`` is the task's folder in the run and
+    ``model_name`` the model card's name. When a scorer is built, and when results are aggregated and
+    finalized, ``samples`` holds the run's samples of the task by id and ``predictions`` every
+    prediction of the task (a scorer may need more than its batch: MMBench's circular groups span
+    samples). When a scorer is built, ``device`` is the device of this rank (``cuda:LOCAL_RANK``
+    where there is a GPU, else ``cpu``), for scorers that load models (GenEval's detector and CLIP).
+    ``graders`` gives scorers the models that grade predictions (``ctx.graders.get("<card>")``), one
+    service per rank, made by the runner (a context made elsewhere gets its own, on this process's
+    accelerator or the CPU).
     """
 
     protocol: UnderstandProtocol | GenerateProtocol
@@ -53,7 +63,20 @@ class TaskContext:
     work_dir: Path | None = None
     predictions: Mapping[str, Prediction] = field(default_factory=dict)
     graders: GraderService = field(default_factory=_grader_service)
+    samples: Mapping[str, Sample] = field(default_factory=dict)
+    device: str = "cpu"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def for_scoring(
+        self, samples: Sequence[Sample], predictions: Mapping[str, Prediction], device: str | None = None
+    ) -> TaskContext:
+        """This context with the task's samples and predictions (and this rank's device) filled in."""
+        return dataclasses.replace(
+            self,
+            samples={s.id: s for s in samples},
+            predictions=predictions,
+            device=self.device if device is None else device,
+        )
 
 
 class Scorer(ABC):
@@ -88,7 +111,9 @@ class Task(Protocol):
 
     def scorer(self, ctx: TaskContext) -> Scorer: ...
 
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult: ...
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult: ...
+
+    def headline(self) -> Statistic: ...
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
@@ -144,7 +169,42 @@ class BaseTask(ABC):
     def scorer(self, ctx: TaskContext) -> Scorer: ...
 
     @abstractmethod
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult: ...
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
+        """The task's metrics from the scores of ``samples`` (in order); the primary metric is the
+        declared :meth:`headline` of the scores."""
+
+    def headline(self) -> Statistic:
+        """How the primary metric is computed from per-sample scores (stored in ``results.json`` for
+        ``ming-eval compare``, which tests exactly that number). The default: their plain mean."""
+        return Mean()
+
+    def headline_metric(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> Metric:
+        """The declared :meth:`headline` of ``scores`` (of ``samples``, in order) with its interval,
+        keys and clusters taken from the samples: what ``aggregate`` reports as the primary metric."""
+        from ming_eval.stats.headline import headline_metric
+
+        statistic = self.headline()
+        keys: dict[str, Any] = {}
+        for name in statistic.key_names():
+            column = []
+            for sample in samples:
+                known = {**self.sample_breakdown(sample), **self.sample_groups(sample)}
+                if name not in known:
+                    raise MingEvalError(f"task {self.name}: sample {sample.id} has no {name!r} key for its headline")
+                column.append(known[name])
+            keys[name] = np.asarray(column, dtype=object)
+        clusters = [self.sample_cluster(s) for s in samples]
+        named = (
+            None
+            if all(c is None for c in clusters)
+            else [c or f"id:{s.id}" for c, s in zip(clusters, samples, strict=True)]
+        )
+        return headline_metric(statistic, [s.score for s in scores], keys, clusters=named)
+
+    def finalize(  # noqa: B027 - optional hook
+        self, result: TaskResult, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext
+    ) -> None:
+        """Side effects after the results are written (rank 0 only), e.g. GenEval's HTML page."""
 
     def scoring_fingerprint(self) -> dict[str, Any]:
         """What scores depend on besides predictions; stored scores with another one are redone."""
@@ -173,6 +233,11 @@ class BaseTask(ABC):
         if isinstance(request, EditRequest):
             return request.instruction
         return None
+
+    def sample_groups(self, sample: Sample) -> dict[str, str]:
+        """The sample's key in each grouping the :meth:`headline` counts that is not a breakdown
+        (HallusionBench's figure and question); stored in ``details["groups"]``."""
+        return {}
 
     def sample_cluster(self, sample: Sample) -> str | None:
         """The sample's resampling unit when samples are not independent (an MMBench question whose

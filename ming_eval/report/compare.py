@@ -1,7 +1,10 @@
 """Two runs of the same benchmarks (a base checkpoint and a new one), sample by sample.
 
 For each shared task: the delta of the primary metric on the samples both runs scored, its paired
-bootstrap interval, and a paired test (:mod:`ming_eval.stats.paired`); then the same per category
+bootstrap interval, and a paired test (:mod:`ming_eval.stats.headline`). The primary metric is
+recomputed from per-sample scores by the statistic the task declares (stored in its ``results.json``:
+a mean, a mean of category means, a sum, or e.g. MMBench's circular accuracy), so the test is of the
+headline number itself. Then the same per category
 where the task records each sample's category (``details["breakdown"]``). The verdict: a task
 regressed when its delta is negative, significant at ``alpha`` after Holm's correction across the
 tasks compared, and at least ``min_delta`` percentage points. Categories are shown with their own,
@@ -17,16 +20,18 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from ming_eval.core.results import DETAIL_BREAKDOWN, DETAIL_CLUSTER, SampleScore, TaskResult
+from ming_eval.core.statistic import Mean, Statistic
 from ming_eval.errors import MingEvalError, RunStoreError
 from ming_eval.report.runs import ReportRun, open_run
 from ming_eval.stats.bootstrap import DEFAULT, BootstrapConfig
+from ming_eval.stats.headline import headline_value, paired_headline, score_keys
 from ming_eval.stats.paired import PairedComparison, holm_adjust, paired_compare
 from ming_eval.store.manifest import config_differences
 
@@ -159,32 +164,35 @@ def _breakdowns(scores: Sequence[SampleScore]) -> dict[str, list[str | None]]:
     return out
 
 
-def choose_strata(result: TaskResult, scores: Sequence[SampleScore]) -> tuple[str | None, str | None]:
-    """How the primary metric is built from per-sample scores: ``(breakdown or None, note or None)``.
+def declared_headline(task: str, result: TaskResult) -> tuple[Statistic, str | None]:
+    """The task's declared headline statistic from its ``results.json``, and a note when the run is
+    too old to declare one (its primary metric is then compared as the plain mean)."""
+    if result.headline is not None:
+        return result.headline, None
+    scale = result.primary_metric.scale or 1.0
+    return Mean(scale=scale), (
+        f"results.json of {task} declares no headline statistic (made by an older ming-eval): "
+        f"{result.primary} is compared as the mean of the per-sample scores"
+    )
 
-    None means the plain mean. A breakdown name means the unweighted mean of that breakdown's
-    category means (GenEval's overall over tags). When neither reproduces the stored metric, the
-    plain mean is used and the note says so.
-    """
+
+def check_headline(task: str, result: TaskResult, statistic: Statistic, scores: Sequence[SampleScore]) -> str | None:
+    """A note when the declared statistic of the stored scores is not the stored primary metric."""
     metric = result.primary_metric
     values = np.array([s.score for s in scores], dtype=np.float64)
-    if values.size == 0:
-        return None, None
-    scale = metric.scale or 1.0
-    # Strata first: with categories of equal size both estimates coincide, and the stratified one
-    # is the task's own definition (GenEval's overall).
-    for name, keys in _breakdowns(scores).items():
-        if any(k is None for k in keys):
-            continue
-        labels = np.array(keys, dtype=object)
-        mean_of_means = float(np.mean([values[labels == k].mean() for k in dict.fromkeys(keys)]))
-        if _close(mean_of_means * scale, metric.value) and len(set(keys)) > 1:
-            return name, None
-    if _close(float(values.mean()) * scale, metric.value):
-        return None, None
-    return None, (
-        f"the primary metric {result.primary} ({metric.value:.4g}) is not the mean of the per-sample scores "
-        f"({values.mean() * scale:.4g}): the delta and test are of the per-sample score mean"
+    if values.size == 0 or math.isnan(metric.value):
+        return None
+    keys, clusters = score_keys(statistic, scores, task)
+    try:
+        recomputed = headline_value(statistic, values, keys, clusters=clusters)
+    except ValueError as exc:
+        raise MingEvalError(f"task {task}: cannot recompute its headline ({statistic.describe()}): {exc}") from exc
+    if _close(recomputed, metric.value):
+        return None
+    return (
+        f"the {statistic.describe()} of the per-sample scores ({recomputed:.4g}) is not the stored "
+        f"{result.primary} ({metric.value:.4g}), e.g. a --limit run with partial groups: the delta and test "
+        "are of the recomputed number"
     )
 
 
@@ -216,20 +224,19 @@ def compare_task(task: str, base: ReportRun, new: ReportRun, cfg: BootstrapConfi
         notes.append(
             f"compared on the {len(shared)} samples both runs scored (base {len(base_scores)}, new {len(new_scores)})"
         )
-    strata_name, note = choose_strata(result, list(base_scores.values()))
-    if note:
-        notes.append(note)
+    statistic, note = declared_headline(task, result)
+    notes += [x for x in (note, check_headline(task, result, statistic, list(base_scores.values()))) if x]
+    keys, clusters = score_keys(statistic, b_list, task)
+    try:
+        overall = paired_headline(statistic, b, n, keys, clusters=clusters, cfg=cfg)
+    except ValueError as exc:
+        raise MingEvalError(f"task {task}: cannot compare its headline ({statistic.describe()}): {exc}") from exc
     breakdowns = _breakdowns(b_list)
-    strata = [str(k) for k in breakdowns[strata_name]] if strata_name else None
-    clusters = _clusters(b_list)
-    overall = paired_compare(b, n, clusters=clusters, strata=strata, scale=scale, cfg=cfg)
-    if strata_name:
-        overall = replace(overall, estimator=f"mean of {strata_name} means")
     categories: dict[str, dict[str, PairedComparison]] = {}
-    for name, keys in breakdowns.items():
-        labels = np.array([k if k is not None else "" for k in keys], dtype=object)
+    for name, column in breakdowns.items():
+        labels = np.array([k if k is not None else "" for k in column], dtype=object)
         per: dict[str, PairedComparison] = {}
-        for key in dict.fromkeys(k for k in keys if k is not None):
+        for key in dict.fromkeys(k for k in column if k is not None):
             mask = labels == key
             sub_clusters = None if clusters is None else [c for c, m in zip(clusters, mask, strict=True) if m]
             per[key] = paired_compare(b[mask], n[mask], clusters=sub_clusters, scale=scale, cfg=cfg)

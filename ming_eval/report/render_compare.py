@@ -10,6 +10,7 @@ from rich.text import Text
 
 from ming_eval.report.compare import RunComparison, TaskComparison
 from ming_eval.report.render_term import print_whole
+from ming_eval.stats.headline import CLUSTER_SWAP_EXACT, CLUSTER_SWAP_MC
 from ming_eval.stats.paired import MCNEMAR_CHI2, MCNEMAR_EXACT, SIGN_FLIP_EXACT, SIGN_FLIP_MC, PairedComparison
 
 TEST_NAMES = {
@@ -17,12 +18,16 @@ TEST_NAMES = {
     MCNEMAR_CHI2: "McNemar (χ²)",
     SIGN_FLIP_EXACT: "paired permutation (exact)",
     SIGN_FLIP_MC: "paired permutation",
+    CLUSTER_SWAP_EXACT: "paired cluster permutation (exact)",
+    CLUSTER_SWAP_MC: "paired cluster permutation",
 }
 SHORT_TEST_NAMES = {
     MCNEMAR_EXACT: "McNemar",
     MCNEMAR_CHI2: "McNemar χ²",
     SIGN_FLIP_EXACT: "perm.",
     SIGN_FLIP_MC: "perm. (MC)",
+    CLUSTER_SWAP_EXACT: "cluster perm.",
+    CLUSTER_SWAP_MC: "cluster perm. (MC)",
 }
 
 

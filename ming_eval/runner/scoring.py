@@ -8,7 +8,6 @@ without calling the scorer, and are counted in every table.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 
 from rich.console import Console
@@ -16,6 +15,7 @@ from rich.console import Console
 from ming_eval.core.results import (
     DETAIL_BREAKDOWN,
     DETAIL_CLUSTER,
+    DETAIL_GROUPS,
     DETAIL_PROMPT,
     INFERENCE_FAILED,
     RETRY_STATUSES,
@@ -46,11 +46,14 @@ def prepare_scoring(task: BaseTask, store: TaskStore, dist: Dist) -> None:
 
 
 def annotate(task: BaseTask, sample: Sample, score: SampleScore) -> SampleScore:
-    """Add the sample's breakdown keys and cluster (for comparisons between runs) and the prompt that
-    reports show next to its outputs to the score."""
+    """Add the sample's breakdown keys, groups and cluster (for comparisons between runs) and the
+    prompt that reports show next to its outputs to the score."""
     breakdown = task.sample_breakdown(sample)
     if breakdown:
         score.details.setdefault(DETAIL_BREAKDOWN, breakdown)
+    groups = task.sample_groups(sample)
+    if groups:
+        score.details.setdefault(DETAIL_GROUPS, groups)
     cluster = task.sample_cluster(sample)
     if cluster is not None:
         score.details.setdefault(DETAIL_CLUSTER, cluster)
@@ -87,7 +90,7 @@ def run_scoring(
             writer.write_score(annotate(task, sample, score), pred)
         ok = [(s, p) for s, p in mine if p.ok]
         if ok:
-            scorer: Scorer = task.scorer(dataclasses.replace(ctx, predictions=predictions))
+            scorer: Scorer = task.scorer(ctx.for_scoring(samples, predictions, dist.device(None)))
             try:
                 _score_items(task, ok, scorer, writer, dist, console, batch_size)
             finally:
@@ -137,13 +140,15 @@ def finalize(
     samples: Sequence[Sample],
     predictions: dict[str, Prediction],
     store: TaskStore,
+    ctx: TaskContext,
     *,
     allow_incomplete: bool,
     limit: int | None,
 ) -> TaskResult:
-    """Rank 0: merge scores, check completeness, aggregate, and write the task's results."""
+    """Rank 0: merge scores, check completeness, aggregate, write the task's results, and call the
+    task's finalize hook."""
     scores = store.read_scores(predictions)
-    for sample in samples:  # scores stored by an older version get what it did not store
+    for sample in samples:  # scores kept from an earlier pass get the keys this version stores
         if sample.id in scores:
             annotate(task, sample, scores[sample.id])
     store.write_scores(samples, scores)
@@ -158,7 +163,10 @@ def finalize(
             "is there (the count of missing samples is shown in every table)",
         )
     scored = [s for s in samples if s.id in scores]
-    result = task.aggregate(scored, [scores[s.id] for s in scored])
+    scored_scores = [scores[s.id] for s in scored]
+    full_ctx = ctx.for_scoring(samples, predictions)
+    result = task.aggregate(scored, scored_scores, full_ctx)
+    result.headline = task.headline()
     result.counts.setdefault("n", len(scored))
     result.counts["missing"] = len(missing)
     statuses: dict[str, int] = {}
@@ -180,6 +188,7 @@ def finalize(
             f"{statuses.get(SCORING_FAILED, 0)} scoring failures count as wrong"
         )
     store.write_results(result)
+    task.finalize(result, scored, scored_scores, full_ctx)
     return result
 
 
@@ -204,4 +213,4 @@ def score_task(
     dist.barrier()
     if not dist.is_main:
         return None
-    return finalize(task, samples, predictions, store, allow_incomplete=allow_incomplete, limit=limit)
+    return finalize(task, samples, predictions, store, ctx, allow_incomplete=allow_incomplete, limit=limit)

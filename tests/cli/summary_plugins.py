@@ -40,7 +40,7 @@ class FixedScoreTask(BaseTask):
     def scorer(self, ctx: TaskContext) -> Scorer:
         return TargetScorer()
 
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
         values = [s.score for s in scores]
         return TaskResult(
             task=self.name,

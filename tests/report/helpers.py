@@ -16,9 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from ming_eval.core.results import DETAIL_BREAKDOWN, DETAIL_PROMPT, SampleScore, TaskResult
+from ming_eval.core.results import DETAIL_BREAKDOWN, DETAIL_GROUPS, DETAIL_PROMPT, SampleScore, TaskResult
+from ming_eval.core.statistic import Mean, MeanOfMeans, Statistic
 from ming_eval.runner.results import write_run_results
 from ming_eval.stats.bootstrap import BootstrapConfig, grouped_mean_metrics, mean_metric, mean_of_means_metric
+from ming_eval.stats.headline import headline_metric
 from ming_eval.store.jsonl import write_jsonl_atomic
 from ming_eval.store.manifest import FORMAT, RunManifest
 from ming_eval.store.run_store import RunStore
@@ -94,6 +96,9 @@ class TaskData:
     prompts: list[str] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     data_name: str | None = None
+    #: a declared headline other than the plain mean (x 100); ``groups`` are its per-sample group keys
+    headline: Statistic | None = None
+    groups: list[dict[str, str]] | None = None
 
     def sample_ids(self) -> list[str]:
         return self.ids or [f"{i:05d}" for i in range(len(self.scores))]
@@ -128,15 +133,26 @@ def _result(task: str, data: TaskData) -> TaskResult:
             **per_tag,
             "prompt_accuracy": mean_metric((v > 0).astype(float), cfg=FAST),
         }
-        return TaskResult(task, "overall", metrics, breakdowns={"tag": per_tag})
-    metrics = {"overall": mean_metric(v, clusters=clusters, scale=100.0, cfg=FAST)}
+        return TaskResult(task, "overall", metrics, breakdowns={"tag": per_tag}, headline=MeanOfMeans(by="tag"))
+    headline = data.headline or Mean(scale=100.0)
+    keys = {
+        name: np.asarray(
+            [
+                {**(data.breakdown or [{}] * len(v))[i], **(data.groups or [{}] * len(v))[i]}[name]
+                for i in range(len(v))
+            ],
+            dtype=object,
+        )
+        for name in headline.key_names()
+    }
+    metrics = {"overall": headline_metric(headline, v, keys, clusters=clusters, cfg=FAST)}
     if task == "ocrbench":  # the final score as on the full benchmark (1000 questions); overall = it / 10
         metrics["final_score"] = mean_metric(v, clusters=clusters, scale=1000.0, cfg=FAST)
     breakdowns = {}
     if data.breakdown:
         name = next(iter(data.breakdown[0]))
         breakdowns[name] = grouped_mean_metrics(v, [b[name] for b in data.breakdown], scale=100.0, cfg=FAST)
-    return TaskResult(task, "overall", metrics, breakdowns=breakdowns)
+    return TaskResult(task, "overall", metrics, breakdowns=breakdowns, headline=headline)
 
 
 def write_run(
@@ -183,6 +199,8 @@ def write_run(
                 details["cluster"] = data.clusters[i]
             if data.prompts:
                 details[DETAIL_PROMPT] = data.prompts[i]
+            if data.groups:
+                details[DETAIL_GROUPS] = data.groups[i]
             status = data.statuses[i] if data.statuses else "ok"
             score = data.scores[i]
             rows.append(SampleScore(sid, score, correct=score == 1.0, status=status, details=details).to_record())

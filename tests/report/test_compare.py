@@ -8,10 +8,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from ming_eval.core.statistic import AllCorrect, Average, Mean, Sum
 from ming_eval.errors import MingEvalError, RunStoreError
 from ming_eval.report.compare import ProtocolMismatchError, compare_runs
 from ming_eval.report.render_compare import render_markdown
 from ming_eval.stats.bootstrap import BootstrapConfig
+from ming_eval.stats.headline import CLUSTER_SWAP_EXACT, CLUSTER_SWAP_MC
 from ming_eval.stats.paired import MCNEMAR_CHI2
 from tests.report.helpers import GENEVAL_TAGS, TaskData, geneval_data, model_block, understanding_scores, write_run
 
@@ -172,14 +174,89 @@ def test_clusters_are_resampled_and_tested_as_units(tmp_path):
     assert t.overall.test.startswith("sign-flip")  # McNemar assumes independent samples
 
 
-def test_a_metric_that_is_not_a_sample_mean_is_said(tmp_path):
+def _hallusion_like(n_sets: int, broken: int) -> TaskData:
+    """Sets of 2 figures x 2 questions, all right except figure 0 / question 0 in the first ``broken`` sets."""
+    scores, groups, clusters = [], [], []
+    for k in range(n_sets):
+        for fig in ("0", "1"):
+            for q in ("0", "1"):
+                scores.append(0.0 if k < broken and fig == "0" and q == "0" else 1.0)
+                groups.append({"figure": fig, "question": q})
+                clusters.append(f"chart_{k}")
+    headline = Average(parts=[Mean(), AllCorrect(group="figure"), AllCorrect(group="question")], scale=100.0)
+    return TaskData(scores, clusters=clusters, groups=groups, headline=headline)
+
+
+def test_a_composite_headline_is_recomputed_and_tested_by_clusters(tmp_path):
+    a = write_run(tmp_path / "a", {"hallusionbench": _hallusion_like(2, 0)})
+    b = write_run(tmp_path / "b", {"hallusionbench": _hallusion_like(2, 1)})
+    (t,) = compare_runs(a, b, cfg=FAST).tasks
+    # one wrong answer of 8: aAcc 87.5, fAcc 75 and qAcc 75 (a figure and a question group broken)
+    assert t.overall.base == 100.0 and t.overall.new == pytest.approx((87.5 + 75 + 75) / 3)
+    assert t.overall.delta == pytest.approx(t.metric_new - t.metric_base) and not t.notes
+    assert t.overall.estimator == "mean of mean, share of figures all right, share of questions all right"
+    # one of two clusters moved: swapping its runs gives +delta or -delta, both as extreme
+    assert t.overall.test == CLUSTER_SWAP_EXACT and t.overall.p_value == 1.0 and t.overall.n_clusters == 2
+    many = compare_runs(
+        write_run(tmp_path / "c", {"hallusionbench": _hallusion_like(40, 0)}),
+        write_run(tmp_path / "d", {"hallusionbench": _hallusion_like(40, 20)}),
+        cfg=FAST,
+    ).tasks[0]
+    assert many.overall.delta == pytest.approx(t.overall.delta)  # half the sets, the same shares
+    assert many.overall.test == CLUSTER_SWAP_MC and many.overall.p_value < 0.001 and many.regression
+    assert many.overall.ci_high < many.overall.delta / 2 < 0
+
+
+def test_circular_accuracy_counts_questions_not_rotations(tmp_path):
+    clusters = [f"q{i // 4}" for i in range(200)]
+    base = [1.0] * 200
+    new = [0.0 if i % 4 == 0 and i < 40 else 1.0 for i in range(200)]  # one rotation of 10 questions
+    circular = AllCorrect(group="cluster", scale=100.0)
+    a = write_run(tmp_path / "a", {"mmbench_dev_en": TaskData(base, clusters=clusters, headline=circular)})
+    b = write_run(tmp_path / "b", {"mmbench_dev_en": TaskData(new, clusters=clusters, headline=circular)})
+    (t,) = compare_runs(a, b, cfg=FAST).tasks
+    assert t.overall.delta == pytest.approx(-20.0)  # 10 of 50 questions lost; the row mean drops 5 points
+    assert t.metric_new == pytest.approx(80.0) and t.overall.n_clusters == 50
+    assert t.overall.test == CLUSTER_SWAP_EXACT and t.overall.p_value == pytest.approx(2 / 2**10)
+
+
+def test_a_split_headline_ignores_the_other_split(tmp_path):
+    splits = [{"split": "validation" if i % 2 else "dev"} for i in range(100)]
+    base = [1.0] * 100
+    new = [0.0 if i % 2 == 0 and i < 40 else 1.0 for i in range(100)]  # 20 dev answers lost
+    val = Mean(where={"split": "validation"}, scale=100.0)
+    a = write_run(tmp_path / "a", {"mmmu_dev_val": TaskData(base, breakdown=splits, headline=val)})
+    b = write_run(tmp_path / "b", {"mmmu_dev_val": TaskData(new, breakdown=splits, headline=val)})
+    (t,) = compare_runs(a, b, cfg=FAST).tasks
+    assert t.overall.delta == 0.0 and t.overall.n == 50 and not t.regression
+    assert t.categories["split"]["dev"].delta == pytest.approx(-40.0)
+
+
+def test_a_sum_headline_compares_counts(tmp_path):
+    base = understanding_scores(300, 0.7, 5)
+    a = write_run(tmp_path / "a", {"ocrbench": TaskData(base, headline=Sum(scale=0.1))})
+    b = write_run(tmp_path / "b", {"ocrbench": TaskData(_flip(base, 0.1, 2), headline=Sum(scale=0.1))})
+    (t,) = compare_runs(a, b, cfg=FAST).tasks
+    assert t.overall.delta == pytest.approx(-3.0)  # 30 answers lost, / 10
+    assert t.metric_base == pytest.approx(sum(base) / 10) and t.overall.base == pytest.approx(sum(base) / 10)
+
+
+def test_a_stored_metric_the_declaration_does_not_give_is_said(tmp_path):
     data = {"hallusionbench": TaskData([1.0, 0.0, 1.0, 1.0])}
     a = write_run(tmp_path / "a", data)
     results = json.loads((a / "hallusionbench" / "results.json").read_text())
-    results["metrics"]["overall"]["value"] = 61.0  # as mean(aAcc, fAcc, qAcc) would be
+    results["metrics"]["overall"]["value"] = 61.0
     (a / "hallusionbench" / "results.json").write_text(json.dumps(results))
     comp = compare_runs(a, write_run(tmp_path / "b", data), cfg=FAST)
-    assert "is not the mean of the per-sample scores (75)" in comp.tasks[0].notes[0]
+    assert "the mean of the per-sample scores (75) is not the stored overall (61)" in comp.tasks[0].notes[0]
+    del results["headline"]
+    results["metrics"]["overall"]["value"] = 75.0
+    (a / "hallusionbench" / "results.json").write_text(json.dumps(results))
+    comp = compare_runs(a, write_run(tmp_path / "c", data), cfg=FAST)
+    assert comp.tasks[0].notes == [
+        "results.json of hallusionbench declares no headline statistic (made by an older ming-eval): overall "
+        "is compared as the mean of the per-sample scores"
+    ]
 
 
 def test_package_versions_are_shown_not_refused(tmp_path):

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ming_eval.cards.schema import DataFile, TaskCard
 from ming_eval.core.results import Prediction, SampleScore, Status, TaskResult
 from ming_eval.core.sample import Capability, GenerateRequest, Sample
+from ming_eval.core.statistic import MeanOfMeans, Statistic
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.data.files import file_digest
 from ming_eval.errors import CardError, DataError
@@ -26,7 +27,7 @@ from ming_eval.store.jsonl import write_json_atomic
 from ming_eval.store.run_store import TaskStore
 from ming_eval.tasks.geneval.constants import DEFAULT_IMAGES_PER_PROMPT, METADATA_FILE
 from ming_eval.tasks.geneval.detection import DetectorOptions
-from ming_eval.tasks.geneval.html import write_report
+from ming_eval.tasks.geneval.html import REPORT_NAME, write_report
 from ming_eval.tasks.geneval.layout import raise_for_problems, sample_relpath, scan_folder, write_prompt_metadata
 from ming_eval.tasks.geneval.metadata import PromptMeta, check_rewritten, load_metadata, parse_line
 from ming_eval.tasks.geneval.rules import RuleOptions
@@ -122,10 +123,6 @@ class GenEvalTask(BaseTask):
                 "mixed with them",
                 hint="use the task geneval_rewritten for rewritten prompts (its results are marked †)",
             )
-        self._work_dir: Path | None = None
-        self._model_name = ""
-        self._prompts_sha256: str | None = None
-        self._import_notes: list[str] = []
 
     # -- data --------------------------------------------------------------------------------
     def data_files(self) -> list[DataFile]:
@@ -154,7 +151,6 @@ class GenEvalTask(BaseTask):
         if not path.is_file():
             raise DataError(f"prompts_file {path} does not exist", hint="pass -o <task>.prompts_file=PATH")
         prompts = load_metadata(path)
-        self._prompts_sha256 = file_digest(path, "sha256")
         if opts.prompt_set == "rewritten":
             check_rewritten(load_metadata(ctx.data.path(METADATA_FILE)), prompts, path)
         return prompts
@@ -163,9 +159,13 @@ class GenEvalTask(BaseTask):
         from_card = getattr(ctx.protocol, "images_per_prompt", None)
         return int(from_card or self.opts.images_per_prompt or DEFAULT_IMAGES_PER_PROMPT)
 
+    def prompts_sha256(self) -> str | None:
+        """The sha256 of the user's prompt file (rewritten or custom prompt sets); None for the
+        original prompts, which the card pins, or while the file does not exist."""
+        path = self.opts.prompts_file
+        return file_digest(Path(path), "sha256") if path is not None and Path(path).is_file() else None
+
     def samples(self, ctx: TaskContext) -> list[Sample]:
-        self._work_dir = ctx.work_dir
-        self._model_name = ctx.model_name
         n = self.images_per_prompt(ctx)
         return [
             Sample(
@@ -257,16 +257,37 @@ class GenEvalTask(BaseTask):
         )
         for line in scan.warnings:
             log.warning("%s: %s", source, line)
-        if scan.warnings:
-            self._import_notes.append(
-                f"{len(scan.warnings)} files in {source} were ignored or converted (listed in {state_path})"
-            )
-        if allow_incomplete and (scan.incomplete or scan.missing_prompts):
-            self._import_notes.append(
-                f"scored an incomplete folder: {len(scan.missing_prompts)} prompt folders missing; "
-                f"{len(scan.incomplete)} problems with samples (listed in {state_path})"
-            )
         return len(scan.images)
+
+    @staticmethod
+    def import_notes(work_dir: Path | None) -> list[str]:
+        """Notes on the folder this task's outputs were imported from (``import.json``), if any."""
+        state_path = None if work_dir is None else work_dir / IMPORT_STATE
+        if state_path is None or not state_path.is_file():
+            return []
+        try:
+            state = json.loads(state_path.read_text(encoding="utf-8"))
+            if not isinstance(state, dict):
+                raise ValueError(f"a JSON {type(state).__name__}, not an object")
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise DataError(
+                f"cannot read {state_path}, the record of the imported folder: {exc}",
+                hint="score the folder again into a new --out directory",
+            ) from exc
+        notes = []
+        warnings, incomplete, missing = (
+            list(state.get(k) or []) for k in ("warnings", "incomplete", "missing_prompts")
+        )
+        if warnings:
+            notes.append(
+                f"{len(warnings)} files in {state.get('source')} were ignored or converted (listed in {state_path})"
+            )
+        if incomplete or missing:  # an import with either was allowed with --allow-incomplete
+            notes.append(
+                f"scored an incomplete folder: {len(missing)} prompt folders missing; "
+                f"{len(incomplete)} problems with samples (listed in {state_path})"
+            )
+        return notes
 
     # -- scoring -----------------------------------------------------------------------------
     def scoring_fingerprint(self) -> dict[str, Any]:
@@ -278,27 +299,38 @@ class GenEvalTask(BaseTask):
         detector.pop("batch_size", None)
         options["detector"] = detector
         fp["options"] = options
-        if self._prompts_sha256:
-            fp["prompts_sha256"] = self._prompts_sha256
+        digest = self.prompts_sha256()
+        if digest:
+            fp["prompts_sha256"] = digest
         return fp
 
+    def headline(self) -> Statistic:
+        # one score per prompt, the share of its images found correct: with the same number of images
+        # per prompt, the mean of a tag's prompt scores is the tag's image accuracy
+        return MeanOfMeans(by="tag")
+
     def scorer(self, ctx: TaskContext) -> Scorer:
-        from ming_eval.runner.distributed import Dist
+        return GenEvalScorer(self.opts.scorer_settings(), ctx.device)
 
-        return GenEvalScorer(self.opts.scorer_settings(), Dist.from_env().device(None))
-
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
         label = LABELS[self.opts.prompt_set]
         result = build_result(self.name, samples, scores, label=label, prompt_set=self.opts.prompt_set)
-        result.notes.extend(self._import_notes)
+        result.notes.extend(self.import_notes(ctx.work_dir))
         n = samples[0].request.num_images if samples and isinstance(samples[0].request, GenerateRequest) else 0
         result.info["images_per_prompt"] = n
         result.info["thresholds"] = dataclasses.asdict(self.opts.rules())
-        if self._prompts_sha256:
-            result.info["prompts_sha256"] = self._prompts_sha256
-        if self.opts.html_report and self._work_dir is not None:
-            title = f"{label} — {self._model_name or self.name}"
-            rows = [(s.id, dict(s.target), sc) for s, sc in zip(samples, scores, strict=True)]
-            path = write_report(self._work_dir, title, result, rows)
-            result.info["html_report"] = str(path)
+        digest = self.prompts_sha256()
+        if digest:
+            result.info["prompts_sha256"] = digest
+        if self.opts.html_report and ctx.work_dir is not None:
+            result.info["html_report"] = str(ctx.work_dir / REPORT_NAME)
         return result
+
+    def finalize(
+        self, result: TaskResult, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext
+    ) -> None:
+        """Write the HTML page of every prompt's images and verdicts (option ``html_report``)."""
+        if self.opts.html_report and ctx.work_dir is not None:
+            title = f"{result.info.get('label', self.name)} — {ctx.model_name or self.name}"
+            rows = [(s.id, dict(s.target), sc) for s, sc in zip(samples, scores, strict=True)]
+            write_report(ctx.work_dir, title, result, rows)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ming_eval.cards.schema import DataFile, UnderstandProtocol
 from ming_eval.core.results import JUDGE_UNAVAILABLE, Prediction, SampleScore
 from ming_eval.core.sample import Capability, Sample, UnderstandRequest
+from ming_eval.core.statistic import Mean, Statistic
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.errors import DataError
 from ming_eval.judge import JudgeClient, JudgeConfig
@@ -220,6 +221,9 @@ class VlmTask(BaseTask):
     kind: ClassVar[Kind] = "mcq"
     required_columns: ClassVar[tuple[str, ...]] = ("index", "question")
 
+    def headline(self) -> Statistic:
+        return Mean(scale=100.0)
+
     def sample_breakdown(self, sample: Sample) -> dict[str, str]:
         """The sample's labels in the breakdown tables (the same names ``report.breakdowns`` uses)."""
         from ming_eval.tasks.vlm.report import BREAKDOWN_COLUMNS, MMBENCH_ABILITIES
@@ -274,11 +278,7 @@ class VlmTask(BaseTask):
             content = build_content(self.kind, style, row, images, source, extras)
             target, meta = self.target_and_meta(row, source)
             out.append(Sample(str(clean(row["index"])), UnderstandRequest(content), target=target, meta=meta))
-        self.after_samples(out, table)
         return out
-
-    def after_samples(self, samples: list[Sample], table: TsvTable) -> None:
-        """Called with the samples just built (tasks that need the whole set keep what they need)."""
 
     @abstractmethod
     def target_and_meta(self, row: dict[str, Any], source: str) -> tuple[Any, dict[str, Any]]:

@@ -17,8 +17,7 @@ contain whole figure and question groups.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,9 +25,11 @@ from pydantic import BaseModel
 
 from ming_eval.core.results import Metric, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Sample
+from ming_eval.core.statistic import AllCorrect, Average, Mean, Statistic
 from ming_eval.core.task import Scorer, TaskContext
 from ming_eval.errors import DataError, JudgeUnavailableError
 from ming_eval.stats.bootstrap import DEFAULT, BootstrapConfig, cluster_bootstrap, mean_metric
+from ming_eval.stats.headline import cluster_table
 from ming_eval.tasks.vlm.base import (
     JudgedOptions,
     JudgedScorer,
@@ -72,10 +73,19 @@ class HallusionBenchTask(VlmTask):
         }
         return require(row, "answer", source, str), meta
 
+    def headline(self) -> Statistic:
+        return HEADLINE
+
+    def sample_cluster(self, sample: Sample) -> str | None:
+        return cluster_of(sample.meta)
+
+    def sample_groups(self, sample: Sample) -> dict[str, str]:
+        return {"figure": str(sample.meta["figure"]), "question": str(sample.meta["qid"])}
+
     def scorer(self, ctx: TaskContext) -> Scorer:
         return YesNoScorer(*self.open_judge(ctx, YesNoJudgePrompt.load))
 
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
         values = np.asarray([s.score for s in scores], dtype=np.float64)
         metas = [s.meta for s in samples]
         metrics = hallusion_metrics(values, metas)
@@ -98,57 +108,43 @@ class HallusionBenchTask(VlmTask):
         )
 
 
-def _group_stats(values: np.ndarray, metas: Sequence[Mapping[str, Any]]) -> np.ndarray:
-    """Per (l2-category, set) cluster: [questions, right, figures, figures all right, questions asked,
-    questions right on every figure]. Figure and question groups nest inside their cluster."""
-    figures: dict[tuple[str, str], list[float]] = defaultdict(list)
-    questions: dict[tuple[str, str], list[float]] = defaultdict(list)
-    rows: dict[str, list[float]] = defaultdict(list)
-    for v, m in zip(values, metas, strict=True):
-        cluster = f"{m.get('l2-category')}_{m['set']}"
-        figures[(cluster, str(m["figure"]))].append(float(v))
-        questions[(cluster, str(m["qid"]))].append(float(v))
-        rows[cluster].append(float(v))
-    pos = {c: i for i, c in enumerate(sorted(rows))}
-    stats = np.zeros((len(pos), 6), dtype=np.float64)
-    for cluster, vals in rows.items():
-        stats[pos[cluster], 0:2] += (len(vals), sum(vals))
-    for (cluster, _), vals in figures.items():
-        stats[pos[cluster], 2:4] += (1.0, float(all(vals)))
-    for (cluster, _), vals in questions.items():
-        stats[pos[cluster], 4:6] += (1.0, float(all(vals)))
-    return stats
+#: aAcc, fAcc and qAcc, and the headline: their mean
+PARTS = {"aAcc": Mean(), "fAcc": AllCorrect(group="figure"), "qAcc": AllCorrect(group="question")}
+HEADLINE = Average(parts=list(PARTS.values()), scale=100.0)
 
 
-def _ratios(sums: np.ndarray) -> np.ndarray:
-    """(aAcc, fAcc, qAcc) from summed cluster stats; rows are replicates."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.stack(
-            [sums[..., 1] / sums[..., 0], sums[..., 3] / sums[..., 2], sums[..., 5] / sums[..., 4]], axis=-1
-        )
+def cluster_of(meta: Mapping[str, Any]) -> str:
+    """The resampling unit: an (``l2-category``, set) pair, which holds whole figure and question groups."""
+    return f"{meta.get('l2-category')}_{meta['set']}"
 
 
 def hallusion_metrics(
     values: np.ndarray, metas: Sequence[Mapping[str, Any]], cfg: BootstrapConfig = DEFAULT
 ) -> dict[str, Metric]:
+    """``overall`` (the declared headline) and its parts, with joint cluster-bootstrap intervals."""
     if values.size == 0:
         empty = mean_metric([], scale=100.0)
         return {"overall": empty, "aAcc": empty, "fAcc": empty, "qAcc": empty}
-    stats = _group_stats(values, metas)
-    point = _ratios(stats.sum(axis=0)) * 100.0
-    out: dict[str, Metric] = {}
-    statistics = {
-        "aAcc": lambda s: _ratios(s)[..., 0],
-        "fAcc": lambda s: _ratios(s)[..., 1],
-        "qAcc": lambda s: _ratios(s)[..., 2],
-        "overall": lambda s: _ratios(s).mean(axis=-1),
+    keys = {
+        "figure": np.asarray([str(m["figure"]) for m in metas], dtype=object),
+        "question": np.asarray([str(m["qid"]) for m in metas], dtype=object),
     }
-    values_of = {"aAcc": point[0], "fAcc": point[1], "qAcc": point[2], "overall": float(point.mean())}
+    table = cluster_table(HEADLINE, values, keys, [cluster_of(m) for m in metas])
+    statistics: dict[str, Callable[[np.ndarray], np.ndarray]] = {"overall": HEADLINE.value_of}
+    start = 0
+    for name, part in PARTS.items():
+        stop = start + (part.width() or 0)
+        statistics[name] = lambda s, part=part, a=start, b=stop: part.value_of(s[..., a:b])  # type: ignore[misc]
+        start = stop
+    total = table.sum(axis=0)
+    out: dict[str, Metric] = {}
     n = int(values.size)
     for name, statistic in statistics.items():
-        lo, hi = cluster_bootstrap(stats, statistic, cfg)
-        out[name] = Metric(float(values_of[name]), lo * 100.0, hi * 100.0, n=n, confidence=cfg.confidence, scale=100.0)
-    return {k: out[k] for k in ("overall", "aAcc", "fAcc", "qAcc")}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = float(statistic(total))
+        lo, hi = cluster_bootstrap(table, statistic, cfg)
+        out[name] = Metric(value * 100.0, lo * 100.0, hi * 100.0, n=n, confidence=cfg.confidence, scale=100.0)
+    return out
 
 
 def _said(reply: str) -> str | None:

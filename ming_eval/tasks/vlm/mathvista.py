@@ -104,10 +104,13 @@ class MathVistaTask(VlmTask):
         assert isinstance(self.options, MathVistaOptions)
         return MathVistaScorer(*self.open_judge(ctx, MathVistaJudgePrompt.load), self.options)
 
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
         values = [s.score for s in scores]
         prefetched = [1.0 if s.details.get("how") == "prefetch" else 0.0 for s in scores]
-        metrics = {"overall": mean_metric(values, scale=100.0), "prefetch_rate": mean_metric(prefetched, scale=100.0)}
+        metrics = {
+            "overall": self.headline_metric(samples, scores),
+            "prefetch_rate": mean_metric(prefetched, scale=100.0),
+        }
         by_skill: dict[str, list[float]] = defaultdict(list)
         for sample, v in zip(samples, values, strict=True):
             for skill in sample.meta.get("skills", []):

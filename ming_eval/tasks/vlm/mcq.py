@@ -20,15 +20,16 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from ming_eval.cards.schema import TaskCard
 from ming_eval.core.results import (
     INFERENCE_FAILED,
     SCORING_FAILED,
+    Metric,
     Prediction,
     SampleScore,
     TaskResult,
 )
 from ming_eval.core.sample import Sample
+from ming_eval.core.statistic import CLUSTER, AllCorrect, Mean, Statistic
 from ming_eval.core.task import Scorer, TaskContext
 from ming_eval.errors import DataError, JudgeUnavailableError
 from ming_eval.stats.bootstrap import mean_metric
@@ -65,10 +66,6 @@ class McqTask(VlmTask):
     kind: ClassVar[Kind] = "mcq"
     #: MMMU turns open questions into choices (gold text vs "Other Answers")
     open_questions_as_choices: ClassVar[bool] = False
-
-    def __init__(self, card: TaskCard, options: BaseModel) -> None:
-        super().__init__(card, options)
-        self._by_id: dict[str, Sample] = {}
 
     @property
     def mcq_options(self) -> McqOptions:
@@ -111,21 +108,29 @@ class McqTask(VlmTask):
             meta.update(group=group, main=index == group)
         return target, meta
 
-    def after_samples(self, samples: list[Sample], table: Any) -> None:
-        self._by_id = {s.id: s for s in samples}
-
     def scorer(self, ctx: TaskContext) -> Scorer:
         opts = self.mcq_options
         judge, prompt = self.open_judge(ctx, McqJudgePrompt.load)
         failed_groups = (
-            failed_groups_by_heuristics(ctx.predictions, self._by_id, opts.matching) if self.circular else set()
+            failed_groups_by_heuristics(ctx.predictions, ctx.samples, opts.matching) if self.circular else set()
         )
         return McqScorer(judge, prompt, opts.matching, failed_groups)
 
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+    def headline(self) -> Statistic:
+        # circular: a question (the cluster of its rotations) counts when every rotation is right
+        return AllCorrect(group=CLUSTER, scale=100.0) if self.circular else Mean(scale=100.0)
+
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
         if self.circular:
             return aggregate_circular(self.name, samples, scores, self.mcq_options)
-        return aggregate_vanilla(self.name, samples, scores, self.mcq_options, primary_split=None)
+        return aggregate_vanilla(
+            self.name,
+            samples,
+            scores,
+            self.mcq_options,
+            primary_split=None,
+            overall=self.headline_metric(samples, scores),
+        )
 
 
 class MmmuTask(McqTask):
@@ -136,8 +141,18 @@ class MmmuTask(McqTask):
     open_questions_as_choices: ClassVar[bool] = True
     primary_split: ClassVar[str] = "validation"
 
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
-        return aggregate_vanilla(self.name, samples, scores, self.mcq_options, primary_split=self.primary_split)
+    def headline(self) -> Statistic:
+        return Mean(where={"split": self.primary_split}, scale=100.0)
+
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
+        return aggregate_vanilla(
+            self.name,
+            samples,
+            scores,
+            self.mcq_options,
+            primary_split=self.primary_split,
+            overall=self.headline_metric(samples, scores),
+        )
 
 
 class McqScorer(JudgedScorer[McqJudgePrompt]):
@@ -217,7 +232,7 @@ def heuristic_answer(text: str, choices: dict[str, str], rules: MatchingRules) -
 
 
 def failed_groups_by_heuristics(
-    predictions: Mapping[str, Prediction], by_id: dict[str, Sample], rules: MatchingRules
+    predictions: Mapping[str, Prediction], by_id: Mapping[str, Sample], rules: MatchingRules
 ) -> set[Any]:
     """Circular groups already lost before any judge call: a rotation whose heuristic answer is wrong
     (or whose inference failed), from every prediction of the run."""
@@ -252,20 +267,20 @@ def aggregate_vanilla(
     options: McqOptions,
     *,
     primary_split: str | None,
+    overall: Metric,
 ) -> TaskResult:
+    """``overall`` is the task's headline (all samples, or those of ``primary_split``)."""
     notes, info = _notes_and_info(scores, options)
     if any(s.status == NO_ANSWER for s in scores):
         return _unanswered(task, notes, info)
     values = [s.score for s in scores]
     metas = [s.meta for s in samples]
     metrics = {}
+    metrics["overall"] = overall
     if primary_split is None:
-        metrics["overall"] = mean_metric(values, scale=100.0)
         tables = breakdowns(values, metas)
     else:
         splits = [m.get("split") for m in metas]
-        primary = [v for v, sp in zip(values, splits, strict=True) if sp == primary_split]
-        metrics["overall"] = mean_metric(primary, scale=100.0)
         for split in sorted({sp for sp in splits if sp is not None and sp != primary_split}):
             metrics[str(split)] = mean_metric(
                 [v for v, sp in zip(values, splits, strict=True) if sp == split], scale=100.0
@@ -276,7 +291,7 @@ def aggregate_vanilla(
             [values[i] for i in in_primary], [metas[i] for i in in_primary], columns=("l2-category", "category")
         )
         tables.update(breakdowns(values, metas, columns=("split",)))
-        if not primary:
+        if primary_split not in splits:
             notes.append(f"no {primary_split} rows were scored: overall (the {primary_split} split) is undefined")
     return TaskResult(task=task, primary="overall", metrics=metrics, breakdowns=tables, notes=notes, info=info)
 

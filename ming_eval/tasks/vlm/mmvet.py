@@ -68,7 +68,7 @@ class MMVetTask(VlmTask):
     def scorer(self, ctx: TaskContext) -> Scorer:
         return MMVetScorer(*self.open_judge(ctx, MMVetJudgePrompt.load))
 
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> TaskResult:
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
         values = [s.score for s in scores]
         cats = [str(s.meta.get("category", "")) for s in samples]
         capability: dict[str, Metric] = {}
@@ -90,7 +90,7 @@ class MMVetTask(VlmTask):
         return TaskResult(
             task=self.name,
             primary="overall",
-            metrics={"overall": mean_metric(values, scale=100.0)},
+            metrics={"overall": self.headline_metric(samples, scores)},
             breakdowns=tables,
             notes=notes,
             info={"judge": getattr(self.options, "judge", None)},

@@ -7,7 +7,6 @@ The judge's prompt sources (optional data files of the cards) are stand-ins writ
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +60,11 @@ def score(
             preds[s.id] = Prediction(s.id, Status.FAILED, error="boom")
         else:
             preds[s.id] = Prediction(s.id, Status.OK, output=outputs.get(s.id, ""))
-    scorer = task.scorer(replace(ctx, predictions=preds))
+    scorer = task.scorer(ctx.for_scoring(samples, preds))
     try:
         ok = [(s, preds[s.id]) for s in samples if preds[s.id].ok]
         by_id = {sc.id: sc for sc in scorer.score(ok)}
     finally:
         scorer.close()
     scores = [by_id.get(s.id) or SampleScore(s.id, 0.0, correct=False, status="inference_failed") for s in samples]
-    return scores, task.aggregate(samples, scores)
+    return scores, task.aggregate(samples, scores, ctx.for_scoring(samples, preds))
