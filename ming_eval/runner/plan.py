@@ -8,6 +8,7 @@ rank alike, before a directory is written or a weight is loaded.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,14 +156,15 @@ def task_context(
     *,
     model_name: str,
     seed: int,
-    graders: GraderService,
+    graders: GraderService | None = None,
     data_overrides: dict[str, Path] | None = None,
 ) -> TaskContext:
-    return TaskContext(
+    """The context of ``task`` in a run; without ``graders`` it gets a grader service of its own."""
+    ctx = TaskContext(
         protocol=protocol,
         data=task_data_files(task, data_overrides),
         model_name=model_name,
         run_seed=seed,
         work_dir=work_dir,
-        graders=graders,
     )
+    return ctx if graders is None else dataclasses.replace(ctx, graders=graders)

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-from ming_eval.tasks.geneval.selftest_data import SELFTEST_PROMPTS, write_metadata
 
 from ming_eval.cards.schema import GenerateProtocol
 from ming_eval.core.results import SampleScore
@@ -16,6 +15,7 @@ from ming_eval.core.task import TaskContext
 from ming_eval.runner.plan import resolve_task, task_context
 from ming_eval.tasks.geneval import task as task_module
 from ming_eval.tasks.geneval.task import GenEvalTask
+from ming_eval.testing.fixtures.geneval import SELFTEST_PROMPTS, write_metadata
 
 
 def _setup(tmp_path: Path, **options: object) -> tuple[GenEvalTask, TaskContext, Path]:
