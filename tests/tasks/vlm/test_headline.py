@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ming_eval.tasks.vlm.fixtures import make_hallusionbench, make_mcq, make_mmbench, make_mmmu, make_ocrbench
 
 from ming_eval.core.sample import Sample
 from ming_eval.core.statistic import AllCorrect, Average, Mean, Sum
 from ming_eval.stats.headline import headline_value
 from ming_eval.tasks.vlm.base import VlmTask
+from ming_eval.testing.fixtures.vlm import make_hallusionbench, make_mcq, make_mmbench, make_mmmu, make_ocrbench
 from tests.tasks.vlm.helpers import load, score
 
 
