@@ -60,7 +60,8 @@ _TEXT_ASSIGNMENT = re.compile(
 )
 #: environment values shorter than this are not hunted in text (they would match ordinary words)
 MIN_SECRET_LENGTH = 6
-_PLACEHOLDERS = frozenset({"EMPTY", "none", "null", "dummy"})
+#: key values local servers accept that are no secret
+PLACEHOLDER_KEYS = frozenset({"EMPTY", "none", "null", "dummy"})
 
 _remembered_env: set[str] = set()
 
@@ -77,7 +78,7 @@ def known_secrets() -> list[str]:
         for name, value in os.environ.items()
         if (SECRET_ENV_NAME.search(name) or name in _remembered_env)
         and len(value) >= MIN_SECRET_LENGTH
-        and value not in _PLACEHOLDERS
+        and value not in PLACEHOLDER_KEYS
     }
     return sorted(values, key=len, reverse=True)
 

@@ -39,6 +39,7 @@ from PIL import Image
 
 from ming_eval.core.sample import ImagePart, TextPart
 from ming_eval.errors import MingEvalError
+from ming_eval.redaction import MIN_SECRET_LENGTH, PLACEHOLDER_KEYS, REDACTED, redact_text
 from ming_eval.transport.retry import RetryPolicy, retry_after_seconds
 
 BASE_URL_ENV = "OPENAI_BASE_URL"
@@ -276,9 +277,11 @@ class OpenAIChat:
         return EndpointUnavailable(message, hint=hint, status=status, given_up=True)
 
     def _scrub(self, text: str) -> str:
-        """``text`` with the API key itself masked, should a server echo it."""
+        """``text`` with the API key (should a server echo it) and any other credential redacted."""
         key = self.config.api_key
-        return text.replace(key, "***") if len(key) >= 8 else text
+        if len(key) >= MIN_SECRET_LENGTH and key not in PLACEHOLDER_KEYS:
+            text = text.replace(key, REDACTED)
+        return redact_text(text)
 
     def _detail(self, exc: BaseException) -> str:
         return self._scrub(_detail(exc))

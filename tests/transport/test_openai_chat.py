@@ -173,4 +173,4 @@ def test_a_server_echoing_the_key_does_not_put_it_in_the_reason(server):
     chat = OpenAIChat(ChatConfig(model=MODEL, base_url=server.url, api_key="sk-abc-secret-123"))
     with pytest.raises(EndpointUnavailable) as err:
         chat.complete(USER)
-    assert "sk-abc-secret-123" not in str(err.value) and "Incorrect API key provided: ***" in str(err.value)
+    assert "sk-abc-secret-123" not in str(err.value) and "Incorrect API key provided: <redacted>" in str(err.value)

@@ -27,7 +27,9 @@ def test_judge_url_with_password(vlm_cards, tmp_path, capsys):  # noqa: F811 (fi
     printed = [text]
     scores = [json.loads(line) for line in (out / "mmstar" / "scores.jsonl").read_text().splitlines()]
     reasons = [s["reason"] for s in scores if s["status"] == "judge_unavailable"]
-    assert reasons and all("http://<redacted>@127.0.0.1" in r and "?api_key=<redacted>" in r for r in reasons)
+    # the reason names the endpoint (host and path) and none of its credentials
+    assert reasons and all("http://127.0.0.1:" in r and "/v1" in r for r in reasons)
+    assert not any(PASSWORD in r or QUERY_TOKEN in r or "alice" in r for r in reasons)
 
     # the manifest kept the URL without its password, so a re-score cannot reach the judge with it
     code, text = run_cli(["score", str(out), *common], capsys)
