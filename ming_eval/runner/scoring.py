@@ -90,7 +90,9 @@ def run_scoring(
             writer.write_score(annotate(task, sample, score), pred)
         ok = [(s, p) for s, p in mine if p.ok]
         if ok:
-            scorer: Scorer = task.scorer(ctx.for_scoring(samples, predictions, dist.device(None)))
+            # one device rule for every model a scorer loads: the grader service's (--device, else
+            # this rank's accelerator, else the CPU)
+            scorer: Scorer = task.scorer(ctx.for_scoring(samples, predictions, ctx.graders.device))
             try:
                 _score_items(task, ok, scorer, writer, dist, console, batch_size)
             finally:
