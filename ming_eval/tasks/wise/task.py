@@ -17,6 +17,7 @@ import logging
 import math
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -296,14 +297,24 @@ class WiseScorer(Scorer):
         ref = ImageRef(str(paths[0]), lambda: image)
         return UnderstandRequest((TextPart(text), ImagePart(ref)), system=self.prompt.system)
 
+    def _try_request(self, sample: Sample, pred: Prediction) -> UnderstandRequest | str:
+        """The judge request, or why there is none (a missing or undecodable image)."""
+        try:
+            return self._request(sample, pred)
+        except MingEvalError as exc:
+            return exc.message
+
     def score(self, batch: Sequence[tuple[Sample, Prediction]]) -> list[SampleScore]:
         out: list[SampleScore | None] = [None] * len(batch)
         requests: dict[int, UnderstandRequest] = {}
-        for i, (sample, pred) in enumerate(batch):
-            try:
-                requests[i] = self._request(sample, pred)
-            except MingEvalError as exc:
-                out[i] = SampleScore(sample.id, 0.0, status=SCORING_FAILED, reason=exc.message)
+        # images decode on threads (PIL releases the GIL), so a large batch is not read one file at a time
+        with ThreadPoolExecutor(max_workers=min(8, max(1, len(batch)))) as pool:
+            built = list(pool.map(lambda item: self._try_request(*item), batch))
+        for i, ((sample, _pred), made) in enumerate(zip(batch, built, strict=True)):
+            if isinstance(made, UnderstandRequest):
+                requests[i] = made
+            else:
+                out[i] = SampleScore(sample.id, 0.0, status=SCORING_FAILED, reason=made)
         replies: dict[int, list[str]] = {i: [] for i in requests}
         pending = sorted(requests)
         for attempt in range(MAX_ATTEMPTS):
