@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from ming_eval.cards.schema import TaskCard
+from ming_eval.cards.schema import DataFile, TaskCard
 from ming_eval.core.results import (
     JUDGE_UNAVAILABLE,
     SCORING_FAILED,
@@ -37,6 +37,7 @@ from ming_eval.core.results import (
 from ming_eval.core.sample import Capability, GenerateRequest, ImagePart, ImageRef, Sample, TextPart, UnderstandRequest
 from ming_eval.core.statistic import Statistic, WeightedMeanOfMeans
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
+from ming_eval.data.files import file_digest
 from ming_eval.errors import CardError, DataError, MingEvalError
 from ming_eval.graders.base import DecodeSettings, Grader, parse_spec
 from ming_eval.stats.bootstrap import mean_metric
@@ -56,7 +57,13 @@ log = logging.getLogger(__name__)
 
 #: upstream's three prompt files, in the order its README runs them; suffix per prompt set
 PROMPT_FILES = ("cultural_common_sense", "spatio-temporal_reasoning", "natural_science")
-_SUFFIX = {("legacy", "original"): "", ("legacy", "rewritten"): "_rewrite", ("verified", "original"): "_verified"}
+_SUFFIX = {
+    ("legacy", "original"): "",
+    ("legacy", "rewritten"): "_rewrite",
+    ("legacy", "custom"): "",
+    ("verified", "original"): "_verified",
+    ("verified", "custom"): "_verified",
+}
 #: judge-spec fields that change speed, not replies: left out of the scoring fingerprint
 _JUDGE_SPEED_FIELDS = ("max_concurrency", "timeout_s", "max_retries")
 _IMAGE_NAME = re.compile(r"^(\d+)\.png$")
@@ -68,10 +75,27 @@ class WiseOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: Literal["legacy", "verified"]
-    prompt_set: Literal["original", "rewritten"] = "original"
+    #: original: the card's pinned prompts; rewritten: upstream's rewritten prompts (legacy only);
+    #: custom: the version's three prompt files, in upstream's format, from ``prompts_dir`` (results
+    #: not comparable)
+    prompt_set: Literal["original", "rewritten", "custom"] = "original"
+    prompts_dir: str | None = None
     #: the judge: a grader spec (``{model, base_url, api_key_env, max_concurrency}`` for an
-    #: OpenAI-compatible endpoint, ``endpoint:<model>``, or a zoo card name)
-    judge: str | dict[str, Any]
+    #: OpenAI-compatible endpoint, ``endpoint:<model>``, or a zoo card name); null: no judge, every
+    #: image is left ``judge_unavailable`` (an offline check of the generation side)
+    judge: str | dict[str, Any] | None
+
+    @field_validator("prompts_dir")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        return None if value is None else str(Path(value).expanduser().resolve())
+
+    @model_validator(mode="after")
+    def _dir_fits_set(self) -> WiseOptions:
+        if (self.prompt_set == "custom") != (self.prompts_dir is not None):
+            raise ValueError("prompts_dir goes with prompt_set 'custom' (and only with it)")
+        return self
+
     #: prompts per scorer call: their judge requests run concurrently
     prompts_per_batch: int = 256
 
@@ -93,13 +117,14 @@ class WiseTask(BaseTask):
             )
         for field in ("version", "prompt_set"):
             own = card.options.get(field)
-            if own is not None and own != getattr(options, field):
+            if own is not None and own != getattr(options, field) and getattr(options, field) != "custom":
                 raise CardError(
                     f"task {card.name} is WISE {field} {own!r}; results for {getattr(options, field)!r} are another "
                     "benchmark and must not share its column",
                     hint="run the task wise, wise_rewritten or wise_verified instead",
                 )
-        parse_spec(options.judge, f"task {card.name} option judge")  # a bad spec is a card error now
+        if options.judge is not None:
+            parse_spec(options.judge, f"task {card.name} option judge")  # a bad spec is a card error now
         self.version: Version = VERSIONS[options.version]
 
     # -- prompts -----------------------------------------------------------------------------
@@ -107,10 +132,26 @@ class WiseTask(BaseTask):
         suffix = _SUFFIX[(self.opts.version, self.opts.prompt_set)]
         return [f"{name}{suffix}.json" for name in PROMPT_FILES]
 
+    def data_files(self) -> list[DataFile]:
+        if self.opts.prompt_set != "custom":
+            return list(self.card.data)
+        return [f for f in self.card.data if f.name == self.version.source and self.opts.judge is not None]
+
+    def prompt_path(self, ctx: TaskContext, name: str) -> Path:
+        if self.opts.prompts_dir is None:
+            return ctx.data.path(name)
+        path = Path(self.opts.prompts_dir) / name
+        if not path.is_file():
+            raise DataError(
+                f"prompts_dir {self.opts.prompts_dir} has no {name}",
+                hint=f"a custom WISE {self.version.name} prompt set is the files {', '.join(self.prompt_files())}",
+            )
+        return path
+
     def samples(self, ctx: TaskContext) -> list[Sample]:
         rows: dict[int, Sample] = {}
         for name in self.prompt_files():
-            path = ctx.data.path(name)
+            path = self.prompt_path(ctx, name)
             for row in _read_rows(path):
                 pid = row["prompt_id"]
                 where = f"{path}: prompt_id {pid}"
@@ -182,16 +223,26 @@ class WiseTask(BaseTask):
 
     # -- scoring -----------------------------------------------------------------------------
     def judge_spec(self) -> Any:
+        if self.opts.judge is None:
+            return None
         return parse_spec(self.opts.judge, f"task {self.name} option judge")
 
     def scoring_fingerprint(self) -> dict[str, Any]:
         fp = super().scoring_fingerprint()
         options = dict(fp["options"])
         options.pop("prompts_per_batch", None)
-        judge = self.judge_spec().model_dump(mode="json")
-        for key in _JUDGE_SPEED_FIELDS:
-            judge.pop(key, None)
-        options["judge"] = judge
+        spec = self.judge_spec()
+        if spec is not None:
+            judge = spec.model_dump(mode="json")
+            for key in _JUDGE_SPEED_FIELDS:
+                judge.pop(key, None)
+            options["judge"] = judge
+        if self.opts.prompts_dir is not None:
+            options["prompts_sha256"] = {
+                n: file_digest(Path(self.opts.prompts_dir) / n, "sha256")
+                for n in self.prompt_files()
+                if (Path(self.opts.prompts_dir) / n).is_file()
+            }
         fp["options"] = options
         return fp
 
@@ -199,6 +250,8 @@ class WiseTask(BaseTask):
         return WeightedMeanOfMeans(by="category", weights=dict(self.version.weights))
 
     def scorer(self, ctx: TaskContext) -> Scorer:
+        if self.opts.judge is None:
+            return NoJudgeScorer()
         prompt = read_judge_prompt(open_source(ctx.data, self.version.source))
         grader = ctx.graders.get(self.opts.judge, where=f"task {self.name} option judge")
         return WiseScorer(self.version, prompt, grader, self.opts.prompts_per_batch)
@@ -215,8 +268,12 @@ class WiseTask(BaseTask):
         for key in version.keys if version.name == "legacy" else ():
             metrics[key] = mean_metric([float(s.details["grades"][key]) for s in ok]) if ok else _nan_metric()
         judges = sorted({str(s.details["judge"]) for s in scores if "judge" in s.details})
-        judge = ", ".join(judges) or self.judge_spec().model_dump().get("model", str(self.opts.judge))
-        label = version.label + (" (rewritten prompts)" if self.opts.prompt_set == "rewritten" else "")
+        spec = self.judge_spec()
+        judge = ", ".join(judges) or ("no judge" if spec is None else str(spec.model_dump().get("model", spec)))
+        label = (
+            version.label
+            + {"original": "", "rewritten": " (rewritten prompts)", "custom": " (custom prompts)"}[self.opts.prompt_set]
+        )
         notes = [f"{label}: judged by {judge}"]
         by_status: dict[str, int] = {}
         for s in scores:
@@ -228,8 +285,8 @@ class WiseTask(BaseTask):
                 f"{listed}: WiScore 0 here; upstream gives no overall for an incomplete set, so the result "
                 "is not comparable (replies are in scores.jsonl)"
             )
-        if self.opts.prompt_set == "rewritten":
-            notes.append("rewritten prompts: not comparable with WISE on the original prompts")
+        if self.opts.prompt_set != "original":
+            notes.append(f"{self.opts.prompt_set} prompts: not comparable with WISE on the original prompts")
         return TaskResult(
             task=self.name,
             primary="wiscore",
@@ -361,3 +418,11 @@ class WiseScorer(Scorer):
         if not math.isfinite(score):
             score = 0.0
         return SampleScore(sample.id, score, correct=None, reason=reason, status=status, details=details)
+
+
+class NoJudgeScorer(Scorer):
+    """Option ``judge: null``: nothing is judged; every image is ``judge_unavailable``."""
+
+    def score(self, batch: Sequence[tuple[Sample, Prediction]]) -> list[SampleScore]:
+        reason = "no judge (option judge is null); set the task option judge to score"
+        return [SampleScore(s.id, 0.0, status=JUDGE_UNAVAILABLE, reason=reason) for s, _ in batch]

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +19,12 @@ import yaml
 from PIL import Image
 
 from ming_eval.data.files import file_digest
-from ming_eval.tasks.wise.protocol import LEGACY, VERIFIED, Version
+from ming_eval.tasks.wise.protocol import LEGACY, VERIFIED
+from ming_eval.testing.fixtures.wise import write_prompts
 
 STANDIN_SYSTEM = "You grade generated pictures for a test."
 STANDIN_USER = 'Grade the picture.\nPROMPT: "{p}"\nEXPLANATION: "{e}"\nAnswer in the usual format.'
 
-FILES = ("cultural_common_sense", "spatio-temporal_reasoning", "natural_science")
 SUFFIX = {"legacy": "", "rewritten": "_rewrite", "verified": "_verified"}
 
 
@@ -61,43 +59,10 @@ def write_standin_script(path: Path) -> Path:
     return path
 
 
-def ids_per_category(version: Version, per_category: int) -> list[int]:
-    """The first ``per_category`` prompt ids of each of the version's categories."""
-    return [first + k for _name, first, _last in version.ranges for k in range(per_category)]
-
-
-def write_prompts(folder: Path, kind: str, ids: list[int]) -> dict[str, Path]:
-    """Upstream's three prompt files (JSON lists) holding ``ids``; the colour word in each prompt is
-    what the tiny PixelModel paints."""
-    version = VERIFIED if kind == "verified" else LEGACY
-    folder.mkdir(parents=True, exist_ok=True)
-    colours = ("red", "green", "blue")
-    split = {name: [] for name in FILES}  # type: dict[str, list[dict[str, Any]]]
-    for pid in ids:
-        category = version.category(pid)
-        assert category is not None
-        file = FILES[0] if category == "CULTURE" else FILES[1] if category in ("TIME", "SPACE") else FILES[2]
-        split[file].append(
-            {
-                "Prompt": f"a {colours[pid % 3]} thing number {pid}",
-                "Explanation": f"the thing {pid} must be {colours[pid % 3]}",
-                "Category": category.title(),
-                "Subcategory": "Test",
-                "prompt_id": pid,
-            }
-        )
-    out = {}
-    for name, rows in split.items():
-        path = folder / f"{name}{SUFFIX[kind]}.json"
-        path.write_text(json.dumps(rows, indent=1), encoding="utf-8")
-        out[path.name] = path
-    return out
-
-
 def write_task_card(root: Path, cache: Path, name: str, kind: str, ids: list[int], judge: dict[str, Any]) -> Path:
     """A WISE task card (legacy or verified) on generated prompts, its files in the cache."""
     data = cache / "data" / name
-    files = write_prompts(data, kind, ids)
+    files = write_prompts(data, VERIFIED if kind == "verified" else LEGACY, ids, SUFFIX[kind])
     script = write_standin_script(data / ("vllm_eval.py" if kind == "verified" else "gpt_eval.py"))
     files[script.name] = script
     card = {
@@ -132,15 +97,3 @@ def dominant(img: Image.Image) -> int:
 
 def expected_request_text(prompt: str, explanation: str) -> str:
     return STANDIN_USER.format(p=prompt, e=explanation)
-
-
-def colour_grader(kind: str) -> Callable[[str, dict[str, Any]], Any]:
-    """A fake judge answering in upstream's format from the image's dominant colour."""
-
-    def answer(text: str, body: dict[str, Any]) -> Any:
-        c = dominant(request_image(body))
-        if kind == "verified":
-            return f"Score: {int(c == 0)}"
-        return f"Consistency: {2 - c}\nRealism: {c}\nAesthetic Quality: 1"
-
-    return answer

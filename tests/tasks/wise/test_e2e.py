@@ -24,14 +24,14 @@ from ming_eval.cards import loader
 from ming_eval.cli.app import main
 from ming_eval.runner.evaluate import RunConfig, evaluate
 from ming_eval.tasks.wise.protocol import LEGACY, VERIFIED
+from ming_eval.tasks.wise.task import PROMPT_FILES as FILES
+from ming_eval.testing.fixtures.wise import ids_per_category
 from tests.cli.test_cli import run_cli
 from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.wise.helpers import (
-    FILES,
     STANDIN_SYSTEM,
     dominant,
     expected_request_text,
-    ids_per_category,
     request_image,
     write_task_card,
 )
