@@ -265,8 +265,8 @@ class WiseTask(BaseTask):
             mask = categories == name
             metrics[name.lower()] = mean_metric(values[mask]) if mask.any() else _nan_metric()
         ok = [s for s in scores if s.status == "ok"]
-        for key in version.keys if version.name == "legacy" else ():
-            metrics[key] = mean_metric([float(s.details["grades"][key]) for s in ok]) if ok else _nan_metric()
+        for key in version.keys if version.name == "legacy" and ok else ():  # mean 0-2 grades of judged images
+            metrics[key] = mean_metric([float(s.details["grades"][key]) for s in ok])
         judges = sorted({str(s.details["judge"]) for s in scores if "judge" in s.details})
         spec = self.judge_spec()
         judge = ", ".join(judges) or ("no judge" if spec is None else str(spec.model_dump().get("model", spec)))
