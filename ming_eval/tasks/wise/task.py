@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from ming_eval.cards.schema import DataFile, TaskCard
+from ming_eval.cards.schema import DataFile, GenerateProtocol, TaskCard, UnderstandProtocol
 from ming_eval.core.results import (
     JUDGE_UNAVAILABLE,
     SCORING_FAILED,
@@ -126,6 +126,16 @@ class WiseTask(BaseTask):
         if options.judge is not None:
             parse_spec(options.judge, f"task {card.name} option judge")  # a bad spec is a card error now
         self.version: Version = VERSIONS[options.version]
+
+    def check_protocol(self, protocol: UnderstandProtocol | GenerateProtocol) -> list[str]:
+        n = getattr(protocol, "images_per_prompt", None)
+        if n not in (None, 1):
+            return [
+                f"WISE judges one image per prompt (named <prompt_id>.png); the model card asks for "
+                f"images_per_prompt {n}: set it per task in the card "
+                f"(tasks: {{{self.name}: {{generate: {{images_per_prompt: 1}}}}}})"
+            ]
+        return super().check_protocol(protocol)
 
     # -- prompts -----------------------------------------------------------------------------
     def prompt_files(self) -> list[str]:

@@ -213,3 +213,10 @@ def test_pinned_scripts_give_upstreams_prompts_byte_for_byte(script: str) -> Non
     ]
     assert got == digests
     assert LEGACY.max_tokens == 2000 and VERIFIED.max_tokens == 500
+
+
+def test_more_than_one_image_per_prompt_is_refused_before_anything_runs() -> None:
+    task = load_task(get_task_card("wise"), {})
+    assert task.check_protocol(GenerateProtocol()) == []
+    (problem,) = task.check_protocol(GenerateProtocol(images_per_prompt=4))
+    assert "one image per prompt" in problem and "images_per_prompt 4" in problem
