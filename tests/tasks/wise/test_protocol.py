@@ -220,3 +220,23 @@ def test_more_than_one_image_per_prompt_is_refused_before_anything_runs() -> Non
     assert task.check_protocol(GenerateProtocol()) == []
     (problem,) = task.check_protocol(GenerateProtocol(images_per_prompt=4))
     assert "one image per prompt" in problem and "images_per_prompt 4" in problem
+
+
+def test_a_prompt_file_with_an_unknown_or_repeated_id_is_refused_naming_it(tmp_path: Path) -> None:
+    from ming_eval.errors import DataError
+    from ming_eval.testing.fixtures.wise import write_prompts
+
+    files = write_prompts(tmp_path, VERIFIED, [1, 401, 641], "_verified")
+    task = load_task(get_task_card("wise_verified"), {"prompt_set": "custom", "prompts_dir": str(tmp_path)})
+    ctx = TaskContext(protocol=GenerateProtocol(), data=DataFiles(task.name, []))
+    assert [s.id for s in task.samples(ctx)] == ["1", "401", "641"]
+    path = files["natural_science_verified.json"]
+    rows = json.loads(path.read_text())
+    path.write_text(json.dumps([*rows, {**rows[0], "prompt_id": 1001}]))
+    with pytest.raises(
+        DataError, match=r"natural_science_verified.json: prompt_id 1001 is not a prompt id of WISE verified"
+    ):
+        task.samples(ctx)
+    path.write_text(json.dumps([*rows, rows[0]]))
+    with pytest.raises(DataError, match="prompt_id 641 appears twice"):
+        task.samples(ctx)
