@@ -62,14 +62,15 @@ def batch(folder: Path, n: int, size: int, tag: str) -> list[tuple[Sample, Predi
     return out
 
 
-def timed(scorer: WiseScorer, items: list[tuple[Sample, Prediction]]) -> float:
-    start = time.perf_counter()
+def timed(scorer: WiseScorer, items: list[tuple[Sample, Prediction]]) -> tuple[float, float]:
+    """(wall seconds, client CPU ms per prompt) of scoring ``items``."""
+    start, cpu = time.perf_counter(), time.process_time()
     scores = scorer.score(items)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     bad = [s for s in scores if s.status != "ok"]
     if bad:
         raise SystemExit(f"{len(bad)} prompts not judged: {bad[0].status} {bad[0].reason}")
-    return elapsed
+    return elapsed, 1000 * cpu / len(items)
 
 
 def main() -> None:
@@ -88,20 +89,21 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             prompt = read_judge_prompt(PythonSource(write_standin_script(root / "gpt_eval.py"), "stand-in"))
-            rates = {}
+            rates, cpu_ms = {}, {}
             for concurrency, n in ((1, max(args.n // 8, 4)), (32, args.n)):
                 service = GraderService(cache_dir=root / "cache")
                 judge = {"model": "gpt-4o-2024-05-13", "base_url": url, "max_concurrency": concurrency}
                 scorer = WiseScorer(LEGACY, prompt, service.get(judge), batch_size=n)
                 items = batch(root, n, args.size, f"c{concurrency}")
-                rates[concurrency] = n / timed(scorer, items)
+                elapsed, cpu_ms[concurrency] = timed(scorer, items)
+                rates[concurrency] = n / elapsed
                 service.close()
             # re-score the 32-in-flight prompts with a fresh service on the same cache
             parent.send("posts")
             before, in_flight = parent.recv()
             service = GraderService(cache_dir=root / "cache")
             judge = {"model": "gpt-4o-2024-05-13", "base_url": url, "max_concurrency": 32}
-            warm = timed(WiseScorer(LEGACY, prompt, service.get(judge), batch_size=args.n), items)
+            warm, _ = timed(WiseScorer(LEGACY, prompt, service.get(judge), batch_size=args.n), items)
             parent.send("posts")
             after, _ = parent.recv()
             service.close()
@@ -109,8 +111,10 @@ def main() -> None:
     finally:
         server.join(timeout=10)
     print(f"judge latency {args.latency * 1000:.0f} ms, images {args.size}x{args.size} PNG")
-    print(f"1 in flight:  {rates[1]:7.2f} prompts/s")
-    print(f"32 in flight: {rates[32]:7.2f} prompts/s (max in flight at the server {in_flight})")
+    print(f"1 in flight:  {rates[1]:7.2f} prompts/s (client CPU {cpu_ms[1]:.0f} ms/prompt)")
+    print(
+        f"32 in flight: {rates[32]:7.2f} prompts/s (client CPU {cpu_ms[32]:.0f} ms/prompt; max in flight {in_flight})"
+    )
     print(f"speed-up: {rates[32] / rates[1]:.1f}x (goal >= 20x)")
     print(f"warm-cache re-score of {args.n} prompts: {warm:.2f} s, {after - before} requests (goal 0)")
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
