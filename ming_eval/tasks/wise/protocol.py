@@ -135,6 +135,8 @@ class Version:
     weights: dict[str, float]
     max_tokens: int
     scale_max: float
+    #: the judge of the published numbers (served model name)
+    judge_model: str
     extra_body: tuple[tuple[str, Any], ...] = field(default=())
 
     def category(self, prompt_id: int) -> str | None:
@@ -169,6 +171,7 @@ LEGACY = Version(
     weights={"CULTURE": 0.4, "TIME": 0.167, "SPACE": 0.133, "BIOLOGY": 0.1, "PHYSICS": 0.1, "CHEMISTRY": 0.1},
     max_tokens=2000,
     scale_max=2.0,
+    judge_model="gpt-4o-2024-05-13",
 )
 
 VERIFIED = Version(
@@ -187,6 +190,7 @@ VERIFIED = Version(
     weights={"CULTURE": 0.4, "TIME": 0.12, "SPACE": 0.12, "BIOLOGY": 0.12, "PHYSICS": 0.12, "CHEMISTRY": 0.12},
     max_tokens=500,
     scale_max=1.0,
+    judge_model="Qwen3.5-35B-A3B",
     extra_body=(("chat_template_kwargs", {"enable_thinking": False}),),
 )
 

@@ -297,6 +297,9 @@ class WiseTask(BaseTask):
             )
         if self.opts.prompt_set != "original":
             notes.append(f"{self.opts.prompt_set} prompts: not comparable with WISE on the original prompts")
+        protocol_judge = spec is not None and getattr(spec, "model", None) == version.judge_model
+        if spec is not None and not protocol_judge:
+            notes.append(f"judged by {judge}, not the protocol's {version.judge_model}: not comparable")
         return TaskResult(
             task=self.name,
             primary="wiscore",
@@ -311,7 +314,7 @@ class WiseTask(BaseTask):
                 "judge": judge,
                 "weights": dict(version.weights),
             },
-            comparable=not unscored and self.opts.prompt_set == "original",
+            comparable=not unscored and self.opts.prompt_set == "original" and protocol_judge,
         )
 
 

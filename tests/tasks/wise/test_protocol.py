@@ -240,3 +240,20 @@ def test_a_prompt_file_with_an_unknown_or_repeated_id_is_refused_naming_it(tmp_p
     path.write_text(json.dumps([*rows, rows[0]]))
     with pytest.raises(DataError, match="prompt_id 641 appears twice"):
         task.samples(ctx)
+
+
+def test_another_judge_makes_the_result_not_comparable_and_says_so() -> None:
+    samples = [Sample(str(p), GenerateRequest("p", 1), target={}, meta={}) for p in (1, 401, 568, 701, 801, 901)]
+    ctx = TaskContext(protocol=GenerateProtocol(), data=DataFiles("wise", []))
+    for judge, comparable in (({"model": "gpt-4o-2024-05-13"}, True), ({"model": "gpt-4.1"}, False)):
+        task = load_task(get_task_card("wise"), {"judge": judge})
+        assert isinstance(task, WiseTask)
+        for s in samples:
+            s.meta["category"] = task.version.category(int(s.id))
+        grades = {"consistency": 1.0, "realism": 1.0, "aesthetic_quality": 1.0}  # WiScore 0.5
+        details = {"judge": f"endpoint:{judge['model']}@x", "grades": grades}
+        scores = [SampleScore(s.id, 0.5, details=details) for s in samples]
+        result = task.aggregate(samples, scores, ctx)
+        assert result.comparable is comparable
+        assert result.notes[0] == f"WISE: judged by endpoint:{judge['model']}@x"
+        assert any("not the protocol's gpt-4o-2024-05-13" in n for n in result.notes) is not comparable
