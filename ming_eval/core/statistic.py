@@ -160,6 +160,44 @@ class MeanOfMeans(_Base):
         return f"mean of {self.by} means"
 
 
+class WeightedMeanOfMeans(_Base):
+    """A fixed weighted sum of the mean score of each value of key ``by`` (WISE's overall: 0.4 x the
+    cultural mean + ... ). Every weighted category must have samples: without one the value is NaN,
+    as the benchmark's own script then gives no overall. Samples of other categories are ignored."""
+
+    kind: Literal["weighted_mean_of_means"] = "weighted_mean_of_means"
+    by: str
+    weights: dict[str, float] = Field(min_length=1)
+
+    def key_names(self) -> set[str]:
+        return {self.by}
+
+    def width(self) -> int | None:
+        return 2 * len(self.weights)
+
+    def table(
+        self, values: FloatArray, keys: Mapping[str, NDArray[np.object_]], clusters: NDArray[np.int64], n: int
+    ) -> FloatArray:
+        s = np.asarray(keys[self.by], dtype=object).astype(str)
+        cols = []
+        for label in self.weights:
+            m = (s == label).astype(np.float64)
+            cols += [
+                np.bincount(clusters, weights=values * m, minlength=n),
+                np.bincount(clusters, weights=m, minlength=n),
+            ]
+        return np.stack(cols, axis=1).astype(np.float64)
+
+    def value_of(self, sums: FloatArray) -> FloatArray:
+        means = _ratio(sums[..., 0::2], sums[..., 1::2])
+        w = np.asarray(list(self.weights.values()), dtype=np.float64)
+        return np.asarray(np.sum(means * w, axis=-1), dtype=np.float64)
+
+    def describe(self) -> str:
+        parts = " + ".join(f"{w:g} {label}" for label, w in self.weights.items())
+        return f"weighted {self.by} means ({parts})"
+
+
 class AllCorrect(_Base):
     """The share of groups (by key ``group``; ``cluster`` for the resampling unit) whose samples are
     all right (score 1): MMBench's circular evaluation (a question counts when every rotation is
@@ -247,6 +285,8 @@ class Average(_Base):
         return "mean of " + ", ".join(p.describe() for p in self.parts)
 
 
-Statistic = Annotated[Mean | Sum | MeanOfMeans | AllCorrect | Average, Field(discriminator="kind")]
+Statistic = Annotated[
+    Mean | Sum | MeanOfMeans | WeightedMeanOfMeans | AllCorrect | Average, Field(discriminator="kind")
+]
 Average.model_rebuild()
 STATISTIC: TypeAdapter[Statistic] = TypeAdapter(Statistic)

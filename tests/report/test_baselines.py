@@ -20,11 +20,12 @@ def catalog():
     return load_catalog()
 
 
-def test_the_four_sources_are_there(catalog):
-    assert list(catalog.sets) == ["ming-lite-uni", "janus-pro", "bagel", "metaquery"]
+def test_the_five_sources_are_there(catalog):
+    assert list(catalog.sets) == ["ming-lite-uni", "janus-pro", "bagel", "metaquery", "wise"]
     tables = {(b.set, b.table) for entries in catalog.sets.values() for b in entries}
     assert ("ming-lite-uni", "understanding") in tables and ("ming-lite-uni", "geneval") in tables
     assert ("janus-pro", "geneval") in tables and ("bagel", "geneval") in tables
+    assert ("wise", "wise") in tables and ("wise", "wise_verified") in tables
 
 
 def test_every_value_has_a_source_and_fits_its_table(catalog):
@@ -105,7 +106,7 @@ def test_dagger_means_rewritten_prompts_only(catalog):
         ("none", set()),
         ("paper", {"ming-lite-uni"}),
         ("bagel,metaquery", {"bagel", "metaquery"}),
-        ("all", {"ming-lite-uni", "janus-pro", "bagel", "metaquery"}),
+        ("all", {"ming-lite-uni", "janus-pro", "bagel", "metaquery", "wise"}),
     ],
 )
 def test_select_sets(catalog, selection, expected):

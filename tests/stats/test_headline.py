@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ming_eval.core.results import Metric, TaskResult
-from ming_eval.core.statistic import AllCorrect, Average, Mean, MeanOfMeans, Sum
+from ming_eval.core.statistic import AllCorrect, Average, Mean, MeanOfMeans, Sum, WeightedMeanOfMeans
 from ming_eval.stats.bootstrap import BootstrapConfig, mean_metric, mean_of_means_metric
 from ming_eval.stats.headline import CLUSTER_SWAP_EXACT, headline_metric, headline_value, paired_headline
 from ming_eval.stats.paired import sign_flip_test
@@ -70,3 +70,18 @@ def test_results_keep_the_declaration():
     assert TaskResult.from_dict({**result.to_dict(), "headline": None}).headline is None
     with pytest.raises(ValueError, match="means of category means"):
         Average(parts=[MeanOfMeans(by="tag")])
+
+
+def test_a_weighted_mean_of_category_means_is_kept_computed_and_compared():
+    # WISE's overall: fixed weights on category means; a category without samples leaves it undefined
+    weighted = WeightedMeanOfMeans(by="tag", weights={"a": 0.5, "b": 0.3, "c": 0.2})
+    assert headline_value(weighted, V, KEYS) == pytest.approx(0.5 * 1 + 0.3 * (1 / 3) + 0.2 * 1)
+    assert np.isnan(headline_value(weighted.model_copy(update={"weights": {"a": 0.5, "d": 0.5}}), V, KEYS))
+    metric = headline_metric(weighted, V, KEYS, cfg=FAST)
+    assert metric.ci_low <= metric.value <= metric.ci_high and metric.ci_low < metric.ci_high
+    result = TaskResult("t", "overall", {"overall": metric}, headline=weighted)
+    assert TaskResult.from_dict(result.to_dict()).headline == weighted
+    new = V.copy()
+    new[2:5] = 1.0  # every "b" sample right
+    paired = paired_headline(weighted, V, new, KEYS, cfg=FAST)
+    assert paired.delta == pytest.approx(0.3 * (1 - 1 / 3))

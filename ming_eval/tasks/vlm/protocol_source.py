@@ -210,9 +210,10 @@ class PythonSource:
             raise self.error(symbol, "returns an empty list")
         return out
 
-    def unnamed(self, function: str, count: int) -> list[Literal]:
+    def unnamed(self, function: str, count: int | None) -> list[Literal]:
         """The string literals of ``function`` that are neither assigned to a variable nor subscript keys,
-        in source order; there must be exactly ``count`` (callers pick them by position)."""
+        in source order; there must be exactly ``count`` (callers pick them by position), or any number
+        for None (callers pick them by shape)."""
         fn = self.function(function)
         skip: set[int] = set()
         if fn.body and isinstance(fn.body[0], ast.Expr) and _is_text(fn.body[0].value):
@@ -231,6 +232,6 @@ class PythonSource:
                 )
         nodes = [n for n in ast.walk(fn) if isinstance(n, ast.expr) and _is_text(n) and id(n) not in skip]
         nodes.sort(key=lambda n: (n.lineno, n.col_offset))
-        if len(nodes) != count:
+        if count is not None and len(nodes) != count:
             raise self.error(f"{function}()", f"expected {count} unnamed string literals, found {len(nodes)}")
         return [self._literal(n, f"{function}(): literal {i + 1}") for i, n in enumerate(nodes)]
