@@ -16,6 +16,7 @@ EXAMPLES = """
   ming-eval score runs/ming-lite-uni --task geneval -o geneval.threshold=0.35
   ming-eval score geneval --images outputs/geneval_images --out runs/sdxl-external
   ming-eval score geneval --upstream-results geneval_outputs/results.jsonl
+  ming-eval score mmstar --predictions outputs/Qwen2-VL-7B/Qwen2-VL-7B_MMStar.xlsx --out runs/qwen2vl-vk
 """
 
 
@@ -28,7 +29,17 @@ def score(
     images: Annotated[
         Path | None, typer.Option(help="Score this folder of outputs (e.g. GenEval's layout) made by any tool.")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Run directory for --images (default runs/<folder>-scored).")] = None,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            help="Score this VLMEvalKit prediction file ({model}_{dataset}.xlsx/.tsv/.csv) as a run; "
+            "needs neither images nor the benchmark TSV (checked against it when present)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Run directory for --images/--predictions (default runs/<name>-scored)."),
+    ] = None,
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Only these tasks of the run.")] = None,
     option: Annotated[
         list[str] | None, typer.Option("--option", "-o", help="Scoring option TASK.KEY=VALUE (repeatable).")
@@ -73,14 +84,20 @@ def score(
         return
     overrides = parse_data_overrides(data)
     target_path = Path(target)
-    if force and images is None:
-        raise typer.BadParameter("--force applies to --images only: re-scoring a run never changes its model")
-    if images is not None:
-        run_dir = out or Path("runs") / f"{images.resolve().name}-scored"
+    if images is not None and predictions is not None:
+        raise typer.BadParameter("pass --images or --predictions, not both")
+    source = images if images is not None else predictions
+    if force and source is None:
+        raise typer.BadParameter(
+            "--force applies to --images and --predictions only: re-scoring a run never changes its model"
+        )
+    if source is not None:
+        run_dir = out or Path("runs") / f"{source.resolve().name if images is not None else source.stem}-scored"
         results = score_external(
             target,
-            images,
+            source,
             run_dir,
+            predictions=predictions is not None,
             task_options=options.get(target),
             allow_incomplete=allow_incomplete,
             batch_size=batch_size,
@@ -93,8 +110,8 @@ def score(
     else:
         if not (target_path / "manifest.json").is_file():
             raise typer.BadParameter(
-                f"{target} is not a run directory (no manifest.json); to score a folder of outputs pass "
-                f"a task name and --images DIR"
+                f"{target} is not a run directory (no manifest.json); to score outputs of another tool pass "
+                f"a task name and --images DIR or --predictions FILE"
             )
         run_dir = target_path
         results = rescore(
