@@ -80,6 +80,8 @@ class UpstreamCheck:
     skipped_color: int = 0
     per_tag: dict[str, list[int]] = field(default_factory=dict)  # tag -> [rows, checked, agree]
     disagreements: list[Disagreement] = field(default_factory=list)
+    #: metadata keys GenEval's evaluator does not read (and neither do we), e.g. a CoT pipeline's ``cot``
+    ignored_keys: set[str] = field(default_factory=set)
     upstream: Summary | None = None
     rederived: Summary | None = None
 
@@ -125,6 +127,30 @@ def _json_field(value: Any, path: Path, number: int, name: str) -> Any:
     return value
 
 
+_READ_KEYS = frozenset({"tag", "include", "exclude", "prompt"})
+_READ_GROUP_KEYS = frozenset({"class", "count", "color", "position"})
+
+
+def evaluated_metadata(raw: Any, ignored: set[str]) -> Any:
+    """``raw`` without the keys GenEval's evaluator never reads (a rewritten-prompt or CoT pipeline
+    adds ``cot``, ``final_prompt``, ...): upstream ignores them, so they are dropped here too, and
+    their names are added to ``ignored`` so that the report can say so."""
+    if not isinstance(raw, dict):
+        return raw
+    out = {k: v for k, v in raw.items() if k in _READ_KEYS}
+    ignored.update(k for k in raw if k not in _READ_KEYS)
+    for key in ("include", "exclude"):
+        groups = out.get(key)
+        if isinstance(groups, list):
+            ignored.update(
+                f"{key}[].{k}" for g in groups if isinstance(g, dict) for k in g if k not in _READ_GROUP_KEYS
+            )
+            out[key] = [
+                {k: v for k, v in g.items() if k in _READ_GROUP_KEYS} if isinstance(g, dict) else g for g in groups
+            ]
+    return out
+
+
 def check_upstream_results(path: Path, rules: RuleOptions | None = None) -> UpstreamCheck:
     """Re-derive every colour-free decision of GenEval's ``results.jsonl`` from its detections."""
     rules = rules or RuleOptions()
@@ -134,7 +160,7 @@ def check_upstream_results(path: Path, rules: RuleOptions | None = None) -> Upst
     for number, row in _read_rows(path):
         check.rows += 1
         raw_meta = _json_field(row["metadata"], path, number, "metadata")
-        meta = parse_line(raw_meta, 0, f"{path} line {number} metadata")
+        meta = parse_line(evaluated_metadata(raw_meta, check.ignored_keys), 0, f"{path} line {number} metadata")
         tag = meta.tag
         stats = check.per_tag.setdefault(tag, [0, 0, 0])
         stats[0] += 1
@@ -192,21 +218,34 @@ def print_check(console: Console, check: UpstreamCheck, *, show: int = 10) -> No
         for tag in check.upstream.tags:
             summary.add_column(tag, justify="right")
         summary.add_column("overall", justify="right")
+        summary.add_column("images", justify="right")
         summary.add_column("prompts", justify="right")
         for name, s in (("GenEval's decisions", check.upstream), ("re-derived (colour tags kept)", check.rederived)):
             summary.add_row(
                 name,
                 *[f"{s.tags.get(t, float('nan')):.4f}" for t in check.upstream.tags],
                 f"{s.overall:.5f}",
+                f"{s.image_accuracy:.4f}",
                 f"{s.prompt_accuracy:.4f}",
             )
         console.print(summary)
+        up = check.upstream
+        console.print(
+            f"GenEval's decisions: {up.n_images} images of {up.n_prompts} prompts; correct images "
+            f"{up.image_accuracy:.2%}, prompts with a correct image {up.prompt_accuracy:.2%}, overall "
+            f"(mean of the tags) {up.overall:.5f}"
+        )
         n = check.upstream.n_images
         if n % 553 or n // 553 < 1 or check.upstream.n_prompts != 553:
             console.print(
                 f"[yellow]note[/] the file has {n} images of {check.upstream.n_prompts} prompts; a "
                 "complete GenEval run has 553 prompts x N images"
             )
+    if check.ignored_keys:
+        console.print(
+            f"[yellow]note[/] metadata keys GenEval's evaluator does not read were ignored: "
+            f"{', '.join(sorted(check.ignored_keys))}"
+        )
     if check.reasons_differ:
         console.print(f"[yellow]note[/] {check.reasons_differ} agreeing rows word their reason differently")
     for d in check.disagreements[:show]:
