@@ -58,6 +58,14 @@ def score(
     ] = False,
     allow_incomplete: Annotated[bool, typer.Option(help="Report results even if samples are missing.")] = False,
     show_breakdowns: Annotated[bool, typer.Option("--breakdowns/--no-breakdowns", help="Per-category tables.")] = False,
+    crosscheck: Annotated[
+        str | None,
+        typer.Option(
+            help="With a run directory: also score its predictions with VLMEvalKit's own code ('vlmevalkit'; "
+            "a checkout named by $MING_EVAL_VLMEVALKIT_SRC, or an installed vlmeval) and print per-sample "
+            "agreement (exit 1 if any verdict differs)."
+        ),
+    ] = None,
     upstream_results: Annotated[
         Path | None,
         typer.Option(
@@ -91,6 +99,13 @@ def score(
         raise typer.BadParameter(
             "--force applies to --images and --predictions only: re-scoring a run never changes its model"
         )
+    if crosscheck is not None:
+        if crosscheck != "vlmevalkit":
+            raise typer.BadParameter(f"--crosscheck {crosscheck}: the only tool known is 'vlmevalkit'")
+        if source is not None:
+            raise typer.BadParameter(
+                "--crosscheck applies to a run directory; import the file first, then check the run"
+            )
     if source is not None:
         run_dir = out or Path("runs") / f"{source.resolve().name if images is not None else source.stem}-scored"
         results = score_external(
@@ -125,10 +140,14 @@ def score(
             console=console,
             wait=wait,
         )
-    if not results:
-        return
-    console.print(results_table(results, title=f"scores of {run_dir}", caption=f"run: {run_dir}"))
-    if show_breakdowns:
-        for table in breakdown_tables(results):
-            console.print(table)
-    print_notes(console, results)
+    if results:
+        console.print(results_table(results, title=f"scores of {run_dir}", caption=f"run: {run_dir}"))
+        if show_breakdowns:
+            for table in breakdown_tables(results):
+                console.print(table)
+        print_notes(console, results)
+    if crosscheck is not None:
+        from ming_eval.tasks.vlm.vlmevalkit_check import run_kit_crosscheck
+
+        if not run_kit_crosscheck(run_dir, task, console):
+            raise typer.Exit(1)

@@ -29,6 +29,7 @@ from ming_eval.judge import JudgeClient, JudgeConfig
 from ming_eval.store.jsonl import write_json_atomic
 from ming_eval.tasks.vlm.imported import (
     MATCHING_CHANGED,
+    PREDICTION,
     PredictionFile,
     dataset_in_name,
     read_import_state,
@@ -391,6 +392,14 @@ class VlmTask(BaseTask):
                 "(the result is then marked not comparable)",
             )
         return str(path)
+
+    def benchmark_rows(self, ctx: TaskContext) -> list[dict[str, Any]]:
+        """The benchmark's rows without images, as VLMEvalKit reads them: from the imported prediction
+        file, else from the TSV."""
+        if self.opts.predictions_file:
+            pf = self._imported_file(ctx)
+            return [{k: v for k, v in row.items() if k != PREDICTION} for row in pf.rows]
+        return list(self.load_table(ctx).rows)
 
     def with_options(self, **changes: Any) -> VlmTask:
         return type(self)(self.card, self.options.model_copy(update=changes))
