@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ming_eval.cards.schema import DataFile, UnderstandProtocol
 from ming_eval.core.results import JUDGE_UNAVAILABLE, Prediction, SampleScore, Status
-from ming_eval.core.sample import Capability, Sample, UnderstandRequest
+from ming_eval.core.sample import Capability, Sample, TextPart, UnderstandRequest
 from ming_eval.core.statistic import Mean, Statistic
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.errors import DataError
@@ -317,8 +317,9 @@ class VlmTask(BaseTask):
         for i, row in enumerate(pf.rows):
             source = pf.where(i)
             target, meta = self.target_and_meta(row, source)
-            content = build_content(self.kind, "default", row, [], source)
-            out.append(Sample(str(clean(row["index"])), UnderstandRequest(content), target=target, meta=meta))
+            # the model already answered: the request only shows the question (the images are not in the file)
+            request = UnderstandRequest((TextPart(str(row["question"])),))
+            out.append(Sample(str(clean(row["index"])), request, target=target, meta=meta))
         return out
 
     def import_predictions(

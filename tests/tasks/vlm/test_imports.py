@@ -19,7 +19,7 @@ from ming_eval.data.files import file_digest
 from ming_eval.errors import DataError, MingEvalError
 from ming_eval.runner.rescore import rescore, score_external
 from ming_eval.store.run_store import RunStore
-from ming_eval.testing.fixtures.vlm import make_mathvista, make_mcq, make_ocrbench
+from ming_eval.testing.fixtures.vlm import make_mathvista, make_mcq, make_mmmu, make_ocrbench
 from tests.cli.test_cli import run_cli
 from tests.tasks.vlm.helpers import load, score
 
@@ -186,3 +186,16 @@ def test_an_older_vlmevalkit_file_gets_the_matching_hint(tmp_path):
         argv=["t"],
     )["mmstar"]
     assert not any("matching=v0.2" in n for n in v02.notes)
+
+
+def test_mmmu_questions_with_image_placeholders_import_without_images(tmp_path):
+    """MMMU questions say ``<image 1>``; the file has no images, and none are needed to score."""
+    tsv = make_mmmu(tmp_path / "data" / "MMMU_DEV_VAL.tsv")
+    outputs = {
+        str(i): o for i, o in zip(pd.read_csv(tsv, sep="\t")["index"], ["A", "B", "red", "C", "A", "x"], strict=True)
+    }
+    ref = _reference("mmmu_dev_val", tmp_path, make_mmmu, outputs, judge="exact_matching")
+    pred = vlmevalkit_file(tsv, tmp_path / "vk" / "M_MMMU_DEV_VAL.xlsx", outputs)
+    result = _import(tmp_path / "run", pred, "mmmu_dev_val")["mmmu_dev_val"]
+    assert result.primary_metric.value == pytest.approx(ref.primary_metric.value)
+    assert result.breakdowns == ref.breakdowns
