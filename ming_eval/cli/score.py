@@ -33,7 +33,8 @@ def score(
         Path | None,
         typer.Option(
             help="Score this VLMEvalKit prediction file ({model}_{dataset}.xlsx/.tsv/.csv) as a run; "
-            "needs neither images nor the benchmark TSV (checked against it when present)."
+            "needs neither images nor the benchmark TSV (checked against it when present). Also an "
+            "lmms-eval --log_samples file (*_samples_<task>.jsonl; MMStar and MMBench dev; needs the TSV)."
         ),
     ] = None,
     out: Annotated[

@@ -32,7 +32,9 @@ from ming_eval.tasks.vlm.imported import (
     PREDICTION,
     PredictionFile,
     dataset_in_name,
+    lmms_task_of,
     read_import_state,
+    read_lmms_log,
     read_prediction_file,
     run_date,
     sha256_of,
@@ -47,6 +49,13 @@ if TYPE_CHECKING:
 LMUDATA_ENV = "LMUData"
 IMPORT_STATE = "import.json"  # what was imported into a task folder (source, sha256, TSV cross-check)
 IMPORTED_PREFIX = "imported_predictions"
+#: lmms-eval tasks whose logged samples carry the VLMEvalKit index of the same benchmark
+LMMS_TASKS: dict[str, tuple[str, ...]] = {
+    "MMStar": ("mmstar",),
+    "MMBench_DEV_EN": ("mmbench_en_dev",),
+    "MMBench_DEV_CN": ("mmbench_cn_dev",),
+}
+LMMS_TASK_OF = {"mmstar": "mmstar", "mmbench_en_dev": "mmbench_dev_en", "mmbench_cn_dev": "mmbench_dev_cn"}
 EXACT_MATCHING = "exact_matching"
 # options that change how the judge is reached, not what it answers: kept out of the scoring fingerprint
 _TRANSPORT_OPTIONS = (
@@ -304,6 +313,8 @@ class VlmTask(BaseTask):
 
     # -- VLMEvalKit prediction files -----------------------------------------------------------
     def prediction_import_options(self, source: Path) -> dict[str, Any]:
+        if source.suffix.lower() == ".jsonl":  # an lmms-eval log: the samples stay the TSV's
+            return {}
         return {"predictions_file": IMPORTED_PREFIX + source.suffix.lower()}
 
     def _imported_file(self, ctx: TaskContext) -> PredictionFile:
@@ -329,6 +340,8 @@ class VlmTask(BaseTask):
         into the task's folder (``predictions_file``), where :meth:`samples` reads it from then on."""
         from ming_eval.registry import list_task_cards
 
+        if source.suffix.lower() == ".jsonl":
+            return self._import_lmms_log(source, ctx, store, allow_incomplete=allow_incomplete)
         pf = read_prediction_file(source, self.required_columns)
         datasets = {str(c.options["dataset"]): c.name for c in list_task_cards() if "dataset" in c.options}
         named = dataset_in_name(source, list(datasets))
@@ -361,6 +374,54 @@ class VlmTask(BaseTask):
             writer.close()
         write_json_atomic(state_path, {**state, "tsv": checked, "vlmevalkit_run_date": run_date(source)})
         return len(samples)
+
+    def _import_lmms_log(self, source: Path, ctx: TaskContext, store: TaskStore, *, allow_incomplete: bool) -> int:
+        """Record the answers of an lmms-eval ``--log_samples`` file; its samples are matched with the
+        TSV's rows by index (lmms-eval's logs carry no options, so the TSV is needed)."""
+        accepted = LMMS_TASKS.get(self.opts.dataset, ())
+        logged = lmms_task_of(source)
+        if not accepted:
+            raise DataError(
+                f"{source}: lmms-eval logs can be imported for {', '.join(sorted(LMMS_TASK_OF))}, not for "
+                f"task {self.name} (its lmms-eval samples carry no VLMEvalKit index to match with the TSV)"
+            )
+        if logged is not None and logged not in accepted:
+            raise DataError(
+                f"{source} is lmms-eval's log of task {logged}, not of {' or '.join(accepted)} (task {self.name})",
+                hint=f"score it as task {LMMS_TASK_OF[logged]}" if logged in LMMS_TASK_OF else None,
+            )
+        answers = read_lmms_log(source)
+        samples = {s.id: s for s in VlmTask.samples(self, ctx)}
+        for answer in answers:
+            sample = samples.get(answer.index)
+            where = f"{source} line {answer.line} (index {answer.index})"
+            if sample is None:
+                raise DataError(
+                    f"{where}: no row of {self.data_file} has this index",
+                    hint=f"the log was made for another benchmark than {self.opts.dataset}",
+                )
+            if answer.target is not None and isinstance(sample.target, str) and answer.target != sample.target:
+                raise DataError(f"{where}: the logged target {answer.target!r} differs from {sample.target!r}")
+        absent = sorted(set(samples) - {a.index for a in answers})
+        if absent and not allow_incomplete:
+            raise DataError(
+                f"{source}: {len(absent)} of the {len(samples)} samples of {self.data_file} are not in the log "
+                f"(e.g. {', '.join(absent[:5])})",
+                hint="pass the whole log, or --allow-incomplete to score what it has (then not comparable)",
+            )
+        store.dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, store.dir / "imported_lmms_samples.jsonl")
+        writer = store.record_writer(0)
+        try:
+            for answer in answers:
+                writer.write(Prediction(answer.index, Status.OK, output=answer.text).to_record())
+        finally:
+            writer.close()
+        write_json_atomic(
+            store.dir / IMPORT_STATE,
+            {"source": str(source.resolve()), "sha256": sha256_of(source), "format": "lmms-eval", "rows": len(answers)},
+        )
+        return len(answers)
 
     def _crosscheck_tsv(
         self, pf: PredictionFile, samples: list[Sample], ctx: TaskContext, *, allow_incomplete: bool
@@ -406,12 +467,14 @@ class VlmTask(BaseTask):
         return type(self)(self.card, self.options.model_copy(update=changes))
 
     def source_notes(self, ctx: TaskContext) -> list[str]:
-        if not self.opts.predictions_file or ctx.work_dir is None:
-            return []
-        state_path = ctx.work_dir / IMPORT_STATE
-        if not state_path.is_file():
+        state_path = None if ctx.work_dir is None else ctx.work_dir / IMPORT_STATE
+        if state_path is None or not state_path.is_file():
             return []
         state = read_import_state(state_path)
+        if state.get("format") == "lmms-eval":
+            return [f"predictions imported from lmms-eval's log {state.get('source')} ({state.get('rows')} samples)"]
+        if not self.opts.predictions_file:
+            return []
         notes = [f"predictions imported from VLMEvalKit's file {state.get('source')} ({state.get('rows')} rows)"]
         if not state.get("tsv"):
             notes.append(

@@ -8,6 +8,7 @@ the ``image`` column dropped, a ``prediction`` column of strings added, and the 
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -199,3 +200,70 @@ def test_mmmu_questions_with_image_placeholders_import_without_images(tmp_path):
     result = _import(tmp_path / "run", pred, "mmmu_dev_val")["mmmu_dev_val"]
     assert result.primary_metric.value == pytest.approx(ref.primary_metric.value)
     assert result.breakdowns == ref.breakdowns
+
+
+# -- lmms-eval --log_samples ---------------------------------------------------------------------
+
+
+def lmms_log(tsv: Path, out: Path, outputs: Mapping[str, str], *, keep_doc: bool = False) -> Path:
+    """``{date}_samples_mmstar.jsonl`` as lmms-eval writes it: one JSON line per doc, with doc_id,
+    target (a string), filtered_resps (the single response, unwrapped), the doc's hash, its metric
+    entries (MMStar's carry ``question_id`` = the index) and, before lmms-eval 0.4, the doc itself."""
+    frame = pd.read_csv(tsv, sep="\t")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
+        for doc_id, row in enumerate(frame.drop(columns=["image"]).to_dict(orient="records")):
+            text = outputs.get(str(row["index"]), "")
+            entry = {"question_id": row["index"], "l2_category": row["l2-category"], "score": 0.0}
+            record: dict = {"doc_id": doc_id, "target": str(row["answer"]), "filtered_resps": [text]}
+            if keep_doc:
+                record["doc"] = {k: (None if pd.isna(v) else v) for k, v in row.items()}
+                record["resps"] = [[text]]
+            record.update({"doc_hash": "0" * 64, "input": "<image>...", row["category"]: entry, "average": entry})
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return out
+
+
+@pytest.mark.parametrize("keep_doc", [False, True])
+def test_an_lmms_eval_log_scores_as_the_same_outputs(tmp_path, monkeypatch, keep_doc):
+    lmu = tmp_path / "LMUData"
+    tsv = make_mcq(lmu / "MMStar.tsv", n=6)
+    monkeypatch.setenv("LMUData", str(lmu))
+    md5 = {"data_md5": file_digest(tsv, "md5")}
+    ref = _reference("mmstar", tmp_path, lambda p: make_mcq(p, n=6), MCQ_OUTPUTS, judge="exact_matching")
+    log = lmms_log(
+        tsv, tmp_path / "logs" / "m" / "20260101_120000_samples_mmstar.jsonl", MCQ_OUTPUTS, keep_doc=keep_doc
+    )
+    result = _import(tmp_path / "a", log, options=md5)["mmstar"]
+    assert result.primary_metric.value == pytest.approx(ref.primary_metric.value)
+    assert any("lmms-eval's log" in n for n in result.notes)
+    again = rescore(tmp_path / "a" / "run", argv=["t"])["mmstar"]
+    assert again.primary_metric.value == pytest.approx(ref.primary_metric.value)
+
+
+def test_bad_lmms_eval_logs_are_named(tmp_path, monkeypatch):
+    lmu = tmp_path / "LMUData"
+    tsv = make_mcq(lmu / "MMStar.tsv", n=6)
+    monkeypatch.setenv("LMUData", str(lmu))
+    md5 = {"data_md5": file_digest(tsv, "md5")}
+    other = lmms_log(tsv, tmp_path / "l" / "20260101_samples_mmbench_en_dev.jsonl", MCQ_OUTPUTS)
+    with pytest.raises(
+        DataError, match=r"log of task mmbench_en_dev, not of mmstar .*\n.*score it as task mmbench_dev_en"
+    ):
+        _import(tmp_path / "a", other, options=md5)
+    good = lmms_log(tsv, tmp_path / "l" / "x_samples_mmstar.jsonl", MCQ_OUTPUTS)
+    lines = good.read_text().splitlines()
+    wrong = json.loads(lines[2])
+    wrong["target"] = "Z"
+    bad = tmp_path / "l2" / "x_samples_mmstar.jsonl"
+    bad.parent.mkdir()
+    bad.write_text("\n".join([*lines[:2], json.dumps(wrong), *lines[3:]]) + "\n")
+    with pytest.raises(DataError, match=r"x_samples_mmstar.jsonl line 3 \(index 2\): the logged target 'Z'"):
+        _import(tmp_path / "b", bad, options=md5)
+    short = tmp_path / "l3" / "x_samples_mmstar.jsonl"
+    short.parent.mkdir()
+    short.write_text("\n".join(lines[:4]) + "\n")
+    with pytest.raises(DataError, match=r"2 of the 6 samples .* are not in the log"):
+        _import(tmp_path / "c", short, options=md5)
+    with pytest.raises(DataError, match="lmms-eval logs can be imported for"):
+        _import(tmp_path / "d", good, "hallusionbench")
