@@ -71,7 +71,8 @@ def score(
         Path | None,
         typer.Option(
             help="GenEval only: re-derive the decisions of GenEval's own results.jsonl from its recorded "
-            "detections and report how many agree (exit 1 if any differs)."
+            "detections and report how many agree (exit 1 if any differs); with --out, also score the "
+            "images it names as a run."
         ),
     ] = None,
 ) -> None:
@@ -85,12 +86,18 @@ def score(
     from ming_eval.runner.rescore import rescore, score_external
 
     options = parse_task_options(option)
+    agreed = True
     if upstream_results is not None:
         from ming_eval.tasks.geneval.upstream import run_upstream_check
 
-        if not run_upstream_check(target, upstream_results, options.get(target), console):
-            raise typer.Exit(1)
-        return
+        agreed = run_upstream_check(target, upstream_results, options.get(target), console)
+        if out is None:
+            if not agreed:
+                raise typer.Exit(1)
+            return
+        from ming_eval.tasks.geneval.upstream import image_folder_of
+
+        images = images or image_folder_of(upstream_results)  # with --out: its images become a run
     overrides = parse_data_overrides(data)
     target_path = Path(target)
     if images is not None and predictions is not None:
@@ -150,5 +157,6 @@ def score(
     if crosscheck is not None:
         from ming_eval.tasks.vlm.vlmevalkit_check import run_kit_crosscheck
 
-        if not run_kit_crosscheck(run_dir, task, console):
-            raise typer.Exit(1)
+        agreed = run_kit_crosscheck(run_dir, task, console) and agreed
+    if not agreed:
+        raise typer.Exit(1)

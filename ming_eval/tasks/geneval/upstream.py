@@ -277,3 +277,25 @@ def run_upstream_check(task_name: str, path: Path, overrides: dict[str, Any] | N
     check = check_upstream_results(path, task.opts.rules())
     print_check(console, check)
     return check.ok
+
+
+def image_folder_of(path: Path) -> Path:
+    """The image folder a results file was made from: its ``filename`` entries are
+    ``<folder>/<5-digit index>/samples/<n>.png``, relative to where GenEval ran (tried from here, then
+    beside the results file)."""
+    rows = _read_rows(path)
+    number, row = rows[0]
+    name = Path(str(row["filename"]))
+    if len(name.parts) < 4 or name.parent.name != "samples":
+        raise DataError(
+            f"{path} line {number}: filename {name} is not <folder>/<index>/samples/<n>.png",
+            hint="score the image folder with --images DIR",
+        )
+    folder = name.parents[2]
+    for candidate in [folder] if folder.is_absolute() else [Path.cwd() / folder, path.parent / folder]:
+        if candidate.is_dir():
+            return candidate
+    raise DataError(
+        f"the images of {path} are not at {folder} (from its filename column)",
+        hint="pass the folder they are in with --images DIR instead of --upstream-results",
+    )
