@@ -327,7 +327,12 @@ class VlmTask(BaseTask):
         out: list[Sample] = []
         for i, row in enumerate(pf.rows):
             source = pf.where(i)
-            target, meta = self.target_and_meta(row, source)
+            try:
+                target, meta = self.target_and_meta(row, source)
+            except DataError as exc:  # the hint of a damaged TSV does not fit a prediction file
+                raise DataError(
+                    exc.message, hint="the file is not as VLMEvalKit wrote it; pass the original prediction file"
+                ) from exc
             # the model already answered: the request only shows the question (the images are not in the file)
             request = UnderstandRequest((TextPart(str(row["question"])),))
             out.append(Sample(str(clean(row["index"])), request, target=target, meta=meta))

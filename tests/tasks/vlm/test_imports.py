@@ -163,6 +163,14 @@ def test_bad_files_are_named(tmp_path):
     frame.to_csv(dup, sep="\t", index=False, quoting=csv.QUOTE_ALL)
     with pytest.raises(DataError, match=r"Dup_MMStar.tsv row 5 \(index 1\): index 1 appears again \(first at row 2\)"):
         _import(tmp_path / "e", dup)
+    mv = make_mathvista(tmp_path / "data" / "MathVista_MINI.tsv")
+    frame = pd.read_csv(vlmevalkit_file(mv, tmp_path / "h" / "X_MathVista_MINI.tsv", {}), sep="\t")
+    frame.loc[3, "answer_type"] = None
+    holed = tmp_path / "vk" / "Holed_MathVista_MINI.tsv"
+    frame.to_csv(holed, sep="\t", index=False, quoting=csv.QUOTE_ALL)
+    with pytest.raises(DataError, match=r"Holed_MathVista_MINI.tsv row 4 \(index 4\): the 'answer_type' cell") as err:
+        _import(tmp_path / "h2", holed, "mathvista_mini", options={"judge": None})
+    assert "re-download" not in str(err.value)
     with pytest.raises(MingEvalError, match="geneval cannot import a prediction file"):
         score_external("geneval", dup, tmp_path / "f", predictions=True, argv=["t"])
     txt = tmp_path / "vk" / "preds.json"
