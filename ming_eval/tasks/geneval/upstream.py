@@ -22,6 +22,7 @@ from rich.table import Table
 
 from ming_eval.errors import DataError
 from ming_eval.tasks.geneval.constants import TAGS
+from ming_eval.tasks.geneval.layout import GENEVAL_READS
 from ming_eval.tasks.geneval.metadata import parse_line
 from ming_eval.tasks.geneval.rules import ObjectMap, RuleOptions, evaluate, keep_ranked, objects_from_details
 from ming_eval.tasks.geneval.summary import ImageRow, Summary, summarize
@@ -127,7 +128,6 @@ def _json_field(value: Any, path: Path, number: int, name: str) -> Any:
     return value
 
 
-_READ_KEYS = frozenset({"tag", "include", "exclude", "prompt"})
 _READ_GROUP_KEYS = frozenset({"class", "count", "color", "position"})
 
 
@@ -137,8 +137,8 @@ def evaluated_metadata(raw: Any, ignored: set[str]) -> Any:
     their names are added to ``ignored`` so that the report can say so."""
     if not isinstance(raw, dict):
         return raw
-    out = {k: v for k, v in raw.items() if k in _READ_KEYS}
-    ignored.update(k for k in raw if k not in _READ_KEYS)
+    out = {k: v for k, v in raw.items() if k in GENEVAL_READS}
+    ignored.update(k for k in raw if k not in GENEVAL_READS)
     for key in ("include", "exclude"):
         groups = out.get(key)
         if isinstance(groups, list):
