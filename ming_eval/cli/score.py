@@ -16,6 +16,7 @@ EXAMPLES = """
   ming-eval score runs/ming-lite-uni --task geneval -o geneval.threshold=0.35
   ming-eval score geneval --images outputs/geneval_images --out runs/sdxl-external
   ming-eval score geneval --upstream-results geneval_outputs/results.jsonl
+  ming-eval score mmstar --predictions outputs/Qwen2-VL-7B/Qwen2-VL-7B_MMStar.xlsx --out runs/qwen2vl-vk
 """
 
 
@@ -28,7 +29,18 @@ def score(
     images: Annotated[
         Path | None, typer.Option(help="Score this folder of outputs (e.g. GenEval's layout) made by any tool.")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Run directory for --images (default runs/<folder>-scored).")] = None,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            help="Score this VLMEvalKit prediction file ({model}_{dataset}.xlsx/.tsv/.csv) as a run; "
+            "needs neither images nor the benchmark TSV (checked against it when present). Also an "
+            "lmms-eval --log_samples file (*_samples_<task>.jsonl; MMStar and MMBench dev; needs the TSV)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Run directory for --images/--predictions (default runs/<name>-scored)."),
+    ] = None,
     task: Annotated[list[str] | None, typer.Option("--task", "-t", help="Only these tasks of the run.")] = None,
     option: Annotated[
         list[str] | None, typer.Option("--option", "-o", help="Scoring option TASK.KEY=VALUE (repeatable).")
@@ -47,11 +59,20 @@ def score(
     ] = False,
     allow_incomplete: Annotated[bool, typer.Option(help="Report results even if samples are missing.")] = False,
     show_breakdowns: Annotated[bool, typer.Option("--breakdowns/--no-breakdowns", help="Per-category tables.")] = False,
+    crosscheck: Annotated[
+        str | None,
+        typer.Option(
+            help="With a run directory: also score its predictions with VLMEvalKit's own code ('vlmevalkit'; "
+            "a checkout named by $MING_EVAL_VLMEVALKIT_SRC, or an installed vlmeval) and print per-sample "
+            "agreement (exit 1 if any verdict differs)."
+        ),
+    ] = None,
     upstream_results: Annotated[
         Path | None,
         typer.Option(
             help="GenEval only: re-derive the decisions of GenEval's own results.jsonl from its recorded "
-            "detections and report how many agree (exit 1 if any differs)."
+            "detections and report how many agree (exit 1 if any differs); with --out, also score the "
+            "images it names as a run."
         ),
     ] = None,
 ) -> None:
@@ -65,22 +86,41 @@ def score(
     from ming_eval.runner.rescore import rescore, score_external
 
     options = parse_task_options(option)
+    agreed = True
     if upstream_results is not None:
         from ming_eval.tasks.geneval.upstream import run_upstream_check
 
-        if not run_upstream_check(target, upstream_results, options.get(target), console):
-            raise typer.Exit(1)
-        return
+        agreed = run_upstream_check(target, upstream_results, options.get(target), console)
+        if out is None:
+            if not agreed:
+                raise typer.Exit(1)
+            return
+        from ming_eval.tasks.geneval.upstream import image_folder_of
+
+        images = images or image_folder_of(upstream_results)  # with --out: its images become a run
     overrides = parse_data_overrides(data)
     target_path = Path(target)
-    if force and images is None:
-        raise typer.BadParameter("--force applies to --images only: re-scoring a run never changes its model")
-    if images is not None:
-        run_dir = out or Path("runs") / f"{images.resolve().name}-scored"
+    if images is not None and predictions is not None:
+        raise typer.BadParameter("pass --images or --predictions, not both")
+    source = images if images is not None else predictions
+    if force and source is None:
+        raise typer.BadParameter(
+            "--force applies to --images and --predictions only: re-scoring a run never changes its model"
+        )
+    if crosscheck is not None:
+        if crosscheck != "vlmevalkit":
+            raise typer.BadParameter(f"--crosscheck {crosscheck}: the only tool known is 'vlmevalkit'")
+        if source is not None:
+            raise typer.BadParameter(
+                "--crosscheck applies to a run directory; import the file first, then check the run"
+            )
+    if source is not None:
+        run_dir = out or Path("runs") / f"{source.resolve().name if images is not None else source.stem}-scored"
         results = score_external(
             target,
-            images,
+            source,
             run_dir,
+            predictions=predictions is not None,
             task_options=options.get(target),
             allow_incomplete=allow_incomplete,
             batch_size=batch_size,
@@ -93,8 +133,8 @@ def score(
     else:
         if not (target_path / "manifest.json").is_file():
             raise typer.BadParameter(
-                f"{target} is not a run directory (no manifest.json); to score a folder of outputs pass "
-                f"a task name and --images DIR"
+                f"{target} is not a run directory (no manifest.json); to score outputs of another tool pass "
+                f"a task name and --images DIR or --predictions FILE"
             )
         run_dir = target_path
         results = rescore(
@@ -108,10 +148,15 @@ def score(
             console=console,
             wait=wait,
         )
-    if not results:
-        return
-    console.print(results_table(results, title=f"scores of {run_dir}", caption=f"run: {run_dir}"))
-    if show_breakdowns:
-        for table in breakdown_tables(results):
-            console.print(table)
-    print_notes(console, results)
+    if results:
+        console.print(results_table(results, title=f"scores of {run_dir}", caption=f"run: {run_dir}"))
+        if show_breakdowns:
+            for table in breakdown_tables(results):
+                console.print(table)
+        print_notes(console, results)
+    if crosscheck is not None:
+        from ming_eval.tasks.vlm.vlmevalkit_check import run_kit_crosscheck
+
+        agreed = run_kit_crosscheck(run_dir, task, console) and agreed
+    if not agreed:
+        raise typer.Exit(1)

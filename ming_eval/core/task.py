@@ -262,3 +262,23 @@ class BaseTask(ABC):
         ``--allow-incomplete``) lets a task import a folder with missing outputs instead of refusing it.
         """
         raise MingEvalError(f"task {self.name} cannot score outputs from a folder")
+
+    # -- prediction files of other tools ------------------------------------------------------
+    def prediction_import_options(self, source: Path) -> dict[str, Any]:
+        """The options under which this task reads its samples from an imported prediction file
+        (``ming-eval score TASK --predictions FILE``); tasks that cannot import one refuse here."""
+        raise MingEvalError(
+            f"task {self.name} cannot import a prediction file",
+            hint="--predictions takes VLMEvalKit prediction files of the understanding tasks",
+        )
+
+    def import_predictions(
+        self, source: Path, ctx: TaskContext, store: TaskStore, *, allow_incomplete: bool = False
+    ) -> int:
+        """Write records for the answers in another tool's prediction file ``source``; returns how many.
+        Called on a task made with :meth:`prediction_import_options`, before :meth:`samples`."""
+        raise MingEvalError(f"task {self.name} cannot import a prediction file")
+
+    def source_notes(self, ctx: TaskContext) -> list[str]:
+        """Notes on where the run's outputs came from (an imported file), added to every result."""
+        return []

@@ -135,9 +135,11 @@ def score_external(
     argv: list[str] | None = None,
     force: bool = False,
     wait: bool = False,
+    predictions: bool = False,
 ) -> dict[str, TaskResult]:
-    """Score outputs that another tool wrote (e.g. a GenEval image folder) as a run of their own;
-    into a run directory made from another model or source only with ``force``."""
+    """Score outputs that another tool wrote (e.g. a GenEval image folder, or with ``predictions`` a
+    VLMEvalKit prediction file) as a run of their own; into a run directory made from another model or
+    source only with ``force``."""
     dist = Dist.from_env()
     dist.init()
     argv = argv if argv is not None else sys.argv
@@ -145,6 +147,8 @@ def score_external(
     graders = GraderService(device)
     try:
         task = resolve_task(task_name, task_options)
+        if predictions:
+            task = resolve_task(task_name, {**(task_options or {}), **task.prediction_import_options(source)})
         protocol = PROTOCOL_OF[task.capability]()
         store = RunStore.create(out) if dist.is_main else RunStore(out)
         if dist.is_main:
@@ -160,10 +164,15 @@ def score_external(
             graders=graders,
             data_overrides=data_overrides,
         )
-        samples = list(task.samples(ctx))
         model = ModelConfig(card={"name": model_name}, checkpoint=None, source=str(source.resolve()))
         existing = store.read_manifest()
         forced = check_same_model(existing, model, out, force=force)
+        if predictions and dist.is_main:
+            n = task.import_predictions(source, ctx, store.task(task.name), allow_incomplete=allow_incomplete)
+            if console is not None:
+                console.print(f"imported {n} predictions from {source}")
+        dist.barrier()
+        samples = list(task.samples(ctx))
         invocation = new_invocation("score-external", argv, dist, forced_differences=forced)
         tstore = store.task(task.name)
         manifest = existing if existing is not None else new_manifest(invocation.start, model)
@@ -174,10 +183,11 @@ def score_external(
         manifest.invocations.append(invocation)
         results: dict[str, TaskResult] = {}
         with recorded(store, manifest, invocation, dist):
-            if dist.is_main:
+            if dist.is_main and not predictions:
                 n = task.import_outputs(source, samples, tstore, allow_incomplete=allow_incomplete)
                 if console is not None:
                     console.print(f"imported {n} predictions from {source}")
+            if dist.is_main:
                 store.write_manifest(manifest)
             dist.barrier()
             result = score_task(

@@ -169,6 +169,7 @@ def finalize(
     full_ctx = ctx.for_scoring(samples, predictions)
     result = task.aggregate(scored, scored_scores, full_ctx)
     result.headline = task.headline()
+    result.notes.extend(task.source_notes(ctx))
     result.counts.setdefault("n", len(scored))
     result.counts["missing"] = len(missing)
     statuses: dict[str, int] = {}

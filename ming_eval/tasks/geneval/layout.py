@@ -68,6 +68,10 @@ class FolderScan:
         return sum(len(v) for v in self.images.values())
 
 
+#: the top-level metadata keys GenEval's evaluator reads
+GENEVAL_READS = frozenset({"tag", "include", "exclude", "prompt"})
+
+
 def _rel(path: Path, root: Path) -> str:
     try:
         return str(path.relative_to(root))
@@ -148,7 +152,11 @@ def scan_folder(
             scan.errors.append(exc.message)
             continue
         expected = prompts[index]
-        keys = differing_keys(found, expected.raw, ignore=("prompt",) if ignore_prompt_text else ())
+        # keys GenEval's evaluator never reads (a CoT pipeline's ``cot``, ``final_prompt``...) are ignored, as there
+        unread = sorted(k for k in found if k not in expected.raw and k not in GENEVAL_READS)
+        if unread:
+            scan.warnings.append(f"{_rel(meta_path, source)}: keys GenEval does not read ignored: {', '.join(unread)}")
+        keys = differing_keys(found, expected.raw, ignore=(*unread, *(("prompt",) if ignore_prompt_text else ())))
         if keys:
             detail = ""
             if keys == ["prompt"]:

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from ming_eval.errors import DataError
 from ming_eval.tasks.geneval.constants import TAGS
+from ming_eval.tasks.geneval.layout import GENEVAL_READS
 from ming_eval.tasks.geneval.metadata import parse_line
 from ming_eval.tasks.geneval.rules import ObjectMap, RuleOptions, evaluate, keep_ranked, objects_from_details
 from ming_eval.tasks.geneval.summary import ImageRow, Summary, summarize
@@ -80,6 +81,8 @@ class UpstreamCheck:
     skipped_color: int = 0
     per_tag: dict[str, list[int]] = field(default_factory=dict)  # tag -> [rows, checked, agree]
     disagreements: list[Disagreement] = field(default_factory=list)
+    #: metadata keys GenEval's evaluator does not read (and neither do we), e.g. a CoT pipeline's ``cot``
+    ignored_keys: set[str] = field(default_factory=set)
     upstream: Summary | None = None
     rederived: Summary | None = None
 
@@ -125,6 +128,29 @@ def _json_field(value: Any, path: Path, number: int, name: str) -> Any:
     return value
 
 
+_READ_GROUP_KEYS = frozenset({"class", "count", "color", "position"})
+
+
+def evaluated_metadata(raw: Any, ignored: set[str]) -> Any:
+    """``raw`` without the keys GenEval's evaluator never reads (a rewritten-prompt or CoT pipeline
+    adds ``cot``, ``final_prompt``, ...): upstream ignores them, so they are dropped here too, and
+    their names are added to ``ignored`` so that the report can say so."""
+    if not isinstance(raw, dict):
+        return raw
+    out = {k: v for k, v in raw.items() if k in GENEVAL_READS}
+    ignored.update(k for k in raw if k not in GENEVAL_READS)
+    for key in ("include", "exclude"):
+        groups = out.get(key)
+        if isinstance(groups, list):
+            ignored.update(
+                f"{key}[].{k}" for g in groups if isinstance(g, dict) for k in g if k not in _READ_GROUP_KEYS
+            )
+            out[key] = [
+                {k: v for k, v in g.items() if k in _READ_GROUP_KEYS} if isinstance(g, dict) else g for g in groups
+            ]
+    return out
+
+
 def check_upstream_results(path: Path, rules: RuleOptions | None = None) -> UpstreamCheck:
     """Re-derive every colour-free decision of GenEval's ``results.jsonl`` from its detections."""
     rules = rules or RuleOptions()
@@ -134,7 +160,7 @@ def check_upstream_results(path: Path, rules: RuleOptions | None = None) -> Upst
     for number, row in _read_rows(path):
         check.rows += 1
         raw_meta = _json_field(row["metadata"], path, number, "metadata")
-        meta = parse_line(raw_meta, 0, f"{path} line {number} metadata")
+        meta = parse_line(evaluated_metadata(raw_meta, check.ignored_keys), 0, f"{path} line {number} metadata")
         tag = meta.tag
         stats = check.per_tag.setdefault(tag, [0, 0, 0])
         stats[0] += 1
@@ -192,21 +218,34 @@ def print_check(console: Console, check: UpstreamCheck, *, show: int = 10) -> No
         for tag in check.upstream.tags:
             summary.add_column(tag, justify="right")
         summary.add_column("overall", justify="right")
+        summary.add_column("images", justify="right")
         summary.add_column("prompts", justify="right")
         for name, s in (("GenEval's decisions", check.upstream), ("re-derived (colour tags kept)", check.rederived)):
             summary.add_row(
                 name,
                 *[f"{s.tags.get(t, float('nan')):.4f}" for t in check.upstream.tags],
                 f"{s.overall:.5f}",
+                f"{s.image_accuracy:.4f}",
                 f"{s.prompt_accuracy:.4f}",
             )
         console.print(summary)
+        up = check.upstream
+        console.print(
+            f"GenEval's decisions: {up.n_images} images of {up.n_prompts} prompts; correct images "
+            f"{up.image_accuracy:.2%}, prompts with a correct image {up.prompt_accuracy:.2%}, overall "
+            f"(mean of the tags) {up.overall:.5f}"
+        )
         n = check.upstream.n_images
         if n % 553 or n // 553 < 1 or check.upstream.n_prompts != 553:
             console.print(
                 f"[yellow]note[/] the file has {n} images of {check.upstream.n_prompts} prompts; a "
                 "complete GenEval run has 553 prompts x N images"
             )
+    if check.ignored_keys:
+        console.print(
+            f"[yellow]note[/] metadata keys GenEval's evaluator does not read were ignored: "
+            f"{', '.join(sorted(check.ignored_keys))}"
+        )
     if check.reasons_differ:
         console.print(f"[yellow]note[/] {check.reasons_differ} agreeing rows word their reason differently")
     for d in check.disagreements[:show]:
@@ -238,3 +277,25 @@ def run_upstream_check(task_name: str, path: Path, overrides: dict[str, Any] | N
     check = check_upstream_results(path, task.opts.rules())
     print_check(console, check)
     return check.ok
+
+
+def image_folder_of(path: Path) -> Path:
+    """The image folder a results file was made from: its ``filename`` entries are
+    ``<folder>/<5-digit index>/samples/<n>.png``, relative to where GenEval ran (tried from here, then
+    beside the results file)."""
+    rows = _read_rows(path)
+    number, row = rows[0]
+    name = Path(str(row["filename"]))
+    if len(name.parts) < 4 or name.parent.name != "samples":
+        raise DataError(
+            f"{path} line {number}: filename {name} is not <folder>/<index>/samples/<n>.png",
+            hint="score the image folder with --images DIR",
+        )
+    folder = name.parents[2]
+    for candidate in [folder] if folder.is_absolute() else [Path.cwd() / folder, path.parent / folder]:
+        if candidate.is_dir():
+            return candidate
+    raise DataError(
+        f"the images of {path} are not at {folder} (from its filename column)",
+        hint="pass the folder they are in with --images DIR instead of --upstream-results",
+    )

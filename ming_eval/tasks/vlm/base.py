@@ -9,6 +9,7 @@ first, so nothing is downloaded twice.
 from __future__ import annotations
 
 import os
+import shutil
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,19 +20,42 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ming_eval.cards.schema import DataFile, UnderstandProtocol
-from ming_eval.core.results import JUDGE_UNAVAILABLE, Prediction, SampleScore
-from ming_eval.core.sample import Capability, Sample, UnderstandRequest
+from ming_eval.core.results import JUDGE_UNAVAILABLE, Prediction, SampleScore, Status
+from ming_eval.core.sample import Capability, Sample, TextPart, UnderstandRequest
 from ming_eval.core.statistic import Mean, Statistic
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.errors import DataError
 from ming_eval.judge import JudgeClient, JudgeConfig
+from ming_eval.store.jsonl import write_json_atomic
+from ming_eval.tasks.vlm.imported import (
+    MATCHING_CHANGED,
+    PREDICTION,
+    PredictionFile,
+    dataset_in_name,
+    lmms_task_of,
+    read_import_state,
+    read_lmms_log,
+    read_prediction_file,
+    run_date,
+    sha256_of,
+)
 from ming_eval.tasks.vlm.prompts import PROMPT_STYLES, Kind, build_content
 from ming_eval.tasks.vlm.tsv import TsvTable, clean
 
 if TYPE_CHECKING:
     from ming_eval.data.files import DataFiles
+    from ming_eval.store.run_store import TaskStore
 
 LMUDATA_ENV = "LMUData"
+IMPORT_STATE = "import.json"  # what was imported into a task folder (source, sha256, TSV cross-check)
+IMPORTED_PREFIX = "imported_predictions"
+#: lmms-eval tasks whose logged samples carry the VLMEvalKit index of the same benchmark
+LMMS_TASKS: dict[str, tuple[str, ...]] = {
+    "MMStar": ("mmstar",),
+    "MMBench_DEV_EN": ("mmbench_en_dev",),
+    "MMBench_DEV_CN": ("mmbench_cn_dev",),
+}
+LMMS_TASK_OF = {"mmstar": "mmstar", "mmbench_en_dev": "mmbench_dev_en", "mmbench_cn_dev": "mmbench_dev_cn"}
 EXACT_MATCHING = "exact_matching"
 # options that change how the judge is reached, not what it answers: kept out of the scoring fingerprint
 _TRANSPORT_OPTIONS = (
@@ -72,6 +96,11 @@ class VlmOptions(BaseModel):
         None,
         pattern=r"^[0-9a-f]{32}$",
         description="accept a TSV with this MD5 in place of the card's (a regenerated or custom file)",
+    )
+    predictions_file: str | None = Field(
+        None,
+        description="set by `ming-eval score TASK --predictions FILE`: the samples and outputs come from this "
+        "copy of a VLMEvalKit prediction file in the task's folder of the run, not from the TSV",
     )
 
 
@@ -267,6 +296,8 @@ class VlmTask(BaseTask):
         return TsvTable.load(path, required=self.required_columns, image_root=roots[0] if roots else None)
 
     def samples(self, ctx: TaskContext) -> list[Sample]:
+        if self.opts.predictions_file:
+            return self._file_samples(self._imported_file(ctx))
         table = self.load_table(ctx)
         protocol = ctx.protocol
         style = protocol.prompt_style if isinstance(protocol, UnderstandProtocol) else "default"
@@ -279,6 +310,190 @@ class VlmTask(BaseTask):
             target, meta = self.target_and_meta(row, source)
             out.append(Sample(str(clean(row["index"])), UnderstandRequest(content), target=target, meta=meta))
         return out
+
+    # -- VLMEvalKit prediction files -----------------------------------------------------------
+    def prediction_import_options(self, source: Path) -> dict[str, Any]:
+        if source.suffix.lower() == ".jsonl":  # an lmms-eval log: the samples stay the TSV's
+            return {}
+        return {"predictions_file": IMPORTED_PREFIX + source.suffix.lower()}
+
+    def _imported_file(self, ctx: TaskContext) -> PredictionFile:
+        name = self.opts.predictions_file
+        if ctx.work_dir is None or name is None:
+            raise DataError(f"task {self.name}: option predictions_file needs the run's task folder")
+        return read_prediction_file(ctx.work_dir / name, self.required_columns)
+
+    def _file_samples(self, pf: PredictionFile) -> list[Sample]:
+        out: list[Sample] = []
+        for i, row in enumerate(pf.rows):
+            source = pf.where(i)
+            try:
+                target, meta = self.target_and_meta(row, source)
+            except DataError as exc:  # the hint of a damaged TSV does not fit a prediction file
+                raise DataError(
+                    exc.message, hint="the file is not as VLMEvalKit wrote it; pass the original prediction file"
+                ) from exc
+            # the model already answered: the request only shows the question (the images are not in the file)
+            request = UnderstandRequest((TextPart(str(row["question"])),))
+            out.append(Sample(str(clean(row["index"])), request, target=target, meta=meta))
+        return out
+
+    def import_predictions(
+        self, source: Path, ctx: TaskContext, store: TaskStore, *, allow_incomplete: bool = False
+    ) -> int:
+        """Record the answers of a VLMEvalKit prediction file as this task's outputs; the file is copied
+        into the task's folder (``predictions_file``), where :meth:`samples` reads it from then on."""
+        from ming_eval.registry import list_task_cards
+
+        if source.suffix.lower() == ".jsonl":
+            return self._import_lmms_log(source, ctx, store, allow_incomplete=allow_incomplete)
+        pf = read_prediction_file(source, self.required_columns)
+        datasets = {str(c.options["dataset"]): c.name for c in list_task_cards() if "dataset" in c.options}
+        named = dataset_in_name(source, list(datasets))
+        if named is not None and named != self.opts.dataset:
+            raise DataError(
+                f"{source} is VLMEvalKit's prediction file for dataset {named}, not {self.opts.dataset} "
+                f"(task {self.name})",
+                hint=f"score it as task {datasets[named]}: ming-eval score {datasets[named]} --predictions {source}",
+            )
+        samples = self._file_samples(pf)
+        checked = self._crosscheck_tsv(pf, samples, ctx, allow_incomplete=allow_incomplete)
+        digest = sha256_of(source)
+        state = {"source": str(source.resolve()), "sha256": digest, "format": "vlmevalkit", "rows": len(samples)}
+        state_path = store.dir / IMPORT_STATE
+        if state_path.is_file():
+            old = read_import_state(state_path)
+            if old.get("sha256") != digest:
+                raise DataError(
+                    f"{store.dir} already holds scores of another prediction file ({old.get('source')})",
+                    hint="pass a new --out directory (the existing scores are left untouched)",
+                )
+        assert self.opts.predictions_file is not None
+        store.dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, store.dir / self.opts.predictions_file)
+        writer = store.record_writer(0)
+        try:
+            for sample, text in zip(samples, pf.predictions, strict=True):
+                writer.write(Prediction(sample.id, Status.OK, output=text).to_record())
+        finally:
+            writer.close()
+        write_json_atomic(state_path, {**state, "tsv": checked, "vlmevalkit_run_date": run_date(source)})
+        return len(samples)
+
+    def _import_lmms_log(self, source: Path, ctx: TaskContext, store: TaskStore, *, allow_incomplete: bool) -> int:
+        """Record the answers of an lmms-eval ``--log_samples`` file; its samples are matched with the
+        TSV's rows by index (lmms-eval's logs carry no options, so the TSV is needed)."""
+        accepted = LMMS_TASKS.get(self.opts.dataset, ())
+        logged = lmms_task_of(source)
+        if not accepted:
+            raise DataError(
+                f"{source}: lmms-eval logs can be imported for {', '.join(sorted(LMMS_TASK_OF))}, not for "
+                f"task {self.name} (its lmms-eval samples carry no VLMEvalKit index to match with the TSV)"
+            )
+        if logged is not None and logged not in accepted:
+            raise DataError(
+                f"{source} is lmms-eval's log of task {logged}, not of {' or '.join(accepted)} (task {self.name})",
+                hint=f"score it as task {LMMS_TASK_OF[logged]}" if logged in LMMS_TASK_OF else None,
+            )
+        answers = read_lmms_log(source)
+        samples = {s.id: s for s in VlmTask.samples(self, ctx)}
+        for answer in answers:
+            sample = samples.get(answer.index)
+            where = f"{source} line {answer.line} (index {answer.index})"
+            if sample is None:
+                raise DataError(
+                    f"{where}: no row of {self.data_file} has this index",
+                    hint=f"the log was made for another benchmark than {self.opts.dataset}",
+                )
+            if answer.target is not None and isinstance(sample.target, str) and answer.target != sample.target:
+                raise DataError(f"{where}: the logged target {answer.target!r} differs from {sample.target!r}")
+        absent = sorted(set(samples) - {a.index for a in answers})
+        if absent and not allow_incomplete:
+            raise DataError(
+                f"{source}: {len(absent)} of the {len(samples)} samples of {self.data_file} are not in the log "
+                f"(e.g. {', '.join(absent[:5])})",
+                hint="pass the whole log, or --allow-incomplete to score what it has (then not comparable)",
+            )
+        store.dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, store.dir / "imported_lmms_samples.jsonl")
+        writer = store.record_writer(0)
+        try:
+            for answer in answers:
+                writer.write(Prediction(answer.index, Status.OK, output=answer.text).to_record())
+        finally:
+            writer.close()
+        write_json_atomic(
+            store.dir / IMPORT_STATE,
+            {"source": str(source.resolve()), "sha256": sha256_of(source), "format": "lmms-eval", "rows": len(answers)},
+        )
+        return len(answers)
+
+    def _crosscheck_tsv(
+        self, pf: PredictionFile, samples: list[Sample], ctx: TaskContext, *, allow_incomplete: bool
+    ) -> str | None:
+        """Compare the file with the benchmark TSV when one is at hand (ids and answers); the TSV's
+        path, or None when there is none."""
+        path = ctx.data.locate(self.data_file)
+        if path is None or not path.is_file():
+            return None
+        expected = {s.id: s for s in VlmTask.samples(self.with_options(predictions_file=None), ctx)}
+        for i, sample in enumerate(samples):
+            ref = expected.get(sample.id)
+            if ref is None:
+                raise DataError(
+                    f"{pf.where(i)}: no row of {path} has this index",
+                    hint=f"the file was made for another dataset or version than {self.opts.dataset}",
+                )
+            if ref.target != sample.target:
+                raise DataError(
+                    f"{pf.where(i)}: the answer {sample.target!r} differs from {ref.target!r} in {path}",
+                    hint=f"the file was made from another version of {self.opts.dataset}; pass that TSV with "
+                    f"--data {self.data_file}=PATH",
+                )
+        absent = sorted(set(expected) - {s.id for s in samples})
+        if absent and not allow_incomplete:
+            shown = ", ".join(absent[:10]) + (" ..." if len(absent) > 10 else "")
+            raise DataError(
+                f"{pf.path}: {len(absent)} of the {len(expected)} rows of {path} have no prediction: {shown}",
+                hint="pass the whole prediction file, or --allow-incomplete to score the rows it has "
+                "(the result is then marked not comparable)",
+            )
+        return str(path)
+
+    def benchmark_rows(self, ctx: TaskContext) -> list[dict[str, Any]]:
+        """The benchmark's rows without images, as VLMEvalKit reads them: from the imported prediction
+        file, else from the TSV."""
+        if self.opts.predictions_file:
+            pf = self._imported_file(ctx)
+            return [{k: v for k, v in row.items() if k != PREDICTION} for row in pf.rows]
+        return list(self.load_table(ctx).rows)
+
+    def with_options(self, **changes: Any) -> VlmTask:
+        return type(self)(self.card, self.options.model_copy(update=changes))
+
+    def source_notes(self, ctx: TaskContext) -> list[str]:
+        state_path = None if ctx.work_dir is None else ctx.work_dir / IMPORT_STATE
+        if state_path is None or not state_path.is_file():
+            return []
+        state = read_import_state(state_path)
+        if state.get("format") == "lmms-eval":
+            return [f"predictions imported from lmms-eval's log {state.get('source')} ({state.get('rows')} samples)"]
+        if not self.opts.predictions_file:
+            return []
+        notes = [f"predictions imported from VLMEvalKit's file {state.get('source')} ({state.get('rows')} rows)"]
+        if not state.get("tsv"):
+            notes.append(
+                f"not cross-checked with {self.data_file} (not found locally): the questions and answers are "
+                "the prediction file's"
+            )
+        date = state.get("vlmevalkit_run_date")
+        matching = getattr(self.options, "matching", None)
+        if isinstance(date, str) and date < MATCHING_CHANGED and matching == "current":
+            notes.append(
+                f"the file comes from a VLMEvalKit run of {date}, before its answer extraction changed "
+                f"(2025-08-04); -o {self.name}.matching=v0.2 reproduces the scores of that version"
+            )
+        return notes
 
     @abstractmethod
     def target_and_meta(self, row: dict[str, Any], source: str) -> tuple[Any, dict[str, Any]]:

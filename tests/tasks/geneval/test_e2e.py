@@ -286,3 +286,44 @@ def test_tiny_random_detector(tmp_path, cards):
     cfg = config(tmp_path, cards, limit=6, options={"clip_model": clip, "clip_pretrained": None, "detector": detector})
     result = evaluate(cfg).results["geneval"]
     assert result.counts["images"] == 6 * N and 0.0 <= result.metrics["overall"].value <= 1.0
+
+
+def test_upstream_results_with_out_become_a_run_of_their_images(tmp_path, cards, injected, capsys, monkeypatch):
+    """``--upstream-results results.jsonl --out DIR``: the check, then the images the file names
+    (``<folder>/<index>/samples/<n>.png``, relative to where GenEval ran) scored as a run."""
+    from tests.cli.test_cli import run_cli
+
+    run = evaluate(config(tmp_path, cards)).results["geneval"]
+    images = tmp_path / "run" / "geneval" / "images"
+    rows = [
+        {
+            "filename": f"images/{i:05d}/samples/{k:04d}.png",
+            "tag": meta["tag"],
+            "prompt": meta["prompt"],
+            "correct": False,
+            "reason": "",
+            "metadata": json.dumps(meta),
+            "details": json.dumps({}),
+        }
+        for i, meta in enumerate(PROMPTS)
+        for k in range(N)
+    ]
+    results = tmp_path / "run" / "geneval" / "results.jsonl"
+    results.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.chdir(tmp_path)
+    args = ["score", "geneval", "--upstream-results", str(results), "--out", str(tmp_path / "up")]
+    args += ["-o", "geneval.prompt_set=custom", "-o", f"geneval.prompts_file={cards}"]
+    code, text = run_cli(args, capsys)
+    assert code == 0 and "agree" in text, text  # every re-derived decision agrees (nothing was detected)
+    stored = json.loads((tmp_path / "up" / "results.json").read_text())
+    assert stored["tasks"]["geneval"]["metrics"]["overall"]["value"] == run.metrics["overall"].value
+    assert images.is_dir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    moved = tmp_path / "moved.jsonl"
+    moved.write_text(results.read_text())
+    from ming_eval.errors import DataError
+    from ming_eval.tasks.geneval.upstream import image_folder_of
+
+    with pytest.raises(DataError, match="are not at images"):
+        image_folder_of(moved)

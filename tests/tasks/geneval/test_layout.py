@@ -116,3 +116,16 @@ def test_rewritten_folder_may_store_either_prompt(tmp_path, prompts):
 def test_not_a_folder(tmp_path, prompts):
     with pytest.raises(DataError, match="is not a folder"):
         scan_folder(tmp_path / "nope", prompts, N)
+
+
+def test_keys_geneval_does_not_read_are_ignored_with_a_warning(tmp_path, prompts):
+    """A CoT pipeline writes ``cot``/``final_prompt`` beside the metadata; GenEval's evaluator never reads them."""
+    root = make_folder(tmp_path / "imgs")
+    extra = {**SELFTEST_PROMPTS[1], "cot": "think", "final_prompt": "a long prompt"}
+    (root / "00001" / "metadata.jsonl").write_text(json.dumps(extra))
+    scan = scan_folder(root, prompts, N)
+    assert not scan.errors and scan.n_images == 12
+    assert scan.warnings == ["00001/metadata.jsonl: keys GenEval does not read ignored: cot, final_prompt"]
+    changed = {**SELFTEST_PROMPTS[2], "tag": "counting" if SELFTEST_PROMPTS[2]["tag"] != "counting" else "colors"}
+    (root / "00002" / "metadata.jsonl").write_text(json.dumps(changed))
+    assert any("differs in tag" in e for e in scan_folder(root, prompts, N).errors)  # what it reads still counts

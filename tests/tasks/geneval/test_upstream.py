@@ -165,3 +165,36 @@ def test_malformed_details_name_the_line(tmp_path, details):
     )
     with pytest.raises(DataError, match="line 1: malformed 'details'"):
         check_upstream_results(path)
+
+
+def test_extra_metadata_keys_of_a_cot_pipeline_are_ignored_as_geneval_does(tmp_path, capsys):
+    """A rewritten-prompt/CoT pipeline writes ``cot``, ``final_prompt``, ... into each metadata file;
+    GenEval's evaluator reads only tag/include/exclude, so the decisions are the same."""
+    from ming_eval.cli.app import main
+
+    plain, n, _ = results_file(tmp_path / "plain.jsonl")
+    frame = pd.read_json(plain, lines=True)
+    frame["metadata"] = [
+        json.dumps(
+            {
+                **json.loads(m),
+                "cot": "think",
+                "final_prompt": "a long prompt",
+                "include": [{**g, "note": "x"} for g in json.loads(m)["include"]],
+            }
+        )
+        for m in frame["metadata"]
+    ]
+    cot = tmp_path / "cot.jsonl"
+    with cot.open("w") as fh:
+        frame.to_json(fh, orient="records", lines=True)
+    check = check_upstream_results(cot)
+    base = check_upstream_results(plain)
+    assert check.ok and check.rows == n and check.agree == base.agree
+    assert check.ignored_keys == {"cot", "final_prompt", "include[].note"}
+    assert check.upstream is not None and base.upstream is not None
+    assert check.upstream.overall == base.upstream.overall
+    main(["score", "geneval", "--upstream-results", str(cot)])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "were ignored: cot, final_prompt, include[].note" in out
+    assert f"correct images {base.upstream.image_accuracy:.2%}" in out  # as summary_scores.py prints it

@@ -1,0 +1,224 @@
+"""VLMEvalKit prediction files (``{model}_{dataset}.xlsx|tsv|csv``) read as the samples and outputs of a run.
+
+VLMEvalKit's ``run.py`` writes, per model and dataset, the benchmark's rows without the ``image`` column
+plus a ``prediction`` column: ``.xlsx`` by default (``PRED_FORMAT=tsv`` for TSV; CSV and TSV are written
+with every cell quoted). The file carries the question, options, answer and categories, so it can be
+scored with neither images nor the benchmark TSV.
+
+Cells are read as VLMEvalKit reads them back (``pandas.read_excel`` / ``read_csv``, pandas' missing-value
+rules included), so the targets and breakdowns are the ones a TSV would give. The ``prediction`` column
+alone is read verbatim (an answer ``"None"`` stays ``"None"``; an empty cell is an empty answer): what
+the model said is kept, and the scorer decides about it as it does for a run of our own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ming_eval.errors import DataError
+from ming_eval.tasks.vlm.tsv import clean, is_missing
+
+SUFFIXES = (".xlsx", ".tsv", ".csv")
+PREDICTION = "prediction"
+#: VLMEvalKit's run folders: ``T20250301_Gabc1234`` (up to mid-2025) or ``T20250301-120000``
+_RUN_FOLDER = re.compile(r"^T(\d{8})[_-]")
+#: the day VLMEvalKit's answer extraction changed (commit c3371551: lone letters only among the last four
+#: words, ...); files from earlier runs were scored with the ``v0.2`` matching rules
+MATCHING_CHANGED = "20250804"
+
+
+@dataclass(frozen=True)
+class PredictionFile:
+    """A VLMEvalKit prediction file: its rows (as VLMEvalKit reads them) and the verbatim predictions."""
+
+    path: Path
+    rows: list[dict[str, Any]]
+    predictions: list[str]
+    columns: list[str]
+
+    def where(self, i: int) -> str:
+        """Names data row ``i`` (0-based) for messages: the file, the 1-based row and its index."""
+        return f"{self.path.name} row {i + 1} (index {clean(self.rows[i].get('index'))})"
+
+
+def _read(path: Path, *, verbatim: bool) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    if suffix == ".xlsx":
+        try:
+            import openpyxl  # noqa: F401
+        except ImportError as exc:
+            raise DataError(
+                f"reading {path} needs openpyxl", hint="pip install 'ming-eval[imports]' (or save the file as .tsv)"
+            ) from exc
+        if verbatim:
+            return pd.read_excel(path, dtype=str, keep_default_na=False)
+        return pd.read_excel(path)
+    sep = "\t" if suffix == ".tsv" else ","
+    if verbatim:
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    return pd.read_csv(path, sep=sep)
+
+
+def read_prediction_file(path: Path, required: Sequence[str]) -> PredictionFile:
+    """The rows of ``path``; a clear error when it is not a VLMEvalKit prediction file with ``required``
+    columns, or has duplicate indices."""
+    if path.suffix.lower() not in SUFFIXES:
+        raise DataError(
+            f"{path}: a VLMEvalKit prediction file is .xlsx, .tsv or .csv, not {path.suffix or 'without a suffix'}",
+            hint="pass the {model}_{dataset}.xlsx file that VLMEvalKit's run.py wrote",
+        )
+    if not path.is_file():
+        raise DataError(f"prediction file {path} does not exist")
+    try:
+        frame = _read(path, verbatim=False)
+        verbatim = _read(path, verbatim=True)
+    except (ValueError, OSError, pd.errors.ParserError, KeyError) as exc:
+        raise DataError(f"cannot read {path} as a VLMEvalKit prediction file: {exc}") from exc
+    columns = [str(c) for c in frame.columns]
+    missing = [c for c in [*required, PREDICTION] if c not in columns]
+    if missing:
+        raise DataError(
+            f"{path} lacks the column(s) {', '.join(missing)} (it has: {', '.join(columns) or 'none'})",
+            hint="pass the prediction file VLMEvalKit wrote for this benchmark ({model}_{dataset}.xlsx), "
+            "not a score summary"
+            if PREDICTION not in missing
+            else "this file holds no model answers: pass the {model}_{dataset} file VLMEvalKit's run.py wrote",
+        )
+    if frame.empty:
+        raise DataError(f"{path} has a header but no rows")
+    rows = frame.to_dict(orient="records")
+    predictions = ["" if is_missing(v) else str(v) for v in verbatim[PREDICTION].tolist()]
+    out = PredictionFile(path, rows, predictions, columns)
+    seen: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        key = clean(row.get("index"))
+        if key is None:
+            raise DataError(f"{path.name} row {i + 1}: the index cell is empty")
+        first = seen.setdefault(str(key), i)
+        if first != i:
+            raise DataError(
+                f"{out.where(i)}: index {key} appears again (first at row {first + 1})",
+                hint="the file was merged from several runs or edited; keep one row per index",
+            )
+    return out
+
+
+def dataset_in_name(path: Path, datasets: Sequence[str]) -> str | None:
+    """The dataset a file is named after (VLMEvalKit names it ``{model}_{dataset}.<ext>``), longest first."""
+    stem = path.stem
+    for name in sorted(datasets, key=len, reverse=True):
+        if stem == name or stem.endswith(f"_{name}"):
+            return name
+    return None
+
+
+def run_date(path: Path) -> str | None:
+    """The date (YYYYMMDD) of the VLMEvalKit run folder holding ``path``, if it sits in one."""
+    for part in reversed(path.resolve().parts[:-1]):
+        m = _RUN_FOLDER.match(part)
+        if m:
+            return m.group(1)
+    return None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_import_state(path: Path) -> dict[str, Any]:
+    """The record of an import (``import.json``); a clear error when it is damaged."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(state, dict):
+            raise ValueError(f"a JSON {type(state).__name__}, not an object")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(
+            f"cannot read {path}, the record of an imported prediction file: {exc}",
+            hint="import the file again into a new --out directory",
+        ) from exc
+    return state
+
+
+# -- lmms-eval --log_samples ------------------------------------------------------------------------
+#: lmms-eval writes ``{date}_samples_{task}.jsonl``
+_LMMS_NAME = re.compile(r"_samples_(?P<task>[A-Za-z0-9_.-]+)\.jsonl$")
+
+
+@dataclass(frozen=True)
+class LmmsAnswer:
+    line: int
+    index: str
+    target: str | None
+    text: str
+
+
+def lmms_task_of(path: Path) -> str | None:
+    """The lmms-eval task a ``--log_samples`` file is named after."""
+    m = _LMMS_NAME.search(path.name)
+    return m.group("task") if m else None
+
+
+def _index_of(record: dict[str, Any]) -> Any:
+    """The benchmark index of a logged sample: the doc's (lmms-eval before 0.4 kept the doc), else
+    the one its metric entries carry (``{"index": ...}`` or ``{"question_id": ...}``)."""
+    doc = record.get("doc")
+    if isinstance(doc, dict) and "index" in doc:
+        return doc["index"]
+    for value in record.values():
+        if isinstance(value, dict):
+            for key in ("index", "question_id"):
+                if key in value:
+                    return value[key]
+    return None
+
+
+def read_lmms_log(path: Path) -> list[LmmsAnswer]:
+    """The answers of an lmms-eval ``--log_samples`` JSONL file, one per logged doc."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+    out: list[LmmsAnswer] = []
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path} line {number} is not valid JSON ({exc.msg})") from exc
+        if not isinstance(record, dict) or "doc_id" not in record or "filtered_resps" not in record:
+            raise DataError(
+                f"{path} line {number} is not an lmms-eval sample (no doc_id/filtered_resps)",
+                hint="pass the samples_<task>.jsonl file lmms-eval --log_samples wrote",
+            )
+        index = _index_of(record)
+        if index is None:
+            raise DataError(
+                f"{path} line {number} (doc_id {record['doc_id']}): the sample carries no benchmark index "
+                "to match it with the TSV's rows"
+            )
+        resp = record["filtered_resps"]
+        while isinstance(resp, list):
+            resp = resp[0] if resp else ""
+        key = str(index)
+        first = seen.setdefault(key, number)
+        if first != number:
+            raise DataError(f"{path} line {number}: index {key} appears again (first at line {first})")
+        target = record.get("target")
+        out.append(LmmsAnswer(number, key, None if target is None else str(target), "" if resp is None else str(resp)))
+    if not out:
+        raise DataError(f"{path} has no samples")
+    return out
