@@ -253,3 +253,53 @@ def _blob_of(card_path: Path) -> str:
     import yaml
 
     return str(yaml.safe_load(card_path.read_text())["data"][0]["git_blob_sha1"])
+
+
+def test_a_prompt_upstream_drops_is_left_out_of_the_overall_and_of_compare(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ming_eval.report.compare import compare_runs
+    from tests.tasks.dpg_bench.fixtures import PARENT_FIRST_PROMPTS
+
+    root = tmp_path / "cards"
+    write_dpg_cards(root, Path(os.environ["MING_EVAL_CACHE"]), PARENT_FIRST_PROMPTS)
+    write_grader_card(root, answer="yes")
+    monkeypatch.setenv("MING_EVAL_CARDS_PATH", str(root))
+    monkeypatch.setattr(loader, "_INDEX", None)
+    # every answer is "yes": item 12's question 3 reaches its parent 1, the CSV's first row, which
+    # upstream never reads; its KeyError drops item 12, so the overall is item partiprompts7's 100, not 50
+    for name in ("a", "b"):
+        result = evaluate(RunConfig(tasks=["dpg_bench"], model="pixel", out=tmp_path / name, argv=["t"]))
+        run = result.results["dpg_bench"]
+        assert run.metrics["overall"].value == pytest.approx(100.0) and run.metrics["overall"].n == 1
+        assert list(run.info["dropped_by_upstream"]) == ["12"]
+    stored = scores_of(tmp_path / "a")
+    assert stored["12"]["details"]["groups"] == {"counted": "no"}
+    comparison = compare_runs(tmp_path / "a", tmp_path / "b").tasks[0]
+    assert comparison.overall.n == 1 and comparison.overall.base == pytest.approx(100.0)
+    assert all("is not the stored" not in n for n in comparison.notes)  # the headline recomputes exactly
+
+
+def test_compare_pairs_two_runs_per_prompt(tmp_path: Path, cards: Path) -> None:
+    from ming_eval.report.compare import compare_runs
+
+    runs = {}
+    for name, seed in (("a", 1), ("b", 2)):
+        cfg = RunConfig(tasks=["dpg_bench"], model="pixel", out=tmp_path / name, seed=seed, argv=["t"])
+        runs[name] = evaluate(cfg).results["dpg_bench"]
+    comparison = compare_runs(tmp_path / "a", tmp_path / "b", force=True).tasks[0]
+    assert comparison.task == "dpg_bench" and comparison.overall.n == len(MAIN_PROMPTS)
+    assert comparison.overall.base == pytest.approx(runs["a"].metrics["overall"].value)
+    assert comparison.overall.new == pytest.approx(runs["b"].metrics["overall"].value)
+    delta = runs["b"].metrics["overall"].value - runs["a"].metrics["overall"].value
+    assert comparison.overall.delta == pytest.approx(delta)
+
+
+def test_report_shows_the_run_beside_janus_pro(tmp_path: Path, cards: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.cli.test_cli import run_cli
+
+    result = evaluate(config(tmp_path)).results["dpg_bench"]
+    code, text = run_cli(["report", str(tmp_path / "run"), "-f", "md", "-b", "janus-pro"], capsys)
+    assert code == 0, text
+    assert "DPG-Bench" in text and "Janus-Pro-7B" in text and "84.19" in text
+    assert f"{result.metrics['overall'].value:.2f}" in text and f"{result.metrics['entity'].value:.2f}" in text
