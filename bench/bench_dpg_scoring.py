@@ -140,7 +140,8 @@ def main() -> None:
         else:
             per_prompt, how = float(args.questions), "ASSUMED (pass --csv for the real count)"
         total = PROMPTS_IN_BENCHMARK * TILES * per_prompt
-        print(f"full protocol: {PROMPTS_IN_BENCHMARK} x {TILES} x {per_prompt:.2f} questions ({how}) = {total:,.0f} answers")
+        print(f"full protocol: {PROMPTS_IN_BENCHMARK} x {TILES} x {per_prompt:.2f} questions ({how})")
+        print(f"  = {total:,.0f} answers")
         for batch, rate in rates.items():
             print(f"  at grader batch {batch}: {total / rate / 3600:.2f} h on this CPU with this grader")
 
