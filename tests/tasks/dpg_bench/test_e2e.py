@@ -303,3 +303,20 @@ def test_report_shows_the_run_beside_janus_pro(tmp_path: Path, cards: Path, caps
     assert code == 0, text
     assert "DPG-Bench" in text and "Janus-Pro-7B" in text and "84.19" in text
     assert f"{result.metrics['overall'].value:.2f}" in text and f"{result.metrics['entity'].value:.2f}" in text
+
+
+def test_a_changed_folder_is_refused_and_the_scores_already_made_are_kept(tmp_path: Path, cards: Path) -> None:
+    evaluate(config(tmp_path))
+    folder = tmp_path / "folder"
+    shutil.copytree(tmp_path / "run" / "dpg_bench" / "images" / "grids", folder)
+    options = {"resolution": SIDE}
+    first = score_external("dpg_bench", folder, tmp_path / "ext", task_options=options, argv=["t"])["dpg_bench"]
+    scores = tmp_path / "ext" / "dpg_bench" / "scores.jsonl"
+    kept = scores.read_bytes()
+    again = score_external("dpg_bench", folder, tmp_path / "ext", task_options=options, argv=["t"])["dpg_bench"]
+    assert again.metrics["overall"].value == first.metrics["overall"].value  # same folder: reused
+
+    Image.new("RGB", (2 * SIDE, 2 * SIDE), (1, 2, 3)).save(folder / "7.png")
+    with pytest.raises(DataError, match=r"have changed since \(e\.g\. 7\.png\)"):
+        score_external("dpg_bench", folder, tmp_path / "ext", task_options=options, argv=["t"])
+    assert scores.read_bytes() == kept
