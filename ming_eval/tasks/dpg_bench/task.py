@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from PIL import Image, UnidentifiedImageError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ming_eval.cards.schema import GenerateProtocol, TaskCard, UnderstandProtocol
+from ming_eval.cards.schema import DataFile, GenerateProtocol, TaskCard, UnderstandProtocol
 from ming_eval.core.results import JUDGE_UNAVAILABLE, Metric, Prediction, SampleScore, Status, TaskResult, file_stats
 from ming_eval.core.sample import Capability, GenerateRequest, Sample
 from ming_eval.core.statistic import Mean, Statistic
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
+from ming_eval.data.files import file_digest
 from ming_eval.errors import DataError
 from ming_eval.graders.base import DecodeSettings
 from ming_eval.store.jsonl import write_json_atomic
@@ -60,6 +61,9 @@ class DpgBenchOptions(BaseModel):
 
     #: upstream: ELLA's scoring with its quirks (comparable); fixed: corrected (never comparable)
     mode: Literal["upstream", "fixed"] = "upstream"
+    #: a question file of one's own in dpg_bench.csv's format in place of the pinned one (results
+    #: are then never comparable with published numbers)
+    questions_file: str | None = None
     #: the VQA grader: a zoo card name, ``endpoint:<model>``, or a mapping (see ming_eval.graders.base)
     grader: str | dict[str, Any] = "mplug-large"
     #: tiles per prompt when the model card's protocol does not set ``images_per_prompt`` (1-4)
@@ -67,6 +71,12 @@ class DpgBenchOptions(BaseModel):
     #: side in pixels of one tile of the grids (upstream's ``--resolution``); needed to score a
     #: folder (``--images``); our own runs read it from the tiles they wrote
     resolution: int | None = Field(None, ge=1)
+
+    @field_validator("questions_file")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        return None if value is None else str(Path(value).expanduser().resolve())
+
     #: the longest answer asked of graders that honour it (a VLM); mPLUG decodes by its own config
     max_answer_tokens: int = Field(16, ge=1)
     #: prompts per scorer call (each asks tiles x questions of the grader in one batch)
@@ -88,8 +98,19 @@ class DpgBenchTask(BaseTask):
         self.opts: DpgBenchOptions = options
 
     # -- data ------------------------------------------------------------------------------------
+    def data_files(self) -> list[DataFile]:
+        return [] if self.opts.questions_file is not None else list(self.card.data)
+
     def questions(self, ctx: TaskContext) -> DpgQuestions:
-        return read_dpg_questions(ctx.data.path(CSV_FILE))
+        if self.opts.questions_file is None:
+            return read_dpg_questions(ctx.data.path(CSV_FILE))
+        path = Path(self.opts.questions_file)
+        if not path.is_file():
+            raise DataError(
+                f"questions_file {path} does not exist",
+                hint=f"pass -o {self.name}.questions_file=PATH, a CSV in dpg_bench.csv's format",
+            )
+        return read_dpg_questions(path)
 
     def images_per_prompt(self, ctx: TaskContext) -> int:
         from_card = getattr(ctx.protocol, "images_per_prompt", None)
@@ -181,6 +202,9 @@ class DpgBenchTask(BaseTask):
     def scoring_fingerprint(self) -> dict[str, Any]:
         fp = super().scoring_fingerprint()
         fp["options"] = {k: v for k, v in fp["options"].items() if k not in _NOT_SCORING}
+        path = self.opts.questions_file
+        if path is not None and Path(path).is_file():
+            fp["questions_sha256"] = file_digest(Path(path), "sha256")
         return fp
 
     def sample_groups(self, sample: Sample) -> dict[str, str]:
@@ -239,6 +263,10 @@ class DpgBenchTask(BaseTask):
         if len(graders) > 1:
             result.comparable = False
             result.notes.append(f"scores of {len(graders)} different graders are mixed: {', '.join(graders)}")
+        if self.opts.questions_file is not None:
+            result.comparable = False
+            result.info["questions_file"] = self.opts.questions_file
+            result.notes.append(f"questions from {self.opts.questions_file}, not DPG-Bench's pinned dpg_bench.csv")
         if self.opts.mode == "fixed":
             result.comparable = False
             result.notes.append(

@@ -320,3 +320,21 @@ def test_a_changed_folder_is_refused_and_the_scores_already_made_are_kept(tmp_pa
     with pytest.raises(DataError, match=r"have changed since \(e\.g\. 7\.png\)"):
         score_external("dpg_bench", folder, tmp_path / "ext", task_options=options, argv=["t"])
     assert scores.read_bytes() == kept
+
+
+def test_a_question_file_of_ones_own_scores_alike_but_is_never_comparable(tmp_path: Path, cards: Path) -> None:
+    pinned = evaluate(config(tmp_path)).results["dpg_bench"]
+    own = tmp_path / "own.csv"
+    own.write_bytes(cards.read_bytes())
+    cards.unlink()  # the pinned file is not needed
+    cfg = RunConfig(
+        tasks=["dpg_bench"],
+        model="pixel",
+        out=tmp_path / "own",
+        device="cpu",
+        argv=["t"],
+        task_options={"dpg_bench": {"questions_file": str(own)}},
+    )
+    result = evaluate(cfg).results["dpg_bench"]
+    assert result.metrics["overall"].value == pinned.metrics["overall"].value
+    assert not result.comparable and any("not DPG-Bench's pinned" in n for n in result.notes)
