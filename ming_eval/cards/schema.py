@@ -11,7 +11,16 @@ import fnmatch
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from ming_eval.core.sample import Capability
 
@@ -28,19 +37,31 @@ class DataFile(StrictModel):
     """A file a task needs: where to get it, and the checksum that proves it is the right one.
 
     ``url`` is an http(s) URL or ``hf://<repo_id>/<path>[@revision]`` (a dataset repo unless the
-    repo id starts with ``models/``). At least one of ``sha256`` and ``md5`` should be given; the
-    project refuses a file whose checksum differs.
+    repo id starts with ``models/``). At least one of ``sha256``, ``md5`` and ``git_blob_sha1`` should
+    be given; the project refuses a file whose checksum differs.
     """
 
     name: str
     url: str | None = None
     sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
     md5: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
+    #: the file's git blob id (``git ls-tree``; sha1 of ``b"blob <size>\0" + content``): pins a file
+    #: of a repository at a commit without downloading it first
+    git_blob_sha1: str | None = Field(None, pattern=r"^[0-9a-f]{40}$")
     size: int | None = Field(None, ge=0)
     description: str = ""
     #: False for files only some runs read (e.g. judge prompt sources): they are not fetched when a
     #: run starts, but when first used; `ming-eval data download` fetches them all the same
     required: bool = True
+
+    @model_serializer(mode="wrap")
+    def _without_unset_blob_id(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # a card without a git blob id dumps as before the key existed, so run directories made
+        # then (their manifests hold the dumped card) still resume
+        out: dict[str, Any] = handler(self)
+        if out.get("git_blob_sha1") is None:
+            out.pop("git_blob_sha1", None)
+        return out
 
 
 class TaskCard(StrictModel):

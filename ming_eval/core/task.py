@@ -252,6 +252,12 @@ class BaseTask(ABC):
     def prepare_outputs(self, sample: Sample, images_root: Path) -> None:  # noqa: B027 - optional hook
         """Called before a sample's images are written (GenEval writes its metadata file here)."""
 
+    def finish_outputs(self, sample: Sample, images_root: Path, relpaths: list[str]) -> list[str]:
+        """Called once every image of ``sample`` is on disk (just made, or kept from an earlier run);
+        returns the paths, relative to ``images_root``, that its record lists (and whose size and mtime
+        it keeps). By default the images themselves; DPG-Bench tiles them into one grid file here."""
+        return relpaths
+
     def import_outputs(
         self, source: Path, samples: Sequence[Sample], store: TaskStore, *, allow_incomplete: bool = False
     ) -> int:

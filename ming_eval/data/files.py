@@ -104,8 +104,7 @@ def cached_digest(path: Path, algorithm: str) -> str:
 
 def verify_file(path: Path, spec: DataFile, *, fix: str) -> None:
     """Raise :class:`ChecksumError` if ``path`` does not match the card's checksums."""
-    for algorithm in ("sha256", "md5"):
-        expected = getattr(spec, algorithm)
+    for algorithm, expected in (("sha256", spec.sha256), ("md5", spec.md5), (GIT_BLOB_SHA1, spec.git_blob_sha1)):
         if expected:
             actual = cached_digest(path, algorithm)
             if actual != expected:

@@ -194,8 +194,9 @@ def _run_images(
         req = seeded.request
         assert isinstance(req, (GenerateRequest, EditRequest))
         if not req.seeds:  # every image is already on disk (killed after the last image)
-            files = file_stats([images_root / r for r in rels])
-            writer.write(Prediction(s.id, Status.OK, output=rels, files=files).to_record())
+            output = task.finish_outputs(s, images_root, rels)
+            files = file_stats([images_root / r for r in output])
+            writer.write(Prediction(s.id, Status.OK, output=output, files=files).to_record())
         else:
             prepared.append(seeded)
     if not prepared:
@@ -225,8 +226,9 @@ def _run_images(
         rels = relpaths[sample.id]
         for k, img in zip(req.indices, images, strict=True):
             save_png_atomic(img, images_root / rels[k])
-        files = file_stats([images_root / r for r in rels])
-        writer.write(Prediction(sample.id, Status.OK, output=rels, files=files).to_record())
+        output = task.finish_outputs(sample, images_root, rels)
+        files = file_stats([images_root / r for r in output])
+        writer.write(Prediction(sample.id, Status.OK, output=output, files=files).to_record())
 
     def on_fail(sample: Sample, exc: BaseException) -> None:
         writer.write(Prediction(sample.id, Status.FAILED, error=describe(exc)).to_record())

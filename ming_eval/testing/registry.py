@@ -51,6 +51,7 @@ _TINY_MODELS: dict[str, TinyBuilder | str] = {
 _SELFTEST_DATA: dict[str, SelftestBuilder | str] = {
     "ming_eval.tasks.vlm.base:VlmTask": "ming_eval.testing.fixtures.vlm:selftest_setup",
     "ming_eval.tasks.geneval.task:GenEvalTask": "ming_eval.testing.fixtures.geneval:selftest_setup",
+    "ming_eval.tasks.dpg_bench.task:DpgBenchTask": "ming_eval.testing.fixtures.dpg_bench:selftest_setup",
     "ming_eval.tasks.wise.task:WiseTask": "ming_eval.testing.fixtures.wise:selftest_setup",
 }
 _plugins_loaded = False

@@ -9,11 +9,11 @@ with any other entry, naming it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ming_eval.errors import DataError
-from ming_eval.tasks.dpg_bench.questions import DpgQuestions
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,11 @@ class ImageFolder:
     missing: tuple[str, ...]
 
 
-def scan_image_folder(folder: Path, questions: DpgQuestions) -> ImageFolder:
-    """Match the entries of ``folder`` to the prompts of ``questions``; refuse any other entry."""
+def scan_image_folder(folder: Path, item_ids: Iterable[str]) -> ImageFolder:
+    """Match the entries of ``folder`` to the prompts ``item_ids`` (in order; the keys of
+    :attr:`DpgQuestions.prompts <ming_eval.tasks.dpg_bench.questions.DpgQuestions.prompts>`); refuse
+    any other entry."""
+    ids = list(item_ids)
     try:
         names = sorted(entry.name for entry in folder.iterdir())
     except OSError as exc:
@@ -34,7 +37,7 @@ def scan_image_folder(folder: Path, questions: DpgQuestions) -> ImageFolder:
             f"cannot list the DPG-Bench images folder {folder}: {exc}",
             hint="pass the folder that holds one <item_id>.png per prompt",
         ) from exc
-    wanted = {f"{item_id}.png": item_id for item_id in questions.prompts}
+    wanted = {f"{item_id}.png": item_id for item_id in ids}
     extra = [n for n in names if n not in wanted or not (folder / n).is_file()]
     if extra:
         shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
@@ -47,6 +50,6 @@ def scan_image_folder(folder: Path, questions: DpgQuestions) -> ImageFolder:
     present = {wanted[n]: folder / n for n in names}
     return ImageFolder(
         folder=folder,
-        images={i: present[i] for i in questions.prompts if i in present},
-        missing=tuple(i for i in questions.prompts if i not in present),
+        images={i: present[i] for i in ids if i in present},
+        missing=tuple(i for i in ids if i not in present),
     )

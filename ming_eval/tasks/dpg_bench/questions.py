@@ -34,13 +34,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ming_eval.data.files import GIT_BLOB_SHA1, cached_digest
-from ming_eval.errors import ChecksumError, DataError
-
-#: git blob id of ``dpg_bench/dpg_bench.csv`` in TencentQQGYLab/ELLA at 3c228f1 (``git ls-tree``)
-DPG_CSV_BLOB_ID = "98457fc9901943f51ff9a30367250fc292533bed"
-ELLA_COMMIT = "3c228f1dc6c4d3cad0a47493816151a419f14db3"
-DPG_CSV_URL = f"https://raw.githubusercontent.com/TencentQQGYLab/ELLA/{ELLA_COMMIT}/dpg_bench/dpg_bench.csv"
+from ming_eval.errors import DataError
 
 COLUMNS = (
     "item_id",
@@ -116,19 +110,6 @@ class DpgQuestions:
     @property
     def n_questions(self) -> int:
         return sum(len(p.questions) for p in self.prompts.values())
-
-
-def verify_dpg_csv(path: Path, expected: str = DPG_CSV_BLOB_ID) -> None:
-    """Raise :class:`ChecksumError` unless ``path`` has the pinned git blob id."""
-    actual = cached_digest(path, GIT_BLOB_SHA1)
-    if actual != expected:
-        raise ChecksumError(
-            str(path),
-            GIT_BLOB_SHA1,
-            expected,
-            actual,
-            fix=f"this is not ELLA's dpg_bench.csv at 3c228f1; delete it and download {DPG_CSV_URL}",
-        )
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
@@ -220,7 +201,8 @@ def _check_graph(path: Path, prompt: PromptQuestions) -> None:
 
 
 def read_dpg_questions(path: Path) -> DpgQuestions:
-    """Read and validate a DPG-Bench CSV (no checksum check: see :func:`verify_dpg_csv`)."""
+    """Read and validate a DPG-Bench CSV (no checksum check: the task card pins the file's git blob
+    id, which :class:`~ming_eval.data.files.DataFiles` verifies)."""
     prompts: dict[str, PromptQuestions] = {}
     current: list[Question] = []
     text = ""

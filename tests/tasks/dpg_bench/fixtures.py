@@ -7,23 +7,11 @@ prompts whose image is missing or corrupt.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
-from pathlib import Path
 
-from ming_eval.tasks.dpg_bench.questions import COLUMNS
+from ming_eval.testing.fixtures.dpg_bench import FixturePrompt, QuestionRow, csv_text, write_csv
 
-# (proposition_id, dependency cell, tuple, question)
-QuestionRow = tuple[int, str, str, str]
-
-
-@dataclass(frozen=True)
-class FixturePrompt:
-    item_id: str
-    text: str
-    questions: list[QuestionRow]
-    keywords: str = ""
+__all__ = ["FixturePrompt", "QuestionRow", "csv_text", "write_csv"]
 
 
 @dataclass(frozen=True)
@@ -38,26 +26,6 @@ class Scenario:
     corrupt: tuple[str, ...] = ()
     tiles: int = 4
     resolution: int = 8
-
-
-def csv_text(prompts: list[FixturePrompt]) -> str:
-    """The prompts as a DPG-Bench CSV (all nine columns, quoted where the text needs it)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for p in prompts:
-        for pid, dependency, tup, question in p.questions:
-            category = tup.split("(")[0].strip()
-            broad, _, detailed = category.partition("-")
-            writer.writerow(
-                [p.item_id, p.text, p.keywords, pid, dependency, broad.strip(), detailed.strip(), tup, question]
-            )
-    return out.getvalue()
-
-
-def write_csv(prompts: list[FixturePrompt], path: Path) -> Path:
-    path.write_text(csv_text(prompts), encoding="utf-8")
-    return path
 
 
 def same(tile: dict[int, str], n: int = 4) -> list[dict[int, str]]:

@@ -26,7 +26,7 @@ def _folder(tmp_path: Path, *names: str) -> Path:
 def test_images_are_matched_and_missing_prompts_counted_in_file_order(tmp_path: Path, questions: DpgQuestions) -> None:
     folder = _folder(tmp_path, "whoops2.png", "12.png", "countbench3.png")
 
-    scanned = scan_image_folder(folder, questions)
+    scanned = scan_image_folder(folder, questions.prompts)
 
     assert list(scanned.images) == ["12", "countbench3", "whoops2"]
     assert scanned.images["12"] == folder / "12.png"
@@ -48,7 +48,7 @@ def test_extra_entries_are_refused_by_name(
     folder = _folder(tmp_path, *names)
 
     with pytest.raises(DataError, match=message) as info:
-        scan_image_folder(folder, questions)
+        scan_image_folder(folder, questions.prompts)
     assert str(folder) in info.value.message
 
 
@@ -57,9 +57,9 @@ def test_a_directory_named_like_an_image_is_an_extra_entry(tmp_path: Path, quest
     (folder / "7.png").mkdir()
 
     with pytest.raises(DataError, match=r"7.png"):
-        scan_image_folder(folder, questions)
+        scan_image_folder(folder, questions.prompts)
 
 
 def test_a_folder_that_does_not_exist_is_a_data_error(tmp_path: Path, questions: DpgQuestions) -> None:
     with pytest.raises(DataError, match=r"cannot list the DPG-Bench images folder .*nowhere"):
-        scan_image_folder(tmp_path / "nowhere", questions)
+        scan_image_folder(tmp_path / "nowhere", questions.prompts)

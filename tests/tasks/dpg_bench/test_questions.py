@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from ming_eval.data.files import GIT_BLOB_SHA1, cached_digest, file_digest
+from ming_eval.data.files import GIT_BLOB_SHA1, DataFiles, cached_digest, file_digest
 from ming_eval.errors import ChecksumError, DataError
-from ming_eval.tasks.dpg_bench.questions import COLUMNS, DPG_CSV_URL, read_dpg_questions, verify_dpg_csv
+from ming_eval.tasks.dpg_bench.questions import COLUMNS, read_dpg_questions
 from tests.tasks.dpg_bench.fixtures import MAIN_PROMPTS, csv_text, write_csv
 
 HEADER = ",".join(COLUMNS)
@@ -130,12 +130,32 @@ def test_git_blob_id_is_the_one_git_prints(tmp_path: Path) -> None:
     assert cached_digest(hello, GIT_BLOB_SHA1) == "ce013625030ba8dba906f756967f9e9ca394464a"
 
 
-def test_a_csv_with_another_blob_id_is_refused_with_the_download_url(tmp_path: Path) -> None:
+def _card_files(tmp_path: Path, overrides: dict[str, Path] | None = None) -> DataFiles:
+    from ming_eval.registry import get_task_card
+
+    return DataFiles("dpg_bench", get_task_card("dpg_bench").data, cache_dir=tmp_path, overrides=overrides)
+
+
+def test_the_card_pins_ellas_csv_by_its_git_blob_id(tmp_path: Path) -> None:
+    spec = _card_files(tmp_path).spec("dpg_bench.csv")
+    assert spec.git_blob_sha1 == "98457fc9901943f51ff9a30367250fc292533bed"
+    assert spec.url is not None and "/3c228f1dc6c4d3cad0a47493816151a419f14db3/dpg_bench/dpg_bench.csv" in spec.url
+
+
+def test_a_csv_with_another_blob_id_is_refused_saying_how_to_get_the_right_one(tmp_path: Path) -> None:
     path = tmp_path / "dpg_bench.csv"
     path.write_text(csv_text(MAIN_PROMPTS))
 
     with pytest.raises(ChecksumError, match="git-blob-sha1 mismatch") as info:
-        verify_dpg_csv(path)
+        _card_files(tmp_path).path("dpg_bench.csv")
     assert str(path) in info.value.message
-    assert info.value.hint is not None and DPG_CSV_URL in info.value.hint
-    verify_dpg_csv(path, expected=file_digest(path, GIT_BLOB_SHA1))
+    assert info.value.hint is not None and "ming-eval data download dpg_bench" in info.value.hint
+    # the same check through --data: a file given by hand is verified too
+    with pytest.raises(ChecksumError):
+        _card_files(tmp_path / "cache", overrides={"dpg_bench.csv": path}).path("dpg_bench.csv")
+
+
+def test_offline_without_the_csv_says_how_to_place_it(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="offline mode is on") as info:
+        _card_files(tmp_path).path("dpg_bench.csv")
+    assert info.value.hint is not None and "ming-eval data download dpg_bench" in info.value.hint
