@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -26,7 +26,7 @@ from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.errors import DataError
 from ming_eval.judge import JudgeClient, JudgeConfig
 from ming_eval.tasks.vlm.prompts import PROMPT_STYLES, Kind, build_content
-from ming_eval.tasks.vlm.tsv import TsvTable, clean
+from ming_eval.tasks.vlm.tsv import NA_STRINGS, TsvTable, clean
 
 if TYPE_CHECKING:
     from ming_eval.data.files import DataFiles
@@ -62,6 +62,13 @@ def image_folder_name(dataset: str) -> str:
     return dataset
 
 
+#: ``"vlmevalkit"`` scores every sample as VLMEvalKit does at the pinned commit, accidents included;
+#: ``"fixed"`` corrects them (see :func:`scored_text` and each task's module docstring), which makes the
+#: numbers incomparable with published ones
+Quirks = Literal["vlmevalkit", "fixed"]
+VLMEVALKIT_TEXT_OF_MISSING = "nan"
+
+
 class VlmOptions(BaseModel):
     """Options every understanding task has."""
 
@@ -72,6 +79,12 @@ class VlmOptions(BaseModel):
         None,
         pattern=r"^[0-9a-f]{32}$",
         description="accept a TSV with this MD5 in place of the card's (a regenerated or custom file)",
+    )
+    quirks: Quirks = Field(
+        "vlmevalkit",
+        description="vlmevalkit: score each sample exactly as VLMEvalKit does (comparable with published "
+        "numbers); fixed: correct its accidents (empty outputs are wrong without a judge call, MathVista "
+        "credits an integer answer 0 when the output says 0); results are then marked not comparable",
     )
 
 
@@ -182,6 +195,26 @@ def output_text(pred: Prediction) -> str:
     return "" if pred.output is None else str(pred.output)
 
 
+def scored_text(pred: Prediction, quirks: Quirks) -> str:
+    """The model's output as the scorer reads it.
+
+    VLMEvalKit scores its prediction file (``.xlsx`` by default) read back with pandas, whose missing-value
+    parsing turns an output such as ``""``, ``"None"``, ``"N/A"`` or ``"null"`` into NaN, which its
+    scorers then see as the text ``"nan"`` (and may send to the judge). Under ``"vlmevalkit"`` this
+    returns that text; under ``"fixed"`` the output unchanged.
+    """
+    text = output_text(pred)
+    if quirks == "vlmevalkit" and text in NA_STRINGS:
+        return VLMEVALKIT_TEXT_OF_MISSING
+    return text
+
+
+def is_blank(text: str, quirks: Quirks) -> bool:
+    """An output decided without any judge: under ``"fixed"`` an empty or whitespace-only one (wrong);
+    under ``"vlmevalkit"`` never, as VLMEvalKit sends such outputs through its usual matching and judge."""
+    return quirks == "fixed" and not text.strip()
+
+
 class PooledScorer(Scorer):
     """Scores a batch with a pool of threads, so judge calls overlap."""
 
@@ -203,10 +236,11 @@ class PooledScorer(Scorer):
 class JudgedScorer(PooledScorer, Generic[P]):
     """A scorer that may ask ``judge`` with ``prompt`` (None unless an LLM judge will be asked)."""
 
-    def __init__(self, judge: Judge, prompt: P | None) -> None:
+    def __init__(self, judge: Judge, prompt: P | None, quirks: Quirks = "vlmevalkit") -> None:
         super().__init__(judge.workers)
         self.judge = judge
         self.prompt = prompt
+        self.quirks = quirks
 
     def close(self) -> None:
         self.judge.close()
