@@ -129,6 +129,9 @@ class BaseTask(ABC):
     prompt_styles: ClassVar[tuple[str, ...]] = ("default",)
     #: bump when scoring changes, so stored scores are recomputed
     scoring_version: ClassVar[str] = "1"
+    #: options that are part of the benchmark's protocol: a value other than the card's makes the
+    #: results not comparable with published numbers (names the ``Options`` model lacks are skipped)
+    protocol_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, card: TaskCard, options: BaseModel) -> None:
         self.card = card
@@ -200,6 +203,36 @@ class BaseTask(ABC):
             else [c or f"id:{s.id}" for c, s in zip(clusters, samples, strict=True)]
         )
         return headline_metric(statistic, [s.score for s in scores], keys, clusters=named)
+
+    def comparability(self) -> list[str]:
+        """Why this task's results are not comparable with published numbers (empty when they are): a
+        data file with another checksum than the card's, or a :attr:`protocol_options` value other
+        than the card's."""
+        reasons = []
+        declared = {f.name: f for f in self.card.data}
+        for used in self.data_files():
+            card_file = declared.get(used.name)
+            if card_file is None:
+                continue
+            same = [
+                getattr(used, algo) == getattr(card_file, algo)
+                for algo in ("md5", "sha256")
+                if getattr(used, algo) and getattr(card_file, algo)
+            ]
+            if not same or not all(same):
+                reasons.append(f"data file {used.name} is not the card's (another checksum)")
+        from ming_eval.registry import validate_options
+
+        card_options = validate_options(
+            type(self), dict(self.card.options), f"task card {self.card.source or self.name}"
+        )
+        for name in self.protocol_options:
+            if name not in type(self.options).model_fields:
+                continue
+            used_value, card_value = getattr(self.options, name), getattr(card_options, name)
+            if used_value != card_value:
+                reasons.append(f"option {name}={used_value!r}, not the protocol's {card_value!r}")
+        return reasons
 
     def finalize(  # noqa: B027 - optional hook
         self, result: TaskResult, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext

@@ -251,6 +251,9 @@ class VlmTask(BaseTask):
 
     capability: ClassVar[Capability] = Capability.UNDERSTAND
     Options: ClassVar[type[BaseModel]] = VlmOptions
+    # ``matching`` is not among them: both rule sets are VLMEvalKit's own, and published numbers
+    # were computed under either
+    protocol_options: ClassVar[tuple[str, ...]] = ("quirks", "judge", "circular", "text_answers")
     prompt_styles: ClassVar[tuple[str, ...]] = PROMPT_STYLES
     kind: ClassVar[Kind] = "mcq"
     required_columns: ClassVar[tuple[str, ...]] = ("index", "question")

@@ -126,3 +126,25 @@ def test_mmvet_blank_output_is_graded_by_the_judge(tmp_path, monkeypatch):
         task, samples, ctx = load("mmvet", tmp_path, make_mmvet, **use_fake(monkeypatch, fake, tmp_path))
         scores, _ = score(task, ctx, samples[:1], {samples[0].id: " "})
         assert scores[0].details["how"] == "judge" and scores[0].score == 0.5
+
+
+# -- comparability ------------------------------------------------------------------------------------
+
+
+def test_card_data_and_options_are_comparable():
+    from ming_eval.registry import get_task_card
+    from ming_eval.runner.plan import load_task
+
+    assert load_task(get_task_card("mmstar"), {}).comparability() == []
+    # matching rules of another VLMEvalKit release are VLMEvalKit's own: still comparable
+    assert load_task(get_task_card("mmstar"), {"matching": "v0.2"}).comparability() == []
+
+
+def test_other_data_judge_or_fixed_quirks_are_not_comparable(tmp_path):
+    task, _, _ = load("mmstar", tmp_path, make_mcq, judge="gpt-4o", quirks="fixed")
+    reasons = task.comparability()
+    assert "data file MMStar.tsv is not the card's (another checksum)" in reasons  # a generated TSV
+    assert "option judge='gpt-4o', not the protocol's 'gpt-4o-mini'" in reasons
+    assert "option quirks='fixed', not the protocol's 'vlmevalkit'" in reasons
+    mathvista, _, _ = load("mathvista_mini", tmp_path, make_mathvista, text_answers="exact")
+    assert "option text_answers='exact', not the protocol's 'vlmevalkit'" in mathvista.comparability()
