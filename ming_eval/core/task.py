@@ -12,6 +12,7 @@ attributes an earlier phase set, so any phase can run alone (``ming-eval score``
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -26,7 +27,7 @@ from ming_eval.cards.schema import DataFile, GenerateProtocol, NoOptions, TaskCa
 from ming_eval.core.results import Metric, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Capability, EditRequest, GenerateRequest, Sample
 from ming_eval.core.statistic import Mean, Statistic
-from ming_eval.errors import MingEvalError
+from ming_eval.errors import CardError, MingEvalError
 
 if TYPE_CHECKING:
     from ming_eval.data.files import DataFiles
@@ -139,11 +140,24 @@ class BaseTask(ABC):
 
     @classmethod
     def from_card(cls, card: TaskCard, overrides: dict[str, Any] | None = None) -> BaseTask:
+        """The task of ``card`` with ``overrides`` (the command line's ``-o TASK.KEY=VALUE``) on top of
+        its options; an error names the card for its own options and the ``-o`` value for an override."""
         from ming_eval.registry import validate_options
 
-        merged = {**card.options, **(overrides or {})}
-        where = f"task card {card.source or card.name}"
-        return cls(card, validate_options(cls, merged, where))
+        card_options = validate_options(cls, dict(card.options), f"task card {card.source or card.name}")
+        if not overrides:
+            return cls(card, card_options)
+        known = list(cls.Options.model_fields)
+        for key, value in overrides.items():
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+                raise CardError(
+                    f"-o {card.name}.{key}={value}: task {card.name} has no option {key!r}; its options: "
+                    + (", ".join(known) or "none"),
+                    hint=f"did you mean -o {card.name}.{close[0]}=...?" if close else None,
+                )
+        given = ", ".join(f"-o {card.name}.{k}={v}" for k, v in overrides.items())
+        return cls(card, validate_options(cls, {**card.options, **overrides}, given))
 
     @property
     def name(self) -> str:

@@ -8,6 +8,8 @@ rank alike, before a directory is written or a weight is loaded.
 
 from __future__ import annotations
 
+import difflib
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from ming_eval.registry import (
     expand_task_names,
     get_model_card,
     get_task_card,
+    list_task_cards,
     load_class,
 )
 
@@ -83,10 +86,12 @@ def make_plan(
     checkpoint: str | None = None,
     seed: int | None = None,
     task_options: dict[str, dict[str, Any]] | None = None,
+    data_overrides: dict[str, Path] | None = None,
 ) -> Plan:
     card = model if isinstance(model, ModelCard) else get_model_card(model)
     model_cls = load_model_class(card)
     model_cls.check_card_extras(card)
+    check_card_task_overrides(card)
     plan = Plan(card, model_cls, checkpoint)
     seen: set[str] = set()
     entries: list[str | TaskCard] = []
@@ -116,7 +121,50 @@ def make_plan(
             )
         run_seed = seed if seed is not None else (protocol.seed if isinstance(protocol, GenerateProtocol) else 0)
         plan.tasks.append(TaskPlan(task, protocol, run_seed))
+    check_options_used(plan, task_options or {}, data_overrides or {})
     return plan
+
+
+def _did_you_mean(name: str, known: list[str], shown: str = "{}") -> str | None:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"did you mean {shown.format(close[0])}?" if close else None
+
+
+def check_card_task_overrides(card: ModelCard) -> None:
+    """Every key of the model card's ``tasks:`` block names (or, as a glob, matches) a task of the
+    catalog: a misspelt one would silently leave its task on the default protocol. A key for a task
+    that is not in this run is fine."""
+    names = sorted(c.name for c in list_task_cards())
+    for pattern in card.tasks:
+        if any(fnmatch.fnmatchcase(name, pattern) for name in names):
+            continue
+        raise CardError(
+            f"model card {card.source or card.name}: tasks.{pattern} matches no task card (known tasks: "
+            f"{', '.join(names)})",
+            hint=_did_you_mean(pattern, names, "tasks.{}") or "fix the name, or remove the block",
+        )
+
+
+def check_options_used(plan: Plan, task_options: dict[str, dict[str, Any]], data_overrides: dict[str, Path]) -> None:
+    """``-o TASK.KEY=VALUE`` for a task not in the run and ``--data NAME=PATH`` for a file no task of
+    the run declares are errors, not silently ignored."""
+    in_run = [tp.name for tp in plan.tasks]
+    for task, options in task_options.items():
+        if task in in_run:
+            continue
+        given = ", ".join(f"-o {task}.{k}={v}" for k, v in options.items())
+        raise CardError(
+            f"{given}: task {task!r} is not in this run (its tasks: {', '.join(in_run)})",
+            hint=_did_you_mean(task, in_run, "-o {}.KEY=VALUE") or f"add {task} to the tasks, or drop the option",
+        )
+    declared = sorted({f.name for tp in plan.tasks for f in tp.task.data_files()})
+    for name, path in data_overrides.items():
+        if name not in declared:
+            raise CardError(
+                f"--data {name}={path}: no task of this run declares a data file {name!r} (their files: "
+                f"{', '.join(declared) or 'none'})",
+                hint=_did_you_mean(name, declared, "--data {}=PATH") or "check the file name the task card gives",
+            )
 
 
 def config_entry(

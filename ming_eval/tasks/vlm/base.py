@@ -8,6 +8,7 @@ first, so nothing is downloaded twice.
 
 from __future__ import annotations
 
+import logging
 import os
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
@@ -30,6 +31,8 @@ from ming_eval.tasks.vlm.tsv import NA_STRINGS, TsvTable, clean
 
 if TYPE_CHECKING:
     from ming_eval.data.files import DataFiles
+
+log = logging.getLogger(__name__)
 
 LMUDATA_ENV = "LMUData"
 EXACT_MATCHING = "exact_matching"
@@ -305,6 +308,12 @@ class VlmTask(BaseTask):
 
     def samples(self, ctx: TaskContext) -> list[Sample]:
         table = self.load_table(ctx)
+        if table.dropped_no_image:
+            log.warning(
+                "%s: %d rows have an empty image cell and are left out, as VLMEvalKit leaves them out",
+                table.path.name,
+                table.dropped_no_image,
+            )
         protocol = ctx.protocol
         style = protocol.prompt_style if isinstance(protocol, UnderstandProtocol) else "default"
         extras = protocol.common_extras() if isinstance(protocol, UnderstandProtocol) else None

@@ -56,6 +56,7 @@ CIRCULAR_OFFSET = 1_000_000
 JUDGE_TRIES = 3
 JUDGE_MAX_TOKENS = 2048  # VLMEvalKit's OpenAIWrapper default for option matching
 OPEN_ANSWER_OTHER = "Other Answers"
+EMPTY_ANSWER_CELL = "empty_answer_cell"
 
 
 class McqOptions(JudgedOptions):
@@ -120,7 +121,10 @@ class McqTask(VlmTask):
             if self.circular
             else set()
         )
-        return McqScorer(judge, prompt, opts.matching, failed_groups, opts.quirks)
+        # a file without any answer (MMBench v1.0 test) cannot be scored; single empty answer cells are
+        # wrong answers, as in VLMEvalKit
+        no_answers = bool(ctx.samples) and all(s.target is None for s in ctx.samples.values())
+        return McqScorer(judge, prompt, opts.matching, failed_groups, opts.quirks, no_answers=no_answers)
 
     def headline(self) -> Statistic:
         # circular: a question (the cluster of its rotations) counts when every rotation is right
@@ -169,13 +173,24 @@ class McqScorer(JudgedScorer[McqJudgePrompt]):
         rules: MatchingRules,
         failed_groups: set[Any],
         quirks: Quirks = "vlmevalkit",
+        *,
+        no_answers: bool = False,
     ) -> None:
         super().__init__(judge, prompt, quirks)
         self.rules = rules
         self.failed_groups = failed_groups
+        self.no_answers = no_answers
 
     def score_one(self, sample: Sample, pred: Prediction) -> SampleScore:
         gold = sample.target
+        if gold is None and not self.no_answers:
+            return SampleScore(
+                sample.id,
+                0.0,
+                correct=False,
+                reason="the data file's answer cell is empty: counted wrong, as VLMEvalKit counts it",
+                details={"how": EMPTY_ANSWER_CELL},
+            )
         if gold is None:
             return SampleScore(
                 sample.id, 0.0, correct=None, status=NO_ANSWER, reason="the data file has no answer for this question"
@@ -271,6 +286,13 @@ def _notes_and_info(scores: Sequence[SampleScore], options: McqOptions) -> tuple
     how = extraction_counts(scores)
     info: dict[str, Any] = {"judge": options.judge, "matching": options.matching, "extraction": how}
     notes = []
+    empty_cells = [s.id for s in scores if s.details.get("how") == EMPTY_ANSWER_CELL]
+    if empty_cells:
+        shown = ", ".join(empty_cells[:10]) + (" ..." if len(empty_cells) > 10 else "")
+        notes.append(
+            f"{len(empty_cells)} rows of the data file have an empty answer cell and count as wrong, as in "
+            f"VLMEvalKit (index {shown}); fix the file or use the card's"
+        )
     if how.get("judge_unparsed"):
         notes.append(f"{how['judge_unparsed']} answers the judge could not map to an option count as wrong")
     return notes, info

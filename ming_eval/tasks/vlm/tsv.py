@@ -211,7 +211,18 @@ class TsvTable:
         del frame
         if len(meta) != len(offsets):
             raise DataError(f"{path}: {len(offsets)} records but {len(meta)} rows after parsing; the file is damaged")
-        return cls._build(path, columns, meta, cells, offsets, image_root)
+        if not meta:
+            raise DataError(
+                f"{path} has a header but no rows",
+                hint="the file is truncated; delete it and run `ming-eval data download`",
+            )
+        table = cls._build(path, columns, meta, cells, offsets, image_root)
+        if not table.rows:
+            raise DataError(
+                f"{path}: none of its {len(meta)} rows has an image (every image cell is empty)",
+                hint="the file is damaged or not a VLMEvalKit benchmark TSV",
+            )
+        return table
 
     @classmethod
     def _build(

@@ -148,3 +148,54 @@ def test_other_data_judge_or_fixed_quirks_are_not_comparable(tmp_path):
     assert "option quirks='fixed', not the protocol's 'vlmevalkit'" in reasons
     mathvista, _, _ = load("mathvista_mini", tmp_path, make_mathvista, text_answers="exact")
     assert "option text_answers='exact', not the protocol's 'vlmevalkit'" in mathvista.comparability()
+
+
+# -- data files: nothing silently ignored -----------------------------------------------------------
+
+
+def test_header_only_tsv_is_an_error(tmp_path):
+    from ming_eval.errors import DataError
+    from ming_eval.tasks.vlm.tsv import TsvTable
+
+    path = tmp_path / "MMStar.tsv"
+    path.write_text("index\tquestion\timage\tanswer\n")
+    with pytest.raises(DataError, match=r"MMStar\.tsv has a header but no rows"):
+        TsvTable.load(path)
+
+
+def test_tsv_whose_image_cells_are_all_empty_is_an_error(tmp_path):
+    from ming_eval.errors import DataError
+    from ming_eval.tasks.vlm.tsv import TsvTable
+
+    path = write_tsv(tmp_path / "x.tsv", [{"index": 1, "question": "q", "image": None}])
+    with pytest.raises(DataError, match="none of its 1 rows has an image"):
+        TsvTable.load(path)
+
+
+def test_rows_with_an_empty_image_cell_are_reported(tmp_path, caplog):
+    def with_a_blank_image(path: Path) -> Path:
+        make_mcq(path)
+        rows = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False).to_dict("records")
+        rows[1]["image"] = ""
+        return write_tsv(path, rows)
+
+    with caplog.at_level("WARNING"):
+        _, samples, _ = load("mmstar", tmp_path, with_a_blank_image)
+    assert len(samples) == 5  # left out, as VLMEvalKit does ...
+    assert "MMStar.tsv: 1 rows have an empty image cell and are left out" in caplog.text  # ... but said
+
+
+def test_one_empty_answer_cell_is_a_wrong_answer_not_a_void_metric(tmp_path):
+    def one_blank_answer(path: Path) -> Path:
+        make_mcq(path)
+        rows = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False).to_dict("records")
+        rows[0]["answer"] = ""
+        return write_tsv(path, rows)
+
+    task, samples, ctx = load("mmstar", tmp_path, one_blank_answer, judge="exact_matching")
+    golds = {s.id: s.target for s in samples}
+    scores, result = score(task, ctx, samples, {sid: gold or "A" for sid, gold in golds.items()})
+    assert [s.score for s in scores] == [0.0, 1, 1, 1, 1, 1]
+    assert result.metrics["overall"].value == pytest.approx(500 / 6)
+    assert any("1 rows of the data file have an empty answer cell" in n and "index 0" in n for n in result.notes)
+    assert not any("no answers" in n for n in result.notes)
