@@ -67,6 +67,8 @@ class TaskContext:
     samples: Mapping[str, Sample] = field(default_factory=dict)
     device: str = "cpu"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: protocol fields set on the command line for this run only (``--protocol``): not comparable
+    protocol_overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def for_scoring(
         self, samples: Sequence[Sample], predictions: Mapping[str, Prediction], device: str | None = None

@@ -54,6 +54,8 @@ class RunConfig:
     max_failures: int = 0
     task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     data_overrides: dict[str, Path] = field(default_factory=dict)
+    #: ``--protocol``: task name (or "*" for every task) -> protocol fields set for this run only
+    protocol_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -158,6 +160,7 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist, held: Exit
         seed=config.seed,
         task_options=config.task_options,
         data_overrides=config.data_overrides,
+        protocol_overrides=config.protocol_overrides,
     )
     summary_catalog()  # the suite cards' summaries resolve: a card error stops the run before any work
     run_dir = config.out or default_run_dir(plan.model_card.name, config.checkpoint)
@@ -261,6 +264,7 @@ def _prefetch(
             seed=tp.seed,
             graders=graders,
             data_overrides=config.data_overrides,
+            protocol_overrides=tp.protocol_overrides,
         )
         contexts[tp.name] = ctx
         files = ctx.data

@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ming_eval.cards.schema import GenerateProtocol, ModelCard, TaskCard, UnderstandProtocol
+from pydantic import ValidationError
+
+from ming_eval.cards.schema import PROTOCOL_OF, GenerateProtocol, ModelCard, TaskCard, UnderstandProtocol
 from ming_eval.core.model import BaseModelAdapter
+from ming_eval.core.sample import Capability
 from ming_eval.core.task import BaseTask, TaskContext
 from ming_eval.data.files import DataFiles
 from ming_eval.errors import CapabilityError, CardError, ProtocolError
@@ -36,6 +39,8 @@ class TaskPlan:
     task: BaseTask
     protocol: UnderstandProtocol | GenerateProtocol
     seed: int
+    #: the protocol fields ``--protocol`` set for this task (already applied to ``protocol``)
+    protocol_overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -87,6 +92,7 @@ def make_plan(
     seed: int | None = None,
     task_options: dict[str, dict[str, Any]] | None = None,
     data_overrides: dict[str, Path] | None = None,
+    protocol_overrides: dict[str, dict[str, Any]] | None = None,
 ) -> Plan:
     card = model if isinstance(model, ModelCard) else get_model_card(model)
     model_cls = load_model_class(card)
@@ -112,6 +118,12 @@ def make_plan(
                 hint="pick a model card whose capabilities include it (ming-eval list models)",
             )
         protocol = card.protocol_for(task.name, cap)
+        # a field for every task applies where the task's protocol has it; one for this task must fit
+        overrides = protocol_overrides or {}
+        given = {k: v for k, v in overrides.get(ALL_TASKS, {}).items() if fits_protocol(k, cap)}
+        given.update(overrides.get(task.name, {}))
+        if given:
+            protocol = override_protocol(protocol, given, cap, task.name)
         problems = model_cls.check_protocol(cap, protocol) + task.check_protocol(protocol)
         if problems:
             raise ProtocolError(
@@ -120,9 +132,70 @@ def make_plan(
                 hint=f"set these under protocol.{cap.value} or tasks.{task.name}.{cap.value} in the card",
             )
         run_seed = seed if seed is not None else (protocol.seed if isinstance(protocol, GenerateProtocol) else 0)
-        plan.tasks.append(TaskPlan(task, protocol, run_seed))
+        plan.tasks.append(TaskPlan(task, protocol, run_seed, given))
     check_options_used(plan, task_options or {}, data_overrides or {})
+    check_protocol_overrides_used(plan, protocol_overrides or {})
     return plan
+
+
+ALL_TASKS = "*"
+
+
+def _protocol_field(key: str) -> str:
+    return key.partition(".")[0]
+
+
+def fits_protocol(key: str, cap: Capability) -> bool:
+    """Whether ``--protocol KEY=...`` names a field of the protocol of ``cap`` (``extra.X`` fits all)."""
+    return _protocol_field(key) in PROTOCOL_OF[cap].model_fields
+
+
+def override_protocol(
+    protocol: UnderstandProtocol | GenerateProtocol, given: dict[str, Any], cap: Capability, task: str
+) -> UnderstandProtocol | GenerateProtocol:
+    """``protocol`` with the ``--protocol`` fields set; an error names the ``--protocol`` value."""
+    known = list(PROTOCOL_OF[cap].model_fields)
+    merged = protocol.model_dump(exclude_unset=True)
+    for key, value in given.items():
+        head, _, sub = key.partition(".")
+        if head not in known or (sub and head != "extra"):
+            close = difflib.get_close_matches(head, known, n=1, cutoff=0.6)
+            raise ProtocolError(
+                f"--protocol {key}={value}: the {cap.value} protocol of task {task} has no field {key!r}; its "
+                f"fields: {', '.join(known)}",
+                hint=f"did you mean --protocol {close[0]}=...?" if close else None,
+            )
+        if sub:
+            merged["extra"] = {**(merged.get("extra") or {}), sub: value}
+        else:
+            merged[key] = value
+    try:
+        return PROTOCOL_OF[cap].model_validate(merged)
+    except ValidationError as exc:
+        shown = ", ".join(f"--protocol {k}={v}" for k, v in given.items())
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ProtocolError(f"{shown}: not a valid protocol for task {task}: {problems}") from None
+
+
+def check_protocol_overrides_used(plan: Plan, overrides: dict[str, dict[str, Any]]) -> None:
+    """A ``--protocol`` value that sets nothing in this run is an error, not silently ignored."""
+    in_run = [tp.name for tp in plan.tasks]
+    for task, fields in overrides.items():
+        if task != ALL_TASKS and task not in in_run:
+            given = ", ".join(f"--protocol {task}.{k}={v}" for k, v in fields.items())
+            raise ProtocolError(
+                f"{given}: task {task!r} is not in this run (its tasks: {', '.join(in_run)})",
+                hint=_did_you_mean(task, in_run, "--protocol {}.KEY=VALUE"),
+            )
+    for key, value in overrides.get(ALL_TASKS, {}).items():
+        if not any(key in tp.protocol_overrides for tp in plan.tasks):
+            raise ProtocolError(
+                f"--protocol {key}={value}: no task of this run has a protocol field {_protocol_field(key)!r}",
+                hint="understanding tasks: "
+                + ", ".join(UnderstandProtocol.model_fields)
+                + "; generation tasks: "
+                + ", ".join(GenerateProtocol.model_fields),
+            )
 
 
 def _did_you_mean(name: str, known: list[str], shown: str = "{}") -> str | None:
@@ -168,7 +241,11 @@ def check_options_used(plan: Plan, task_options: dict[str, dict[str, Any]], data
 
 
 def config_entry(
-    model_config: dict[str, Any], task: BaseTask, protocol: UnderstandProtocol | GenerateProtocol, seed: int
+    model_config: dict[str, Any],
+    task: BaseTask,
+    protocol: UnderstandProtocol | GenerateProtocol,
+    seed: int,
+    protocol_overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The configuration of one task in a run, as the manifest records it; a resume must match it."""
     card = task.card.model_dump(mode="json", by_alias=True, exclude={"description", "paper"})
@@ -177,12 +254,13 @@ def config_entry(
         "task": card,
         "options": task.options.model_dump(mode="json"),
         "protocol": protocol.model_dump(mode="json"),
+        **({"protocol_overrides": dict(protocol_overrides)} if protocol_overrides else {}),
         "seed": seed,
     }
 
 
 def task_config(plan: Plan, tp: TaskPlan) -> dict[str, Any]:
-    return config_entry(plan.model_config(), tp.task, tp.protocol, tp.seed)
+    return config_entry(plan.model_config(), tp.task, tp.protocol, tp.seed, tp.protocol_overrides)
 
 
 def task_data_files(task: BaseTask, overrides: dict[str, Path] | None = None) -> DataFiles:
@@ -205,9 +283,11 @@ def task_context(
     seed: int,
     graders: GraderService,
     data_overrides: dict[str, Path] | None = None,
+    protocol_overrides: dict[str, Any] | None = None,
 ) -> TaskContext:
     return TaskContext(
         protocol=protocol,
+        protocol_overrides=dict(protocol_overrides or {}),
         data=task_data_files(task, data_overrides),
         model_name=model_name,
         run_seed=seed,

@@ -87,6 +87,7 @@ def rescore(
                     seed=cfg.seed,
                     graders=graders,
                     data_overrides=data_overrides,
+                    protocol_overrides=cfg.protocol_overrides or {},
                 )
                 limit = manifest.limits.get(name)
                 samples = list(task.samples(ctx))

@@ -181,6 +181,8 @@ def finalize(
         result.mark_not_comparable(f"{len(missing)} samples missing")
     for reason in task.comparability():
         result.mark_not_comparable(reason)
+    for key, value in ctx.protocol_overrides.items():
+        result.mark_not_comparable(f"protocol {key}={value!r} set with --protocol for this run")
     if limit is not None:
         result.notes.append(f"--limit {limit}: a subset of the benchmark; not comparable to published numbers")
         result.info["limit"] = limit
