@@ -12,7 +12,6 @@ attributes an earlier phase set, so any phase can run alone (``ming-eval score``
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -27,7 +26,7 @@ from ming_eval.cards.schema import DataFile, GenerateProtocol, NoOptions, TaskCa
 from ming_eval.core.results import Metric, Prediction, SampleScore, TaskResult
 from ming_eval.core.sample import Capability, EditRequest, GenerateRequest, Sample
 from ming_eval.core.statistic import Mean, Statistic
-from ming_eval.errors import CardError, MingEvalError
+from ming_eval.errors import MingEvalError
 
 if TYPE_CHECKING:
     from ming_eval.data.files import DataFiles
@@ -149,15 +148,6 @@ class BaseTask(ABC):
         card_options = validate_options(cls, dict(card.options), f"task card {card.source or card.name}")
         if not overrides:
             return cls(card, card_options)
-        known = list(cls.Options.model_fields)
-        for key, value in overrides.items():
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-                raise CardError(
-                    f"-o {card.name}.{key}={value}: task {card.name} has no option {key!r}; its options: "
-                    + (", ".join(known) or "none"),
-                    hint=f"did you mean -o {card.name}.{close[0]}=...?" if close else None,
-                )
         given = ", ".join(f"-o {card.name}.{k}={v}" for k, v in overrides.items())
         return cls(card, validate_options(cls, {**card.options, **overrides}, given))
 
