@@ -78,3 +78,13 @@ def test_smaller_limit_on_resume_keeps_the_results(engine_cards, tmp_path):
     assert results.read_text() == before
     evaluate(config(limit=5, force=True))  # asked for: replaced
     assert '"n": 5' in results.read_text()
+
+
+def test_rescore_option_for_a_task_not_scored_is_an_error(engine_cards, tmp_path):
+    from ming_eval.errors import RunStoreError
+    from ming_eval.runner.evaluate import RunConfig, evaluate
+    from ming_eval.runner.rescore import rescore
+
+    evaluate(RunConfig(tasks=["color_vqa"], model="pixel", out=tmp_path / "run", argv=["test"]))
+    with pytest.raises(RunStoreError, match=r"-o paint\.steps=2: task 'paint' is not scored here"):
+        rescore(tmp_path / "run", task_options={"paint": {"steps": 2}})
