@@ -219,8 +219,8 @@ def check_card_task_overrides(card: ModelCard) -> None:
 
 
 def check_options_used(plan: Plan, task_options: dict[str, dict[str, Any]], data_overrides: dict[str, Path]) -> None:
-    """``-o TASK.KEY=VALUE`` for a task not in the run and ``--data NAME=PATH`` for a file no task of
-    the run declares are errors, not silently ignored."""
+    """``-o TASK.KEY=VALUE`` for a task not in the run and ``--data NAME=PATH`` for a file no task card
+    declares are errors, not silently ignored."""
     in_run = [tp.name for tp in plan.tasks]
     for task, options in task_options.items():
         if task in in_run:
@@ -230,12 +230,14 @@ def check_options_used(plan: Plan, task_options: dict[str, dict[str, Any]], data
             f"{given}: task {task!r} is not in this run (its tasks: {', '.join(in_run)})",
             hint=_did_you_mean(task, in_run, "-o {}.KEY=VALUE") or f"add {task} to the tasks, or drop the option",
         )
+    # a file of another task of the catalog is fine (one list of --data for several runs)
     declared = sorted({f.name for tp in plan.tasks for f in tp.task.data_files()})
+    catalog = {f.name for card in list_task_cards() for f in card.data}
     for name, path in data_overrides.items():
-        if name not in declared:
+        if name not in declared and name not in catalog:
             raise CardError(
-                f"--data {name}={path}: no task of this run declares a data file {name!r} (their files: "
-                f"{', '.join(declared) or 'none'})",
+                f"--data {name}={path}: no task card declares a data file {name!r} (the files of this run's "
+                f"tasks: {', '.join(declared) or 'none'})",
                 hint=_did_you_mean(name, declared, "--data {}=PATH") or "check the file name the task card gives",
             )
 

@@ -8,6 +8,7 @@ import yaml
 
 from ming_eval.cards import loader
 from ming_eval.errors import CardError
+from ming_eval.registry import get_task_card
 from ming_eval.runner.plan import make_plan
 
 
@@ -45,9 +46,13 @@ def test_bad_option_value_names_the_o_value_not_the_card(engine_cards):
 def test_data_file_no_task_declares_is_an_error(engine_cards, tmp_path):
     with pytest.raises(CardError) as err:
         make_plan(["color_vqa"], "pixel", data_overrides={"vqa.jsonll": tmp_path / "x.jsonl"})
-    assert "--data vqa.jsonll=" in err.value.message and "no task of this run declares" in err.value.message
+    assert "--data vqa.jsonll=" in err.value.message and "no task card declares" in err.value.message
     assert err.value.hint == "did you mean --data vqa.jsonl=PATH?"
     make_plan(["color_vqa"], "pixel", data_overrides={"vqa.jsonl": tmp_path / "x.jsonl"})  # declared: fine
+    paint_files = [f.name for f in get_task_card("paint").data]
+    assert paint_files and "vqa.jsonl" not in paint_files
+    # another task's file (the same --data list for several runs): fine
+    make_plan(["color_vqa"], "pixel", data_overrides={paint_files[0]: tmp_path / "y"})
 
 
 def test_card_task_block_matching_no_task_is_an_error(engine_cards):
