@@ -27,7 +27,8 @@ def results_table(
         first = True
         for metric_name, metric in result.metrics.items():
             label = f"[bold]{metric_name}[/]" if metric_name == result.primary else metric_name
-            row = [name if first else "", label, metric.format(2)]
+            shown = name + ("" if result.comparable else " (not comparable)")
+            row = [shown if first else "", label, metric.format(2)]
             if with_ci:
                 ci = (
                     f"[{metric.ci_low:.2f}, {metric.ci_high:.2f}]"
@@ -45,6 +46,9 @@ def print_notes(console: Console, results: dict[str, TaskResult]) -> None:
     for name, result in results.items():
         for note in result.notes:
             console.print(f"[yellow]note[/] {name}: {escape(redact_text(note))}", highlight=False)
+        for reason in result.not_comparable_because:
+            if not reason.startswith("--limit") and not reason.endswith("samples missing"):  # in the notes
+                console.print(f"[yellow]note[/] {name}: not comparable: {escape(redact_text(reason))}", highlight=False)
         if result.counts.get("judge_unavailable"):
             console.print(
                 f"[yellow]note[/] {name}: {result.counts['judge_unavailable']} samples could not be judged "

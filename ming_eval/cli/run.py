@@ -42,6 +42,13 @@ def run(
         list[str] | None, typer.Option("--option", "-o", help="Task option TASK.KEY=VALUE (repeatable).")
     ] = None,
     data: Annotated[list[str] | None, typer.Option(help="Use a local data file: FILE=PATH (repeatable).")] = None,
+    protocol: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Override the model card's protocol for this run: KEY=VALUE or TASK.KEY=VALUE (repeatable); "
+            "recorded in the manifest, and the results are marked not comparable."
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option(help="Resume into a run made with a different configuration, or with another model.")
     ] = False,
@@ -63,7 +70,7 @@ def run(
     from rich.markup import escape
 
     from ming_eval.cli.app import console
-    from ming_eval.cli.options import parse_data_overrides, parse_task_options
+    from ming_eval.cli.options import parse_data_overrides, parse_protocol_overrides, parse_task_options
     from ming_eval.redaction import redact_text
     from ming_eval.runner.evaluate import RunConfig, evaluate
 
@@ -84,6 +91,7 @@ def run(
         max_failures=max_failures,
         task_options=parse_task_options(option),
         data_overrides=parse_data_overrides(data),
+        protocol_overrides=parse_protocol_overrides(protocol),
     )
     outcome = evaluate(config, console)
     if int(os.environ.get("RANK", "0")) != 0:

@@ -204,7 +204,10 @@ class TaskResult:
     ``breakdowns`` holds per-category tables (e.g. ``{"tag": {"counting": Metric, ...}}``).
     ``counts`` always includes ``n`` (samples), ``ok`` and one entry per non-ok status.
     ``comparable`` is False when the numbers are not the benchmark's as published (a ``--limit``
-    subset, missing samples, a custom prompt set): reports then never rank them against baselines.
+    subset, missing samples, a custom prompt set, a data file or a judge other than the card's, a
+    protocol overridden for one run, corrected quirks): reports then mark them and never rank them
+    against baselines. ``not_comparable_because`` says why, one reason each (set through
+    :meth:`mark_not_comparable`).
     ``headline`` is how the task computes ``primary`` from per-sample scores (the engine stores the
     task's declaration here, so that ``compare`` recomputes exactly that number).
     """
@@ -218,6 +221,12 @@ class TaskResult:
     info: dict[str, Any] = field(default_factory=dict)
     comparable: bool = True
     headline: Statistic | None = None
+    not_comparable_because: list[str] = field(default_factory=list)
+
+    def mark_not_comparable(self, reason: str) -> None:
+        self.comparable = False
+        if reason not in self.not_comparable_because:
+            self.not_comparable_because.append(reason)
 
     @property
     def primary_metric(self) -> Metric:
@@ -238,6 +247,7 @@ class TaskResult:
             "notes": list(self.notes),
             "info": dict(self.info),
             "comparable": self.comparable,
+            **({"not_comparable_because": list(self.not_comparable_because)} if self.not_comparable_because else {}),
             **({"headline": self.headline.model_dump(mode="json")} if self.headline is not None else {}),
         }
 
@@ -257,5 +267,6 @@ class TaskResult:
             notes=list(d.get("notes", [])),
             info=dict(d.get("info", {})),
             comparable=bool(d.get("comparable", True)),
+            not_comparable_because=[str(r) for r in d.get("not_comparable_because", [])],
             headline=STATISTIC.validate_python(d["headline"]) if d.get("headline") is not None else None,
         )

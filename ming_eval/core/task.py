@@ -66,6 +66,8 @@ class TaskContext:
     samples: Mapping[str, Sample] = field(default_factory=dict)
     device: str = "cpu"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: protocol fields set on the command line for this run only (``--protocol``): not comparable
+    protocol_overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def for_scoring(
         self, samples: Sequence[Sample], predictions: Mapping[str, Prediction], device: str | None = None
@@ -129,6 +131,9 @@ class BaseTask(ABC):
     prompt_styles: ClassVar[tuple[str, ...]] = ("default",)
     #: bump when scoring changes, so stored scores are recomputed
     scoring_version: ClassVar[str] = "1"
+    #: options that are part of the benchmark's protocol: a value other than the card's makes the
+    #: results not comparable with published numbers (names the ``Options`` model lacks are skipped)
+    protocol_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, card: TaskCard, options: BaseModel) -> None:
         self.card = card
@@ -136,11 +141,15 @@ class BaseTask(ABC):
 
     @classmethod
     def from_card(cls, card: TaskCard, overrides: dict[str, Any] | None = None) -> BaseTask:
+        """The task of ``card`` with ``overrides`` (the command line's ``-o TASK.KEY=VALUE``) on top of
+        its options; an error names the card for its own options and the ``-o`` value for an override."""
         from ming_eval.registry import validate_options
 
-        merged = {**card.options, **(overrides or {})}
-        where = f"task card {card.source or card.name}"
-        return cls(card, validate_options(cls, merged, where))
+        card_options = validate_options(cls, dict(card.options), f"task card {card.source or card.name}")
+        if not overrides:
+            return cls(card, card_options)
+        given = ", ".join(f"-o {card.name}.{k}={v}" for k, v in overrides.items())
+        return cls(card, validate_options(cls, {**card.options, **overrides}, given))
 
     @property
     def name(self) -> str:
@@ -200,6 +209,36 @@ class BaseTask(ABC):
             else [c or f"id:{s.id}" for c, s in zip(clusters, samples, strict=True)]
         )
         return headline_metric(statistic, [s.score for s in scores], keys, clusters=named)
+
+    def comparability(self) -> list[str]:
+        """Why this task's results are not comparable with published numbers (empty when they are): a
+        data file with another checksum than the card's, or a :attr:`protocol_options` value other
+        than the card's."""
+        reasons = []
+        declared = {f.name: f for f in self.card.data}
+        for used in self.data_files():
+            card_file = declared.get(used.name)
+            if card_file is None:
+                continue
+            same = [
+                getattr(used, algo) == getattr(card_file, algo)
+                for algo in ("md5", "sha256")
+                if getattr(used, algo) and getattr(card_file, algo)
+            ]
+            if not same or not all(same):
+                reasons.append(f"data file {used.name} is not the card's (another checksum)")
+        from ming_eval.registry import validate_options
+
+        card_options = validate_options(
+            type(self), dict(self.card.options), f"task card {self.card.source or self.name}"
+        )
+        for name in self.protocol_options:
+            if name not in type(self.options).model_fields:
+                continue
+            used_value, card_value = getattr(self.options, name), getattr(card_options, name)
+            if used_value != card_value:
+                reasons.append(f"option {name}={used_value!r}, not the protocol's {card_value!r}")
+        return reasons
 
     def finalize(  # noqa: B027 - optional hook
         self, result: TaskResult, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext

@@ -21,7 +21,7 @@ from ming_eval.store.run_store import MANIFEST
 if TYPE_CHECKING:
     import pandas as pd
 
-INFO_COLUMNS = ("run", "model", "checkpoint", "created", "git", "status", "failed", "path")
+INFO_COLUMNS = ("run", "model", "checkpoint", "created", "git", "status", "comparable", "failed", "path")
 
 
 @dataclass
@@ -59,6 +59,17 @@ def _status(run: ReportRun) -> str:
     return "complete"
 
 
+def _comparable(run: ReportRun) -> str:
+    """ "yes", or "no: " and each task's reasons (a run is never ranked against published numbers
+    silently: the column says so)."""
+    reasons = []
+    for name, result in sorted(run.results.items()):
+        if not result.comparable:
+            why = "; ".join(result.not_comparable_because) or "see its notes"
+            reasons.append(f"{name} ({why})")
+    return "no: " + ", ".join(reasons) if reasons else "yes"
+
+
 def build_leaderboard(root: Path, *, wide: bool = False, tasks: Sequence[str] | None = None) -> Leaderboard:
     import pandas as pd
 
@@ -79,6 +90,7 @@ def build_leaderboard(root: Path, *, wide: bool = False, tasks: Sequence[str] | 
             "created": run.created,
             "git": run.git_commit or "",
             "status": _status(run),
+            "comparable": _comparable(run),
             "failed": sum(r.failed for r in run.results.values()),
             "path": str(path),
         }

@@ -23,6 +23,7 @@ FIELDS = (
     "verified",
     "key",
     "sources",
+    "comparable",
 )
 
 
@@ -47,6 +48,7 @@ def render(tables: Sequence[ReportTable]) -> str:
                         "row": row.label,
                         "kind": row.kind,
                         "rewritten": int(row.rewritten),
+                        "comparable": int(row.comparable),
                         "column": col.key,
                         "value": _num(cell.value),
                         "ci_low": _num(cell.ci_low),

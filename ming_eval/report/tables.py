@@ -127,6 +127,10 @@ class Cell:
         return out
 
 
+#: appended to the label of a row whose numbers are not the benchmark's as published, in every format
+NOT_COMPARABLE_MARK = " (not comparable)"
+
+
 @dataclass
 class Row:
     label: str
@@ -223,8 +227,12 @@ def run_notes(run: ReportRun, tasks: set[str]) -> list[str]:
             notes.append(f"{task}: {counts['missing']} samples missing")
         if failed:
             notes.append(f"{task}: {failed} of {counts.get('n', '?')} samples failed and count as wrong")
-        if not result.comparable and "limit" not in result.info and not counts.get("missing"):
-            # the task's own reason (e.g. a custom prompt set), which the notes above do not cover
+        # the reasons the notes above do not cover (a data file, judge or option other than the card's)
+        for reason in result.not_comparable_because:
+            if not reason.startswith("--limit") and not reason.endswith("samples missing"):
+                notes.append(f"{task}: not comparable: {reason}")
+        if not result.comparable and not result.not_comparable_because:
+            # results stored without reasons (e.g. GenEval's custom prompt set): the task's own note
             notes.extend(f"{task}: {note}" for note in result.notes if "not comparable" in note)
     return notes
 
@@ -246,7 +254,7 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
             comparable = all(results[t].comparable for t in used if t in results)
             ours.append(
                 Row(
-                    run.label + ("†" if rewritten else ""),
+                    run.label + ("†" if rewritten else "") + ("" if comparable else NOT_COMPARABLE_MARK),
                     OURS,
                     OURS_GROUP,
                     cells,

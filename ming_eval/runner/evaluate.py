@@ -20,7 +20,7 @@ from ming_eval.core.results import TaskResult
 from ming_eval.core.sample import Sample
 from ming_eval.core.summaries import Summary
 from ming_eval.core.task import TaskContext
-from ming_eval.errors import ConfigMismatchError, DataError
+from ming_eval.errors import ConfigMismatchError, DataError, RunStoreError
 from ming_eval.graders.service import GraderService
 from ming_eval.redaction import redact
 from ming_eval.registry import summary_catalog
@@ -54,6 +54,8 @@ class RunConfig:
     max_failures: int = 0
     task_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     data_overrides: dict[str, Path] = field(default_factory=dict)
+    #: ``--protocol``: task name (or "*" for every task) -> protocol fields set for this run only
+    protocol_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     argv: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -107,6 +109,24 @@ class LazyModel:
             free_accelerator_memory()
 
 
+def _check_limit(existing: RunManifest | None, store: RunStore, plan: Plan, limit: int | None, force: bool) -> None:
+    """A ``--limit`` below what a task of the directory already has results for would replace them
+    with a subset's: refused unless ``--force``."""
+    if existing is None or limit is None or force:
+        return
+    for tp in plan.tasks:
+        if tp.name not in existing.limits or not store.task(tp.name).results_path.is_file():
+            continue
+        before = existing.limits[tp.name]
+        if before is None or before > limit:
+            had = "all samples" if before is None else f"--limit {before}"
+            raise RunStoreError(
+                f"{store.root}: task {tp.name} has results for {had}; --limit {limit} would replace them "
+                "with a smaller subset's",
+                hint="use another --out for the subset, drop --limit to resume, or pass --force to replace them",
+            )
+
+
 def _check_manifest(
     existing: RunManifest | None, configs: dict[str, dict[str, Any]], force: bool, run_dir: Path
 ) -> list[str]:
@@ -139,6 +159,8 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist, held: Exit
         checkpoint=config.checkpoint,
         seed=config.seed,
         task_options=config.task_options,
+        data_overrides=config.data_overrides,
+        protocol_overrides=config.protocol_overrides,
     )
     summary_catalog()  # the suite cards' summaries resolve: a card error stops the run before any work
     run_dir = config.out or default_run_dir(plan.model_card.name, config.checkpoint)
@@ -152,6 +174,7 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist, held: Exit
     model_config = ModelConfig.model_validate(redact(plan.model_config()))
     forced = check_same_model(existing, model_config, run_dir, force=config.force)
     forced += _check_manifest(existing, configs, config.force, run_dir)
+    _check_limit(existing, store, plan, config.limit, config.force)
     dist.barrier()  # every rank has read the old manifest before rank 0 replaces it
     invocation = new_invocation(
         "run", config.argv, dist, tasks=[tp.name for tp in plan.tasks], limit=config.limit, forced_differences=forced
@@ -241,6 +264,7 @@ def _prefetch(
             seed=tp.seed,
             graders=graders,
             data_overrides=config.data_overrides,
+            protocol_overrides=tp.protocol_overrides,
         )
         contexts[tp.name] = ctx
         files = ctx.data

@@ -55,6 +55,13 @@ def rescore(
         for name in names:
             if name not in known:
                 raise UnknownNameError(f"task in run {run_dir}", name, known)
+        for name, given in (task_options or {}).items():
+            if name not in names:
+                shown = ", ".join(f"-o {name}.{k}={v}" for k, v in given.items())
+                raise RunStoreError(
+                    f"{shown}: task {name!r} is not scored here (tasks: {', '.join(names)})",
+                    hint=f"add {name} to the tasks to score, or drop the option",
+                )
         options = {name: {**known[name].options, **(task_options or {}).get(name, {})} for name in names}
         for name in names:
             hidden = sorted(key for key, value in options[name].items() if contains_redacted(value))
@@ -87,6 +94,7 @@ def rescore(
                     seed=cfg.seed,
                     graders=graders,
                     data_overrides=data_overrides,
+                    protocol_overrides=cfg.protocol_overrides or {},
                 )
                 limit = manifest.limits.get(name)
                 samples = list(task.samples(ctx))

@@ -178,8 +178,14 @@ def finalize(
         statuses[st] = statuses.get(st, 0) + 1
     for status, count in statuses.items():
         result.counts[status] = count
-    if limit is not None or missing:
-        result.comparable = False
+    if limit is not None:
+        result.mark_not_comparable(f"--limit {limit}: a subset of the benchmark")
+    if missing:
+        result.mark_not_comparable(f"{len(missing)} samples missing")
+    for reason in task.comparability():
+        result.mark_not_comparable(reason)
+    for key, value in ctx.protocol_overrides.items():
+        result.mark_not_comparable(f"protocol {key}={value!r} set with --protocol for this run")
     if limit is not None:
         result.notes.append(f"--limit {limit}: a subset of the benchmark; not comparable to published numbers")
         result.info["limit"] = limit

@@ -155,6 +155,8 @@ class TaskConfig(ManifestPart):
     task: dict[str, Any]
     options: dict[str, Any] = Field(default_factory=dict)
     protocol: dict[str, Any]
+    #: the protocol fields ``--protocol`` set for this run (absent when none)
+    protocol_overrides: dict[str, Any] | None = None
     seed: int = 0
 
 

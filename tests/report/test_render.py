@@ -143,12 +143,14 @@ def test_latex_escapes_special_characters():
 
 def test_csv(table):
     lines = render_csv.render([table]).splitlines()
-    assert lines[0] == "table,group,row,kind,rewritten,column,value,ci_low,ci_high,n,best,verified,key,sources"
+    assert lines[0] == (
+        "table,group,row,kind,rewritten,column,value,ci_low,ci_high,n,best,verified,key,sources,comparable"
+    )
     assert lines[5] == (
         "geneval,Rewritten prompts †,BAGEL†,baseline,1,counting,0.84,,,,1,0,x/bagel,"
-        "README @ 056b5fd; quote (not verified)"
+        "README @ 056b5fd; quote (not verified),1"
     )
-    assert lines[7] == "geneval,Ours,Ming_v2 @ step-10,ours,0,counting,0.5312,0.4,0.66,80,0,1,runs/m,runs/m"
+    assert lines[7] == "geneval,Ours,Ming_v2 @ step-10,ours,0,counting,0.5312,0.4,0.66,80,0,1,runs/m,runs/m,1"
     assert len(lines) == 9
 
 

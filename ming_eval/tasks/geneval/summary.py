@@ -159,4 +159,5 @@ def build_result(
         notes=notes,
         info=info,
         comparable=prompt_set != "custom",
+        not_comparable_because=["a custom prompt set"] if prompt_set == "custom" else [],
     )

@@ -8,6 +8,7 @@ first, so nothing is downloaded twice.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from abc import abstractmethod
@@ -15,7 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -40,11 +41,13 @@ from ming_eval.tasks.vlm.imported import (
     sha256_of,
 )
 from ming_eval.tasks.vlm.prompts import PROMPT_STYLES, Kind, build_content
-from ming_eval.tasks.vlm.tsv import TsvTable, clean
+from ming_eval.tasks.vlm.tsv import NA_STRINGS, TsvTable, clean
 
 if TYPE_CHECKING:
     from ming_eval.data.files import DataFiles
     from ming_eval.store.run_store import TaskStore
+
+log = logging.getLogger(__name__)
 
 LMUDATA_ENV = "LMUData"
 IMPORT_STATE = "import.json"  # what was imported into a task folder (source, sha256, TSV cross-check)
@@ -86,6 +89,13 @@ def image_folder_name(dataset: str) -> str:
     return dataset
 
 
+#: ``"vlmevalkit"`` scores every sample as VLMEvalKit does at the pinned commit, accidents included;
+#: ``"fixed"`` corrects them (see :func:`scored_text` and each task's module docstring), which makes the
+#: numbers incomparable with published ones
+Quirks = Literal["vlmevalkit", "fixed"]
+VLMEVALKIT_TEXT_OF_MISSING = "nan"
+
+
 class VlmOptions(BaseModel):
     """Options every understanding task has."""
 
@@ -101,6 +111,12 @@ class VlmOptions(BaseModel):
         None,
         description="set by `ming-eval score TASK --predictions FILE`: the samples and outputs come from this "
         "copy of a VLMEvalKit prediction file in the task's folder of the run, not from the TSV",
+    )
+    quirks: Quirks = Field(
+        "vlmevalkit",
+        description="vlmevalkit: score each sample exactly as VLMEvalKit does (comparable with published "
+        "numbers); fixed: correct its accidents (empty outputs are wrong without a judge call, MathVista "
+        "credits an integer answer 0 when the output says 0); results are then marked not comparable",
     )
 
 
@@ -211,6 +227,26 @@ def output_text(pred: Prediction) -> str:
     return "" if pred.output is None else str(pred.output)
 
 
+def scored_text(pred: Prediction, quirks: Quirks) -> str:
+    """The model's output as the scorer reads it.
+
+    VLMEvalKit scores its prediction file (``.xlsx`` by default) read back with pandas, whose missing-value
+    parsing turns an output such as ``""``, ``"None"``, ``"N/A"`` or ``"null"`` into NaN, which its
+    scorers then see as the text ``"nan"`` (and may send to the judge). Under ``"vlmevalkit"`` this
+    returns that text; under ``"fixed"`` the output unchanged.
+    """
+    text = output_text(pred)
+    if quirks == "vlmevalkit" and text in NA_STRINGS:
+        return VLMEVALKIT_TEXT_OF_MISSING
+    return text
+
+
+def is_blank(text: str, quirks: Quirks) -> bool:
+    """An output decided without any judge: under ``"fixed"`` an empty or whitespace-only one (wrong);
+    under ``"vlmevalkit"`` never, as VLMEvalKit sends such outputs through its usual matching and judge."""
+    return quirks == "fixed" and not text.strip()
+
+
 class PooledScorer(Scorer):
     """Scores a batch with a pool of threads, so judge calls overlap."""
 
@@ -232,10 +268,11 @@ class PooledScorer(Scorer):
 class JudgedScorer(PooledScorer, Generic[P]):
     """A scorer that may ask ``judge`` with ``prompt`` (None unless an LLM judge will be asked)."""
 
-    def __init__(self, judge: Judge, prompt: P | None) -> None:
+    def __init__(self, judge: Judge, prompt: P | None, quirks: Quirks = "vlmevalkit") -> None:
         super().__init__(judge.workers)
         self.judge = judge
         self.prompt = prompt
+        self.quirks = quirks
 
     def close(self) -> None:
         self.judge.close()
@@ -246,6 +283,9 @@ class VlmTask(BaseTask):
 
     capability: ClassVar[Capability] = Capability.UNDERSTAND
     Options: ClassVar[type[BaseModel]] = VlmOptions
+    # ``matching`` is not among them: both rule sets are VLMEvalKit's own, and published numbers
+    # were computed under either
+    protocol_options: ClassVar[tuple[str, ...]] = ("quirks", "judge", "circular", "text_answers")
     prompt_styles: ClassVar[tuple[str, ...]] = PROMPT_STYLES
     kind: ClassVar[Kind] = "mcq"
     required_columns: ClassVar[tuple[str, ...]] = ("index", "question")
@@ -299,6 +339,12 @@ class VlmTask(BaseTask):
         if self.opts.predictions_file:
             return self._file_samples(self._imported_file(ctx))
         table = self.load_table(ctx)
+        if table.dropped_no_image:
+            log.warning(
+                "%s: %d rows have an empty image cell and are left out, as VLMEvalKit leaves them out",
+                table.path.name,
+                table.dropped_no_image,
+            )
         protocol = ctx.protocol
         style = protocol.prompt_style if isinstance(protocol, UnderstandProtocol) else "default"
         extras = protocol.common_extras() if isinstance(protocol, UnderstandProtocol) else None

@@ -2,7 +2,9 @@
 
 The answer is read from the words of the output (VLMEvalKit ``YOrN_Extraction``); an answer that is
 neither goes to the judge (VLMEvalKit's yes/no matching prompt, up to five tries at temperature
-0, 0.5, 1.0, ... as VLMEvalKit asks), and stays wrong if the judge cannot tell either.
+0, 0.5, 1.0, ... as VLMEvalKit asks), and stays wrong if the judge cannot tell either. An empty
+output goes to the judge as the text "nan", as VLMEvalKit reads it back; under ``quirks: fixed`` it
+is wrong without a judge call.
 
 * aAcc: accuracy over all questions;
 * fAcc: share of figures (``l2-category``, set, figure) whose questions are all right;
@@ -35,9 +37,10 @@ from ming_eval.tasks.vlm.base import (
     JudgedScorer,
     VlmTask,
     ask_judge,
+    is_blank,
     judge_unavailable,
-    output_text,
     require,
+    scored_text,
 )
 from ming_eval.tasks.vlm.extraction import yes_no
 from ming_eval.tasks.vlm.judge_prompts import YesNoJudgePrompt
@@ -83,7 +86,7 @@ class HallusionBenchTask(VlmTask):
         return {"figure": str(sample.meta["figure"]), "question": str(sample.meta["qid"])}
 
     def scorer(self, ctx: TaskContext) -> Scorer:
-        return YesNoScorer(*self.open_judge(ctx, YesNoJudgePrompt.load))
+        return YesNoScorer(*self.open_judge(ctx, YesNoJudgePrompt.load), self.opts.quirks)
 
     def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
         values = np.asarray([s.score for s in scores], dtype=np.float64)
@@ -155,7 +158,7 @@ def _said(reply: str) -> str | None:
 class YesNoScorer(JudgedScorer[YesNoJudgePrompt]):
     def score_one(self, sample: Sample, pred: Prediction) -> SampleScore:
         gold = str(sample.target)
-        text = output_text(pred)
+        text = scored_text(pred, self.quirks)
 
         def verdict(said: str, how: str, **details: Any) -> SampleScore:
             ok = said == gold
@@ -170,7 +173,7 @@ class YesNoScorer(JudgedScorer[YesNoJudgePrompt]):
         said = yes_no(text)
         if said != "Unknown":
             return verdict(said, "words")
-        if not text.strip():
+        if is_blank(text, self.quirks):
             return verdict("Unknown", "empty")
         if self.judge.exact:
             return verdict("Unknown", "exact_matching")

@@ -7,12 +7,12 @@ answer with MathVista's five-example prompt (temperature 0, at most 128 tokens),
 is compared the same way: the option letter against ``answer_option``, numbers by exact equality
 after the cast (the ``precision`` column is not used).
 
-Deliberate differences from VLMEvalKit, each only where VLMEvalKit's result is an accident:
-
-* an integer answer 0 predicted as "0" counts as prefetched (VLMEvalKit's truthiness test sends it
-  to the judge, which then agrees);
-* an empty output is wrong without asking the judge (VLMEvalKit sends the judge the text "nan");
-* a judge that cannot be reached gives ``judge_unavailable`` samples (VLMEvalKit refuses to score).
+By default every sample is scored as VLMEvalKit scores it, accidents included: a numeric answer
+that casts to 0 is never prefetched (VLMEvalKit's truthiness test sends it to the judge, whose
+extraction then decides), and an empty output goes to the judge as the text "nan" (what VLMEvalKit
+reads back from its prediction file). ``quirks: fixed`` prefetches the 0 and counts an empty output
+wrong without a judge call; results are then not comparable with published numbers. In both modes a
+judge that cannot be reached gives ``judge_unavailable`` samples (VLMEvalKit refuses to score).
 
 Kept for comparability: answers of type ``text`` and ``list`` are never credited (VLMEvalKit compares
 them against ``str(None)``); ``-o mathvista_mini.text_answers=exact`` compares the judge's extraction
@@ -38,9 +38,10 @@ from ming_eval.tasks.vlm.base import (
     JudgedScorer,
     LlmJudgedOptions,
     VlmTask,
+    is_blank,
     judge_unavailable,
-    output_text,
     require,
+    scored_text,
 )
 from ming_eval.tasks.vlm.extraction import MatchingRules, match_option
 from ming_eval.tasks.vlm.judge_prompts import MathVistaJudgePrompt
@@ -133,7 +134,7 @@ class MathVistaTask(VlmTask):
 
 class MathVistaScorer(JudgedScorer[MathVistaJudgePrompt]):
     def __init__(self, judge: Judge, prompt: MathVistaJudgePrompt | None, options: MathVistaOptions) -> None:
-        super().__init__(judge, prompt)
+        super().__init__(judge, prompt, options.quirks)
         self.options = options
 
     def _compare(self, sample: Sample, extracted: str) -> tuple[bool, Any]:
@@ -149,7 +150,7 @@ class MathVistaScorer(JudgedScorer[MathVistaJudgePrompt]):
 
     def score_one(self, sample: Sample, pred: Prediction) -> SampleScore:
         meta = sample.meta
-        text = output_text(pred)
+        text = scored_text(pred, self.quirks)
 
         def verdict(ok: bool, how: str, extracted: Any, reason: str = "", **details: Any) -> SampleScore:
             why = reason or f"extracted {extracted!r} ({how}), answer {sample.target!r}"
@@ -169,7 +170,7 @@ class MathVistaScorer(JudgedScorer[MathVistaJudgePrompt]):
                 None,
                 f"answer type {meta['answer_type']!r} is never credited by VLMEvalKit's MathVista scoring",
             )
-        if not text.strip():
+        if is_blank(text, self.quirks):
             return verdict(False, "empty", None, "empty output")
         if meta["question_type"] == "multi_choice":
             letter, _ = match_option(text, meta["choices"], self.options.matching)
@@ -177,7 +178,8 @@ class MathVistaScorer(JudgedScorer[MathVistaJudgePrompt]):
                 return verdict(letter == sample.target, "prefetch", letter)
         elif numeric:
             ok, said = self._compare(sample, text)
-            if ok:
+            # VLMEvalKit's prefetch is a truthiness test on the cast value: a right 0 is not prefetched
+            if ok and (said or self.quirks == "fixed"):
                 return verdict(True, "prefetch", said)
         client = self.judge.client
         if client is None or self.prompt is None:

@@ -4,7 +4,9 @@ Each row's answer is extracted by the heuristics (an option letter, then an opti
 cannot match goes to the judge, asked up to three times with VLMEvalKit's option-matching prompt. A
 judge reply that still names no option counts as 'Z' (wrong): VLMEvalKit picks a random option there,
 which makes scores irreproducible. Without a judge those samples are ``judge_unavailable``; under
-``judge: exact_matching`` (VLMEvalKit's no-LLM policy) they are wrong.
+``judge: exact_matching`` (VLMEvalKit's no-LLM policy) they are wrong. An empty output is matched like
+any other, as the text ``"nan"`` VLMEvalKit reads back (so it usually goes to the judge); under
+``quirks: fixed`` it is wrong without a judge call.
 
 MMBench uses circular evaluation: the TSV holds every question once per rotation of its options
 (index ``i + k*1e6``), and a question counts as solved only if every rotation is answered right. Rows
@@ -37,10 +39,12 @@ from ming_eval.tasks.vlm.base import (
     Judge,
     JudgedOptions,
     JudgedScorer,
+    Quirks,
     VlmTask,
     ask_judge,
+    is_blank,
     judge_unavailable,
-    output_text,
+    scored_text,
 )
 from ming_eval.tasks.vlm.extraction import MatchingRules, match_option
 from ming_eval.tasks.vlm.judge_prompts import McqJudgePrompt
@@ -52,6 +56,7 @@ CIRCULAR_OFFSET = 1_000_000
 JUDGE_TRIES = 3
 JUDGE_MAX_TOKENS = 2048  # VLMEvalKit's OpenAIWrapper default for option matching
 OPEN_ANSWER_OTHER = "Other Answers"
+EMPTY_ANSWER_CELL = "empty_answer_cell"
 
 
 class McqOptions(JudgedOptions):
@@ -112,9 +117,14 @@ class McqTask(VlmTask):
         opts = self.mcq_options
         judge, prompt = self.open_judge(ctx, McqJudgePrompt.load)
         failed_groups = (
-            failed_groups_by_heuristics(ctx.predictions, ctx.samples, opts.matching) if self.circular else set()
+            failed_groups_by_heuristics(ctx.predictions, ctx.samples, opts.matching, opts.quirks)
+            if self.circular
+            else set()
         )
-        return McqScorer(judge, prompt, opts.matching, failed_groups)
+        # a file without any answer (MMBench v1.0 test) cannot be scored; single empty answer cells are
+        # wrong answers, as in VLMEvalKit
+        no_answers = bool(ctx.samples) and all(s.target is None for s in ctx.samples.values())
+        return McqScorer(judge, prompt, opts.matching, failed_groups, opts.quirks, no_answers=no_answers)
 
     def headline(self) -> Statistic:
         # circular: a question (the cluster of its rotations) counts when every rotation is right
@@ -157,20 +167,36 @@ class MmmuTask(McqTask):
 
 class McqScorer(JudgedScorer[McqJudgePrompt]):
     def __init__(
-        self, judge: Judge, prompt: McqJudgePrompt | None, rules: MatchingRules, failed_groups: set[Any]
+        self,
+        judge: Judge,
+        prompt: McqJudgePrompt | None,
+        rules: MatchingRules,
+        failed_groups: set[Any],
+        quirks: Quirks = "vlmevalkit",
+        *,
+        no_answers: bool = False,
     ) -> None:
-        super().__init__(judge, prompt)
+        super().__init__(judge, prompt, quirks)
         self.rules = rules
         self.failed_groups = failed_groups
+        self.no_answers = no_answers
 
     def score_one(self, sample: Sample, pred: Prediction) -> SampleScore:
         gold = sample.target
+        if gold is None and not self.no_answers:
+            return SampleScore(
+                sample.id,
+                0.0,
+                correct=False,
+                reason="the data file's answer cell is empty: counted wrong, as VLMEvalKit counts it",
+                details={"how": EMPTY_ANSWER_CELL},
+            )
         if gold is None:
             return SampleScore(
                 sample.id, 0.0, correct=None, status=NO_ANSWER, reason="the data file has no answer for this question"
             )
         choices: dict[str, str] = sample.meta["choices"]
-        text = output_text(pred)
+        text = scored_text(pred, self.quirks)
 
         def verdict(letter: str, how: str, reason: str = "", **details: Any) -> SampleScore:
             ok = letter == gold
@@ -183,7 +209,7 @@ class McqScorer(JudgedScorer[McqJudgePrompt]):
                 details={"extracted": letter, "how": how, "answer": gold, **details},
             )
 
-        letter, how = heuristic_answer(text, choices, self.rules)
+        letter, how = heuristic_answer(text, choices, self.rules, self.quirks)
         if letter:
             return verdict(letter, how, "empty output" if how == "empty" else "")
         if sample.meta.get("group") in self.failed_groups:
@@ -224,15 +250,21 @@ class McqScorer(JudgedScorer[McqJudgePrompt]):
         )
 
 
-def heuristic_answer(text: str, choices: dict[str, str], rules: MatchingRules) -> tuple[str | None, str]:
-    """What the heuristics read before any judge: 'Z' for an empty output, else :func:`match_option`."""
-    if not text.strip():
+def heuristic_answer(
+    text: str, choices: dict[str, str], rules: MatchingRules, quirks: Quirks = "vlmevalkit"
+) -> tuple[str | None, str]:
+    """What the heuristics read before any judge: :func:`match_option`, and under ``quirks: fixed``
+    'Z' for an empty output."""
+    if is_blank(text, quirks):
         return "Z", "empty"
     return match_option(text, choices, rules)
 
 
 def failed_groups_by_heuristics(
-    predictions: Mapping[str, Prediction], by_id: Mapping[str, Sample], rules: MatchingRules
+    predictions: Mapping[str, Prediction],
+    by_id: Mapping[str, Sample],
+    rules: MatchingRules,
+    quirks: Quirks = "vlmevalkit",
 ) -> set[Any]:
     """Circular groups already lost before any judge call: a rotation whose heuristic answer is wrong
     (or whose inference failed), from every prediction of the run."""
@@ -244,8 +276,7 @@ def failed_groups_by_heuristics(
         if not pred.ok:
             failed.add(sample.meta.get("group"))
             continue
-        text = "" if pred.output is None else str(pred.output)
-        letter, _ = heuristic_answer(text, sample.meta["choices"], rules)
+        letter, _ = heuristic_answer(scored_text(pred, quirks), sample.meta["choices"], rules, quirks)
         if letter and letter != sample.target:
             failed.add(sample.meta.get("group"))
     return failed
@@ -255,6 +286,13 @@ def _notes_and_info(scores: Sequence[SampleScore], options: McqOptions) -> tuple
     how = extraction_counts(scores)
     info: dict[str, Any] = {"judge": options.judge, "matching": options.matching, "extraction": how}
     notes = []
+    empty_cells = [s.id for s in scores if s.details.get("how") == EMPTY_ANSWER_CELL]
+    if empty_cells:
+        shown = ", ".join(empty_cells[:10]) + (" ..." if len(empty_cells) > 10 else "")
+        notes.append(
+            f"{len(empty_cells)} rows of the data file have an empty answer cell and count as wrong, as in "
+            f"VLMEvalKit (index {shown}); fix the file or use the card's"
+        )
     if how.get("judge_unparsed"):
         notes.append(f"{how['judge_unparsed']} answers the judge could not map to an option count as wrong")
     return notes, info

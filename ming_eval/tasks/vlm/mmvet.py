@@ -7,7 +7,8 @@ ocr, know, gen, spat, math: a sample counts for each capability named in its cat
 category combination (VLMEvalKit counts a sample whose category is exactly one capability twice in
 that capability's row, because it keeps both tables in one dict; here every sample counts once, and
 ``overall`` is not affected either way). Without a judge every sample is ``judge_unavailable`` (VLMEvalKit refuses to
-score); an empty output is graded 0.0 without asking.
+score). An empty output is graded by the judge as the text "nan", as VLMEvalKit reads it back; under
+``quirks: fixed`` it is graded 0.0 without asking.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from ming_eval.tasks.vlm.base import (
     LlmJudgedOptions,
     VlmTask,
     ask_judge,
+    is_blank,
     judge_unavailable,
-    output_text,
     require,
+    scored_text,
 )
 from ming_eval.tasks.vlm.judge_prompts import MMVetJudgePrompt
 from ming_eval.tasks.vlm.prompts import Kind
@@ -66,7 +68,7 @@ class MMVetTask(VlmTask):
         }
 
     def scorer(self, ctx: TaskContext) -> Scorer:
-        return MMVetScorer(*self.open_judge(ctx, MMVetJudgePrompt.load))
+        return MMVetScorer(*self.open_judge(ctx, MMVetJudgePrompt.load), self.opts.quirks)
 
     def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
         values = [s.score for s in scores]
@@ -99,8 +101,8 @@ class MMVetTask(VlmTask):
 
 class MMVetScorer(JudgedScorer[MMVetJudgePrompt]):
     def score_one(self, sample: Sample, pred: Prediction) -> SampleScore:
-        text = output_text(pred)
-        if not text.strip():
+        text = scored_text(pred, self.quirks)
+        if is_blank(text, self.quirks):
             return SampleScore(sample.id, 0.0, correct=False, reason="empty output", details={"how": "empty"})
         client = self.judge.client
         if client is None or self.prompt is None:

@@ -21,7 +21,7 @@ from ming_eval.core.statistic import Statistic, Sum
 from ming_eval.core.task import Scorer, TaskContext
 from ming_eval.errors import DataError
 from ming_eval.stats.bootstrap import mean_metric
-from ming_eval.tasks.vlm.base import PooledScorer, VlmOptions, VlmTask, output_text, require
+from ming_eval.tasks.vlm.base import PooledScorer, Quirks, VlmOptions, VlmTask, require, scored_text
 from ming_eval.tasks.vlm.prompts import Kind
 
 HMER = "Handwritten Mathematical Expression Recognition"
@@ -64,7 +64,7 @@ class OCRBenchTask(VlmTask):
         return [str(a) for a in answers], {"category": require(row, "category", source, str)}
 
     def scorer(self, ctx: TaskContext) -> Scorer:
-        return OCRBenchScorer()
+        return OCRBenchScorer(self.opts.quirks)
 
     def headline(self) -> Statistic:
         return Sum(scale=0.1)  # the count of right answers / 10, as the leaderboard divides it
@@ -102,9 +102,13 @@ class OCRBenchTask(VlmTask):
 
 
 class OCRBenchScorer(PooledScorer):
+    def __init__(self, quirks: Quirks = "vlmevalkit") -> None:
+        super().__init__()
+        self.quirks = quirks
+
     def score_one(self, sample: Sample, pred: Prediction) -> SampleScore:
         category = str(sample.meta["category"])
-        ok = ocr_match(output_text(pred), sample.target, category)
+        ok = ocr_match(scored_text(pred, self.quirks), sample.target, category)
         return SampleScore(
             sample.id,
             float(ok),

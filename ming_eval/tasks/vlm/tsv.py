@@ -37,7 +37,8 @@ from ming_eval.core.sample import ImageRef, open_image, to_rgb
 from ming_eval.errors import DataError
 
 IMAGE_REF_MAX_CHARS = 64  # VLMEvalKit: a cell this short is another row's index, not an image
-_NA_STRINGS = frozenset(pd._libs.parsers.STR_NA_VALUES)
+#: texts pandas reads as a missing value (NaN) by default
+NA_STRINGS = frozenset(pd._libs.parsers.STR_NA_VALUES)
 
 # Base64 image cells are far longer than csv's default field limit of 128 KiB.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -210,7 +211,18 @@ class TsvTable:
         del frame
         if len(meta) != len(offsets):
             raise DataError(f"{path}: {len(offsets)} records but {len(meta)} rows after parsing; the file is damaged")
-        return cls._build(path, columns, meta, cells, offsets, image_root)
+        if not meta:
+            raise DataError(
+                f"{path} has a header but no rows",
+                hint="the file is truncated; delete it and run `ming-eval data download`",
+            )
+        table = cls._build(path, columns, meta, cells, offsets, image_root)
+        if not table.rows:
+            raise DataError(
+                f"{path}: none of its {len(meta)} rows has an image (every image cell is empty)",
+                hint="the file is damaged or not a VLMEvalKit benchmark TSV",
+            )
+        return table
 
     @classmethod
     def _build(
@@ -277,7 +289,7 @@ class TsvTable:
 def _cell_summary(cell: str) -> str | None:
     """What the index keeps of an image cell: None (no image), the cell itself when it is short (a
     reference), or a marker with the image count of a list cell."""
-    if cell == "" or cell in _NA_STRINGS:
+    if cell == "" or cell in NA_STRINGS:
         return None
     if len(cell) <= IMAGE_REF_MAX_CHARS:
         return cell

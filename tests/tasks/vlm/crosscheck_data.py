@@ -3,8 +3,8 @@ judge replies that depend only on the sample a judge prompt is about (and the te
 replies come back whichever program builds the prompt, from whichever prompt source.
 
 Outputs that VLMEvalKit's spreadsheet round trip turns into NaN ("", "None") are left out of the MCQ,
-yes/no and MM-Vet outputs: there the two programs differ on purpose (an empty output is wrong here
-without a judge call; VLMEvalKit asks the judge about the text "nan"), and tests elsewhere cover it.
+yes/no and MM-Vet outputs (the recorded expectations were made without them); ming-eval now scores them
+as VLMEvalKit does, as the text "nan" (``quirks: fixed`` differs on purpose), which test_parity.py covers.
 
 Everything here is deterministic; ``metadata_digest`` pins the generated files (without images) so
 that a change of the generators cannot silently void the recorded expectations.

@@ -141,9 +141,13 @@ def test_failures_and_empty_outputs_are_counted(vlm_cards, tmp_path, capsys):
     assert code == 0, text
     stored = json.loads((out / "mmstar" / "results.json").read_text())
     assert stored["counts"]["inference_failed"] == 1  # "image 1" raised
+    # a generated TSV, not the card's: stored as not comparable, with the reason
+    assert stored["comparable"] is False
+    assert "data file MMStar.tsv is not the card's (another checksum)" in stored["not_comparable_because"]
     scores = [json.loads(line) for line in (out / "mmstar" / "scores.jsonl").read_text().splitlines()]
     empty = next(s for s in scores if s["id"] == "2")
-    assert empty["details"]["how"] == "empty" and empty["score"] == 0.0
+    # as VLMEvalKit: the empty output goes to the judge (as "nan"), and no judge is configured here
+    assert empty["status"] == "judge_unavailable" and empty["score"] == 0.0
     assert "inference failures" in text
 
 

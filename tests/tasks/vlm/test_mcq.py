@@ -14,7 +14,7 @@ MMSTAR_OUTPUTS = {
     "1": "B",  # wrong
     "2": "It is green.",  # right, by option text
     "3": "hmm, maybe the last colour",  # the judge says D: right
-    "4": "",  # empty: wrong
+    "4": "",  # empty: VLMEvalKit reads it back as "nan" and asks the judge, which names no option: wrong
     "5": "I would say the second",  # the judge never names an option: wrong
 }
 
@@ -43,13 +43,14 @@ def test_vanilla_with_judge(tmp_path, monkeypatch):
             "option",
             "text",
             "judge",
-            "empty",
+            "judge_unparsed",
             "judge_unparsed",
         ]
         assert result.metrics["overall"].value == pytest.approx(50.0)
         assert result.info["extraction"]["judge"] == 1
-        # one call for row 3, three (attempts 0, 1, 2) for row 5; none for what the heuristics matched
-        assert len(fake.bodies) == 4
+        # one call for row 3, three (attempts 0, 1, 2) for rows 4 and 5; none for what the heuristics matched
+        assert len(fake.bodies) == 7
+        assert any("<reply>nan</reply>" in p for p in fake.prompts())
         assert all(r["temperature"] == 0.0 and r["max_tokens"] == 2048 for r in fake.bodies)
         # the stand-in prompt source (tests/tasks/vlm/standins.py), filled as VLMEvalKit fills its own
         prompt = next(p for p in fake.prompts() if "last colour" in p)
@@ -70,7 +71,7 @@ def test_vanilla_with_judge(tmp_path, monkeypatch):
 def test_vanilla_without_judge_counts_unavailable(tmp_path):
     task, samples, ctx = load("mmstar", tmp_path, make_mcq)
     scores, result = score(task, ctx, samples, MMSTAR_OUTPUTS)
-    assert [s.status for s in scores].count("judge_unavailable") == 2
+    assert [s.status for s in scores].count("judge_unavailable") == 3  # rows 3, 4 (empty) and 5
     assert "no judge configured: set OPENAI_API_KEY" in scores[3].reason
     assert result.metrics["overall"].value == pytest.approx(100 * 2 / 6)
 

@@ -145,7 +145,8 @@ def test_mathvista_text_answers_exact_option(tmp_path, monkeypatch):
             "mathvista_mini", tmp_path, make_mathvista, text_answers="exact", **use_fake(monkeypatch, fake, tmp_path)
         )
         scores, _ = score(task, ctx, samples, MATHVISTA_OUTPUTS)
-    assert scores[3].score == 1.0 and scores[7].details["how"] == "empty"
+    # row 7 is empty: judged as the text "nan", as VLMEvalKit does
+    assert scores[3].score == 1.0 and scores[7].details["how"] == "judge" and scores[7].score == 0.0
 
 
 def test_mathvista_without_judge(tmp_path):
@@ -168,10 +169,12 @@ def test_mmvet(tmp_path, monkeypatch):
             return "garbage"
         if "my answer (2)" in prompt:
             return "1.5" if body["temperature"] == 0.0 else "1.0"
-        raise AssertionError("row 3 has an empty output and must not be judged")
+        raise AssertionError("row 3 has an empty output and must not be judged under quirks: fixed")
 
     with FakeOpenAI(judge) as fake:
-        task, samples, ctx = load("mmvet", tmp_path, make_mmvet, **use_fake(monkeypatch, fake, tmp_path))
+        task, samples, ctx = load(
+            "mmvet", tmp_path, make_mmvet, quirks="fixed", **use_fake(monkeypatch, fake, tmp_path)
+        )
         outputs = {s.id: f"my answer ({i})" for i, s in enumerate(samples)}
         outputs[samples[3].id] = "  "
         scores, result = score(task, ctx, samples, outputs)
