@@ -8,6 +8,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +56,10 @@ class Prediction:
             return []
         return [self.images_root / str(rel) for rel in self.output]
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """A short hash of what was predicted; a stored score is valid only for the same digest."""
+        """A short hash of what was predicted; a stored score is valid only for the same digest
+        (computed once per prediction)."""
         payload = json.dumps([self.status.value, self.output, self.error, self.files], sort_keys=True, default=str)
         return hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]
 

@@ -30,6 +30,7 @@ from ming_eval.runner.invocation import console_notice, new_invocation, new_mani
 from ming_eval.runner.plan import Plan, TaskPlan, make_plan, task_config, task_context
 from ming_eval.runner.results import write_run_results
 from ming_eval.runner.scoring import score_task
+from ming_eval.store.finished import finished_samples, stamp_key, write_stamp
 from ming_eval.store.guard import RunLock, check_same_model
 from ming_eval.store.manifest import ModelConfig, RunManifest, TaskConfig, config_differences
 from ming_eval.store.run_store import RunStore
@@ -190,8 +191,31 @@ def _run_phases(
     """Inference for every task (one model load at most), then scoring of every task; graders load
     after the model is closed, and are released between tasks when memory is short."""
     contexts = _prefetch(plan, config, dist, store, graders)
+    keys = {
+        tp.name: stamp_key(
+            redact(task_config(plan, tp)),
+            config.limit,
+            redact(tp.task.scoring_fingerprint()),
+            contexts[tp.name].data,
+        )
+        for tp in plan.tasks
+    }
+    # a task whose stamp matches is finished: no sample is built, no record read, no file written
+    finished: dict[str, int] = {}
+    for tp in plan.tasks:
+        n = (
+            None
+            if config.force
+            else finished_samples(store.task(tp.name), keys[tp.name], retry_failed=config.retry_failed)
+        )
+        if n is not None:
+            finished[tp.name] = n
     task_samples: dict[str, list[Sample]] = {}
     for tp in plan.tasks:
+        if tp.name in finished:
+            n = finished[tp.name]
+            outcome.inference.append(InferenceSummary(tp.name, n, n, 0, 0))
+            continue
         samples = _limited(tp, contexts[tp.name], config.limit)
         task_samples[tp.name] = samples
         settings = InferenceSettings(
@@ -208,6 +232,12 @@ def _run_phases(
     dist.barrier()
 
     for tp in plan.tasks:
+        tstore = store.task(tp.name)
+        if tp.name in finished:
+            stored = tstore.read_results()
+            if stored is not None:
+                outcome.results[tp.name] = stored
+            continue
         if graders.memory_short():
             graders.release_all()
         result = score_task(
@@ -223,6 +253,8 @@ def _run_phases(
         )
         if result is not None:
             outcome.results[tp.name] = result
+            complete = result.counts.get("missing") == 0
+            write_stamp(tstore, keys[tp.name], len(task_samples[tp.name]), tstore.read_predictions(), complete)
     if dist.is_main:
         outcome.summaries = write_run_results(store, outcome.results)
 

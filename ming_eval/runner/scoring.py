@@ -31,9 +31,13 @@ from ming_eval.redaction import redact
 from ming_eval.runner.batching import BatchRunner, describe
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.progress import ProgressReporter
+from ming_eval.stats.bootstrap import IntervalCache
 from ming_eval.store.run_store import ScoreWriter, TaskStore
 
 Item = tuple[Sample, Prediction]
+
+#: the bootstrap intervals of the last aggregation, keyed by their inputs (see stats.bootstrap)
+INTERVALS = "intervals.json"
 
 
 def prepare_scoring(task: BaseTask, store: TaskStore, dist: Dist) -> None:
@@ -165,7 +169,10 @@ def finalize(
     scored = [s for s in samples if s.id in scores]
     scored_scores = [scores[s.id] for s in scored]
     full_ctx = ctx.for_scoring(samples, predictions)
-    result = task.aggregate(scored, scored_scores, full_ctx)
+    # intervals whose inputs did not change since the last pass are read back, not resampled
+    intervals = IntervalCache(store.scoring_dir / INTERVALS)
+    with intervals.active():
+        result = task.aggregate(scored, scored_scores, full_ctx)
     result.headline = task.headline()
     result.counts.setdefault("n", len(scored))
     result.counts["missing"] = len(missing)
@@ -188,7 +195,9 @@ def finalize(
             f"{statuses.get(SCORING_FAILED, 0)} scoring failures count as wrong"
         )
     store.write_results(result)
-    task.finalize(result, scored, scored_scores, full_ctx)
+    with intervals.active():
+        task.finalize(result, scored, scored_scores, full_ctx)
+    intervals.save()
     return result
 
 
