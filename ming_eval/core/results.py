@@ -14,6 +14,8 @@ from typing import Any
 
 from ming_eval.core.statistic import STATISTIC, Statistic
 
+_json_str = json.encoder.encode_basestring_ascii  # json.dumps of a str, as in its default settings
+
 
 class Status(str, Enum):
     OK = "ok"
@@ -60,7 +62,12 @@ class Prediction:
     def digest(self) -> str:
         """A short hash of what was predicted; a stored score is valid only for the same digest
         (computed once per prediction)."""
-        payload = json.dumps([self.status.value, self.output, self.error, self.files], sort_keys=True, default=str)
+        if isinstance(self.output, str) and self.files is None and (self.error is None or isinstance(self.error, str)):
+            # the common case, spelled out: the same text as the json.dumps below, five times faster
+            error = "null" if self.error is None else _json_str(self.error)
+            payload = f"[{_json_str(self.status.value)}, {_json_str(self.output)}, {error}, null]"
+        else:
+            payload = json.dumps([self.status.value, self.output, self.error, self.files], sort_keys=True, default=str)
         return hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]
 
     def to_record(self) -> dict[str, Any]:

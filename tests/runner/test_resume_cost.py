@@ -104,3 +104,21 @@ def test_rescore_after_a_score_changed_recomputes_its_interval(engine_cards: Pat
     expected = mean_metric([r["score"] for r in recs], scale=old.scale)
     assert new.value < old.value
     assert (new.ci_low, new.ci_high) == (expected.ci_low, expected.ci_high)
+
+
+def test_prediction_digest_is_the_same_as_stored_by_earlier_versions() -> None:
+    """Scores stored by earlier runs carry this digest: it must not change."""
+    import hashlib
+
+    from ming_eval.core.results import Prediction, Status
+
+    cases = [
+        Prediction("1", Status.OK, output="B"),
+        Prediction("2", Status.OK, output='quote " tab \t ünïcode 中文 \\ end'),
+        Prediction("3", Status.FAILED, error="timeout: 😀", output=""),
+        Prediction("4", Status.OK, output=["a.png"], files=[[1, 2]]),
+        Prediction("5", Status.FAILED),
+    ]
+    for pred in cases:
+        payload = json.dumps([pred.status.value, pred.output, pred.error, pred.files], sort_keys=True, default=str)
+        assert pred.digest == hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]
