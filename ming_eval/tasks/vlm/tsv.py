@@ -7,7 +7,9 @@ benchmarks). :class:`TsvTable` reads it once, streaming:
   of its image cell, and copies the other cells aside;
 * those cells (metadata only: kilobytes) then go through ``pandas.read_csv(sep="\\t")`` as VLMEvalKit
   reads the file, so values, dtypes and pandas' missing-value rules (``"None"``, ``"N/A"``, ``""``
-  become NaN) are the same and prompts come out identical.
+  become NaN) are the same and prompts come out identical;
+* the result (offsets, image-cell shapes, parsed metadata) is kept in ming-eval's cache
+  (``tsv-index/``) and reused by later runs while the file's size, mtime and inode are unchanged.
 
 An image is decoded only when a model asks for it: its :class:`ImageRef` seeks to the record, reads
 that one cell and decodes it. VLMEvalKit's conventions are kept: a cell of 64 characters or fewer is
@@ -22,8 +24,11 @@ import ast
 import base64
 import binascii
 import csv
+import hashlib
 import io
 import math
+import os
+import pickle
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +39,7 @@ import pandas as pd
 from PIL import Image
 
 from ming_eval.core.sample import ImageRef, open_image, to_rgb
+from ming_eval.data.files import cache_root
 from ming_eval.errors import DataError
 
 IMAGE_REF_MAX_CHARS = 64  # VLMEvalKit: a cell this short is another row's index, not an image
@@ -170,6 +176,9 @@ class TsvTable:
         ``image_path`` entries of TSVs without an ``image`` column."""
         if not path.is_file():
             raise DataError(f"data file {path} does not exist")
+        cached = _read_index(path)
+        if cached is not None:
+            return cls._build(path, *cached, image_root)
         columns, header_bytes = _header(path)
         missing = [c for c in required if c not in columns]
         if missing:
@@ -210,6 +219,7 @@ class TsvTable:
         del frame
         if len(meta) != len(offsets):
             raise DataError(f"{path}: {len(offsets)} records but {len(meta)} rows after parsing; the file is damaged")
+        _write_index(path, (columns, meta, cells, offsets))
         return cls._build(path, columns, meta, cells, offsets, image_root)
 
     @classmethod
@@ -272,6 +282,45 @@ class TsvTable:
             return _decode_base64(text, source)
 
         return ImageRef(source, load)
+
+
+#: bump when what the index holds changes: older index files are then rebuilt
+INDEX_FORMAT = 1
+_Index = tuple[list[str], list[dict[str, Any]], list[str | None], list[int]]
+
+
+def _index_path(path: Path) -> Path:
+    """Where the index of ``path`` is kept: ming-eval's cache, as data folders may be read-only."""
+    name = hashlib.sha1(str(path.resolve()).encode("utf-8")).hexdigest()[:20]
+    return cache_root() / "tsv-index" / f"{path.name}.{name}.pkl"
+
+
+def _file_key(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return (INDEX_FORMAT, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _read_index(path: Path) -> _Index | None:
+    """The stored index of ``path`` if it was made from the file as it is now (same size, mtime and
+    inode, which is when its cached checksum is reused too); else None, and it is rebuilt."""
+    try:
+        with _index_path(path).open("rb") as fh:
+            key, index = pickle.load(fh)
+    except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError, ImportError):
+        return None
+    return index if key == _file_key(path) else None  # type: ignore[no-any-return]
+
+
+def _write_index(path: Path, index: _Index) -> None:
+    target = _index_path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        with tmp.open("wb") as fh:
+            pickle.dump((_file_key(path), index), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target)
+    except OSError:
+        pass  # a read-only cache: the file is indexed again next time
 
 
 def _cell_summary(cell: str) -> str | None:
