@@ -122,6 +122,49 @@ def _records(fh: BinaryIO, start: int) -> Iterator[tuple[int, int, list[str]]]:
             yield offset, line_no, fields
 
 
+def _scan(fh: BinaryIO, start: int, col: int) -> Iterator[tuple[int, int, list[str], str | None]]:
+    """(byte offset, line number, fields, summary of the image cell ``col``) of each record.
+
+    A line without a quote character is split on tabs as bytes, and its image cell is summarised
+    without being decoded (the cell is almost all of the file); a line with quotes goes through the
+    ``csv`` module, which reads on into the next lines when a quoted cell holds a newline."""
+    pos, line = start, 0
+    while True:
+        raw = fh.readline()
+        if not raw:
+            return
+        offset = pos
+        pos += len(raw)
+        line += 1
+        if not raw.strip(b"\r\n"):
+            continue  # pandas skips blank lines
+        if b'"' not in raw:
+            parts = raw.rstrip(b"\r\n").split(b"\t")
+            summary = _cell_summary_bytes(parts[col]) if 0 <= col < len(parts) else None
+            if 0 <= col < len(parts):
+                parts[col] = b""
+            try:
+                fields = [p.decode("utf-8") for p in parts]
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{fh.name}: line {line} is not valid UTF-8: {exc}") from exc
+            yield offset, line, fields, summary
+            continue
+        fh.seek(offset)
+        for rec_offset, _, fields in _records(fh, offset):
+            summary = _cell_summary(fields[col]) if 0 <= col < len(fields) else None
+            yield rec_offset, line, fields, summary
+            line += sum(f.count("\n") for f in fields)  # the newlines inside quoted cells
+            break
+        pos = fh.tell()
+
+
+def _cell_summary_bytes(cell: bytes) -> str | None:
+    """:func:`_cell_summary` of an undecoded cell: only short cells and list cells are decoded."""
+    if len(cell) <= IMAGE_REF_MAX_CHARS * 4 or cell[:1] == b"[":
+        return _cell_summary(cell.decode("utf-8", errors="replace"))
+    return "\x00one"
+
+
 def _header(path: Path) -> tuple[list[str], int]:
     with path.open("rb") as fh:
         raw = fh.readline()
@@ -133,6 +176,13 @@ def _header(path: Path) -> tuple[list[str], int]:
 def read_cell(path: Path, offset: int, column: int) -> str:
     """One cell of the record starting at byte ``offset``."""
     with path.open("rb") as fh:
+        fh.seek(offset)
+        raw = fh.readline()
+        if raw.strip(b"\r\n") and b'"' not in raw:  # no quoting: one seek, one read, one split
+            parts = raw.rstrip(b"\r\n").split(b"\t")
+            if column >= len(parts):
+                raise DataError(f"{path}: the record at byte {offset} has no column {column + 1}")
+            return parts[column].decode("utf-8", errors="replace")
         fh.seek(offset)
         for _, _, fields in _records(fh, offset):
             if column >= len(fields):
@@ -201,13 +251,13 @@ class TsvTable:
         offsets: list[int] = []
         with path.open("rb") as fh:
             fh.seek(header_bytes)
-            for offset, line_no, fields in _records(fh, header_bytes):
+            for offset, line_no, fields, summary in _scan(fh, header_bytes, col):
                 if len(fields) > len(columns):
                     raise DataError(f"{path}: line {line_no} has {len(fields)} fields, the header {len(columns)}")
                 fields.extend([""] * (len(columns) - len(fields)))  # pandas reads missing trailing cells as NaN
                 offsets.append(offset)
                 if has_image:
-                    cells.append(_cell_summary(fields[col]))
+                    cells.append(summary)
                     del fields[col]
                 writer.writerow(fields)
         try:
@@ -308,7 +358,7 @@ def _read_index(path: Path) -> _Index | None:
             key, index = pickle.load(fh)
     except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError, ImportError):
         return None
-    return index if key == _file_key(path) else None  # type: ignore[no-any-return]
+    return index if key == _file_key(path) else None
 
 
 def _write_index(path: Path, index: _Index) -> None:
