@@ -86,7 +86,10 @@ class LazyModel:
 
     def __call__(self) -> Model:
         if self.model is None:
-            self.device = self.dist.device(self.requested_device)  # imports torch: only when needed
+            if self.plan.model_cls.needs_torch or self.requested_device not in (None, "auto"):
+                self.device = self.dist.device(self.requested_device)  # imports torch: only when needed
+            else:
+                self.device = "cpu"  # an endpoint: no accelerator to choose, no torch to import
             if self.console is not None and self.dist.is_main:
                 ckpt = self.plan.checkpoint or self.plan.model_card.checkpoint
                 self.console.print(f"loading model [bold]{self.plan.model_card.name}[/] ({ckpt}) on {self.device}")

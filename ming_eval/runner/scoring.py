@@ -94,7 +94,8 @@ def run_scoring(
             writer.write_score(annotate(task, sample, score), pred)
         ok = [(s, p) for s, p in mine if p.ok]
         if ok:
-            scorer: Scorer = task.scorer(ctx.for_scoring(samples, predictions, dist.device(None)))
+            device = dist.device(None) if task.needs_torch else "cpu"  # dist.device imports torch
+            scorer: Scorer = task.scorer(ctx.for_scoring(samples, predictions, device))
             try:
                 _score_items(task, ok, scorer, writer, dist, console, batch_size)
             finally:

@@ -217,6 +217,7 @@ class VlmTask(BaseTask):
 
     capability: ClassVar[Capability] = Capability.UNDERSTAND
     Options: ClassVar[type[BaseModel]] = VlmOptions
+    needs_torch: ClassVar[bool] = False  # extraction and an HTTP judge
     prompt_styles: ClassVar[tuple[str, ...]] = PROMPT_STYLES
     kind: ClassVar[Kind] = "mcq"
     required_columns: ClassVar[tuple[str, ...]] = ("index", "question")
