@@ -143,6 +143,10 @@ def main() -> None:
             "speedup": round(results["one at a time"]["seconds"] / results["batched"]["seconds"], 2),
             "same_verdicts": same,
         }
+        if args.device.startswith("cuda"):
+            import torch
+
+            report["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         print(json.dumps(report, indent=2))
 
 
