@@ -1,12 +1,16 @@
 """GenEval scoring throughput: batched against one image at a time, same backends, same images.
 
-    PYTHONPATH=. python bench/bench_geneval_scoring.py --clip vit-l-14 --detector painted
-    PYTHONPATH=. python bench/bench_geneval_scoring.py --detector tiny --device cuda
+    PYTHONPATH=. python bench/bench_geneval_scoring.py --device cuda          # the shipped path
+    PYTHONPATH=. python bench/bench_geneval_scoring.py --detector painted      # the scorer minus the detector
 
 Backends (nothing is downloaded):
-  --detector painted   reads the test generator's rectangles (CPU numpy; isolates the rest of the scorer)
+  --detector full      (default) the shipped Mask2Former backend at GenEval's full size (Swin-S config,
+                       1333x800 input) with random weights: the real detector's compute (85-90 % of
+                       scoring time), but its random detections make the rest of the work differ from
+                       a trained detector's (how many boxes reach CLIP and the rules)
+  --detector real      DetectorOptions() (needs the trained Mask2Former weights in the cache)
   --detector tiny      the tiny random detector of ming_eval.testing.fixtures.geneval
-  --detector real      DetectorOptions() (needs the Mask2Former weights in the cache)
+  --detector painted   reads the test generator's rectangles (CPU numpy): leaves the detector out
   --clip tiny          a tiny random open_clip model (custom config)
   --clip vit-l-14      open_clip ViT-L-14 with random weights: the real model's compute, no download
 
@@ -55,7 +59,18 @@ def build(args: argparse.Namespace, folder: Path) -> tuple[Any, Any, str]:
     if args.detector == "painted":
         detector: Any = PaintedDetector()
     else:
-        weights = str(write_tiny_detector(folder / "detector.safetensors")) if args.detector == "tiny" else None
+        weights = None  # real: the trained weights from the cache
+        if args.detector == "tiny":
+            weights = str(write_tiny_detector(folder / "detector.safetensors"))
+        elif args.detector == "full":
+            from ming_eval.tasks.geneval.detectors.config import SWIN_S
+            from ming_eval.tasks.geneval.detectors.convert import save_converted
+            from ming_eval.testing.fixtures.geneval import random_state_dict
+
+            weights = str(folder / "detector-swin-s-random.safetensors")
+            save_converted(
+                random_state_dict(SWIN_S), SWIN_S, Path(weights), source="random", source_sha256=None, layout="mmdet3"
+            )
         detector = make_detector(DetectorOptions(weights=weights, batch_size=args.batch), args.device)
     if args.clip == "tiny":
         clip_name, pretrained = build_tiny_clip(folder / "clip"), None
@@ -75,7 +90,7 @@ def run(items: list[tuple[Sample, Prediction]], scorer: GenEvalScorer, prompts_p
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--detector", choices=["painted", "tiny", "real"], default="painted")
+    parser.add_argument("--detector", choices=["full", "real", "tiny", "painted"], default="full")
     parser.add_argument("--clip", choices=["tiny", "vit-l-14"], default="vit-l-14")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--prompts", type=int, default=12)
@@ -128,6 +143,10 @@ def main() -> None:
             "speedup": round(results["one at a time"]["seconds"] / results["batched"]["seconds"], 2),
             "same_verdicts": same,
         }
+        if args.device.startswith("cuda"):
+            import torch
+
+            report["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         print(json.dumps(report, indent=2))
 
 

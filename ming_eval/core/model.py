@@ -49,6 +49,9 @@ class BaseModelAdapter:
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     Options: ClassVar[type[BaseModel]] = NoOptions
     required_protocol: ClassVar[dict[Capability, tuple[str, ...]]] = {}
+    #: False for adapters that run no torch code (a remote endpoint): the runner then picks no
+    #: accelerator for them and never imports torch on their behalf
+    needs_torch: ClassVar[bool] = True
     ProtocolExtras: ClassVar[Mapping[Capability, type[BaseModel]]] = {}
 
     def __init__(self, card: ModelCard, options: BaseModel, checkpoint: str | None, device: str) -> None:

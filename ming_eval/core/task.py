@@ -129,6 +129,9 @@ class BaseTask(ABC):
     Options: ClassVar[type[BaseModel]] = NoOptions
     #: prompt styles this task can build (see ``UnderstandProtocol.prompt_style``)
     prompt_styles: ClassVar[tuple[str, ...]] = ("default",)
+    #: False for tasks whose scoring runs no torch code: scorers then get the CPU as their device
+    #: and torch is not imported on their behalf
+    needs_torch: ClassVar[bool] = True
     #: bump when scoring changes, so stored scores are recomputed
     scoring_version: ClassVar[str] = "1"
     #: options that are part of the benchmark's protocol: a value other than the card's makes the

@@ -76,6 +76,7 @@ class OpenAICompatibleAdapter(BaseModelAdapter):
 
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.UNDERSTAND})
     Options = OpenAICompatibleOptions
+    needs_torch: ClassVar[bool] = False
 
     def __init__(self, card: ModelCard, options: Any, checkpoint: str | None, device: str) -> None:
         super().__init__(card, options, checkpoint, device)

@@ -8,13 +8,15 @@ change greedy answers, so every setting that matters for greedy decoding is pass
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from pydantic import Field
 
 from ming_eval.cards.schema import UnderstandExtras, UnderstandProtocol
 from ming_eval.core.sample import UnderstandRequest
+
+if TYPE_CHECKING:  # imported where used: the OpenAI-compatible adapter shares this module without torch
+    import torch
 
 
 def sampling(protocol: UnderstandProtocol) -> bool:
@@ -61,6 +63,8 @@ def seed_for_sampling(protocol: UnderstandProtocol, requests: Sequence[Understan
     batches, not across batch sizes; greedy decoding (the default) does not depend on this.
     """
     if sampling(protocol) and requests:
+        import torch
+
         torch.manual_seed(requests[0].seed)
 
 
@@ -88,6 +92,8 @@ def answer(
     eos = model.generation_config.eos_token_id or tokenizer.eos_token_id
     kwargs = generate_kwargs(protocol, extras, eos_token_id=eos, pad_token_id=pad_token_id)
     seed_for_sampling(protocol, requests)
+    import torch
+
     with torch.inference_mode():
         out = model.generate(**inputs, **generate_extra, **kwargs)
     return decode_new_tokens(tokenizer, out, inputs["input_ids"].shape[1])

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from ming_eval.cards.schema import ModelCard, TaskCard
 from ming_eval.core.model import Model
-from ming_eval.core.results import TaskResult
+from ming_eval.core.results import RETRY_STATUSES, TaskResult
 from ming_eval.core.sample import Sample
 from ming_eval.core.summaries import Summary
 from ming_eval.core.task import TaskContext
@@ -30,6 +30,7 @@ from ming_eval.runner.invocation import console_notice, new_invocation, new_mani
 from ming_eval.runner.plan import Plan, TaskPlan, make_plan, task_config, task_context
 from ming_eval.runner.results import write_run_results
 from ming_eval.runner.scoring import score_task
+from ming_eval.store.finished import finished_samples, stamp_key, write_stamp
 from ming_eval.store.guard import RunLock, check_same_model
 from ming_eval.store.manifest import ModelConfig, RunManifest, TaskConfig, config_differences
 from ming_eval.store.run_store import RunStore
@@ -87,7 +88,10 @@ class LazyModel:
 
     def __call__(self) -> Model:
         if self.model is None:
-            self.device = self.dist.device(self.requested_device)  # imports torch: only when needed
+            if self.plan.model_cls.needs_torch or self.requested_device not in (None, "auto"):
+                self.device = self.dist.device(self.requested_device)  # imports torch: only when needed
+            else:
+                self.device = "cpu"  # an endpoint: no accelerator to choose, no torch to import
             if self.console is not None and self.dist.is_main:
                 ckpt = self.plan.checkpoint or self.plan.model_card.checkpoint
                 self.console.print(f"loading model [bold]{self.plan.model_card.name}[/] ({ckpt}) on {self.device}")
@@ -213,8 +217,31 @@ def _run_phases(
     """Inference for every task (one model load at most), then scoring of every task; graders load
     after the model is closed, and are released between tasks when memory is short."""
     contexts = _prefetch(plan, config, dist, store, graders)
+    keys = {
+        tp.name: stamp_key(
+            redact(task_config(plan, tp)),
+            config.limit,
+            redact(tp.task.scoring_fingerprint()),
+            contexts[tp.name].data,
+        )
+        for tp in plan.tasks
+    }
+    # a task whose stamp matches is finished: no sample is built, no record read, no file written
+    finished: dict[str, int] = {}
+    for tp in plan.tasks:
+        n = (
+            None
+            if config.force
+            else finished_samples(store.task(tp.name), keys[tp.name], retry_failed=config.retry_failed)
+        )
+        if n is not None:
+            finished[tp.name] = n
     task_samples: dict[str, list[Sample]] = {}
     for tp in plan.tasks:
+        if tp.name in finished:
+            n = finished[tp.name]
+            outcome.inference.append(InferenceSummary(tp.name, n, n, 0, 0))
+            continue
         samples = _limited(tp, contexts[tp.name], config.limit)
         task_samples[tp.name] = samples
         settings = InferenceSettings(
@@ -231,6 +258,12 @@ def _run_phases(
     dist.barrier()
 
     for tp in plan.tasks:
+        tstore = store.task(tp.name)
+        if tp.name in finished:
+            stored = tstore.read_results()
+            if stored is not None:
+                outcome.results[tp.name] = stored
+            continue
         if graders.memory_short():
             graders.release_all()
         result = score_task(
@@ -246,6 +279,9 @@ def _run_phases(
         )
         if result is not None:
             outcome.results[tp.name] = result
+            # a task with samples to redo (missing, or scored while the judge was away) is not finished
+            complete = result.counts.get("missing") == 0 and not any(result.counts.get(s) for s in RETRY_STATUSES)
+            write_stamp(tstore, keys[tp.name], len(task_samples[tp.name]), tstore.read_predictions(), complete)
     if dist.is_main:
         outcome.summaries = write_run_results(store, outcome.results)
 

@@ -31,9 +31,13 @@ from ming_eval.redaction import redact
 from ming_eval.runner.batching import BatchRunner, describe
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.progress import ProgressReporter
+from ming_eval.stats.bootstrap import IntervalCache
 from ming_eval.store.run_store import ScoreWriter, TaskStore
 
 Item = tuple[Sample, Prediction]
+
+#: the bootstrap intervals of the last aggregation, keyed by their inputs (see stats.bootstrap)
+INTERVALS = "intervals.json"
 
 
 def prepare_scoring(task: BaseTask, store: TaskStore, dist: Dist) -> None:
@@ -91,8 +95,9 @@ def run_scoring(
         ok = [(s, p) for s, p in mine if p.ok]
         if ok:
             # one device rule for every model a scorer loads: the grader service's (--device, else
-            # this rank's accelerator, else the CPU)
-            scorer: Scorer = task.scorer(ctx.for_scoring(samples, predictions, ctx.graders.device))
+            # this rank's accelerator, else the CPU); "cpu" without importing torch for tasks that need none
+            device = ctx.graders.device if task.needs_torch else "cpu"
+            scorer: Scorer = task.scorer(ctx.for_scoring(samples, predictions, device))
             try:
                 _score_items(task, ok, scorer, writer, dist, console, batch_size)
             finally:
@@ -167,7 +172,10 @@ def finalize(
     scored = [s for s in samples if s.id in scores]
     scored_scores = [scores[s.id] for s in scored]
     full_ctx = ctx.for_scoring(samples, predictions)
-    result = task.aggregate(scored, scored_scores, full_ctx)
+    # intervals whose inputs did not change since the last pass are read back, not resampled
+    intervals = IntervalCache(store.scoring_dir / INTERVALS)
+    with intervals.active():
+        result = task.aggregate(scored, scored_scores, full_ctx)
     result.headline = task.headline()
     result.notes.extend(task.source_notes(ctx))
     result.counts.setdefault("n", len(scored))
@@ -197,7 +205,9 @@ def finalize(
             f"{statuses.get(SCORING_FAILED, 0)} scoring failures count as wrong"
         )
     store.write_results(result)
-    task.finalize(result, scored, scored_scores, full_ctx)
+    with intervals.active():
+        task.finalize(result, scored, scored_scores, full_ctx)
+    intervals.save()
     return result
 
 

@@ -7,8 +7,13 @@ stratum's size, for metrics that average per-category means (GenEval's overall s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -35,6 +40,75 @@ class BootstrapConfig:
 
 
 DEFAULT = BootstrapConfig()
+
+
+class IntervalCache:
+    """Intervals already computed, keyed by a digest of everything they depend on (the resampled
+    values, clusters, strata and the bootstrap settings): a changed score changes the key. Kept in a
+    JSON file; only the entries used in this pass are written back, so it never grows stale."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.stored: dict[str, list[float]] = {}
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                self.stored = {k: v for k, v in data.items() if isinstance(v, list) and len(v) == 2}
+        except (OSError, ValueError):
+            pass
+        self.used: dict[str, list[float]] = {}
+        self.hits = 0
+
+    def interval(
+        self,
+        kind: str,
+        cfg: BootstrapConfig,
+        arrays: Sequence[NDArray[np.generic]],
+        compute: Callable[[], tuple[float, float]],
+    ) -> tuple[float, float]:
+        h = hashlib.blake2b(f"{kind}|{cfg.n_resamples}|{cfg.confidence!r}|{cfg.seed}".encode(), digest_size=16)
+        for arr in arrays:
+            h.update(b"|%d|%s|" % (arr.size, arr.dtype.str.encode()))
+            h.update(np.ascontiguousarray(arr).tobytes())
+        key = h.hexdigest()
+        hit = self.stored.get(key)
+        if hit is not None:
+            self.hits += 1
+            lo, hi = (float("nan") if x is None else float(x) for x in hit)
+        else:
+            lo, hi = compute()
+        self.used[key] = [lo, hi]
+        return lo, hi
+
+    @contextmanager
+    def active(self) -> Iterator[IntervalCache]:
+        """Within the block, :func:`mean_metric` and :func:`mean_of_means_metric` reuse the stored
+        intervals whose inputs are unchanged (call :meth:`save` afterwards to keep the new ones)."""
+        token = _CACHE.set(self)
+        try:
+            yield self
+        finally:
+            _CACHE.reset(token)
+
+    def save(self) -> None:
+        from ming_eval.store.jsonl import write_json_atomic  # stats does not depend on the store otherwise
+
+        write_json_atomic(self.path, dict(sorted(self.used.items())))
+
+
+_CACHE: ContextVar[IntervalCache | None] = ContextVar("ming_eval_interval_cache", default=None)
+
+
+def _interval(
+    kind: str, cfg: BootstrapConfig, arrays: Sequence[NDArray[np.generic]], compute: Callable[[], tuple[float, float]]
+) -> tuple[float, float]:
+    cache = _CACHE.get()
+    return compute() if cache is None else cache.interval(kind, cfg, arrays, compute)
+
+
+def _labels(values: NDArray[np.generic]) -> NDArray[np.generic]:
+    """Labels as fixed-width bytes, so that they hash by value."""
+    return np.asarray(values).astype(str).astype("U")
 
 
 def _encode(labels: ArrayLike) -> tuple[NDArray[np.int64], int]:
@@ -86,9 +160,13 @@ def mean_metric(
     if v.size == 0:
         return Metric(value=float("nan"), n=0, confidence=cfg.confidence, scale=scale)
     sums, counts, _ = cluster_sums(v, clusters)
-    rng = np.random.default_rng(cfg.seed)
-    reps = _resampled_ratio(sums, counts, cfg, rng) if sums.size > 1 else np.full(1, v.mean())
-    lo, hi = cfg.interval(reps)
+
+    def compute() -> tuple[float, float]:
+        rng = np.random.default_rng(cfg.seed)
+        reps = _resampled_ratio(sums, counts, cfg, rng) if sums.size > 1 else np.full(1, v.mean())
+        return cfg.interval(reps)
+
+    lo, hi = _interval("mean", cfg, [sums, counts], compute)
     return Metric(
         value=float(v.mean()) * scale,
         ci_low=lo * scale,
@@ -117,16 +195,19 @@ def mean_of_means_metric(
         return Metric(value=float("nan"), n=0, confidence=cfg.confidence, scale=scale)
     c = np.asarray(clusters, dtype=object).astype(str) if clusters is not None else np.arange(v.size).astype(str)
     labels = sorted(set(s.tolist()))
-    rng = np.random.default_rng(cfg.seed)
-    point = []
-    reps = np.zeros(cfg.n_resamples, dtype=np.float64)
-    for label in labels:
-        mask = s == label
-        sums, counts, _ = cluster_sums(v[mask], c[mask])
-        point.append(v[mask].mean())
-        reps += _resampled_ratio(sums, counts, cfg, rng) if sums.size > 1 else v[mask].mean()
-    reps /= len(labels)
-    lo, hi = cfg.interval(reps)
+    point = [v[s == label].mean() for label in labels]
+
+    def compute() -> tuple[float, float]:
+        rng = np.random.default_rng(cfg.seed)
+        reps = np.zeros(cfg.n_resamples, dtype=np.float64)
+        for label in labels:
+            mask = s == label
+            sums, counts, _ = cluster_sums(v[mask], c[mask])
+            reps += _resampled_ratio(sums, counts, cfg, rng) if sums.size > 1 else v[mask].mean()
+        reps /= len(labels)
+        return cfg.interval(reps)
+
+    lo, hi = _interval("mean_of_means", cfg, [v, _labels(s), _labels(c)], compute)
     return Metric(
         value=float(np.mean(point)) * scale,
         ci_low=lo * scale,

@@ -120,16 +120,29 @@ def read_jsonl(path: Path, *, tolerate_partial_tail: bool = True) -> Iterator[di
         yield rec
 
 
-def write_jsonl_atomic(path: Path, records: Iterator[Any] | list[Any]) -> None:
-    """Write a whole JSONL file through a temporary file and an atomic rename."""
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    """Replace ``path`` with ``data`` through a temporary file and an atomic rename, unless it already
+    holds exactly ``data`` (then it is left alone: same inode, same mtime, no fsync). True if written."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for rec in records:
-            fh.write(dumps(rec) + "\n")
+    with tmp.open("wb") as fh:
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    return True
+
+
+def write_jsonl_atomic(path: Path, records: Iterator[Any] | list[Any]) -> bool:
+    """Write a whole JSONL file atomically; a file that already holds these records is not touched.
+    True if the file was written."""
+    text = "".join(dumps(rec) + "\n" for rec in records)
+    return _write_if_changed(path, text.encode("utf-8"))
 
 
 def _finite(obj: Any) -> Any:
@@ -143,12 +156,7 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(_finite(obj), fh, ensure_ascii=False, indent=2, default=_json_default, allow_nan=False)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+def write_json_atomic(path: Path, obj: Any) -> bool:
+    """Write ``obj`` as indented JSON atomically; an unchanged file is not touched. True if written."""
+    text = json.dumps(_finite(obj), ensure_ascii=False, indent=2, default=_json_default, allow_nan=False) + "\n"
+    return _write_if_changed(path, text.encode("utf-8"))

@@ -82,6 +82,9 @@ class TaskStore:
         self.predictions_path = self.dir / "predictions.jsonl"
         self.scores_path = self.dir / "scores.jsonl"
         self.results_path = self.dir / RESULTS
+        # what was parsed from the rank files, keyed by their (size, mtime, inode): read once per run
+        self._predictions: tuple[object, dict[str, Prediction]] | None = None
+        self._scores: tuple[object, list[tuple[Any, SampleScore]]] | None = None
 
     # -- inference records -------------------------------------------------------------------
     def record_writer(self, rank: int) -> RecordWriter:
@@ -97,12 +100,15 @@ class TaskStore:
 
     def read_predictions(self) -> dict[str, Prediction]:
         """Every sample's latest record; a successful record beats a failed one for the same id."""
-        out: dict[str, Prediction] = {}
-        for _, pred in self._read_all(self.records_dir, lambda r: Prediction.from_record(r, self.images_dir)):
-            prev = out.get(pred.sample_id)
-            if prev is None or pred.ok or not prev.ok:
-                out[pred.sample_id] = pred
-        return out
+        key = _folder_signature(self.records_dir)
+        if self._predictions is None or self._predictions[0] != key:
+            out: dict[str, Prediction] = {}
+            for _, pred in self._read_all(self.records_dir, lambda r: Prediction.from_record(r, self.images_dir)):
+                prev = out.get(pred.sample_id)
+                if prev is None or pred.ok or not prev.ok:
+                    out[pred.sample_id] = pred
+            self._predictions = (key, out)
+        return dict(self._predictions[1])
 
     def finished_ids(self, *, retry_failed: bool) -> set[str]:
         """Samples not to run again: those with a record whose image files (if any) are unchanged."""
@@ -129,11 +135,17 @@ class TaskStore:
     def read_scores(self, predictions: dict[str, Prediction] | None = None) -> dict[str, SampleScore]:
         """Stored scores (the last per sample). With ``predictions``, only scores made for exactly
         those predictions count: a sample re-run since (e.g. ``--retry-failed``) is scored again."""
+        key = _folder_signature(self.scoring_dir)
+        if self._scores is None or self._scores[0] != key:
+            parsed = [
+                (rec.get("prediction"), s) for rec, s in self._read_all(self.scoring_dir, SampleScore.from_record)
+            ]
+            self._scores = (key, parsed)
         out: dict[str, SampleScore] = {}
-        for rec, score in self._read_all(self.scoring_dir, SampleScore.from_record):
+        for digest, score in self._scores[1]:
             if predictions is not None:
                 pred = predictions.get(score.id)
-                if pred is None or rec.get("prediction") != pred.digest:
+                if pred is None or digest != pred.digest:
                     continue
             prev = out.get(score.id)
             if prev is not None and score.status in RETRY_STATUSES and prev.status not in RETRY_STATUSES:
@@ -190,6 +202,7 @@ class RunStore:
         self.root = root
         self.manifest_path = root / MANIFEST
         self.results_path = root / RESULTS
+        self._tasks: dict[str, TaskStore] = {}
 
     @classmethod
     def create(cls, root: Path) -> RunStore:
@@ -219,7 +232,10 @@ class RunStore:
         return store
 
     def task(self, name: str) -> TaskStore:
-        return TaskStore(self.root, name)
+        """The task's store; the same object for the same name, so what it has read is read once."""
+        if name not in self._tasks:
+            self._tasks[name] = TaskStore(self.root, name)
+        return self._tasks[name]
 
     def read_manifest(self) -> RunManifest | None:
         """The run's manifest, validated; None if the directory has none yet."""
@@ -304,6 +320,15 @@ def _redacted_result(result: TaskResult) -> dict[str, Any]:
     data["notes"] = [redact_text(note) for note in data["notes"]]
     data["info"] = redact(data["info"])
     return data
+
+
+def _folder_signature(folder: Path) -> list[tuple[str, int, int, int]]:
+    """(name, size, mtime, inode) of each rank file in ``folder``: changes whenever one is written."""
+    out = []
+    for path in sorted(folder.glob("rank-*.jsonl")) if folder.is_dir() else []:
+        st = path.stat()
+        out.append((path.name, st.st_size, st.st_mtime_ns, st.st_ino))
+    return out
 
 
 def _parse_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> Iterable[tuple[dict[str, Any], T]]:

@@ -286,6 +286,7 @@ class VlmTask(BaseTask):
     # ``matching`` is not among them: both rule sets are VLMEvalKit's own, and published numbers
     # were computed under either
     protocol_options: ClassVar[tuple[str, ...]] = ("quirks", "judge", "circular", "text_answers")
+    needs_torch: ClassVar[bool] = False  # extraction and an HTTP judge
     prompt_styles: ClassVar[tuple[str, ...]] = PROMPT_STYLES
     kind: ClassVar[Kind] = "mcq"
     required_columns: ClassVar[tuple[str, ...]] = ("index", "question")

@@ -7,7 +7,9 @@ benchmarks). :class:`TsvTable` reads it once, streaming:
   of its image cell, and copies the other cells aside;
 * those cells (metadata only: kilobytes) then go through ``pandas.read_csv(sep="\\t")`` as VLMEvalKit
   reads the file, so values, dtypes and pandas' missing-value rules (``"None"``, ``"N/A"``, ``""``
-  become NaN) are the same and prompts come out identical.
+  become NaN) are the same and prompts come out identical;
+* the result (offsets, image-cell shapes, parsed metadata) is kept in ming-eval's cache
+  (``tsv-index/``) and reused by later runs while the file's size, mtime and inode are unchanged.
 
 An image is decoded only when a model asks for it: its :class:`ImageRef` seeks to the record, reads
 that one cell and decodes it. VLMEvalKit's conventions are kept: a cell of 64 characters or fewer is
@@ -22,8 +24,11 @@ import ast
 import base64
 import binascii
 import csv
+import hashlib
 import io
 import math
+import os
+import pickle
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +39,7 @@ import pandas as pd
 from PIL import Image
 
 from ming_eval.core.sample import ImageRef, open_image, to_rgb
+from ming_eval.data.files import cache_root
 from ming_eval.errors import DataError
 
 IMAGE_REF_MAX_CHARS = 64  # VLMEvalKit: a cell this short is another row's index, not an image
@@ -117,6 +123,49 @@ def _records(fh: BinaryIO, start: int) -> Iterator[tuple[int, int, list[str]]]:
             yield offset, line_no, fields
 
 
+def _scan(fh: BinaryIO, start: int, col: int) -> Iterator[tuple[int, int, list[str], str | None]]:
+    """(byte offset, line number, fields, summary of the image cell ``col``) of each record.
+
+    A line without a quote character is split on tabs as bytes, and its image cell is summarised
+    without being decoded (the cell is almost all of the file); a line with quotes goes through the
+    ``csv`` module, which reads on into the next lines when a quoted cell holds a newline."""
+    pos, line = start, 0
+    while True:
+        raw = fh.readline()
+        if not raw:
+            return
+        offset = pos
+        pos += len(raw)
+        line += 1
+        if not raw.strip(b"\r\n"):
+            continue  # pandas skips blank lines
+        if b'"' not in raw:
+            parts = raw.rstrip(b"\r\n").split(b"\t")
+            summary = _cell_summary_bytes(parts[col]) if 0 <= col < len(parts) else None
+            if 0 <= col < len(parts):
+                parts[col] = b""
+            try:
+                fields = [p.decode("utf-8") for p in parts]
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{fh.name}: line {line} is not valid UTF-8: {exc}") from exc
+            yield offset, line, fields, summary
+            continue
+        fh.seek(offset)
+        for rec_offset, _, fields in _records(fh, offset):
+            summary = _cell_summary(fields[col]) if 0 <= col < len(fields) else None
+            yield rec_offset, line, fields, summary
+            line += sum(f.count("\n") for f in fields)  # the newlines inside quoted cells
+            break
+        pos = fh.tell()
+
+
+def _cell_summary_bytes(cell: bytes) -> str | None:
+    """:func:`_cell_summary` of an undecoded cell: only short cells and list cells are decoded."""
+    if len(cell) <= IMAGE_REF_MAX_CHARS * 4 or cell[:1] == b"[":
+        return _cell_summary(cell.decode("utf-8", errors="replace"))
+    return "\x00one"
+
+
 def _header(path: Path) -> tuple[list[str], int]:
     with path.open("rb") as fh:
         raw = fh.readline()
@@ -128,6 +177,13 @@ def _header(path: Path) -> tuple[list[str], int]:
 def read_cell(path: Path, offset: int, column: int) -> str:
     """One cell of the record starting at byte ``offset``."""
     with path.open("rb") as fh:
+        fh.seek(offset)
+        raw = fh.readline()
+        if raw.strip(b"\r\n") and b'"' not in raw:  # no quoting: one seek, one read, one split
+            parts = raw.rstrip(b"\r\n").split(b"\t")
+            if column >= len(parts):
+                raise DataError(f"{path}: the record at byte {offset} has no column {column + 1}")
+            return parts[column].decode("utf-8", errors="replace")
         fh.seek(offset)
         for _, _, fields in _records(fh, offset):
             if column >= len(fields):
@@ -171,6 +227,9 @@ class TsvTable:
         ``image_path`` entries of TSVs without an ``image`` column."""
         if not path.is_file():
             raise DataError(f"data file {path} does not exist")
+        cached = _read_index(path)
+        if cached is not None:
+            return _with_images(cls._build(path, *cached, image_root), path, len(cached[1]))
         columns, header_bytes = _header(path)
         missing = [c for c in required if c not in columns]
         if missing:
@@ -193,13 +252,13 @@ class TsvTable:
         offsets: list[int] = []
         with path.open("rb") as fh:
             fh.seek(header_bytes)
-            for offset, line_no, fields in _records(fh, header_bytes):
+            for offset, line_no, fields, summary in _scan(fh, header_bytes, col):
                 if len(fields) > len(columns):
                     raise DataError(f"{path}: line {line_no} has {len(fields)} fields, the header {len(columns)}")
                 fields.extend([""] * (len(columns) - len(fields)))  # pandas reads missing trailing cells as NaN
                 offsets.append(offset)
                 if has_image:
-                    cells.append(_cell_summary(fields[col]))
+                    cells.append(summary)
                     del fields[col]
                 writer.writerow(fields)
         try:
@@ -216,13 +275,8 @@ class TsvTable:
                 f"{path} has a header but no rows",
                 hint="the file is truncated; delete it and run `ming-eval data download`",
             )
-        table = cls._build(path, columns, meta, cells, offsets, image_root)
-        if not table.rows:
-            raise DataError(
-                f"{path}: none of its {len(meta)} rows has an image (every image cell is empty)",
-                hint="the file is damaged or not a VLMEvalKit benchmark TSV",
-            )
-        return table
+        _write_index(path, (columns, meta, cells, offsets))
+        return _with_images(cls._build(path, columns, meta, cells, offsets, image_root), path, len(meta))
 
     @classmethod
     def _build(
@@ -284,6 +338,45 @@ class TsvTable:
             return _decode_base64(text, source)
 
         return ImageRef(source, load)
+
+
+#: bump when what the index holds changes: older index files are then rebuilt
+INDEX_FORMAT = 1
+_Index = tuple[list[str], list[dict[str, Any]], list[str | None], list[int]]
+
+
+def _index_path(path: Path) -> Path:
+    """Where the index of ``path`` is kept: ming-eval's cache, as data folders may be read-only."""
+    name = hashlib.sha1(str(path.resolve()).encode("utf-8")).hexdigest()[:20]
+    return cache_root() / "tsv-index" / f"{path.name}.{name}.pkl"
+
+
+def _file_key(path: Path) -> tuple[int, int, int, int]:
+    st = path.stat()
+    return (INDEX_FORMAT, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _read_index(path: Path) -> _Index | None:
+    """The stored index of ``path`` if it was made from the file as it is now (same size, mtime and
+    inode, which is when its cached checksum is reused too); else None, and it is rebuilt."""
+    try:
+        with _index_path(path).open("rb") as fh:
+            key, index = pickle.load(fh)
+    except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError, AttributeError, ImportError):
+        return None
+    return index if key == _file_key(path) else None
+
+
+def _write_index(path: Path, index: _Index) -> None:
+    target = _index_path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        with tmp.open("wb") as fh:
+            pickle.dump((_file_key(path), index), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target)
+    except OSError:
+        pass  # a read-only cache: the file is indexed again next time
 
 
 def _cell_summary(cell: str) -> str | None:
@@ -365,3 +458,13 @@ def clean(value: Any) -> Any:
     if isinstance(value, float) and math.isinf(value):
         return str(value)
     return value
+
+
+def _with_images(table: TsvTable, path: Path, n_rows: int) -> TsvTable:
+    """``table``, unless none of its rows has an image (then the file is not a benchmark TSV)."""
+    if not table.rows:
+        raise DataError(
+            f"{path}: none of its {n_rows} rows has an image (every image cell is empty)",
+            hint="the file is damaged or not a VLMEvalKit benchmark TSV",
+        )
+    return table

@@ -160,3 +160,18 @@ def test_metadata_equals_pandas_reading_the_whole_file(tmp_path):
             assert (pd.isna(mine[key]) and pd.isna(ref[key])) or (
                 mine[key] == ref[key] and type(mine[key]) is type(ref[key])
             ), key
+
+
+def test_index_is_reused_until_the_file_changes(tmp_path, monkeypatch):
+    rows = [{"index": i, "question": f"q{i}", "image": png_b64(COLORS["red"])} for i in range(3)]
+    path = write_tsv(tmp_path / "r.tsv", rows)
+    first = TsvTable.load(path)
+    parsed = []
+    real_read_csv = pd.read_csv
+    monkeypatch.setattr(pd, "read_csv", lambda *a, **k: parsed.append(1) or real_read_csv(*a, **k))
+    again = TsvTable.load(path)  # the stored index: the file is not parsed again
+    assert parsed == [] and again.rows == first.rows and colour(again.image_refs(2)[0]) == COLORS["red"]
+    rows.append({"index": 3, "question": "q3", "image": png_b64(COLORS["blue"])})
+    write_tsv(path, rows)  # the file changed: indexed afresh, with the new row and its image
+    changed = TsvTable.load(path)
+    assert parsed == [1] and len(changed) == 4 and colour(changed.image_refs(3)[0]) == COLORS["blue"]

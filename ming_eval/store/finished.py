@@ -1,0 +1,102 @@
+"""A finished task's stamp: what its results were made from, so that re-running a finished run costs
+a few ``stat`` calls per task instead of rebuilding every sample and re-reading every record.
+
+``<run>/<task>/finished.json`` holds a key (the task's configuration, ``--limit``, scoring fingerprint,
+ming-eval version and the size/mtime of each data file) and the signature (size, mtime, inode) of
+every file the results depend on or consist of: the rank files of records and scores, the merged
+files, the task's ``results.json`` and each generated image. A re-run whose key and signatures all
+match has nothing to do for that task; anything else (a record appended, an image replaced, an
+option changed, ``--force``) falls back to the full resume path, which rewrites the stamp.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ming_eval import __version__
+from ming_eval.core.results import Prediction, Status
+from ming_eval.data.files import DataFiles
+from ming_eval.store.jsonl import write_json_atomic
+from ming_eval.store.run_store import TaskStore
+
+STAMP = "finished.json"
+
+
+def _signature(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def data_signature(files: DataFiles) -> dict[str, Any]:
+    """Where each data file is and its (size, mtime): a replaced file makes the stamp stale."""
+    out: dict[str, Any] = {}
+    for name in sorted(files.specs):
+        path = files.locate(name)
+        sig = _signature(path) if path is not None else None
+        out[name] = None if path is None or sig is None else [str(path), sig[0], sig[1]]
+    return out
+
+
+def stamp_key(
+    config: dict[str, Any], limit: int | None, fingerprint: dict[str, Any], files: DataFiles
+) -> dict[str, Any]:
+    return {
+        "version": __version__,
+        "config": config,
+        "limit": limit,
+        "scoring": fingerprint,
+        "data": data_signature(files),
+    }
+
+
+def _result_files(store: TaskStore) -> list[Path]:
+    files = [store.predictions_path, store.scores_path, store.results_path, store.scoring_dir / "config.json"]
+    for folder in (store.records_dir, store.scoring_dir):
+        if folder.is_dir():
+            files.extend(sorted(folder.glob("rank-*.jsonl")))
+    return files
+
+
+def _signatures(store: TaskStore, images: list[str]) -> dict[str, list[int] | None]:
+    paths = _result_files(store) + [store.images_dir / rel for rel in images]
+    return {os.path.relpath(p, store.dir): _signature(p) for p in paths}
+
+
+def write_stamp(
+    store: TaskStore, key: dict[str, Any], total: int, predictions: dict[str, Prediction], complete: bool
+) -> None:
+    """Record that ``store``'s results are final for ``key``; an incomplete task gets no stamp."""
+    path = store.dir / STAMP
+    if not complete:
+        path.unlink(missing_ok=True)
+        return
+    images = sorted(str(rel) for p in predictions.values() if p.files is not None for rel in p.output)
+    failed = sum(1 for p in predictions.values() if p.status is Status.FAILED)
+    stamp = {"key": key, "samples": total, "failed": failed, "images": images}
+    stamp["files"] = _signatures(store, images)
+    write_json_atomic(path, stamp)
+
+
+def finished_samples(store: TaskStore, key: dict[str, Any], *, retry_failed: bool) -> int | None:
+    """The task's sample count if its stamp matches ``key`` and every file it names is unchanged
+    (and ``retry_failed`` finds no failed record to redo); else None."""
+    path = store.dir / STAMP
+    try:
+        stamp = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stamp, dict) or stamp.get("key") != json.loads(json.dumps(key)):
+        return None
+    if retry_failed and stamp.get("failed"):
+        return None
+    images = stamp.get("images")
+    if not isinstance(images, list) or stamp.get("files") != _signatures(store, images):
+        return None
+    total = stamp.get("samples")
+    return total if isinstance(total, int) else None

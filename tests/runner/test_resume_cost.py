@@ -1,0 +1,124 @@
+"""Re-running and re-scoring a finished run does only what changed: no model load, no rewritten
+file, no interval resampled whose inputs are the same."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ming_eval.runner.evaluate import RunConfig, evaluate
+from ming_eval.runner.rescore import rescore
+from ming_eval.stats.bootstrap import IntervalCache, mean_metric, mean_of_means_metric
+from tests.engine_plugins import PixelModel
+
+
+def _config(tmp_path: Path) -> RunConfig:
+    return RunConfig(tasks=["color_vqa", "paint"], model="pixel", out=tmp_path / "run", argv=["test"])
+
+
+def _file_states(run: Path) -> dict[str, tuple[int, int]]:
+    """(inode, mtime) of every file of the run but the manifest (which records each invocation)."""
+    return {
+        str(p.relative_to(run)): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in run.rglob("*")
+        if p.is_file() and p.name not in ("manifest.json", ".lock") and not p.name.startswith(".")
+    }
+
+
+def test_rerun_of_finished_run_loads_no_model_and_rewrites_nothing(engine_cards: Path, tmp_path: Path) -> None:
+    first = evaluate(_config(tmp_path))
+    run = tmp_path / "run"
+    before = _file_states(run)
+    assert "color_vqa/finished.json" in before and "paint/scoring/intervals.json" in before
+    loads = PixelModel.loads
+    again = evaluate(_config(tmp_path))
+    assert PixelModel.loads == loads and not again.model_loaded
+    assert {k: v.to_dict() for k, v in again.results.items()} == {k: v.to_dict() for k, v in first.results.items()}
+    assert [(s.total, s.already_done) for s in again.inference] == [(24, 24), (6, 6)]
+    assert _file_states(run) == before
+
+
+def test_changed_record_or_image_makes_the_task_run_again(engine_cards: Path, tmp_path: Path) -> None:
+    evaluate(_config(tmp_path))
+    run = tmp_path / "run"
+    records = run / "color_vqa" / "records" / "rank-00000.jsonl"
+    lines = records.read_text().splitlines(keepends=True)
+    records.write_text("".join(lines[:-1]))  # the last sample's record is gone
+    image = next((run / "paint" / "images").rglob("*.png"))
+    image.unlink()
+    loads = PixelModel.loads
+    again = evaluate(_config(tmp_path))
+    assert again.model_loaded and PixelModel.loads == loads + 1
+    ran = {s.task: s.ran_here for s in again.inference}
+    assert ran == {"color_vqa": 1, "paint": 1}
+    assert again.results["color_vqa"].counts["missing"] == 0 and image.is_file()
+
+
+def test_rescore_of_unchanged_run_rewrites_nothing(engine_cards: Path, tmp_path: Path) -> None:
+    first = evaluate(_config(tmp_path))
+    run = tmp_path / "run"
+    before = _file_states(run)
+    results = rescore(run, argv=["test"])
+    assert {k: v.to_dict() for k, v in results.items()} == {k: v.to_dict() for k, v in first.results.items()}
+    assert _file_states(run) == before
+
+
+def test_cached_interval_is_reused_only_for_the_same_scores(tmp_path: Path) -> None:
+    values = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0])
+    strata = ["a", "b"] * 5
+    path = tmp_path / "intervals.json"
+    cold = IntervalCache(path)
+    with cold.active():
+        m1, s1 = mean_metric(values, scale=100), mean_of_means_metric(values, strata)
+    cold.save()
+    assert cold.hits == 0
+    warm = IntervalCache(path)
+    with warm.active():
+        m2, s2 = mean_metric(values, scale=100), mean_of_means_metric(values, strata)
+    assert warm.hits == 2 and (m2.ci_low, m2.ci_high, s2.ci_low, s2.ci_high) == (
+        m1.ci_low,
+        m1.ci_high,
+        s1.ci_low,
+        s1.ci_high,
+    )
+    changed = values.copy()
+    changed[1] = 1.0  # one score changed: both intervals are resampled, and match an uncached run
+    after = IntervalCache(path)
+    with after.active():
+        m3, s3 = mean_metric(changed, scale=100), mean_of_means_metric(changed, strata)
+    fresh_m, fresh_s = mean_metric(changed, scale=100), mean_of_means_metric(changed, strata)
+    assert after.hits == 0
+    assert (m3.ci_low, m3.ci_high) == (fresh_m.ci_low, fresh_m.ci_high) != (m1.ci_low, m1.ci_high)
+    assert (s3.ci_low, s3.ci_high) == (fresh_s.ci_low, fresh_s.ci_high)
+
+
+def test_rescore_after_a_score_changed_recomputes_its_interval(engine_cards: Path, tmp_path: Path) -> None:
+    first = evaluate(_config(tmp_path))
+    scores = tmp_path / "run" / "color_vqa" / "scoring" / "rank-00000.jsonl"
+    recs = [json.loads(line) for line in scores.read_text().splitlines()]
+    flipped = next(r for r in recs if r["score"] == 1.0)
+    flipped.update(score=0.0, correct=False)
+    scores.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    results = rescore(tmp_path / "run", tasks=["color_vqa"], argv=["test"])
+    old, new = first.results["color_vqa"].primary_metric, results["color_vqa"].primary_metric
+    expected = mean_metric([r["score"] for r in recs], scale=old.scale)
+    assert new.value < old.value
+    assert (new.ci_low, new.ci_high) == (expected.ci_low, expected.ci_high)
+
+
+def test_prediction_digest_is_the_same_as_stored_by_earlier_versions() -> None:
+    """Scores stored by earlier runs carry this digest: it must not change."""
+    import hashlib
+
+    from ming_eval.core.results import Prediction, Status
+
+    cases = [
+        Prediction("1", Status.OK, output="B"),
+        Prediction("2", Status.OK, output='quote " tab \t ünïcode 中文 \\ end'),
+        Prediction("3", Status.FAILED, error="timeout: 😀", output=""),
+        Prediction("4", Status.OK, output=["a.png"], files=[[1, 2]]),
+        Prediction("5", Status.FAILED),
+    ]
+    for pred in cases:
+        payload = json.dumps([pred.status.value, pred.output, pred.error, pred.files], sort_keys=True, default=str)
+        assert pred.digest == hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]
