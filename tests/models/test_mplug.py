@@ -2,7 +2,10 @@
 
 The reference outputs (``fixtures/mplug_reference.json``) were recorded by
 ``fixtures/make_mplug_reference.py`` with ModelScope 1.40.2's own pipeline on the tiny random
-checkpoint; its provenance block says how.
+checkpoint; its provenance block says how. The live check against ModelScope runs where modelscope is
+importable (its own venv, see the fixture script), from the repository root:
+
+    PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 PYTHONPATH=. /tmp/venv-ms/bin/python -m pytest tests/models/test_mplug.py
 """
 
 from __future__ import annotations
