@@ -38,13 +38,14 @@ def _register() -> None:
         geneval_detector,
         leaderboard,
         listing,
+        mplug,
         report,
         run,
         score,
         selftest,
     )
 
-    for module in (run, score, report, leaderboard, compare, listing, data, doctor, selftest, geneval_detector):
+    for module in (run, score, report, leaderboard, compare, listing, data, doctor, selftest, geneval_detector, mplug):
         module.register(app)
     _registered = True
 
