@@ -118,7 +118,8 @@ def scan_folder(
     """
     if not source.is_dir():
         raise DataError(f"{source} is not a folder", hint="pass the folder holding 00000/, 00001/, ...")
-    scan = FolderScan(source.resolve(), expected_images)
+    source = source.resolve()  # image paths are stored and compared absolute, whatever the working directory
+    scan = FolderScan(source, expected_images)
     seen: dict[int, str] = {}
     for entry in sorted(source.iterdir()):
         if not entry.is_dir():
