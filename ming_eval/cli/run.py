@@ -64,9 +64,11 @@ def run(
 
     from ming_eval.cli.app import console
     from ming_eval.cli.options import parse_data_overrides, parse_task_options
+    from ming_eval.devices import check_device
     from ming_eval.redaction import redact_text
     from ming_eval.runner.evaluate import RunConfig, evaluate
 
+    check_device(device)  # before any data or model loads
     config = RunConfig(
         tasks=list(tasks),
         model=model,

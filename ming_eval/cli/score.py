@@ -62,9 +62,11 @@ def score(
     """
     from ming_eval.cli.app import console
     from ming_eval.cli.options import parse_data_overrides, parse_task_options
+    from ming_eval.devices import check_device
     from ming_eval.runner.rescore import rescore, score_external
 
     options = parse_task_options(option)
+    check_device(device)  # before any data, grader or detector loads
     if upstream_results is not None:
         from ming_eval.tasks.geneval.upstream import run_upstream_check
 

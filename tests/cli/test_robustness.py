@@ -1,0 +1,42 @@
+"""What a user hits by mistake ends in a one-line error with the way out, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.cli.test_cli import run_cli
+
+
+@pytest.mark.parametrize(
+    ("device", "expected"),
+    [
+        ("cuda", "no CUDA device is available"),
+        ("cuda:0", "no CUDA device is available"),
+        ("gpu", "did you mean 'cuda'?"),
+        ("cdua", "did you mean 'cuda'?"),
+        ("cpu:1", "the CPU has no index"),
+        ("cuda:x", "is not a device"),
+    ],
+)
+def test_unusable_device_is_refused_before_anything_loads(
+    device: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "run"
+    for command in (["run", "geneval", "--model", "ming-lite-uni"], ["score", str(tmp_path)]):
+        code, text = run_cli([*command, "--device", device, "--out", str(out)], capsys)
+        assert code == 2, text
+        assert expected in text and "Traceback" not in text
+    assert not out.exists()  # refused before the run directory, the data or the model
+
+
+def test_device_index_beyond_the_machine(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    code, text = run_cli(["run", "geneval", "--model", "ming-lite-uni", "--device", "cuda:2"], capsys)
+    assert code == 2 and "has 2 cuda device(s), numbered 0 to 1" in text
