@@ -30,8 +30,7 @@ def check_device(requested: str | None) -> None:
     import torch
 
     backend = torch.backends.mps if kind == "mps" else getattr(torch, kind, None)
-    available = backend is not None and bool(backend.is_available())
-    if not available:
+    if backend is None or not backend.is_available():
         raise MingEvalError(
             f"--device {requested}: no {kind.upper() if kind != 'mps' else 'MPS'} device is available on this "
             f"machine (torch {torch.__version__})",
