@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from ming_eval.errors import MingEvalError
+from ming_eval.errors import MingEvalError, storage_error
 from ming_eval.redaction import redact_text
 
 app = typer.Typer(
@@ -49,6 +49,21 @@ def _register() -> None:
     _registered = True
 
 
+def _print_error(exc: MingEvalError) -> None:
+    from rich.markup import escape
+
+    # messages hold paths, lists and pip extras ("ming-eval[geneval]") that are not rich markup
+    err_console.print(f"[bold red]error:[/] {escape(redact_text(exc.message))}", highlight=False)
+    if exc.hint:
+        err_console.print(f"[cyan]hint:[/] {escape(redact_text(exc.hint))}", highlight=False)
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    err_console.print(redact_text(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; user errors are printed without a traceback."""
     _register()
@@ -56,12 +71,14 @@ def main(argv: list[str] | None = None) -> None:
         # without standalone mode click returns (not raises) the code of a command's typer.Exit
         code = app(args=argv, standalone_mode=False)
     except MingEvalError as exc:
-        from rich.markup import escape
-
-        # messages hold paths, lists and pip extras ("ming-eval[geneval]") that are not rich markup
-        err_console.print(f"[bold red]error:[/] {escape(redact_text(exc.message))}", highlight=False)
-        if exc.hint:
-            err_console.print(f"[cyan]hint:[/] {escape(redact_text(exc.hint))}", highlight=False)
+        _print_error(exc)
+        sys.exit(2)
+    except OSError as exc:  # a full disk or a read-only file system is the machine's fault, not a bug
+        error = storage_error(exc.filename or "a file", exc)
+        if error is None:
+            _print_traceback()
+            sys.exit(1)
+        _print_error(error)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print(
@@ -82,9 +99,7 @@ def main(argv: list[str] | None = None) -> None:
             err_console.print(f"[bold red]error:[/] {escape(redact_text(str(exc)))}")
         sys.exit(int(getattr(exc, "exit_code", 2)))
     except Exception:  # a bug: the traceback is for its report, without the credentials it may quote
-        import traceback
-
-        err_console.print(redact_text(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
+        _print_traceback()
         sys.exit(1)
     if isinstance(code, int) and code != 0:
         sys.exit(code)

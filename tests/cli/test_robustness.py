@@ -40,3 +40,21 @@ def test_device_index_beyond_the_machine(
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     code, text = run_cli(["run", "geneval", "--model", "ming-lite-uni", "--device", "cuda:2"], capsys)
     assert code == 2 and "has 2 cuda device(s), numbered 0 to 1" in text
+
+
+def test_full_disk_anywhere_is_a_user_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that no atomic helper wraps (a third-party library's, say) still ends without a traceback."""
+    import errno
+
+    from ming_eval.runner import rescore
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "scores.jsonl"))
+
+    monkeypatch.setattr(rescore, "rescore", full)
+    (tmp_path / "manifest.json").write_text("{}")
+    code, text = run_cli(["score", str(tmp_path)], capsys)
+    assert code == 2 and "Traceback" not in text
+    assert f"cannot write {tmp_path / 'scores.jsonl'}: no space left on the device" in text
