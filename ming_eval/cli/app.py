@@ -53,9 +53,10 @@ def _print_error(exc: MingEvalError) -> None:
     from rich.markup import escape
 
     # messages hold paths, lists and pip extras ("ming-eval[geneval]") that are not rich markup
-    err_console.print(f"[bold red]error:[/] {escape(redact_text(exc.message))}", highlight=False)
+    # soft_wrap: the terminal wraps long lines, so a path or URL is never broken by an inserted newline
+    err_console.print(f"[bold red]error:[/] {escape(redact_text(exc.message))}", highlight=False, soft_wrap=True)
     if exc.hint:
-        err_console.print(f"[cyan]hint:[/] {escape(redact_text(exc.hint))}", highlight=False)
+        err_console.print(f"[cyan]hint:[/] {escape(redact_text(exc.hint))}", highlight=False, soft_wrap=True)
 
 
 def _print_traceback() -> None:

@@ -58,3 +58,25 @@ def test_full_disk_anywhere_is_a_user_error(
     code, text = run_cli(["score", str(tmp_path)], capsys)
     assert code == 2 and "Traceback" not in text
     assert f"cannot write {tmp_path / 'scores.jsonl'}: no space left on the device" in text
+
+
+def test_long_paths_and_urls_are_never_broken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copy-pasting a URL or path out of an error works: the line is left to the terminal to wrap."""
+    from ming_eval.cli.app import main
+    from ming_eval.errors import DataError
+    from ming_eval.runner import rescore
+
+    url = "https://download.example.org/" + "/".join(["a-rather-long-folder-name"] * 6) + "/file.tsv"
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise DataError(f"could not download {url}", hint=f"download {url} by hand")
+
+    monkeypatch.setattr(rescore, "rescore", fail)
+    monkeypatch.setenv("COLUMNS", "60")
+    (tmp_path / "manifest.json").write_text("{}")
+    with pytest.raises(SystemExit):
+        main(["score", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert err.count(url) == 2
