@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,18 +22,19 @@ def _opts(metadata: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("damage", ["{not json", '{"format": "ming-eval/run/v1"}', "[1, 2]"])
+@pytest.mark.usefixtures("injected")
 def test_damaged_results_json(
     damage: str,
     tmp_path: Path,
-    cards: Path,
-    injected: Any,
-    capsys: pytest.CaptureFixture[str],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
-    run = _run(tmp_path, cards)
+    metadata: Path = request.getfixturevalue("cards")
+    run = _run(tmp_path, metadata)
     good = json.loads((run / "results.json").read_text())
     # the run's file is rebuilt by the next scoring, from the tasks' own files
     (run / "results.json").write_text(damage)
-    code, text = run_cli(["score", str(run), *_opts(cards)], capsys)
+    code, text = run_cli(["score", str(run), *_opts(metadata)], capsys)
     assert code == 0, text
     assert json.loads((run / "results.json").read_text()) == good
     # a task's file: reports name it and the way out, which works
@@ -42,39 +42,41 @@ def test_damaged_results_json(
     code, text = run_cli(["report", str(run)], capsys)
     assert code == 2 and "Traceback" not in text, text
     assert f"{run / 'geneval' / 'results.json'} is not a valid results file" in text and "ming-eval score" in text
-    code, text = run_cli(["score", str(run), *_opts(cards)], capsys)
+    code, text = run_cli(["score", str(run), *_opts(metadata)], capsys)
     assert code == 0, text
     assert json.loads((run / "results.json").read_text()) == good
     code, text = run_cli(["report", str(run)], capsys)
     assert code == 0, text
 
 
+@pytest.mark.usefixtures("injected")
 def test_damaged_scoring_config(
     tmp_path: Path,
-    cards: Path,
-    injected: Any,
-    capsys: pytest.CaptureFixture[str],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
-    run = _run(tmp_path, cards)
+    metadata: Path = request.getfixturevalue("cards")
+    run = _run(tmp_path, metadata)
     config_json = run / "geneval" / "scoring" / "config.json"
     config_json.write_text("{trunc")
-    code, text = run_cli(["score", str(run), *_opts(cards)], capsys)
+    code, text = run_cli(["score", str(run), *_opts(metadata)], capsys)
     assert code == 2 and "Traceback" not in text
     assert f"{config_json} is not valid JSON" in text and "delete it" in text
     config_json.unlink()  # the way out the hint gives
-    code, text = run_cli(["score", str(run), *_opts(cards)], capsys)
+    code, text = run_cli(["score", str(run), *_opts(metadata)], capsys)
     assert code == 0, text
     code, text = run_cli(["compare", str(run), str(run)], capsys)
     assert "Traceback" not in text
 
 
+@pytest.mark.usefixtures("injected")
 def test_manifest_missing_keys(
     tmp_path: Path,
-    cards: Path,
-    injected: Any,
-    capsys: pytest.CaptureFixture[str],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
-    run = _run(tmp_path, cards)
+    metadata: Path = request.getfixturevalue("cards")
+    run = _run(tmp_path, metadata)
     manifest = json.loads((run / "manifest.json").read_text())
     del manifest["model"]
     (run / "manifest.json").write_text(json.dumps(manifest))

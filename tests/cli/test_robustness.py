@@ -80,3 +80,13 @@ def test_long_paths_and_urls_are_never_broken(
         main(["score", str(tmp_path)])
     err = capsys.readouterr().err
     assert err.count(url) == 2
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib import metadata
+
+    import ming_eval
+
+    code, text = run_cli(["--version"], capsys)
+    assert code == 0 and text == f"ming-eval {ming_eval.__version__}"
+    assert ming_eval.__version__ == metadata.version("ming-eval")  # one version: the package's
