@@ -85,6 +85,37 @@ def _print_traceback() -> None:
     err_console.print(redact_text(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
 
 
+def _print_interrupted() -> None:
+    """What Ctrl-C left on disk, and the command that resumes."""
+    import shlex
+
+    from rich.markup import escape
+
+    from ming_eval.store.guard import last_locked_run
+    from ming_eval.store.run_store import RunStore
+
+    where = last_locked_run()
+    if where is None:
+        err_console.print("[yellow]interrupted[/] before any run directory was written to")
+        return
+    run_dir, argv = where
+    saved: list[str] = []
+    try:
+        store = RunStore(run_dir)
+        for name in store.task_names():
+            ts = store.task(name)
+            saved.append(f"{name}: {len(ts.read_predictions())} predictions, {len(ts.read_scores())} scores")
+    except MingEvalError as exc:  # a manifest being written when the signal came
+        saved.append(f"(cannot list it: {exc.message})")
+    command = "ming-eval " + shlex.join(argv[1:]) if argv else "the same command"
+    err_console.print(f"[yellow]interrupted[/]: saved in {escape(str(run_dir))}", highlight=False, soft_wrap=True)
+    for line in saved:
+        err_console.print(f"  {escape(redact_text(line))}", highlight=False, soft_wrap=True)
+    err_console.print(
+        f"resume (finished samples are skipped): {escape(redact_text(command))}", highlight=False, soft_wrap=True
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; user errors are printed without a traceback."""
     _register()
@@ -102,9 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         _print_error(error)
         sys.exit(2)
     except KeyboardInterrupt:
-        err_console.print(
-            "[yellow]interrupted[/]: everything finished so far is saved; run the same command again to resume"
-        )
+        _print_interrupted()
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -122,5 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception:  # a bug: the traceback is for its report, without the credentials it may quote
         _print_traceback()
         sys.exit(1)
+    if code == 130:  # typer turns Ctrl-C into Exit(130), which non-standalone mode returns
+        _print_interrupted()
     if isinstance(code, int) and code != 0:
         sys.exit(code)
