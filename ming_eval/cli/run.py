@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ming_eval.cli.display import breakdown_tables, print_notes, results_table
+from ming_eval.cli.display import breakdown_tables, exit_on_judge_outage, print_notes, results_table
 
 EXAMPLES = """
 [bold]Examples[/]
@@ -119,3 +119,4 @@ def run(
             highlight=False,
         )
     print_notes(console, outcome.results)
+    exit_on_judge_outage(console, outcome.run_dir, outcome.results)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ming_eval.cli.display import breakdown_tables, print_notes, results_table
+from ming_eval.cli.display import breakdown_tables, exit_on_judge_outage, print_notes, results_table
 
 EXAMPLES = """
 [bold]Examples[/]
@@ -117,3 +117,4 @@ def score(
         for table in breakdown_tables(results):
             console.print(table)
     print_notes(console, results)
+    exit_on_judge_outage(console, run_dir, results)
