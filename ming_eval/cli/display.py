@@ -13,6 +13,15 @@ from ming_eval.core.results import TaskResult
 from ming_eval.redaction import redact_text
 
 
+def failed_cell(result: TaskResult) -> str:
+    """The "failed / missing" cell of every terminal table: ``failed`` is :attr:`TaskResult.failed`, the one
+    meaning reports and leaderboards use too (inference, scoring and judge failures, all counted as wrong);
+    how many of them the judge could not decide is said beside it."""
+    cell = f"{result.failed} / {result.counts.get('missing', 0)}"
+    unjudged = result.counts.get("judge_unavailable", 0)
+    return cell + (f" ({unjudged} unjudged)" if unjudged else "")
+
+
 def results_table(
     results: dict[str, TaskResult], *, title: str, with_ci: bool = True, caption: str | None = None
 ) -> Table:
@@ -25,8 +34,7 @@ def results_table(
     table.add_column("n", justify="right")
     table.add_column("failed / missing", justify="right")
     for name, result in results.items():
-        counts = result.counts
-        bad = f"{result.failed} / {counts.get('missing', 0)}"
+        bad = failed_cell(result)
         first = True
         for metric_name, metric in result.metrics.items():
             label = f"[bold]{metric_name}[/]" if metric_name == result.primary else metric_name

@@ -90,3 +90,19 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, text = run_cli(["--version"], capsys)
     assert code == 0 and text == f"ming-eval {ming_eval.__version__}"
     assert ming_eval.__version__ == metadata.version("ming-eval")  # one version: the package's
+
+
+def test_one_meaning_of_failed_in_every_table() -> None:
+    """The terminal tables (run, score, selftest), the report's notes and the leaderboard count the same."""
+    from ming_eval.cli.display import failed_cell, results_table
+    from ming_eval.core.results import Metric, TaskResult
+    from ming_eval.report.tables import ReportRun, run_notes
+
+    counts = {"n": 10, "missing": 2, "inference_failed": 1, "judge_unavailable": 3}
+    result = TaskResult("mmvet", "overall", {"overall": Metric(0.5, n=8)}, counts=counts)
+    assert result.failed == 4
+    assert failed_cell(result) == "4 / 2 (3 unjudged)"
+    table = results_table({"mmvet": result}, title="t")
+    assert table.columns[-1]._cells == ["4 / 2 (3 unjudged)"]
+    run = ReportRun(Path("run"), manifest=None, results={"mmvet": result})  # type: ignore[arg-type]
+    assert "mmvet: 4 of 10 samples failed and count as wrong" in run_notes(run, {"mmvet"})
