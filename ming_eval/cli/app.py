@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -41,6 +42,8 @@ def _root(
 
 
 console = Console(stderr=False)
+#: the width of tables written to a pipe or a file (a terminal's own width is used otherwise)
+PIPED_WIDTH = 1000
 err_console = Console(stderr=True)
 
 
@@ -119,6 +122,9 @@ def _print_interrupted() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; user errors are printed without a traceback."""
     _register()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # piped or redirected: tables at their natural width, so no name or path is cut to "…"
+        console.width = PIPED_WIDTH
     try:
         # without standalone mode click returns (not raises) the code of a command's typer.Exit
         code = app(args=argv, standalone_mode=False)

@@ -106,3 +106,25 @@ def test_one_meaning_of_failed_in_every_table() -> None:
     assert table.columns[-1]._cells == ["4 / 2 (3 unjudged)"]
     run = ReportRun(Path("run"), manifest=None, results={"mmvet": result})  # type: ignore[arg-type]
     assert "mmvet: 4 of 10 samples failed and count as wrong" in run_notes(run, {"mmvet"})
+
+
+def test_piped_tables_keep_full_names() -> None:
+    """`ming-eval list models | grep ...` sees every checkpoint whole, not cut to the 80 columns of no terminal."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.conftest import REPO_ROOT
+
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "ming_eval", "list", "models"], env=env, capture_output=True, text=True, timeout=120
+    ).stdout
+    assert "…" not in out
+    for card in sorted((REPO_ROOT / "model_zoo").glob("*.yaml")):
+        data = yaml.safe_load(card.read_text())
+        if isinstance(data.get("checkpoint"), str):
+            assert data["checkpoint"] in out, card.name
