@@ -67,7 +67,7 @@ def report(
         ),
     ] = "paper",
     ci: Annotated[bool, typer.Option("--ci", help="Show our values' 95% confidence intervals.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
     table: Annotated[
         list[str] | None, typer.Option("--table", "-t", help="Only these tables (understanding, geneval, other).")
     ] = None,

@@ -128,3 +128,28 @@ def test_piped_tables_keep_full_names() -> None:
         data = yaml.safe_load(card.read_text())
         if isinstance(data.get("checkpoint"), str):
             assert data["checkpoint"] in out, card.name
+
+
+def test_dash_o_means_one_thing_everywhere() -> None:
+    """`-o` is a task option (TASK.KEY=VALUE) in every command that has it, never an output file."""
+    import typer.main
+
+    from ming_eval.cli.app import _register, app
+
+    _register()
+    group = typer.main.get_command(app)
+
+    def commands(cmd: object, path: str) -> list[tuple[str, object]]:
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            return [c for name, sub in subs.items() for c in commands(sub, f"{path} {name}")]
+        return [(path, cmd)]
+
+    with_o = {
+        path: param.name
+        for path, cmd in commands(group, "ming-eval")
+        for param in getattr(cmd, "params", [])
+        if "-o" in getattr(param, "opts", [])
+    }
+    assert {"ming-eval run", "ming-eval score"} <= set(with_o)
+    assert set(with_o.values()) == {"option"}, with_o
