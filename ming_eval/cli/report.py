@@ -13,8 +13,8 @@ EXAMPLES = """
 
   ming-eval report runs/ming-lite-uni
   ming-eval report runs/ming-lite-uni runs/ming-step2000 --format md --ci
-  ming-eval report runs/ming-lite-uni --format latex --baselines paper,bagel -o tables.tex
-  ming-eval report runs/ming-lite-uni --format html -o report/index.html
+  ming-eval report runs/ming-lite-uni --format latex --baselines paper,bagel --out tables.tex
+  ming-eval report runs/ming-lite-uni --format html --out report/index.html
   ming-eval report --list-baselines
 """
 
