@@ -153,3 +153,21 @@ def test_dash_o_means_one_thing_everywhere() -> None:
     }
     assert {"ming-eval run", "ming-eval score"} <= set(with_o)
     assert set(with_o.values()) == {"option"}, with_o
+
+
+def test_doctor_says_per_task_what_data_is_here(
+    engine_cards: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ming_eval.cli.doctor import task_data_presence
+    from ming_eval.runner.plan import resolve_task, task_data_files
+
+    files = task_data_files(resolve_task("color_vqa"))
+    (name,) = files.specs
+    present = files.locate(name)
+    assert present is not None
+    assert dict(task_data_presence())["color_vqa"].endswith("1 of 1 present[/]")
+    present.unlink()
+    state = dict(task_data_presence())["color_vqa"]
+    assert f"0 of 1 present[/]; missing {name} (`ming-eval data download color_vqa`)" in state
+    code, text = run_cli(["doctor", "--no-judge"], capsys)
+    assert code == 0 and f"data: color_vqa 0 of 1 present; missing {name}" in " ".join(text.replace("│", " ").split())
