@@ -7,6 +7,7 @@ gets the traceback.
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Iterable
 
 
@@ -94,3 +95,25 @@ class JudgeUnavailableError(MingEvalError):
 
 class TooManyFailuresError(MingEvalError):
     """So many samples failed that the run stops: the cause is likely systematic."""
+
+
+#: write failures of the file system, not of the program: a user error with a way out
+_STORAGE_FAULTS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EFBIG: "the file is larger than this file system allows",
+    errno.EROFS: "the file system is read-only",
+}
+
+
+def storage_error(path: object, exc: OSError) -> RunStoreError | None:
+    """The user error for a write that the file system refused (full disk, quota, file size, read-only),
+    or None for any other ``OSError``."""
+    reason = _STORAGE_FAULTS.get(exc.errno or 0)
+    if reason is None:
+        return None
+    return RunStoreError(
+        f"cannot write {path}: {reason}",
+        hint="free space (or pick another --out / MING_EVAL_CACHE on a larger disk) and run the same command "
+        "again: finished samples are kept and the unfinished file was removed",
+    )

@@ -7,6 +7,8 @@ class in :mod:`ming_eval.testing.registry`.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import time
 import warnings
@@ -80,6 +82,14 @@ def assign(tasks: list[tuple[TaskCard, SelftestSetup]], models: list[ModelCard])
     return pairs
 
 
+def _quiet_library_progress_bars() -> None:
+    """diffusers and transformers draw their own bars ("Loading pipeline components...") whatever the hub's
+    variable says; the self-test shows its own progress only."""
+    for module in ("diffusers.utils.logging", "transformers.utils.logging"):
+        if importlib.util.find_spec(module.split(".")[0]) is not None:
+            importlib.import_module(module).disable_progress_bar()
+
+
 def run_selftest(folder: Path, console: Console | None, only: list[str] | None = None) -> SelftestReport:
     os.environ.setdefault("MING_EVAL_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -91,6 +101,7 @@ def run_selftest(folder: Path, console: Console | None, only: list[str] | None =
         ("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1"),
     ):
         os.environ.setdefault(name, value)
+    _quiet_library_progress_bars()
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     started = time.perf_counter()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from ming_eval.errors import MingEvalError
+from ming_eval.errors import MingEvalError, storage_error
 from ming_eval.redaction import redact_text
 
 app = typer.Typer(
@@ -20,7 +22,28 @@ app = typer.Typer(
     add_completion=False,
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from ming_eval import __version__
+
+        typer.echo(f"ming-eval {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Evaluate unified multimodal models: GenEval, the OpenCompass understanding suites, leaderboards
+    and regression gates."""
+
+
 console = Console(stderr=False)
+#: the width of tables written to a pipe or a file (a terminal's own width is used otherwise)
+PIPED_WIDTH = 1000
 err_console = Console(stderr=True)
 
 
@@ -50,24 +73,74 @@ def _register() -> None:
     _registered = True
 
 
+def _print_error(exc: MingEvalError) -> None:
+    from rich.markup import escape
+
+    # messages hold paths, lists and pip extras ("ming-eval[geneval]") that are not rich markup
+    # soft_wrap: the terminal wraps long lines, so a path or URL is never broken by an inserted newline
+    err_console.print(f"[bold red]error:[/] {escape(redact_text(exc.message))}", highlight=False, soft_wrap=True)
+    if exc.hint:
+        err_console.print(f"[cyan]hint:[/] {escape(redact_text(exc.hint))}", highlight=False, soft_wrap=True)
+
+
+def _print_traceback() -> None:
+    import traceback
+
+    err_console.print(redact_text(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_interrupted() -> None:
+    """What Ctrl-C left on disk, and the command that resumes."""
+    import shlex
+
+    from rich.markup import escape
+
+    from ming_eval.store.guard import last_locked_run
+    from ming_eval.store.run_store import RunStore
+
+    where = last_locked_run()
+    if where is None:
+        err_console.print("[yellow]interrupted[/] before any run directory was written to")
+        return
+    run_dir, argv = where
+    saved: list[str] = []
+    try:
+        store = RunStore(run_dir)
+        for name in store.task_names():
+            ts = store.task(name)
+            saved.append(f"{name}: {len(ts.read_predictions())} predictions, {len(ts.read_scores())} scores")
+    except MingEvalError as exc:  # a manifest being written when the signal came
+        saved.append(f"(cannot list it: {exc.message})")
+    command = "ming-eval " + shlex.join(argv[1:]) if argv else "the same command"
+    err_console.print(f"[yellow]interrupted[/]: saved in {escape(str(run_dir))}", highlight=False, soft_wrap=True)
+    for line in saved:
+        err_console.print(f"  {escape(redact_text(line))}", highlight=False, soft_wrap=True)
+    err_console.print(
+        f"resume (finished samples are skipped): {escape(redact_text(command))}", highlight=False, soft_wrap=True
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; user errors are printed without a traceback."""
     _register()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # piped or redirected: tables at their natural width, so no name or path is cut to "…"
+        console.width = PIPED_WIDTH
     try:
         # without standalone mode click returns (not raises) the code of a command's typer.Exit
         code = app(args=argv, standalone_mode=False)
     except MingEvalError as exc:
-        from rich.markup import escape
-
-        # messages hold paths, lists and pip extras ("ming-eval[geneval]") that are not rich markup
-        err_console.print(f"[bold red]error:[/] {escape(redact_text(exc.message))}", highlight=False)
-        if exc.hint:
-            err_console.print(f"[cyan]hint:[/] {escape(redact_text(exc.hint))}", highlight=False)
+        _print_error(exc)
+        sys.exit(2)
+    except OSError as exc:  # a full disk or a read-only file system is the machine's fault, not a bug
+        error = storage_error(exc.filename or "a file", exc)
+        if error is None:
+            _print_traceback()
+            sys.exit(1)
+        _print_error(error)
         sys.exit(2)
     except KeyboardInterrupt:
-        err_console.print(
-            "[yellow]interrupted[/]: everything finished so far is saved; run the same command again to resume"
-        )
+        _print_interrupted()
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -83,9 +156,9 @@ def main(argv: list[str] | None = None) -> None:
             err_console.print(f"[bold red]error:[/] {escape(redact_text(str(exc)))}")
         sys.exit(int(getattr(exc, "exit_code", 2)))
     except Exception:  # a bug: the traceback is for its report, without the credentials it may quote
-        import traceback
-
-        err_console.print(redact_text(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
+        _print_traceback()
         sys.exit(1)
+    if code == 130:  # typer turns Ctrl-C into Exit(130), which non-standalone mode returns
+        _print_interrupted()
     if isinstance(code, int) and code != 0:
         sys.exit(code)

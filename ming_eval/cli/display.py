@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from ming_eval.core.results import TaskResult
 from ming_eval.redaction import redact_text
+
+
+def failed_cell(result: TaskResult) -> str:
+    """The "failed / missing" cell of every terminal table: ``failed`` is :attr:`TaskResult.failed`, the one
+    meaning reports and leaderboards use too (inference, scoring and judge failures, all counted as wrong);
+    how many of them the judge could not decide is said beside it."""
+    cell = f"{result.failed} / {result.counts.get('missing', 0)}"
+    unjudged = result.counts.get("judge_unavailable", 0)
+    return cell + (f" ({unjudged} unjudged)" if unjudged else "")
 
 
 def results_table(
@@ -22,8 +34,7 @@ def results_table(
     table.add_column("n", justify="right")
     table.add_column("failed / missing", justify="right")
     for name, result in results.items():
-        counts = result.counts
-        bad = f"{result.failed} / {counts.get('missing', 0)}"
+        bad = failed_cell(result)
         first = True
         for metric_name, metric in result.metrics.items():
             label = f"[bold]{metric_name}[/]" if metric_name == result.primary else metric_name
@@ -54,6 +65,42 @@ def print_notes(console: Console, results: dict[str, TaskResult]) -> None:
                 f"[yellow]note[/] {name}: {result.counts['judge_unavailable']} samples could not be judged "
                 "(judge unavailable); they count as wrong"
             )
+
+
+#: exit status of a run or re-scoring whose results were written but whose judge answered none of a task's samples
+JUDGE_OUTAGE_EXIT = 3
+
+
+def judge_outages(run_dir: Path, results: dict[str, TaskResult]) -> list[str]:
+    """One line per task in which every scored sample is ``judge_unavailable``, with the first reason."""
+    from ming_eval.core.results import JUDGE_UNAVAILABLE
+    from ming_eval.store.run_store import RunStore
+
+    lines = []
+    for name, result in results.items():
+        if not result.counts.get(JUDGE_UNAVAILABLE):
+            continue
+        scores = list(RunStore(run_dir).task(name).read_merged_scores().values())
+        if scores and all(s.status == JUDGE_UNAVAILABLE for s in scores):
+            lines.append(f"{name}: none of its {len(scores)} samples could be judged: {scores[0].reason}")
+    return lines
+
+
+def exit_on_judge_outage(console: Console, run_dir: Path, results: dict[str, TaskResult]) -> None:
+    """After the tables: exit with :data:`JUDGE_OUTAGE_EXIT` if a task's judge answered nothing, so a
+    script does not take a table of zeros for a result."""
+    outages = judge_outages(run_dir, results)
+    if not outages:
+        return
+    for line in outages:
+        console.print(f"[bold red]error:[/] {escape(redact_text(line))}", highlight=False, soft_wrap=True)
+    console.print(
+        "[cyan]hint:[/] check the judge's endpoint and key (`ming-eval doctor` probes it), then run the same "
+        "command again: only the unjudged samples are sent",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(JUDGE_OUTAGE_EXIT)
 
 
 def breakdown_tables(results: dict[str, TaskResult]) -> list[Table]:

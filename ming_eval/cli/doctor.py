@@ -73,6 +73,39 @@ def _probe_judge(timeout: float) -> tuple[str, str]:
         return base, f"unreachable: {reason}"
 
 
+def task_data_presence() -> list[tuple[str, str]]:
+    """(task, what of its data files is on this machine), for every task card; presence only (checksums
+    are `ming-eval data verify`'s), so it stays fast."""
+    from rich.markup import escape
+
+    from ming_eval.errors import MingEvalError
+    from ming_eval.registry import list_task_cards
+    from ming_eval.runner.plan import resolve_task, task_data_files
+
+    rows = []
+    for card in sorted(list_task_cards(), key=lambda c: c.name):
+        try:
+            files = task_data_files(resolve_task(card.name))
+        except MingEvalError as exc:
+            rows.append((card.name, f"[yellow]cannot tell[/]: {escape(exc.message)}"))
+            continue
+        required = [name for name, spec in files.specs.items() if spec.required]
+        missing = [name for name in required if files.locate(name) is None]
+        if not files.specs:
+            rows.append((card.name, "no data files"))
+        elif missing:
+            rows.append(
+                (
+                    card.name,
+                    f"[yellow]{len(required) - len(missing)} of {len(required)} present[/]; missing "
+                    f"{escape(', '.join(missing))} (`ming-eval data download {card.name}`)",
+                )
+            )
+        else:
+            rows.append((card.name, f"[green]{len(required)} of {len(required)} present[/]"))
+    return rows
+
+
 def doctor(
     judge_timeout: Annotated[float, typer.Option(help="Seconds to wait for the judge endpoint.")] = 5.0,
     check_judge: Annotated[bool, typer.Option("--judge/--no-judge", help="Probe the judge endpoint.")] = True,
@@ -113,6 +146,8 @@ def doctor(
     table.add_row("Hugging Face cache", f"{hf_home} (HF_HOME)")
     table.add_row("LMUData (VLMEvalKit)", os.environ.get("LMUData") or os.path.expanduser("~/LMUData"))
     table.add_row("offline mode", "on" if offline() else "off")
+    for task, state in task_data_presence():
+        table.add_row(f"data: {task}", state)
     if check_judge:
         base, state = judge_endpoint_status(judge_timeout)
         style = "green" if state.startswith("reachable") else "yellow"

@@ -13,8 +13,8 @@ EXAMPLES = """
 
   ming-eval report runs/ming-lite-uni
   ming-eval report runs/ming-lite-uni runs/ming-step2000 --format md --ci
-  ming-eval report runs/ming-lite-uni --format latex --baselines paper,bagel -o tables.tex
-  ming-eval report runs/ming-lite-uni --format html -o report/index.html
+  ming-eval report runs/ming-lite-uni --format latex --baselines paper,bagel --out tables.tex
+  ming-eval report runs/ming-lite-uni --format html --out report/index.html
   ming-eval report --list-baselines
 """
 
@@ -67,7 +67,7 @@ def report(
         ),
     ] = "paper",
     ci: Annotated[bool, typer.Option("--ci", help="Show our values' 95% confidence intervals.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
     table: Annotated[
         list[str] | None, typer.Option("--table", "-t", help="Only these tables (understanding, geneval, other).")
     ] = None,

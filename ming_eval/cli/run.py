@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ming_eval.cli.display import breakdown_tables, print_notes, results_table
+from ming_eval.cli.display import breakdown_tables, exit_on_judge_outage, print_notes, results_table
 
 EXAMPLES = """
 [bold]Examples[/]
@@ -71,9 +71,11 @@ def run(
 
     from ming_eval.cli.app import console
     from ming_eval.cli.options import parse_data_overrides, parse_protocol_overrides, parse_task_options
+    from ming_eval.devices import check_device
     from ming_eval.redaction import redact_text
     from ming_eval.runner.evaluate import RunConfig, evaluate
 
+    check_device(device)  # before any data or model loads
     config = RunConfig(
         tasks=list(tasks),
         model=model,
@@ -125,3 +127,4 @@ def run(
             highlight=False,
         )
     print_notes(console, outcome.results)
+    exit_on_judge_outage(console, outcome.run_dir, outcome.results)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ming_eval.cli.display import breakdown_tables, print_notes, results_table
+from ming_eval.cli.display import breakdown_tables, exit_on_judge_outage, print_notes, results_table
 
 EXAMPLES = """
 [bold]Examples[/]
@@ -83,9 +83,11 @@ def score(
     """
     from ming_eval.cli.app import console
     from ming_eval.cli.options import parse_data_overrides, parse_task_options
+    from ming_eval.devices import check_device
     from ming_eval.runner.rescore import rescore, score_external
 
     options = parse_task_options(option)
+    check_device(device)  # before any data, grader or detector loads
     agreed = True
     if upstream_results is not None:
         from ming_eval.tasks.geneval.upstream import run_upstream_check
@@ -160,3 +162,5 @@ def score(
         agreed = run_kit_crosscheck(run_dir, task, console) and agreed
     if not agreed:
         raise typer.Exit(1)
+    if results:
+        exit_on_judge_outage(console, run_dir, results)

@@ -33,6 +33,7 @@ def selftest(
     from rich.table import Table
 
     from ming_eval.cli.app import console
+    from ming_eval.cli.display import failed_cell
     from ming_eval.selftest import run_selftest
 
     if keep is not None:
@@ -52,12 +53,8 @@ def selftest(
     for key, result in report.results.items():
         task, _, model = key.partition(" × ")
         metric = result.primary_metric
-        c = result.counts
-        failed = result.failed - c.get("judge_unavailable", 0)  # unjudged are shown on their own
-        bad = f"{failed} / {c.get('missing', 0)}" + (
-            f" ({c['judge_unavailable']} unjudged)" if c.get("judge_unavailable") else ""
-        )
-        table.add_row(task, model, result.primary, metric.format(2), str(c.get("n", metric.n)), bad)
+        n = result.counts.get("n", metric.n)
+        table.add_row(task, model, result.primary, metric.format(2), str(n), failed_cell(result))
     console.print(table)
     for problem in report.problems:
         console.print(f"[red]problem[/] {escape(problem)}", highlight=False)

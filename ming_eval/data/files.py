@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ming_eval.cards.schema import DataFile
-from ming_eval.errors import ChecksumError, DataError
+from ming_eval.errors import ChecksumError, DataError, storage_error
 from ming_eval.transport.retry import RetryPolicy, retry_after_seconds
 
 CACHE_ENV = "MING_EVAL_CACHE"
@@ -153,11 +154,18 @@ def download(
             retry_after = retry_after_seconds(exc.headers)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             last_error = exc
+            if isinstance(exc, OSError) and (full := storage_error(part, exc)) is not None:
+                part.unlink(missing_ok=True)
+                raise full from exc
+            if isinstance(getattr(exc, "reason", None), socket.gaierror):
+                break  # the host name does not resolve: no network (or a typo), which retrying will not fix
         if attempt < retry.max_retries:
             sleep(retry.delay(attempt, retry_after))
     part.unlink(missing_ok=True)
+    reason = getattr(last_error, "reason", None)
+    why = f"the host name does not resolve ({reason})" if isinstance(reason, socket.gaierror) else str(last_error)
     raise DataError(
-        f"could not download {url} -> {dest}: {last_error}",
+        f"could not download {url} -> {dest}: {why}",
         hint="check the network, or download the file by hand and place it at that path "
         "(ming-eval verifies its checksum)",
     )
@@ -242,12 +250,24 @@ class DataFiles:
         if offline():
             raise DataError(
                 f"task {self.task} needs {name} ({spec.url}), which is not cached at {dest}, and offline mode is on",
-                hint=f"on a machine with internet run `ming-eval data download {self.task}` and copy "
-                f"{self.cache_dir} here, or set {CACHE_ENV}",
+                hint=self._offline_ways(name),
             )
-        download(spec.url, dest)
+        try:
+            download(spec.url, dest)
+        except DataError as exc:
+            raise DataError(exc.message, hint=self._offline_ways(name)) from exc
         verify_file(dest, spec, fix=self._fix(name))
         return dest
+
+    def _offline_ways(self, name: str) -> str:
+        """Every way to give the task ``name`` without this machine downloading it."""
+        places = ", ".join(str(p) for p in [*self.search_dirs, self.cache_dir])
+        return (
+            f"on a machine with internet run `ming-eval data download {self.task}` and copy {self.cache_dir} here "
+            f"(or set {CACHE_ENV} to a shared cache); or pass the file with --data {name}=PATH, or place it in "
+            f"one of {places} (VLMEvalKit's $LMUData folder is searched for its TSVs)"
+            + ("" if offline() else "; set MING_EVAL_OFFLINE=1 to stop at once instead of trying the network")
+        )
 
     def status(self) -> list[tuple[str, Path | None, str]]:
         """(name, location, state) for every file; state is verified, missing or a checksum error."""

@@ -175,6 +175,29 @@ def check_parts(root: Path, parts: Sequence[Part], *, layout: str) -> None:
         raise CheckpointError(f"checkpoint {root} is missing {names}", hint=f"expected layout:\n{layout}")
     for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
         check_shards(root, root / index_name)
+    for weights in sorted(root.rglob("*.safetensors")):
+        check_safetensors(weights)
+
+
+def check_safetensors(path: Path) -> None:
+    """Raise :class:`CheckpointError` if ``path`` is shorter than its own header says (a download or copy
+    cut short) or has no readable header; reads the header only."""
+    size = path.stat().st_size
+    fix = "the download or copy was cut short: re-download or re-copy this file (compare its size with the source's)"
+    try:
+        with path.open("rb") as fh:
+            prefix = fh.read(8)
+            length = int.from_bytes(prefix, "little") if len(prefix) == 8 else -1
+            if not 0 < length <= size - 8:
+                raise CheckpointError(f"{path} is not a safetensors file, or is truncated ({size} bytes)", hint=fix)
+            header = json.loads(fh.read(length))
+        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise CheckpointError(f"{path} has a damaged safetensors header: {exc}", hint=fix) from exc
+    if 8 + length + end > size:
+        raise CheckpointError(
+            f"{path} is truncated: {size} bytes, but its header describes {8 + length + end}", hint=fix
+        )
 
 
 def check_shards(root: Path, index: Path) -> list[Path]:

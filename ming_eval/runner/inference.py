@@ -8,7 +8,6 @@ for (and so loaded) only when this rank has work left.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from ming_eval.errors import MingEvalError
 from ming_eval.runner.batching import BatchRunner, BatchStats, describe
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.progress import ProgressReporter
-from ming_eval.store.jsonl import JsonlWriter
+from ming_eval.store.jsonl import JsonlWriter, atomic_path
 from ming_eval.store.run_store import TaskStore
 
 
@@ -58,10 +57,8 @@ class InferenceSummary:
 
 def save_png_atomic(img: Image.Image, path: Path) -> None:
     """Write a PNG through a temporary file, so an existing file is always a complete image."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    img.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
 
 
 def _with_seeds(

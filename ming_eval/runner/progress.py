@@ -37,6 +37,7 @@ class ProgressReporter:
     """
 
     def __init__(self, console: Console | None, description: str, total: int, *, enabled: bool = True) -> None:
+        self._logged_done = -1  # the count the last plain line showed
         self.console = console
         self.description = description
         self.total = total
@@ -76,6 +77,7 @@ class ProgressReporter:
             now = time.perf_counter()
             if now - self._last_log >= LOG_INTERVAL_S:
                 self._last_log = now
+                self._logged_done = self.done
                 self.console.print(self._line(), highlight=False)
 
     def __enter__(self) -> ProgressReporter:
@@ -89,5 +91,5 @@ class ProgressReporter:
     ) -> None:
         if self._progress is not None:
             self._progress.stop()
-        elif self.enabled and self.console is not None:
-            self.console.print(self._line(), highlight=False)
+        elif self.enabled and self.console is not None and self._logged_done != self.done:
+            self.console.print(self._line(), highlight=False)  # the final count, unless just printed

@@ -13,7 +13,7 @@ from ming_eval.store.run_store import RunStore
 def write_run_results(store: RunStore, results: Mapping[str, TaskResult]) -> dict[str, Summary]:
     """Merge ``results`` into the run's results.json, with the summaries of the suite cards computed
     over every task the run directory now holds (earlier invocations' tasks included); returns them."""
-    merged = {**store.read_results(), **results}
+    merged = {**store.results_to_merge(), **results}
     summaries = summary_catalog().compute_all(merged)
     store.write_results(dict(results), summaries)
     return summaries

@@ -30,6 +30,14 @@ from ming_eval.store.manifest import ModelConfig, RunManifest, now
 
 LOCK_FILE = ".lock"
 
+#: the run directory and command line of this process's latest lock, for the Ctrl-C message
+_last_acquired: tuple[Path, list[str]] | None = None
+
+
+def last_locked_run() -> tuple[Path, list[str]] | None:
+    """The run directory this process last worked in and the command line that did (redacted)."""
+    return _last_acquired
+
 
 class RunLockedError(RunStoreError):
     """Another invocation is working in the same run directory."""
@@ -69,6 +77,8 @@ class RunLock:
             holder_info = {"pid": os.getpid(), "host": socket.gethostname(), "argv": redact_argv(argv), "start": now()}
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(holder_info).encode("utf-8"), 0)
+            global _last_acquired
+            _last_acquired = (run_dir, redact_argv(argv))
         except BaseException:
             os.close(fd)  # closing the file releases a lock taken on it
             raise

@@ -12,11 +12,12 @@ import json
 import math
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from ming_eval.errors import RunStoreError
+from ming_eval.errors import RunStoreError, storage_error
 
 
 def _json_default(obj: Any) -> Any:
@@ -69,19 +70,28 @@ class JsonlWriter:
         self._since_sync = 0
 
     def write(self, record: Any) -> None:
-        self._fh.write(dumps(record) + "\n")
-        self._fh.flush()
-        if self._fsync_every:
-            self._since_sync += 1
-            if self._since_sync >= self._fsync_every:
-                os.fsync(self._fh.fileno())
-                self._since_sync = 0
+        try:
+            self._fh.write(dumps(record) + "\n")
+            self._fh.flush()
+            if self._fsync_every:
+                self._since_sync += 1
+                if self._since_sync >= self._fsync_every:
+                    os.fsync(self._fh.fileno())
+                    self._since_sync = 0
+        except OSError as exc:  # a partial last line is cut off when the file is next opened
+            raise storage_error(self.path, exc) or exc from exc
 
     def close(self) -> None:
-        if not self._fh.closed:
+        if self._fh.closed:
+            return
+        try:
             self._fh.flush()
             os.fsync(self._fh.fileno())
-            self._fh.close()
+        except OSError as exc:
+            raise storage_error(self.path, exc) or exc from exc
+        finally:
+            with suppress(OSError):  # the same failed flush, raised above
+                self._fh.close()
 
     def __enter__(self) -> JsonlWriter:
         return self
@@ -120,21 +130,34 @@ def read_jsonl(path: Path, *, tolerate_partial_tail: bool = True) -> Iterator[di
         yield rec
 
 
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path``, renamed onto it when the block succeeds and removed when it fails,
+    so ``path`` is always complete and a full disk leaves no partial file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and (error := storage_error(path, exc)) is not None:
+            raise error from exc
+        raise
+
+
 def _write_if_changed(path: Path, data: bytes) -> bool:
-    """Replace ``path`` with ``data`` through a temporary file and an atomic rename, unless it already
-    holds exactly ``data`` (then it is left alone: same inode, same mtime, no fsync). True if written."""
+    """Replace ``path`` with ``data`` through :func:`atomic_path`, unless it already holds exactly
+    ``data`` (then it is left alone: same inode, same mtime, no fsync). True if written."""
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
             return False
     except OSError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("wb") as fh:
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
     return True
 
 

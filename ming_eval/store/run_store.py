@@ -161,7 +161,17 @@ class TaskStore:
         path = self.scoring_dir / "config.json"
         if not path.is_file():
             return None
-        return dict(json.loads(path.read_text()))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = exc
+        if not isinstance(data, dict):
+            raise RunStoreError(
+                f"{path} is not valid JSON (the scoring settings of the stored scores)",
+                hint="delete it and run `ming-eval score RUN_DIR`: the task is scored again and the old scores "
+                "are moved aside, not deleted",
+            )
+        return data
 
     def reset_scoring(self, fingerprint: dict[str, Any]) -> Path | None:
         """Start scoring afresh under ``fingerprint``; earlier scores are moved aside, not deleted.
@@ -188,6 +198,13 @@ class TaskStore:
     # -- results -----------------------------------------------------------------------------
     def write_results(self, result: TaskResult) -> None:
         write_json_atomic(self.results_path, _redacted_result(result))
+
+    def read_results_or_none(self) -> TaskResult | None:
+        """The task's results, or None when the file is missing or damaged (to rebuild the run's file)."""
+        try:
+            return self.read_results()
+        except RunStoreError:
+            return None
 
     def read_results(self) -> TaskResult | None:
         if not self.results_path.is_file():
@@ -292,6 +309,18 @@ class RunStore:
             self.results_path, lambda d: {name: TaskResult.from_dict(r) for name, r in d["tasks"].items()}
         )
 
+    def results_to_merge(self) -> dict[str, TaskResult]:
+        """What :meth:`read_results` gives, or, when the run's results.json is damaged, the results in the
+        tasks' own files: scoring rebuilds the run's file instead of stopping on it."""
+        try:
+            return self.read_results()
+        except RunStoreError:
+            return {
+                name: result
+                for name in self.task_names()
+                if (result := self.task(name).read_results_or_none()) is not None
+            }
+
     def read_summaries(self) -> dict[str, Summary] | None:
         """The suite summaries stored with the results; None when the file predates stored summaries
         (or there is no file): then they must be computed from the suite cards."""
@@ -305,9 +334,7 @@ class RunStore:
     def write_results(self, results: dict[str, TaskResult], summaries: Mapping[str, Summary]) -> None:
         """Merge ``results`` into the run's results.json; ``summaries`` (computed over the merged tasks,
         see :func:`ming_eval.runner.results.write_run_results`) replace the stored ones."""
-        existing: dict[str, Any] = {}
-        if self.results_path.is_file():
-            existing = json.loads(self.results_path.read_text()).get("tasks", {})
+        existing = {name: _redacted_result(r) for name, r in self.results_to_merge().items()}
         existing.update({name: _redacted_result(r) for name, r in results.items()})
         write_json_atomic(
             self.results_path,

@@ -9,7 +9,12 @@ from typer.testing import CliRunner
 from ming_eval.cli import geneval_detector
 from ming_eval.cli.app import main
 from ming_eval.tasks.geneval.detectors.convert import load_converted
-from tests.tasks.geneval.detectors.conftest import mmdet2_name, mmdet3_state, save_mmdet_checkpoint
+from tests.tasks.geneval.detectors.conftest import (
+    mmdet2_name,
+    mmdet3_state,
+    save_hostile_checkpoint,
+    save_mmdet_checkpoint,
+)
 
 
 @pytest.fixture
@@ -28,11 +33,12 @@ def test_convert_detector_command(ckpt: Path, tmp_path: Path, capsys: pytest.Cap
 def test_convert_detector_errors_are_user_errors(
     ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    hostile = save_hostile_checkpoint(tmp_path / "hostile.pth", tmp_path / "pwned")
     with pytest.raises(SystemExit) as info:
-        main(["geneval", "convert-detector", str(ckpt), str(tmp_path / "w.safetensors"), "--arch", "tiny"])
+        main(["geneval", "convert-detector", str(hostile), str(tmp_path / "w.safetensors"), "--arch", "tiny"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "tiny2.pth" in err and "--allow-pickle" in err
+    assert "hostile.pth" in err and "--allow-pickle" in err and not (tmp_path / "pwned").exists()
     with pytest.raises(SystemExit):
         main(["geneval", "convert-detector", str(ckpt), str(tmp_path / "w.bin"), "--arch", "tiny"])
     assert ".safetensors" in capsys.readouterr().err

@@ -32,7 +32,7 @@ def test_report_formats_to_stdout_and_file(run_dir, tmp_path, capsys, fmt, marke
     code, text = run_cli(["report", str(run_dir), "-f", fmt, "-b", "none"], capsys)
     assert code == 0 and marker in text
     out = tmp_path / "out" / f"report.{fmt}"
-    code, _ = run_cli(["report", str(run_dir), "-f", fmt, "-o", str(out)], capsys)
+    code, _ = run_cli(["report", str(run_dir), "-f", fmt, "--out", str(out)], capsys)
     assert code == 0 and marker in out.read_text()
 
 

@@ -58,7 +58,7 @@ def paper_cards(tmp_path, monkeypatch):
 def _report_csv(run_dir, tmp_path, capsys) -> dict[str, float]:
     out = tmp_path / f"report-{run_dir.name}.csv"
     code, text = run_cli(
-        ["report", str(run_dir), "-f", "csv", "-t", "understanding", "-b", "none", "-o", str(out)], capsys
+        ["report", str(run_dir), "-f", "csv", "-t", "understanding", "-b", "none", "--out", str(out)], capsys
     )
     assert code == 0, text
     rows = csv.DictReader(io.StringIO(out.read_text()))

@@ -75,3 +75,65 @@ def test_gives_up_after_the_policy_s_tries(files, tmp_path):
     with pytest.raises(DataError, match="500"):
         download(f"{files.url}/b.tsv", tmp_path / "b.tsv", retry=RetryPolicy(max_retries=1), sleep=waits.append)
     assert files.requests == 2 and len(waits) == 1  # no wait after the last try
+
+
+def test_a_host_that_does_not_resolve_fails_at_once(tmp_path, monkeypatch):
+    import socket
+    import urllib.request
+
+    calls = []
+
+    def unresolvable(*args, **kwargs):
+        calls.append(args)
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    import urllib.error
+
+    monkeypatch.setattr(urllib.request, "urlopen", unresolvable)
+    waits = []
+    with pytest.raises(DataError, match="the host name does not resolve"):
+        download("https://data.invalid/x.tsv", tmp_path / "x.tsv", retry=RetryPolicy(max_retries=5), sleep=waits.append)
+    assert len(calls) == 1 and waits == []  # no retries, no back-off
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_download_names_every_way_to_supply_the_file(tmp_path, monkeypatch):
+    from ming_eval.cards.schema import DataFile
+    from ming_eval.data import files as files_module
+    from ming_eval.data.files import DataFiles
+
+    def fail(url, dest, **kwargs):
+        raise DataError(f"could not download {url} -> {dest}: the host name does not resolve")
+
+    monkeypatch.setattr(files_module, "download", fail)
+    monkeypatch.delenv("MING_EVAL_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    data = DataFiles(
+        "mmstar",
+        [DataFile(name="MMStar.tsv", url="https://example.org/MMStar.tsv")],
+        search_dirs=[tmp_path / "LMUData"],
+        cache_dir=tmp_path / "cache",
+    )
+    with pytest.raises(DataError) as info:
+        data.path("MMStar.tsv")
+    hint = info.value.hint or ""
+    assert "`ming-eval data download mmstar`" in hint and "--data MMStar.tsv=PATH" in hint
+    assert str(tmp_path / "LMUData") in hint and "$LMUData" in hint and "MING_EVAL_OFFLINE=1" in hint
+
+
+def test_a_full_disk_stops_the_download_and_leaves_no_part_file(files, tmp_path, monkeypatch):
+    import errno
+    import pathlib
+
+    real_open = pathlib.Path.open
+
+    def full_open(self, mode="r", *args, **kwargs):
+        if str(self).endswith(".part"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "open", full_open)
+    with pytest.raises(Exception, match="no space left on the device") as info:
+        download(f"{files.url}/x", tmp_path / "x", retry=RetryPolicy(max_retries=3), sleep=lambda s: None)
+    assert files.requests == 1 and "run the same command again" in (info.value.hint or "")
+    assert list(tmp_path.iterdir()) == []

@@ -16,7 +16,7 @@ from typing import Any
 
 from ming_eval.core.results import SampleScore, TaskResult
 from ming_eval.errors import RunStoreError
-from ming_eval.store.jsonl import read_jsonl
+from ming_eval.store.jsonl import atomic_path, read_jsonl
 from ming_eval.tasks.geneval.constants import TABLE_COLUMNS, TAGS
 
 REPORT_NAME = "report.html"
@@ -151,10 +151,8 @@ def write_report(
     files = [str(img.get("file")) for _, _, s in rows for img in (s.details.get("images") or [])]
     page = render_report(title, result, rows, image_links(task_dir, files))
     path = task_dir / REPORT_NAME
-    task_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{REPORT_NAME}.tmp-{os.getpid()}")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
     return path
 
 

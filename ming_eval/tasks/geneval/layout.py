@@ -15,7 +15,6 @@ folder incomplete, which is an error unless the user allows an incomplete result
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ming_eval.errors import DataError
+from ming_eval.store.jsonl import atomic_path
 from ming_eval.tasks.geneval.images import check_png
 from ming_eval.tasks.geneval.metadata import PromptMeta, differing_keys, read_folder_metadata
 
@@ -45,9 +45,8 @@ def write_prompt_metadata(images_root: Path, sample_id: str, metadata: dict[str,
     text = json.dumps(metadata)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return path
-    tmp = path.with_name(f".metadata.jsonl.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 
@@ -122,7 +121,8 @@ def scan_folder(
     """
     if not source.is_dir():
         raise DataError(f"{source} is not a folder", hint="pass the folder holding 00000/, 00001/, ...")
-    scan = FolderScan(source.resolve(), expected_images)
+    source = source.resolve()  # image paths are stored and compared absolute, whatever the working directory
+    scan = FolderScan(source, expected_images)
     seen: dict[int, str] = {}
     for entry in sorted(source.iterdir()):
         if not entry.is_dir():

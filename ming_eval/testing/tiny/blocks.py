@@ -34,7 +34,8 @@ def train_bpe_in_place(
     """
     from tokenizers import pre_tokenizers, trainers
 
-    kwargs: dict[str, Any] = {"initial_alphabet": pre_tokenizers.ByteLevel.alphabet()}
+    # show_progress off: the trainers print their bars (and blank lines) on stdout, between our own lines
+    kwargs: dict[str, Any] = {"initial_alphabet": pre_tokenizers.ByteLevel.alphabet(), "show_progress": False}
     kwargs.update(trainer_kwargs)
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special_tokens, **kwargs)
     tokenizer.backend_tokenizer.train_from_iterator(list(CORPUS) * 4, trainer)
@@ -48,7 +49,9 @@ def unigram_vocab(special_tokens: list[str], *, vocab_size: int = 160) -> list[t
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
     unk = "<unk>" if "<unk>" in special_tokens else None
-    trainer = trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=special_tokens, unk_token=unk)
+    trainer = trainers.UnigramTrainer(
+        vocab_size=vocab_size, special_tokens=special_tokens, unk_token=unk, show_progress=False
+    )
     tok.train_from_iterator(list(CORPUS) * 4, trainer)
     return [(piece, float(score)) for piece, score in json.loads(tok.to_str())["model"]["vocab"]]
 

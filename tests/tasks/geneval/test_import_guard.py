@@ -39,3 +39,17 @@ def test_images_into_a_run_of_another_model(tmp_path, cards, injected, capsys): 
     assert manifest["model"]["source"] == str(images.resolve())
     (forced,) = manifest["invocations"][-1]["forced_differences"]
     assert forced.startswith("model: shapes") and forced.endswith(f" -> external:outputs (from {images.resolve()})")
+
+
+def test_images_given_as_a_relative_path(tmp_path, cards, injected, capsys, monkeypatch):  # noqa: F811 (fixtures)
+    """The docs show ``--images outputs/``: a path relative to the working directory scores like an absolute one."""
+    evaluate(config(tmp_path, cards))
+    shutil.copytree(tmp_path / "run" / "geneval" / "images", tmp_path / "outputs")
+    monkeypatch.chdir(tmp_path)
+    opts = ["-o", "geneval.prompt_set=custom", "-o", f"geneval.prompts_file={cards}"]
+    code, text = run_cli(["score", "geneval", "--images", "outputs", "--out", "ext", *opts], capsys)
+    assert code == 0, text
+    assert "imported" in text
+    relative = json.loads((tmp_path / "ext" / "results.json").read_text())
+    absolute = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert relative["tasks"]["geneval"]["metrics"] == absolute["tasks"]["geneval"]["metrics"]

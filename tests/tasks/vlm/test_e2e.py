@@ -95,8 +95,9 @@ def test_leaderboard_suite_then_judge_comes_back(vlm_cards, tmp_path, capsys, mo
         *data_args(LEADERBOARD, tmp_path / "data", judge_off=False),
     ]
     code, text = run_cli(args, capsys)  # no judge configured anywhere
-    assert code == 0, text
+    assert code == 3, text  # results are written, but MM-Vet's judge answered none of its samples
     assert "could not be judged (judge unavailable)" in text
+    assert "error: mmvet: none of its 4 samples could be judged: MM-Vet is graded by a judge and" in text
     stored = json.loads((out / "results.json").read_text())["tasks"]
     assert set(stored) == set(LEADERBOARD)
     assert stored["mmvet"]["counts"]["judge_unavailable"] == 4

@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -38,26 +38,53 @@ _ENCODER_NAMES = {"attentions.0": "self_attn", "ffns.0": "ffn"}
 _DECODER_NAMES = {"attentions.0": "cross_attn", "attentions.1": "self_attn", "ffns.0": "ffn"}
 
 
+def _numpy_metadata_types() -> list[Callable[..., Any] | tuple[Callable[..., Any], str]]:
+    """The globals that the ``meta`` of mmdet checkpoints needs beyond tensors: numpy scalars (an epoch
+    as ``np.int64``), plain numeric arrays (a seed) and their dtypes, under the module names of numpy 1
+    and 2. None of them runs code from the file; an object array needs further globals, still refused."""
+    import numpy as np
+    from numpy._core import multiarray
+
+    dtypes = {type(np.dtype(code)) for code in "?bhilqpBHILQPefdgFDGUS"}
+    allowed: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = [
+        (np.dtype, "numpy.dtype"),
+        (np.ndarray, "numpy.ndarray"),
+    ]
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed += [(multiarray.scalar, f"{module}.scalar"), (multiarray._reconstruct, f"{module}._reconstruct")]
+    allowed += [(cls, f"numpy.dtypes.{cls.__name__}") for cls in sorted(dtypes, key=lambda c: c.__name__)]
+    return allowed
+
+
 def load_torch_checkpoint(path: Path, *, allow_pickle: bool = False) -> dict[str, Tensor]:
     """The ``state_dict`` of an mmdet ``.pth`` file (a dict with ``state_dict``, or a bare state dict).
 
-    Loads with ``weights_only=True`` first. Checkpoints whose ``meta`` holds other Python objects (numpy
-    scalars, ...) need full unpickling, which runs code from the file: only with ``allow_pickle``.
+    Loads with torch's weights-only unpickler, allow-listing only the numpy scalar, array and dtype types
+    that mmdet's ``meta`` holds. Anything else in the file would need full unpickling, which runs code
+    from the file: only with ``allow_pickle`` (``convert-detector --allow-pickle``, a file the user
+    vouches for), never for a download.
     """
     if not path.is_file():
         raise CheckpointError(
             f"detector checkpoint {path} does not exist", hint="pass the path of an mmdet Mask2Former .pth file"
         )
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(_numpy_metadata_types()):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         if "weights only" not in str(exc).lower() and "weights_only" not in str(exc):
             raise CheckpointError(f"{path} is not a readable PyTorch checkpoint: {exc}") from exc
         if not allow_pickle:
+            try:
+                unsafe = ", ".join(torch.serialization.get_unsafe_globals_in_checkpoint(path)) or "unknown objects"
+            except Exception:  # an old (non-zip) file: torch lists globals of zip checkpoints only
+                unsafe = "Python objects besides tensors and numpy values"
             raise CheckpointError(
-                f"{path} holds Python objects besides tensors, which torch.load(weights_only=True) refuses",
-                hint="if you trust the file (e.g. downloaded from download.openmmlab.com), allow full "
-                "unpickling: `ming-eval geneval convert-detector --allow-pickle ...`",
+                f"{path} holds {unsafe}, which the weights-only loader refuses (unpickling them would run "
+                "code from the file)",
+                hint="if you trust the file, convert it yourself with full unpickling: "
+                "`ming-eval geneval convert-detector --allow-pickle CHECKPOINT OUT.safetensors`, and pass "
+                "OUT.safetensors as -o geneval.detector.weights=...",
             ) from exc
         try:
             obj = torch.load(path, map_location="cpu", weights_only=False)

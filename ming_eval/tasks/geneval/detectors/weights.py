@@ -3,7 +3,9 @@
 mmdetection names a published checkpoint ``<name>-<first 8 hex digits of its sha256>.pth`` (its
 ``tools/model_converters/publish_model.py``), so the URL itself pins those 32 bits and we verify them.
 The full digest of the first verified download is remembered next to the file and the converted
-safetensors record the digest of the checkpoint they came from.
+safetensors record the digest of the checkpoint they came from. 32 bits and a cached digest prove no
+origin, so the file is read with torch's weights-only loader (``convert.load_torch_checkpoint``), never
+fully unpickled.
 """
 
 from __future__ import annotations
@@ -91,7 +93,6 @@ def default_converted_weights(folder: Path | None = None) -> Path:
         if source_ok:
             return out
     src = fetch_checkpoint(GENEVAL_MMDET2, folder)
-    # the file comes over HTTPS from OpenMMLab's server and matched the digest prefix in its name, and
-    # mmdet 2.x checkpoints carry numpy objects in their meta: full unpickling is needed
-    convert_checkpoint(src, out, cfg=SWIN_S, allow_pickle=True)
+    # the digest prefix in the name is no proof of origin: the weights-only loader reads it, never a full unpickle
+    convert_checkpoint(src, out, cfg=SWIN_S)
     return out

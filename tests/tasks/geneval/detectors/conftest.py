@@ -49,6 +49,22 @@ def save_mmdet_checkpoint(path: Path, state: dict[str, Tensor]) -> Path:
     return path
 
 
+class _Payload:
+    """Unpickling this runs code (here: touches a file), as a hostile checkpoint would."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (Path.touch, (str(self.marker),))
+
+
+def save_hostile_checkpoint(path: Path, marker: Path) -> Path:
+    """An mmdet-shaped checkpoint whose meta touches ``marker`` when fully unpickled."""
+    torch.save({"meta": {"hook": _Payload(marker)}, "state_dict": mmdet3_state()}, path)
+    return path
+
+
 @pytest.fixture
 def mmdet3_ckpt(tmp_path: Path) -> Path:
     return save_mmdet_checkpoint(tmp_path / "tiny_mmdet3.pth", mmdet3_state())

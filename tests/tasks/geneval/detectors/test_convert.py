@@ -10,7 +10,7 @@ from PIL import Image
 
 from ming_eval.errors import CheckpointError, ChecksumError
 from ming_eval.tasks.geneval.detection import DetectorOptions
-from ming_eval.tasks.geneval.detectors import build_detector
+from ming_eval.tasks.geneval.detectors import build_detector, weights
 from ming_eval.tasks.geneval.detectors.config import SWIN_S, TINY
 from ming_eval.tasks.geneval.detectors.convert import (
     FORMAT,
@@ -22,8 +22,9 @@ from ming_eval.tasks.geneval.detectors.convert import (
     to_mmdet3_names,
 )
 from ming_eval.tasks.geneval.detectors.head import Mask2Former
+from ming_eval.tasks.geneval.detectors.weights import GENEVAL_MMDET2
 from ming_eval.testing.fixtures.geneval import random_state_dict
-from tests.tasks.geneval.detectors.conftest import mmdet3_state, save_mmdet_checkpoint
+from tests.tasks.geneval.detectors.conftest import mmdet3_state, save_hostile_checkpoint, save_mmdet_checkpoint
 
 
 def test_mmdet2_names_spelled_out() -> None:
@@ -85,11 +86,30 @@ def test_converted_weights_run_through_build_detector(mmdet2_ckpt: Path, tmp_pat
     detector.close()
 
 
-def test_numpy_meta_needs_allow_pickle(mmdet3_ckpt: Path) -> None:
-    with pytest.raises(CheckpointError, match="weights_only") as info:
-        load_torch_checkpoint(mmdet3_ckpt)
-    assert str(mmdet3_ckpt) in str(info.value) and "--allow-pickle" in str(info.value)
-    assert len(load_torch_checkpoint(mmdet3_ckpt, allow_pickle=True)) > 100
+def test_numpy_meta_loads_weights_only(mmdet3_ckpt: Path) -> None:
+    """mmdet's meta (numpy scalars and arrays) passes the weights-only loader: no full unpickle needed."""
+    state = load_torch_checkpoint(mmdet3_ckpt)
+    assert state.keys() == load_torch_checkpoint(mmdet3_ckpt, allow_pickle=True).keys()
+    assert torch.equal(state["backbone.norm0.weight"], mmdet3_state()["backbone.norm0.weight"])
+
+
+def test_code_in_a_checkpoint_never_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    src = save_hostile_checkpoint(tmp_path / "hostile.pth", marker)
+    with pytest.raises(CheckpointError, match="weights-only loader refuses") as info:
+        load_torch_checkpoint(src)
+    assert "--allow-pickle" in str(info.value) and not marker.exists()
+
+
+def test_downloaded_checkpoint_is_never_fully_unpickled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file that passed the 8-hex name check (stubbed here) is still read weights-only."""
+    marker = tmp_path / "pwned"
+    src = save_hostile_checkpoint(tmp_path / GENEVAL_MMDET2.filename, marker)
+    monkeypatch.setattr(weights, "fetch_checkpoint", lambda ckpt, folder=None: src)
+    with pytest.raises(CheckpointError, match="weights-only loader refuses"):
+        weights.default_converted_weights(tmp_path / "cache")
+    assert not marker.exists()
+    assert not (tmp_path / "cache" / weights.CONVERTED_NAME).exists()
 
 
 def test_plain_tensor_checkpoint_loads_without_pickle(tmp_path: Path) -> None:
