@@ -125,11 +125,16 @@ class GEditTask(BaseTask):
         """Write the source image beside the edit, as ``<key>_SRCIMG.png`` (upstream's layout)."""
         assert isinstance(sample.request, EditRequest)
         path = images_root / self._folder(sample) / f"{sample.id}{SOURCE_SUFFIX}"
-        if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            sample.request.image.load().save(tmp, format="PNG")
-            tmp.replace(path)
+        if path.is_file():
+            return
+        try:
+            source = sample.request.image.load()
+        except DataError:
+            return  # the edit fails on the same image and is recorded (and counted) with this message
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        source.save(tmp, format="PNG")
+        tmp.replace(path)
 
     def import_outputs(
         self, source: Path, samples: Sequence[Sample], store: TaskStore, *, allow_incomplete: bool = False

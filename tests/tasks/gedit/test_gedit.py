@@ -239,3 +239,24 @@ def test_edit_run_judged_end_to_end(gedit_cards, tmp_path):
     assert result.metrics["intersection_overall"].value == pytest.approx(math.sqrt(30))
     assert any("judge_unparsed" in n or "no readable score" in n for n in result.notes)
     assert "gpt-4.1" in result.info["judge"]
+
+
+def test_an_undecodable_source_image_is_a_counted_inference_failure(gedit_cards, tmp_path):
+    records = rows(per_group=1, languages=("en",))
+    records[0]["input_image"] = {"bytes": b"\x89PNG broken", "path": "x.png"}
+    data = write_dataset(tmp_path / "broken", records)
+    with FakeOpenAI(judge_reply) as fake:
+        judge = {"model": "gpt-4.1", "base_url": fake.url}
+        config = RunConfig(
+            tasks=["gedit_bench"],
+            model="pixel-editor",
+            out=tmp_path / "run",
+            argv=["test"],
+            task_options={"gedit_bench": {"judge": judge, "parquet_dir": str(data)}},
+        )
+        result = evaluate(config).results["gedit_bench"]
+    assert result.counts["n"] == 11 and result.counts["inference_failed"] == 1
+    assert result.counts["ok"] == 10
+    failed = [json.loads(x) for x in (tmp_path / "run" / "gedit_bench" / "predictions.jsonl").read_text().splitlines()]
+    [error] = [p["error"] for p in failed if p["status"] == "failed"]
+    assert "key 0000" in error
