@@ -40,6 +40,7 @@ from ming_eval.tasks.gedit.viescore import PROMPTS_SOURCE, Verdict, VieScoreProm
 from ming_eval.tasks.vlm.protocol_source import PythonSource
 
 if TYPE_CHECKING:
+    from ming_eval.data.files import DataFiles
     from ming_eval.store.run_store import TaskStore
 
 JUDGE_UNPARSED = "judge_unparsed"
@@ -102,6 +103,14 @@ class GEditTask(BaseTask):
         if not out:
             raise DataError(f"task {self.name}: no row of {folder} has instruction_language {o.language!r}")
         return out
+
+    def prefetch(self, data: DataFiles) -> list[str]:
+        """Download the dataset's parquet files at the card's revision into the cache."""
+        o = self.opts
+        if o.parquet_dir is not None:
+            return []
+        folder = snapshot(o.dataset, o.revision, data.cache_dir, self.name)
+        return [f"{o.dataset}@{o.revision} -> {folder}"]
 
     def sample_breakdown(self, sample: Sample) -> dict[str, str]:
         return {"task_type": str(sample.meta["task_type"])}

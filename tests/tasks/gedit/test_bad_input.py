@@ -153,3 +153,18 @@ def test_images_part_order_for_the_qwen_backbone(tmp_path):
     sample, pred = edit_case(tmp_path, (32, 24))
     scorer.score([(sample, pred)])
     assert all(isinstance(r.content[0], ImagePart) for r in grader.requests)
+
+
+def test_offline_without_the_dataset_says_how_to_place_it(tmp_path, monkeypatch):
+    from ming_eval.core.task import TaskContext
+    from ming_eval.data.files import DataFiles
+
+    monkeypatch.setenv("MING_EVAL_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    task = make_task()
+    ctx = TaskContext(protocol=None, data=DataFiles("gedit_bench", [], cache_dir=tmp_path / "c"))  # type: ignore[arg-type]
+    with pytest.raises(DataError) as info:
+        task.samples(ctx)
+    message = f"{info.value.message} {info.value.hint}"
+    assert "stepfun-ai/GEdit-Bench at revision main" in message and "offline" in message
+    assert "ming-eval data download gedit_bench" in message and "parquet_dir" in message
