@@ -260,3 +260,18 @@ def test_an_undecodable_source_image_is_a_counted_inference_failure(gedit_cards,
     failed = [json.loads(x) for x in (tmp_path / "run" / "gedit_bench" / "predictions.jsonl").read_text().splitlines()]
     [error] = [p["error"] for p in failed if p["status"] == "failed"]
     assert "key 0000" in error
+
+
+def test_published_rows_fill_the_gedit_tables_and_only_the_bagel_readme_rows_are_verified():
+    from ming_eval.report.baselines import load_catalog
+    from ming_eval.report.tables import load_table_specs
+
+    specs = {s.name: {c.key for c in s.columns} for s in load_table_specs()}
+    rows_ = [b for b in load_catalog().by_key.values() if b.table in ("gedit_bench", "gedit_bench_cn")]
+    assert all(set(b.values) <= specs[b.table] for b in rows_)
+    verified = sorted(b.model for b in rows_ if all(b.verified(c) for c in b.values))
+    assert verified == ["BAGEL", "GPT-4o", "Gemini 2.0", "Step1X-Edit (v1.0)"]
+    assert {b.table for b in rows_ if not any(b.verified(c) for c in b.values)} == {"gedit_bench", "gedit_bench_cn"}
+    assert all("judge GPT-4.1" in b.note for b in rows_)
+    bagel = next(b for b in rows_ if b.model == "BAGEL")
+    assert bagel.values == {"sc": 7.36, "pq": 6.83, "overall": 6.52}
