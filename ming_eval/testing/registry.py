@@ -47,6 +47,9 @@ _TINY_MODELS: dict[str, TinyBuilder | str] = {
     "ming_eval.models.diffusers_t2i:SD3Adapter": "ming_eval.testing.tiny.diffusers:sd3_card_overrides",
     "ming_eval.models.diffusers_t2i:SanaAdapter": "ming_eval.testing.tiny.diffusers:sana_card_overrides",
     "ming_eval.models.diffusers_t2i:FluxAdapter": "ming_eval.testing.tiny.diffusers:flux_card_overrides",
+    "ming_eval.models.diffusers_edit:InstructPix2PixAdapter": (
+        "ming_eval.testing.tiny.diffusers:instruct_pix2pix_card_overrides"
+    ),
 }
 _SELFTEST_DATA: dict[str, SelftestBuilder | str] = {
     "ming_eval.tasks.vlm.base:VlmTask": "ming_eval.testing.fixtures.vlm:selftest_setup",
