@@ -54,6 +54,7 @@ _TINY_MODELS: dict[str, TinyBuilder | str] = {
 _SELFTEST_DATA: dict[str, SelftestBuilder | str] = {
     "ming_eval.tasks.vlm.base:VlmTask": "ming_eval.testing.fixtures.vlm:selftest_setup",
     "ming_eval.tasks.geneval.task:GenEvalTask": "ming_eval.testing.fixtures.geneval:selftest_setup",
+    "ming_eval.tasks.gedit.task:GEditTask": "ming_eval.testing.fixtures.gedit:selftest_setup",
 }
 _plugins_loaded = False
 
