@@ -275,3 +275,26 @@ def test_published_rows_fill_the_gedit_tables_and_only_the_bagel_readme_rows_are
     assert all("judge GPT-4.1" in b.note for b in rows_)
     bagel = next(b for b in rows_ if b.model == "BAGEL")
     assert bagel.values == {"sc": 7.36, "pq": 6.83, "overall": 6.52}
+
+
+def test_ming_lite_uni_edits_gedit_bench_end_to_end(gedit_cards, tmp_path):
+    from tests.models.zoo_support import tiny_cards
+
+    card = tiny_cards("ming-lite-uni")
+    with FakeOpenAI(judge_reply) as fake:
+        config = RunConfig(
+            tasks=["gedit_bench"],
+            model=card,
+            out=tmp_path / "ming",
+            argv=["test"],
+            limit=3,
+            task_options={"gedit_bench": {"judge": {"model": "gpt-4.1", "base_url": fake.url}}},
+        )
+        result = evaluate(config).results["gedit_bench"]
+    assert result.counts["n"] == 3 and result.counts["ok"] == 3
+    assert not result.comparable  # three samples of two task types
+    edited = sorted((tmp_path / "ming" / "gedit_bench" / "images" / "fullset").rglob("*.png"))
+    assert len([p for p in edited if not p.name.endswith("_SRCIMG.png")]) == 3
+    # keys 0000 and 0001 (background_change numbers 0, 1), 0100 (color_alter number 0): mean of type means
+    background = (math.sqrt(6 * 5) + math.sqrt(4 * 5)) / 2
+    assert result.primary_metric.value == pytest.approx((background + math.sqrt(6 * 5)) / 2)
