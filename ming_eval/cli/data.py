@@ -36,13 +36,17 @@ def download(tasks: Annotated[list[str], typer.Argument(help="Task names.")]) ->
     """Fetch every data file of TASKS into the cache and verify its checksum."""
     from ming_eval.cli.app import console
     from ming_eval.registry import expand_task_names
+    from ming_eval.runner.plan import resolve_task
 
     for name in expand_task_names(tasks):
         files = _files(name)
         for spec in files.specs.values():
             path = files.path(spec.name)
             console.print(f"[green]ok[/] {name}: {spec.name} -> {path}")
-        if not files.specs:
+        fetched = resolve_task(name).prefetch(files)
+        for line in fetched:
+            console.print(f"[green]ok[/] {name}: {line}")
+        if not files.specs and not fetched:
             console.print(f"{name}: no data files to download")
 
 

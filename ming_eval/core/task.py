@@ -161,6 +161,11 @@ class BaseTask(ABC):
     def data_files(self) -> list[DataFile]:
         return list(self.card.data)
 
+    def prefetch(self, data: DataFiles) -> list[str]:
+        """Fetch what the task reads besides its card's data files (a Hugging Face dataset snapshot),
+        for ``ming-eval data download``; returns what was fetched, one line each."""
+        return []
+
     def data_search_dirs(self) -> list[Path]:
         """Folders to look in for data files before ming-eval's cache (e.g. VLMEvalKit's LMUData)."""
         return []
@@ -225,7 +230,7 @@ class BaseTask(ABC):
                 continue
             same = [
                 getattr(used, algo) == getattr(card_file, algo)
-                for algo in ("md5", "sha256")
+                for algo in ("md5", "sha256", "git_blob_sha1")
                 if getattr(used, algo) and getattr(card_file, algo)
             ]
             if not same or not all(same):

@@ -48,12 +48,16 @@ _TINY_MODELS: dict[str, TinyBuilder | str] = {
     "ming_eval.models.diffusers_t2i:SanaAdapter": "ming_eval.testing.tiny.diffusers:sana_card_overrides",
     "ming_eval.models.diffusers_t2i:FluxAdapter": "ming_eval.testing.tiny.diffusers:flux_card_overrides",
     "ming_eval.models.mplug.adapter:MPlugAdapter": "ming_eval.testing.tiny.mplug:card_overrides",
+    "ming_eval.models.diffusers_edit:InstructPix2PixAdapter": (
+        "ming_eval.testing.tiny.diffusers:instruct_pix2pix_card_overrides"
+    ),
 }
 _SELFTEST_DATA: dict[str, SelftestBuilder | str] = {
     "ming_eval.tasks.vlm.base:VlmTask": "ming_eval.testing.fixtures.vlm:selftest_setup",
     "ming_eval.tasks.geneval.task:GenEvalTask": "ming_eval.testing.fixtures.geneval:selftest_setup",
     "ming_eval.tasks.dpg_bench.task:DpgBenchTask": "ming_eval.testing.fixtures.dpg_bench:selftest_setup",
     "ming_eval.tasks.wise.task:WiseTask": "ming_eval.testing.fixtures.wise:selftest_setup",
+    "ming_eval.tasks.gedit.task:GEditTask": "ming_eval.testing.fixtures.gedit:selftest_setup",
 }
 _plugins_loaded = False
 

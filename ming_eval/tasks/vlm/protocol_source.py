@@ -7,6 +7,7 @@ verified file with :mod:`ast`: the file is parsed, never imported or executed.
 
 What can be read, always by name and always checked:
 
+* the string assigned to a module-level variable (``_context = "..."``);
 * the string assigned to a variable inside a function (``tmpl = ("..." "...")``), as plain text or as a
   :class:`Template` (a ``str.format`` template with its fields named by the caller, or an f-string);
 * the list a function returns, each element a string or a variable holding one;
@@ -139,6 +140,24 @@ class PythonSource:
             and isinstance(n.targets[0], ast.Name)
             and n.targets[0].id == variable
         ]
+
+    def module_text(self, variable: str) -> str:
+        """The plain string literal assigned to the module-level ``variable`` (exactly one assignment)."""
+        symbol = f"module variable {variable}"
+        found = [
+            n
+            for n in self.tree.body
+            if isinstance(n, ast.Assign)
+            and len(n.targets) == 1
+            and isinstance(n.targets[0], ast.Name)
+            and n.targets[0].id == variable
+        ]
+        if len(found) != 1:
+            raise self.error(symbol, "no assignment" if not found else f"assigned {len(found)} times")
+        value = self._literal(found[0].value, symbol)
+        if not isinstance(value, str):
+            raise self.error(symbol, "expected a plain string, found an f-string")
+        return value
 
     def assigned(self, function: str, variable: str) -> Literal:
         """The string literal assigned to ``variable`` in ``function`` (exactly one assignment)."""

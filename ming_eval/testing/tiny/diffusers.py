@@ -1,4 +1,5 @@
-"""Tiny random diffusers checkpoints in the layout of the real SDXL, SD3, Sana and FLUX repositories.
+"""Tiny random diffusers checkpoints in the layout of the real SDXL, SD3, Sana, FLUX and InstructPix2Pix
+repositories.
 
 Each builder instantiates the real pipeline class from tiny components (UNet/DiT of a few thousand
 parameters, a 2-level VAE, 1-2 layer text encoders, tokenizers trained offline with their real
@@ -259,6 +260,42 @@ def build_tiny_sana(folder: Path, *, seed: int = 0) -> Path:
     return _save(pipe, folder)
 
 
+def build_tiny_instruct_pix2pix(folder: Path, *, seed: int = 0) -> Path:
+    import torch
+    from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    tmp = folder / "_build"
+    tok = tiny.clip_tokenizer(tmp / "tokenizer")
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        sample_size=32,
+        in_channels=8,  # the noisy latents and the source image's latents
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        cross_attention_dim=32,
+        norm_num_groups=32,
+    )
+    pipe = StableDiffusionInstructPix2PixPipeline(
+        vae=_vae(4),
+        text_encoder=CLIPTextModel(_clip_config(len(tok))),
+        tokenizer=tok,
+        unet=unet,
+        scheduler=EulerAncestralDiscreteScheduler(
+            beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1
+        ),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    _cleanup(tmp)
+    return _save(pipe, folder)
+
+
 def _cleanup(tmp: Path) -> None:
     import shutil
 
@@ -299,3 +336,17 @@ def sana_card_overrides(folder: Path) -> dict[str, Any]:
 def flux_card_overrides(folder: Path) -> dict[str, Any]:
     build_tiny_flux(folder)
     return _card(folder, {"max_sequence_length": 32})
+
+
+def _edit_card(folder: Path, edit: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "checkpoint": str(folder),
+        "dtype": "float32",
+        "options": {"variant": None, "component_dtypes": {}},
+        "protocol": {"edit": edit},
+    }
+
+
+def instruct_pix2pix_card_overrides(folder: Path) -> dict[str, Any]:
+    build_tiny_instruct_pix2pix(folder)
+    return _edit_card(folder, {"steps": 2})
