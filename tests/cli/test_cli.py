@@ -34,6 +34,7 @@ COMMANDS = [
     ["selftest"],
     ["geneval", "convert-detector"],
     ["geneval", "download-detector"],
+    ["mplug", "convert"],
 ]
 
 
