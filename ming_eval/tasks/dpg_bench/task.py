@@ -34,6 +34,7 @@ from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.data.files import file_digest
 from ming_eval.errors import DataError
 from ming_eval.graders.base import DecodeSettings
+from ming_eval.store.imports import IMPORT_STATE, check_earlier_import
 from ming_eval.store.jsonl import write_json_atomic
 from ming_eval.store.run_store import TaskStore
 from ming_eval.tasks.dpg_bench.folder import scan_image_folder
@@ -49,7 +50,6 @@ CSV_FILE = "dpg_bench.csv"
 DEFAULT_IMAGES_PER_PROMPT = 4
 GRID_DIR = "grids"
 TILE_DIR = "tiles"
-IMPORT_STATE = "import.json"
 #: the L1 categories, the columns of the published tables
 L1_CATEGORIES = ("global", "entity", "attribute", "relation", "other")
 
@@ -185,7 +185,7 @@ class DpgBenchTask(BaseTask):
             if item_id not in problems
         }
         state = {"source": str(source.resolve()), "images_per_prompt": n, "resolution": resolution, "files": files}
-        _check_earlier_import(store.dir / IMPORT_STATE, state, source)
+        check_earlier_import(store.dir, state, source)
         writer = store.record_writer(0)
         try:
             for sample in samples:
@@ -304,35 +304,6 @@ def _grid_problem(path: Path, expected: tuple[int, int]) -> str | None:
     if size != expected:
         return f"{path} is {size[0]}x{size[1]}; the grid must be {expected[0]}x{expected[1]}"
     return None
-
-
-def _check_earlier_import(state_path: Path, state: dict[str, Any], source: Path) -> None:
-    """Refuse to record a folder into a task directory that holds scores of another folder, or of this
-    folder as it was before (its scores would mix two sets of images)."""
-    if not state_path.is_file():
-        return
-    try:
-        old = json.loads(state_path.read_text(encoding="utf-8"))
-        if not isinstance(old, dict):
-            raise ValueError(f"a JSON {type(old).__name__}, not an object")
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(
-            f"cannot read {state_path}, the record of an earlier import: {exc}",
-            hint="pass a new --out directory (the existing scores are left untouched)",
-        ) from exc
-    if old.get("source") != state["source"]:
-        raise DataError(
-            f"{state_path.parent} already holds scores of another folder ({old.get('source')})",
-            hint="pass a new --out directory (the existing scores are left untouched)",
-        )
-    if {k: old.get(k) for k in state} != state:
-        before, now = old.get("files") or {}, state["files"]
-        changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
-        raise DataError(
-            f"{state_path.parent} holds scores of {source} as it was before; {len(changed)} files or settings "
-            f"have changed since (e.g. {', '.join(changed[:5]) or 'images_per_prompt / resolution'})",
-            hint="pass a new --out directory to score the folder as it is now (the existing scores are left untouched)",
-        )
 
 
 def _import_notes(work_dir: Path | None) -> list[str]:

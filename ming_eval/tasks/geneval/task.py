@@ -23,6 +23,7 @@ from ming_eval.core.statistic import MeanOfMeans, Statistic
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.data.files import file_digest
 from ming_eval.errors import CardError, DataError
+from ming_eval.store.imports import IMPORT_STATE, check_earlier_import
 from ming_eval.store.jsonl import write_json_atomic
 from ming_eval.store.run_store import TaskStore
 from ming_eval.tasks.geneval.constants import DEFAULT_IMAGES_PER_PROMPT, METADATA_FILE
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 
 PromptSet = Literal["original", "rewritten", "custom"]
 LABELS: dict[str, str] = {"original": "GenEval", "rewritten": "GenEval†", "custom": "GenEval (custom prompts)"}
-IMPORT_STATE = "import.json"
 
 
 class GenEvalOptions(BaseModel):
@@ -215,30 +215,7 @@ class GenEvalTask(BaseTask):
         }
         state = {"source": str(scan.source), "images_per_prompt": n, "files": files}
         state_path = store.dir / IMPORT_STATE
-        if state_path.is_file():
-            try:
-                old = json.loads(state_path.read_text(encoding="utf-8"))
-                if not isinstance(old, dict):
-                    raise ValueError(f"a JSON {type(old).__name__}, not an object")
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
-                raise DataError(
-                    f"cannot read {state_path}, the record of an earlier import: {exc}",
-                    hint="pass a new --out directory (the existing scores are left untouched)",
-                ) from exc
-            if old.get("source") != state["source"]:
-                raise DataError(
-                    f"{store.dir} already holds scores of another folder ({old.get('source')})",
-                    hint="pass a new --out directory (the existing scores are left untouched)",
-                )
-            if {k: old.get(k) for k in state} != state:
-                before = old.get("files") or {}
-                changed = sorted(k for k in set(before) | set(files) if before.get(k) != files.get(k))
-                raise DataError(
-                    f"{store.dir} holds scores of {source} as it was before; {len(changed)} files have changed "
-                    f"since (e.g. {', '.join(changed[:5]) or 'images_per_prompt'})",
-                    hint="pass a new --out directory to score the folder as it is now (the existing scores are "
-                    "left untouched)",
-                )
+        check_earlier_import(store.dir, state, source)
         writer = store.record_writer(0)
         try:
             for index, paths in sorted(scan.images.items()):

@@ -27,6 +27,7 @@ from ming_eval.core.statistic import Mean, Statistic
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.errors import DataError
 from ming_eval.judge import JudgeClient, JudgeConfig
+from ming_eval.store.imports import IMPORT_STATE
 from ming_eval.store.jsonl import write_json_atomic
 from ming_eval.tasks.vlm.imported import (
     MATCHING_CHANGED,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LMUDATA_ENV = "LMUData"
-IMPORT_STATE = "import.json"  # what was imported into a task folder (source, sha256, TSV cross-check)
+
 IMPORTED_PREFIX = "imported_predictions"
 #: lmms-eval tasks whose logged samples carry the VLMEvalKit index of the same benchmark
 LMMS_TASKS: dict[str, tuple[str, ...]] = {

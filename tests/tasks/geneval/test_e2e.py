@@ -194,7 +194,7 @@ def test_folder_from_any_tool_scores_the_same(tmp_path, cards, injected):
     (images / "00001" / "samples" / "0003.png").write_bytes((images / "00001" / "samples" / "0002.png").read_bytes())
     from ming_eval.errors import DataError
 
-    with pytest.raises(DataError, match="files have changed"):
+    with pytest.raises(DataError, match="have changed since"):
         score_external("geneval", images, tmp_path / "ext", task_options=options, argv=["test"])
     (tmp_path / "ext" / "geneval" / "import.json").write_text("{broken")
     with pytest.raises(DataError, match=r"cannot read .*import\.json"):
