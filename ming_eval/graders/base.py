@@ -19,7 +19,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -53,6 +53,22 @@ class EndpointSpec(BaseModel):
     max_concurrency: int = Field(16, ge=1, le=1024)
     timeout_s: float = Field(120.0, gt=0)
     max_retries: int = Field(6, ge=0)
+    #: how images go into the requests: ``png``, or ``jpeg`` at ``jpeg_quality`` (Pillow's scale)
+    image_format: Literal["png", "jpeg"] = "png"
+    jpeg_quality: int = Field(95, ge=1, le=100)
+    #: the system message's content: a string (``text``), or a one-item list of one text part
+    #: (``parts``), as some upstream judge scripts send it
+    system_content: Literal["text", "parts"] = "text"
+
+    def reply_scope(self) -> str:
+        """What, besides the model and the request, a reply depends on: the non-default request
+        encodings (empty for the defaults, so caches made before these options stay valid)."""
+        parts = []
+        if self.image_format == "jpeg":
+            parts.append(f"jpeg:q{self.jpeg_quality}")
+        if self.system_content != "text":
+            parts.append(f"system:{self.system_content}")
+        return "|".join(parts)
 
 
 GraderSpec = ZooSpec | EndpointSpec

@@ -1,7 +1,9 @@
 """A grader behind any OpenAI-compatible multimodal chat endpoint (vLLM, SGLang, LMDeploy, OpenAI).
 
 Each request goes out as one chat: the request's system prompt, then its text and images in order,
-images as PNG data URLs. Requests of a batch run concurrently, at most ``max_concurrency`` in flight;
+images as data URLs (PNG, or JPEG at a quality: the spec's ``image_format``), the system prompt as a
+string or a one-part list (``system_content``). Requests of a batch run concurrently, at most
+``max_concurrency`` in flight;
 retries, ``Retry-After`` and the circuit breaker are :class:`~ming_eval.transport.OpenAIChat`'s. A
 request that gets no reply (an outage, a refusal, a body that is not a completion) comes back as
 ``GraderReply(error=...)``, which the engine records as ``judge_unavailable`` and asks again on the
@@ -17,6 +19,7 @@ from ming_eval.core.sample import UnderstandRequest
 from ming_eval.graders.base import DecodeSettings, EndpointSpec, Grader, GraderReply, ReplyStore
 from ming_eval.transport.openai_chat import (
     ChatConfig,
+    ImageEncoding,
     OpenAIChat,
     TransportError,
     chat_messages,
@@ -46,6 +49,12 @@ class EndpointGrader(Grader):
         self.transport.sdk()  # a missing openai package is a setup error, raised now
         self.identity = f"endpoint:{spec.model}@{public_url(config.endpoint)}"
         self.cache = cache
+        self.encoding = ImageEncoding(spec.image_format, spec.jpeg_quality)
+
+    @property
+    def cache_scope(self) -> str:
+        scope = self.spec.reply_scope()
+        return f"{self.identity}|{scope}" if scope else self.identity
 
     def params(self, settings: DecodeSettings) -> dict[str, Any]:
         """The decoding fields sent with every request (length and temperature as the model takes them)."""
@@ -58,7 +67,9 @@ class EndpointGrader(Grader):
         return [f.result() for f in futures]
 
     def _ask(self, request: UnderstandRequest, params: Mapping[str, Any]) -> GraderReply:
-        messages = chat_messages(request.system, request.content)
+        messages = chat_messages(
+            request.system, request.content, self.encoding, system_as_parts=self.spec.system_content == "parts"
+        )
         try:
             return GraderReply(text=self.transport.complete(messages, params))
         except TransportError as exc:

@@ -58,17 +58,20 @@ class OpenAICompatibleOptions(BaseModel):
     max_backoff_s: float = Field(60.0, ge=0)
     #: the request field for the answer length (newer OpenAI models want max_completion_tokens)
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
-    #: how images are encoded into data URLs
+    #: how images are encoded into data URLs (JPEG at ``jpeg_quality``)
     image_format: Literal["png", "jpeg"] = "png"
+    jpeg_quality: int = Field(95, ge=1, le=100)
     #: extra JSON fields for the server (e.g. vLLM's {"top_k": 1} or {"repetition_penalty": 1.0})
     extra_body: dict[str, Any] = {}
     #: check at start-up that the endpoint answers /models with this key and serves the model
     preflight: bool = True
 
 
-def chat_messages(request: UnderstandRequest, protocol: UnderstandProtocol, image_format: str) -> list[dict[str, Any]]:
+def chat_messages(
+    request: UnderstandRequest, protocol: UnderstandProtocol, encoding: openai_chat.ImageEncoding
+) -> list[dict[str, Any]]:
     """The request as chat messages, with the card's system prompt winning over the task's."""
-    return openai_chat.chat_messages(system_prompt(protocol, request), request.content, image_format)
+    return openai_chat.chat_messages(system_prompt(protocol, request), request.content, encoding)
 
 
 class OpenAICompatibleAdapter(BaseModelAdapter):
@@ -82,6 +85,7 @@ class OpenAICompatibleAdapter(BaseModelAdapter):
         super().__init__(card, options, checkpoint, device)
         assert isinstance(options, OpenAICompatibleOptions)
         self.opts = options
+        self.encoding = openai_chat.ImageEncoding(options.image_format, options.jpeg_quality)
         if not self.checkpoint:
             raise EndpointError(
                 f"model {card.name} names no served model",
@@ -139,7 +143,7 @@ class OpenAICompatibleAdapter(BaseModelAdapter):
             if protocol.top_p is not None:
                 params["top_p"] = protocol.top_p
             params["seed"] = request.seed
-        return {"messages": chat_messages(request, protocol, self.opts.image_format), "params": params}
+        return {"messages": chat_messages(request, protocol, self.encoding), "params": params}
 
     def _answer(self, request: UnderstandRequest, protocol: UnderstandProtocol) -> str:
         body = self.payload(request, protocol)

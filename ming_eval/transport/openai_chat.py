@@ -33,7 +33,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from PIL import Image
 
@@ -125,31 +125,50 @@ def decoding_params(model: str, max_tokens: int, temperature: float) -> dict[str
     return {"max_tokens": max_tokens, "temperature": temperature}
 
 
-def image_data_url(img: Image.Image, fmt: str = "png") -> str:
-    """The image as a base64 ``data:`` URL (PNG, or JPEG at quality 95)."""
+@dataclass(frozen=True)
+class ImageEncoding:
+    """How images go into data URLs: PNG (lossless), or JPEG at ``quality`` (Pillow's scale; its own
+    default is 75, what a bare ``save(format="JPEG")`` writes)."""
+
+    format: Literal["png", "jpeg"] = "png"
+    quality: int = 95
+
+    @property
+    def mime(self) -> str:
+        return "image/jpeg" if self.format == "jpeg" else "image/png"
+
+
+def image_data_url(img: Image.Image, encoding: ImageEncoding = ImageEncoding()) -> str:
+    """The image as a base64 ``data:`` URL in ``encoding`` (JPEG converts to RGB first)."""
     buf = io.BytesIO()
-    if fmt == "jpeg":
-        img.convert("RGB").save(buf, format="JPEG", quality=95)
+    if encoding.format == "jpeg":
+        img.convert("RGB").save(buf, format="JPEG", quality=encoding.quality)
     else:
         img.save(buf, format="PNG")
-    mime = "image/jpeg" if fmt == "jpeg" else "image/png"
-    return f"data:{mime};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
+    return f"data:{encoding.mime};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
 
 
 def chat_messages(
-    system: str | None, parts: Iterable[TextPart | ImagePart], image_format: str = "png"
+    system: str | None,
+    parts: Iterable[TextPart | ImagePart],
+    encoding: ImageEncoding = ImageEncoding(),
+    *,
+    system_as_parts: bool = False,
 ) -> list[dict[str, Any]]:
-    """A system message (when given) and one user message with the parts in order, images as data URLs."""
+    """A system message (when given) and one user message with the parts in order, images as data URLs.
+    The system content is a string, or with ``system_as_parts`` a one-item list of one text part (as
+    some upstream scripts send it, e.g. WISE's)."""
     content: list[dict[str, Any]] = []
     for part in parts:
         if isinstance(part, ImagePart):
-            url = image_data_url(part.image.load(), image_format)
+            url = image_data_url(part.image.load(), encoding)
             content.append({"type": "image_url", "image_url": {"url": url}})
         elif part.text:
             content.append({"type": "text", "text": part.text})
     messages: list[dict[str, Any]] = []
     if system is not None:
-        messages.append({"role": "system", "content": system})
+        system_content: str | list[dict[str, Any]] = [{"type": "text", "text": system}] if system_as_parts else system
+        messages.append({"role": "system", "content": system_content})
     messages.append({"role": "user", "content": content})
     return messages
 

@@ -142,3 +142,39 @@ def test_no_key_and_no_url_is_a_setup_error(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(MingEvalError, match=r"\$OPENAI_API_KEY is not set"):
         EndpointGrader(EndpointSpec(model="gpt-4o"))
+
+
+def _jpeg_from(url: str) -> Image.Image:
+    assert url.startswith("data:image/jpeg;base64,")
+    img = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert img.format == "JPEG"
+    return img
+
+
+def test_jpeg_encoding_sends_the_quality_asked_for_and_keys_the_cache_apart(server):
+    # a noisy picture: its JPEG bytes depend on the quality, so the server sees exactly what was asked
+    noisy = Image.frombytes("RGB", (32, 24), bytes((i * 37) % 256 for i in range(32 * 24 * 3)))
+    buf = io.BytesIO()
+    noisy.save(buf, format="PNG")
+    from ming_eval.core.sample import ImageRef
+
+    request = UnderstandRequest((TextPart("rate"), ImagePart(ImageRef.from_bytes(buf.getvalue(), "noisy"))))
+    store = DictStore()
+    grader_for(server, store, image_format="jpeg", jpeg_quality=75).grade([request])
+    sent = base64.b64decode(server.bodies[0]["messages"][-1]["content"][1]["image_url"]["url"].split(",", 1)[1])
+    at_75 = io.BytesIO()
+    noisy.save(at_75, format="JPEG")  # Pillow's default quality, 75
+    assert sent == at_75.getvalue()
+    assert _jpeg_from(server.bodies[0]["messages"][-1]["content"][1]["image_url"]["url"]).size == (32, 24)
+    # the same request as PNG is another reply: it is asked, not taken from the JPEG one's cache
+    grader_for(server, store).grade([request])
+    assert len(server.bodies) == 2
+    assert server.bodies[1]["messages"][-1]["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
+
+
+def test_system_content_as_parts_sends_a_one_item_text_list(server):
+    request = UnderstandRequest((TextPart("q"),), system="Be strict.")
+    grader_for(server, system_content="parts").grade([request])
+    grader_for(server).grade([request])
+    assert server.bodies[0]["messages"][0] == {"role": "system", "content": [{"type": "text", "text": "Be strict."}]}
+    assert server.bodies[1]["messages"][0] == {"role": "system", "content": "Be strict."}

@@ -152,10 +152,11 @@ def test_the_key_itself_cannot_be_put_in_a_card():
 
 def test_image_part_round_trip():
     from ming_eval.models.openai_compatible import chat_messages
+    from ming_eval.transport import ImageEncoding
     from tests.models.zoo_support import color_image
 
     req = UnderstandRequest((ImagePart(color_image((9, 8, 7), (5, 4))),), system=None)
-    msg = chat_messages(req, UnderstandProtocol(), "jpeg")
+    msg = chat_messages(req, UnderstandProtocol(), ImageEncoding("jpeg"))
     url = msg[0]["content"][0]["image_url"]["url"]
     assert url.startswith("data:image/jpeg;base64,")
     assert Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).size == (5, 4)
