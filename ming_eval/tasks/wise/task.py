@@ -39,7 +39,7 @@ from ming_eval.core.statistic import Statistic, WeightedMeanOfMeans
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.data.files import file_digest
 from ming_eval.errors import CardError, DataError, MingEvalError
-from ming_eval.graders.base import DecodeSettings, Grader, parse_spec
+from ming_eval.graders.base import DecodeSettings, EndpointSpec, Grader, parse_spec
 from ming_eval.stats.bootstrap import mean_metric
 from ming_eval.store.run_store import TaskStore
 from ming_eval.tasks.vlm.judge_prompts import open_source
@@ -233,9 +233,14 @@ class WiseTask(BaseTask):
 
     # -- scoring -----------------------------------------------------------------------------
     def judge_spec(self) -> Any:
+        """The judge's grader spec; an endpoint sends the system prompt as upstream's scripts build it
+        (a one-item list of one text part)."""
         if self.opts.judge is None:
             return None
-        return parse_spec(self.opts.judge, f"task {self.name} option judge")
+        spec = parse_spec(self.opts.judge, f"task {self.name} option judge")
+        if isinstance(spec, EndpointSpec):
+            spec = spec.model_copy(update={"system_content": "parts"})
+        return spec
 
     def scoring_fingerprint(self) -> dict[str, Any]:
         fp = super().scoring_fingerprint()
@@ -263,7 +268,7 @@ class WiseTask(BaseTask):
         if self.opts.judge is None:
             return NoJudgeScorer()
         prompt = read_judge_prompt(open_source(ctx.data, self.version.source))
-        grader = ctx.graders.get(self.opts.judge, where=f"task {self.name} option judge")
+        grader = ctx.graders.get(self.judge_spec(), where=f"task {self.name} option judge")
         return WiseScorer(self.version, prompt, grader, self.opts.prompts_per_batch)
 
     def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:

@@ -101,8 +101,15 @@ def test_legacy_run_judges_each_image_as_upstream_and_records_what_it_cannot_rea
         assert sorted(p.name for p in images.iterdir()) == sorted(f"{i}.png" for i in ids)  # upstream's layout
         prompts = _prompts(run, "wise_tiny")
         for body in server.bodies:
+            # the body's shape as upstream's build_evaluation_messages makes it: the system content a
+            # one-item list of one text part, the user content the text then one PNG data URL
             system, user = body["messages"]
-            assert system == {"role": "system", "content": STANDIN_SYSTEM}
+            assert system == {"role": "system", "content": [{"type": "text", "text": STANDIN_SYSTEM}]}
+            assert user["role"] == "user" and [p["type"] for p in user["content"]] == ["text", "image_url"]
+            assert list(user["content"][1]) == ["type", "image_url"] and list(user["content"][1]["image_url"]) == [
+                "url"
+            ]
+            assert user["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
             text = user["content"][0]["text"]
             pid = _PID.search(text).group(1)  # type: ignore[union-attr]
             row = prompts[pid]
@@ -156,6 +163,7 @@ def test_verified_asks_without_thinking_and_scores_binary(
         _setup(engine_cards, monkeypatch, server, "wise_vtiny", "verified")
         result = evaluate(RunConfig(tasks=["wise_vtiny"], model="pixel", out=tmp_path / "r", argv=["t"]))
         body = server.bodies[0]
+        assert body["messages"][0]["content"] == [{"type": "text", "text": STANDIN_SYSTEM}]
         assert body["chat_template_kwargs"] == {"enable_thinking": False}
         assert body["max_tokens"] == 500 and body["model"] == "Qwen3.5-35B-A3B"
     scores = _scores(tmp_path / "r", "wise_vtiny")
