@@ -22,19 +22,20 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ming_eval.core.results import JUDGE_UNAVAILABLE, Metric, Prediction, SampleScore, Status, TaskResult
 from ming_eval.core.sample import Capability, EditRequest, ImagePart, ImageRef, Sample, TextPart, UnderstandRequest
 from ming_eval.core.statistic import MeanOfMeans, Statistic
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.errors import DataError, MingEvalError
-from ming_eval.graders.base import DecodeSettings, Grader, GraderReply
+from ming_eval.graders.base import DecodeSettings, EndpointSpec, Grader, GraderReply, GraderSpec, parse_spec
 from ming_eval.tasks.gedit.data import GROUPS, read_rows, snapshot
 from ming_eval.tasks.gedit.viescore import PROMPTS_SOURCE, Verdict, VieScorePrompts, judge_pair, read_reply
 from ming_eval.tasks.vlm.protocol_source import PythonSource
@@ -47,27 +48,77 @@ JUDGE_UNPARSED = "judge_unparsed"
 SOURCE_SUFFIX = "_SRCIMG.png"
 
 
+@dataclass(frozen=True)
+class JudgePreset:
+    """How one of upstream's VIEScore backbones asks: the served model, the order of prompt and
+    images, the image encoding and the decoding."""
+
+    model: str
+    image_order: Literal["text_first", "images_first"]
+    image_format: Literal["png", "jpeg"]
+    jpeg_quality: int
+    max_tokens: int
+    temperature: float
+
+
+#: upstream's two backbones. ``gpt-4.1`` (its ``gpt4o`` backbone, mllm_tools/openai.py): the prompt
+#: then the images, each an RGB JPEG as Pillow writes it by default (quality 75, no resize),
+#: max_tokens 1400 at the API's default temperature (1.0). ``qwen2.5-vl-72b`` (qwen25vl_eval.py, the
+#: AWQ checkpoint): the images (PNG) then the prompt, 512 new tokens, greedy (do_sample False, so
+#: its temperature 0.1 is not used): temperature 0 on an endpoint.
+JUDGE_PRESETS: dict[str, JudgePreset] = {
+    "gpt-4.1": JudgePreset("gpt-4.1", "text_first", "jpeg", 75, 1400, 1.0),
+    "qwen2.5-vl-72b": JudgePreset("Qwen2.5-VL-72B-Instruct-AWQ", "images_first", "png", 95, 512, 0.0),
+}
+
+
 class GEditOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     #: ``en`` (gedit_bench) or ``cn`` (gedit_bench_cn): the rows whose instruction_language it is
     language: Literal["en", "cn"] = "en"
     dataset: str = "stepfun-ai/GEdit-Bench"
+    #: the dataset's revision on the Hugging Face hub: a branch (``main``) or a commit sha to pin; the
+    #: commit it resolved to is recorded in the results (info ``dataset_commit``) and the notes
     revision: str = "main"
     #: a folder holding the dataset's parquet files, instead of the hub download
     parquet_dir: Path | None = None
-    #: the judge (a grader spec): GPT-4.1 as upstream's ``gpt4o`` backbone calls it, or e.g.
-    #: ``{"model": "Qwen2.5-VL-72B-Instruct-AWQ", "base_url": ...}`` with ``image_order: images_first``
-    judge: str | dict[str, Any] = "endpoint:gpt-4.1"
-    #: upstream's GPT backbone sends the prompt then the images; its Qwen2.5-VL backbone the images first
+    #: which of upstream's backbones the judge follows (see :data:`JUDGE_PRESETS`): it gives the
+    #: defaults of ``judge``, ``image_order``, ``max_tokens``, ``temperature`` and the judge's image
+    #: encoding; an option set explicitly wins
+    judge_preset: Literal["gpt-4.1", "qwen2.5-vl-72b"] = "gpt-4.1"
+    #: the judge (a grader spec); default the preset's served model behind ``$OPENAI_BASE_URL``, e.g.
+    #: ``{"model": "Qwen2.5-VL-72B-Instruct-AWQ", "base_url": "http://host:8000/v1"}``
+    judge: str | dict[str, Any] | None = None
     image_order: Literal["text_first", "images_first"] = "text_first"
-    #: upstream's GPT request: max_tokens 1400 at the API's default temperature (1.0); its Qwen2.5-VL
-    #: backbone decodes greedily with 512 new tokens
     max_tokens: int = Field(1400, ge=1)
     temperature: float = Field(1.0, ge=0)
     #: how many times both questions are asked before a sample is recorded as unparsed (upstream
     #: guesses on its second ask and asks without end while the JSON it finds cannot be read)
     max_asks: int = Field(3, ge=2)
+
+    @model_validator(mode="after")
+    def _apply_preset(self) -> GEditOptions:
+        preset = self.preset
+        if self.judge is None:
+            self.judge = {"model": preset.model}
+        for name in ("image_order", "max_tokens", "temperature"):
+            if name not in self.model_fields_set:
+                setattr(self, name, getattr(preset, name))
+        return self
+
+    @property
+    def preset(self) -> JudgePreset:
+        return JUDGE_PRESETS[self.judge_preset]
+
+    def judge_spec(self, where: str) -> GraderSpec:
+        """The judge's spec; an endpoint that sets no image encoding gets the preset's."""
+        assert self.judge is not None
+        spec = parse_spec(self.judge, where)
+        if isinstance(spec, EndpointSpec) and "image_format" not in spec.model_fields_set:
+            p = self.preset
+            spec = spec.model_copy(update={"image_format": p.image_format, "jpeg_quality": p.jpeg_quality})
+        return spec
 
 
 class GEditTask(BaseTask):
@@ -190,7 +241,8 @@ class GEditTask(BaseTask):
 
     def scorer(self, ctx: TaskContext) -> Scorer:
         o = self.opts
-        grader = ctx.graders.get(o.judge, where=f"{self.name}.judge")
+        where = f"task {self.name} option judge"
+        grader = ctx.graders.get(o.judge_spec(where), where=where)
         settings = DecodeSettings(max_tokens=o.max_tokens, temperature=o.temperature)
         return GEditScorer(self.prompts(ctx), grader, settings, o.image_order, o.max_asks)
 

@@ -12,6 +12,8 @@ Step1X-Edit at commit 570eba6e, GEdit-Bench/ files copied there, ``megfile.smart
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import math
 import os
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 
 from ming_eval.cards import loader
 from ming_eval.cards.schema import TaskCard
@@ -27,10 +30,11 @@ from ming_eval.core.results import SampleScore
 from ming_eval.core.sample import EditRequest, ImageRef, Sample
 from ming_eval.core.task import TaskContext
 from ming_eval.data.files import DataFiles
+from ming_eval.graders.base import EndpointSpec
 from ming_eval.runner.evaluate import RunConfig, evaluate
 from ming_eval.runner.rescore import rescore
 from ming_eval.tasks.gedit.data import GROUPS
-from ming_eval.tasks.gedit.task import GEditTask
+from ming_eval.tasks.gedit.task import GEditOptions, GEditTask
 from ming_eval.tasks.gedit.viescore import GIVE_UP, VieScorePrompts, read_reply
 from ming_eval.tasks.vlm.protocol_source import PythonSource
 from tests.fakes.openai_server import FakeOpenAI
@@ -230,6 +234,13 @@ def test_edit_run_judged_end_to_end(gedit_cards, tmp_path):
     assert all(b["messages"][-1]["content"][0]["text"] == prompts.pq for b in pq_bodies)
     assert all([p["type"] for p in b["messages"][-1]["content"]] == ["text", "image_url"] for b in pq_bodies)
     assert first["max_tokens"] == 1400 and first["model"] == "gpt-4.1"
+    # images as upstream's GPT backbone encodes them: RGB JPEG at Pillow's default quality, no resize
+    source = Image.open(images / "color_alter" / "en" / "0100_SRCIMG.png").convert("RGB")
+    expected = io.BytesIO()
+    source.save(expected, format="JPEG")
+    assert content[1]["image_url"]["url"] == "data:image/jpeg;base64," + base64.b64encode(expected.getvalue()).decode()
+    urls = [p["image_url"]["url"] for b in bodies for p in b["messages"][-1]["content"] if p["type"] == "image_url"]
+    assert all(u.startswith("data:image/jpeg;base64,") for u in urls)
     # 22 samples: 11 with SC 6, 10 with SC 4, one unreadable (asked twice, then unparsed, not guessed)
     assert result.counts["n"] == 22 and result.counts["judge_unparsed"] == 1
     assert len(bodies) == 2 * 22 + 2  # the unreadable sample: both questions asked once more
@@ -239,6 +250,48 @@ def test_edit_run_judged_end_to_end(gedit_cards, tmp_path):
     assert result.metrics["intersection_overall"].value == pytest.approx(math.sqrt(30))
     assert any("judge_unparsed" in n or "no readable score" in n for n in result.notes)
     assert "gpt-4.1" in result.info["judge"]
+
+
+def test_the_qwen_preset_asks_as_upstreams_qwen_backbone(gedit_cards, tmp_path):
+    with FakeOpenAI(judge_reply) as fake:
+        options = {
+            "judge_preset": "qwen2.5-vl-72b",
+            "judge": {"model": "Qwen2.5-VL-72B-Instruct-AWQ", "base_url": fake.url},
+        }
+        config = RunConfig(
+            tasks=["gedit_bench"],
+            model="pixel-editor",
+            out=tmp_path / "run",
+            argv=["test"],
+            task_options={"gedit_bench": options},
+        )
+        result = evaluate(config).results["gedit_bench"]
+        bodies = list(fake.bodies)
+    body = next(b for b in bodies if "color_alter number 0" in b["messages"][-1]["content"][-1].get("text", ""))
+    content = body["messages"][-1]["content"]
+    assert [p["type"] for p in content] == ["image_url", "image_url", "text"]  # images first, as upstream's Qwen path
+    assert all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in content[:2])
+    assert (body["max_tokens"], body["temperature"]) == (512, 0.0)
+    assert result.counts["n"] == 22 and "Qwen2.5-VL-72B-Instruct-AWQ" in result.info["judge"]
+
+
+def test_judge_presets_fill_what_is_not_set_and_explicit_options_win():
+    qwen = GEditOptions(judge_preset="qwen2.5-vl-72b")
+    spec = qwen.judge_spec("t")
+    assert isinstance(spec, EndpointSpec)
+    assert (spec.model, spec.image_format, qwen.image_order, qwen.max_tokens, qwen.temperature) == (
+        "Qwen2.5-VL-72B-Instruct-AWQ",
+        "png",
+        "images_first",
+        512,
+        0.0,
+    )
+    gpt = GEditOptions(judge="endpoint:gpt-4.1", max_tokens=300)
+    spec = gpt.judge_spec("t")
+    assert isinstance(spec, EndpointSpec)
+    assert (spec.image_format, spec.jpeg_quality, gpt.max_tokens, gpt.temperature) == ("jpeg", 75, 300, 1.0)
+    own = GEditOptions(judge={"model": "gpt-4.1", "image_format": "png"}).judge_spec("t")
+    assert isinstance(own, EndpointSpec) and own.image_format == "png"
 
 
 def test_an_undecodable_source_image_is_a_counted_inference_failure(gedit_cards, tmp_path):
