@@ -1,10 +1,12 @@
 """GEdit-Bench's rows from the Hugging Face dataset ``stepfun-ai/GEdit-Bench`` (parquet files).
 
-The dataset is fetched with :mod:`huggingface_hub` at the revision the task card names, into
+The dataset is fetched with :mod:`huggingface_hub` at the revision the task card names (no
+published GEdit-Bench evaluation pins one: upstream and lmms-eval load the default branch), into
 ming-eval's cache (``<cache>/data/<task>/hub``), or read from a folder of its parquet files
 (option ``parquet_dir``). Columns read: ``task_type``, ``key``, ``instruction``,
 ``instruction_language``, ``input_image`` (the source image upstream's scripts store as
-``<key>_SRCIMG.png`` and show the judge) and ``Intersection_exist``.
+``<key>_SRCIMG.png`` and show the judge) and ``Intersection_exist``. The commit a download resolved to
+(:func:`snapshot_commit`) is recorded with the results.
 """
 
 from __future__ import annotations
@@ -65,6 +67,15 @@ def snapshot(dataset: str, revision: str, cache_dir: Path, task: str) -> Path:
             hint=f"on a machine with internet run `ming-eval data download {task}` and copy {cache_dir} here "
             f"(or set {CACHE_ENV}), or pass -o {task}.parquet_dir=DIR with the dataset's parquet files",
         ) from exc
+
+
+def snapshot_commit(folder: Path) -> str | None:
+    """The dataset commit a hub snapshot folder holds (huggingface_hub keeps each download under
+    ``.../snapshots/<commit sha>``); None for a folder that is not one (option ``parquet_dir``)."""
+    name = folder.name
+    if folder.parent.name == "snapshots" and len(name) == 40 and all(c in "0123456789abcdef" for c in name):
+        return name
+    return None
 
 
 def read_rows(folder: Path, task: str) -> list[Row]:

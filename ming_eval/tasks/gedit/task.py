@@ -36,7 +36,7 @@ from ming_eval.core.statistic import MeanOfMeans, Statistic
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.errors import DataError, MingEvalError
 from ming_eval.graders.base import DecodeSettings, EndpointSpec, Grader, GraderReply, GraderSpec, parse_spec
-from ming_eval.tasks.gedit.data import GROUPS, read_rows, snapshot
+from ming_eval.tasks.gedit.data import GROUPS, read_rows, snapshot, snapshot_commit
 from ming_eval.tasks.gedit.viescore import PROMPTS_SOURCE, Verdict, VieScorePrompts, judge_pair, read_reply
 from ming_eval.tasks.vlm.protocol_source import PythonSource
 
@@ -135,6 +135,7 @@ class GEditTask(BaseTask):
     def samples(self, ctx: TaskContext) -> list[Sample]:
         o = self.opts
         folder = o.parquet_dir or snapshot(o.dataset, o.revision, ctx.data.cache_dir, self.name)
+        commit = snapshot_commit(folder) if o.parquet_dir is None else None
         out: list[Sample] = []
         seen: dict[str, str] = {}
         for row in read_rows(folder, self.name):
@@ -149,7 +150,12 @@ class GEditTask(BaseTask):
                 raise DataError(f"task {self.name}: key {row.key} appears twice ({seen[row.key]}, {row.source})")
             seen[row.key] = row.source
             image = ImageRef.from_bytes(row.image, f"{row.source} (key {row.key}) input_image")
-            meta = {"task_type": row.task_type, "intersection": row.intersection, "language": row.language}
+            meta = {
+                "task_type": row.task_type,
+                "intersection": row.intersection,
+                "language": row.language,
+                "dataset_commit": commit,
+            }
             out.append(Sample(row.key, EditRequest(image, row.instruction), meta=meta))
         if not out:
             raise DataError(f"task {self.name}: no row of {folder} has instruction_language {o.language!r}")
@@ -161,7 +167,7 @@ class GEditTask(BaseTask):
         if o.parquet_dir is not None:
             return []
         folder = snapshot(o.dataset, o.revision, data.cache_dir, self.name)
-        return [f"{o.dataset}@{o.revision} -> {folder}"]
+        return [f"{o.dataset}@{o.revision} (commit {snapshot_commit(folder) or 'unknown'}) -> {folder}"]
 
     def sample_breakdown(self, sample: Sample) -> dict[str, str]:
         return {"task_type": str(sample.meta["task_type"])}
@@ -278,7 +284,7 @@ class GEditTask(BaseTask):
             if s.status != "ok":
                 counts[s.status] = counts.get(s.status, 0) + 1
         resized = sum(1 for s in scores if s.details.get("resized_from"))
-        notes = [f"VIEScore judge: {judge}"]
+        notes = [f"VIEScore judge: {judge}", self._data_note(samples)]
         if counts.get(JUDGE_UNPARSED):
             notes.append(
                 f"{counts[JUDGE_UNPARSED]} edits got no readable score from the judge ({judge}) and count 0 "
@@ -294,10 +300,32 @@ class GEditTask(BaseTask):
             breakdowns=breakdowns,
             counts=counts,
             notes=notes,
-            info={"judge": judge, "language": self.opts.language, "task_types": len(present)},
+            info={
+                "judge": judge,
+                "language": self.opts.language,
+                "task_types": len(present),
+                "dataset": self.opts.dataset if self.opts.parquet_dir is None else str(self.opts.parquet_dir),
+                "dataset_revision": self.opts.revision if self.opts.parquet_dir is None else None,
+                "dataset_commit": _dataset_commit(samples),
+            },
             comparable=present == set(GROUPS),
             headline=self.headline(),
         )
+
+    def _data_note(self, samples: Sequence[Sample]) -> str:
+        o = self.opts
+        if o.parquet_dir is not None:
+            return f"data: the parquet files of {o.parquet_dir} (no hub commit recorded)"
+        commit = _dataset_commit(samples) or "unknown"
+        pin = (
+            "" if commit == o.revision else f" (option revision {o.revision}; pin it with -o {self.name}.revision=SHA)"
+        )
+        return f"data: {o.dataset} at commit {commit}{pin}"
+
+
+def _dataset_commit(samples: Sequence[Sample]) -> str | None:
+    commits = sorted({str(c) for s in samples if (c := s.meta.get("dataset_commit"))})
+    return ", ".join(commits) if commits else None
 
 
 def _judge_name(scores: Sequence[SampleScore]) -> str | None:

@@ -351,3 +351,30 @@ def test_ming_lite_uni_edits_gedit_bench_end_to_end(gedit_cards, tmp_path):
     # keys 0000 and 0001 (background_change numbers 0, 1), 0100 (color_alter number 0): mean of type means
     background = (math.sqrt(6 * 5) + math.sqrt(4 * 5)) / 2
     assert result.primary_metric.value == pytest.approx((background + math.sqrt(6 * 5)) / 2)
+
+
+def test_the_hub_commit_the_data_came_from_is_recorded_and_a_revision_can_be_pinned(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    folder = write_dataset(tmp_path / "hub" / "datasets--stepfun-ai--GEdit-Bench" / "snapshots" / sha, rows(1))
+    asked: list[str] = []
+
+    def fake_download(repo_id: str, *, revision: str, **kwargs: object) -> str:
+        asked.append(revision)
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    ctx = TaskContext(protocol=None, data=DataFiles("gedit_bench", [], cache_dir=tmp_path / "c"))  # type: ignore[arg-type]
+    for revision, note in (("main", f"at commit {sha} (option revision main; pin it with"), (sha, f"at commit {sha}")):
+        task = make_task(revision=revision)
+        samples = task.samples(ctx)
+        scores = [SampleScore(s.id, 1.0, details={"sc": 1.0, "pq": 1.0, "o": 1.0, "judge": "j"}) for s in samples]
+        result = task.aggregate(samples, scores, ctx)
+        assert result.info["dataset_commit"] == sha and result.info["dataset_revision"] == revision
+        assert any(note in n for n in result.notes)
+    assert asked == ["main", sha]
+    local = make_task(parquet_dir=str(folder))
+    samples = local.samples(ctx)
+    result = local.aggregate(samples, [SampleScore(s.id, 0.0) for s in samples], ctx)
+    assert result.info["dataset_commit"] is None and any("no hub commit" in n for n in result.notes)
