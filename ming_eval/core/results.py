@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from functools import cached_property
@@ -205,6 +205,12 @@ class Metric:
         return text
 
 
+def judge_of(scores: Sequence[SampleScore]) -> str | None:
+    """The judge or grader models named by per-sample scores (``details["judge"]``), joined by ", "."""
+    names = sorted({str(s.details["judge"]) for s in scores if s.details.get("judge")})
+    return ", ".join(names) or None
+
+
 @dataclass
 class TaskResult:
     """Everything the task's aggregate step reports.
@@ -219,6 +225,8 @@ class TaskResult:
     :meth:`mark_not_comparable`).
     ``headline`` is how the task computes ``primary`` from per-sample scores (the engine stores the
     task's declaration here, so that ``compare`` recomputes exactly that number).
+    ``judge`` names the judge or grader model whose verdicts produced the numbers (several joined by
+    ", "), None when no model judged: the one place reports read it from.
     """
 
     task: str
@@ -231,6 +239,7 @@ class TaskResult:
     comparable: bool = True
     headline: Statistic | None = None
     not_comparable_because: list[str] = field(default_factory=list)
+    judge: str | None = None
 
     def mark_not_comparable(self, reason: str) -> None:
         self.comparable = False
@@ -258,6 +267,7 @@ class TaskResult:
             "comparable": self.comparable,
             **({"not_comparable_because": list(self.not_comparable_because)} if self.not_comparable_because else {}),
             **({"headline": self.headline.model_dump(mode="json")} if self.headline is not None else {}),
+            **({"judge": self.judge} if self.judge else {}),
         }
 
     @classmethod
@@ -278,4 +288,5 @@ class TaskResult:
             comparable=bool(d.get("comparable", True)),
             not_comparable_because=[str(r) for r in d.get("not_comparable_because", [])],
             headline=STATISTIC.validate_python(d["headline"]) if d.get("headline") is not None else None,
+            judge=str(d["judge"]) if d.get("judge") else None,
         )

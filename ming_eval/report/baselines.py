@@ -71,6 +71,8 @@ class BaselineEntry(_Strict):
     values: dict[str, float] = Field(min_length=1)
     from_: list[Evidence] = Field(alias="from", min_length=1)
     note: str = ""
+    #: the judge that produced the published numbers, as its source names it (judged tables show it)
+    judge: str = ""
 
 
 class BaselineFile(_Strict):
@@ -103,6 +105,7 @@ class Baseline:
     citations: dict[str, tuple[Citation, ...]]
     note: str = ""
     file: Path | None = None
+    judge: str = ""
 
     def verified(self, column: str) -> bool:
         return any(c.verified for c in self.citations.get(column, ()))
@@ -148,6 +151,7 @@ def _check_file(data: BaselineFile, path: Path) -> list[Baseline]:
                 citations={k: tuple(v) for k, v in citations.items()},
                 note=entry.note,
                 file=path,
+                judge=entry.judge,
             )
         )
     return out

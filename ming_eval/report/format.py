@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from ming_eval.report.tables import Cell, ReportTable
+from ming_eval.report.tables import Cell, ReportTable, Row
 
 UNVERIFIED_MARK = "*"
 BEST_NOTE = "Bold: best value in the column (rows with rewritten prompts † are ranked among themselves)."
 UNVERIFIED_NOTE = "* not verified against a primary source; see the row's sources."
+#: the column a judged table (``judged: true`` in its layout) shows after the model, in every format
+JUDGE_HEADER = "Judge"
+
+
+def judge_text(row: Row) -> str:
+    """The row's judge as shown in a judged table ("-" when its results or source name none)."""
+    return row.judge or "-"
 
 
 def value_text(cell: Cell, digits: int, *, with_ci: bool) -> str:

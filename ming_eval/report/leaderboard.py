@@ -21,7 +21,7 @@ from ming_eval.store.run_store import MANIFEST
 if TYPE_CHECKING:
     import pandas as pd
 
-INFO_COLUMNS = ("run", "model", "checkpoint", "created", "git", "status", "comparable", "failed", "path")
+INFO_COLUMNS = ("run", "model", "checkpoint", "created", "git", "status", "comparable", "judge", "failed", "path")
 
 
 @dataclass
@@ -70,6 +70,12 @@ def _comparable(run: ReportRun) -> str:
     return "no: " + ", ".join(reasons) if reasons else "yes"
 
 
+def _judge(run: ReportRun, tasks: Sequence[str] | None) -> str:
+    """Each judged task's judge ("task: judge", "; "-joined), "" when no model judged the run's numbers."""
+    shown = [(name, r.judge) for name, r in sorted(run.results.items()) if r.judge and (not tasks or name in tasks)]
+    return "; ".join(f"{name}: {judge}" for name, judge in shown)
+
+
 def build_leaderboard(root: Path, *, wide: bool = False, tasks: Sequence[str] | None = None) -> Leaderboard:
     import pandas as pd
 
@@ -91,6 +97,7 @@ def build_leaderboard(root: Path, *, wide: bool = False, tasks: Sequence[str] | 
             "git": run.git_commit or "",
             "status": _status(run),
             "comparable": _comparable(run),
+            "judge": _judge(run, tasks),
             "failed": sum(r.failed for r in run.results.values()),
             "path": str(path),
         }

@@ -24,6 +24,7 @@ FIELDS = (
     "key",
     "sources",
     "comparable",
+    "judge",
 )
 
 
@@ -46,6 +47,7 @@ def render(tables: Sequence[ReportTable]) -> str:
                         "table": table.spec.name,
                         "group": row.group,
                         "row": row.label,
+                        "judge": row.judge,
                         "kind": row.kind,
                         "rewritten": int(row.rewritten),
                         "comparable": int(row.comparable),

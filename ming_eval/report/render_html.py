@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ming_eval.report.format import table_notes, value_text
+from ming_eval.report.format import JUDGE_HEADER, judge_text, table_notes, value_text
 from ming_eval.report.images import SampleImages, make_grid, run_images
 from ming_eval.report.runs import ReportRun
 from ming_eval.report.svg import Series, grouped_bars
@@ -62,12 +62,16 @@ def table_html(table: ReportTable, opts: HtmlOptions) -> str:
     spec = table.spec
     cols = table.columns
     parts = [f"<h2>{_e(spec.title)}</h2>", "<table>", "<thead><tr><th>Type</th><th>Model</th>"]
+    if spec.judged:
+        parts.append(f"<th>{_e(JUDGE_HEADER)}</th>")
     parts += [f"<th>{_e(c.label)}</th>" for c in cols]
     parts.append("</tr></thead><tbody>")
     for group, rows in table.groups():
-        parts.append(f'<tr class="group"><td colspan="{len(cols) + 2}">{_e(group)}</td></tr>')
+        parts.append(f'<tr class="group"><td colspan="{len(cols) + 2 + spec.judged}">{_e(group)}</td></tr>')
         for row in rows:
             parts.append(f'<tr class="{"ours" if row.ours else "baseline"}"><td></td><td>{_e(row.label)}</td>')
+            if spec.judged:
+                parts.append(f"<td>{_e(judge_text(row))}</td>")
             for col in cols:
                 cell = row.cells[col.key]
                 digits = spec.digits_of(col)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ming_eval.report.format import table_notes
+from ming_eval.report.format import JUDGE_HEADER, judge_text, table_notes
 from ming_eval.report.tables import Cell, ReportTable
 
 _SPECIAL = {
@@ -55,7 +55,8 @@ def _cell(cell: Cell, digits: int, with_ci: bool) -> str:
 def render_table(table: ReportTable, *, with_ci: bool = False) -> str:
     spec = table.spec
     cols = table.columns
-    n = len(cols) + 1
+    judge = [JUDGE_HEADER] if spec.judged else []
+    n = len(cols) + 1 + len(judge)
     lines = [f"% {line}" for note in table_notes(table) for line in note.splitlines()]
     lines += [
         r"\begin{table}[t]",
@@ -63,9 +64,9 @@ def render_table(table: ReportTable, *, with_ci: bool = False) -> str:
         r"\small",
         rf"\caption{{{escape(spec.title)}}}",
         rf"\label{{{_label(spec.name)}}}",
-        r"\begin{tabular}{l" + "c" * len(cols) + "}",
+        r"\begin{tabular}{l" + "l" * len(judge) + "c" * len(cols) + "}",
         r"\toprule",
-        " & ".join(["Model", *(escape(c.label) for c in cols)]) + r" \\",
+        " & ".join(["Model", *judge, *(escape(c.label) for c in cols)]) + r" \\",
     ]
     for group, rows in table.groups():
         lines.append(r"\midrule")
@@ -73,7 +74,8 @@ def render_table(table: ReportTable, *, with_ci: bool = False) -> str:
         for row in rows:
             label = rf"\textbf{{{escape(row.label)}}}" if row.ours else escape(row.label)
             values = [_cell(row.cells[c.key], spec.digits_of(c), with_ci and row.ours) for c in cols]
-            lines.append(" & ".join([label, *values]) + r" \\")
+            judged = [escape(judge_text(row))] if spec.judged else []
+            lines.append(" & ".join([label, *judged, *values]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 

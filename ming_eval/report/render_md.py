@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ming_eval.report.format import table_notes, value_text
+from ming_eval.report.format import JUDGE_HEADER, judge_text, table_notes, value_text
 from ming_eval.report.tables import ReportTable
 
 
@@ -16,13 +16,14 @@ def render_table(table: ReportTable, *, with_ci: bool = False) -> str:
     spec = table.spec
     cols = table.columns
     lines = [f"### {spec.title}", ""]
-    header = ["Type", "Model", *(c.label for c in cols)]
+    judge = [JUDGE_HEADER] if spec.judged else []
+    header = ["Type", "Model", *judge, *(c.label for c in cols)]
     lines.append("| " + " | ".join(_escape(h) for h in header) + " |")
-    lines.append("|" + "|".join([":--", ":--", *(["--:"] * len(cols))]) + "|")
+    lines.append("|" + "|".join([":--", ":--", *([":--"] * len(judge)), *(["--:"] * len(cols))]) + "|")
     for group, rows in table.groups():
         for i, row in enumerate(rows):
             label = f"**{_escape(row.label)}**" if row.ours else _escape(row.label)
-            cells = []
+            cells = [_escape(judge_text(row))] if spec.judged else []
             for col in cols:
                 cell = row.cells[col.key]
                 # the unverified marker is a literal asterisk, not emphasis

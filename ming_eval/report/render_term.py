@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ming_eval.report.format import table_notes, value_text
+from ming_eval.report.format import JUDGE_HEADER, judge_text, table_notes, value_text
 from ming_eval.report.tables import ReportTable
 
 
@@ -17,12 +17,16 @@ def rich_table(table: ReportTable, *, with_ci: bool = False) -> Table:
     out = Table(title=spec.title, title_style="bold", show_lines=False)
     out.add_column("Type", style="dim")
     out.add_column("Model")
+    if spec.judged:
+        out.add_column(JUDGE_HEADER)
     for col in table.columns:
         out.add_column(col.label, justify="right")
     for group, rows in table.groups():
         out.add_section()
         for i, row in enumerate(rows):
             cells: list[Text | str] = [group if i == 0 else "", Text(row.label, style="bold cyan" if row.ours else "")]
+            if spec.judged:
+                cells.append(judge_text(row))
             for col in table.columns:
                 cell = row.cells[col.key]
                 text = value_text(cell, spec.digits_of(col), with_ci=with_ci and row.ours)

@@ -66,6 +66,8 @@ class TableSpec(BaseModel):
     caption: str = ""
     scale: float = Field(gt=0)
     digits: int = Field(ge=0, le=6)
+    #: a model judged the numbers (the judge is part of the protocol): every format shows each row's judge
+    judged: bool = False
     columns: list[ColumnSpec] = Field(min_length=1)
 
     @property
@@ -144,6 +146,8 @@ class Row:
     key: str = ""
     sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: the judge behind the row's numbers ("" when unknown or none; shown in judged tables)
+    judge: str = ""
 
     @property
     def ours(self) -> bool:
@@ -237,6 +241,15 @@ def run_notes(run: ReportRun, tasks: set[str]) -> list[str]:
     return notes
 
 
+def _judge_text(results: Mapping[str, TaskResult]) -> str:
+    """The judge of a row's results: its one name when every task has it, else each judged task's."""
+    judges = {task: r.judge for task, r in sorted(results.items()) if r.judge}
+    names = set(judges.values())
+    if len(names) == 1 and len(judges) == len(results):
+        return names.pop()
+    return "; ".join(f"{task}: {judge}" for task, judge in judges.items())
+
+
 # -- building -----------------------------------------------------------------------------------
 def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[Baseline]) -> ReportTable | None:
     """The table for ``spec``, or None when no run has a value in it (baselines alone make no table)."""
@@ -263,6 +276,7 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
                     key=str(run.path),
                     sources=[str(run.path)],
                     notes=run_notes(run, used),
+                    judge=_judge_text({t: results[t] for t in used if t in results}),
                 )
             )
     if not ours:
@@ -295,6 +309,7 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
             key=b.key,
             sources=b.sources(),
             notes=[b.note] if b.note else [],
+            judge=b.judge,
         )
         seen[ident] = row
         rows.append(row)

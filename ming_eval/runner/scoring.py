@@ -23,6 +23,7 @@ from ming_eval.core.results import (
     Prediction,
     SampleScore,
     TaskResult,
+    judge_of,
 )
 from ming_eval.core.sample import Sample
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
@@ -177,6 +178,8 @@ def finalize(
     with intervals.active():
         result = task.aggregate(scored, scored_scores, full_ctx)
     result.headline = task.headline()
+    if result.judge is None:  # the judge the scorers named, in the one place reports read it
+        result.judge = judge_of(scored_scores)
     result.notes.extend(task.source_notes(ctx))
     result.counts.setdefault("n", len(scored))
     result.counts["missing"] = len(missing)

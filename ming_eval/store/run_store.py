@@ -346,6 +346,8 @@ def _redacted_result(result: TaskResult) -> dict[str, Any]:
     data = result.to_dict()
     data["notes"] = [redact_text(note) for note in data["notes"]]
     data["info"] = redact(data["info"])
+    if data.get("judge"):
+        data["judge"] = redact_text(data["judge"])
     return data
 
 

@@ -104,3 +104,16 @@ def test_markdown(runs_root):
 def test_not_a_directory(tmp_path):
     with pytest.raises(MingEvalError, match="is not a directory"):
         build_leaderboard(tmp_path / "nothing")
+
+
+def test_the_judge_of_each_judged_task_is_a_column(tmp_path):
+    root = tmp_path / "runs"
+    run = write_run(root / "judged", {"geneval": geneval_data(1), "mmstar": TaskData([1.0])})
+    stored = json.loads((run / "geneval" / "results.json").read_text())
+    stored["judge"] = "endpoint:gpt-4.1@api.example"
+    (run / "geneval" / "results.json").write_text(json.dumps(stored))
+    write_run(root / "plain", {"mmstar": TaskData([1.0])})
+    frame = build_leaderboard(root).frame.set_index("run")
+    assert frame.loc["judged", "judge"] == "geneval: endpoint:gpt-4.1@api.example"
+    assert frame.loc["plain", "judge"] == ""
+    assert "| geneval: endpoint:gpt-4.1@api.example |" in to_markdown(build_leaderboard(root))

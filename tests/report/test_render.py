@@ -144,14 +144,43 @@ def test_latex_escapes_special_characters():
 def test_csv(table):
     lines = render_csv.render([table]).splitlines()
     assert lines[0] == (
-        "table,group,row,kind,rewritten,column,value,ci_low,ci_high,n,best,verified,key,sources,comparable"
+        "table,group,row,kind,rewritten,column,value,ci_low,ci_high,n,best,verified,key,sources,comparable,judge"
     )
     assert lines[5] == (
         "geneval,Rewritten prompts †,BAGEL†,baseline,1,counting,0.84,,,,1,0,x/bagel,"
-        "README @ 056b5fd; quote (not verified),1"
+        "README @ 056b5fd; quote (not verified),1,"
     )
-    assert lines[7] == "geneval,Ours,Ming_v2 @ step-10,ours,0,counting,0.5312,0.4,0.66,80,0,1,runs/m,runs/m,1"
+    assert lines[7] == "geneval,Ours,Ming_v2 @ step-10,ours,0,counting,0.5312,0.4,0.66,80,0,1,runs/m,runs/m,1,"
     assert len(lines) == 9
+
+
+def test_judged_table_shows_each_rows_judge_in_every_format(table):
+    judged = ReportTable(
+        table.spec.model_copy(update={"judged": True}),
+        [
+            replace(table.rows[0], judge="GPT-4.1 (unverified)"),
+            replace(table.rows[-1], judge="endpoint:gpt-4.1@api.openai.com"),
+            replace(table.rows[1], judge=""),
+        ],
+    )
+    md = render_md.render_table(judged)
+    assert "| Type | Model | Judge | Counting | Overall |" in md
+    assert "| Gen. Only | SDXL | GPT-4.1 (unverified) | 0.39 | 0.55 |" in md
+    assert "| **Ming_v2 @ step-10** | endpoint:gpt-4.1@api.openai.com |" in md
+    assert "| Janus-Pro-7B | - |" in md  # a source that names no judge
+    latex = render_latex.render_table(judged)
+    assert r"\begin{tabular}{llcc}" in latex and r"Model & Judge & Counting & Overall \\" in latex
+    assert r"SDXL & GPT-4.1 (unverified) & 0.39 & 0.55 \\" in latex
+    csv_lines = render_csv.render([judged]).splitlines()
+    assert csv_lines[1].startswith("geneval,Gen. Only,SDXL,") and csv_lines[1].endswith(",GPT-4.1 (unverified)")
+    html = render_html([judged], [], HtmlOptions())
+    assert "<th>Judge</th>" in html and "<td>endpoint:gpt-4.1@api.openai.com</td>" in html
+    console = Console(width=200, record=True)
+    print_tables(console, [judged])
+    text = console.export_text()
+    assert "Judge" in text and "endpoint:gpt-4.1@api.openai.com" in text and "GPT-4.1 (unverified)" in text
+    # a table whose layout does not say it is judged has no judge column
+    assert "Judge" not in render_md.render_table(table)
 
 
 def test_terminal(table):

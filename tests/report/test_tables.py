@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 import yaml
 
 from ming_eval.errors import CardError
+from ming_eval.report import render_md
 from ming_eval.report.baselines import load_catalog
 from ming_eval.report.runs import open_run, open_runs
 from ming_eval.report.tables import (
@@ -219,3 +221,46 @@ def test_results_not_comparable_are_shown_but_never_ranked(tmp_path, catalog):
     assert ours.cells["overall"].value == pytest.approx(1.0) and not ours.cells["overall"].best
     assert [r.label for r in table.rows if r.cells["overall"].best] == ["SD3-Medium"]
     assert any("custom prompt set" in n for n in ours.notes)
+
+
+def test_judged_tables_name_the_judge_of_our_rows_and_of_baselines(tmp_path, catalog):
+    """The judge is stored in results.json and shown next to the numbers; a run judged by another
+    model than the protocol's stays not comparable and unranked."""
+    root = write_run(tmp_path / "run", {"geneval": geneval_data(2)})
+    stored = json.loads((root / "geneval" / "results.json").read_text())
+    stored["judge"] = "endpoint:gpt-4o-2024-05-13@api.example"
+    (root / "geneval" / "results.json").write_text(json.dumps(stored))
+    other = write_run(tmp_path / "other", {"geneval": geneval_data(2)})
+    stored = json.loads((other / "geneval" / "results.json").read_text())
+    stored |= {"judge": "endpoint:qwen2.5-vl-72b@local", "comparable": False}
+    stored["not_comparable_because"] = ["judge endpoint:qwen2.5-vl-72b@local, not the card's gpt-4o-2024-05-13"]
+    (other / "geneval" / "results.json").write_text(json.dumps(stored))
+    path = tmp_path / "b.yaml"
+    entry = {
+        "key": "judgelab/geneval/x",
+        "model": "X",
+        "table": "geneval",
+        "values": {"overall": 0.9},
+        "from": [{"source": "s", "verified": True}],
+        "judge": "GPT-4o-2024-05-13",
+    }
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "format": "ming-eval-baselines/1",
+                "set": "judgelab",
+                "sources": {"s": {"kind": "page", "url": "https://x"}},
+                "entries": [entry],
+            }
+        )
+    )
+    spec = next(s for s in load_table_specs() if s.name == "geneval").model_copy(update={"judged": True})
+    runs = [open_run(root, label="ours"), open_run(other, label="qwen")]
+    assert runs[0].results["geneval"].judge == "endpoint:gpt-4o-2024-05-13@api.example"
+    table = build_report_tables(runs, catalog.select(str(path)), [spec])[0]
+    text = render_md.render_table(table)
+    assert "| Published | X | GPT-4o-2024-05-13 |" in text
+    assert "| Ours | **ours** | endpoint:gpt-4o-2024-05-13@api.example |" in text
+    assert "| | **qwen (not comparable)** | endpoint:qwen2.5-vl-72b@local |" in text.replace("|  |", "| |")
+    qwen = next(r for r in table.rows if r.label.startswith("qwen"))
+    assert not qwen.comparable and not any(c.best for c in qwen.cells.values())

@@ -98,7 +98,7 @@ class DpgScorer(Scorer):
             prompt = self.questions.prompts[sample.id]
             n_q = len(prompt.questions)
             mine = replies[start : start + n_tiles * n_q]
-            details: dict[str, Any] = {"grader": self.grader.identity, "mode": self.settings.mode}
+            details: dict[str, Any] = {"judge": self.grader.identity, "mode": self.settings.mode}
             failed = next((r.error for r in mine if not r.ok), None)
             if failed is not None:
                 reason = f"the grader {self.grader.identity} gave no answer: {failed}"

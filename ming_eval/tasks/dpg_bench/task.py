@@ -247,13 +247,13 @@ class DpgBenchTask(BaseTask):
                 "l2": {c: Metric(value=v, n=len(dpg.prompts), scale=100.0) for c, v in dpg.l2.items()},
             },
         )
-        graders = sorted({str(s.details["grader"]) for s in scores if "grader" in s.details})
+        graders = sorted({str(s.details["judge"]) for s in scores if s.details.get("judge")})
+        result.judge = ", ".join(graders) or None
         tiles = samples[0].request.num_images if samples and isinstance(samples[0].request, GenerateRequest) else 0
         result.info.update(
             {
                 "label": "DPG-Bench" if self.opts.mode == "upstream" else "DPG-Bench (fixed scoring)",
                 "mode": self.opts.mode,
-                "grader": graders[0] if len(graders) == 1 else graders,
                 "images_per_prompt": tiles,
                 "answered_overall": dpg.overall,
             }

@@ -86,7 +86,7 @@ def test_run_writes_upstream_grids_and_scores_every_answer(tmp_path: Path, cards
         assert result.metrics[category].value == pytest.approx(value)
     assert {c: m.value for c, m in result.breakdowns["l2"].items()} == pytest.approx(want.l2)
     assert result.comparable and result.info["mode"] == "upstream"
-    assert result.info["grader"] == "zoo:yesno-grader@none"
+    assert result.judge == "zoo:yesno-grader@none"
 
     stored = scores_of(tmp_path / "run")
     for item_id, prompt_score in want.prompts.items():

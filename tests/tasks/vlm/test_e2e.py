@@ -125,6 +125,8 @@ def test_leaderboard_suite_then_judge_comes_back(vlm_cards, tmp_path, capsys, mo
     assert "judge_unavailable" not in stored["mmvet"]["counts"]
     assert stored["mmvet"]["metrics"]["overall"]["value"] == 100.0
     assert all("judge_unavailable" not in t["counts"] for t in stored.values())
+    assert stored["mmvet"]["judge"] == "gpt-4-1106-preview"  # the model whose verdicts made the number
+    assert "judge" not in stored["ocrbench"]  # scored by rule, no judge
 
     # a third run asks the judge nothing: scores are stored, replies cached
     with FakeOpenAI(lambda p, b: "B") as fake:
