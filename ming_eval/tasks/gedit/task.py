@@ -300,8 +300,8 @@ class GEditTask(BaseTask):
             breakdowns=breakdowns,
             counts=counts,
             notes=notes,
+            judge=judge,
             info={
-                "judge": judge,
                 "language": self.opts.language,
                 "task_types": len(present),
                 "dataset": self.opts.dataset if self.opts.parquet_dir is None else str(self.opts.parquet_dir),

@@ -130,7 +130,7 @@ def test_statistics_match_upstreams_calculation():
     assert m["intersection_pq"].value == pytest.approx(UPSTREAM_STATS["ipq"], abs=1e-12)
     for group, value in UPSTREAM_STATS["groups_o"].items():
         assert result.breakdowns["task_type"][group].value == pytest.approx(value, abs=1e-12)
-    assert result.info["judge"] == "endpoint:gpt-4.1@x" and "endpoint:gpt-4.1@x" in result.notes[0]
+    assert result.judge == "endpoint:gpt-4.1@x" and "endpoint:gpt-4.1@x" in result.notes[0]
     assert result.comparable
 
 
@@ -249,7 +249,7 @@ def test_edit_run_judged_end_to_end(gedit_cards, tmp_path):
     assert result.primary_metric.value == pytest.approx(sum(per_group.values()) / 11)
     assert result.metrics["intersection_overall"].value == pytest.approx(math.sqrt(30))
     assert any("judge_unparsed" in n or "no readable score" in n for n in result.notes)
-    assert "gpt-4.1" in result.info["judge"]
+    assert "gpt-4.1" in result.judge
 
 
 def test_the_qwen_preset_asks_as_upstreams_qwen_backbone(gedit_cards, tmp_path):
@@ -272,7 +272,7 @@ def test_the_qwen_preset_asks_as_upstreams_qwen_backbone(gedit_cards, tmp_path):
     assert [p["type"] for p in content] == ["image_url", "image_url", "text"]  # images first, as upstream's Qwen path
     assert all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in content[:2])
     assert (body["max_tokens"], body["temperature"]) == (512, 0.0)
-    assert result.counts["n"] == 22 and "Qwen2.5-VL-72B-Instruct-AWQ" in result.info["judge"]
+    assert result.counts["n"] == 22 and "Qwen2.5-VL-72B-Instruct-AWQ" in result.judge
 
 
 def test_judge_presets_fill_what_is_not_set_and_explicit_options_win():
