@@ -162,11 +162,13 @@ def cache_key(
     attempt: int = 0,
     kind: str = "text",
     options: Sequence[str] = (),
+    digests: dict[int, str] | None = None,
 ) -> str:
-    """sha256 of everything a reply depends on."""
+    """sha256 of everything a reply depends on. ``digests`` memoises image digests by object across
+    the keys of one batch (an image asked about several times is decoded and hashed once)."""
     payload = {
         "grader": identity,
-        "request": request_fingerprint(request),
+        "request": request_fingerprint(request, digests),
         "settings": settings.as_dict(),
         "attempt": attempt,
         "kind": kind,
@@ -218,7 +220,8 @@ class Grader(ABC):
     ) -> list[GraderReply]:
         """One reply per request, in order; cached replies are not asked again, failures never kept,
         and requests with the same key in one call are asked once."""
-        keys = [cache_key(self.cache_scope, r, settings, attempt=attempt) for r in requests]
+        digests: dict[int, str] = {}  # by image object: the requests (and so the ids) live through the call
+        keys = [cache_key(self.cache_scope, r, settings, attempt=attempt, digests=digests) for r in requests]
         out: list[GraderReply | None] = [self.cache.get(k) if self.cache is not None else None for k in keys]
         todo = [i for i, r in enumerate(out) if r is None]
         self.stats.cached += len(requests) - len(todo)

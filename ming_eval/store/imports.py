@@ -16,19 +16,28 @@ IMPORT_STATE = "import.json"
 _NEW_OUT = "pass a new --out directory (the existing scores are left untouched)"
 
 
+def read_import_state(task_dir: Path | None, *, hint: str = _NEW_OUT) -> dict[str, Any] | None:
+    """The record of what was imported into ``task_dir`` (None when nothing was); a damaged record is
+    a :class:`DataError` naming it, with ``hint`` as the way out."""
+    path = None if task_dir is None else task_dir / IMPORT_STATE
+    if path is None or not path.is_file():
+        return None
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(state, dict):
+            raise ValueError(f"a JSON {type(state).__name__}, not an object")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"cannot read {path}, the record of an earlier import: {exc}", hint=hint) from exc
+    return state
+
+
 def check_earlier_import(task_dir: Path, state: dict[str, Any], source: Path) -> None:
     """Refuse to import ``source`` (described by ``state``: its ``source`` path, ``files`` and any
     settings) into ``task_dir`` when that folder holds an import of another folder, or of this folder
     as it was before."""
-    state_path = task_dir / IMPORT_STATE
-    if not state_path.is_file():
+    old = read_import_state(task_dir)
+    if old is None:
         return
-    try:
-        old = json.loads(state_path.read_text(encoding="utf-8"))
-        if not isinstance(old, dict):
-            raise ValueError(f"a JSON {type(old).__name__}, not an object")
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"cannot read {state_path}, the record of an earlier import: {exc}", hint=_NEW_OUT) from exc
     if old.get("source") != state["source"]:
         raise DataError(f"{task_dir} already holds scores of another folder ({old.get('source')})", hint=_NEW_OUT)
     if {k: old.get(k) for k in state} != state:

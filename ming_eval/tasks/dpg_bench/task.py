@@ -17,7 +17,6 @@ ELLA's script with its quirks; ``fixed``: corrected, never comparable with publi
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,7 +33,7 @@ from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.data.files import file_digest
 from ming_eval.errors import DataError
 from ming_eval.graders.base import DecodeSettings
-from ming_eval.store.imports import IMPORT_STATE, check_earlier_import
+from ming_eval.store.imports import IMPORT_STATE, check_earlier_import, read_import_state
 from ming_eval.store.jsonl import write_json_atomic
 from ming_eval.store.run_store import TaskStore
 from ming_eval.tasks.dpg_bench.folder import scan_image_folder
@@ -307,17 +306,13 @@ def _grid_problem(path: Path, expected: tuple[int, int]) -> str | None:
 
 
 def _import_notes(work_dir: Path | None) -> list[str]:
-    state_path = None if work_dir is None else work_dir / IMPORT_STATE
-    if state_path is None or not state_path.is_file():
+    state = read_import_state(work_dir, hint="score the folder again into a new --out directory")
+    if state is None or work_dir is None:
         return []
-    try:
-        state = json.loads(state_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"cannot read {state_path}, the record of the imported folder: {exc}") from exc
     missing, unusable = list(state.get("missing") or []), dict(state.get("unusable") or {})
     if not missing and not unusable:
         return []
     return [
         f"scored an incomplete folder ({state.get('source')}): {len(missing)} prompts without an image, "
-        f"{len(unusable)} unusable (listed in {state_path}); upstream drops them silently"
+        f"{len(unusable)} unusable (listed in {work_dir / IMPORT_STATE}); upstream drops them silently"
     ]

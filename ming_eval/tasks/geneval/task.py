@@ -23,7 +23,7 @@ from ming_eval.core.statistic import MeanOfMeans, Statistic
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.data.files import file_digest
 from ming_eval.errors import CardError, DataError
-from ming_eval.store.imports import IMPORT_STATE, check_earlier_import
+from ming_eval.store.imports import IMPORT_STATE, check_earlier_import, read_import_state
 from ming_eval.store.jsonl import write_json_atomic
 from ming_eval.store.run_store import TaskStore
 from ming_eval.tasks.geneval.constants import DEFAULT_IMAGES_PER_PROMPT, METADATA_FILE
@@ -239,18 +239,10 @@ class GenEvalTask(BaseTask):
     @staticmethod
     def import_notes(work_dir: Path | None) -> list[str]:
         """Notes on the folder this task's outputs were imported from (``import.json``), if any."""
-        state_path = None if work_dir is None else work_dir / IMPORT_STATE
-        if state_path is None or not state_path.is_file():
+        state = read_import_state(work_dir, hint="score the folder again into a new --out directory")
+        if state is None or work_dir is None:
             return []
-        try:
-            state = json.loads(state_path.read_text(encoding="utf-8"))
-            if not isinstance(state, dict):
-                raise ValueError(f"a JSON {type(state).__name__}, not an object")
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise DataError(
-                f"cannot read {state_path}, the record of the imported folder: {exc}",
-                hint="score the folder again into a new --out directory",
-            ) from exc
+        state_path = work_dir / IMPORT_STATE
         notes = []
         warnings, incomplete, missing = (
             list(state.get(k) or []) for k in ("warnings", "incomplete", "missing_prompts")

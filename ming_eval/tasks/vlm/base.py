@@ -27,7 +27,7 @@ from ming_eval.core.statistic import Mean, Statistic
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
 from ming_eval.errors import DataError
 from ming_eval.judge import JudgeClient, JudgeConfig
-from ming_eval.store.imports import IMPORT_STATE
+from ming_eval.store.imports import IMPORT_STATE, read_import_state
 from ming_eval.store.jsonl import write_json_atomic
 from ming_eval.tasks.vlm.imported import (
     MATCHING_CHANGED,
@@ -35,7 +35,6 @@ from ming_eval.tasks.vlm.imported import (
     PredictionFile,
     dataset_in_name,
     lmms_task_of,
-    read_import_state,
     read_lmms_log,
     read_prediction_file,
     run_date,
@@ -43,6 +42,8 @@ from ming_eval.tasks.vlm.imported import (
 )
 from ming_eval.tasks.vlm.prompts import PROMPT_STYLES, Kind, build_content
 from ming_eval.tasks.vlm.tsv import NA_STRINGS, TsvTable, clean
+
+_REIMPORT = "import the file again into a new --out directory"
 
 if TYPE_CHECKING:
     from ming_eval.data.files import DataFiles
@@ -409,13 +410,12 @@ class VlmTask(BaseTask):
         digest = sha256_of(source)
         state = {"source": str(source.resolve()), "sha256": digest, "format": "vlmevalkit", "rows": len(samples)}
         state_path = store.dir / IMPORT_STATE
-        if state_path.is_file():
-            old = read_import_state(state_path)
-            if old.get("sha256") != digest:
-                raise DataError(
-                    f"{store.dir} already holds scores of another prediction file ({old.get('source')})",
-                    hint="pass a new --out directory (the existing scores are left untouched)",
-                )
+        old = read_import_state(store.dir, hint=_REIMPORT)
+        if old is not None and old.get("sha256") != digest:
+            raise DataError(
+                f"{store.dir} already holds scores of another prediction file ({old.get('source')})",
+                hint="pass a new --out directory (the existing scores are left untouched)",
+            )
         assert self.opts.predictions_file is not None
         store.dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, store.dir / self.opts.predictions_file)
@@ -520,10 +520,9 @@ class VlmTask(BaseTask):
         return type(self)(self.card, self.options.model_copy(update=changes))
 
     def source_notes(self, ctx: TaskContext) -> list[str]:
-        state_path = None if ctx.work_dir is None else ctx.work_dir / IMPORT_STATE
-        if state_path is None or not state_path.is_file():
+        state = read_import_state(ctx.work_dir, hint=_REIMPORT)
+        if state is None:
             return []
-        state = read_import_state(state_path)
         if state.get("format") == "lmms-eval":
             return [f"predictions imported from lmms-eval's log {state.get('source')} ({state.get('rows')} samples)"]
         if not self.opts.predictions_file:

@@ -137,20 +137,6 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_import_state(path: Path) -> dict[str, Any]:
-    """The record of an import (``import.json``); a clear error when it is damaged."""
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(state, dict):
-            raise ValueError(f"a JSON {type(state).__name__}, not an object")
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(
-            f"cannot read {path}, the record of an imported prediction file: {exc}",
-            hint="import the file again into a new --out directory",
-        ) from exc
-    return state
-
-
 # -- lmms-eval --log_samples ------------------------------------------------------------------------
 #: lmms-eval writes ``{date}_samples_{task}.jsonl``
 _LMMS_NAME = re.compile(r"_samples_(?P<task>[A-Za-z0-9_.-]+)\.jsonl$")
