@@ -34,12 +34,11 @@ from ming_eval.tasks.vlm.imported import (
     PREDICTION,
     PredictionFile,
     dataset_in_name,
-    lmms_task_of,
-    read_lmms_log,
     read_prediction_file,
     run_date,
     sha256_of,
 )
+from ming_eval.tasks.vlm.lmms import MATCHERS, lmms_task_of, match_log, read_lmms_log
 from ming_eval.tasks.vlm.prompts import PROMPT_STYLES, Kind, build_content
 from ming_eval.tasks.vlm.tsv import NA_STRINGS, TsvTable, clean
 
@@ -54,13 +53,6 @@ log = logging.getLogger(__name__)
 LMUDATA_ENV = "LMUData"
 
 IMPORTED_PREFIX = "imported_predictions"
-#: lmms-eval tasks whose logged samples carry the VLMEvalKit index of the same benchmark
-LMMS_TASKS: dict[str, tuple[str, ...]] = {
-    "MMStar": ("mmstar",),
-    "MMBench_DEV_EN": ("mmbench_en_dev",),
-    "MMBench_DEV_CN": ("mmbench_cn_dev",),
-}
-LMMS_TASK_OF = {"mmstar": "mmstar", "mmbench_en_dev": "mmbench_dev_en", "mmbench_cn_dev": "mmbench_dev_cn"}
 EXACT_MATCHING = "exact_matching"
 # options that change how the judge is reached, not what it answers: kept out of the scoring fingerprint
 _TRANSPORT_OPTIONS = (
@@ -113,6 +105,11 @@ class VlmOptions(BaseModel):
         None,
         description="set by `ming-eval score TASK --predictions FILE`: the samples and outputs come from this "
         "copy of a VLMEvalKit prediction file in the task's folder of the run, not from the TSV",
+    )
+    split: str | None = Field(
+        None,
+        description="only the TSV rows of this split (its `split` column); set when an lmms-eval log of one "
+        "split is imported (MMMU: validation)",
     )
     quirks: Quirks = Field(
         "vlmevalkit",
@@ -353,6 +350,8 @@ class VlmTask(BaseTask):
         extras = protocol.common_extras() if isinstance(protocol, UnderstandProtocol) else None
         out: list[Sample] = []
         for i, row in enumerate(table.rows):
+            if not self._in_split(row):
+                continue
             images = table.image_refs(i)
             source = f"{table.path.name} index {row.get('index')}"
             content = build_content(self.kind, style, row, images, source, extras)
@@ -362,8 +361,9 @@ class VlmTask(BaseTask):
 
     # -- VLMEvalKit prediction files -----------------------------------------------------------
     def prediction_import_options(self, source: Path) -> dict[str, Any]:
-        if source.suffix.lower() == ".jsonl":  # an lmms-eval log: the samples stay the TSV's
-            return {}
+        if source.suffix.lower() == ".jsonl":  # an lmms-eval log: the samples stay the TSV's (of its split)
+            matcher = MATCHERS.get(self.opts.dataset)
+            return {"split": matcher.split} if matcher is not None and matcher.split else {}
         return {"predictions_file": IMPORTED_PREFIX + source.suffix.lower()}
 
     def _imported_file(self, ctx: TaskContext) -> PredictionFile:
@@ -429,52 +429,64 @@ class VlmTask(BaseTask):
         return len(samples)
 
     def _import_lmms_log(self, source: Path, ctx: TaskContext, store: TaskStore, *, allow_incomplete: bool) -> int:
-        """Record the answers of an lmms-eval ``--log_samples`` file; its samples are matched with the
-        TSV's rows by index (lmms-eval's logs carry no options, so the TSV is needed)."""
-        accepted = LMMS_TASKS.get(self.opts.dataset, ())
-        logged = lmms_task_of(source)
-        if not accepted:
+        """Record the answers of an lmms-eval ``--log_samples`` file; each line is matched with its row
+        of the benchmark TSV (see :mod:`ming_eval.tasks.vlm.lmms`), which is therefore needed."""
+        from ming_eval.registry import list_task_cards
+
+        matcher = MATCHERS.get(self.opts.dataset)
+        if matcher is None:
             raise DataError(
-                f"{source}: lmms-eval logs can be imported for {', '.join(sorted(LMMS_TASK_OF))}, not for "
-                f"task {self.name} (its lmms-eval samples carry no VLMEvalKit index to match with the TSV)"
+                f"{source}: lmms-eval logs can be imported for {', '.join(sorted(MATCHERS))}, not for "
+                f"task {self.name} (dataset {self.opts.dataset})"
             )
-        if logged is not None and logged not in accepted:
+        logged_task = lmms_task_of(source)
+        if logged_task is not None and logged_task not in matcher.tasks:
+            ours = {
+                str(c.options["dataset"]): c.name for c in list_task_cards() if c.options.get("dataset") in MATCHERS
+            }
+            other = next((d for d, m in MATCHERS.items() if logged_task in m.tasks), None)
             raise DataError(
-                f"{source} is lmms-eval's log of task {logged}, not of {' or '.join(accepted)} (task {self.name})",
-                hint=f"score it as task {LMMS_TASK_OF[logged]}" if logged in LMMS_TASK_OF else None,
+                f"{source} is lmms-eval's log of task {logged_task}, not of {' or '.join(matcher.tasks)} "
+                f"(task {self.name})",
+                hint=f"score it as task {ours[other]}" if other in ours else None,
             )
-        answers = read_lmms_log(source)
-        samples = {s.id: s for s in VlmTask.samples(self, ctx)}
-        for answer in answers:
-            sample = samples.get(answer.index)
-            where = f"{source} line {answer.line} (index {answer.index})"
-            if sample is None:
-                raise DataError(
-                    f"{where}: no row of {self.data_file} has this index",
-                    hint=f"the log was made for another benchmark than {self.opts.dataset}",
-                )
-            if answer.target is not None and isinstance(sample.target, str) and answer.target != sample.target:
-                raise DataError(f"{where}: the logged target {answer.target!r} differs from {sample.target!r}")
-        absent = sorted(set(samples) - {a.index for a in answers})
+        path = ctx.data.locate(self.data_file)
+        if path is None or not path.is_file():
+            raise DataError(
+                f"{source}: an lmms-eval log names no VLMEvalKit row, so importing it needs {self.data_file}, "
+                "which is not here",
+                hint=f"put it in $LMUData, pass --data {self.data_file}=PATH, or run `ming-eval data download "
+                f"{self.name}`",
+            )
+        logged = read_lmms_log(source)
+        rows = self.benchmark_rows(ctx)
+        indices = match_log(matcher, logged, rows, self.data_file)
+        absent = sorted({str(clean(r["index"])) for r in rows} - set(indices))
         if absent and not allow_incomplete:
             raise DataError(
-                f"{source}: {len(absent)} of the {len(samples)} samples of {self.data_file} are not in the log "
+                f"{source}: {len(absent)} of the {len(rows)} samples of {self.data_file} are not in the log "
                 f"(e.g. {', '.join(absent[:5])})",
                 hint="pass the whole log, or --allow-incomplete to score what it has (then not comparable)",
+            )
+        state_path = store.dir / IMPORT_STATE
+        digest = sha256_of(source)
+        old = read_import_state(store.dir, hint=_REIMPORT)
+        if old is not None and old.get("sha256") != digest:
+            raise DataError(
+                f"{store.dir} already holds scores of another imported file ({old.get('source')})",
+                hint="pass a new --out directory (the existing scores are left untouched)",
             )
         store.dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, store.dir / "imported_lmms_samples.jsonl")
         writer = store.record_writer(0)
         try:
-            for answer in answers:
-                writer.write(Prediction(answer.index, Status.OK, output=answer.text).to_record())
+            for index, item in zip(indices, logged, strict=True):
+                writer.write(Prediction(index, Status.OK, output=item.text).to_record())
         finally:
             writer.close()
-        write_json_atomic(
-            store.dir / IMPORT_STATE,
-            {"source": str(source.resolve()), "sha256": sha256_of(source), "format": "lmms-eval", "rows": len(answers)},
-        )
-        return len(answers)
+        state = {"source": str(source.resolve()), "sha256": digest, "format": "lmms-eval", "rows": len(logged)}
+        write_json_atomic(state_path, {**state, "lmms_task": logged_task, "tsv": str(path)})
+        return len(logged)
 
     def _crosscheck_tsv(
         self, pf: PredictionFile, samples: list[Sample], ctx: TaskContext, *, allow_incomplete: bool
@@ -514,7 +526,10 @@ class VlmTask(BaseTask):
         if self.opts.predictions_file:
             pf = self._imported_file(ctx)
             return [{k: v for k, v in row.items() if k != PREDICTION} for row in pf.rows]
-        return list(self.load_table(ctx).rows)
+        return [row for row in self.load_table(ctx).rows if self._in_split(row)]
+
+    def _in_split(self, row: dict[str, Any]) -> bool:
+        return self.opts.split is None or clean(row.get("split")) == self.opts.split
 
     def with_options(self, **changes: Any) -> VlmTask:
         return type(self)(self.card, self.options.model_copy(update=changes))

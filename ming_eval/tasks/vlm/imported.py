@@ -14,7 +14,6 @@ the model said is kept, and the scorer decides about it as it does for a run of 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -135,76 +134,3 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-# -- lmms-eval --log_samples ------------------------------------------------------------------------
-#: lmms-eval writes ``{date}_samples_{task}.jsonl``
-_LMMS_NAME = re.compile(r"_samples_(?P<task>[A-Za-z0-9_.-]+)\.jsonl$")
-
-
-@dataclass(frozen=True)
-class LmmsAnswer:
-    line: int
-    index: str
-    target: str | None
-    text: str
-
-
-def lmms_task_of(path: Path) -> str | None:
-    """The lmms-eval task a ``--log_samples`` file is named after."""
-    m = _LMMS_NAME.search(path.name)
-    return m.group("task") if m else None
-
-
-def _index_of(record: dict[str, Any]) -> Any:
-    """The benchmark index of a logged sample: the doc's (lmms-eval before 0.4 kept the doc), else
-    the one its metric entries carry (``{"index": ...}`` or ``{"question_id": ...}``)."""
-    doc = record.get("doc")
-    if isinstance(doc, dict) and "index" in doc:
-        return doc["index"]
-    for value in record.values():
-        if isinstance(value, dict):
-            for key in ("index", "question_id"):
-                if key in value:
-                    return value[key]
-    return None
-
-
-def read_lmms_log(path: Path) -> list[LmmsAnswer]:
-    """The answers of an lmms-eval ``--log_samples`` JSONL file, one per logged doc."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
-    out: list[LmmsAnswer] = []
-    seen: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path} line {number} is not valid JSON ({exc.msg})") from exc
-        if not isinstance(record, dict) or "doc_id" not in record or "filtered_resps" not in record:
-            raise DataError(
-                f"{path} line {number} is not an lmms-eval sample (no doc_id/filtered_resps)",
-                hint="pass the samples_<task>.jsonl file lmms-eval --log_samples wrote",
-            )
-        index = _index_of(record)
-        if index is None:
-            raise DataError(
-                f"{path} line {number} (doc_id {record['doc_id']}): the sample carries no benchmark index "
-                "to match it with the TSV's rows"
-            )
-        resp = record["filtered_resps"]
-        while isinstance(resp, list):
-            resp = resp[0] if resp else ""
-        key = str(index)
-        first = seen.setdefault(key, number)
-        if first != number:
-            raise DataError(f"{path} line {number}: index {key} appears again (first at line {first})")
-        target = record.get("target")
-        out.append(LmmsAnswer(number, key, None if target is None else str(target), "" if resp is None else str(resp)))
-    if not out:
-        raise DataError(f"{path} has no samples")
-    return out
