@@ -17,6 +17,7 @@ EXAMPLES = """
   ming-eval score geneval --images outputs/geneval_images --out runs/sdxl-external
   ming-eval score geneval --upstream-results geneval_outputs/results.jsonl
   ming-eval score mmstar --predictions outputs/Qwen2-VL-7B/Qwen2-VL-7B_MMStar.xlsx --out runs/qwen2vl-vk
+  ming-eval score ocrbench --predictions logs/qwen2vl/20260101_120000_samples_ocrbench.jsonl --out runs/qwen2vl-lmms
 """
 
 
@@ -34,7 +35,8 @@ def score(
         typer.Option(
             help="Score this VLMEvalKit prediction file ({model}_{dataset}.xlsx/.tsv/.csv) as a run; "
             "needs neither images nor the benchmark TSV (checked against it when present). Also an "
-            "lmms-eval --log_samples file (*_samples_<task>.jsonl; MMStar and MMBench dev; needs the TSV)."
+            "lmms-eval --log_samples file (*_samples_<task>.jsonl: mmstar, mmbench_{en,cn}_dev, "
+            "hallusion_bench_image, ai2d, mmmu_val, mathvista_testmini*, mmvet, ocrbench; needs the TSV)."
         ),
     ] = None,
     out: Annotated[

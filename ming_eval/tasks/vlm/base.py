@@ -539,7 +539,10 @@ class VlmTask(BaseTask):
         if state is None:
             return []
         if state.get("format") == "lmms-eval":
-            return [f"predictions imported from lmms-eval's log {state.get('source')} ({state.get('rows')} samples)"]
+            notes = [f"predictions imported from lmms-eval's log {state.get('source')} ({state.get('rows')} samples)"]
+            if self.opts.split:
+                notes.append(f"only the {self.opts.split} rows of {self.data_file}: the lmms-eval task holds no others")
+            return notes
         if not self.opts.predictions_file:
             return []
         notes = [f"predictions imported from VLMEvalKit's file {state.get('source')} ({state.get('rows')} rows)"]

@@ -34,6 +34,7 @@ from ming_eval.testing.fixtures.vlm import (
     make_mmvet,
     make_ocrbench,
 )
+from tests.cli.test_cli import run_cli
 from tests.tasks.vlm.helpers import load, score
 
 Doc = dict[str, Any]
@@ -411,6 +412,30 @@ def test_a_partial_mmmu_log_is_the_validation_split(tmp_path, monkeypatch):
     result = _import(tmp_path / "c", "mmmu_dev_val", _rewrite(full, valid[1:]), options, allow_incomplete=True)
     assert result["mmmu_dev_val"].counts["n"] == 3
     assert result["mmmu_dev_val"].not_comparable_because
+    assert any("only the validation rows of MMMU_DEV_VAL.tsv" in n for n in result["mmmu_dev_val"].notes)
+
+
+def test_cli_imports_a_log(tmp_path, monkeypatch, capsys):
+    log, _, options = _log(tmp_path, "ocrbench", monkeypatch=monkeypatch)
+    out = tmp_path / "run"
+    args = [
+        "score",
+        "ocrbench",
+        "--predictions",
+        str(log),
+        "--out",
+        str(out),
+        "-o",
+        f"ocrbench.data_md5={options['data_md5']}",
+    ]
+    code, text = run_cli(args, capsys)
+    assert code == 0, text
+    assert "imported 6 predictions" in text
+    bad = _rewrite(log, [*_lines(log), _lines(log)[0]])
+    code, text = run_cli([*args[:3], str(bad), "--out", str(tmp_path / "run2"), *args[6:]], capsys)
+    assert code != 0
+    assert "line 7: doc_id 5 appears again (first at line 1)" in text
+    assert "Traceback" not in text
 
 
 def test_mmvet_ids_name_a_tsv_indexed_by_number(tmp_path, monkeypatch):
