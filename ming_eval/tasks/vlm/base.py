@@ -472,8 +472,13 @@ class VlmTask(BaseTask):
         digest = sha256_of(source)
         old = read_import_state(store.dir, hint=_REIMPORT)
         if old is not None and old.get("sha256") != digest:
+            what = (
+                f"{source} as it was before (it changed since)"
+                if old.get("source") == str(source.resolve())
+                else f"another imported file ({old.get('source')})"
+            )
             raise DataError(
-                f"{store.dir} already holds scores of another imported file ({old.get('source')})",
+                f"{store.dir} already holds scores of {what}",
                 hint="pass a new --out directory (the existing scores are left untouched)",
             )
         store.dir.mkdir(parents=True, exist_ok=True)

@@ -436,6 +436,15 @@ def test_cli_imports_a_log(tmp_path, monkeypatch, capsys):
     assert code != 0
     assert "line 7: doc_id 5 appears again (first at line 1)" in text
     assert "Traceback" not in text
+    # the log changed since its import: importing it again into the same run is refused, the scores kept
+    other = json.loads(_lines(log)[0])
+    other["filtered_resps"] = "something else"
+    log.write_text("\n".join([json.dumps(other), *_lines(log)[1:]]) + "\n", encoding="utf-8")
+    code, text = run_cli(args, capsys)
+    assert code != 0
+    assert "already holds scores of" in text and "as it was before (it changed since)" in text
+    stored = RunStore(out).task("ocrbench").read_predictions()
+    assert "something else" not in {p.output for p in stored.values()}
 
 
 def test_mmvet_ids_name_a_tsv_indexed_by_number(tmp_path, monkeypatch):
