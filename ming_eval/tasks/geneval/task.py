@@ -21,7 +21,7 @@ from ming_eval.core.results import Prediction, SampleScore, Status, TaskResult
 from ming_eval.core.sample import Capability, GenerateRequest, Sample
 from ming_eval.core.statistic import MeanOfMeans, Statistic
 from ming_eval.core.task import BaseTask, Scorer, TaskContext
-from ming_eval.data.files import file_digest
+from ming_eval.data.files import DataFiles, file_digest
 from ming_eval.errors import CardError, DataError
 from ming_eval.store.imports import IMPORT_STATE, check_earlier_import, read_import_state
 from ming_eval.store.jsonl import write_json_atomic
@@ -128,6 +128,28 @@ class GenEvalTask(BaseTask):
     def data_files(self) -> list[DataFile]:
         # a custom prompt set needs nothing downloaded; a rewritten one is checked against the original
         return [] if self.opts.prompt_set == "custom" else list(self.card.data)
+
+    def prefetch(self, data: DataFiles) -> list[str]:
+        """The detector's and CLIP's weights, into the cache the scorer reads them from."""
+        from ming_eval.tasks.geneval.clip_weights import clip_weights_file
+
+        lines = []
+        detector = self.opts.detector
+        if detector.weights is None:
+            from ming_eval.tasks.geneval.detectors.weights import (
+                GENEVAL_MMDET3,
+                default_converted_weights,
+                fetch_checkpoint,
+            )
+
+            if detector.backend == "mmdet":
+                lines.append(f"detector checkpoint (mmdet 3.x) -> {fetch_checkpoint(GENEVAL_MMDET3)}")
+            else:
+                lines.append(f"detector weights (converted from GenEval's checkpoint) -> {default_converted_weights()}")
+        clip = clip_weights_file(self.opts.clip_model, self.opts.clip_pretrained)
+        if clip is not None:
+            lines.append(f"CLIP {self.opts.clip_model} ({self.opts.clip_pretrained}) -> {clip}")
+        return lines
 
     def data_search_dirs(self) -> list[Path]:
         from ming_eval.data.files import cache_root
