@@ -78,7 +78,7 @@ def _hf_cache_copy(weights: HubWeights) -> Path | None:
     return Path(found) if isinstance(found, str) and Path(found).is_file() else None
 
 
-def _check_whole(path: Path, weights: HubWeights) -> None:
+def _check_whole(path: Path) -> None:
     from ming_eval.models.hf_common import check_safetensors
 
     if path.suffix == ".safetensors":
@@ -107,7 +107,7 @@ def clip_weights_file(model_name: str, pretrained: str | None) -> Path | None:
     if not path.is_file():
         elsewhere = _hf_cache_copy(weights)
         if elsewhere is not None:
-            _check_whole(elsewhere, weights)
+            _check_whole(elsewhere)
             return elsewhere
         what = f"the CLIP weights of {model_name} ({pretrained}), {weights.repo_id}/{weights.filename},"
         if offline():
@@ -119,8 +119,22 @@ def clip_weights_file(model_name: str, pretrained: str | None) -> Path | None:
             download(weights.url, path)
         except DataError as exc:
             raise DataError(exc.message, hint=_offline_ways()) from exc
-    _check_whole(path, weights)
+    _check_whole(path)
     return path
+
+
+def find_clip_weights(model_name: str, pretrained: str | None) -> tuple[str, str | None]:
+    """What the colour check loads and where it is on this machine (None: missing), without
+    downloading or checking anything (``ming-eval doctor``)."""
+    if model_name.startswith("local-dir:"):
+        folder = Path(model_name[len("local-dir:") :]).expanduser()
+        return f"CLIP {folder}", str(folder) if folder.is_dir() else None
+    weights = hub_weights(model_name, pretrained)
+    if weights is None:
+        return f"CLIP {model_name} ({pretrained})", "open_clip's own cache (not checked)"
+    path = cached_path(weights)
+    found = path if path.is_file() else _hf_cache_copy(weights)
+    return f"CLIP {model_name} ({pretrained})", None if found is None else str(found)
 
 
 def open_clip_kwargs(model_name: str, pretrained: str | None) -> dict[str, Any]:
