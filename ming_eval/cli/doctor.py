@@ -135,7 +135,8 @@ def doctor(
     judge_timeout: Annotated[float, typer.Option(help="Seconds to wait for the judge endpoint.")] = 5.0,
     check_judge: Annotated[bool, typer.Option("--judge/--no-judge", help="Probe the judge endpoint.")] = True,
 ) -> None:
-    """Report torch, CUDA and GPUs, the optional extras, cache locations and the judge endpoint."""
+    """Report torch, CUDA and GPUs, the optional extras, cache locations, what each task needs that is here
+    or missing (with the command that fetches it), and the judge endpoint."""
     from ming_eval.cli.app import console
     from ming_eval.data.files import CACHE_ENV, cache_root, offline
 
