@@ -74,8 +74,10 @@ def _probe_judge(timeout: float) -> tuple[str, str]:
 
 
 def task_data_presence() -> list[tuple[str, str]]:
-    """(task, what of its data files is on this machine), for every task card; presence only (checksums
-    are `ming-eval data verify`'s), so it stays fast."""
+    """(task or "task: item", what of it is on this machine) for every task card: its data files, its
+    judge prompt sources (the card's optional files), and what else it reads (detector and CLIP
+    weights, graders' checkpoints), each with the command that fetches what is missing. Presence only
+    (checksums are `ming-eval data verify`'s), so it stays fast."""
     from rich.markup import escape
 
     from ming_eval.errors import MingEvalError
@@ -84,8 +86,11 @@ def task_data_presence() -> list[tuple[str, str]]:
 
     rows = []
     for card in sorted(list_task_cards(), key=lambda c: c.name):
+        fetch = f"`ming-eval data download {card.name}`"
         try:
-            files = task_data_files(resolve_task(card.name))
+            task = resolve_task(card.name)
+            files = task_data_files(task)
+            prerequisites = task.prerequisites()
         except MingEvalError as exc:
             rows.append((card.name, f"[yellow]cannot tell[/]: {escape(exc.message)}"))
             continue
@@ -93,16 +98,36 @@ def task_data_presence() -> list[tuple[str, str]]:
         missing = [name for name in required if files.locate(name) is None]
         if not files.specs:
             rows.append((card.name, "no data files"))
+        elif not required:
+            rows.append((card.name, "no data files needed before a run"))
         elif missing:
             rows.append(
                 (
                     card.name,
                     f"[yellow]{len(required) - len(missing)} of {len(required)} present[/]; missing "
-                    f"{escape(', '.join(missing))} (`ming-eval data download {card.name}`)",
+                    f"{escape(', '.join(missing))} ({fetch})",
                 )
             )
         else:
             rows.append((card.name, f"[green]{len(required)} of {len(required)} present[/]"))
+        optional = [name for name, spec in files.specs.items() if not spec.required]
+        if optional:
+            absent = [name for name in optional if files.locate(name) is None]
+            state = f"{len(optional) - len(absent)} of {len(optional)} present"
+            rows.append(
+                (
+                    f"{card.name}: judge prompt sources",
+                    f"[yellow]{state}[/]; missing {escape(', '.join(absent))} ({fetch})"
+                    if absent
+                    else f"[green]{state}[/]",
+                )
+            )
+        for item in prerequisites:
+            label = f"{card.name}: {escape(item.what)}"
+            if item.where is None:
+                rows.append((label, f"[yellow]missing[/] (`{escape(item.fetch)}`)"))
+            else:
+                rows.append((label, f"[green]present[/] ({escape(item.where)})"))
     return rows
 
 
@@ -110,7 +135,8 @@ def doctor(
     judge_timeout: Annotated[float, typer.Option(help="Seconds to wait for the judge endpoint.")] = 5.0,
     check_judge: Annotated[bool, typer.Option("--judge/--no-judge", help="Probe the judge endpoint.")] = True,
 ) -> None:
-    """Report torch, CUDA and GPUs, the optional extras, cache locations and the judge endpoint."""
+    """Report torch, CUDA and GPUs, the optional extras, cache locations, what each task needs that is here
+    or missing (with the command that fetches it), and the judge endpoint."""
     from ming_eval.cli.app import console
     from ming_eval.data.files import CACHE_ENV, cache_root, offline
 

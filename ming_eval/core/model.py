@@ -68,6 +68,23 @@ class BaseModelAdapter:
         return cls(card, options, checkpoint, device)
 
     @classmethod
+    def locate_checkpoint(cls, checkpoint: str, revision: str | None) -> tuple[str | None, str]:
+        """Where ``checkpoint`` (a card's or ``--checkpoint``'s value) is on this machine (None: not
+        here) and the command that fetches it, without loading anything (``ming-eval doctor``). The
+        default: a local path, or a Hugging Face hub id found in the hub's cache."""
+        from pathlib import Path
+
+        if Path(checkpoint).expanduser().exists():
+            return str(Path(checkpoint).expanduser()), ""
+        fetch = f"hf download {checkpoint}" + (f" --revision {revision}" if revision else "")
+        try:
+            from huggingface_hub import snapshot_download
+
+            return str(snapshot_download(checkpoint, revision=revision, local_files_only=True)), fetch
+        except Exception:  # not cached, not a hub id, or no huggingface_hub: either way not here
+            return None, fetch
+
+    @classmethod
     def extras_model(cls, capability: Capability) -> type[BaseModel]:
         """The model of ``protocol.<capability>.extra`` for this adapter."""
         model = cls.ProtocolExtras.get(capability, DEFAULT_EXTRAS[capability])

@@ -121,6 +121,16 @@ class Task(Protocol):
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
+@dataclass(frozen=True)
+class Prerequisite:
+    """One thing a task reads besides its card's data files: ``where`` it is on this machine (None:
+    missing) and the command that ``fetch``es it."""
+
+    what: str
+    where: str | None
+    fetch: str
+
+
 class BaseTask(ABC):
     """Common plumbing: options validated against ``Options``, data files from the card, a
     scoring fingerprint, and the image layout of generation tasks."""
@@ -165,6 +175,19 @@ class BaseTask(ABC):
         """Fetch what the task reads besides its card's data files (a Hugging Face dataset snapshot),
         for ``ming-eval data download``; returns what was fetched, one line each."""
         return []
+
+    def grader_specs(self) -> list[Any]:
+        """The graders (specs for :meth:`GraderService.get`) this task's options name, for ``ming-eval
+        doctor``; empty when the task grades by itself."""
+        return []
+
+    def prerequisites(self) -> list[Prerequisite]:
+        """What the task reads besides its card's data files (weights, its graders' checkpoints), and
+        whether each is on this machine: ``ming-eval doctor``'s view, found without loading anything."""
+        from ming_eval.graders.presence import grader_prerequisite
+
+        found = (grader_prerequisite(spec, f"task {self.name}") for spec in self.grader_specs())
+        return [p for p in found if p is not None]
 
     def data_search_dirs(self) -> list[Path]:
         """Folders to look in for data files before ming-eval's cache (e.g. VLMEvalKit's LMUData)."""

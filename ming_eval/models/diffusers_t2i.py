@@ -109,6 +109,7 @@ def check_diffusers_layout(root: Path, pipeline_class: str | None) -> dict[str, 
                 )
             for idx in folder.glob("*.index*.json"):
                 hf.check_shards(root, idx)
+    hf.check_all_safetensors(root)
     return index
 
 

@@ -175,6 +175,12 @@ def check_parts(root: Path, parts: Sequence[Part], *, layout: str) -> None:
         raise CheckpointError(f"checkpoint {root} is missing {names}", hint=f"expected layout:\n{layout}")
     for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
         check_shards(root, root / index_name)
+    check_all_safetensors(root)
+
+
+def check_all_safetensors(root: Path) -> None:
+    """:func:`check_safetensors` on every ``*.safetensors`` under ``root`` (sub-folders too): the check
+    every checkpoint folder gets before anything loads (transformers, diffusers and our own parts alike)."""
     for weights in sorted(root.rglob("*.safetensors")):
         check_safetensors(weights)
 

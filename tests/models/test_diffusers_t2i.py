@@ -86,6 +86,17 @@ def test_component_without_weights_is_refused(tmp_path):
         load(card, checkpoint=str(folder))
 
 
+def test_truncated_component_weights_are_named_before_loading(tmp_path):
+    card = tiny_cards("sdxl")
+    folder = Path(shutil.copytree(card.checkpoint, tmp_path / "sdxl"))
+    weights = next((folder / "unet").glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:-64])  # a download cut short
+    with pytest.raises(CheckpointError, match="is truncated") as err:
+        load(card, checkpoint=str(folder))
+    assert str(weights) in err.value.message and "\n" not in err.value.message
+    assert "re-download" in (err.value.hint or "")
+
+
 def test_wrong_pipeline_family_is_refused():
     with pytest.raises(CheckpointError, match="holds a SanaPipeline but this card's adapter runs a FluxPipeline"):
         load(tiny_cards("flux.1-dev"), checkpoint=tiny_cards("sana-1600m").checkpoint)

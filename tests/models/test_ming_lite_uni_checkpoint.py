@@ -209,3 +209,15 @@ def test_old_transformers_is_refused_before_any_download(monkeypatch):
     with pytest.raises(CheckpointError, match=r"transformers 5 .*4\.52\.1 is installed"):
         adapter.model  # noqa: B018
     assert fetched == []
+
+
+@pytest.mark.parametrize("part", ["transformer/diffusion_pytorch_model.safetensors", "qwen2_5_vit/model.safetensors"])
+def test_adapter_names_a_truncated_weights_file_before_loading(tmp_path_factory, tmp_path, part):
+    broken = _linked_copy(tiny_checkpoint(tmp_path_factory), tmp_path / "ckpt", drop_file=part)
+    whole = (tiny_checkpoint(tmp_path_factory) / part).read_bytes()
+    (broken / part).write_bytes(whole[: len(whole) - 64])  # a download cut short
+    adapter = MingLiteUni.from_card(tiny_card(broken), device="cpu")
+    with pytest.raises(CheckpointError, match="is truncated") as err:
+        adapter.model  # noqa: B018
+    assert str(broken / part) in err.value.message and "\n" not in err.value.message
+    assert "re-download" in (err.value.hint or "")

@@ -101,6 +101,7 @@ def validate_layout(root: Path) -> None:
             f"Ming-Lite-Uni checkpoint {root} is incomplete:\n{lines}",
             hint=f"download the full inclusionAI/Ming-Lite-Uni snapshot; the expected layout is:\n{EXPECTED_LAYOUT}",
         )
+    hf.check_all_safetensors(root)
 
 
 def _weight_files(folder: Path) -> list[Path]:

@@ -112,6 +112,14 @@ class MPlugAdapter(BaseModelAdapter):
             self.defaults = (cfg.beam_size, cfg.min_length, cfg.max_length)
 
     @classmethod
+    def locate_checkpoint(cls, checkpoint: str, revision: str | None) -> tuple[str | None, str]:
+        """A local path or ModelScope's cache (not the Hugging Face hub's)."""
+        try:
+            return str(resolve_checkpoint(checkpoint)), ""
+        except CheckpointError:
+            return None, f"modelscope download --model {checkpoint} --local_dir DIR (then set the card's checkpoint)"
+
+    @classmethod
     def check_protocol(cls, capability: Capability, protocol: UnderstandProtocol | GenerateProtocol) -> list[str]:
         problems = super().check_protocol(capability, protocol)
         if isinstance(protocol, UnderstandProtocol):

@@ -197,6 +197,9 @@ class DpgBenchTask(BaseTask):
         write_json_atomic(store.dir / IMPORT_STATE, {**state, "missing": list(scan.missing), "unusable": problems})
         return len(files)
 
+    def grader_specs(self) -> list[Any]:
+        return [self.opts.grader]
+
     # -- scoring ---------------------------------------------------------------------------------
     def scoring_fingerprint(self) -> dict[str, Any]:
         fp = super().scoring_fingerprint()

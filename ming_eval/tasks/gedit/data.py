@@ -69,6 +69,24 @@ def snapshot(dataset: str, revision: str, cache_dir: Path, task: str) -> Path:
         ) from exc
 
 
+def local_snapshot(dataset: str, revision: str, cache_dir: Path) -> Path | None:
+    """The dataset's snapshot folder if it is in the cache already (no download); else None."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = snapshot_download(
+            dataset,
+            repo_type="dataset",
+            revision=revision,
+            allow_patterns=["*.parquet"],
+            cache_dir=str(cache_dir / "hub"),
+            local_files_only=True,
+        )
+    except Exception:  # not cached (huggingface_hub raises several kinds for that)
+        return None
+    return Path(folder)
+
+
 def snapshot_commit(folder: Path) -> str | None:
     """The dataset commit a hub snapshot folder holds (huggingface_hub keeps each download under
     ``.../snapshots/<commit sha>``); None for a folder that is not one (option ``parquet_dir``)."""

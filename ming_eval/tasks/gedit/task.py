@@ -33,10 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ming_eval.core.results import JUDGE_UNAVAILABLE, Metric, Prediction, SampleScore, Status, TaskResult
 from ming_eval.core.sample import Capability, EditRequest, ImagePart, ImageRef, Sample, TextPart, UnderstandRequest
 from ming_eval.core.statistic import MeanOfMeans, Statistic
-from ming_eval.core.task import BaseTask, Scorer, TaskContext
+from ming_eval.core.task import BaseTask, Prerequisite, Scorer, TaskContext
 from ming_eval.errors import DataError, MingEvalError
 from ming_eval.graders.base import DecodeSettings, EndpointSpec, Grader, GraderReply, GraderSpec, parse_spec
-from ming_eval.tasks.gedit.data import GROUPS, read_rows, snapshot, snapshot_commit
+from ming_eval.tasks.gedit.data import GROUPS, local_snapshot, read_rows, snapshot, snapshot_commit
 from ming_eval.tasks.gedit.viescore import PROMPTS_SOURCE, Verdict, VieScorePrompts, judge_pair, read_reply
 from ming_eval.tasks.vlm.protocol_source import PythonSource
 
@@ -169,6 +169,19 @@ class GEditTask(BaseTask):
         folder = snapshot(o.dataset, o.revision, data.cache_dir, self.name)
         return [f"{o.dataset}@{o.revision} (commit {snapshot_commit(folder) or 'unknown'}) -> {folder}"]
 
+    def prerequisites(self) -> list[Prerequisite]:
+        from ming_eval.data.files import cache_root
+
+        o = self.opts
+        if o.parquet_dir is not None:
+            where = str(o.parquet_dir) if Path(o.parquet_dir).is_dir() else None
+            dataset = Prerequisite(f"dataset {o.parquet_dir}", where, f"-o {self.name}.parquet_dir=DIR")
+        else:
+            folder = local_snapshot(o.dataset, o.revision, cache_root() / "data" / self.name)
+            where = None if folder is None else str(folder)
+            dataset = Prerequisite(f"dataset {o.dataset}@{o.revision}", where, f"ming-eval data download {self.name}")
+        return [dataset, *super().prerequisites()]
+
     def sample_breakdown(self, sample: Sample) -> dict[str, str]:
         return {"task_type": str(sample.meta["task_type"])}
 
@@ -244,6 +257,9 @@ class GEditTask(BaseTask):
                 f"({ctx.data.cache_dir}) here, or pass --data {PROMPTS_SOURCE}=PATH",
             ) from exc
         return VieScorePrompts.read(PythonSource(path, spec.url or str(path)))
+
+    def grader_specs(self) -> list[Any]:
+        return [] if self.opts.judge is None else [self.opts.judge]
 
     def scorer(self, ctx: TaskContext) -> Scorer:
         o = self.opts

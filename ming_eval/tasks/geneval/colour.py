@@ -99,20 +99,22 @@ class ClipColorClassifier:
         self.device = device
         self.batch_size = max(1, batch_size)
         self.amp = precision == "amp" and device.startswith("cuda")
+        from ming_eval.tasks.geneval.clip_weights import open_clip_kwargs
+
+        weights = open_clip_kwargs(model_name, pretrained)  # the cached copy, or an error saying how to get one
         try:
             model, _, preprocess = open_clip.create_model_and_transforms(
                 model_name,
-                pretrained=pretrained,
                 device=device,
                 force_quick_gelu=_quick_gelu_for(model_name, pretrained),
+                **weights,
             )
         except Exception as exc:
             raise MingEvalError(
                 f"cannot load the colour classifier {model_name} ({pretrained or 'no pretrained tag'}): "
                 f"{type(exc).__name__}: {exc}",
-                hint="with internet, the weights download into the Hugging Face cache on first use; for an "
-                "offline machine, run the command once where the hub is reachable and copy the cache "
-                "(HF_HOME), or pass -o geneval.clip_model=local-dir:/path/to/open_clip_folder",
+                hint="for an offline machine, run `ming-eval data download geneval` where the hub is reachable and "
+                "copy the cache (MING_EVAL_CACHE), or pass -o geneval.clip_model=local-dir:/path/to/open_clip_folder",
             ) from exc
         model.eval()
         self.model: Any = model

@@ -20,8 +20,8 @@ from ming_eval.cards.schema import DataFile, TaskCard
 from ming_eval.core.results import Prediction, SampleScore, Status, TaskResult
 from ming_eval.core.sample import Capability, GenerateRequest, Sample
 from ming_eval.core.statistic import MeanOfMeans, Statistic
-from ming_eval.core.task import BaseTask, Scorer, TaskContext
-from ming_eval.data.files import file_digest
+from ming_eval.core.task import BaseTask, Prerequisite, Scorer, TaskContext
+from ming_eval.data.files import DataFiles, file_digest
 from ming_eval.errors import CardError, DataError
 from ming_eval.store.imports import IMPORT_STATE, check_earlier_import, read_import_state
 from ming_eval.store.jsonl import write_json_atomic
@@ -128,6 +128,48 @@ class GenEvalTask(BaseTask):
     def data_files(self) -> list[DataFile]:
         # a custom prompt set needs nothing downloaded; a rewritten one is checked against the original
         return [] if self.opts.prompt_set == "custom" else list(self.card.data)
+
+    def prefetch(self, data: DataFiles) -> list[str]:
+        """The detector's and CLIP's weights, into the cache the scorer reads them from."""
+        from ming_eval.tasks.geneval.clip_weights import clip_weights_file
+
+        lines = []
+        detector = self.opts.detector
+        if detector.weights is None:
+            from ming_eval.tasks.geneval.detectors.weights import (
+                GENEVAL_MMDET3,
+                default_converted_weights,
+                fetch_checkpoint,
+            )
+
+            if detector.backend == "mmdet":
+                lines.append(f"detector checkpoint (mmdet 3.x) -> {fetch_checkpoint(GENEVAL_MMDET3)}")
+            else:
+                lines.append(f"detector weights (converted from GenEval's checkpoint) -> {default_converted_weights()}")
+        clip = clip_weights_file(self.opts.clip_model, self.opts.clip_pretrained)
+        if clip is not None:
+            lines.append(f"CLIP {self.opts.clip_model} ({self.opts.clip_pretrained}) -> {clip}")
+        return lines
+
+    def prerequisites(self) -> list[Prerequisite]:
+        from ming_eval.tasks.geneval.clip_weights import find_clip_weights
+        from ming_eval.tasks.geneval.detectors.weights import CONVERTED_NAME, GENEVAL_MMDET3, detector_cache
+
+        fetch = f"ming-eval data download {self.name}"
+        detector = self.opts.detector
+        if detector.weights is not None:  # the user's own file: nothing to download
+            path = Path(detector.weights).expanduser()
+            what, fetch_detector = f"detector weights {path}", f"-o {self.name}.detector.weights=PATH"
+        else:
+            path = detector_cache() / (GENEVAL_MMDET3.filename if detector.backend == "mmdet" else CONVERTED_NAME)
+            what, fetch_detector = f"detector weights ({detector.backend})", fetch
+        found = path.is_file()
+        clip_what, clip = find_clip_weights(self.opts.clip_model, self.opts.clip_pretrained)
+        return [
+            Prerequisite(what, str(path) if found else None, fetch_detector),
+            Prerequisite(clip_what, clip, fetch),
+            *super().prerequisites(),
+        ]
 
     def data_search_dirs(self) -> list[Path]:
         from ming_eval.data.files import cache_root

@@ -242,6 +242,9 @@ class WiseTask(BaseTask):
             spec = spec.model_copy(update={"system_content": "parts"})
         return spec
 
+    def grader_specs(self) -> list[Any]:
+        return [] if self.opts.judge is None else [self.opts.judge]
+
     def scoring_fingerprint(self) -> dict[str, Any]:
         fp = super().scoring_fingerprint()
         options = dict(fp["options"])

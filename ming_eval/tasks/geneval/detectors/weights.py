@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ming_eval.data.files import cache_root, cached_digest, download, offline
+from ming_eval.data.files import CACHE_ENV, cache_root, cached_digest, download, offline
 from ming_eval.errors import ChecksumError, DataError, MingEvalError
 from ming_eval.tasks.geneval.detectors.config import SWIN_S
 
@@ -56,12 +56,23 @@ def fetch_checkpoint(ckpt: PublishedCheckpoint, folder: Path | None = None) -> P
         if offline():
             raise DataError(
                 f"GenEval's detector checkpoint is not cached at {path}, and offline mode is on",
-                hint=f"on a machine with internet run `ming-eval geneval download-detector` and copy {folder} "
-                f"here (or download {ckpt.url} into that folder), or set MING_EVAL_CACHE",
+                hint=_offline_ways(ckpt, folder),
             )
-        download(ckpt.url, path)
+        try:
+            download(ckpt.url, path)
+        except DataError as exc:
+            raise DataError(exc.message, hint=_offline_ways(ckpt, folder)) from exc
     verify_prefix(path, ckpt)
     return path
+
+
+def _offline_ways(ckpt: PublishedCheckpoint, folder: Path) -> str:
+    return (
+        f"on a machine with internet run `ming-eval data download geneval` (or `ming-eval geneval download-detector`) "
+        f"and copy {folder} here (or download {ckpt.url} into that folder), or set {CACHE_ENV} to a shared cache; "
+        "or pass converted weights with -o geneval.detector.weights=PATH"
+        + ("" if offline() else "; set MING_EVAL_OFFLINE=1 to stop at once instead of trying the network")
+    )
 
 
 def verify_prefix(path: Path, ckpt: PublishedCheckpoint) -> str:
