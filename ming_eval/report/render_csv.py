@@ -25,6 +25,7 @@ FIELDS = (
     "sources",
     "comparable",
     "judge",
+    "scale",
 )
 
 
@@ -60,6 +61,7 @@ def render(tables: Sequence[ReportTable]) -> str:
                         "verified": int(cell.verified),
                         "key": row.key,
                         "sources": "; ".join(row.sources),
+                        "scale": f"{table.spec.scale:g}",
                     }
                 )
     return buf.getvalue()

@@ -144,13 +144,13 @@ def test_latex_escapes_special_characters():
 def test_csv(table):
     lines = render_csv.render([table]).splitlines()
     assert lines[0] == (
-        "table,group,row,kind,rewritten,column,value,ci_low,ci_high,n,best,verified,key,sources,comparable,judge"
+        "table,group,row,kind,rewritten,column,value,ci_low,ci_high,n,best,verified,key,sources,comparable,judge,scale"
     )
     assert lines[5] == (
         "geneval,Rewritten prompts †,BAGEL†,baseline,1,counting,0.84,,,,1,0,x/bagel,"
-        "README @ 056b5fd; quote (not verified),1,"
+        "README @ 056b5fd; quote (not verified),1,,1"
     )
-    assert lines[7] == "geneval,Ours,Ming_v2 @ step-10,ours,0,counting,0.5312,0.4,0.66,80,0,1,runs/m,runs/m,1,"
+    assert lines[7] == "geneval,Ours,Ming_v2 @ step-10,ours,0,counting,0.5312,0.4,0.66,80,0,1,runs/m,runs/m,1,,1"
     assert len(lines) == 9
 
 
@@ -172,7 +172,7 @@ def test_judged_table_shows_each_rows_judge_in_every_format(table):
     assert r"\begin{tabular}{llcc}" in latex and r"Model & Judge & Counting & Overall \\" in latex
     assert r"SDXL & GPT-4.1 (unverified) & 0.39 & 0.55 \\" in latex
     csv_lines = render_csv.render([judged]).splitlines()
-    assert csv_lines[1].startswith("geneval,Gen. Only,SDXL,") and csv_lines[1].endswith(",GPT-4.1 (unverified)")
+    assert csv_lines[1].startswith("geneval,Gen. Only,SDXL,") and csv_lines[1].endswith(",GPT-4.1 (unverified),1")
     html = render_html([judged], [], HtmlOptions())
     assert "<th>Judge</th>" in html and "<td>endpoint:gpt-4.1@api.openai.com</td>" in html
     console = Console(width=200, record=True)

@@ -1,0 +1,96 @@
+"""What `ming-eval report` shows a reader: no finished task left out, our rows never taken for a
+published one, sources as links, and a JSON document for scripts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+
+from ming_eval.cli.app import main
+from tests.report.helpers import TaskData, geneval_data, model_block, understanding_scores, write_run
+
+FORMATS = ("table", "md", "html", "latex", "csv")
+
+
+def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of one command, as a script would see them."""
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return int(exc.value.code or 0), out.out, out.err
+
+
+@pytest.fixture()
+def half_summary_run(tmp_path):
+    """OCRBench and one language of MMBench v1.1: both feed a summary of the understanding layout,
+    which shows nothing for them alone."""
+    return write_run(
+        tmp_path / "half",
+        {
+            "ocrbench": TaskData(understanding_scores(40, 0.75, 1)),
+            "mmbench_test_en_v11": TaskData(understanding_scores(40, 0.5, 2)),
+        },
+    )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_tasks_no_table_shows_get_a_generic_table_with_their_scale(half_summary_run, fmt, capsys):
+    code, out, err = cli(["report", str(half_summary_run), "-f", fmt, "-b", "paper"], capsys)
+    assert code == 0, err
+    ocr = sum(understanding_scores(40, 0.75, 1)) / 40 * 100
+    mmb = sum(understanding_scores(40, 0.5, 2)) / 40 * 100
+    if fmt == "csv":
+        shown = {r["column"]: (float(r["value"]), r["scale"]) for r in csv.DictReader(io.StringIO(out))}
+        assert shown == {"ocrbench": (ocr, "100"), "mmbench_test_en_v11": (mmb, "100")}
+        return
+    assert f"{ocr:.1f}" in out and f"{mmb:.1f}" in out
+    assert "ocrbench" in out and "mmbench_test_en_v11" in out.replace(r"\_", "_")
+    assert "0-100" in out  # the scale the values are on
+
+
+@pytest.fixture()
+def namesake_run(tmp_path):
+    """A user's run whose model is called like a published row (Janus-Pro-7B, Table 4 of its report)."""
+    block = model_block(name="janus-pro-7b")
+    block["card"]["paper_name"] = "Janus-Pro-7B"
+    return write_run(tmp_path / "runs" / "jp", {"geneval": geneval_data(3)}, model=block)
+
+
+def _label_cells(fmt: str, out: str) -> list[str]:
+    """Every row label a reader sees in the format's table body that names Janus-Pro-7B."""
+    if fmt == "csv":
+        return sorted({r["row"] for r in csv.DictReader(io.StringIO(out)) if "Janus-Pro-7B" in r["row"]})
+    if fmt == "html":
+        return sorted(set(re.findall(r"<td>(Janus-Pro-7B[^<]*)</td>", out)))
+    if fmt == "latex":
+        return sorted({m.strip() for m in re.findall(r"^(?:\\textbf\{)?(Janus-Pro-7B[^&}]*)", out, re.M)})
+    if fmt == "md":
+        return sorted({m.strip() for m in re.findall(r"\| \**(Janus-Pro-7B[^|*]*)\**\s*\|", out)})
+    return sorted({m.strip() for m in re.findall(r"│ (Janus-Pro-7B[^│]*)│", out)})
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_our_row_never_takes_a_published_rows_name(namesake_run, fmt, capsys):
+    code, out, err = cli(["report", str(namesake_run), "-f", fmt, "-b", "janus-pro", "-t", "geneval"], capsys)
+    assert code == 0, err
+    labels = _label_cells(fmt, out)
+    # the published row and ours, apart; ours says which run it is
+    assert len(labels) == 2, labels
+    published, ours = sorted(labels, key=len)
+    assert published == "Janus-Pro-7B"
+    assert "this run" in ours and str(namesake_run).replace("_", r"\_" if fmt == "latex" else "_") in ours
+    if fmt != "csv":  # the published numbers are still there, unchanged (0.80 overall, 0.79 position)
+        assert "0.80" in out and "0.79" in out
+
+
+def test_our_namesake_row_in_csv_is_ours_and_the_published_one_is_kept(namesake_run, capsys):
+    code, out, err = cli(["report", str(namesake_run), "-f", "csv", "-b", "janus-pro", "-t", "geneval"], capsys)
+    assert code == 0, err
+    rows = [r for r in csv.DictReader(io.StringIO(out)) if r["column"] == "overall" and "Janus-Pro-7B" in r["row"]]
+    by_kind = {r["kind"]: r for r in rows}
+    assert len(rows) == 2 and by_kind["baseline"]["row"] == "Janus-Pro-7B" and by_kind["baseline"]["value"] == "0.8"
+    assert by_kind["ours"]["row"].startswith("Janus-Pro-7B (this run: ")
