@@ -51,7 +51,7 @@ def _list_baselines() -> None:
                 b.table,
                 "†" if b.rewritten else "",
                 f"{verified}/{len(b.values)}",
-                b.sources()[0] if b.sources() else "",
+                b.sources()[0].plain() if b.sources() else "",
             )
     print_whole(console, table)
     console.print("sets: paper (= ming-lite-uni), all, none, " + ", ".join(catalog.sets), highlight=False)

@@ -25,7 +25,7 @@ from ming_eval.core.results import Metric, TaskResult
 from ming_eval.core.summaries import Summary
 from ming_eval.errors import CardError
 from ming_eval.registry import summary_catalog
-from ming_eval.report.baselines import Baseline
+from ming_eval.report.baselines import Baseline, Link
 from ming_eval.report.data import load_yaml_model, reports_root
 from ming_eval.report.runs import ReportRun
 
@@ -148,7 +148,7 @@ class Row:
     #: samples, a custom prompt set): shown, but never marked best against published rows
     comparable: bool = True
     key: str = ""
-    sources: list[str] = field(default_factory=list)
+    sources: list[Link] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     #: the judge behind the row's numbers ("" when unknown or none; shown in judged tables)
     judge: str = ""
@@ -278,7 +278,7 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
                     rewritten=rewritten,
                     comparable=comparable,
                     key=str(run.path),
-                    sources=[str(run.path)],
+                    sources=[Link(str(run.path))],
                     notes=run_notes(run, used),
                     judge=_judge_text({t: results[t] for t in used if t in results}),
                 )
@@ -316,7 +316,6 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
             rewritten=b.rewritten,
             key=b.key,
             sources=b.sources(),
-            notes=[b.note] if b.note else [],
             judge=b.judge,
         )
         seen[ident] = row
@@ -423,7 +422,7 @@ def other_tasks_tables(runs: Sequence[ReportRun], tables: Sequence[ReportTable])
                     cells,
                     comparable=comparable,
                     key=str(run.path),
-                    sources=[str(run.path)],
+                    sources=[Link(str(run.path))],
                     notes=run_notes(run, set(tasks)),
                     judge=_judge_text({t: run.results[t] for t in tasks}),
                 )

@@ -94,3 +94,57 @@ def test_our_namesake_row_in_csv_is_ours_and_the_published_one_is_kept(namesake_
     by_kind = {r["kind"]: r for r in rows}
     assert len(rows) == 2 and by_kind["baseline"]["row"] == "Janus-Pro-7B" and by_kind["baseline"]["value"] == "0.8"
     assert by_kind["ours"]["row"].startswith("Janus-Pro-7B (this run: ")
+
+
+# -- footnotes: sources, as links -------------------------------------------------------------
+JANUS_PRO = "https://arxiv.org/abs/2501.17811"
+JANUS_PRO_TITLE = "Janus-Pro: Unified Multimodal Understanding and Generation with Data and Model Scaling"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "cited"),
+    [
+        ("html", f'Source: <a href="{JANUS_PRO}">{JANUS_PRO_TITLE} (arXiv:2501.17811), Table 4'),
+        ("md", f"Source: [{JANUS_PRO_TITLE} (arXiv:2501.17811), Table 4"),
+        ("latex", f"% Source: {JANUS_PRO_TITLE} (arXiv:2501.17811), Table 4"),
+    ],
+)
+def test_footnotes_cite_each_papers_title_and_link(namesake_run, fmt, cited, capsys):
+    code, out, err = cli(["report", str(namesake_run), "-f", fmt, "-b", "janus-pro", "-t", "geneval"], capsys)
+    assert code == 0, err
+    line = next(line for line in out.splitlines() if cited in line)
+    assert (f"]({JANUS_PRO})" if fmt == "md" else JANUS_PRO) in line
+    assert "Janus-Pro-7B" in line and "SDXL" in line  # the rows it is the source of
+
+
+@pytest.mark.parametrize("fmt", ["table", "md", "html", "latex"])
+def test_footnotes_carry_no_working_notes(namesake_run, fmt, capsys):
+    code, out, err = cli(
+        ["report", str(namesake_run), "-f", fmt, "-b", "all", "-t", "geneval", "--sources"]
+        if fmt == "table"
+        else ["report", str(namesake_run), "-f", fmt, "-b", "all", "-t", "geneval"],
+        capsys,
+    )
+    assert code == 0, err
+    text = " ".join(out.split())
+    # how a number was transcribed belongs in the baselines file, not under a table
+    for working_note in ("not read here", "docs/reference", "lists these values as", "the dagger is from"):
+        assert working_note not in text
+    assert "Source: " in text and "Emerging Properties in Unified Multimodal Pretraining (arXiv:2505.14683)" in text
+
+
+def test_every_shipped_paper_source_has_a_title_and_a_link():
+    from ming_eval.report.baselines import load_catalog
+
+    papers = {
+        c.source
+        for entries in load_catalog().sets.values()
+        for b in entries
+        for cs in b.citations.values()
+        for c in cs
+        if c.source.kind == "paper"
+    }
+    assert papers
+    for source in papers:
+        link = source.link()
+        assert source.title and source.title in link.text and link.url and link.url.startswith("https://"), source
