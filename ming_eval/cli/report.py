@@ -15,6 +15,7 @@ EXAMPLES = """
   ming-eval report runs/ming-lite-uni runs/ming-step2000 --format md --ci
   ming-eval report runs/ming-lite-uni --format latex --baselines paper,bagel --out tables.tex
   ming-eval report runs/ming-lite-uni --format html --out report/index.html
+  ming-eval report runs/ming-lite-uni --format json | jq '.rows[] | select(.kind == "ours")'
   ming-eval report --list-baselines
 """
 
@@ -25,6 +26,7 @@ class ReportFormat(str, Enum):
     html = "html"
     latex = "latex"
     csv = "csv"
+    json = "json"
 
 
 def register(app: typer.Typer) -> None:
@@ -122,6 +124,10 @@ def report(
         text = render_latex.render(tables, with_ci=ci)
     elif fmt is ReportFormat.csv:
         text = render_csv.render(tables)
+    elif fmt is ReportFormat.json:
+        from ming_eval.report.render_json import render_report
+
+        text = render_report(tables, loaded)
     else:
         from ming_eval.report.render_html import HtmlOptions
         from ming_eval.report.render_html import render as render_html

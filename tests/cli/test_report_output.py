@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 
 import pytest
@@ -148,3 +149,76 @@ def test_every_shipped_paper_source_has_a_title_and_a_link():
     for source in papers:
         link = source.link()
         assert source.title and source.title in link.text and link.url and link.url.startswith("https://"), source
+
+
+# -- --format json ----------------------------------------------------------------------------
+REASON = "option judge='gpt-4o', not the protocol's 'gpt-4o-mini'"
+
+
+def _mark_not_comparable(run_dir, task: str) -> None:
+    from ming_eval.report.runs import open_run
+
+    result = open_run(run_dir).results[task]
+    result.mark_not_comparable(REASON)
+    (run_dir / task / "results.json").write_text(json.dumps(result.to_dict()))
+
+
+def test_report_json_rows_for_scripts(namesake_run, half_summary_run, capsys):
+    from ming_eval.report.runs import open_run
+
+    _mark_not_comparable(half_summary_run, "ocrbench")
+    code, out, err = cli(["report", str(namesake_run), str(half_summary_run), "-f", "json", "-b", "janus-pro"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["schema"] == "ming-eval-report/1"
+    rows = {(r["model"], r["column"]): r for r in doc["rows"]}
+    # the published row, with its source and link, apart from ours
+    published = rows[("Janus-Pro-7B", "overall")]
+    assert published["kind"] == "baseline" and published["value"] == 0.8 and published["scale"] == 1
+    assert published["urls"] == ["https://arxiv.org/abs/2501.17811"] and published["interval"] is None
+    ours = next(r for r in doc["rows"] if r["kind"] == "ours" and r["column"] == "overall" and r["task"] == "geneval")
+    stored = open_run(namesake_run).results["geneval"].metrics["overall"]
+    assert ours["model"] == f"Janus-Pro-7B (this run: {namesake_run})" and ours["run"] == str(namesake_run)
+    assert ours["value"] == pytest.approx(stored.value) and ours["comparable"] is True
+    assert ours["interval"]["low"] == pytest.approx(stored.ci_low) and ours["n"] == stored.n
+    # a task no layout shows, on its own scale, and not comparable with the reason
+    ocr = next(r for r in doc["rows"] if r["task"] == "ocrbench")
+    assert ocr["scale"] == 100 and ocr["value"] == pytest.approx(
+        open_run(half_summary_run).results["ocrbench"].primary_metric.value
+    )
+    assert ocr["comparable"] is False and ocr["not_comparable_because"] == [f"ocrbench: {REASON}"]
+    assert any(s["url"] == "https://arxiv.org/abs/2501.17811" for t in doc["tables"] for s in t["sources"])
+
+
+def test_leaderboard_json_rows_for_scripts(namesake_run, tmp_path, capsys):
+    limited = write_run(tmp_path / "runs" / "small", {"mmstar": TaskData([1.0, 0.0, 1.0, 1.0])}, limit=4)
+    _mark_not_comparable(limited, "mmstar")
+    code, out, err = cli(["leaderboard", str(tmp_path / "runs"), "-f", "json", "--sort", "geneval"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["schema"] == "ming-eval-leaderboard/1" and doc["skipped"] == []
+    by_run = {(r["run"], r["task"]): r for r in doc["rows"]}
+    mmstar = by_run[("small", "mmstar")]
+    assert mmstar["value"] == pytest.approx(75.0) and mmstar["scale"] == 100 and mmstar["metric"] == "overall"
+    assert mmstar["comparable"] is False and mmstar["not_comparable_because"] == [f"mmstar: {REASON}"]
+    geneval = by_run[("jp", "geneval")]
+    assert geneval["comparable"] is True and geneval["scale"] == 1 and geneval["path"] == str(namesake_run)
+    assert geneval["interval"]["low"] <= geneval["value"] <= geneval["interval"]["high"]
+
+
+def test_compare_json_rows_for_scripts(tmp_path, capsys):
+    base = understanding_scores(300, 0.7, 1)
+    new = list(base)
+    for i in [i for i, v in enumerate(base) if v == 1.0][:30]:
+        new[i] = 0.0
+    a = write_run(tmp_path / "base", {"mmstar": TaskData(base), "ai2d_test": TaskData(base)})
+    b = write_run(tmp_path / "new", {"mmstar": TaskData(new), "ai2d_test": TaskData(base)})
+    code, out, err = cli(["compare", str(a), str(b), "-f", "json", "--fail-on-regression"], capsys)
+    assert code == 1, err  # the exit code of every format
+    doc = json.loads(out)
+    assert doc["schema"] == "ming-eval-compare/1" and doc["regressions"] == ["mmstar"]
+    assert doc["base"]["run"] == str(a) and doc["new"]["run"] == str(b)
+    mmstar = next(r for r in doc["rows"] if r["task"] == "mmstar" and r["category"] is None)
+    assert mmstar["delta"] == pytest.approx(-10.0) and mmstar["scale"] == 100 and mmstar["regression"] is True
+    assert mmstar["interval"]["low"] < mmstar["delta"] < mmstar["interval"]["high"] < 0
+    assert mmstar["value_base"] == pytest.approx(sum(base) / 3) and mmstar["comparable"] is True
