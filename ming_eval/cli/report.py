@@ -76,7 +76,9 @@ def report(
     label: Annotated[
         list[str] | None, typer.Option("--label", "-l", help="Row label of each run, in order (repeatable).")
     ] = None,
-    sources: Annotated[bool, typer.Option(help="Terminal format: list each baseline's sources.")] = False,
+    sources: Annotated[
+        bool, typer.Option(help="Terminal format: list the sources of the published rows under each table.")
+    ] = True,
     grids: Annotated[
         bool, typer.Option(help="HTML with --out: write thumbnail grids for prompts that have no grid.png.")
     ] = True,
