@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ming_eval.core.results import Metric, TaskResult
 from ming_eval.core.summaries import Summary
-from ming_eval.errors import CardError
+from ming_eval.errors import CardError, UnknownNameError
 from ming_eval.registry import summary_catalog
 from ming_eval.report.baselines import Baseline, Link
 from ming_eval.report.data import load_yaml_model, reports_root
@@ -32,6 +32,8 @@ from ming_eval.report.runs import ReportRun
 OURS = "ours"
 BASELINE = "baseline"
 OURS_GROUP = "Ours"
+#: the name of the generic tables of tasks no layout shows (``--table other``)
+OTHER_TABLE = "other"
 REWRITTEN_GROUP = "Rewritten prompts †"
 
 
@@ -396,7 +398,7 @@ def other_tasks_tables(runs: Sequence[ReportRun], tables: Sequence[ReportTable])
         ]
         spec = TableSpec(
             format="ming-eval-table/1",
-            name="other",
+            name=OTHER_TABLE,
             title=f"Other tasks ({scale_text(scale)})",
             scale=scale,
             digits=1 if scale >= 100 else 2,
@@ -462,6 +464,9 @@ def build_report_tables(
     label is a published row's name is relabelled first (:func:`label_apart_from_baselines`).
     """
     specs = list(specs if specs is not None else load_table_specs())
+    for name in only or ():
+        if name not in {s.name for s in specs} | {OTHER_TABLE}:
+            raise UnknownNameError("table", name, [*(s.name for s in specs), OTHER_TABLE])
     label_apart_from_baselines(runs, baselines)
     tables: list[ReportTable] = []
     for spec in specs:

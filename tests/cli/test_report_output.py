@@ -222,3 +222,11 @@ def test_compare_json_rows_for_scripts(tmp_path, capsys):
     assert mmstar["delta"] == pytest.approx(-10.0) and mmstar["scale"] == 100 and mmstar["regression"] is True
     assert mmstar["interval"]["low"] < mmstar["delta"] < mmstar["interval"]["high"] < 0
     assert mmstar["value_base"] == pytest.approx(sum(base) / 3) and mmstar["comparable"] is True
+
+
+def test_an_unknown_table_name_is_an_error_with_a_suggestion(half_summary_run, capsys):
+    code, out, err = cli(["report", str(half_summary_run), "-t", "genevl"], capsys)
+    assert code == 2 and out == ""
+    assert "unknown table 'genevl'" in err and "did you mean 'geneval'" in err
+    code, out, err = cli(["report", str(half_summary_run), "-t", "other", "-f", "md"], capsys)
+    assert code == 0 and "### Other tasks (0-100)" in out, err
