@@ -118,8 +118,6 @@ class Cell:
     confidence: float | None = None
     #: the tasks of the run whose results the value shows (empty for a published value)
     tasks: tuple[str, ...] = ()
-    #: the scale the value is shown on (100: percentages, 1: fractions), as its table's
-    scale: float = 1.0
 
     @property
     def empty(self) -> bool:
@@ -186,7 +184,7 @@ def _rescaled(m: Metric, scale: float, source: str, tasks: Sequence[str]) -> Cel
     factor = scale / (m.scale or 1.0)
     lo = None if m.ci_low is None else m.ci_low * factor
     hi = None if m.ci_high is None else m.ci_high * factor
-    return Cell(m.value * factor, lo, hi, m.n, source=source, confidence=m.confidence, tasks=tuple(tasks), scale=scale)
+    return Cell(m.value * factor, lo, hi, m.n, source=source, confidence=m.confidence, tasks=tuple(tasks))
 
 
 def find_metric(result: TaskResult, name: str) -> Metric | None:
@@ -304,9 +302,7 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
             continue
         cells = {
             c.key: (
-                Cell(b.values[c.key], verified=b.verified(c.key), source=b.key, scale=spec.scale)
-                if c.key in b.values
-                else Cell(None)
+                Cell(b.values[c.key], verified=b.verified(c.key), source=b.key) if c.key in b.values else Cell(None)
             )
             for c in spec.columns
         }
@@ -431,8 +427,8 @@ def other_tasks_tables(runs: Sequence[ReportRun], tables: Sequence[ReportTable])
             )
         _mark_best(spec, rows)
         note = (
-            f"Tasks no table layout shows: each task's primary metric as the run stores it, on a 0-{scale:g} scale "
-            "(no published baselines)."
+            "Tasks no table layout shows: each task's primary metric as the run stores it, "
+            f"on a {scale_text(scale)} scale (no published baselines)."
         )
         out.append(ReportTable(spec, rows, [note]))
     return out
@@ -445,7 +441,7 @@ def _normal(name: str) -> str:
 def label_apart_from_baselines(runs: Sequence[ReportRun], baselines: Sequence[Baseline]) -> None:
     """Relabel each run whose label is a published row's name ("Janus-Pro-7B (this run: runs/jp)"),
     so that no format can show our row as, or merge it with, the published one."""
-    published = {_normal(b.model) for b in baselines} | {_normal(b.label) for b in baselines}
+    published = {_normal(b.model) for b in baselines}  # "†" and case do not tell names apart
     for run in runs:
         if _normal(run.label) in published:
             run.label = f"{run.label} (this run: {run.path})"
