@@ -14,6 +14,7 @@ value of each column is marked, separately among original-prompt rows and rewrit
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -271,7 +272,8 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
             comparable = all(results[t].comparable for t in used if t in results)
             ours.append(
                 Row(
-                    run.label + ("†" if rewritten else "") + ("" if comparable else NOT_COMPARABLE_MARK),
+                    (_rewritten_label(run.label) if rewritten else run.label)
+                    + ("" if comparable else NOT_COMPARABLE_MARK),
                     OURS,
                     OURS_GROUP,
                     cells,
@@ -434,17 +436,29 @@ def other_tasks_tables(runs: Sequence[ReportRun], tables: Sequence[ReportTable])
     return out
 
 
+#: what tells a run labelled like a published row from it: "Janus-Pro-7B (this run: runs/jp)"
+THIS_RUN = " (this run: "
+
+
+def _rewritten_label(label: str) -> str:
+    """The label of a run's rewritten-prompt row: "†" after the name, before "(this run: ...)"."""
+    name, sep, rest = label.partition(THIS_RUN)
+    return f"{name}†{sep}{rest}"
+
+
 def _normal(name: str) -> str:
+    """A name as a reader tells names apart: without case, punctuation or "†"."""
     return "".join(ch for ch in name.casefold() if ch.isalnum())
 
 
 def label_apart_from_baselines(runs: Sequence[ReportRun], baselines: Sequence[Baseline]) -> None:
     """Relabel each run whose label is a published row's name ("Janus-Pro-7B (this run: runs/jp)"),
-    so that no format can show our row as, or merge it with, the published one."""
-    published = {_normal(b.model) for b in baselines}  # "†" and case do not tell names apart
+    so that no format can show our row as, or merge it with, the published one. A published name is
+    also its name without a trailing "(...)": "Ming-Lite-Uni (published)" names Ming-Lite-Uni."""
+    published = {_normal(n) for b in baselines for n in (b.model, re.sub(r"\s*\([^()]*\)$", "", b.model))}
     for run in runs:
         if _normal(run.label) in published:
-            run.label = f"{run.label} (this run: {run.path})"
+            run.label = f"{run.label}{THIS_RUN}{run.path})"
 
 
 def build_report_tables(

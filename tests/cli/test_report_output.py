@@ -88,6 +88,15 @@ def test_our_row_never_takes_a_published_rows_name(namesake_run, fmt, capsys):
         assert "0.80" in out and "0.79" in out
 
 
+def test_a_ming_lite_uni_run_is_told_from_the_papers_own_row(tmp_path, capsys):
+    # the paper's row is "Ming-Lite-Uni (published)"; a run of the model is labelled "Ming-Lite-Uni"
+    run = write_run(tmp_path / "ming", {"geneval": geneval_data(3)})
+    code, out, err = cli(["report", str(run), "-f", "csv", "-b", "paper", "-t", "geneval"], capsys)
+    assert code == 0, err
+    labels = {(r["kind"], r["row"]) for r in csv.DictReader(io.StringIO(out)) if "Ming-Lite-Uni" in r["row"]}
+    assert labels == {("baseline", "Ming-Lite-Uni (published)"), ("ours", f"Ming-Lite-Uni (this run: {run})")}
+
+
 def test_our_namesake_row_in_csv_is_ours_and_the_published_one_is_kept(namesake_run, capsys):
     code, out, err = cli(["report", str(namesake_run), "-f", "csv", "-b", "janus-pro", "-t", "geneval"], capsys)
     assert code == 0, err
