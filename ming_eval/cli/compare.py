@@ -14,12 +14,14 @@ EXAMPLES = """
   ming-eval compare runs/ming-step1000 runs/ming-step2000
   ming-eval compare runs/base runs/new --fail-on-regression --min-delta 0.5 --markdown comment.md
   ming-eval compare runs/base runs/new --task geneval --alpha 0.01 --format md
+  ming-eval compare runs/base runs/new --format json
 """
 
 
 class CompareFormat(str, Enum):
     table = "table"
     md = "md"
+    json = "json"
 
 
 class Correction(str, Enum):
@@ -74,6 +76,10 @@ def compare(
         err_console.print(f"wrote {markdown}", highlight=False)
     if fmt is CompareFormat.md:
         typer.echo(md, nl=False)
+    elif fmt is CompareFormat.json:
+        from ming_eval.report.render_json import render_comparison
+
+        typer.echo(render_comparison(comparison), nl=False)
     else:
         print_comparison(console, comparison, categories=categories)
     if fail_on_regression and comparison.regressions:

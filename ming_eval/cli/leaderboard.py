@@ -14,6 +14,7 @@ EXAMPLES = """
   ming-eval leaderboard runs/
   ming-eval leaderboard runs/ --sort geneval --csv board.csv --parquet board.parquet
   ming-eval leaderboard runs/ --sort created --ascending --format md --wide
+  ming-eval leaderboard runs/ --format json
 """
 
 
@@ -21,6 +22,7 @@ class BoardFormat(str, Enum):
     table = "table"
     md = "md"
     csv = "csv"
+    json = "json"
 
 
 def register(app: typer.Typer) -> None:
@@ -61,6 +63,11 @@ def leaderboard(
     if board.frame.empty:
         err_console.print(f"no runs found under {root}", highlight=False)
         raise typer.Exit(1)
+    if fmt is BoardFormat.json:
+        from ming_eval.report.render_json import render_leaderboard
+
+        typer.echo(render_leaderboard(board), nl=False)
+        return
     if fmt is BoardFormat.md:
         typer.echo(to_markdown(board), nl=False)
         return

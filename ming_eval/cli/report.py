@@ -15,6 +15,7 @@ EXAMPLES = """
   ming-eval report runs/ming-lite-uni runs/ming-step2000 --format md --ci
   ming-eval report runs/ming-lite-uni --format latex --baselines paper,bagel --out tables.tex
   ming-eval report runs/ming-lite-uni --format html --out report/index.html
+  ming-eval report runs/ming-lite-uni --format json | jq '.rows[] | select(.kind == "ours")'
   ming-eval report --list-baselines
 """
 
@@ -25,6 +26,7 @@ class ReportFormat(str, Enum):
     html = "html"
     latex = "latex"
     csv = "csv"
+    json = "json"
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +53,7 @@ def _list_baselines() -> None:
                 b.table,
                 "†" if b.rewritten else "",
                 f"{verified}/{len(b.values)}",
-                b.sources()[0] if b.sources() else "",
+                b.sources()[0].plain() if b.sources() else "",
             )
     print_whole(console, table)
     console.print("sets: paper (= ming-lite-uni), all, none, " + ", ".join(catalog.sets), highlight=False)
@@ -74,7 +76,9 @@ def report(
     label: Annotated[
         list[str] | None, typer.Option("--label", "-l", help="Row label of each run, in order (repeatable).")
     ] = None,
-    sources: Annotated[bool, typer.Option(help="Terminal format: list each baseline's sources.")] = False,
+    sources: Annotated[
+        bool, typer.Option(help="Terminal format: list the sources of the published rows under each table.")
+    ] = True,
     grids: Annotated[
         bool, typer.Option(help="HTML with --out: write thumbnail grids for prompts that have no grid.png.")
     ] = True,
@@ -122,6 +126,10 @@ def report(
         text = render_latex.render(tables, with_ci=ci)
     elif fmt is ReportFormat.csv:
         text = render_csv.render(tables)
+    elif fmt is ReportFormat.json:
+        from ming_eval.report.render_json import render_report
+
+        text = render_report(tables, loaded)
     else:
         from ming_eval.report.render_html import HtmlOptions
         from ming_eval.report.render_html import render as render_html

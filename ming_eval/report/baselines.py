@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -32,10 +33,31 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+@dataclass(frozen=True)
+class Link:
+    """A source as reports cite it: its text, where to read it (None when nowhere), and whether the
+    values cited were checked against it."""
+
+    text: str
+    url: str | None = None
+    verified: bool = True
+
+    def plain(self) -> str:
+        """The citation as plain text (CSV, terminal): the text, the address in <>, "(not verified)"."""
+        return self.text + (f" <{self.url}>" if self.url else "") + ("" if self.verified else " (not verified)")
+
+
+_ARXIV = re.compile(r"arXiv:(\d{4}\.\d{4,5})(v\d+)?")
+
+
 class BaselineSource(_Strict):
-    """Where numbers were read: a paper's table, a file of a repository at a commit, or a quotation."""
+    """Where numbers were read: a paper's table, a file of a repository at a commit, or a quotation.
+
+    ``note`` is for whoever maintains the file (how it was read); reports show the citation only."""
 
     kind: Literal["paper", "readme", "page", "secondary"]
+    #: the paper's title, as it is published
+    title: str | None = None
     ref: str | None = None
     table: str | None = None
     repo: str | None = None
@@ -44,16 +66,35 @@ class BaselineSource(_Strict):
     url: str | None = None
     note: str = ""
 
-    def cite(self) -> str:
-        parts: list[str] = []
-        if self.ref:
-            parts.append(self.ref + (f" {self.table}" if self.table else ""))
-        if self.repo or self.path:
-            where = "/".join(p for p in (self.repo, self.path) if p)
-            parts.append(where + (f" @ {self.commit[:7]}" if self.commit else ""))
+    def href(self) -> str | None:
+        """Where a reader finds the source: ``url``, else the arXiv abstract of ``ref``, else the file
+        of the GitHub repository at the commit."""
         if self.url:
-            parts.append(self.url)
-        return "; ".join(parts) or self.kind
+            return self.url
+        arxiv = _ARXIV.fullmatch(self.ref or "")
+        if arxiv:
+            return f"https://arxiv.org/abs/{arxiv[1]}"
+        if self.repo and self.commit:
+            return f"https://github.com/{self.repo}/" + (
+                f"blob/{self.commit}/{self.path}" if self.path else f"tree/{self.commit}"
+            )
+        return None
+
+    def cite(self) -> str:
+        """E.g. "Janus-Pro: ... (arXiv:2501.17811), Table 4; deepseek-ai/Janus janus_pro_tech_report.pdf @ 1daa72f"."""
+        parts: list[str] = []
+        paper = self.title or ""
+        if self.ref:
+            paper = f"{paper} ({self.ref})" if paper else self.ref
+        if paper:
+            parts.append(paper + (f", {self.table}" if self.table else ""))
+        if self.repo or self.path:
+            where = " ".join(p for p in (self.repo, self.path) if p)
+            parts.append(where + (f" @ {self.commit[:7]}" if self.commit else ""))
+        return "; ".join(parts) or self.url or self.kind
+
+    def link(self, *, verified: bool = True) -> Link:
+        return Link(self.cite(), self.href(), verified)
 
 
 class Evidence(_Strict):
@@ -110,10 +151,10 @@ class Baseline:
     def verified(self, column: str) -> bool:
         return any(c.verified for c in self.citations.get(column, ()))
 
-    def sources(self) -> list[str]:
+    def sources(self) -> list[Link]:
         """Every source cited for this row, verified ones first, without repeats."""
         ordered = sorted((c for cs in self.citations.values() for c in cs), key=lambda c: not c.verified)
-        return list(dict.fromkeys(c.source.cite() + ("" if c.verified else " (not verified)") for c in ordered))
+        return list(dict.fromkeys(c.source.link(verified=c.verified) for c in ordered))
 
     @property
     def label(self) -> str:

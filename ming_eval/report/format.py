@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from ming_eval.report.baselines import Link
 from ming_eval.report.tables import Cell, ReportTable, Row
 
 UNVERIFIED_MARK = "*"
@@ -24,9 +27,10 @@ def value_text(cell: Cell, digits: int, *, with_ci: bool) -> str:
     return text
 
 
-def table_notes(table: ReportTable, *, with_sources: bool = True, with_ci: bool = False) -> list[str]:
-    """The notes under a table, in order: what intervals are (``with_ci``), caption, markers, per-row
-    notes, sources."""
+def table_notes(table: ReportTable, *, with_ci: bool = False) -> list[str]:
+    """The notes under a table, in order: what intervals are (``with_ci``), caption, markers, what a
+    reader must know about our rows (subsets, failures, why not comparable). Sources follow them
+    (:func:`source_notes`), which each format renders as links."""
     notes = [ci_header(table)] if with_ci else []
     notes += table.notes
     if any(c.best for r in table.rows for c in r.cells.values()):
@@ -36,11 +40,37 @@ def table_notes(table: ReportTable, *, with_sources: bool = True, with_ci: bool 
     for row in table.rows:
         for note in row.notes:
             notes.append(f"{row.label}: {note}")
-    if with_sources:
-        for row in table.rows:
-            if not row.ours and row.sources:
-                notes.append(f"{row.label} — {'; '.join(row.sources)}")
     return notes
+
+
+#: what starts each source's line under a table, in every format
+SOURCE_PREFIX = "Source: "
+
+
+@dataclass
+class SourceNote:
+    """One source under a table and the published rows it is cited for ("(not verified)" where the
+    values were not checked against it)."""
+
+    link: Link
+    rows: list[str] = field(default_factory=list)
+
+
+def source_notes(table: ReportTable) -> list[SourceNote]:
+    """Each source the table's published rows cite, once, in order of first citation."""
+    notes: dict[tuple[str, str | None], SourceNote] = {}
+    for row in table.rows:
+        if row.ours:
+            continue
+        for link in row.sources:
+            note = notes.setdefault((link.text, link.url), SourceNote(Link(link.text, link.url)))
+            note.rows.append(row.label + ("" if link.verified else " (not verified)"))
+    return list(notes.values())
+
+
+def source_text(note: SourceNote) -> str:
+    """A source note as plain text: "Source: TEXT <URL>: rows"."""
+    return f"{SOURCE_PREFIX}{note.link.plain()}: {', '.join(note.rows)}"
 
 
 def ci_header(table: ReportTable) -> str:

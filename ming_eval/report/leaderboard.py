@@ -28,6 +28,8 @@ INFO_COLUMNS = ("run", "model", "checkpoint", "created", "git", "status", "compa
 class Leaderboard:
     frame: pd.DataFrame
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    #: the runs behind the frame's rows (``--format json`` reads their metrics whole)
+    runs: list[ReportRun] = field(default_factory=list)
 
     @property
     def metric_columns(self) -> list[str]:
@@ -81,6 +83,7 @@ def build_leaderboard(root: Path, *, wide: bool = False, tasks: Sequence[str] | 
 
     rows: list[dict[str, object]] = []
     skipped: list[tuple[Path, str]] = []
+    runs: list[ReportRun] = []
     #: summary key -> how many tasks it covers: the broadest summaries come first
     summary_columns: dict[str, int] = {}
     for path in find_run_dirs(root):
@@ -89,6 +92,7 @@ def build_leaderboard(root: Path, *, wide: bool = False, tasks: Sequence[str] | 
         except MingEvalError as exc:
             skipped.append((path, exc.message))
             continue
+        runs.append(run)
         row: dict[str, object] = {
             "run": str(path.relative_to(root)) if path != root else path.name,
             "model": run.model_name,
@@ -120,7 +124,7 @@ def build_leaderboard(root: Path, *, wide: bool = False, tasks: Sequence[str] | 
     summaries = sorted(summary_columns, key=lambda k: (-summary_columns[k], k))
     others = sorted(set(metric_cols) - set(summaries))
     ordered = [c for c in INFO_COLUMNS if c != "path"] + summaries + others + ["path"]
-    return Leaderboard(frame.reindex(columns=ordered), skipped)
+    return Leaderboard(frame.reindex(columns=ordered), skipped, runs)
 
 
 def sort_leaderboard(board: Leaderboard, by: str | None, *, ascending: bool = False) -> Leaderboard:
@@ -139,7 +143,7 @@ def sort_leaderboard(board: Leaderboard, by: str | None, *, ascending: bool = Fa
             )
         column = matches[0]
     frame = frame.sort_values(column, ascending=ascending, na_position="last", kind="stable")
-    return Leaderboard(frame.reset_index(drop=True), board.skipped)
+    return Leaderboard(frame.reset_index(drop=True), board.skipped, board.runs)
 
 
 def export(board: Leaderboard, path: Path, kind: Literal["csv", "parquet"]) -> None:

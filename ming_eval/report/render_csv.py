@@ -25,6 +25,7 @@ FIELDS = (
     "sources",
     "comparable",
     "judge",
+    "scale",
 )
 
 
@@ -59,7 +60,8 @@ def render(tables: Sequence[ReportTable]) -> str:
                         "best": int(cell.best),
                         "verified": int(cell.verified),
                         "key": row.key,
-                        "sources": "; ".join(row.sources),
+                        "sources": "; ".join(link.plain() for link in row.sources),
+                        "scale": f"{table.spec.scale:g}",
                     }
                 )
     return buf.getvalue()

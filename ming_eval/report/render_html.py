@@ -15,7 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ming_eval.report.format import JUDGE_HEADER, judge_text, table_notes, value_text
+from ming_eval.report.format import (
+    JUDGE_HEADER,
+    SOURCE_PREFIX,
+    SourceNote,
+    judge_text,
+    source_notes,
+    table_notes,
+    value_text,
+)
 from ming_eval.report.images import SampleImages, make_grid, run_images
 from ming_eval.report.runs import ReportRun
 from ming_eval.report.svg import Series, grouped_bars
@@ -58,6 +66,14 @@ def _href(path: Path, opts: HtmlOptions) -> str:
     return _e(Path(rel).as_posix())
 
 
+def _source(note: SourceNote) -> str:
+    """``Source: <a href=url>text</a>: rows``."""
+    text = _e(note.link.text)
+    if note.link.url:
+        text = f'<a href="{_e(note.link.url)}">{text}</a>'
+    return f"<li>{_e(SOURCE_PREFIX)}{text}: {_e(', '.join(note.rows))}</li>"
+
+
 def table_html(table: ReportTable, opts: HtmlOptions) -> str:
     spec = table.spec
     cols = table.columns
@@ -84,8 +100,10 @@ def table_html(table: ReportTable, opts: HtmlOptions) -> str:
             parts.append("</tr>")
     parts.append("</tbody></table>")
     notes = table_notes(table, with_ci=opts.with_ci)
-    if notes:
-        parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>")
+    sources = source_notes(table)
+    if notes or sources:
+        items = [f"<li>{_e(n)}</li>" for n in notes] + [_source(s) for s in sources]
+        parts.append('<ul class="notes">' + "".join(items) + "</ul>")
     parts.append(suite_chart(table))
     return "\n".join(parts)
 

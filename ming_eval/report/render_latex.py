@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ming_eval.report.format import JUDGE_HEADER, judge_text, table_notes
+from ming_eval.report.format import JUDGE_HEADER, judge_text, source_notes, source_text, table_notes
 from ming_eval.report.tables import Cell, ReportTable
 
 _SPECIAL = {
@@ -57,7 +57,8 @@ def render_table(table: ReportTable, *, with_ci: bool = False) -> str:
     cols = table.columns
     judge = [JUDGE_HEADER] if spec.judged else []
     n = len(cols) + 1 + len(judge)
-    lines = [f"% {line}" for note in table_notes(table) for line in note.splitlines()]
+    notes = [*table_notes(table), *(source_text(s) for s in source_notes(table))]
+    lines = [f"% {line}" for note in notes for line in note.splitlines()]
     lines += [
         r"\begin{table}[t]",
         r"\centering",

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ming_eval.report.format import JUDGE_HEADER, judge_text, table_notes, value_text
+from ming_eval.report.format import (
+    JUDGE_HEADER,
+    SOURCE_PREFIX,
+    SourceNote,
+    judge_text,
+    source_notes,
+    table_notes,
+    value_text,
+)
 from ming_eval.report.tables import ReportTable
 
 
 def _escape(text: str) -> str:
     return text.replace("|", "\\|")
+
+
+def _source(note: SourceNote) -> str:
+    """``Source: [text](url): rows``, a link where the source has an address."""
+    text = note.link.text.replace("[", "\\[").replace("]", "\\]")
+    cited = f"[{text}]({note.link.url})" if note.link.url else text
+    return f"- {SOURCE_PREFIX}{_escape(cited)}: {_escape(', '.join(note.rows))}"
 
 
 def render_table(table: ReportTable, *, with_ci: bool = False) -> str:
@@ -31,9 +46,11 @@ def render_table(table: ReportTable, *, with_ci: bool = False) -> str:
                 cells.append(f"**{text}**" if cell.best else text)
             lines.append("| " + " | ".join([_escape(group) if i == 0 else "", label, *cells]) + " |")
     notes = table_notes(table, with_ci=with_ci)
-    if notes:
+    sources = source_notes(table)
+    if notes or sources:
         lines.append("")
         lines.extend(f"- {_escape(n)}".replace("- * ", "- \\* ", 1) for n in notes)
+        lines.extend(_source(s) for s in sources)
     return "\n".join(lines) + "\n"
 
 

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ming_eval.report.format import JUDGE_HEADER, judge_text, table_notes, value_text
+from ming_eval.report.format import JUDGE_HEADER, judge_text, source_notes, source_text, table_notes, value_text
 from ming_eval.report.tables import ReportTable
 
 
@@ -52,7 +52,9 @@ def print_tables(
 ) -> None:
     for table in tables:
         print_whole(console, rich_table(table, with_ci=with_ci))
-        notes = table_notes(table, with_sources=with_sources, with_ci=with_ci)
+        notes = table_notes(table, with_ci=with_ci)
+        if with_sources:
+            notes += [source_text(s) for s in source_notes(table)]
         for note in notes:
             console.print(Text("  " + note, style="dim"), soft_wrap=True)
         console.print()

@@ -14,6 +14,7 @@ value of each column is marked, separately among original-prompt rows and rewrit
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,15 +24,17 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ming_eval.core.results import Metric, TaskResult
 from ming_eval.core.summaries import Summary
-from ming_eval.errors import CardError
+from ming_eval.errors import CardError, UnknownNameError
 from ming_eval.registry import summary_catalog
-from ming_eval.report.baselines import Baseline
+from ming_eval.report.baselines import Baseline, Link
 from ming_eval.report.data import load_yaml_model, reports_root
 from ming_eval.report.runs import ReportRun
 
 OURS = "ours"
 BASELINE = "baseline"
 OURS_GROUP = "Ours"
+#: the name of the generic tables of tasks no layout shows (``--table other``)
+OTHER_TABLE = "other"
 REWRITTEN_GROUP = "Rewritten prompts †"
 
 
@@ -114,6 +117,8 @@ class Cell:
     source: str = ""
     best: bool = False
     confidence: float | None = None
+    #: the tasks of the run whose results the value shows (empty for a published value)
+    tasks: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -144,7 +149,7 @@ class Row:
     #: samples, a custom prompt set): shown, but never marked best against published rows
     comparable: bool = True
     key: str = ""
-    sources: list[str] = field(default_factory=list)
+    sources: list[Link] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     #: the judge behind the row's numbers ("" when unknown or none; shown in judged tables)
     judge: str = ""
@@ -176,11 +181,11 @@ class ReportTable:
 
 
 # -- values of a run ----------------------------------------------------------------------------
-def _rescaled(m: Metric, scale: float, source: str) -> Cell:
+def _rescaled(m: Metric, scale: float, source: str, tasks: Sequence[str]) -> Cell:
     factor = scale / (m.scale or 1.0)
     lo = None if m.ci_low is None else m.ci_low * factor
     hi = None if m.ci_high is None else m.ci_high * factor
-    return Cell(m.value * factor, lo, hi, m.n, source=source, confidence=m.confidence)
+    return Cell(m.value * factor, lo, hi, m.n, source=source, confidence=m.confidence, tasks=tuple(tasks))
 
 
 def find_metric(result: TaskResult, name: str) -> Metric | None:
@@ -204,12 +209,12 @@ def run_cell(
         summary = summaries.get(col.summary)
         if summary is None or not all(t in results for t in summary.tasks):
             return Cell(None)
-        return _rescaled(summary.metric, spec.scale, " + ".join(summary.tasks))
+        return _rescaled(summary.metric, spec.scale, " + ".join(summary.tasks), summary.tasks)
     for task in col.tasks or []:
         if task in results:
             m = find_metric(results[task], col.metric or results[task].primary)
             if m is not None:
-                return _rescaled(m, spec.scale, f"{task}:{col.metric}")
+                return _rescaled(m, spec.scale, f"{task}:{col.metric}", (task,))
     return Cell(None)
 
 
@@ -267,14 +272,15 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
             comparable = all(results[t].comparable for t in used if t in results)
             ours.append(
                 Row(
-                    run.label + ("†" if rewritten else "") + ("" if comparable else NOT_COMPARABLE_MARK),
+                    (_rewritten_label(run.label) if rewritten else run.label)
+                    + ("" if comparable else NOT_COMPARABLE_MARK),
                     OURS,
                     OURS_GROUP,
                     cells,
                     rewritten=rewritten,
                     comparable=comparable,
                     key=str(run.path),
-                    sources=[str(run.path)],
+                    sources=[Link(str(run.path))],
                     notes=run_notes(run, used),
                     judge=_judge_text({t: results[t] for t in used if t in results}),
                 )
@@ -297,7 +303,9 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
             seen[ident].sources.extend(s for s in b.sources() if s not in seen[ident].sources)
             continue
         cells = {
-            c.key: Cell(b.values[c.key], verified=b.verified(c.key), source=b.key) if c.key in b.values else Cell(None)
+            c.key: (
+                Cell(b.values[c.key], verified=b.verified(c.key), source=b.key) if c.key in b.values else Cell(None)
+            )
             for c in spec.columns
         }
         row = Row(
@@ -308,7 +316,6 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
             rewritten=b.rewritten,
             key=b.key,
             sources=b.sources(),
-            notes=[b.note] if b.note else [],
             judge=b.judge,
         )
         seen[ident] = row
@@ -350,49 +357,108 @@ def _mark_best(spec: TableSpec, rows: list[Row]) -> None:
 
 
 # -- tasks no layout covers ---------------------------------------------------------------------
-def other_tasks_table(runs: Sequence[ReportRun], specs: Sequence[TableSpec]) -> ReportTable | None:
-    """Each run's primary metric for tasks that no table layout shows (one column per task)."""
-    covered = set().union(*(s.tasks for s in specs)) if specs else set()
-    tasks = list(dict.fromkeys(t for run in runs for t in run.results if t not in covered))
-    if not tasks:
-        return None
-    columns = []
-    for task in tasks:
-        primaries = {run.results[task].primary for run in runs if task in run.results}
-        metric = primaries.pop() if len(primaries) == 1 else None
-        label = f"{task} ({metric})" if metric else task
-        columns.append(ColumnSpec(key=task, label=label, tasks=[task], metric=metric or "primary"))
-    spec = TableSpec(
-        format="ming-eval-table/1", name="other", title="Other tasks", scale=1.0, digits=2, columns=columns
-    )
-    rows = []
+def scale_text(scale: float) -> str:
+    """How a scale is named under a table: "0-100", "0-1"."""
+    return f"0-{scale:g}"
+
+
+def shown_tasks(tables: Sequence[ReportTable]) -> dict[str, set[str]]:
+    """Per run (by its directory, the key of its rows), the tasks some table shows a value of."""
+    out: dict[str, set[str]] = {}
+    for table in tables:
+        for row in table.rows:
+            if row.ours:
+                shown = out.setdefault(row.key, set())
+                for cell in row.cells.values():
+                    if not cell.empty:
+                        shown.update(cell.tasks)
+    return out
+
+
+def other_tasks_tables(runs: Sequence[ReportRun], tables: Sequence[ReportTable]) -> list[ReportTable]:
+    """Each run's primary metric for the tasks of it that no other table shows a value of, one column
+    per task, a table per scale (a task whose layout column shows nothing for this run, e.g. one half
+    of a summary, lands here too): no finished task is left out of a report."""
+    shown = shown_tasks(tables)
+    left = {str(run.path): [t for t in run.results if t not in shown.get(str(run.path), set())] for run in runs}
+    by_scale: dict[float, dict[str, str]] = {}  # scale -> task -> primary metric name
     for run in runs:
-        cells: dict[str, Cell] = {}
-        for task in tasks:
-            result = run.results.get(task)
-            m = None if result is None else result.primary_metric
-            cells[task] = (
-                Cell(None)
-                if m is None
-                else Cell(m.value, m.ci_low, m.ci_high, m.n, source=task, confidence=m.confidence)
-            )
-        if all(c.empty for c in cells.values()):
-            continue
-        rows.append(
-            Row(
-                run.label,
-                OURS,
-                OURS_GROUP,
-                cells,
-                key=str(run.path),
-                sources=[str(run.path)],
-                notes=run_notes(run, set(tasks) & set(run.tasks)),
-            )
+        for task in left[str(run.path)]:
+            result = run.results[task]
+            metrics = by_scale.setdefault(result.primary_metric.scale or 1.0, {})
+            if metrics.setdefault(task, result.primary) != result.primary:
+                metrics[task] = ""  # runs disagree on the primary metric's name: the column says "primary"
+    out: list[ReportTable] = []
+    for scale, metrics in sorted(by_scale.items(), key=lambda kv: -kv[0]):
+        columns = [
+            ColumnSpec(key=task, label=f"{task} ({metric or 'primary'})", tasks=[task], metric=metric or "primary")
+            for task, metric in metrics.items()
+        ]
+        spec = TableSpec(
+            format="ming-eval-table/1",
+            name=OTHER_TABLE,
+            title=f"Other tasks ({scale_text(scale)})",
+            scale=scale,
+            digits=1 if scale >= 100 else 2,
+            columns=columns,
         )
-    if not rows:
-        return None
-    _mark_best(spec, rows)
-    return ReportTable(spec, rows, ["Primary metric of each task, as the task reports it (values as stored)."])
+        rows = []
+        for run in runs:
+            tasks = [
+                t for t in left[str(run.path)] if t in metrics and (run.results[t].primary_metric.scale or 1.0) == scale
+            ]
+            if not tasks:
+                continue
+            cells = {
+                task: _rescaled(run.results[task].primary_metric, scale, task, (task,)) if task in tasks else Cell(None)
+                for task in metrics
+            }
+            comparable = all(run.results[t].comparable for t in tasks)
+            rows.append(
+                Row(
+                    run.label + ("" if comparable else NOT_COMPARABLE_MARK),
+                    OURS,
+                    OURS_GROUP,
+                    cells,
+                    comparable=comparable,
+                    key=str(run.path),
+                    sources=[Link(str(run.path))],
+                    notes=run_notes(run, set(tasks)),
+                    judge=_judge_text({t: run.results[t] for t in tasks}),
+                )
+            )
+        _mark_best(spec, rows)
+        note = (
+            "Tasks no table layout shows: each task's primary metric as the run stores it, "
+            f"on a {scale_text(scale)} scale (no published baselines)."
+        )
+        out.append(ReportTable(spec, rows, [note]))
+    return out
+
+
+#: what tells a run labelled like a published row from it: "Janus-Pro-7B (this run: runs/jp)"
+THIS_RUN = " (this run: "
+
+
+def _rewritten_label(label: str) -> str:
+    """The label of a run's rewritten-prompt row: "†" after the name, before "(this run: ...)"."""
+    name, sep, rest = label.partition(THIS_RUN)
+    return f"{name}†{sep}{rest}"
+
+
+def _normal(name: str) -> str:
+    """A name as a reader tells names apart: without case, punctuation or "†"."""
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+def label_apart_from_baselines(runs: Sequence[ReportRun], baselines: Sequence[Baseline]) -> None:
+    """Relabel each run whose label is a published row's name ("Janus-Pro-7B (this run: runs/jp)"),
+    so that no format can show our row as, or merge it with, the published one. A published name is
+    also its name without a trailing "(...)": "Ming-Lite-Uni (published)" names Ming-Lite-Uni."""
+    published = {_normal(n) for b in baselines for n in (b.model, re.sub(r"\s*\([^()]*\)$", "", b.model))}
+    for run in runs:
+        if _normal(run.label) in published:
+            run.label = f"{run.label}{THIS_RUN}{run.path})"
 
 
 def build_report_tables(
@@ -402,20 +468,20 @@ def build_report_tables(
     *,
     only: Sequence[str] | None = None,
 ) -> list[ReportTable]:
-    """Every table that has something to show: the layouts, then the tasks no layout covers.
+    """Every table that has something to show: the layouts, then the tasks no layout shows.
 
-    A layout is shown when a run has a value in it; baselines alone do not make a table.
+    A layout is shown when a run has a value in it; baselines alone do not make a table. A run whose
+    label is a published row's name is relabelled first (:func:`label_apart_from_baselines`).
     """
     specs = list(specs if specs is not None else load_table_specs())
+    for name in only or ():
+        if name not in {s.name for s in specs} | {OTHER_TABLE}:
+            raise UnknownNameError("table", name, [*(s.name for s in specs), OTHER_TABLE])
+    label_apart_from_baselines(runs, baselines)
     tables: list[ReportTable] = []
     for spec in specs:
-        if only and spec.name not in only:
-            continue
         table = build_table(spec, runs, baselines)
         if table is not None:
             tables.append(table)
-    if not only or "other" in only:
-        other = other_tasks_table(runs, specs)
-        if other is not None:
-            tables.append(other)
-    return tables
+    tables += other_tasks_tables(runs, tables)
+    return [t for t in tables if not only or t.spec.name in only]

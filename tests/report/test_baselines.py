@@ -166,7 +166,7 @@ def test_a_users_own_baselines_file(catalog, tmp_path):
     path = _write(tmp_path, _mine())
     chosen = catalog.select(f"paper,{path}")
     assert chosen[-1].key == "lab/geneval/our-ckpt" and chosen[-1].verified("overall")
-    assert chosen[-1].sources() == ["https://wiki.example/run42"]
+    assert [s.url for s in chosen[-1].sources()] == ["https://wiki.example/run42"]
 
 
 def test_a_value_without_source_is_refused(tmp_path):
@@ -208,5 +208,5 @@ def test_dpg_bench_rows_read_from_janus_pro_table_5(catalog):
         "other": 89.48,
         "overall": 84.19,
     }
-    assert row.verified("overall") and "Table 5" in row.sources()[0]
+    assert row.verified("overall") and "Table 5" in row.sources()[0].text
     assert catalog.by_key["metaquery/dpg_bench/metaquery-xl"].values == {"overall": 82.05}

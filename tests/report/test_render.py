@@ -12,6 +12,7 @@ from PIL import Image
 from rich.console import Console
 
 from ming_eval.report import render_csv, render_latex, render_md
+from ming_eval.report.baselines import Link
 from ming_eval.report.render_html import HtmlOptions
 from ming_eval.report.render_html import render as render_html
 from ming_eval.report.render_term import print_tables
@@ -42,7 +43,7 @@ def table() -> ReportTable:
             "Gen. Only",
             {"counting": Cell(0.39), "overall": Cell(0.55)},
             key="x/sdxl",
-            sources=["paper T1"],
+            sources=[Link("paper T1", "https://example.org/t1")],
         ),
         Row(
             "Janus-Pro-7B",
@@ -50,7 +51,7 @@ def table() -> ReportTable:
             "Und. & Gen.",
             {"counting": Cell(0.59, best=True), "overall": Cell(0.80)},
             key="x/janus",
-            sources=["paper T4"],
+            sources=[Link("paper T4", "https://example.org/t4")],
         ),
         Row(
             "BAGEL†",
@@ -59,7 +60,7 @@ def table() -> ReportTable:
             {"counting": Cell(0.84, verified=False, best=True), "overall": Cell(0.88, best=True)},
             rewritten=True,
             key="x/bagel",
-            sources=["README @ 056b5fd", "quote (not verified)"],
+            sources=[Link("README @ 056b5fd"), Link("quote", verified=False)],
         ),
         Row(
             "Ming_v2 @ step-10",
@@ -67,7 +68,7 @@ def table() -> ReportTable:
             "Ours",
             {"counting": Cell(0.5312, 0.4, 0.66, n=80), "overall": Cell(0.8149, 0.79, 0.84, n=553, best=True)},
             key="runs/m",
-            sources=["runs/m"],
+            sources=[Link("runs/m")],
             notes=["geneval: --limit 5 (a subset)"],
         ),
     ]
@@ -92,9 +93,10 @@ def test_markdown(table):
 - Bold: best value in the column (rows with rewritten prompts † are ranked among themselves).
 - \\* not verified against a primary source; see the row's sources.
 - Ming_v2 @ step-10: geneval: --limit 5 (a subset)
-- SDXL — paper T1
-- Janus-Pro-7B — paper T4
-- BAGEL† — README @ 056b5fd; quote (not verified)
+- Source: [paper T1](https://example.org/t1): SDXL
+- Source: [paper T4](https://example.org/t4): Janus-Pro-7B
+- Source: README @ 056b5fd: BAGEL†
+- Source: quote: BAGEL† (not verified)
 """
     )
 
@@ -130,7 +132,8 @@ BAGEL$^\dagger$ & \textbf{0.84}$^*$ & \textbf{0.88} \\
 """
     )
     assert text.startswith("% GenEval caption.\n")
-    assert "% BAGEL† — README @ 056b5fd; quote (not verified)" in text
+    assert "% Source: paper T1 <https://example.org/t1>: SDXL" in text
+    assert "% Source: quote: BAGEL† (not verified)" in text
     with_ci = render_latex.render_table(table, with_ci=True)
     assert r"\textbf{0.81}\,{\scriptsize[0.79, 0.84]}" in with_ci
 
@@ -144,13 +147,13 @@ def test_latex_escapes_special_characters():
 def test_csv(table):
     lines = render_csv.render([table]).splitlines()
     assert lines[0] == (
-        "table,group,row,kind,rewritten,column,value,ci_low,ci_high,n,best,verified,key,sources,comparable,judge"
+        "table,group,row,kind,rewritten,column,value,ci_low,ci_high,n,best,verified,key,sources,comparable,judge,scale"
     )
     assert lines[5] == (
         "geneval,Rewritten prompts †,BAGEL†,baseline,1,counting,0.84,,,,1,0,x/bagel,"
-        "README @ 056b5fd; quote (not verified),1,"
+        "README @ 056b5fd; quote (not verified),1,,1"
     )
-    assert lines[7] == "geneval,Ours,Ming_v2 @ step-10,ours,0,counting,0.5312,0.4,0.66,80,0,1,runs/m,runs/m,1,"
+    assert lines[7] == "geneval,Ours,Ming_v2 @ step-10,ours,0,counting,0.5312,0.4,0.66,80,0,1,runs/m,runs/m,1,,1"
     assert len(lines) == 9
 
 
@@ -172,7 +175,7 @@ def test_judged_table_shows_each_rows_judge_in_every_format(table):
     assert r"\begin{tabular}{llcc}" in latex and r"Model & Judge & Counting & Overall \\" in latex
     assert r"SDXL & GPT-4.1 (unverified) & 0.39 & 0.55 \\" in latex
     csv_lines = render_csv.render([judged]).splitlines()
-    assert csv_lines[1].startswith("geneval,Gen. Only,SDXL,") and csv_lines[1].endswith(",GPT-4.1 (unverified)")
+    assert csv_lines[1].startswith("geneval,Gen. Only,SDXL,") and csv_lines[1].endswith(",GPT-4.1 (unverified),1")
     html = render_html([judged], [], HtmlOptions())
     assert "<th>Judge</th>" in html and "<td>endpoint:gpt-4.1@api.openai.com</td>" in html
     console = Console(width=200, record=True)
@@ -188,7 +191,7 @@ def test_terminal(table):
     print_tables(console, [table], with_ci=True, with_sources=True)
     text = console.export_text()
     assert "Ming_v2 @ step-10" in text and "0.81 [0.79, 0.84]" in text and "0.84*" in text
-    assert "BAGEL† — README @ 056b5fd" in text
+    assert "Source: README @ 056b5fd: BAGEL†" in text and "Source: paper T1 <https://example.org/t1>: SDXL" in text
 
 
 def test_svg_is_well_formed_and_escapes_names():

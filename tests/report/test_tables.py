@@ -88,9 +88,11 @@ def test_a_run_of_both_prompt_sets_gets_a_row_for_each(tmp_path, catalog):
     run = open_run(write_run(tmp_path / "run", {"geneval": geneval_data(2), "geneval_rewritten": rewritten}))
     table = _by_name(build_report_tables([run], catalog.select("paper")))["geneval"]
     ours = {r.label: r for r in table.rows if r.ours}
-    assert set(ours) == {"Ming-Lite-Uni", "Ming-Lite-Uni†"}
-    assert not ours["Ming-Lite-Uni"].rewritten and ours["Ming-Lite-Uni†"].rewritten
-    for label, task in (("Ming-Lite-Uni", "geneval"), ("Ming-Lite-Uni†", "geneval_rewritten")):
+    # labelled apart from the paper's "Ming-Lite-Uni (published)" row, the dagger after the name
+    plain, dagger = f"Ming-Lite-Uni (this run: {run.path})", f"Ming-Lite-Uni† (this run: {run.path})"
+    assert set(ours) == {plain, dagger}
+    assert not ours[plain].rewritten and ours[dagger].rewritten
+    for label, task in ((plain, "geneval"), (dagger, "geneval_rewritten")):
         assert ours[label].cells["overall"].value == pytest.approx(run.results[task].metrics["overall"].value)
 
 
