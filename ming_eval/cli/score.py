@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ming_eval.cli.display import breakdown_tables, exit_on_judge_outage, print_notes, results_table
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXAMPLES = """
 [bold]Examples[/]
@@ -17,6 +20,7 @@ EXAMPLES = """
   ming-eval score geneval --images outputs/geneval_images --out runs/sdxl-external
   ming-eval score geneval --upstream-results geneval_outputs/results.jsonl
   ming-eval score mmstar --predictions outputs/Qwen2-VL-7B/Qwen2-VL-7B_MMStar.xlsx --out runs/qwen2vl-vk
+  ming-eval score mmstar --predictions outputs/Q/Q_MMStar.xlsx --verdicts outputs/Q/Q_MMStar_gpt-4o-mini_result.xlsx
 """
 
 
@@ -35,6 +39,14 @@ def score(
             help="Score this VLMEvalKit prediction file ({model}_{dataset}.xlsx/.tsv/.csv) as a run; "
             "needs neither images nor the benchmark TSV (checked against it when present). Also an "
             "lmms-eval --log_samples file (*_samples_<task>.jsonl; MMStar and MMBench dev; needs the TSV)."
+        ),
+    ] = None,
+    verdicts: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --predictions: VLMEvalKit's judge file for it ({model}_{dataset}_{judge}_result.xlsx for "
+            "multiple choice, _auxmatch.xlsx for HallusionBench, _{judge}.xlsx for MathVista and MM-Vet); its "
+            "verdicts are the scores of the samples it covers, labelled as VLMEvalKit's, not judged again."
         ),
     ] = None,
     out: Annotated[
@@ -104,6 +116,10 @@ def score(
     target_path = Path(target)
     if images is not None and predictions is not None:
         raise typer.BadParameter("pass --images or --predictions, not both")
+    if verdicts is not None and predictions is None:
+        raise typer.BadParameter(
+            "--verdicts goes with --predictions FILE: VLMEvalKit's judge file is read with the predictions it judged"
+        )
     source = images if images is not None else predictions
     if force and source is None:
         raise typer.BadParameter(
@@ -131,7 +147,10 @@ def score(
             console=console,
             force=force,
             wait=wait,
+            verdicts=verdicts,
         )
+        if predictions is not None and verdicts is None:
+            _mention_verdict_files(console, target, predictions)
     else:
         if not (target_path / "manifest.json").is_file():
             raise typer.BadParameter(
@@ -164,3 +183,20 @@ def score(
         raise typer.Exit(1)
     if results:
         exit_on_judge_outage(console, run_dir, results)
+
+
+def _mention_verdict_files(console: Console, task_name: str, predictions: Path) -> None:
+    """Name VLMEvalKit's judge files lying beside an imported prediction file (``--verdicts`` reuses one)."""
+    from ming_eval.runner.plan import resolve_task
+    from ming_eval.tasks.vlm.base import VlmTask
+    from ming_eval.tasks.vlm.kit_verdicts import sibling_verdict_files
+    from ming_eval.tasks.vlm.vlmevalkit_check import family_of
+
+    task = resolve_task(task_name)
+    if not isinstance(task, VlmTask) or predictions.suffix.lower() == ".jsonl":
+        return
+    for path in sibling_verdict_files(predictions, family_of(task)):
+        console.print(
+            f"note: VLMEvalKit's judge file {path} lies beside the predictions; they were judged by ming-eval. "
+            f"--verdicts {path} would keep VLMEvalKit's verdicts instead (labelled as such)"
+        )
