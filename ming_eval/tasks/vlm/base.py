@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ming_eval.cards.schema import DataFile, UnderstandProtocol
 from ming_eval.core.results import JUDGE_UNAVAILABLE, Prediction, SampleScore, Status
@@ -133,6 +133,15 @@ class VlmOptions(BaseModel):
         "numbers); fixed: correct its accidents (empty outputs are wrong without a judge call, MathVista "
         "credits an integer answer 0 when the output says 0); results are then marked not comparable",
     )
+
+    @model_validator(mode="after")
+    def _verdicts_of_a_file(self) -> VlmOptions:
+        if self.verdicts_file and not self.predictions_file:
+            raise ValueError(
+                "verdicts_file is set by `ming-eval score TASK --predictions FILE --verdicts JUDGE_FILE`: the "
+                "verdicts go with the imported prediction file they judged"
+            )
+        return self
 
 
 class JudgedOptions(VlmOptions):

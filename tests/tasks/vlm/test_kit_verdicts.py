@@ -19,10 +19,18 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ming_eval.errors import DataError
+from ming_eval.errors import DataError, MingEvalError
+from ming_eval.runner.plan import resolve_task
 from ming_eval.runner.rescore import rescore, score_external
 from ming_eval.store.run_store import RunStore
-from ming_eval.testing.fixtures.vlm import make_hallusionbench, make_mathvista, make_mcq, make_mmbench, make_mmvet
+from ming_eval.testing.fixtures.vlm import (
+    make_hallusionbench,
+    make_mathvista,
+    make_mcq,
+    make_mmbench,
+    make_mmvet,
+    make_ocrbench,
+)
 from tests.cli.test_cli import run_cli
 from tests.tasks.vlm.test_imports import vlmevalkit_file
 
@@ -239,6 +247,11 @@ def test_a_file_for_other_predictions_is_refused_naming_file_and_row(tmp_path):
     summary = kit_dump(kit_load(good).drop(columns=["hit"]), good.with_name("Model_MMStar_x_result.xlsx"))
     with pytest.raises(DataError, match=r"lacks the column\(s\) hit"):
         _import(tmp_path / "c", "mmstar", pred, summary)
+    ocr = vlmevalkit_file(make_ocrbench(tmp_path / "data" / "OCRBench.tsv"), tmp_path / "vk" / "M_OCRBench.xlsx", {})
+    with pytest.raises(DataError, match=r"M_OCRBench_score.xlsx: VLMEvalKit writes no per-sample verdict file"):
+        _import(tmp_path / "d", "ocrbench", ocr, kit_dump(kit_load(ocr), ocr.with_name("M_OCRBench_score.xlsx")))
+    with pytest.raises(MingEvalError, match="verdicts_file is set by"):  # not an option of an ordinary run
+        resolve_task("mmstar", {"verdicts_file": "imported_verdicts.xlsx"})
 
 
 def test_cli_verdicts_and_the_notice_of_a_judge_file_beside_the_predictions(tmp_path, capsys):
