@@ -123,6 +123,10 @@ def test_mcq_result_file_gives_the_scores_labelled_and_kept_on_rescoring(tmp_pat
     code, text = run_cli(["report", str(tmp_path / "run")], capsys)
     assert code == 0, text
     assert "VLMEvalKit file: gpt-4o-mini" in text
+    # without the file's verdicts, ming-eval judges every sample itself
+    own = rescore(tmp_path / "run", argv=["t"], task_options={"mmstar": {"verdicts_file": None}})["mmstar"]
+    assert own.judge is None and not any("not judged again" in n for n in own.notes)
+    assert all(s.details.get("how") != "vlmevalkit_file" for s in _scores(tmp_path / "run", "mmstar").values())
 
 
 def test_mmbench_circular_result_gives_each_question_its_verdict(tmp_path):
