@@ -277,3 +277,76 @@ def test_cli_verdicts_and_the_notice_of_a_judge_file_beside_the_predictions(tmp_
     assert f"--verdicts {verdicts}" in text
     code, text = run_cli(["score", "mmstar", "--verdicts", str(verdicts)], capsys)
     assert code != 0 and "--verdicts goes with --predictions" in text
+
+
+# -- files written by VLMEvalKit's own functions (skipped where its source is not importable) --------
+@pytest.fixture()
+def kit(monkeypatch):
+    from ming_eval.tasks.vlm.vlmevalkit_check import load_kit
+
+    try:
+        modules = load_kit()
+    except MingEvalError as exc:
+        pytest.skip(f"VLMEvalKit not importable: {exc}")
+    monkeypatch.setenv("PRED_FORMAT", "tsv")  # its intermediate files, without xlsxwriter
+    return modules
+
+
+def _kit_mcq_file(kit: dict, pred: Path, dataset: str, *, circular: bool) -> Path:
+    """What ``ImageMCQDataset.evaluate`` writes under ``exact_matching``, by VLMEvalKit's functions."""
+    data = kit["smp"].load(str(pred))
+    if circular:
+        data["index"] = [int(x) for x in data["index"]]
+    data = data.sort_values(by="index")
+    data["prediction"] = [str(x) for x in data["prediction"]]
+    for k in list(data.keys()):
+        data[k.lower() if k not in list(string.ascii_uppercase) else k] = data.pop(k)
+    meta = data[["index", "answer"]].copy()
+    evaluate = kit["mcq"].mcq_circular_eval if circular else kit["mcq"].mcq_vanilla_eval
+    scored = evaluate(None, data, meta, 1, str(pred.with_name("judge.pkl")), dataset)
+    out = pred.with_name(f"{pred.stem}_exact_matching_result.tsv")
+    kit["smp"].dump(scored, str(out))
+    return out
+
+
+def test_files_written_by_vlmevalkits_own_functions(kit, tmp_path):
+    tsv = make_mcq(tmp_path / "data" / "MMStar.tsv", n=6)
+    pred = vlmevalkit_file(tsv, tmp_path / "vk" / "M_MMStar.tsv", MCQ_OUTPUTS)
+    verdicts = _kit_mcq_file(kit, pred, "MMStar", circular=False)
+    result = _import(tmp_path / "a", "mmstar", pred, verdicts)["mmstar"]
+    theirs = pd.read_csv(verdicts, sep="\t")
+    scores = _scores(tmp_path / "a" / "run", "mmstar")
+    hits = zip(theirs["index"], theirs["hit"], strict=True)
+    assert {k: s.score for k, s in scores.items()} == {str(i): float(h) for i, h in hits}
+    assert result.judge == "VLMEvalKit file: exact_matching"
+    # "" and "None" are 'nan' to the kit, which matched no option without a judge: not the protocol
+    assert result.not_comparable_because == [
+        f"verdicts of VLMEvalKit's {verdicts.name} judged by exact_matching, not the protocol's gpt-4o-mini"
+    ]
+
+    mmb = make_mmbench(tmp_path / "data" / "MMBench_DEV_EN.tsv")
+    outputs = {str(i + k * 1_000_000): "ABCD"[(i + k) % 4] for i in range(4) for k in range(4)}
+    pred = vlmevalkit_file(mmb, tmp_path / "vk" / "M_MMBench_DEV_EN.tsv", outputs)
+    verdicts = _kit_mcq_file(kit, pred, "MMBench_DEV_EN", circular=True)
+    result = _import(tmp_path / "b", "mmbench_dev_en", pred, verdicts)["mmbench_dev_en"]
+    theirs = pd.read_csv(verdicts, sep="\t")
+    assert result.primary_metric.value == pytest.approx(100 * theirs["hit"].mean())
+    # "D" for a three-option question: no option, and no judge to ask
+    assert not result.comparable and "judged by exact_matching" in result.not_comparable_because[0]
+
+    hb = make_hallusionbench(tmp_path / "data" / "HallusionBench.tsv")
+    said = ["Yes", "no.", "maybe"]
+    answers = {str(i): said[k % 3] for k, i in enumerate(pd.read_csv(hb, sep="\t").dropna(subset=["image"])["index"])}
+    pred = vlmevalkit_file(hb, tmp_path / "vk" / "M_HallusionBench.tsv", answers)
+    data = kit["smp"].load(str(pred))
+    data["prediction"] = [str(x) for x in data["prediction"]]
+    data["extracted"] = [kit["yorn"].YOrN_Extraction(p) for p in data["prediction"]]
+    data["score"] = data["answer"] == data["extracted"]
+    verdicts = pred.with_name("M_HallusionBench_auxmatch.tsv")
+    kit["smp"].dump(data, str(verdicts))
+    result = _import(tmp_path / "c", "hallusionbench", pred, verdicts)["hallusionbench"]
+    scores = _scores(tmp_path / "c" / "run", "hallusionbench")
+    assert {k: s.score for k, s in scores.items()} == {
+        str(i): float(ok) for i, ok in zip(data["index"], data["score"], strict=True)
+    }
+    assert result.comparable and result.judge == "VLMEvalKit file (judge not named)"  # no row needed a judge
