@@ -181,7 +181,8 @@ def test_hallusionbench_auxmatch_tsv(tmp_path):
     assert any("a judge the file does not name" in r for r in result.not_comparable_because)
 
 
-def test_mathvista_judge_file_hits_as_vlmevalkit_computes_them(tmp_path):
+def _mathvista_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A MathVista prediction file and its ``_gpt-4o-mini.xlsx``: ``res`` cells of every kind."""
     tsv = make_mathvista(tmp_path / "data" / "MathVista_MINI.tsv")
     outputs = {"1": "B", "2": "two", "3": "2.5", "4": "red", "5": "the third", "6": "10", "7": "about 6", "8": "red"}
     pred = vlmevalkit_file(tsv, tmp_path / "vk" / "M_MathVista_MINI.xlsx", outputs)
@@ -199,7 +200,11 @@ def test_mathvista_judge_file_hits_as_vlmevalkit_computes_them(tmp_path):
     }
     data["res"] = [res[i][0] for i in data["index"]]
     data["log"] = [res[i][1] for i in data["index"]]
-    verdicts = kit_dump(data, pred.with_name("M_MathVista_MINI_gpt-4o-mini.xlsx"))
+    return pred, kit_dump(data, pred.with_name("M_MathVista_MINI_gpt-4o-mini.xlsx"))
+
+
+def test_mathvista_judge_file_hits_as_vlmevalkit_computes_them(tmp_path):
+    pred, verdicts = _mathvista_files(tmp_path)
     result = _import(tmp_path, "mathvista_mini", pred, verdicts)["mathvista_mini"]
     scores = _scores(tmp_path / "run", "mathvista_mini")
     assert {k: s.score for k, s in scores.items()} == {
@@ -350,3 +355,13 @@ def test_files_written_by_vlmevalkits_own_functions(kit, tmp_path):
         str(i): float(ok) for i, ok in zip(data["index"], data["score"], strict=True)
     }
     assert result.comparable and result.judge == "VLMEvalKit file (judge not named)"  # no row needed a judge
+
+
+def test_mathvista_hits_are_vlmevalkits_post_check(kit, tmp_path):
+    pred, verdicts = _mathvista_files(tmp_path)
+    _import(tmp_path, "mathvista_mini", pred, verdicts)
+    data = kit["smp"].load(str(verdicts))
+    theirs = {
+        str(data.iloc[i]["index"]): float(bool(kit["mathvista"].post_check(data.iloc[i]))) for i in range(len(data))
+    }
+    assert {k: s.score for k, s in _scores(tmp_path / "run", "mathvista_mini").items()} == theirs
