@@ -455,6 +455,13 @@ class VlmTask(BaseTask):
                 f"{store.dir} already holds scores of another prediction file ({old.get('source')})",
                 hint="pass a new --out directory (the existing scores are left untouched)",
             )
+        kept = (old or {}).get("verdicts")
+        verdicts_digest = None if verdicts is None else sha256_of(verdicts)
+        if kept and verdicts_digest is not None and kept.get("sha256") != verdicts_digest:
+            raise DataError(
+                f"{store.dir} already holds the verdicts of another VLMEvalKit file ({kept.get('source')})",
+                hint="pass a new --out directory (the existing scores are left untouched)",
+            )
         assert self.opts.predictions_file is not None
         store.dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, store.dir / self.opts.predictions_file)
@@ -463,7 +470,7 @@ class VlmTask(BaseTask):
             shutil.copyfile(verdicts, store.dir / self.opts.verdicts_file)
             state["verdicts"] = {
                 "source": str(verdicts.resolve()),
-                "sha256": sha256_of(verdicts),
+                "sha256": verdicts_digest,
                 "judge": kit.judge,
                 "rows": len(kit.verdicts),
                 "decided_by": kit.decided_by(),

@@ -253,6 +253,11 @@ def test_a_file_for_other_predictions_is_refused_naming_file_and_row(tmp_path):
     foreign = _edited(good, [(4, "index", 99)], "Far_MMStar_gpt-4o-mini_result.xlsx")
     with pytest.raises(DataError, match=r"Far_MMStar_gpt-4o-mini_result.xlsx row 5 \(index 99\): no row of Model_"):
         _import(tmp_path / "b", "mmstar", pred, foreign)
+    _import(tmp_path / "e", "mmstar", pred, good)
+    changed = mcq_result_file(pred, "gpt-4", dict.fromkeys(range(6), 0))  # into the same run: refused
+    with pytest.raises(DataError, match=r"already holds the verdicts of another VLMEvalKit file"):
+        _import(tmp_path / "e", "mmstar", pred, changed)
+    assert {s.score for s in _scores(tmp_path / "e" / "run", "mmstar").values()} == {1.0}
     summary = kit_dump(kit_load(good).drop(columns=["hit"]), good.with_name("Model_MMStar_x_result.xlsx"))
     with pytest.raises(DataError, match=r"lacks the column\(s\) hit"):
         _import(tmp_path / "c", "mmstar", pred, summary)
