@@ -183,6 +183,14 @@ def read_kit_verdicts(
         )
     if frame.empty:
         raise DataError(f"{name} has a header but no rows")
+    if family in ("mcq", "mmmu") and circular != ("g_index" in columns):
+        raise DataError(
+            f"{name} holds VLMEvalKit's {'circular' if not circular else 'one-pass'} verdicts (one per "
+            f"{'question' if not circular else 'row'}), and this task is scored "
+            f"{'circularly' if circular else 'in one pass'}",
+            hint=f"pass the {pattern} file of the evaluation as the task runs it (MMBench: circular; its "
+            "_vanilla_circ0_result file is VLMEvalKit's internal check)",
+        )
     ours = {str(clean(row.get("index"))): i for i, row in enumerate(pf.rows)}
     out = KitVerdicts(path, judge_in_name(shown_as or path, family, dataset), per_question=circular)
     for i, row in enumerate(frame.to_dict(orient="records")):

@@ -143,6 +143,10 @@ def test_mmbench_circular_result_gives_each_question_its_verdict(tmp_path):
     for index, hit in zip(rows["index"], rows["index"] % 1_000_000, strict=True):
         assert scores[str(index)].score == float(hits[hit])  # every rotation carries its question's verdict
     assert result.counts.get("judge_unavailable", 0) == 0
+    # VLMEvalKit's internal one-pass check of the main rows is not the question's verdict
+    one_pass = kit_dump(kit_load(verdicts).drop(columns=["g_index"]), pred.with_name("x_vanilla_circ0_result.tsv"))
+    with pytest.raises(DataError, match=r"x_vanilla_circ0_result.tsv holds VLMEvalKit's one-pass verdicts"):
+        _import(tmp_path / "b", "mmbench_dev_en", pred, one_pass)
 
 
 def test_a_file_from_another_judge_or_exact_matching_is_labelled_not_comparable(tmp_path):
