@@ -360,6 +360,11 @@ def comparability(judge: str | None, decided_by: Mapping[str, int], file: str, p
     if judge is None:
         if judged:
             reasons.append(f"{judged} verdicts of VLMEvalKit's {file} come from a judge the file does not name")
+        if decided_by.get("unresolved"):
+            reasons.append(
+                f"{decided_by['unresolved']} answers are unread (Unknown) in VLMEvalKit's {file}, which does not "
+                "say whether a judge was asked"
+            )
     elif judge != protocol_judge and (judge != "exact_matching" or exact):
         reasons.append(f"verdicts of VLMEvalKit's {file} judged by {judge}, not the protocol's {protocol_judge}")
     if exact and judge not in (None, "exact_matching"):

@@ -363,7 +363,11 @@ def test_files_written_by_vlmevalkits_own_functions(kit, tmp_path):
     assert {k: s.score for k, s in scores.items()} == {
         str(i): float(ok) for i, ok in zip(data["index"], data["score"], strict=True)
     }
-    assert result.comparable and result.judge == "VLMEvalKit file (judge not named)"  # no row needed a judge
+    assert result.judge == "VLMEvalKit file (judge not named)"
+    # "maybe" is neither yes nor no: Unknown in the file, which does not say whether a judge was asked
+    assert [r for r in result.not_comparable_because if "VLMEvalKit" in r] == [
+        f"3 answers are unread (Unknown) in VLMEvalKit's {verdicts.name}, which does not say whether a judge was asked"
+    ]
 
 
 def test_mathvista_hits_are_vlmevalkits_post_check(kit, tmp_path):
