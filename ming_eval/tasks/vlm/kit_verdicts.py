@@ -18,8 +18,8 @@ by default, .tsv with ``PRED_FORMAT=tsv``):
 * MathVista: ``{model}_{dataset}_{judge}.xlsx``, plus ``res`` (the prefetched answer, or the judge's
   extraction) and ``log``. The file holds no hit: VLMEvalKit computes it when it summarises, by its
   ``post_check`` of ``res``, which :func:`mathvista_hit` computes the same way.
-* MM-Vet: ``{model}_{dataset}_{judge}.xlsx`` (e.g. ``_gpt-4-turbo``; older releases wrote ``_gpt4``),
-  plus ``score`` (the judge's grade, 0 to 1) and ``log``.
+* MM-Vet: ``{model}_{dataset}_{judge}.xlsx`` (e.g. ``_gpt-4-turbo``), plus ``score`` (the judge's
+  grade, 0 to 1) and ``log``.
 
 A verdict file must belong to the prediction file: every row's index is in it, with the same
 prediction (as VLMEvalKit reads both back), else a one-line error names the file and row. Samples the
