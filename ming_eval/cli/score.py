@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ming_eval.cli.display import breakdown_tables, exit_on_judge_outage, print_notes, results_table
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXAMPLES = """
 [bold]Examples[/]
@@ -18,6 +21,7 @@ EXAMPLES = """
   ming-eval score geneval --upstream-results geneval_outputs/results.jsonl
   ming-eval score mmstar --predictions outputs/Qwen2-VL-7B/Qwen2-VL-7B_MMStar.xlsx --out runs/qwen2vl-vk
   ming-eval score ocrbench --predictions logs/qwen2vl/20260101_120000_samples_ocrbench.jsonl --out runs/qwen2vl-lmms
+  ming-eval score mmstar --predictions outputs/Q/Q_MMStar.xlsx --verdicts outputs/Q/Q_MMStar_gpt-4o-mini_result.xlsx
 """
 
 
@@ -37,6 +41,14 @@ def score(
             "needs neither images nor the benchmark TSV (checked against it when present). Also an "
             "lmms-eval --log_samples file (*_samples_<task>.jsonl: mmstar, mmbench_{en,cn}_dev, "
             "hallusion_bench_image, ai2d, mmmu_val, mathvista_testmini*, mmvet, ocrbench; needs the TSV)."
+        ),
+    ] = None,
+    verdicts: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --predictions: VLMEvalKit's judge file for it ({model}_{dataset}_{judge}_result.xlsx for "
+            "multiple choice, _auxmatch.xlsx for HallusionBench, _{judge}.xlsx for MathVista and MM-Vet); its "
+            "verdicts are the scores of the samples it covers, labelled as VLMEvalKit's, not judged again."
         ),
     ] = None,
     out: Annotated[
@@ -106,6 +118,10 @@ def score(
     target_path = Path(target)
     if images is not None and predictions is not None:
         raise typer.BadParameter("pass --images or --predictions, not both")
+    if verdicts is not None and predictions is None:
+        raise typer.BadParameter(
+            "--verdicts goes with --predictions FILE: VLMEvalKit's judge file is read with the predictions it judged"
+        )
     source = images if images is not None else predictions
     if force and source is None:
         raise typer.BadParameter(
@@ -133,7 +149,10 @@ def score(
             console=console,
             force=force,
             wait=wait,
+            verdicts=verdicts,
         )
+        if predictions is not None and verdicts is None:
+            _mention_verdict_files(console, target, predictions)
     else:
         if not (target_path / "manifest.json").is_file():
             raise typer.BadParameter(
@@ -166,3 +185,20 @@ def score(
         raise typer.Exit(1)
     if results:
         exit_on_judge_outage(console, run_dir, results)
+
+
+def _mention_verdict_files(console: Console, task_name: str, predictions: Path) -> None:
+    """Name VLMEvalKit's judge files lying beside an imported prediction file (``--verdicts`` reuses one)."""
+    from ming_eval.runner.plan import resolve_task
+    from ming_eval.tasks.vlm.base import VlmTask
+    from ming_eval.tasks.vlm.kit_verdicts import sibling_verdict_files
+    from ming_eval.tasks.vlm.vlmevalkit_check import family_of
+
+    task = resolve_task(task_name)
+    if not isinstance(task, VlmTask) or predictions.suffix.lower() == ".jsonl":
+        return
+    for path in sibling_verdict_files(predictions, family_of(task)):
+        console.print(
+            f"note: VLMEvalKit's judge file {path} lies beside the predictions; they were judged by ming-eval. "
+            f"--verdicts {path} would keep VLMEvalKit's verdicts instead (labelled as such)"
+        )

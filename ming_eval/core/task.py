@@ -241,10 +241,10 @@ class BaseTask(ABC):
         )
         return headline_metric(statistic, [s.score for s in scores], keys, clusters=named)
 
-    def comparability(self) -> list[str]:
+    def comparability(self, ctx: TaskContext | None = None) -> list[str]:
         """Why this task's results are not comparable with published numbers (empty when they are): a
         data file with another checksum than the card's, or a :attr:`protocol_options` value other
-        than the card's."""
+        than the card's; tasks add what ``ctx`` (the run's task folder) tells, e.g. imported verdicts."""
         reasons = []
         declared = {f.name: f for f in self.card.data}
         for used in self.data_files():
@@ -340,20 +340,33 @@ class BaseTask(ABC):
         raise MingEvalError(f"task {self.name} cannot score outputs from a folder")
 
     # -- prediction files of other tools ------------------------------------------------------
-    def prediction_import_options(self, source: Path) -> dict[str, Any]:
+    def prediction_import_options(self, source: Path, verdicts: Path | None = None) -> dict[str, Any]:
         """The options under which this task reads its samples from an imported prediction file
-        (``ming-eval score TASK --predictions FILE``); tasks that cannot import one refuse here."""
+        (``ming-eval score TASK --predictions FILE``), and with ``verdicts`` (``--verdicts``) its scores
+        from that tool's verdict file; tasks that cannot import one refuse here."""
         raise MingEvalError(
             f"task {self.name} cannot import a prediction file",
             hint="--predictions takes VLMEvalKit prediction files of the understanding tasks",
         )
 
     def import_predictions(
-        self, source: Path, ctx: TaskContext, store: TaskStore, *, allow_incomplete: bool = False
+        self,
+        source: Path,
+        ctx: TaskContext,
+        store: TaskStore,
+        *,
+        allow_incomplete: bool = False,
+        verdicts: Path | None = None,
     ) -> int:
-        """Write records for the answers in another tool's prediction file ``source``; returns how many.
-        Called on a task made with :meth:`prediction_import_options`, before :meth:`samples`."""
+        """Write records for the answers in another tool's prediction file ``source`` (and keep the
+        tool's ``verdicts`` file for them, checked against it); returns how many. Called on a task made
+        with :meth:`prediction_import_options`, before :meth:`samples`."""
         raise MingEvalError(f"task {self.name} cannot import a prediction file")
+
+    def imported_scores(self, ctx: TaskContext) -> dict[str, SampleScore]:
+        """Scores another tool already gave (an imported verdict file), by sample id, for samples of
+        ``ctx.samples``; the engine stores them in place of calling the scorer. None by default."""
+        return {}
 
     def source_notes(self, ctx: TaskContext) -> list[str]:
         """Notes on where the run's outputs came from (an imported file), added to every result."""

@@ -144,10 +144,12 @@ def score_external(
     force: bool = False,
     wait: bool = False,
     predictions: bool = False,
+    verdicts: Path | None = None,
 ) -> dict[str, TaskResult]:
     """Score outputs that another tool wrote (e.g. a GenEval image folder, or with ``predictions`` a
-    VLMEvalKit prediction file) as a run of their own; into a run directory made from another model or
-    source only with ``force``."""
+    VLMEvalKit prediction file, and with ``verdicts`` that tool's judge file for it, whose verdicts are
+    kept) as a run of their own; into a run directory made from another model or source only with
+    ``force``."""
     dist = Dist.from_env()
     dist.init()
     argv = argv if argv is not None else sys.argv
@@ -156,7 +158,8 @@ def score_external(
     try:
         task = resolve_task(task_name, task_options)
         if predictions:
-            task = resolve_task(task_name, {**(task_options or {}), **task.prediction_import_options(source)})
+            extra = task.prediction_import_options(source, verdicts)
+            task = resolve_task(task_name, {**(task_options or {}), **extra})
         protocol = PROTOCOL_OF[task.capability]()
         store = RunStore.create(out) if dist.is_main else RunStore(out)
         if dist.is_main:
@@ -176,9 +179,13 @@ def score_external(
         existing = store.read_manifest()
         forced = check_same_model(existing, model, out, force=force)
         if predictions and dist.is_main:
-            n = task.import_predictions(source, ctx, store.task(task.name), allow_incomplete=allow_incomplete)
+            n = task.import_predictions(
+                source, ctx, store.task(task.name), allow_incomplete=allow_incomplete, verdicts=verdicts
+            )
             if console is not None:
                 console.print(f"imported {n} predictions from {source}")
+                if verdicts is not None:
+                    console.print(f"their verdicts are VLMEvalKit's, from {verdicts}, where it has one")
         dist.barrier()
         samples = list(task.samples(ctx))
         invocation = new_invocation("score-external", argv, dist, forced_differences=forced)

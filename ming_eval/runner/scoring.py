@@ -94,6 +94,12 @@ def run_scoring(
             )
             writer.write_score(annotate(task, sample, score), pred)
         ok = [(s, p) for s, p in mine if p.ok]
+        if ok:  # verdicts another tool already gave (an imported judge file) are stored as they are
+            imported = task.imported_scores(ctx.for_scoring(samples, predictions))
+            for sample, pred in ok:
+                if sample.id in imported:
+                    writer.write_score(annotate(task, sample, imported[sample.id]), pred)
+            ok = [(s, p) for s, p in ok if s.id not in imported]
         if ok:
             # one device rule for every model a scorer loads: the grader service's (--device, else
             # this rank's accelerator, else the CPU); "cpu" without importing torch for tasks that need none
@@ -193,7 +199,7 @@ def finalize(
         result.mark_not_comparable(f"--limit {limit}: a subset of the benchmark")
     if missing:
         result.mark_not_comparable(f"{len(missing)} samples missing")
-    for reason in task.comparability():
+    for reason in task.comparability(ctx):
         result.mark_not_comparable(reason)
     for key, value in ctx.protocol_overrides.items():
         result.mark_not_comparable(f"protocol {key}={value!r} set with --protocol for this run")

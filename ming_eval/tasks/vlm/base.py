@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ming_eval.cards.schema import DataFile, UnderstandProtocol
 from ming_eval.core.results import JUDGE_UNAVAILABLE, Prediction, SampleScore, Status
@@ -38,6 +38,14 @@ from ming_eval.tasks.vlm.imported import (
     run_date,
     sha256_of,
 )
+from ming_eval.tasks.vlm.kit_verdicts import (
+    IMPORTED_VERDICTS,
+    KitVerdicts,
+    imported_scores,
+    kit_notes,
+    read_kit_verdicts,
+)
+from ming_eval.tasks.vlm.kit_verdicts import comparability as kit_comparability
 from ming_eval.tasks.vlm.lmms import MATCHERS, lmms_task_of, match_log, read_lmms_log
 from ming_eval.tasks.vlm.prompts import PROMPT_STYLES, Kind, build_content
 from ming_eval.tasks.vlm.tsv import NA_STRINGS, TsvTable, clean
@@ -111,12 +119,26 @@ class VlmOptions(BaseModel):
         description="only the TSV rows of this split (its `split` column); set when an lmms-eval log of one "
         "split is imported (MMMU: validation)",
     )
+    verdicts_file: str | None = Field(
+        None,
+        description="set by `ming-eval score TASK --predictions FILE --verdicts JUDGE_FILE`: the verdicts of the "
+        "samples this copy of VLMEvalKit's judge file covers are the kit's, not judged again",
+    )
     quirks: Quirks = Field(
         "vlmevalkit",
         description="vlmevalkit: score each sample exactly as VLMEvalKit does (comparable with published "
         "numbers); fixed: correct its accidents (empty outputs are wrong without a judge call, MathVista "
         "credits an integer answer 0 when the output says 0); results are then marked not comparable",
     )
+
+    @model_validator(mode="after")
+    def _verdicts_of_a_file(self) -> VlmOptions:
+        if self.verdicts_file and not self.predictions_file:
+            raise ValueError(
+                "verdicts_file is set by `ming-eval score TASK --predictions FILE --verdicts JUDGE_FILE`: the "
+                "verdicts go with the imported prediction file they judged"
+            )
+        return self
 
 
 class JudgedOptions(VlmOptions):
@@ -360,11 +382,19 @@ class VlmTask(BaseTask):
         return out
 
     # -- VLMEvalKit prediction files -----------------------------------------------------------
-    def prediction_import_options(self, source: Path) -> dict[str, Any]:
+    def prediction_import_options(self, source: Path, verdicts: Path | None = None) -> dict[str, Any]:
         if source.suffix.lower() == ".jsonl":  # an lmms-eval log: the samples stay the TSV's (of its split)
+            if verdicts is not None:
+                raise DataError(
+                    f"--verdicts {verdicts}: VLMEvalKit's judge files go with VLMEvalKit prediction files, not "
+                    f"with lmms-eval's log {source.name}"
+                )
             matcher = MATCHERS.get(self.opts.dataset)
             return {"split": matcher.split} if matcher is not None and matcher.split else {}
-        return {"predictions_file": IMPORTED_PREFIX + source.suffix.lower()}
+        options: dict[str, Any] = {"predictions_file": IMPORTED_PREFIX + source.suffix.lower()}
+        if verdicts is not None:
+            options["verdicts_file"] = IMPORTED_VERDICTS + verdicts.suffix.lower()
+        return options
 
     def _imported_file(self, ctx: TaskContext) -> PredictionFile:
         name = self.opts.predictions_file
@@ -388,10 +418,18 @@ class VlmTask(BaseTask):
         return out
 
     def import_predictions(
-        self, source: Path, ctx: TaskContext, store: TaskStore, *, allow_incomplete: bool = False
+        self,
+        source: Path,
+        ctx: TaskContext,
+        store: TaskStore,
+        *,
+        allow_incomplete: bool = False,
+        verdicts: Path | None = None,
     ) -> int:
         """Record the answers of a VLMEvalKit prediction file as this task's outputs; the file is copied
-        into the task's folder (``predictions_file``), where :meth:`samples` reads it from then on."""
+        into the task's folder (``predictions_file``), where :meth:`samples` reads it from then on. With
+        ``verdicts`` (VLMEvalKit's judge file for it), that file is checked against it and copied too
+        (``verdicts_file``): its verdicts become the scores of the samples it covers."""
         from ming_eval.registry import list_task_cards
 
         if source.suffix.lower() == ".jsonl":
@@ -407,6 +445,7 @@ class VlmTask(BaseTask):
             )
         samples = self._file_samples(pf)
         checked = self._crosscheck_tsv(pf, samples, ctx, allow_incomplete=allow_incomplete)
+        kit = None if verdicts is None else self._read_verdicts(verdicts, pf)
         digest = sha256_of(source)
         state = {"source": str(source.resolve()), "sha256": digest, "format": "vlmevalkit", "rows": len(samples)}
         state_path = store.dir / IMPORT_STATE
@@ -416,9 +455,26 @@ class VlmTask(BaseTask):
                 f"{store.dir} already holds scores of another prediction file ({old.get('source')})",
                 hint="pass a new --out directory (the existing scores are left untouched)",
             )
+        kept = (old or {}).get("verdicts")
+        verdicts_digest = None if verdicts is None else sha256_of(verdicts)
+        if kept and verdicts_digest is not None and kept.get("sha256") != verdicts_digest:
+            raise DataError(
+                f"{store.dir} already holds the verdicts of another VLMEvalKit file ({kept.get('source')})",
+                hint="pass a new --out directory (the existing scores are left untouched)",
+            )
         assert self.opts.predictions_file is not None
         store.dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, store.dir / self.opts.predictions_file)
+        if kit is not None and verdicts is not None:
+            assert self.opts.verdicts_file is not None
+            shutil.copyfile(verdicts, store.dir / self.opts.verdicts_file)
+            state["verdicts"] = {
+                "source": str(verdicts.resolve()),
+                "sha256": verdicts_digest,
+                "judge": kit.judge,
+                "rows": len(kit.verdicts),
+                "decided_by": kit.decided_by(),
+            }
         writer = store.record_writer(0)
         try:
             for sample, text in zip(samples, pf.predictions, strict=True):
@@ -427,6 +483,45 @@ class VlmTask(BaseTask):
             writer.close()
         write_json_atomic(state_path, {**state, "tsv": checked, "vlmevalkit_run_date": run_date(source)})
         return len(samples)
+
+    def _read_verdicts(self, path: Path, pf: PredictionFile, shown_as: Path | None = None) -> KitVerdicts:
+        from ming_eval.tasks.vlm.vlmevalkit_check import family_of
+
+        return read_kit_verdicts(
+            path,
+            family_of(self),
+            self.opts.dataset,
+            pf,
+            circular=bool(getattr(self, "circular", False)),
+            rules=getattr(self.options, "matching", "current"),
+            shown_as=shown_as,
+        )
+
+    def imported_scores(self, ctx: TaskContext) -> dict[str, SampleScore]:
+        """The verdicts of VLMEvalKit's judge file (``verdicts_file``) for the samples it covers."""
+        name = self.opts.verdicts_file
+        if not name or ctx.work_dir is None:
+            return {}
+        state = read_import_state(ctx.work_dir, hint=_REIMPORT) or {}
+        source = (state.get("verdicts") or {}).get("source")
+        kit = self._read_verdicts(ctx.work_dir / name, self._imported_file(ctx), Path(source) if source else None)
+        return imported_scores(kit, ctx.samples)
+
+    def comparability(self, ctx: TaskContext | None = None) -> list[str]:
+        reasons = super().comparability(ctx)
+        state = read_import_state(ctx.work_dir, hint=_REIMPORT) if ctx is not None else None
+        kit = (state or {}).get("verdicts") if self.opts.verdicts_file else None
+        if kit:
+            from ming_eval.registry import validate_options
+
+            card = validate_options(type(self), dict(self.card.options), f"task card {self.card.source or self.name}")
+            reasons += kit_comparability(
+                kit.get("judge"),
+                kit.get("decided_by") or {},
+                Path(str(kit.get("source"))).name,
+                getattr(card, "judge", None),
+            )
+        return reasons
 
     def _import_lmms_log(self, source: Path, ctx: TaskContext, store: TaskStore, *, allow_incomplete: bool) -> int:
         """Record the answers of an lmms-eval ``--log_samples`` file; each line is matched with its row
@@ -551,6 +646,9 @@ class VlmTask(BaseTask):
         if not self.opts.predictions_file:
             return []
         notes = [f"predictions imported from VLMEvalKit's file {state.get('source')} ({state.get('rows')} rows)"]
+        kit = state.get("verdicts") if self.opts.verdicts_file else None
+        if kit:
+            notes.append(kit_notes(kit, int(state.get("rows") or 0)))
         if not state.get("tsv"):
             notes.append(
                 f"not cross-checked with {self.data_file} (not found locally): the questions and answers are "

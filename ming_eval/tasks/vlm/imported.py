@@ -48,7 +48,7 @@ class PredictionFile:
         return f"{self.path.name} row {i + 1} (index {clean(self.rows[i].get('index'))})"
 
 
-def _read(path: Path, *, verbatim: bool) -> pd.DataFrame:
+def read_frame(path: Path, *, verbatim: bool) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         try:
@@ -77,8 +77,8 @@ def read_prediction_file(path: Path, required: Sequence[str]) -> PredictionFile:
     if not path.is_file():
         raise DataError(f"prediction file {path} does not exist")
     try:
-        frame = _read(path, verbatim=False)
-        verbatim = _read(path, verbatim=True)
+        frame = read_frame(path, verbatim=False)
+        verbatim = read_frame(path, verbatim=True)
     except (ValueError, OSError, pd.errors.ParserError, KeyError) as exc:
         raise DataError(f"cannot read {path} as a VLMEvalKit prediction file: {exc}") from exc
     columns = [str(c) for c in frame.columns]
