@@ -81,6 +81,9 @@ class BatchRunner(Generic[T, R]):
     on_done: Callable[[T, R], None]
     on_fail: Callable[[T, BaseException], None]
     batch_size: int
+    #: called with the count of items just handed to ``on_done`` / ``on_fail``, once per batch that
+    #: succeeded and once per item that failed alone, before the runner moves on (a writer commits
+    #: a batch's records here, and a stop for too many failures comes after it)
     on_progress: Callable[[int], None] = lambda n: None
     #: stop when this many items in a row failed before any succeeded (0 disables)
     fail_fast_after: int = 16

@@ -53,21 +53,24 @@ def _rank_file(folder: Path, rank: int) -> Path:
 class RecordWriter(JsonlWriter):
     """Inference records; an error message loses any credential it quotes (an endpoint's URL)."""
 
-    def write(self, record: Any) -> None:
+    def write(self, record: Any, *, flush: bool = True) -> None:
         if isinstance(record, dict) and record.get("error"):
             record = {**record, "error": redact_text(str(record["error"]))}
-        super().write(record)
+        super().write(record, flush=flush)
 
 
 class ScoreWriter(JsonlWriter):
     """Score records carry the digest of the prediction they judged; reasons and details lose any
     credential they quote (a judge's URL in its error)."""
 
-    def write_score(self, score: SampleScore, prediction: Prediction) -> None:
+    def write_score(self, score: SampleScore, prediction: Prediction, *, flush: bool = True) -> None:
         record = score.to_record()
-        record["reason"] = redact_text(score.reason)
-        record["details"] = redact(score.details)
-        self.write({**record, "prediction": prediction.digest})
+        if score.reason:
+            record["reason"] = redact_text(score.reason)
+        if score.details:
+            record["details"] = redact(score.details)
+        record["prediction"] = prediction.digest
+        self.write(record, flush=flush)
 
 
 class TaskStore:

@@ -1,0 +1,75 @@
+"""How inference records reach the disk: a batch's records together, before the next batch runs."""
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+from ming_eval.cards.schema import TaskCard, UnderstandProtocol
+from ming_eval.core.results import SampleScore, TaskResult
+from ming_eval.core.sample import Capability, Sample, TextPart, UnderstandRequest
+from ming_eval.core.seeds import derive_seed
+from ming_eval.core.task import BaseTask, Scorer, TaskContext
+from ming_eval.runner.distributed import Dist
+from ming_eval.runner.inference import InferenceSettings, run_inference
+from ming_eval.store.jsonl import read_jsonl
+from ming_eval.store.run_store import TaskStore
+
+
+class EchoTask(BaseTask):
+    capability = Capability.UNDERSTAND
+
+    def samples(self, ctx: TaskContext) -> list[Sample]:
+        raise NotImplementedError
+
+    def scorer(self, ctx: TaskContext) -> Scorer:
+        raise NotImplementedError
+
+    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
+        raise NotImplementedError
+
+
+class WatchingModel:
+    """Answers each question with itself; before each batch, notes the ids already on disk, and fails
+    on the question "bad"."""
+
+    records: ClassVar[Path]
+    seen_on_disk: ClassVar[list[list[str]]] = []
+    seeds: ClassVar[list[int]] = []
+
+    def understand(self, requests: Sequence[UnderstandRequest], protocol: UnderstandProtocol) -> list[str]:
+        on_disk = [r["id"] for r in read_jsonl(self.records)] if self.records.exists() else []
+        type(self).seen_on_disk.append(on_disk)
+        type(self).seeds.extend(r.seed for r in requests)
+        if any(r.text == "bad" for r in requests):
+            raise ValueError("cannot answer")
+        return [r.text for r in requests]
+
+
+def _run(tmp_path: Path, questions: list[str], batch_size: int) -> TaskStore:
+    task = EchoTask.from_card(
+        TaskCard.model_validate({"name": "echo", "class": "x:EchoTask", "capability": "understand"})
+    )
+    samples = [Sample(str(i), UnderstandRequest((TextPart(q),))) for i, q in enumerate(questions)]
+    store = TaskStore(tmp_path, "echo")
+    model = WatchingModel()
+    WatchingModel.records = store.records_dir / "rank-00000.jsonl"
+    WatchingModel.seen_on_disk, WatchingModel.seeds = [], []
+    settings = InferenceSettings(batch_size=batch_size, run_seed=5, fail_fast_after=0)
+    run_inference(task, samples, store, UnderstandProtocol(), lambda: model, Dist(), settings, None)
+    return store
+
+
+def test_each_batch_is_on_disk_before_the_next_runs(tmp_path):
+    store = _run(tmp_path, [f"q{i}" for i in range(7)], batch_size=3)
+    assert WatchingModel.seen_on_disk == [[], ["0", "1", "2"], ["0", "1", "2", "3", "4", "5"]]
+    records = list(read_jsonl(store.records_dir / "rank-00000.jsonl"))
+    assert [(r["id"], r["output"], r["status"]) for r in records] == [(str(i), f"q{i}", "ok") for i in range(7)]
+
+
+def test_a_failure_isolated_in_a_batch_is_recorded_with_the_others(tmp_path):
+    store = _run(tmp_path, ["a", "bad", "c", "d"], batch_size=4)
+    by_id = {r["id"]: r for r in read_jsonl(store.records_dir / "rank-00000.jsonl")}
+    assert by_id["1"]["status"] == "failed" and "cannot answer" in by_id["1"]["error"]
+    assert [by_id[i]["output"] for i in ("0", "2", "3")] == ["a", "c", "d"]
+    # the seed the model was given is the one recorded, and depends on the sample alone
+    assert by_id["2"]["seed"] == derive_seed(5, "echo", "2") and derive_seed(5, "echo", "2") in WatchingModel.seeds
