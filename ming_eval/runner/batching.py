@@ -48,9 +48,13 @@ def is_oom(exc: BaseException) -> bool:
 
 
 def free_accelerator_memory() -> None:
-    gc.collect()
+    """Collect unreachable tensors and hand their cached memory back; nothing to do (and no full
+    garbage collection over a large run's objects) where torch was never imported."""
     torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
+    if torch is None:
+        return
+    gc.collect()
+    if torch.cuda.is_available():
         torch.cuda.empty_cache()
 
 

@@ -132,7 +132,7 @@ def _run_understand(
         seed = derive_seed(settings.run_seed, task.name, s.id)
         seeded.append((s, dataclasses.replace(s.request, seed=seed)))
     model = get_model()
-    per_sample_s = [0.0]
+    per_sample_s = [0.0]  # the last batch's time per sample, rounded, for its records
 
     def call(batch: Sequence[tuple[Sample, UnderstandRequest]]) -> list[str]:
         t0 = time.perf_counter()
@@ -140,17 +140,15 @@ def _run_understand(
         bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
         if bad:
             raise TypeError(f"{type(model).__name__}.understand returned {bad[0]}, expected str")
-        per_sample_s[0] = (time.perf_counter() - t0) / max(1, len(batch))
+        per_sample_s[0] = round((time.perf_counter() - t0) / max(1, len(batch)), 5)
         return texts
 
     # a batch's records arrive together and reach the OS together: one flush per batch (in
     # batch_done), not one per record; a kill loses no record that was handed back before it
     def on_done(item: tuple[Sample, UnderstandRequest], text: str) -> None:
         sample, req = item
-        elapsed = round(per_sample_s[0], 5)
-        writer.write(
-            Prediction(sample.id, Status.OK, output=text, seed=req.seed, elapsed_s=elapsed).to_record(), flush=False
-        )
+        record = Prediction(sample.id, Status.OK, output=text, seed=req.seed, elapsed_s=per_sample_s[0]).to_record()
+        writer.write(record, flush=False)
 
     def on_fail(item: tuple[Sample, UnderstandRequest], exc: BaseException) -> None:
         sample, req = item
