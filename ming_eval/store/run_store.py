@@ -51,12 +51,33 @@ def _rank_file(folder: Path, rank: int) -> Path:
 
 
 class RecordWriter(JsonlWriter):
-    """Inference records; an error message loses any credential it quotes (an endpoint's URL)."""
+    """Inference records; an error message loses any credential it quotes (an endpoint's URL).
+
+    With ``on_close``, the records written (as written) are handed to it when the file is closed, so
+    that the run store need not read back what it just wrote; none are, if a write failed.
+    """
+
+    def __init__(self, path: Path, on_close: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
+        super().__init__(path)
+        self._on_close = on_close
+        self._written: list[dict[str, Any]] = []
 
     def write(self, record: Any, *, flush: bool = True) -> None:
         if isinstance(record, dict) and record.get("error"):
             record = {**record, "error": redact_text(str(record["error"]))}
-        super().write(record, flush=flush)
+        try:
+            super().write(record, flush=flush)
+        except BaseException:
+            self._on_close = None  # the file may hold part of this record: let it be read back
+            raise
+        if self._on_close is not None:
+            self._written.append(record)
+
+    def close(self) -> None:
+        was_open = not self._fh.closed
+        super().close()
+        if was_open and self._on_close is not None:
+            self._on_close(self._written)
 
 
 class ScoreWriter(JsonlWriter):
@@ -91,7 +112,28 @@ class TaskStore:
 
     # -- inference records -------------------------------------------------------------------
     def record_writer(self, rank: int) -> RecordWriter:
-        return RecordWriter(_rank_file(self.records_dir, rank))
+        """The writer of this rank's records. When what :meth:`read_predictions` holds is up to date as
+        it opens, the records it writes are added to that when it closes, instead of being read back."""
+        path = _rank_file(self.records_dir, rank)
+        known = self._predictions
+        if known is None or known[0] != _folder_signature(self.records_dir):
+            return RecordWriter(path)
+        return RecordWriter(path, on_close=lambda written: self._add_written(known, path, written))
+
+    def _add_written(self, known: tuple[Any, dict[str, Prediction]], path: Path, written: list[dict[str, Any]]) -> None:
+        """``known`` plus the records just appended to ``path``: exactly what reading every rank file
+        again would give, or nothing is kept (then they are read again). That holds when no other rank
+        file changed, ``path`` is the last one read, and each record comes back from JSON as it is."""
+        key = _folder_signature(self.records_dir)
+        others = [entry for entry in key if entry[0] != path.name]
+        if not key or key[-1][0] != path.name or others != [e for e in known[0] if e[0] != path.name]:
+            return
+        if not all(_same_after_json(rec) for rec in written):
+            return
+        out = dict(known[1])
+        for rec in written:
+            _keep_latest(out, Prediction.from_record(rec, self.images_dir))
+        self._predictions = (key, out)
 
     def _read_all(self, folder: Path, parse: Callable[[dict[str, Any]], T]) -> Iterable[tuple[dict[str, Any], T]]:
         """Every record of every rank file in ``folder``, with ``parse(record)``; a record that does not
@@ -107,9 +149,7 @@ class TaskStore:
         if self._predictions is None or self._predictions[0] != key:
             out: dict[str, Prediction] = {}
             for _, pred in self._read_all(self.records_dir, lambda r: Prediction.from_record(r, self.images_dir)):
-                prev = out.get(pred.sample_id)
-                if prev is None or pred.ok or not prev.ok:
-                    out[pred.sample_id] = pred
+                _keep_latest(out, pred)
             self._predictions = (key, out)
         return dict(self._predictions[1])
 
@@ -352,6 +392,26 @@ def _redacted_result(result: TaskResult) -> dict[str, Any]:
     if data.get("judge"):
         data["judge"] = redact_text(data["judge"])
     return data
+
+
+def _keep_latest(preds: dict[str, Prediction], pred: Prediction) -> None:
+    """Add ``pred``, read after the others: a later record wins, except a failure over a success."""
+    prev = preds.get(pred.sample_id)
+    if prev is None or pred.ok or not prev.ok:
+        preds[pred.sample_id] = pred
+
+
+def _same_after_json(value: Any) -> bool:
+    """Whether ``value`` is read back from its JSON as an equal value of the same types (no tuples,
+    numpy scalars or other subclasses, which come back as lists and plain numbers)."""
+    kind = type(value)
+    if value is None or kind in (str, int, float, bool):
+        return True
+    if kind is list:
+        return all(_same_after_json(v) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _same_after_json(v) for k, v in value.items())
+    return False
 
 
 def _folder_signature(folder: Path) -> list[tuple[str, int, int, int]]:

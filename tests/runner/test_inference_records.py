@@ -41,7 +41,7 @@ class WatchingModel:
         type(self).seen_on_disk.append(on_disk)
         type(self).seeds.extend(r.seed for r in requests)
         if any(r.text == "bad" for r in requests):
-            raise ValueError("cannot answer")
+            raise ValueError("cannot answer (https://u:pw@host/v1)")
         return [r.text for r in requests]
 
 
@@ -73,3 +73,29 @@ def test_a_failure_isolated_in_a_batch_is_recorded_with_the_others(tmp_path):
     assert [by_id[i]["output"] for i in ("0", "2", "3")] == ["a", "c", "d"]
     # the seed the model was given is the one recorded, and depends on the sample alone
     assert by_id["2"]["seed"] == derive_seed(5, "echo", "2") and derive_seed(5, "echo", "2") in WatchingModel.seeds
+
+
+def test_scoring_gets_the_records_just_written_without_reading_them_back(tmp_path, monkeypatch):
+    import ming_eval.store.run_store as run_store
+
+    read: list[str] = []
+    parse = run_store._parse_records
+    monkeypatch.setattr(run_store, "_parse_records", lambda path, fn: read.append(path.name) or parse(path, fn))
+    store = _run(tmp_path, ["a", "bad", "c"], batch_size=3)
+    in_memory = store.read_predictions()
+    assert read == []  # what the run wrote was kept, not read back
+    fresh = TaskStore(tmp_path, "echo").read_predictions()
+    assert read == ["rank-00000.jsonl"] and in_memory == fresh
+    assert in_memory["1"].status.value == "failed" and "pw" not in in_memory["1"].error  # as written: redacted
+    assert in_memory["2"].output == "c"
+
+
+def test_records_that_json_would_change_are_read_back(tmp_path):
+    store = TaskStore(tmp_path, "echo")
+    assert store.read_predictions() == {}
+    with store.record_writer(0) as writer:
+        writer.write({"id": "a", "status": "ok", "output": ("x", "y")})  # a tuple comes back as a list
+        writer.write({"id": "b", "status": "failed", "error": "see https://u:pw@host/v1"})
+    preds = store.read_predictions()
+    assert preds["a"].output == ["x", "y"] and "pw" not in preds["b"].error
+    assert preds == TaskStore(tmp_path, "echo").read_predictions()
