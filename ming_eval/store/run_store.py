@@ -401,16 +401,25 @@ def _keep_latest(preds: dict[str, Prediction], pred: Prediction) -> None:
         preds[pred.sample_id] = pred
 
 
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _same_after_json(value: Any) -> bool:
     """Whether ``value`` is read back from its JSON as an equal value of the same types (no tuples,
     numpy scalars or other subclasses, which come back as lists and plain numbers)."""
     kind = type(value)
-    if value is None or kind in (str, int, float, bool):
+    if kind in _JSON_SCALARS:
         return True
     if kind is list:
-        return all(_same_after_json(v) for v in value)
+        for v in value:  # noqa: SIM110 - a loop, not all() over a generator: this runs per record
+            if type(v) not in _JSON_SCALARS and not _same_after_json(v):
+                return False
+        return True
     if kind is dict:
-        return all(type(k) is str and _same_after_json(v) for k, v in value.items())
+        for k, v in value.items():
+            if type(k) is not str or (type(v) not in _JSON_SCALARS and not _same_after_json(v)):
+                return False
+        return True
     return False
 
 
