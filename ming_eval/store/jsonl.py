@@ -73,22 +73,33 @@ def _repair_tail(path: Path) -> None:
 class JsonlWriter:
     """Appends one JSON object per line; each :meth:`write` is flushed to the OS immediately, unless
     it is one of a group that arrived together (a batch's records): those are written with
-    ``flush=False`` and reach the OS together at the next :meth:`flush` (or :meth:`close`)."""
+    ``flush=False`` and reach the OS together at the next :meth:`flush` (or :meth:`close`).
 
-    def __init__(self, path: Path) -> None:
+    With ``on_close``, the records written are handed to it once the file is closed (so that a
+    reader in this process need not read back what it just wrote); none are, if a write failed.
+    """
+
+    def __init__(self, path: Path, on_close: Callable[[list[Any]], None] | None = None) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             _repair_tail(path)
         self._fh: IO[str] = path.open("a", encoding="utf-8")
+        self._on_close = on_close
+        self._written: list[Any] = []
 
     def write(self, record: Any, *, flush: bool = True) -> None:
         try:
             self._fh.write(dumps(record) + "\n")
             if flush:
                 self._fh.flush()
-        except OSError as exc:  # a partial last line is cut off when the file is next opened
-            raise storage_error(self.path, exc) or exc from exc
+        except BaseException as exc:
+            self._on_close = None  # the file may hold part of this record: it must be read back
+            if isinstance(exc, OSError):  # a partial last line is cut off when the file is next opened
+                raise storage_error(self.path, exc) or exc from exc
+            raise
+        if self._on_close is not None:
+            self._written.append(record)
 
     def flush(self) -> None:
         """Hand what was written with ``flush=False`` to the OS: it survives a kill from now on."""
@@ -108,6 +119,8 @@ class JsonlWriter:
         finally:
             with suppress(OSError):  # the same failed flush, raised above
                 self._fh.close()
+        if self._on_close is not None:
+            self._on_close(self._written)
 
     def __enter__(self) -> JsonlWriter:
         return self

@@ -51,33 +51,12 @@ def _rank_file(folder: Path, rank: int) -> Path:
 
 
 class RecordWriter(JsonlWriter):
-    """Inference records; an error message loses any credential it quotes (an endpoint's URL).
-
-    With ``on_close``, the records written (as written) are handed to it when the file is closed, so
-    that the run store need not read back what it just wrote; none are, if a write failed.
-    """
-
-    def __init__(self, path: Path, on_close: Callable[[list[dict[str, Any]]], None] | None = None) -> None:
-        super().__init__(path)
-        self._on_close = on_close
-        self._written: list[dict[str, Any]] = []
+    """Inference records; an error message loses any credential it quotes (an endpoint's URL)."""
 
     def write(self, record: Any, *, flush: bool = True) -> None:
         if isinstance(record, dict) and record.get("error"):
             record = {**record, "error": redact_text(str(record["error"]))}
-        try:
-            super().write(record, flush=flush)
-        except BaseException:
-            self._on_close = None  # the file may hold part of this record: let it be read back
-            raise
-        if self._on_close is not None:
-            self._written.append(record)
-
-    def close(self) -> None:
-        was_open = not self._fh.closed
-        super().close()
-        if was_open and self._on_close is not None:
-            self._on_close(self._written)
+        super().write(record, flush=flush)
 
 
 class ScoreWriter(JsonlWriter):
@@ -106,7 +85,8 @@ class TaskStore:
         self.predictions_path = self.dir / "predictions.jsonl"
         self.scores_path = self.dir / "scores.jsonl"
         self.results_path = self.dir / RESULTS
-        # what was parsed from the rank files, keyed by their (size, mtime, inode): read once per run
+        # what was parsed from the rank files, keyed by their (size, mtime, inode): read once per run;
+        # what this process's writers append is added as it was written, not read back
         self._predictions: tuple[object, dict[str, Prediction]] | None = None
         self._scores: tuple[object, list[tuple[Any, SampleScore]]] | None = None
 
@@ -118,22 +98,16 @@ class TaskStore:
         known = self._predictions
         if known is None or known[0] != _folder_signature(self.records_dir):
             return RecordWriter(path)
-        return RecordWriter(path, on_close=lambda written: self._add_written(known, path, written))
 
-    def _add_written(self, known: tuple[Any, dict[str, Prediction]], path: Path, written: list[dict[str, Any]]) -> None:
-        """``known`` plus the records just appended to ``path``: exactly what reading every rank file
-        again would give, or nothing is kept (then they are read again). That holds when no other rank
-        file changed, ``path`` is the last one read, and each record comes back from JSON as it is."""
-        key = _folder_signature(self.records_dir)
-        others = [entry for entry in key if entry[0] != path.name]
-        if not key or key[-1][0] != path.name or others != [e for e in known[0] if e[0] != path.name]:
-            return
-        if not all(_same_after_json(rec) for rec in written):
-            return
-        out = dict(known[1])
-        for rec in written:
-            _keep_latest(out, Prediction.from_record(rec, self.images_dir))
-        self._predictions = (key, out)
+        def add(written: list[dict[str, Any]]) -> None:
+            key = _only_appended(self.records_dir, path, known[0], written)
+            if key is not None:
+                out = dict(known[1])
+                for rec in written:
+                    _keep_latest(out, Prediction.from_record(rec, self.images_dir))
+                self._predictions = (key, out)
+
+        return RecordWriter(path, on_close=add)
 
     def _read_all(self, folder: Path, parse: Callable[[dict[str, Any]], T]) -> Iterable[tuple[dict[str, Any], T]]:
         """Every record of every rank file in ``folder``, with ``parse(record)``; a record that does not
@@ -173,7 +147,19 @@ class TaskStore:
 
     # -- scores ------------------------------------------------------------------------------
     def score_writer(self, rank: int) -> ScoreWriter:
-        return ScoreWriter(_rank_file(self.scoring_dir, rank))
+        """The writer of this rank's scores; what it writes is kept as :meth:`record_writer`'s records are."""
+        path = _rank_file(self.scoring_dir, rank)
+        known = self._scores
+        if known is None or known[0] != _folder_signature(self.scoring_dir):
+            return ScoreWriter(path)
+
+        def add(written: list[dict[str, Any]]) -> None:
+            key = _only_appended(self.scoring_dir, path, known[0], written)
+            if key is not None:
+                added = [(rec.get("prediction"), SampleScore.from_record(rec)) for rec in written]
+                self._scores = (key, [*known[1], *added])
+
+        return ScoreWriter(path, on_close=add)
 
     def read_scores(self, predictions: dict[str, Prediction] | None = None) -> dict[str, SampleScore]:
         """Stored scores (the last per sample). With ``predictions``, only scores made for exactly
@@ -392,6 +378,17 @@ def _redacted_result(result: TaskResult) -> dict[str, Any]:
     if data.get("judge"):
         data["judge"] = redact_text(data["judge"])
     return data
+
+
+def _only_appended(folder: Path, path: Path, known: Any, written: list[dict[str, Any]]) -> Any:
+    """The signature of ``folder`` now, if reading it again would give what was parsed under the
+    signature ``known`` followed by ``written``: no other rank file changed, ``path`` is the last one
+    read, and each record comes back from JSON as it is. Otherwise None (then the files are read)."""
+    key = _folder_signature(folder)
+    others = [entry for entry in key if entry[0] != path.name]
+    if not key or key[-1][0] != path.name or others != [e for e in known if e[0] != path.name]:
+        return None
+    return key if all(_same_after_json(rec) for rec in written) else None
 
 
 def _keep_latest(preds: dict[str, Prediction], pred: Prediction) -> None:

@@ -1,8 +1,11 @@
-"""How inference records reach the disk: a batch's records together, before the next batch runs."""
+"""How inference records and scores reach the disk (a batch together, before the next batch runs), and
+that what a run writes is not read back by the same run."""
 
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
+
+import pytest
 
 from ming_eval.cards.schema import TaskCard, UnderstandProtocol
 from ming_eval.core.results import SampleScore, TaskResult
@@ -99,3 +102,23 @@ def test_records_that_json_would_change_are_read_back(tmp_path):
     preds = store.read_predictions()
     assert preds["a"].output == ["x", "y"] and "pw" not in preds["b"].error
     assert preds == TaskStore(tmp_path, "echo").read_predictions()
+
+
+def test_a_first_run_reads_back_none_of_its_records_or_scores(engine_cards, tmp_path, monkeypatch):
+    import json
+
+    import ming_eval.store.run_store as run_store
+    from ming_eval.runner.evaluate import RunConfig, evaluate
+
+    read: list[str] = []
+    parse = run_store._parse_records
+    monkeypatch.setattr(run_store, "_parse_records", lambda path, fn: read.append(str(path)) or parse(path, fn))
+    out = evaluate(RunConfig(tasks=["color_vqa"], model="pixel", out=tmp_path / "run", argv=["test"]))
+    assert [p for p in read if "rank-" in p] == []
+    # what was aggregated is what the files hold
+    task = tmp_path / "run" / "color_vqa"
+    on_disk = {json.loads(line)["id"]: json.loads(line)["score"] for line in (task / "scores.jsonl").open()}
+    assert len(on_disk) == 24 and out.results["color_vqa"].counts["n"] == 24
+    stored = TaskStore(tmp_path / "run", "color_vqa")
+    assert {k: s.score for k, s in stored.read_scores(stored.read_predictions()).items()} == on_disk
+    assert out.results["color_vqa"].primary_metric.value == pytest.approx(100 * sum(on_disk.values()) / 24)
