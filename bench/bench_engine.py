@@ -40,6 +40,7 @@ from ming_eval.stats.bootstrap import mean_metric  # noqa: E402
 
 class CountTask(BaseTask):
     capability = Capability.UNDERSTAND
+    needs_torch: ClassVar[bool] = False
 
     def samples(self, ctx: TaskContext) -> list[Sample]:
         out = []
@@ -66,6 +67,7 @@ class MatchScorer(Scorer):
 
 class InstantModel(BaseModelAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.UNDERSTAND})
+    needs_torch: ClassVar[bool] = False  # a zero-cost model, like an endpoint's client
 
     def understand(self, requests: Sequence[UnderstandRequest], protocol: UnderstandProtocol) -> list[str]:
         return ["3" for _ in requests]

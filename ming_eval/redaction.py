@@ -71,8 +71,24 @@ def remember_secret_env(name: str) -> None:
     _remembered_env.add(name)
 
 
+_secrets_cache: tuple[object, list[str]] | None = None
+
+
+def _environ_key() -> object:
+    """What :func:`known_secrets` depends on, cheaply: the environment's raw items (read in C, not
+    decoded one by one) and the names remembered as secret."""
+    data = getattr(os.environ, "_data", None)  # CPython's raw mapping behind os.environ
+    items = tuple(data.items()) if isinstance(data, dict) else tuple(os.environ.items())
+    return items, frozenset(_remembered_env)
+
+
 def known_secrets() -> list[str]:
-    """The secret values of the environment, longest first (so a key is cut whole)."""
+    """The secret values of the environment, longest first (so a key is cut whole); recomputed only
+    when the environment or the remembered names change."""
+    global _secrets_cache
+    key = _environ_key()
+    if _secrets_cache is not None and _secrets_cache[0] == key:
+        return _secrets_cache[1]
     values = {
         value
         for name, value in os.environ.items()
@@ -80,7 +96,9 @@ def known_secrets() -> list[str]:
         and len(value) >= MIN_SECRET_LENGTH
         and value not in PLACEHOLDER_KEYS
     }
-    return sorted(values, key=len, reverse=True)
+    secrets = sorted(values, key=len, reverse=True)
+    _secrets_cache = (key, secrets)
+    return secrets
 
 
 def redact_url(url: str) -> str:

@@ -114,3 +114,11 @@ def test_contains_redacted():
 def test_the_sentence_around_a_url_is_kept():
     text = "failed (http://u:p@h/v1?token=abc): retry; see http://h/x."
     assert redact_text(text) == "failed (http://<redacted>@h/v1?token=<redacted>): retry; see http://h/x."
+
+
+def test_a_secret_set_after_earlier_redactions_is_still_removed(monkeypatch):
+    assert redact_text("first message") == "first message"  # the environment has been read once
+    monkeypatch.setenv("LATE_API_KEY", "late-secret-77")
+    assert redact_text("got late-secret-77") == f"got {REDACTED}"
+    monkeypatch.setenv("LATE_API_KEY", "other-secret-88")  # same names, another value
+    assert redact_text("got other-secret-88 late-secret-77") == f"got {REDACTED} late-secret-77"

@@ -8,7 +8,6 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +57,17 @@ class Prediction:
             return []
         return [self.images_root / str(rel) for rel in self.output]
 
-    @cached_property
+    @property
     def digest(self) -> str:
         """A short hash of what was predicted; a stored score is valid only for the same digest
-        (computed once per prediction)."""
+        (computed once per prediction: kept in the instance, as ``cached_property`` would, without the
+        lock Python 3.11's takes on every access)."""
+        known: str | None = self.__dict__.get("_digest")
+        if known is None:
+            known = self.__dict__["_digest"] = self._digest()
+        return known
+
+    def _digest(self) -> str:
         if isinstance(self.output, str) and self.files is None and (self.error is None or isinstance(self.error, str)):
             # the common case, spelled out: the same text as the json.dumps below, five times faster
             error = "null" if self.error is None else _json_str(self.error)

@@ -48,9 +48,13 @@ def is_oom(exc: BaseException) -> bool:
 
 
 def free_accelerator_memory() -> None:
-    gc.collect()
+    """Collect unreachable tensors and hand their cached memory back; nothing to do (and no full
+    garbage collection over a large run's objects) where torch was never imported."""
     torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
+    if torch is None:
+        return
+    gc.collect()
+    if torch.cuda.is_available():
         torch.cuda.empty_cache()
 
 
@@ -81,6 +85,9 @@ class BatchRunner(Generic[T, R]):
     on_done: Callable[[T, R], None]
     on_fail: Callable[[T, BaseException], None]
     batch_size: int
+    #: called with the count of items just handed to ``on_done`` / ``on_fail``, once per batch that
+    #: succeeded and once per item that failed alone, before the runner moves on (a writer commits
+    #: a batch's records here, and a stop for too many failures comes after it)
     on_progress: Callable[[int], None] = lambda n: None
     #: stop when this many items in a row failed before any succeeded (0 disables)
     fail_fast_after: int = 16

@@ -125,46 +125,47 @@ def _run_understand(
     dist: Dist,
 ) -> BatchStats:
     assert isinstance(protocol, UnderstandProtocol)
-    seeded = []
+    # each sample with its seeded request (the seed is filled in here, not by the task)
+    seeded: list[tuple[Sample, UnderstandRequest]] = []
     for s in mine:
         assert isinstance(s.request, UnderstandRequest)
         seed = derive_seed(settings.run_seed, task.name, s.id)
-        seeded.append(s.with_request(dataclasses.replace(s.request, seed=seed)))
+        seeded.append((s, dataclasses.replace(s.request, seed=seed)))
     model = get_model()
-    per_sample_s = [0.0]
+    per_sample_s = [0.0]  # the last batch's time per sample, rounded, for its records
 
-    def call(batch: Sequence[Sample]) -> list[str]:
+    def call(batch: Sequence[tuple[Sample, UnderstandRequest]]) -> list[str]:
         t0 = time.perf_counter()
-        texts = model.understand([s.request for s in batch], protocol)  # type: ignore[misc]
+        texts = model.understand([req for _, req in batch], protocol)
         bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
         if bad:
             raise TypeError(f"{type(model).__name__}.understand returned {bad[0]}, expected str")
-        per_sample_s[0] = (time.perf_counter() - t0) / max(1, len(batch))
+        per_sample_s[0] = round((time.perf_counter() - t0) / max(1, len(batch)), 5)
         return texts
 
-    def on_done(sample: Sample, text: str) -> None:
-        assert isinstance(sample.request, UnderstandRequest)
-        writer.write(
-            Prediction(
-                sample.id,
-                Status.OK,
-                output=text,
-                seed=sample.request.seed,
-                elapsed_s=round(per_sample_s[0], 5),
-            ).to_record()
-        )
+    # a batch's records arrive together and reach the OS together: one flush per batch (in
+    # batch_done), not one per record; a kill loses no record that was handed back before it
+    def on_done(item: tuple[Sample, UnderstandRequest], text: str) -> None:
+        sample, req = item
+        record = Prediction(sample.id, Status.OK, output=text, seed=req.seed, elapsed_s=per_sample_s[0]).to_record()
+        writer.write(record, flush=False)
 
-    def on_fail(sample: Sample, exc: BaseException) -> None:
-        assert isinstance(sample.request, UnderstandRequest)
-        writer.write(Prediction(sample.id, Status.FAILED, error=describe(exc), seed=sample.request.seed).to_record())
+    def on_fail(item: tuple[Sample, UnderstandRequest], exc: BaseException) -> None:
+        sample, req = item
+        writer.write(Prediction(sample.id, Status.FAILED, error=describe(exc), seed=req.seed).to_record(), flush=False)
 
     with _progress(console, dist, f"{task.name}: inference", len(seeded)) as bar:
-        runner: BatchRunner[Sample, str] = BatchRunner(
+
+        def batch_done(n: int) -> None:
+            writer.flush()
+            bar.advance(n)
+
+        runner: BatchRunner[tuple[Sample, UnderstandRequest], str] = BatchRunner(
             call,
             on_done,
             on_fail,
             settings.batch_size,
-            on_progress=bar.advance,
+            on_progress=batch_done,
             fail_fast_after=settings.fail_fast_after,
             max_failures=settings.max_failures,
         )

@@ -129,18 +129,24 @@ def _score_items(
                 raise RuntimeError(f"scorer returned a score for {score.id!r} in place of {sample.id!r}")
         return scores
 
+    # a batch's scores are flushed together, once the batch is done (see run_inference)
     def on_done(item: Item, score: SampleScore) -> None:
-        writer.write_score(annotate(task, item[0], score), item[1])
+        writer.write_score(annotate(task, item[0], score), item[1], flush=False)
 
     def on_fail(item: Item, exc: BaseException) -> None:
         reason = f"scoring failed: {describe(exc)}"
         failed = SampleScore(item[0].id, 0.0, correct=False, status=SCORING_FAILED, reason=reason)
-        writer.write_score(annotate(task, item[0], failed), item[1])
+        writer.write_score(annotate(task, item[0], failed), item[1], flush=False)
 
     suffix = f" (rank 0 of {dist.world_size})" if dist.distributed else ""
     with ProgressReporter(console, f"{task.name}: scoring{suffix}", len(items), enabled=dist.is_main) as bar:
+
+        def batch_done(n: int) -> None:
+            writer.flush()
+            bar.advance(n)
+
         runner: BatchRunner[Item, SampleScore] = BatchRunner(
-            call, on_done, on_fail, batch_size or scorer.batch_size, on_progress=bar.advance
+            call, on_done, on_fail, batch_size or scorer.batch_size, on_progress=batch_done
         )
         runner.run(items)
 

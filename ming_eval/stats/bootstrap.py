@@ -140,11 +140,13 @@ def _resampled_ratio(
     n = sums.size
     out = np.empty(cfg.n_resamples, dtype=np.float64)
     block = max(1, min(cfg.n_resamples, 4_000_000 // max(n, 1)))
+    # clusters of one sample each (no clusters given): every replicate has n samples, exactly
+    singletons = bool(np.all(counts == 1.0))
     for start in range(0, cfg.n_resamples, block):
         stop = min(cfg.n_resamples, start + block)
         idx = rng.integers(0, n, size=(stop - start, n))
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[start:stop] = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
+            out[start:stop] = sums[idx].sum(axis=1) / (float(n) if singletons else counts[idx].sum(axis=1))
     return out
 
 

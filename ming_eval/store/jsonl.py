@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
@@ -29,8 +29,21 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
 
 
-def dumps(record: Any) -> str:
-    return json.dumps(record, ensure_ascii=False, default=_json_default, separators=(",", ":"))
+def _compact_encoder() -> Callable[[Any], str]:
+    """``json.dumps(obj, ensure_ascii=False, default=_json_default, separators=(",", ":"))``, built once:
+    ``json.dumps`` with arguments makes a new encoder on every call, which costs more than encoding a
+    record. The C encoder is used directly where there is one (CPython)."""
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:
+        return json.JSONEncoder(ensure_ascii=False, default=_json_default, separators=(",", ":")).encode
+    # (markers, default, encoder, indent, key_separator, item_separator, sort_keys, skipkeys, allow_nan);
+    # no markers: records hold no cycles (one would end in a RecursionError instead of a ValueError)
+    encode = c_make_encoder(None, _json_default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    return lambda obj: "".join(encode(obj, 0))
+
+
+#: one record as one compact JSON line (without the newline)
+dumps: Callable[[Any], str] = _compact_encoder()
 
 
 def _repair_tail(path: Path) -> None:
@@ -58,27 +71,41 @@ def _repair_tail(path: Path) -> None:
 
 
 class JsonlWriter:
-    """Appends one JSON object per line; each :meth:`write` is flushed to the OS immediately."""
+    """Appends one JSON object per line; each :meth:`write` is flushed to the OS immediately, unless
+    it is one of a group that arrived together (a batch's records): those are written with
+    ``flush=False`` and reach the OS together at the next :meth:`flush` (or :meth:`close`).
 
-    def __init__(self, path: Path, *, fsync_every: int = 0) -> None:
+    With ``on_close``, the records written are handed to it once the file is closed (so that a
+    reader in this process need not read back what it just wrote); none are, if a write failed.
+    """
+
+    def __init__(self, path: Path, on_close: Callable[[list[Any]], None] | None = None) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             _repair_tail(path)
         self._fh: IO[str] = path.open("a", encoding="utf-8")
-        self._fsync_every = fsync_every
-        self._since_sync = 0
+        self._on_close = on_close
+        self._written: list[Any] = []
 
-    def write(self, record: Any) -> None:
+    def write(self, record: Any, *, flush: bool = True) -> None:
         try:
             self._fh.write(dumps(record) + "\n")
+            if flush:
+                self._fh.flush()
+        except BaseException as exc:
+            self._on_close = None  # the file may hold part of this record: it must be read back
+            if isinstance(exc, OSError):  # a partial last line is cut off when the file is next opened
+                raise storage_error(self.path, exc) or exc from exc
+            raise
+        if self._on_close is not None:
+            self._written.append(record)
+
+    def flush(self) -> None:
+        """Hand what was written with ``flush=False`` to the OS: it survives a kill from now on."""
+        try:
             self._fh.flush()
-            if self._fsync_every:
-                self._since_sync += 1
-                if self._since_sync >= self._fsync_every:
-                    os.fsync(self._fh.fileno())
-                    self._since_sync = 0
-        except OSError as exc:  # a partial last line is cut off when the file is next opened
+        except OSError as exc:
             raise storage_error(self.path, exc) or exc from exc
 
     def close(self) -> None:
@@ -92,6 +119,8 @@ class JsonlWriter:
         finally:
             with suppress(OSError):  # the same failed flush, raised above
                 self._fh.close()
+        if self._on_close is not None:
+            self._on_close(self._written)
 
     def __enter__(self) -> JsonlWriter:
         return self
@@ -100,6 +129,10 @@ class JsonlWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+#: ``json.loads`` of a str without its per-call encoding detection and argument handling
+_decode: Callable[[str], Any] = json.JSONDecoder().decode
 
 
 def read_jsonl(path: Path, *, tolerate_partial_tail: bool = True) -> Iterator[dict[str, Any]]:
@@ -119,10 +152,11 @@ def read_jsonl(path: Path, *, tolerate_partial_tail: bool = True) -> Iterator[di
         if not raw.strip():
             continue
         try:
-            rec = json.loads(raw)
-        except json.JSONDecodeError as exc:
+            rec = _decode(raw.decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else f"not UTF-8: {exc.reason}"
             raise RunStoreError(
-                f"{path}: line {number + 1} is not valid JSON ({exc.msg})",
+                f"{path}: line {number + 1} is not valid JSON ({why})",
                 hint="the file was edited or corrupted; remove that line and re-run to redo the sample",
             ) from exc
         if not isinstance(rec, dict):

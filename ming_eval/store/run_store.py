@@ -53,21 +53,24 @@ def _rank_file(folder: Path, rank: int) -> Path:
 class RecordWriter(JsonlWriter):
     """Inference records; an error message loses any credential it quotes (an endpoint's URL)."""
 
-    def write(self, record: Any) -> None:
+    def write(self, record: Any, *, flush: bool = True) -> None:
         if isinstance(record, dict) and record.get("error"):
             record = {**record, "error": redact_text(str(record["error"]))}
-        super().write(record)
+        super().write(record, flush=flush)
 
 
 class ScoreWriter(JsonlWriter):
     """Score records carry the digest of the prediction they judged; reasons and details lose any
     credential they quote (a judge's URL in its error)."""
 
-    def write_score(self, score: SampleScore, prediction: Prediction) -> None:
+    def write_score(self, score: SampleScore, prediction: Prediction, *, flush: bool = True) -> None:
         record = score.to_record()
-        record["reason"] = redact_text(score.reason)
-        record["details"] = redact(score.details)
-        self.write({**record, "prediction": prediction.digest})
+        if score.reason:
+            record["reason"] = redact_text(score.reason)
+        if score.details:
+            record["details"] = redact(score.details)
+        record["prediction"] = prediction.digest
+        self.write(record, flush=flush)
 
 
 class TaskStore:
@@ -82,13 +85,29 @@ class TaskStore:
         self.predictions_path = self.dir / "predictions.jsonl"
         self.scores_path = self.dir / "scores.jsonl"
         self.results_path = self.dir / RESULTS
-        # what was parsed from the rank files, keyed by their (size, mtime, inode): read once per run
+        # what was parsed from the rank files, keyed by their (size, mtime, inode): read once per run;
+        # what this process's writers append is added as it was written, not read back
         self._predictions: tuple[object, dict[str, Prediction]] | None = None
         self._scores: tuple[object, list[tuple[Any, SampleScore]]] | None = None
 
     # -- inference records -------------------------------------------------------------------
     def record_writer(self, rank: int) -> RecordWriter:
-        return RecordWriter(_rank_file(self.records_dir, rank))
+        """The writer of this rank's records. When what :meth:`read_predictions` holds is up to date as
+        it opens, the records it writes are added to that when it closes, instead of being read back."""
+        path = _rank_file(self.records_dir, rank)
+        known = self._predictions
+        if known is None or known[0] != _folder_signature(self.records_dir):
+            return RecordWriter(path)
+
+        def add(written: list[dict[str, Any]]) -> None:
+            key = _only_appended(self.records_dir, path, known[0], written)
+            if key is not None:
+                out = dict(known[1])
+                for rec in written:
+                    _keep_latest(out, Prediction.from_record(rec, self.images_dir))
+                self._predictions = (key, out)
+
+        return RecordWriter(path, on_close=add)
 
     def _read_all(self, folder: Path, parse: Callable[[dict[str, Any]], T]) -> Iterable[tuple[dict[str, Any], T]]:
         """Every record of every rank file in ``folder``, with ``parse(record)``; a record that does not
@@ -104,9 +123,7 @@ class TaskStore:
         if self._predictions is None or self._predictions[0] != key:
             out: dict[str, Prediction] = {}
             for _, pred in self._read_all(self.records_dir, lambda r: Prediction.from_record(r, self.images_dir)):
-                prev = out.get(pred.sample_id)
-                if prev is None or pred.ok or not prev.ok:
-                    out[pred.sample_id] = pred
+                _keep_latest(out, pred)
             self._predictions = (key, out)
         return dict(self._predictions[1])
 
@@ -130,7 +147,19 @@ class TaskStore:
 
     # -- scores ------------------------------------------------------------------------------
     def score_writer(self, rank: int) -> ScoreWriter:
-        return ScoreWriter(_rank_file(self.scoring_dir, rank))
+        """The writer of this rank's scores; what it writes is kept as :meth:`record_writer`'s records are."""
+        path = _rank_file(self.scoring_dir, rank)
+        known = self._scores
+        if known is None or known[0] != _folder_signature(self.scoring_dir):
+            return ScoreWriter(path)
+
+        def add(written: list[dict[str, Any]]) -> None:
+            key = _only_appended(self.scoring_dir, path, known[0], written)
+            if key is not None:
+                added = [(rec.get("prediction"), SampleScore.from_record(rec)) for rec in written]
+                self._scores = (key, [*known[1], *added])
+
+        return ScoreWriter(path, on_close=add)
 
     def read_scores(self, predictions: dict[str, Prediction] | None = None) -> dict[str, SampleScore]:
         """Stored scores (the last per sample). With ``predictions``, only scores made for exactly
@@ -349,6 +378,46 @@ def _redacted_result(result: TaskResult) -> dict[str, Any]:
     if data.get("judge"):
         data["judge"] = redact_text(data["judge"])
     return data
+
+
+def _only_appended(folder: Path, path: Path, known: Any, written: list[dict[str, Any]]) -> Any:
+    """The signature of ``folder`` now, if reading it again would give what was parsed under the
+    signature ``known`` followed by ``written``: no other rank file changed, ``path`` is the last one
+    read, and each record comes back from JSON as it is. Otherwise None (then the files are read)."""
+    key = _folder_signature(folder)
+    others = [entry for entry in key if entry[0] != path.name]
+    if not key or key[-1][0] != path.name or others != [e for e in known if e[0] != path.name]:
+        return None
+    return key if all(_same_after_json(rec) for rec in written) else None
+
+
+def _keep_latest(preds: dict[str, Prediction], pred: Prediction) -> None:
+    """Add ``pred``, read after the others: a later record wins, except a failure over a success."""
+    prev = preds.get(pred.sample_id)
+    if prev is None or pred.ok or not prev.ok:
+        preds[pred.sample_id] = pred
+
+
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _same_after_json(value: Any) -> bool:
+    """Whether ``value`` is read back from its JSON as an equal value of the same types (no tuples,
+    numpy scalars or other subclasses, which come back as lists and plain numbers)."""
+    kind = type(value)
+    if kind in _JSON_SCALARS:
+        return True
+    if kind is list:
+        for v in value:  # noqa: SIM110 - a loop, not all() over a generator: this runs per record
+            if type(v) not in _JSON_SCALARS and not _same_after_json(v):
+                return False
+        return True
+    if kind is dict:
+        for k, v in value.items():
+            if type(k) is not str or (type(v) not in _JSON_SCALARS and not _same_after_json(v)):
+                return False
+        return True
+    return False
 
 
 def _folder_signature(folder: Path) -> list[tuple[str, int, int, int]]:

@@ -96,3 +96,21 @@ def test_setup_errors_stop_at_once_without_recording():
     with pytest.raises(CheckpointError):
         r.run(list(range(10)))
     assert not failed and len(calls) == 1
+
+
+def test_freeing_accelerator_memory_collects_only_where_torch_is_loaded(monkeypatch):
+    import gc
+    import sys
+    import types
+
+    from ming_eval.runner.batching import free_accelerator_memory
+
+    collected = []
+    monkeypatch.setattr(gc, "collect", lambda *a: collected.append(1) or 0)
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    free_accelerator_memory()  # an endpoint's client: no tensors, no full collection over the run's objects
+    assert collected == []
+    fake_torch = types.SimpleNamespace(cuda=types.SimpleNamespace(is_available=lambda: False))
+    monkeypatch.setitem(sys.modules, "torch", fake_torch)
+    free_accelerator_memory()
+    assert collected == [1]

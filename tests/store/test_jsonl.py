@@ -54,3 +54,35 @@ def test_results_json_is_strict(tmp_path):
     write_json_atomic(path, {"m": Metric(float("nan"), n=0).to_dict(), "x": [float("inf")]})
     data = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
     assert data["x"] == [None] and math.isnan(Metric.from_dict(data["m"]).value)
+
+
+def test_records_written_without_flush_reach_the_file_at_flush(tmp_path):
+    path = tmp_path / "r.jsonl"
+    with JsonlWriter(path) as w:
+        w.write({"id": "a"}, flush=False)
+        w.write({"id": "b"}, flush=False)
+        w.flush()
+        assert [r["id"] for r in read_jsonl(path)] == ["a", "b"]  # another reader sees both
+        w.write({"id": "c"})
+        assert [r["id"] for r in read_jsonl(path)] == ["a", "b", "c"]
+
+
+def test_lines_are_the_compact_json_of_the_record(tmp_path):
+    import json
+    from pathlib import Path
+
+    from ming_eval.store.jsonl import dumps
+
+    record = {"id": "é1", "out": ['x\n"y"', 1.5, None, True, float("nan")], "n": {"k": 2}, "p": Path("a/b")}
+    expected = json.dumps({**record, "p": "a/b"}, ensure_ascii=False, separators=(",", ":"))
+    assert dumps(record) == expected
+    with JsonlWriter(tmp_path / "r.jsonl") as w:
+        w.write(record)
+    assert (tmp_path / "r.jsonl").read_text(encoding="utf-8") == expected + "\n"
+
+
+def test_a_line_that_is_not_utf8_names_file_and_line(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(b'{"id": "a"}\n{"id": "\xff"}\n')
+    with pytest.raises(RunStoreError, match=r"r.jsonl: line 2 is not valid JSON \(not UTF-8"):
+        list(read_jsonl(path))
