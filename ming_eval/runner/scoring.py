@@ -1,4 +1,8 @@
-"""The scoring phase of one task on one rank, and the merge + aggregate step on rank 0.
+"""The scoring phase of one task on one rank, and the merge + aggregate step.
+
+Every rank scores its shard. Then the merged files are written by the last rank (``predictions.jsonl``
+while the others still score, ``scores.jsonl`` while rank 0 aggregates) and rank 0 aggregates, so
+rank 0 alone does only the aggregation; on one process rank 0 does all of it.
 
 Scores are stored per sample under a fingerprint of what they depend on (the task's scoring options
 and version). A scorer is built — and its detector or judge loaded — only when this rank has samples
@@ -143,6 +147,18 @@ def missing_ids(samples: Sequence[Sample], have: Mapping[str, object]) -> list[s
     return [s.id for s in samples if s.id not in have]
 
 
+def merged_scores(
+    task: BaseTask, samples: Sequence[Sample], predictions: dict[str, Prediction], store: TaskStore
+) -> dict[str, SampleScore]:
+    """Every rank's scores of ``predictions``, with the keys this version stores (scores kept from
+    an earlier pass get them too)."""
+    scores = store.read_scores(predictions)
+    for sample in samples:
+        if sample.id in scores:
+            annotate(task, sample, scores[sample.id])
+    return scores
+
+
 def finalize(
     task: BaseTask,
     samples: Sequence[Sample],
@@ -152,14 +168,13 @@ def finalize(
     *,
     allow_incomplete: bool,
     limit: int | None,
+    write_merged: bool = True,
 ) -> TaskResult:
-    """Rank 0: merge scores, check completeness, aggregate, write the task's results, and call the
-    task's finalize hook."""
-    scores = store.read_scores(predictions)
-    for sample in samples:  # scores kept from an earlier pass get the keys this version stores
-        if sample.id in scores:
-            annotate(task, sample, scores[sample.id])
-    store.write_scores(samples, scores)
+    """Rank 0: merge scores (and write them, unless ``write_merged`` is False: another rank does),
+    check completeness, aggregate, write the task's results, and call the task's finalize hook."""
+    scores = merged_scores(task, samples, predictions, store)
+    if write_merged:
+        store.write_scores(samples, scores)
     missing = missing_ids(samples, scores)
     if missing and not allow_incomplete:
         no_pred = [sid for sid in missing if sid not in predictions]
@@ -226,13 +241,28 @@ def score_task(
     allow_incomplete: bool = False,
     limit: int | None = None,
 ) -> TaskResult | None:
-    """Merge predictions, score what is left, and (on rank 0) aggregate; None on other ranks."""
+    """Score what is left (each rank its shard), write the merged files and (on rank 0) aggregate;
+    None on other ranks."""
     predictions = store.read_predictions()
-    if dist.is_main:
-        store.write_predictions(samples, predictions)
     prepare_scoring(task, store, dist)
     run_scoring(task, samples, predictions, store, ctx, dist, console, batch_size)
-    dist.barrier()
-    if not dist.is_main:
-        return None
-    return finalize(task, samples, predictions, store, ctx, allow_incomplete=allow_incomplete, limit=limit)
+    merger = dist.world_size - 1  # the last rank: its shard is never larger than rank 0's
+    if dist.rank == merger:
+        store.write_predictions(samples, predictions)
+    dist.barrier()  # every rank's scores are written
+    result = None
+    if dist.is_main:
+        result = finalize(
+            task,
+            samples,
+            predictions,
+            store,
+            ctx,
+            allow_incomplete=allow_incomplete,
+            limit=limit,
+            write_merged=merger == 0,
+        )
+    elif dist.rank == merger:
+        store.write_scores(samples, merged_scores(task, samples, predictions, store))
+    dist.barrier()  # scores.jsonl is on disk before rank 0 stamps the task finished
+    return result
