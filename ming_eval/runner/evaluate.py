@@ -1,7 +1,7 @@
 """One evaluation run end to end: plan -> run store -> inference -> scoring -> results.
 
 Works the same on one process and under torchrun: every rank plans, checks and reads identically;
-rank 0 alone writes the manifest, merges the rank files and aggregates.
+rank 0 alone writes the manifest and aggregates; the last rank merges the rank files (see scoring).
 """
 
 from __future__ import annotations
