@@ -1,8 +1,8 @@
 """The scoring phase of one task on one rank, and the merge + aggregate step.
 
-Every rank scores its shard. Then the merged files are written by the last rank (``predictions.jsonl``
-while the others still score, ``scores.jsonl`` while rank 0 aggregates) and rank 0 aggregates, so
-rank 0 alone does only the aggregation; on one process rank 0 does all of it.
+Every rank scores its shard. The merged files are written by the last rank (``predictions.jsonl``
+before its shard, while the others score; ``scores.jsonl`` while rank 0 aggregates), so rank 0
+alone does only the aggregation; on one process rank 0 does all of it.
 
 Scores are stored per sample under a fingerprint of what they depend on (the task's scoring options
 and version). A scorer is built — and its detector or judge loaded — only when this rank has samples
@@ -54,6 +54,11 @@ def prepare_scoring(task: BaseTask, store: TaskStore, dist: Dist) -> None:
     dist.barrier()
 
 
+def merging_rank(dist: Dist) -> int:
+    """The rank that writes the merged files: the last one, whose shard is never larger than rank 0's."""
+    return dist.world_size - 1
+
+
 def annotate(task: BaseTask, sample: Sample, score: SampleScore) -> SampleScore:
     """Add the sample's breakdown keys, groups and cluster (for comparisons between runs) and the
     prompt that reports show next to its outputs to the score."""
@@ -85,6 +90,8 @@ def run_scoring(
     # scores whose cause may have gone (the judge was unavailable) are scored again
     done = {sid for sid, sc in store.read_scores(predictions).items() if sc.status not in RETRY_STATUSES}
     dist.barrier()
+    if dist.rank == merging_rank(dist):  # while the other ranks score; kept if scoring fails
+        store.write_predictions(samples, predictions)
     pending = [(s, predictions[s.id]) for s in samples if s.id in predictions and s.id not in done]
     mine = dist.shard(pending)
     if not mine:
@@ -246,9 +253,7 @@ def score_task(
     predictions = store.read_predictions()
     prepare_scoring(task, store, dist)
     run_scoring(task, samples, predictions, store, ctx, dist, console, batch_size)
-    merger = dist.world_size - 1  # the last rank: its shard is never larger than rank 0's
-    if dist.rank == merger:
-        store.write_predictions(samples, predictions)
+    merger = merging_rank(dist)
     dist.barrier()  # every rank's scores are written
     result = None
     if dist.is_main:
