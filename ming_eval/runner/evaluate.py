@@ -108,6 +108,11 @@ class LazyModel:
 
     def _load_in_background(self) -> None:
         try:
+            if self.dist.distributed and "torch" in sys.modules:  # Dist.init chose this rank's GPU ...
+                import torch
+
+                if torch.cuda.is_available():  # ... for the main thread: the current device is per thread
+                    torch.cuda.set_device(self.dist.local_rank)
             self._load()
         except BaseException as exc:  # handed to the caller that needs the model
             self._failed = exc
