@@ -1,6 +1,7 @@
 """Sharding and synchronisation across torchrun ranks.
 
-Ranks never exchange model outputs: each writes its own record file and rank 0 merges the files.
+Ranks never exchange model outputs: each writes its own record and score files, the last rank merges
+them and rank 0 aggregates.
 Collectives are only barriers, so a CPU (gloo) group with a long timeout is used for them even when
 the default group is NCCL: ranks finish their shards at different times, and NCCL's default
 10-minute timeout would kill a healthy run.

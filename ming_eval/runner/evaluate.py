@@ -1,12 +1,13 @@
 """One evaluation run end to end: plan -> run store -> inference -> scoring -> results.
 
 Works the same on one process and under torchrun: every rank plans, checks and reads identically;
-rank 0 alone writes the manifest, merges the rank files and aggregates.
+rank 0 alone writes the manifest and aggregates; the last rank merges the rank files (see scoring).
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,32 +80,72 @@ def default_run_dir(model: str, checkpoint: str | None) -> Path:
 
 
 class LazyModel:
-    """Builds the model on first use, so a finished run never loads weights."""
+    """Builds the model on first use, so a finished run never loads weights.
+
+    :meth:`start` begins the load on a background thread, so that the data index and the samples are
+    built while the weights load; the first call waits for it. A load that fails is reported by the
+    call that needs the model, never by a run that turns out to need none.
+    """
 
     def __init__(self, plan: Plan, device: str | None, console: Console | None, dist: Dist) -> None:
         self.plan, self.requested_device, self.console, self.dist = plan, device, console, dist
         self.device = ""
         self.model: Model | None = None
+        self._loading: threading.Thread | None = None
+        self._failed: BaseException | None = None
+
+    def _load(self) -> None:
+        if self.plan.model_cls.needs_torch or self.requested_device not in (None, "auto"):
+            self.device = self.dist.device(self.requested_device)  # imports torch: only when needed
+        else:
+            self.device = "cpu"  # an endpoint: no accelerator to choose, no torch to import
+        if self.console is not None and self.dist.is_main:
+            ckpt = self.plan.checkpoint or self.plan.model_card.checkpoint
+            self.console.print(f"loading model [bold]{self.plan.model_card.name}[/] ({ckpt}) on {self.device}")
+        self.model = self.plan.model_cls.from_card(
+            self.plan.model_card, checkpoint=self.plan.checkpoint, device=self.device
+        )
+
+    def _load_in_background(self) -> None:
+        try:
+            if self.dist.distributed and "torch" in sys.modules:  # Dist.init chose this rank's GPU ...
+                import torch
+
+                if torch.cuda.is_available():  # ... for the main thread: the current device is per thread
+                    torch.cuda.set_device(self.dist.local_rank)
+            self._load()
+        except BaseException as exc:  # handed to the caller that needs the model
+            self._failed = exc
+
+    def start(self) -> None:
+        """Begin loading on a background thread (once); :meth:`__call__` then waits for it."""
+        if self.model is None and self._loading is None:
+            self._loading = threading.Thread(target=self._load_in_background, name="ming-eval model load", daemon=True)
+            self._loading.start()
+
+    def _wait(self) -> None:
+        loading, self._loading = self._loading, None
+        if loading is not None:
+            loading.join()
 
     def __call__(self) -> Model:
+        self._wait()
+        if self._failed is not None:
+            failed, self._failed = self._failed, None
+            raise failed
         if self.model is None:
-            if self.plan.model_cls.needs_torch or self.requested_device not in (None, "auto"):
-                self.device = self.dist.device(self.requested_device)  # imports torch: only when needed
-            else:
-                self.device = "cpu"  # an endpoint: no accelerator to choose, no torch to import
-            if self.console is not None and self.dist.is_main:
-                ckpt = self.plan.checkpoint or self.plan.model_card.checkpoint
-                self.console.print(f"loading model [bold]{self.plan.model_card.name}[/] ({ckpt}) on {self.device}")
-            self.model = self.plan.model_cls.from_card(
-                self.plan.model_card, checkpoint=self.plan.checkpoint, device=self.device
-            )
+            self._load()
+        assert self.model is not None
         return self.model
 
     @property
     def loaded(self) -> bool:
-        return self.model is not None
+        """Whether a model was loaded (or is loading) in this invocation and not closed yet."""
+        return self.model is not None or self._loading is not None
 
     def close(self) -> None:
+        self._wait()  # a load under way finishes, so that its memory is freed here
+        self._failed = None
         if self.model is not None:
             self.model.close()
             self.model = None
@@ -236,6 +277,8 @@ def _run_phases(
         )
         if n is not None:
             finished[tp.name] = n
+    if any(tp.name not in finished and not store.task(tp.name).has_records() for tp in plan.tasks):
+        model.start()  # a first run needs the model: it loads while the samples are built
     task_samples: dict[str, list[Sample]] = {}
     for tp in plan.tasks:
         if tp.name in finished:

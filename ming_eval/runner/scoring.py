@@ -1,4 +1,8 @@
-"""The scoring phase of one task on one rank, and the merge + aggregate step on rank 0.
+"""The scoring phase of one task on one rank, and the merge + aggregate step.
+
+Every rank scores its shard. The merged files are written by the last rank (``predictions.jsonl``
+before its shard, while the others score; ``scores.jsonl`` while rank 0 aggregates), so rank 0
+alone does only the aggregation; on one process rank 0 does all of it.
 
 Scores are stored per sample under a fingerprint of what they depend on (the task's scoring options
 and version). A scorer is built — and its detector or judge loaded — only when this rank has samples
@@ -50,6 +54,11 @@ def prepare_scoring(task: BaseTask, store: TaskStore, dist: Dist) -> None:
     dist.barrier()
 
 
+def merging_rank(dist: Dist) -> int:
+    """The rank that writes the merged files: the last one, whose shard is never larger than rank 0's."""
+    return dist.world_size - 1
+
+
 def annotate(task: BaseTask, sample: Sample, score: SampleScore) -> SampleScore:
     """Add the sample's breakdown keys, groups and cluster (for comparisons between runs) and the
     prompt that reports show next to its outputs to the score."""
@@ -81,6 +90,8 @@ def run_scoring(
     # scores whose cause may have gone (the judge was unavailable) are scored again
     done = {sid for sid, sc in store.read_scores(predictions).items() if sc.status not in RETRY_STATUSES}
     dist.barrier()
+    if dist.rank == merging_rank(dist):  # while the other ranks score; kept if scoring fails
+        store.write_predictions(samples, predictions)
     pending = [(s, predictions[s.id]) for s in samples if s.id in predictions and s.id not in done]
     mine = dist.shard(pending)
     if not mine:
@@ -155,6 +166,18 @@ def missing_ids(samples: Sequence[Sample], have: Mapping[str, object]) -> list[s
     return [s.id for s in samples if s.id not in have]
 
 
+def merged_scores(
+    task: BaseTask, samples: Sequence[Sample], predictions: dict[str, Prediction], store: TaskStore
+) -> dict[str, SampleScore]:
+    """Every rank's scores of ``predictions``, with the keys this version stores (scores kept from
+    an earlier pass get them too)."""
+    scores = store.read_scores(predictions)
+    for sample in samples:
+        if sample.id in scores:
+            annotate(task, sample, scores[sample.id])
+    return scores
+
+
 def finalize(
     task: BaseTask,
     samples: Sequence[Sample],
@@ -164,14 +187,13 @@ def finalize(
     *,
     allow_incomplete: bool,
     limit: int | None,
+    write_merged: bool = True,
 ) -> TaskResult:
-    """Rank 0: merge scores, check completeness, aggregate, write the task's results, and call the
-    task's finalize hook."""
-    scores = store.read_scores(predictions)
-    for sample in samples:  # scores kept from an earlier pass get the keys this version stores
-        if sample.id in scores:
-            annotate(task, sample, scores[sample.id])
-    store.write_scores(samples, scores)
+    """Rank 0: merge scores (and write them, unless ``write_merged`` is False: another rank does),
+    check completeness, aggregate, write the task's results, and call the task's finalize hook."""
+    scores = merged_scores(task, samples, predictions, store)
+    if write_merged:
+        store.write_scores(samples, scores)
     missing = missing_ids(samples, scores)
     if missing and not allow_incomplete:
         no_pred = [sid for sid in missing if sid not in predictions]
@@ -238,13 +260,26 @@ def score_task(
     allow_incomplete: bool = False,
     limit: int | None = None,
 ) -> TaskResult | None:
-    """Merge predictions, score what is left, and (on rank 0) aggregate; None on other ranks."""
+    """Score what is left (each rank its shard), write the merged files and (on rank 0) aggregate;
+    None on other ranks."""
     predictions = store.read_predictions()
-    if dist.is_main:
-        store.write_predictions(samples, predictions)
     prepare_scoring(task, store, dist)
     run_scoring(task, samples, predictions, store, ctx, dist, console, batch_size)
-    dist.barrier()
-    if not dist.is_main:
-        return None
-    return finalize(task, samples, predictions, store, ctx, allow_incomplete=allow_incomplete, limit=limit)
+    merger = merging_rank(dist)
+    dist.barrier()  # every rank's scores are written
+    result = None
+    if dist.is_main:
+        result = finalize(
+            task,
+            samples,
+            predictions,
+            store,
+            ctx,
+            allow_incomplete=allow_incomplete,
+            limit=limit,
+            write_merged=merger == 0,
+        )
+    elif dist.rank == merger:
+        store.write_scores(samples, merged_scores(task, samples, predictions, store))
+    dist.barrier()  # scores.jsonl is on disk before rank 0 stamps the task finished
+    return result

@@ -127,6 +127,10 @@ class TaskStore:
             self._predictions = (key, out)
         return dict(self._predictions[1])
 
+    def has_records(self) -> bool:
+        """Whether any rank has written an inference record for this task (a resume, not a first run)."""
+        return any(path.stat().st_size for path in self.records_dir.glob("rank-*.jsonl"))
+
     def finished_ids(self, *, retry_failed: bool) -> set[str]:
         """Samples not to run again: those with a record whose image files (if any) are unchanged."""
         preds = self.read_predictions()

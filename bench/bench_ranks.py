@@ -1,0 +1,188 @@
+"""One rank vs ``--ranks`` torchrun ranks on the tiny-model understanding workload of
+``bench_vlm_batching.py``: MMStar-format samples at 512 px through the shipped Qwen2.5-VL adapter and
+``qwen2.5-vl-7b`` card on the tiny random checkpoint, on the CPU, one torch thread per rank.
+
+Each launch is a fresh interpreter, as the CLI is. It reports, A and B runs alternating
+(``--repeats``), the best of each:
+
+* *launch to exit*: the whole command, torchrun's own start and stop, imports and model load included;
+* *evaluate, warm*: ``evaluate()`` after a warm-up run in the same process (imports done), timed
+  from a barrier that all ranks pass, as ``bench_vlm_batching.py`` times its runs;
+* per rank, the CPU time of the warm run by phase (start-up: plan, data check, samples; inference,
+  with the model load; scoring, merges and aggregation) and the wall time it waits in barriers while
+  another rank works alone.
+
+Goal (issue 13): >= 1.7x end to end on 2 cores with 2 ranks. On a machine shared with other work
+the wall-clock numbers mean little; the CPU split shows the serial fraction.
+
+    PYTHONPATH=$PWD python bench/bench_ranks.py [--ranks 2] [--n 64] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+PHASES = ("start-up", "inference", "scoring")
+
+
+def worker(spec_path: Path, out: Path) -> None:
+    """One rank: a warm-up run, then the timed run, with the CPU time of each phase."""
+    spec = json.loads(spec_path.read_text())
+    import torch
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        dist.init_process_group("gloo")  # evaluate() joins this group and leaves it open
+
+    import ming_eval.runner.evaluate as ev
+    from ming_eval.cards.schema import ModelCard
+    from ming_eval.registry import get_task_card
+
+    marks: dict[str, float] = {}
+    run_inference = ev.run_inference
+
+    def timed_inference(*args: Any, **kwargs: Any) -> Any:
+        marks.setdefault("inference", time.process_time())
+        try:
+            return run_inference(*args, **kwargs)
+        finally:
+            marks["scoring"] = time.process_time()
+
+    ev.run_inference = timed_inference  # type: ignore[assignment]
+    waited = [0.0]  # wall time this rank spends in barriers: the others work while it waits
+    barrier = ev.Dist.barrier
+
+    def timed_barrier(self: Any) -> None:
+        t0 = time.perf_counter()
+        try:
+            barrier(self)
+        finally:
+            waited[0] += time.perf_counter() - t0
+
+    ev.Dist.barrier = timed_barrier  # type: ignore[method-assign]
+    card = ModelCard.model_validate(spec["card"])
+
+    def run(name: str, limit: int | None) -> None:
+        config = ev.RunConfig(
+            tasks=[get_task_card("mmstar")],
+            model=card,
+            out=out / name,
+            batch_size=spec["batch"],
+            limit=limit,
+            device="cpu",
+            task_options=spec["options"],
+            data_overrides={"MMStar.tsv": Path(spec["data"])},
+            argv=["bench"],
+        )
+        ev.evaluate(config, None)
+
+    run("warmup", 8)
+    if world > 1:
+        dist.barrier()
+    marks.clear()
+    waited[0] = 0.0
+    wall0, cpu0 = time.time(), time.process_time()
+    run("timed", None)
+    wall1, cpu1 = time.time(), time.process_time()
+    cpu = {
+        "start-up": marks.get("inference", cpu1) - cpu0,
+        "inference": marks.get("scoring", cpu1) - marks.get("inference", cpu1),
+        "scoring": cpu1 - marks.get("scoring", cpu1),
+    }
+    rank = int(os.environ.get("RANK", "0"))
+    (out / f"rank-{rank}.json").write_text(json.dumps({"start": wall0, "end": wall1, "cpu": cpu, "waited": waited[0]}))
+    if world > 1:
+        dist.destroy_process_group()
+
+
+def workload(tmp: Path, n: int) -> Path:
+    from ming_eval.data.files import file_digest
+    from ming_eval.registry import get_model_card
+    from ming_eval.testing.fixtures.vlm import make_mcq
+    from ming_eval.testing.tiny.qwen_vl import build_tiny_qwen2_5_vl
+
+    ckpt = build_tiny_qwen2_5_vl(tmp / "qwen2.5-vl")
+    data = make_mcq(tmp / "MMStar.tsv", n=n, image_size=512, noise=True, with_hint=True)
+    base = get_model_card("qwen2.5-vl-7b")
+    protocol = base.protocol.model_dump(mode="json", by_alias=True, exclude_none=True)
+    protocol.setdefault("understand", {})["max_new_tokens"] = 16
+    card = {
+        **base.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "checkpoint": str(ckpt),
+        "dtype": "float32",
+        "protocol": protocol,
+    }
+    options = {"mmstar": {"data_md5": file_digest(data, "md5"), "judge": None}}
+    spec = tmp / "spec.json"
+    spec.write_text(json.dumps({"card": card, "batch": 8, "options": options, "data": str(data)}))
+    return spec
+
+
+def launch(ranks: int, spec: Path, out: Path, port: int) -> dict[str, Any]:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, str(HERE), "--worker", str(spec), str(out)]
+    if ranks > 1:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(ranks)]
+        cmd += ["--master-port", str(port), str(HERE), "--worker", str(spec), str(out)]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    total = time.perf_counter() - t0
+    per_rank = [json.loads((out / f"rank-{r}.json").read_text()) for r in range(ranks)]
+    start = min(r["start"] for r in per_rank)
+    return {
+        "total": total,
+        "evaluate": per_rank[0]["end"] - start,
+        "waited": [r["waited"] for r in per_rank],
+        "cpu": [r["cpu"] for r in per_rank],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ranks", type=int, default=2)
+    parser.add_argument("--n", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--worker", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(Path(args.worker[0]), Path(args.worker[1]))
+        return
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        spec = workload(tmp, args.n)
+        best: dict[int, dict[str, Any]] = {}
+        for rep in range(args.repeats):
+            for ranks in (1, args.ranks):
+                got = launch(ranks, spec, tmp / f"r{ranks}-{rep}", 29650 + rep)
+                if ranks not in best or got["total"] < best[ranks]["total"]:
+                    best[ranks] = got
+        one, many = best[1], best[args.ranks]
+        print(f"{args.n} MMStar-format samples at 512 px, tiny Qwen2.5-VL, CPU, 1 torch thread per rank")
+        print(
+            f"launch to exit: 1 rank {one['total']:.2f}s, {args.ranks} ranks {many['total']:.2f}s = "
+            f"{one['total'] / many['total']:.2f}x"
+        )
+        print(
+            f"evaluate, warm: 1 rank {one['evaluate']:.2f}s, {args.ranks} ranks {many['evaluate']:.2f}s = "
+            f"{one['evaluate'] / many['evaluate']:.2f}x"
+        )
+        for label, got in (("1 rank", one), (f"{args.ranks} ranks", many)):
+            for rank, cpu in enumerate(got["cpu"]):
+                split = ", ".join(f"{phase} {cpu[phase]:.2f}s" for phase in PHASES)
+                waited = got["waited"][rank]
+                print(f"  {label}, rank {rank} CPU: {split}; waiting in barriers {waited:.2f}s (wall)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Start-up overlap: on a first run the model loads while the samples are built; a load that fails is
+reported by the run that needs the model, and a resume with records loads it only when work is left."""
+
+import threading
+
+import pytest
+
+from ming_eval.errors import CheckpointError
+from ming_eval.runner.evaluate import RunConfig, evaluate
+from tests.engine_plugins import ColorVqaTask, PixelModel
+
+
+def _config(tmp_path, **kw):
+    return RunConfig(tasks=["color_vqa"], model="pixel", out=tmp_path / "run", argv=["test"], **kw)
+
+
+def test_first_run_loads_the_model_while_the_samples_are_built(engine_cards, tmp_path, monkeypatch):
+    loading = threading.Event()
+    seen_while_building: list[bool] = []
+    load_model, build_samples = PixelModel.__init__, ColorVqaTask.samples
+
+    def init(self, *args, **kwargs):
+        loading.set()
+        load_model(self, *args, **kwargs)
+
+    def samples(self, ctx):
+        seen_while_building.append(loading.wait(timeout=30))  # a serial start-up would never see it
+        return build_samples(self, ctx)
+
+    monkeypatch.setattr(PixelModel, "__init__", init)
+    monkeypatch.setattr(ColorVqaTask, "samples", samples)
+    first = evaluate(_config(tmp_path))
+    assert seen_while_building == [True] and PixelModel.loads == 1
+    assert first.results["color_vqa"].counts["n"] == 24
+
+    loading.clear()  # a resume: records exist, every sample has one, so no load is started
+    seen_while_building.clear()
+    monkeypatch.setattr(ColorVqaTask, "samples", build_samples)
+    again = evaluate(_config(tmp_path, force=True, score_batch_size=5))
+    assert PixelModel.loads == 1 and not again.model_loaded and not loading.is_set()
+    assert again.results["color_vqa"].to_dict() == first.results["color_vqa"].to_dict()
+
+
+def test_a_failed_background_load_stops_the_run_with_its_error(engine_cards, tmp_path, monkeypatch):
+    def broken(self, *args, **kwargs):
+        raise CheckpointError("pixel: weights are truncated", hint="download them again")
+
+    monkeypatch.setattr(PixelModel, "__init__", broken)
+    with pytest.raises(CheckpointError, match="weights are truncated"):
+        evaluate(_config(tmp_path))
+    records = (tmp_path / "run" / "color_vqa" / "records").glob("rank-*.jsonl")
+    assert not any(path.stat().st_size for path in records)  # no sample was marked failed
