@@ -510,6 +510,11 @@ class VlmTask(BaseTask):
     def comparability(self, ctx: TaskContext | None = None) -> list[str]:
         reasons = super().comparability(ctx)
         state = read_import_state(ctx.work_dir, hint=_REIMPORT) if ctx is not None else None
+        if (state or {}).get("format") == "lmms-eval":
+            # the answers were made with lmms-eval's prompts and generation settings, not VLMEvalKit's
+            reasons.append(
+                f"answers from lmms-eval's task {(state or {}).get('lmms_task')} (its prompts, not VLMEvalKit's)"
+            )
         kit = (state or {}).get("verdicts") if self.opts.verdicts_file else None
         if kit:
             from ming_eval.registry import validate_options

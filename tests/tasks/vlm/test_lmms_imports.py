@@ -298,6 +298,8 @@ def test_a_log_lands_on_the_right_rows_and_scores_as_our_run(tmp_path, monkeypat
     assert result.breakdowns == ref.breakdowns
     assert result.counts["n"] == len(samples)
     assert any(f"lmms-eval's log {log.resolve()}" in n for n in result.notes)
+    # lmms-eval's prompts are not the published (VLMEvalKit) protocol: never ranked against baselines
+    assert any(f"lmms-eval's task {lmms_task}" in r for r in result.not_comparable_because)
     again = rescore(tmp_path / "run", argv=["t"])[task]
     assert again.primary_metric.value == ref.primary_metric.value
 
