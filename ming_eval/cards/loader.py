@@ -64,9 +64,11 @@ def _entry_point_roots() -> list[Path]:
     return roots
 
 
-def card_roots() -> list[Path]:
+def card_roots(entry_point_roots: list[Path] | None = None) -> list[Path]:
+    """``$MING_EVAL_CARDS_PATH``, then installed packages' cards (``entry_point_roots`` if already
+    looked up), then the built-in cards."""
     roots = [Path(p) for p in os.environ.get(CARDS_PATH_ENV, "").split(os.pathsep) if p]
-    roots.extend(_entry_point_roots())
+    roots.extend(_entry_point_roots() if entry_point_roots is None else entry_point_roots)
     roots.append(builtin_root())
     return roots
 
@@ -231,12 +233,18 @@ def _scan(folder: Path, loader: Callable[[Path], Any], into: dict[str, Any]) -> 
 
 _INDEX: CardIndex | None = None
 _INDEX_KEY: tuple[str, ...] | None = None
+#: the installed packages' card roots the index was built with: scanning every installed
+#: distribution's entry points is done once per index, not on every card lookup
+_ENTRY_POINT_ROOTS: list[Path] | None = None
 
 
 def card_index(refresh: bool = False) -> CardIndex:
-    """All cards from all roots, loaded once per process (re-read when the roots change)."""
-    global _INDEX, _INDEX_KEY
-    roots = card_roots()
+    """All cards from all roots, loaded once per process (re-read when ``$MING_EVAL_CARDS_PATH``
+    changes, or with ``refresh``)."""
+    global _INDEX, _INDEX_KEY, _ENTRY_POINT_ROOTS
+    if _INDEX is None or refresh or _ENTRY_POINT_ROOTS is None:
+        _ENTRY_POINT_ROOTS = _entry_point_roots()
+    roots = card_roots(_ENTRY_POINT_ROOTS)
     key = tuple(str(r) for r in roots)
     if _INDEX is None or refresh or key != _INDEX_KEY:
         found: dict[str, TaskCard | SuiteCard] = {}
