@@ -162,7 +162,11 @@ def main() -> None:
             BENCH_TSV=str(tsv),
             OMP_NUM_THREADS="1",
             COLUMNS="120",
+            # bytecode cached (in the bench's folder), as for an installed package: with
+            # PYTHONDONTWRITEBYTECODE every start would compile ming-eval's modules from source
+            PYTHONPYCACHEPREFIX=str(root / "pycache"),
         )
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         out = root / "run"
         cli = [sys.executable, "-m", "ming_eval"]
         run = [*cli, "run", "count", "--model", "instant", "--out", str(out), "--batch-size", str(args.batch_size)]
