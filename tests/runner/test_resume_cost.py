@@ -2,6 +2,7 @@
 file, no interval resampled whose inputs are the same."""
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -212,3 +213,18 @@ def first_score(run: Path, sample_id: str) -> float:
         if rec["id"] == sample_id:
             return float(rec["score"])
     raise AssertionError(sample_id)
+
+
+def test_rescore_after_the_data_file_was_replaced_rebuilds_samples_but_keeps_scores(
+    engine_cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = evaluate(_config(tmp_path))
+    data = Path(os.environ["MING_EVAL_CACHE"]) / "data" / "color_vqa" / "vqa.jsonl"
+    st = data.stat()
+    os.utime(data, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the same rows, written again
+    calls = _Calls(monkeypatch)
+    results = rescore(tmp_path / "run", tasks=["color_vqa"], argv=["test"])
+    assert calls.samples == 1 and calls.scored == []  # its samples are read again; every score still holds
+    assert results["color_vqa"].to_dict() == first.results["color_vqa"].to_dict()
+    rescore(tmp_path / "run", tasks=["color_vqa"], argv=["test"])
+    assert calls.samples == 1  # stamped again under the file's new signature
