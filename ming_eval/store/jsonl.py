@@ -108,13 +108,21 @@ def read_jsonl(path: Path, *, tolerate_partial_tail: bool = True) -> Iterator[di
         data = fh.read()
     if not data:
         return
-    lines = data.split(b"\n")
-    # The last element is b"" when the file ends with a newline; otherwise it is a line whose write
-    # was interrupted. It is dropped even if it happens to parse: the writer cuts it off on reopening,
-    # so counting it as done would lose the sample.
-    tail = lines.pop()
-    if tail and not tolerate_partial_tail:
+    # What follows the last newline is a line whose write was interrupted. It is dropped even if it
+    # happens to parse: the writer cuts it off on reopening, so counting it as done would lose the sample.
+    end = data.rfind(b"\n") + 1
+    if end < len(data) and not tolerate_partial_tail:
         raise RunStoreError(f"{path}: the last line is incomplete (no newline)")
+    try:  # decoded once, not line by line (a cut-off tail may end inside a character: not decoded)
+        text = data[:end].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise RunStoreError(
+            f"{path}: line {line} is not UTF-8 text",
+            hint="the file was edited or corrupted; remove that line and re-run to redo the sample",
+        ) from exc
+    lines = text.removeprefix("\ufeff").split("\n")
+    lines.pop()  # "" after the last newline
     for number, raw in enumerate(lines):
         if not raw.strip():
             continue

@@ -54,3 +54,13 @@ def test_results_json_is_strict(tmp_path):
     write_json_atomic(path, {"m": Metric(float("nan"), n=0).to_dict(), "x": [float("inf")]})
     data = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
     assert data["x"] == [None] and math.isnan(Metric.from_dict(data["m"]).value)
+
+
+def test_a_tail_cut_inside_a_character_is_skipped_and_bad_bytes_name_their_line(tmp_path):
+    path = tmp_path / "r.jsonl"
+    whole = '{"id": "a", "output": "中文"}\n'.encode()
+    path.write_bytes(whole + whole[:-5])  # killed in the middle of a three-byte character
+    assert [r["output"] for r in read_jsonl(path)] == ["中文"]
+    path.write_bytes(whole + b'{"id": "b", "output": "\xff"}\n' + whole)
+    with pytest.raises(RunStoreError, match=r"r.jsonl: line 2 is not UTF-8"):
+        list(read_jsonl(path))
