@@ -45,3 +45,21 @@ def test_a_command_imports_its_own_module_and_nothing_heavy(command: str) -> Non
 def test_help_without_a_command_lists_every_command() -> None:
     report = _modules("--help")
     assert {"run", "score", "report", "doctor", "listing", "data", "mplug"} <= set(report["commands"])
+
+
+def test_the_understanding_tasks_load_without_pandas() -> None:
+    """pandas reads a TSV or an imported prediction file; loading the task to re-score a finished run
+    needs neither."""
+    root = Path(__file__).resolve().parents[2]
+    script = (
+        "import sys\n"
+        "import ming_eval.tasks.vlm.mcq, ming_eval.tasks.vlm.hallusionbench, ming_eval.tasks.vlm.mathvista\n"
+        "import ming_eval.tasks.vlm.ocrbench, ming_eval.tasks.vlm.mmvet\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "False"
