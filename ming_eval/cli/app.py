@@ -47,30 +47,36 @@ PIPED_WIDTH = 1000
 err_console = Console(stderr=True)
 
 
-_registered = False
+#: each command's module under ming_eval.cli, in the order ``--help`` lists them
+COMMANDS = {
+    "run": "run",
+    "score": "score",
+    "report": "report",
+    "leaderboard": "leaderboard",
+    "compare": "compare",
+    "list": "listing",
+    "data": "data",
+    "doctor": "doctor",
+    "selftest": "selftest",
+    "geneval": "geneval_detector",
+    "mplug": "mplug",
+}
+
+_registered: set[str] = set()
 
 
-def _register() -> None:
-    global _registered
-    if _registered:
-        return
-    from ming_eval.cli import (
-        compare,
-        data,
-        doctor,
-        geneval_detector,
-        leaderboard,
-        listing,
-        mplug,
-        report,
-        run,
-        score,
-        selftest,
-    )
+def _register(args: list[str] | None = None) -> None:
+    """Register the command named in ``args`` only (its module and what it imports, not every
+    command's: start-up is most of a finished run's re-run); every command without ``args`` or for
+    anything else (``--help``, no command, a misspelt one)."""
+    import importlib
 
-    for module in (run, score, report, leaderboard, compare, listing, data, doctor, selftest, geneval_detector, mplug):
-        module.register(app)
-    _registered = True
+    named = next((a for a in args or [] if not a.startswith("-")), None)
+    wanted = [COMMANDS[named]] if named in COMMANDS else list(COMMANDS.values())
+    for module in wanted:
+        if module not in _registered:
+            importlib.import_module(f"ming_eval.cli.{module}").register(app)
+            _registered.add(module)
 
 
 def _print_error(exc: MingEvalError) -> None:
@@ -122,7 +128,7 @@ def _print_interrupted() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script; user errors are printed without a traceback."""
-    _register()
+    _register(sys.argv[1:] if argv is None else argv)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         # piped or redirected: tables at their natural width, so no name or path is cut to "…"
         console.width = PIPED_WIDTH

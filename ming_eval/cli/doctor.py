@@ -6,8 +6,6 @@ import importlib.util
 import json
 import os
 import platform
-import urllib.error
-import urllib.request
 from importlib import metadata
 from typing import Annotated
 
@@ -54,6 +52,9 @@ def judge_endpoint_status(timeout: float) -> tuple[str, str]:
 
 
 def _probe_judge(timeout: float) -> tuple[str, str]:
+    import urllib.error
+    import urllib.request
+
     base = os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_BASE") or "https://api.openai.com/v1"
     key = os.environ.get("OPENAI_API_KEY")
     url = base.rstrip("/")

@@ -8,15 +8,17 @@ task at hand; the runner never assumes a batch of one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from PIL import Image
 from pydantic import BaseModel, ValidationError
 
 from ming_eval.cards.loader import format_validation_error, validation_problems
 from ming_eval.cards.schema import DEFAULT_EXTRAS, GenerateProtocol, ModelCard, NoOptions, UnderstandProtocol
 from ming_eval.core.sample import Capability, EditRequest, GenerateRequest, UnderstandRequest
 from ming_eval.errors import CapabilityError, CardError, ProtocolError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 E = TypeVar("E", bound=BaseModel)
 

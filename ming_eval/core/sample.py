@@ -16,11 +16,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
-
-from PIL import Image, ImageOps
+from typing import TYPE_CHECKING, Any
 
 from ming_eval.errors import DataError
+
+if TYPE_CHECKING:  # PIL is imported when an image is decoded, not to score a run
+    from PIL import Image
 
 
 class Capability(str, Enum):
@@ -38,6 +39,8 @@ def open_image(
     data: bytes, source: str, hint: str = "the file is corrupt or truncated; re-download or regenerate it"
 ) -> Image.Image:
     """Decode image bytes fully, so that truncation is caught here; errors name ``source``."""
+    from PIL import Image
+
     try:
         img: Image.Image = Image.open(io.BytesIO(data))
         img.load()
@@ -48,6 +51,8 @@ def open_image(
 
 def decode_image(data: bytes, source: str) -> Image.Image:
     """Decode image bytes fully, honour EXIF rotation, return RGB; errors name ``source``."""
+    from PIL import ImageOps
+
     img = open_image(data, source)
     img = ImageOps.exif_transpose(img) or img
     return to_rgb(img)
@@ -58,6 +63,8 @@ def to_rgb(img: Image.Image) -> Image.Image:
     if img.mode == "RGB":
         return img
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        from PIL import Image
+
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")

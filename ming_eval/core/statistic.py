@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import numpy as np
-from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+
+if TYPE_CHECKING:  # numpy is imported where a statistic is computed, not to read a results file
+    import numpy as np
+    from numpy.typing import NDArray
+
+    FloatArray = NDArray[np.float64]
 
 #: the key that names a sample's resampling unit
 CLUSTER = "cluster"
-FloatArray = NDArray[np.float64]
 
 
 class _Base(BaseModel):
@@ -59,6 +62,8 @@ class _Base(BaseModel):
 
 
 def _where_mask(where: Mapping[str, str], keys: Mapping[str, NDArray[np.object_]], size: int) -> NDArray[np.bool_]:
+    import numpy as np
+
     mask = np.ones(size, dtype=bool)
     for name, wanted in where.items():
         mask &= np.asarray(keys[name], dtype=object).astype(str) == wanted
@@ -66,6 +71,8 @@ def _where_mask(where: Mapping[str, str], keys: Mapping[str, NDArray[np.object_]
 
 
 def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
+    import numpy as np
+
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(num / den, dtype=np.float64)
 
@@ -89,6 +96,8 @@ class Mean(_Base):
     def table(
         self, values: FloatArray, keys: Mapping[str, NDArray[np.object_]], clusters: NDArray[np.int64], n: int
     ) -> FloatArray:
+        import numpy as np
+
         m = self.mask(keys, values.size).astype(np.float64)
         return np.stack(
             [np.bincount(clusters, weights=values * m, minlength=n), np.bincount(clusters, weights=m, minlength=n)],
@@ -115,9 +124,13 @@ class Sum(_Base):
     def table(
         self, values: FloatArray, keys: Mapping[str, NDArray[np.object_]], clusters: NDArray[np.int64], n: int
     ) -> FloatArray:
+        import numpy as np
+
         return np.bincount(clusters, weights=values, minlength=n).astype(np.float64)[:, None]
 
     def value_of(self, sums: FloatArray) -> FloatArray:
+        import numpy as np
+
         return np.asarray(sums[..., 0], dtype=np.float64)
 
     def describe(self) -> str:
@@ -135,11 +148,15 @@ class MeanOfMeans(_Base):
         return {self.by}
 
     def labels(self, keys: Mapping[str, NDArray[np.object_]]) -> list[str]:
+        import numpy as np
+
         return sorted(set(np.asarray(keys[self.by], dtype=object).astype(str).tolist()))
 
     def table(
         self, values: FloatArray, keys: Mapping[str, NDArray[np.object_]], clusters: NDArray[np.int64], n: int
     ) -> FloatArray:
+        import numpy as np
+
         s = np.asarray(keys[self.by], dtype=object).astype(str)
         cols = []
         for label in self.labels(keys):
@@ -151,6 +168,8 @@ class MeanOfMeans(_Base):
         return np.stack(cols, axis=1).astype(np.float64) if cols else np.zeros((n, 0), dtype=np.float64)
 
     def value_of(self, sums: FloatArray) -> FloatArray:
+        import numpy as np
+
         means = _ratio(sums[..., 0::2], sums[..., 1::2])
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a replicate without any category
@@ -178,6 +197,8 @@ class WeightedMeanOfMeans(_Base):
     def table(
         self, values: FloatArray, keys: Mapping[str, NDArray[np.object_]], clusters: NDArray[np.int64], n: int
     ) -> FloatArray:
+        import numpy as np
+
         s = np.asarray(keys[self.by], dtype=object).astype(str)
         cols = []
         for label in self.weights:
@@ -189,6 +210,8 @@ class WeightedMeanOfMeans(_Base):
         return np.stack(cols, axis=1).astype(np.float64)
 
     def value_of(self, sums: FloatArray) -> FloatArray:
+        import numpy as np
+
         means = _ratio(sums[..., 0::2], sums[..., 1::2])
         w = np.asarray(list(self.weights.values()), dtype=np.float64)
         return np.asarray(np.sum(means * w, axis=-1), dtype=np.float64)
@@ -215,6 +238,8 @@ class AllCorrect(_Base):
     def table(
         self, values: FloatArray, keys: Mapping[str, NDArray[np.object_]], clusters: NDArray[np.int64], n: int
     ) -> FloatArray:
+        import numpy as np
+
         if self.group == CLUSTER:
             groups = clusters
         else:
@@ -267,6 +292,8 @@ class Average(_Base):
     def table(
         self, values: FloatArray, keys: Mapping[str, NDArray[np.object_]], clusters: NDArray[np.int64], n: int
     ) -> FloatArray:
+        import numpy as np
+
         return np.concatenate([p.table(values, keys, clusters, n) for p in self.parts], axis=1)
 
     def part_values(self, sums: FloatArray) -> list[FloatArray]:
@@ -279,6 +306,8 @@ class Average(_Base):
         return out
 
     def value_of(self, sums: FloatArray) -> FloatArray:
+        import numpy as np
+
         return np.asarray(np.mean(np.stack(self.part_values(sums), axis=-1), axis=-1), dtype=np.float64)
 
     def describe(self) -> str:

@@ -17,8 +17,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from ming_eval.cards.schema import Rounding, SuiteCard, SummaryMember, SummarySpec
 from ming_eval.core.results import Metric, TaskResult
 from ming_eval.errors import CardError
@@ -59,6 +57,8 @@ class Summary:
 
 def _round(value: float, rounding: Rounding) -> float:
     if rounding.method == "numpy":
+        import numpy as np
+
         return float(np.round(value, rounding.digits))
     return float(f"{value:.{rounding.digits}f}")
 
@@ -185,6 +185,8 @@ class SummaryCatalog:
                 metric = Metric(value, lo, hi, n=raw.n)
             inputs[member.name] = metric.value
             metrics.append(metric)
+        import numpy as np
+
         mean = float(np.mean([m.value for m in metrics]))
         if nested and round_to is not None and len(metrics) > 1:
             mean = _round(mean, Rounding(digits=round_to))  # a member is stored rounded, like its inputs

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-import numpy as np
 from pydantic import BaseModel
 
 from ming_eval.cards.schema import DataFile, GenerateProtocol, NoOptions, TaskCard, UnderstandProtocol
@@ -221,6 +220,8 @@ class BaseTask(ABC):
     def headline_metric(self, samples: Sequence[Sample], scores: Sequence[SampleScore]) -> Metric:
         """The declared :meth:`headline` of ``scores`` (of ``samples``, in order) with its interval,
         keys and clusters taken from the samples: what ``aggregate`` reports as the primary metric."""
+        import numpy as np
+
         from ming_eval.stats.headline import headline_metric
 
         statistic = self.headline()

@@ -17,8 +17,6 @@ import os
 import shutil
 import socket
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -130,6 +128,9 @@ def download(
     if url.startswith("hf://"):
         _download_hf(url, dest)
         return
+    import urllib.error
+    import urllib.request
+
     part = dest.with_name(dest.name + ".part")
     last_error: Exception | None = None
     for attempt in range(retry.tries):

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from ming_eval.cards.schema import ModelCard, TaskCard
 from ming_eval.core.model import Model
-from ming_eval.core.results import RETRY_STATUSES, TaskResult
+from ming_eval.core.results import TaskResult
 from ming_eval.core.sample import Sample
 from ming_eval.core.summaries import Summary
 from ming_eval.core.task import TaskContext
@@ -322,9 +322,7 @@ def _run_phases(
         )
         if result is not None:
             outcome.results[tp.name] = result
-            # a task with samples to redo (missing, or scored while the judge was away) is not finished
-            complete = result.counts.get("missing") == 0 and not any(result.counts.get(s) for s in RETRY_STATUSES)
-            write_stamp(tstore, keys[tp.name], len(task_samples[tp.name]), tstore.read_predictions(), complete)
+            write_stamp(tstore, keys[tp.name], len(task_samples[tp.name]), result)
     if dist.is_main:
         outcome.summaries = write_run_results(store, outcome.results)
 

@@ -18,6 +18,7 @@ from ming_eval.runner.invocation import console_notice, new_invocation, new_mani
 from ming_eval.runner.plan import config_entry, load_task, resolve_task, task_context
 from ming_eval.runner.results import write_run_results
 from ming_eval.runner.scoring import score_task
+from ming_eval.store.finished import finished_samples, stamp_key, write_stamp
 from ming_eval.store.guard import RunLock, check_same_model
 from ming_eval.store.manifest import ModelConfig, TaskConfig
 from ming_eval.store.run_store import RunStore
@@ -97,18 +98,27 @@ def rescore(
                     protocol_overrides=cfg.protocol_overrides or {},
                 )
                 limit = manifest.limits.get(name)
-                samples = list(task.samples(ctx))
-                if limit is not None:
-                    samples = samples[:limit]
-                if not store.task(name).records_dir.is_dir():
+                tstore = store.task(name)
+                if not tstore.records_dir.is_dir():
                     raise RunStoreError(
                         f"run {run_dir} has no predictions for task {name}",
                         hint="run inference first with `ming-eval run`",
                     )
+                # the key `run` stamps a finished task with, under the options given here
+                config = config_entry(cfg.model.to_json(), task, protocol, cfg.seed, cfg.protocol_overrides)
+                key = stamp_key(redact(config), limit, redact(task.scoring_fingerprint()), ctx.data)
+                if finished_samples(tstore, key, retry_failed=False) is not None:
+                    stored = tstore.read_results()
+                    if stored is not None:  # unchanged since scored: no sample built, no record read
+                        results[name] = stored
+                        continue
+                samples = list(task.samples(ctx))
+                if limit is not None:
+                    samples = samples[:limit]
                 result = score_task(
                     task,
                     samples,
-                    store.task(name),
+                    tstore,
                     ctx,
                     dist,
                     console,
@@ -118,6 +128,7 @@ def rescore(
                 )
                 if result is not None:
                     results[name] = result
+                    write_stamp(tstore, key, len(samples), result)
             if dist.is_main:
                 write_run_results(store, results)
         dist.barrier()

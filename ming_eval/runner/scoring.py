@@ -36,7 +36,6 @@ from ming_eval.redaction import redact
 from ming_eval.runner.batching import BatchRunner, describe
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.progress import ProgressReporter
-from ming_eval.stats.bootstrap import IntervalCache
 from ming_eval.store.run_store import ScoreWriter, TaskStore
 
 Item = tuple[Sample, Prediction]
@@ -208,6 +207,8 @@ def finalize(
     scored_scores = [scores[s.id] for s in scored]
     full_ctx = ctx.for_scoring(samples, predictions)
     # intervals whose inputs did not change since the last pass are read back, not resampled
+    from ming_eval.stats.bootstrap import IntervalCache  # numpy: imported when there is something to aggregate
+
     intervals = IntervalCache(store.scoring_dir / INTERVALS)
     with intervals.active():
         result = task.aggregate(scored, scored_scores, full_ctx)

@@ -14,11 +14,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from typing import TYPE_CHECKING
 
 from ming_eval.core.results import Metric
+
+if TYPE_CHECKING:  # numpy is imported when an interval is computed, not when a task module loads
+    import numpy as np
+    from numpy.typing import ArrayLike, NDArray
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20250502
@@ -31,6 +33,8 @@ class BootstrapConfig:
     seed: int = DEFAULT_SEED
 
     def interval(self, replicates: NDArray[np.float64]) -> tuple[float, float]:
+        import numpy as np
+
         finite = replicates[np.isfinite(replicates)]
         if finite.size == 0:
             return float("nan"), float("nan")
@@ -66,6 +70,8 @@ class IntervalCache:
         arrays: Sequence[NDArray[np.generic]],
         compute: Callable[[], tuple[float, float]],
     ) -> tuple[float, float]:
+        import numpy as np
+
         h = hashlib.blake2b(f"{kind}|{cfg.n_resamples}|{cfg.confidence!r}|{cfg.seed}".encode(), digest_size=16)
         for arr in arrays:
             h.update(b"|%d|%s|" % (arr.size, arr.dtype.str.encode()))
@@ -108,10 +114,14 @@ def _interval(
 
 def _labels(values: NDArray[np.generic]) -> NDArray[np.generic]:
     """Labels as fixed-width bytes, so that they hash by value."""
+    import numpy as np
+
     return np.asarray(values).astype(str).astype("U")
 
 
 def _encode(labels: ArrayLike) -> tuple[NDArray[np.int64], int]:
+    import numpy as np
+
     arr = np.asarray(labels, dtype=object)
     _, inverse = np.unique(arr.astype(str), return_inverse=True)
     inverse = inverse.reshape(-1)
@@ -122,6 +132,8 @@ def cluster_sums(
     values: ArrayLike, clusters: ArrayLike | None
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
     """Per-cluster (sum, count) and each cluster's position in the original order."""
+    import numpy as np
+
     v = np.asarray(values, dtype=np.float64)
     if clusters is None:
         return v, np.ones_like(v), np.arange(v.size, dtype=np.int64)
@@ -137,6 +149,8 @@ def _resampled_ratio(
     sums: NDArray[np.float64], counts: NDArray[np.float64], cfg: BootstrapConfig, rng: np.random.Generator
 ) -> NDArray[np.float64]:
     """Replicates of sum(sums)/sum(counts) over clusters drawn with replacement."""
+    import numpy as np
+
     n = sums.size
     out = np.empty(cfg.n_resamples, dtype=np.float64)
     block = max(1, min(cfg.n_resamples, 4_000_000 // max(n, 1)))
@@ -158,12 +172,16 @@ def mean_metric(
     cfg: BootstrapConfig = DEFAULT,
 ) -> Metric:
     """The mean of ``values`` (times ``scale``) with a cluster-bootstrap percentile interval."""
+    import numpy as np
+
     v = np.asarray(values, dtype=np.float64)
     if v.size == 0:
         return Metric(value=float("nan"), n=0, confidence=cfg.confidence, scale=scale)
     sums, counts, _ = cluster_sums(v, clusters)
 
     def compute() -> tuple[float, float]:
+        import numpy as np
+
         rng = np.random.default_rng(cfg.seed)
         reps = _resampled_ratio(sums, counts, cfg, rng) if sums.size > 1 else np.full(1, v.mean())
         return cfg.interval(reps)
@@ -191,6 +209,8 @@ def mean_of_means_metric(
 
     Clusters must not span strata (a GenEval prompt has one tag).
     """
+    import numpy as np
+
     v = np.asarray(values, dtype=np.float64)
     s = np.asarray(strata, dtype=object).astype(str)
     if v.size == 0:
@@ -200,6 +220,8 @@ def mean_of_means_metric(
     point = [v[s == label].mean() for label in labels]
 
     def compute() -> tuple[float, float]:
+        import numpy as np
+
         rng = np.random.default_rng(cfg.seed)
         reps = np.zeros(cfg.n_resamples, dtype=np.float64)
         for label in labels:
@@ -229,6 +251,8 @@ def grouped_mean_metrics(
     cfg: BootstrapConfig = DEFAULT,
 ) -> dict[str, Metric]:
     """``mean_metric`` per group, in order of first appearance."""
+    import numpy as np
+
     v = np.asarray(values, dtype=np.float64)
     g = np.asarray(groups, dtype=object).astype(str)
     c = None if clusters is None else np.asarray(clusters, dtype=object).astype(str)
@@ -250,6 +274,8 @@ def cluster_bootstrap(
     maps summed rows (shape ``(..., k)``) to values (shape ``(...)``). Several ratio metrics computed
     from the same resample (HallusionBench's aAcc, fAcc, qAcc and their mean) get a joint interval.
     """
+    import numpy as np
+
     stats = np.asarray(cluster_stats, dtype=np.float64)
     if stats.ndim != 2 or stats.shape[0] == 0:
         return float("nan"), float("nan")

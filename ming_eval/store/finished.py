@@ -4,9 +4,14 @@ a few ``stat`` calls per task instead of rebuilding every sample and re-reading 
 ``<run>/<task>/finished.json`` holds a key (the task's configuration, ``--limit``, scoring fingerprint,
 ming-eval version and the size/mtime of each data file) and the signature (size, mtime, inode) of
 every file the results depend on or consist of: the rank files of records and scores, the merged
-files, the task's ``results.json`` and each generated image. A re-run whose key and signatures all
-match has nothing to do for that task; anything else (a record appended, an image replaced, an
-option changed, ``--force``) falls back to the full resume path, which rewrites the stamp.
+files, the task's ``results.json``, what its finalize hook wrote, and each generated image. A
+re-run whose key and signatures all match has nothing to do for that task; anything else (a record
+appended, an image replaced, an option changed, ``--force``) falls back to the full resume
+path, which rewrites the stamp.
+
+``ming-eval score RUN`` reads and writes the same stamp, keyed by the configuration the scores are
+made under (``-o`` options included): re-scoring an unchanged task reads its ``results.json`` back;
+any change makes it score what changed (scores are kept per prediction digest) and stamp again.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ming_eval import __version__
-from ming_eval.core.results import Prediction, Status
+from ming_eval.core.results import RETRY_STATUSES, Status, TaskResult
 from ming_eval.data.files import DataFiles
 from ming_eval.store.jsonl import write_json_atomic
 from ming_eval.store.run_store import TaskStore
@@ -56,11 +61,15 @@ def stamp_key(
 
 
 def _result_files(store: TaskStore) -> list[Path]:
-    files = [store.predictions_path, store.scores_path, store.results_path, store.scoring_dir / "config.json"]
+    """The merged files, results and whatever else the task's finalize hook wrote beside them (GenEval's
+    ``report.html``): every file of the task's folder but the stamp, and the rank files."""
+    files = {store.predictions_path, store.scores_path, store.results_path, store.scoring_dir / "config.json"}
+    if store.dir.is_dir():
+        files.update(p for p in store.dir.iterdir() if p.name != STAMP and not p.name.startswith(".") and p.is_file())
     for folder in (store.records_dir, store.scoring_dir):
         if folder.is_dir():
-            files.extend(sorted(folder.glob("rank-*.jsonl")))
-    return files
+            files.update(folder.glob("rank-*.jsonl"))
+    return sorted(files)
 
 
 def _signatures(store: TaskStore, images: list[str]) -> dict[str, list[int] | None]:
@@ -68,14 +77,15 @@ def _signatures(store: TaskStore, images: list[str]) -> dict[str, list[int] | No
     return {os.path.relpath(p, store.dir): _signature(p) for p in paths}
 
 
-def write_stamp(
-    store: TaskStore, key: dict[str, Any], total: int, predictions: dict[str, Prediction], complete: bool
-) -> None:
-    """Record that ``store``'s results are final for ``key``; an incomplete task gets no stamp."""
+def write_stamp(store: TaskStore, key: dict[str, Any], total: int, result: TaskResult) -> None:
+    """Record that ``store``'s results are final for ``key``; a task with samples to redo (missing, or
+    scored while the judge was away) gets no stamp."""
     path = store.dir / STAMP
+    complete = result.counts.get("missing") == 0 and not any(result.counts.get(s) for s in RETRY_STATUSES)
     if not complete:
         path.unlink(missing_ok=True)
         return
+    predictions = store.read_predictions()
     images = sorted(str(rel) for p in predictions.values() if p.files is not None for rel in p.output)
     failed = sum(1 for p in predictions.values() if p.status is Status.FAILED)
     stamp = {"key": key, "samples": total, "failed": failed, "images": images}

@@ -8,6 +8,7 @@ reported with the file and line number instead of being skipped silently.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -15,9 +16,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, Generic, TypeVar
 
 from ming_eval.errors import RunStoreError, storage_error
+
+T = TypeVar("T")
 
 
 def _json_default(obj: Any) -> Any:
@@ -139,29 +142,68 @@ def read_jsonl(path: Path, *, tolerate_partial_tail: bool = True) -> Iterator[di
     """Yield the records of ``path``; a partial last line is skipped, corruption elsewhere raises."""
     with path.open("rb") as fh:
         data = fh.read()
-    if not data:
-        return
-    lines = data.split(b"\n")
-    # The last element is b"" when the file ends with a newline; otherwise it is a line whose write
-    # was interrupted. It is dropped even if it happens to parse: the writer cuts it off on reopening,
-    # so counting it as done would lose the sample.
-    tail = lines.pop()
-    if tail and not tolerate_partial_tail:
+    # What follows the last newline is a line whose write was interrupted. It is dropped even if it
+    # happens to parse: the writer cuts it off on reopening, so counting it as done would lose the sample.
+    end = data.rfind(b"\n") + 1
+    if end < len(data) and not tolerate_partial_tail:
         raise RunStoreError(f"{path}: the last line is incomplete (no newline)")
-    for number, raw in enumerate(lines):
+    yield from parse_lines(data[:end], path)
+
+
+def parse_lines(data: bytes, path: Path, first_line: int = 1) -> Iterator[dict[str, Any]]:
+    """The records of ``data``, complete lines of ``path`` from line ``first_line`` on (for messages)."""
+    try:  # decoded once, not line by line
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = first_line + data.count(b"\n", 0, exc.start)
+        raise RunStoreError(
+            f"{path}: line {line} is not UTF-8 text",
+            hint="the file was edited or corrupted; remove that line and re-run to redo the sample",
+        ) from exc
+    lines = (text.removeprefix("\ufeff") if first_line == 1 else text).split("\n")
+    lines.pop()  # "" after the last newline
+    for number, raw in enumerate(lines, start=first_line):
         if not raw.strip():
             continue
         try:
-            rec = _decode(raw.decode("utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            why = exc.msg if isinstance(exc, json.JSONDecodeError) else f"not UTF-8: {exc.reason}"
+            rec = _decode(raw)
+        except json.JSONDecodeError as exc:
             raise RunStoreError(
-                f"{path}: line {number + 1} is not valid JSON ({why})",
+                f"{path}: line {number} is not valid JSON ({exc.msg})",
                 hint="the file was edited or corrupted; remove that line and re-run to redo the sample",
             ) from exc
         if not isinstance(rec, dict):
-            raise RunStoreError(f"{path}: line {number + 1} is not a JSON object")
+            raise RunStoreError(f"{path}: line {number} is not a JSON object")
         yield rec
+
+
+class AppendedReader(Generic[T]):
+    """Parses the records of append-only JSONL files, and on a later read only what was appended
+    since: the part read before is reused when the file still starts with exactly those bytes (a
+    SHA-1 over them; a file edited or replaced is parsed again from its start)."""
+
+    def __init__(self, parse: Callable[[Path, int, dict[str, Any]], T]) -> None:
+        #: ``parse(path, number, record)``; ``number`` counts the file's records from 1 (for messages)
+        self._parse = parse
+        # path -> (bytes parsed: complete lines only, their SHA-1, lines, parsed records)
+        self._seen: dict[Path, tuple[int, bytes, int, list[T]]] = {}
+
+    def read(self, path: Path) -> list[T]:
+        with path.open("rb") as fh:
+            data = fh.read()
+        end = data.rfind(b"\n") + 1  # a partial last line is left for the next read (see read_jsonl)
+        start, lines, items = 0, 0, []
+        digest = hashlib.sha1()
+        seen = self._seen.get(path)
+        if seen is not None and seen[0] <= end:
+            prefix = hashlib.sha1(memoryview(data)[: seen[0]])
+            if prefix.digest() == seen[1]:
+                start, digest, lines, items = seen[0], prefix, seen[2], list(seen[3])
+        for rec in parse_lines(data[start:end], path, first_line=lines + 1):
+            items.append(self._parse(path, len(items) + 1, rec))
+        digest.update(memoryview(data)[start:end])
+        self._seen[path] = (end, digest.digest(), lines + data.count(b"\n", start, end), items)
+        return items
 
 
 @contextmanager

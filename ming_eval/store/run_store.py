@@ -36,7 +36,7 @@ from ming_eval.core.sample import Sample
 from ming_eval.core.summaries import Summary
 from ming_eval.errors import RunStoreError
 from ming_eval.redaction import redact, redact_text
-from ming_eval.store.jsonl import JsonlWriter, read_jsonl, write_json_atomic, write_jsonl_atomic
+from ming_eval.store.jsonl import AppendedReader, JsonlWriter, read_jsonl, write_json_atomic, write_jsonl_atomic
 from ming_eval.store.manifest import FORMAT, RunManifest
 
 T = TypeVar("T")
@@ -85,10 +85,13 @@ class TaskStore:
         self.predictions_path = self.dir / "predictions.jsonl"
         self.scores_path = self.dir / "scores.jsonl"
         self.results_path = self.dir / RESULTS
-        # what was parsed from the rank files, keyed by their (size, mtime, inode): read once per run;
-        # what this process's writers append is added as it was written, not read back
+        # what was parsed from the rank files, keyed by their (size, mtime, inode): read once per run,
+        # and once a rank file grew, only what was appended to it; what this process's writers append
+        # is added as it was written, not read back
         self._predictions: tuple[object, dict[str, Prediction]] | None = None
         self._scores: tuple[object, list[tuple[Any, SampleScore]]] | None = None
+        self._record_reader = AppendedReader(_checked(lambda r: Prediction.from_record(r, self.images_dir)))
+        self._score_reader = AppendedReader(_checked(SampleScore.from_record))
 
     # -- inference records -------------------------------------------------------------------
     def record_writer(self, rank: int) -> RecordWriter:
@@ -109,20 +112,21 @@ class TaskStore:
 
         return RecordWriter(path, on_close=add)
 
-    def _read_all(self, folder: Path, parse: Callable[[dict[str, Any]], T]) -> Iterable[tuple[dict[str, Any], T]]:
-        """Every record of every rank file in ``folder``, with ``parse(record)``; a record that does not
-        parse is reported with its file (it was edited or written by something else)."""
+    @staticmethod
+    def _read_all(folder: Path, reader: AppendedReader[tuple[dict[str, Any], T]]) -> Iterable[tuple[dict[str, Any], T]]:
+        """Every record of every rank file in ``folder``, with what ``reader`` parsed of it; a record
+        that does not parse is reported with its file (it was edited or written by something else)."""
         if not folder.is_dir():
             return
         for path in sorted(folder.glob("rank-*.jsonl")):
-            yield from _parse_records(path, parse)
+            yield from reader.read(path)
 
     def read_predictions(self) -> dict[str, Prediction]:
         """Every sample's latest record; a successful record beats a failed one for the same id."""
         key = _folder_signature(self.records_dir)
         if self._predictions is None or self._predictions[0] != key:
             out: dict[str, Prediction] = {}
-            for _, pred in self._read_all(self.records_dir, lambda r: Prediction.from_record(r, self.images_dir)):
+            for _, pred in self._read_all(self.records_dir, self._record_reader):
                 _keep_latest(out, pred)
             self._predictions = (key, out)
         return dict(self._predictions[1])
@@ -170,9 +174,7 @@ class TaskStore:
         those predictions count: a sample re-run since (e.g. ``--retry-failed``) is scored again."""
         key = _folder_signature(self.scoring_dir)
         if self._scores is None or self._scores[0] != key:
-            parsed = [
-                (rec.get("prediction"), s) for rec, s in self._read_all(self.scoring_dir, SampleScore.from_record)
-            ]
+            parsed = [(rec.get("prediction"), s) for rec, s in self._read_all(self.scoring_dir, self._score_reader)]
             self._scores = (key, parsed)
         out: dict[str, SampleScore] = {}
         for digest, score in self._scores[1]:
@@ -433,15 +435,25 @@ def _folder_signature(folder: Path) -> list[tuple[str, int, int, int]]:
     return out
 
 
-def _parse_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> Iterable[tuple[dict[str, Any], T]]:
-    for number, rec in enumerate(read_jsonl(path), start=1):
+def _checked(parse: Callable[[dict[str, Any]], T]) -> Callable[[Path, int, dict[str, Any]], tuple[dict[str, Any], T]]:
+    """``parse`` of a record of a file, with its error naming the file and record."""
+
+    def checked(path: Path, number: int, rec: dict[str, Any]) -> tuple[dict[str, Any], T]:
         try:
-            yield rec, parse(rec)
+            return rec, parse(rec)
         except (KeyError, TypeError, ValueError) as exc:
             raise RunStoreError(
                 f"{path}: record {number} is malformed ({type(exc).__name__}: {exc})",
                 hint="the file was edited or corrupted; remove that line and re-run to redo the sample",
             ) from exc
+
+    return checked
+
+
+def _parse_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> Iterable[tuple[dict[str, Any], T]]:
+    check = _checked(parse)
+    for number, rec in enumerate(read_jsonl(path), start=1):
+        yield check(path, number, rec)
 
 
 def _parse_results(path: Path, parse: Callable[[Any], R]) -> R:

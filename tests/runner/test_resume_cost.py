@@ -2,14 +2,20 @@
 file, no interval resampled whose inputs are the same."""
 
 import json
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from ming_eval.core.results import Prediction, SampleScore
+from ming_eval.core.sample import Sample
+from ming_eval.core.task import TaskContext
 from ming_eval.runner.evaluate import RunConfig, evaluate
 from ming_eval.runner.rescore import rescore
 from ming_eval.stats.bootstrap import IntervalCache, mean_metric, mean_of_means_metric
-from tests.engine_plugins import PixelModel
+from tests.engine_plugins import ColorVqaTask, ExactMatchScorer, PixelModel
 
 
 def _config(tmp_path: Path) -> RunConfig:
@@ -122,3 +128,103 @@ def test_prediction_digest_is_the_same_as_stored_by_earlier_versions() -> None:
     for pred in cases:
         payload = json.dumps([pred.status.value, pred.output, pred.error, pred.files], sort_keys=True, default=str)
         assert pred.digest == hashlib.sha1(payload.encode("utf-8")).hexdigest()[:16]
+
+
+class _Calls:
+    """How often a finished run's re-score built the task's samples or called its scorer."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.samples = 0
+        self.scored: list[str] = []
+        build, score = ColorVqaTask.samples, ExactMatchScorer.score
+
+        def counted_samples(task: ColorVqaTask, ctx: TaskContext) -> list[Sample]:
+            self.samples += 1
+            return build(task, ctx)
+
+        def counted_score(scorer: ExactMatchScorer, batch: Sequence[tuple[Sample, Prediction]]) -> list[SampleScore]:
+            self.scored.extend(s.id for s, _ in batch)
+            return score(scorer, batch)
+
+        monkeypatch.setattr(ColorVqaTask, "samples", counted_samples)
+        monkeypatch.setattr(ExactMatchScorer, "score", counted_score)
+
+
+def test_rescore_of_unchanged_run_builds_no_sample_and_calls_no_scorer(
+    engine_cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = evaluate(_config(tmp_path))
+    run = tmp_path / "run"
+    before = _file_states(run)
+    calls = _Calls(monkeypatch)
+    for _ in range(2):  # the stamp `run` wrote serves `score`, and the one `score` keeps serves it again
+        results = rescore(run, argv=["test"])
+        assert results["color_vqa"].to_dict() == first.results["color_vqa"].to_dict()
+    assert (calls.samples, calls.scored) == (0, [])
+    assert _file_states(run) == before
+    again = evaluate(_config(tmp_path))  # and `run` after `score` still finds the task finished
+    assert not again.model_loaded and calls.samples == 0
+
+
+def test_rescore_after_one_record_changed_scores_only_that_sample(
+    engine_cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = evaluate(_config(tmp_path))
+    run = tmp_path / "run"
+    records = run / "color_vqa" / "records" / "rank-00000.jsonl"
+    recs = [json.loads(line) for line in records.read_text().splitlines()]
+    right = next(r for r in recs if first_score(run, r["id"]) == 1.0)
+    right["output"] = "no colour at all"
+    records.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    results_before = _file_states(run)["paint/results.json"]
+    calls = _Calls(monkeypatch)
+    results = rescore(run, argv=["test"])
+    assert calls.samples == 1 and calls.scored == [right["id"]]
+    n = first.results["color_vqa"].counts["n"]
+    assert results["color_vqa"].primary_metric.value == pytest.approx(
+        first.results["color_vqa"].primary_metric.value - 100.0 / n
+    )
+    merged = {json.loads(line)["id"]: json.loads(line) for line in (run / "color_vqa" / "scores.jsonl").open()}
+    assert merged[right["id"]]["score"] == 0.0
+    assert _file_states(run)["paint/results.json"] == results_before  # the other task was not touched
+    # the stamp now holds the new state: the next re-score reads it back
+    calls.samples = 0
+    rescore(run, argv=["test"])
+    assert (calls.samples, calls.scored) == (0, [right["id"]])
+
+
+def test_rescore_with_another_option_scores_again_and_restamps(
+    engine_cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evaluate(_config(tmp_path))
+    run = tmp_path / "run"
+    calls = _Calls(monkeypatch)
+    rescore(run, tasks=["color_vqa"], task_options={"color_vqa": {"lowercase": False}}, argv=["test"])
+    assert calls.samples == 1 and len(calls.scored) == 24  # another scoring fingerprint: every sample
+    rescore(run, tasks=["color_vqa"], task_options={"color_vqa": {"lowercase": False}}, argv=["test"])
+    assert calls.samples == 1 and len(calls.scored) == 24  # the same option again: read back
+    rescore(run, tasks=["color_vqa"], argv=["test"])  # back to the run's option: scored again
+    assert calls.samples == 2 and len(calls.scored) == 48
+
+
+def first_score(run: Path, sample_id: str) -> float:
+    for line in (run / "color_vqa" / "scores.jsonl").open():
+        rec = json.loads(line)
+        if rec["id"] == sample_id:
+            return float(rec["score"])
+    raise AssertionError(sample_id)
+
+
+def test_rescore_after_the_data_file_was_replaced_rebuilds_samples_but_keeps_scores(
+    engine_cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = evaluate(_config(tmp_path))
+    data = Path(os.environ["MING_EVAL_CACHE"]) / "data" / "color_vqa" / "vqa.jsonl"
+    st = data.stat()
+    os.utime(data, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the same rows, written again
+    calls = _Calls(monkeypatch)
+    results = rescore(tmp_path / "run", tasks=["color_vqa"], argv=["test"])
+    assert calls.samples == 1 and calls.scored == []  # its samples are read again; every score still holds
+    assert results["color_vqa"].to_dict() == first.results["color_vqa"].to_dict()
+    rescore(tmp_path / "run", tasks=["color_vqa"], argv=["test"])
+    assert calls.samples == 1  # stamped again under the file's new signature

@@ -38,6 +38,9 @@ def test_phases_get_their_context_and_finalize_runs_after_results(engine_cards, 
     accuracy = out.results["color_vqa"].primary_metric.value
     assert seen["scorer"][:2] == (24, 24) and seen["scorer"][2] in ("cpu", "cuda:0")
     assert seen["finalize"] == [(accuracy, 24, "pixel")]  # once, after results.json was written
+    rescore(tmp_path / "run", argv=["t"])  # unchanged since: read back, nothing to finalize
+    assert len(seen["finalize"]) == 1
+    (tmp_path / "run" / "color_vqa" / "scores.jsonl").unlink()
     rescore(tmp_path / "run", argv=["t"])  # a fresh task in `ming-eval score` finalizes again
     assert seen["finalize"][1] == (accuracy, 24, "pixel")
 

@@ -1,7 +1,7 @@
 import pytest
 
 from ming_eval.errors import RunStoreError
-from ming_eval.store.jsonl import JsonlWriter, read_jsonl
+from ming_eval.store.jsonl import AppendedReader, JsonlWriter, read_jsonl
 
 
 def test_partial_tail_is_skipped_then_cut_on_reopen(tmp_path):
@@ -81,8 +81,40 @@ def test_lines_are_the_compact_json_of_the_record(tmp_path):
     assert (tmp_path / "r.jsonl").read_text(encoding="utf-8") == expected + "\n"
 
 
-def test_a_line_that_is_not_utf8_names_file_and_line(tmp_path):
+def test_a_tail_cut_inside_a_character_is_skipped_and_bad_bytes_name_their_line(tmp_path):
     path = tmp_path / "r.jsonl"
-    path.write_bytes(b'{"id": "a"}\n{"id": "\xff"}\n')
-    with pytest.raises(RunStoreError, match=r"r.jsonl: line 2 is not valid JSON \(not UTF-8"):
+    whole = '{"id": "a", "output": "中文"}\n'.encode()
+    path.write_bytes(whole + whole[:-5])  # killed in the middle of a three-byte character
+    assert [r["output"] for r in read_jsonl(path)] == ["中文"]
+    path.write_bytes(whole + b'{"id": "b", "output": "\xff"}\n' + whole)
+    with pytest.raises(RunStoreError, match=r"r.jsonl: line 2 is not UTF-8"):
         list(read_jsonl(path))
+
+
+def test_appended_reader_parses_only_what_was_appended_and_rereads_an_edited_file(tmp_path):
+    path = tmp_path / "r.jsonl"
+    parsed: list[str] = []
+
+    def parse(p, number, rec):
+        parsed.append(rec["id"])
+        return (number, rec["id"], rec["v"])
+
+    reader = AppendedReader(parse)
+    with JsonlWriter(path) as w:
+        w.write({"id": "a", "v": 1})
+        w.write({"id": "b", "v": 2})
+    assert reader.read(path) == [(1, "a", 1), (2, "b", 2)]
+    with path.open("a") as fh:
+        fh.write('{"id": "c", "v": 3}\n{"id": "d", "v"')  # one record and a write cut short
+    assert reader.read(path) == [(1, "a", 1), (2, "b", 2), (3, "c", 3)]
+    assert parsed == ["a", "b", "c"]  # the first two were not parsed again
+    with JsonlWriter(path) as w:  # reopening cuts the partial line
+        w.write({"id": "d", "v": 4})
+    assert reader.read(path)[-1] == (4, "d", 4) and parsed == ["a", "b", "c", "d"]
+    # an earlier record edited in place (same length, same inode): everything is parsed again
+    path.write_text(path.read_text().replace('"v":2', '"v":7'))
+    assert reader.read(path)[1] == (2, "b", 7) and parsed[-4:] == ["a", "b", "c", "d"]
+    with path.open("a") as fh:
+        fh.write("GARBAGE\n")
+    with pytest.raises(RunStoreError, match=r"r.jsonl: line 5 is not valid JSON"):
+        reader.read(path)

@@ -48,7 +48,7 @@ from ming_eval.tasks.vlm.kit_verdicts import (
 from ming_eval.tasks.vlm.kit_verdicts import comparability as kit_comparability
 from ming_eval.tasks.vlm.lmms import MATCHERS, lmms_task_of, match_log, read_lmms_log
 from ming_eval.tasks.vlm.prompts import PROMPT_STYLES, Kind, build_content
-from ming_eval.tasks.vlm.tsv import NA_STRINGS, TsvTable, clean
+from ming_eval.tasks.vlm.tsv import TsvTable, clean, na_strings
 
 _REIMPORT = "import the file again into a new --out directory"
 
@@ -257,7 +257,7 @@ def scored_text(pred: Prediction, quirks: Quirks) -> str:
     returns that text; under ``"fixed"`` the output unchanged.
     """
     text = output_text(pred)
-    if quirks == "vlmevalkit" and text in NA_STRINGS:
+    if quirks == "vlmevalkit" and text in na_strings():
         return VLMEVALKIT_TEXT_OF_MISSING
     return text
 

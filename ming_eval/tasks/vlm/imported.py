@@ -18,12 +18,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ming_eval.errors import DataError
 from ming_eval.tasks.vlm.tsv import clean, is_missing
+
+if TYPE_CHECKING:  # pandas is imported where a prediction file is read
+    import pandas as pd
 
 SUFFIXES = (".xlsx", ".tsv", ".csv")
 PREDICTION = "prediction"
@@ -49,6 +50,8 @@ class PredictionFile:
 
 
 def read_frame(path: Path, *, verbatim: bool) -> pd.DataFrame:
+    import pandas as pd
+
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         try:
@@ -76,6 +79,8 @@ def read_prediction_file(path: Path, required: Sequence[str]) -> PredictionFile:
         )
     if not path.is_file():
         raise DataError(f"prediction file {path} does not exist")
+    import pandas as pd
+
     try:
         frame = read_frame(path, verbatim=False)
         verbatim = read_frame(path, verbatim=True)

@@ -24,6 +24,7 @@ import ast
 import base64
 import binascii
 import csv
+import functools
 import hashlib
 import io
 import math
@@ -35,7 +36,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import pandas as pd
 from PIL import Image
 
 from ming_eval.core.sample import ImageRef, open_image, to_rgb
@@ -43,8 +43,16 @@ from ming_eval.data.files import cache_root
 from ming_eval.errors import DataError
 
 IMAGE_REF_MAX_CHARS = 64  # VLMEvalKit: a cell this short is another row's index, not an image
-#: texts pandas reads as a missing value (NaN) by default
-NA_STRINGS = frozenset(pd._libs.parsers.STR_NA_VALUES)
+
+
+@functools.cache
+def na_strings() -> frozenset[str]:
+    """The texts pandas reads as a missing value (NaN) by default (pandas is imported on first use:
+    a finished task is re-scored without it)."""
+    import pandas as pd
+
+    return frozenset(pd._libs.parsers.STR_NA_VALUES)
+
 
 # Base64 image cells are far longer than csv's default field limit of 128 KiB.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -54,6 +62,8 @@ def is_missing(value: Any) -> bool:
     """pandas' notion of a missing cell (NaN, None)."""
     if value is None:
         return True
+    import pandas as pd
+
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
@@ -261,6 +271,8 @@ class TsvTable:
                     cells.append(summary)
                     del fields[col]
                 writer.writerow(fields)
+        import pandas as pd
+
         try:
             frame = pd.read_csv(io.StringIO(text.getvalue()), sep="\t")
         except (ValueError, pd.errors.ParserError) as exc:
@@ -382,7 +394,7 @@ def _write_index(path: Path, index: _Index) -> None:
 def _cell_summary(cell: str) -> str | None:
     """What the index keeps of an image cell: None (no image), the cell itself when it is short (a
     reference), or a marker with the image count of a list cell."""
-    if cell == "" or cell in NA_STRINGS:
+    if cell == "" or cell in na_strings():
         return None
     if len(cell) <= IMAGE_REF_MAX_CHARS:
         return cell
