@@ -82,8 +82,10 @@ def test_scoring_gets_the_records_just_written_without_reading_them_back(tmp_pat
     import ming_eval.store.run_store as run_store
 
     read: list[str] = []
-    parse = run_store._parse_records
-    monkeypatch.setattr(run_store, "_parse_records", lambda path, fn: read.append(path.name) or parse(path, fn))
+    parse = run_store.AppendedReader.read  # every rank file is read through it
+    monkeypatch.setattr(
+        run_store.AppendedReader, "read", lambda self, path: read.append(path.name) or parse(self, path)
+    )
     store = _run(tmp_path, ["a", "bad", "c"], batch_size=3)
     in_memory = store.read_predictions()
     assert read == []  # what the run wrote was kept, not read back
@@ -111,8 +113,10 @@ def test_a_first_run_reads_back_none_of_its_records_or_scores(engine_cards, tmp_
     from ming_eval.runner.evaluate import RunConfig, evaluate
 
     read: list[str] = []
-    parse = run_store._parse_records
-    monkeypatch.setattr(run_store, "_parse_records", lambda path, fn: read.append(str(path)) or parse(path, fn))
+    parse = run_store.AppendedReader.read
+    monkeypatch.setattr(
+        run_store.AppendedReader, "read", lambda self, path: read.append(str(path)) or parse(self, path)
+    )
     out = evaluate(RunConfig(tasks=["color_vqa"], model="pixel", out=tmp_path / "run", argv=["test"]))
     assert [p for p in read if "rank-" in p] == []
     # what was aggregated is what the files hold
