@@ -36,8 +36,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from ming_eval.core.results import SampleScore
 from ming_eval.core.sample import Sample
 from ming_eval.errors import DataError
@@ -169,6 +167,8 @@ def read_kit_verdicts(
         )
     if not path.is_file():
         raise DataError(f"verdict file {path} does not exist", hint=f"VLMEvalKit names it {pattern}")
+    import pandas as pd  # only where a file is read: loading the task to re-score needs no pandas
+
     try:
         frame = read_frame(path, verbatim=False)
     except (ValueError, OSError, pd.errors.ParserError, KeyError) as exc:
