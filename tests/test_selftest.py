@@ -1,5 +1,6 @@
 """`ming-eval selftest` passes on this machine: every task with a tiny model of every family."""
 
+import json
 import os
 import subprocess
 import sys
@@ -30,3 +31,14 @@ def test_selftest_passes(tmp_path):
         assert task in out
     for model in ("ming-lite-uni", "janus-1.3b", "qwen2.5-vl-3b", "sdxl", "flux.1-dev", "sana-1600m"):
         assert model in out
+    # GenEval's whole scorer ran on every generator's images: the detector's instances reached the
+    # rules, and the CLIP colour classifier named the colour of some
+    images = [
+        image
+        for scores in (tmp_path / "st" / "runs").glob("*/geneval/geneval/scores.jsonl")
+        for line in scores.read_text().splitlines()
+        for image in json.loads(line)["details"]["images"]
+    ]
+    assert len(images) == 4 * 6 * 2  # 4 generators x 6 prompts x 2 images
+    assert all(image["detections"] for image in images)
+    assert any(image.get("colors") for image in images)

@@ -27,10 +27,12 @@ ENTRY_POINT_GROUP = "ming_eval.testing"
 @dataclass(frozen=True)
 class SelftestSetup:
     """How a task runs offline in ``ming-eval selftest``: generated data files in the real format
-    (by data-file name) and option overrides (e.g. a tiny random detector)."""
+    (by data-file name), option overrides (e.g. a tiny random detector) and protocol fields set for
+    the run as ``run --protocol`` sets them (e.g. fewer images per prompt)."""
 
     data: dict[str, Path] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    protocol: dict[str, Any] = field(default_factory=dict)
     limit: int | None = 4
 
 

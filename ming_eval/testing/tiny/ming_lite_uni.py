@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,10 @@ CHAT_TEMPLATE = (
     "{% for m in messages %}{{'<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
     "{% if add_generation_prompt %}{{'<|im_start|>assistant\n'}}{% endif %}"
 )
+
+
+#: fills a part's tensors: (name -> shape, seed) -> name -> tensor
+Filler = Callable[[dict[str, tuple[int, ...]], int], dict[str, torch.Tensor]]
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -121,12 +127,12 @@ def _qwen2_config(hidden: int, layers: int, heads: int, kv: int, inter: int, voc
     }  # fmt: skip
 
 
-def _llm(folder: Path, tokenizer_size: int) -> None:
+def _llm(folder: Path, tokenizer_size: int, sizes: Sizes, fill: Filler) -> None:
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     added = 34  # the reference's extra tokens (prompting.EXTRA_SPECIAL_TOKENS + INTERLEAVE_TOKENS)
-    vocab = (tokenizer_size + added + 7) // 8 * 8
-    raw = _qwen2_config(LLM_HIDDEN, 2, 2, 1, 512, vocab, bos_token_id=None, eos_token_id=None,
+    vocab = sizes.llm_vocab or (tokenizer_size + added + 7) // 8 * 8
+    raw = _qwen2_config(*sizes.llm, vocab, bos_token_id=None, eos_token_id=None,
                         tie_word_embeddings=False)  # fmt: skip
     # Keys the reference's Qwen2ForCausalLM reads from the config before it sets them itself.
     raw |= {"use_llm_3drope": True, "audio_vocab_size": 4099, "audio_id_shift": tokenizer_size + added,
@@ -136,33 +142,31 @@ def _llm(folder: Path, tokenizer_size: int) -> None:
     cfg = {k: v for k, v in raw.items() if k in Qwen2Config().to_dict() and k != "rope_scaling"}
     with torch.device("meta"):
         shapes = _shapes(Qwen2ForCausalLM(Qwen2Config(**cfg)))
-    state = _fill(shapes, SEED + 1)
+    state = fill(shapes, SEED + 1)
     names = sorted(state)
     half = len(names) // 2
     shards = {"model-00001-of-00002.safetensors": names[:half], "model-00002-of-00002.safetensors": names[half:]}
     for file, keys in shards.items():
         save_file({k: state[k] for k in keys}, str(folder / file), metadata={"format": "pt"})
-    total = sum(t.numel() * 4 for t in state.values())
+    total = sum(t.numel() * t.element_size() for t in state.values())
     _write_json(folder / "model.safetensors.index.json", {
         "metadata": {"total_size": total}, "weight_map": {k: f for f, ks in shards.items() for k in ks},
     })  # fmt: skip
     _write_json(folder / "generation_config.json", {"do_sample": False, "eos_token_id": None})
 
 
-def _connector(folder: Path) -> None:
+def _connector(folder: Path, sizes: Sizes, fill: Filler) -> None:
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    raw = _qwen2_config(
-        CONNECTOR_HIDDEN, 2, 2, 1, 128, 64, tie_word_embeddings=True, bos_token_id=None, eos_token_id=None
-    )
+    raw = _qwen2_config(*sizes.connector, 64, tie_word_embeddings=True, bos_token_id=None, eos_token_id=None)
     _write_json(folder / "config.json", raw)
     with torch.device("meta"):
         shapes = _shapes(Qwen2ForCausalLM(Qwen2Config(**{k: v for k, v in raw.items() if k != "architectures"})))
     shapes.pop("lm_head.weight", None)  # tied to the embedding, not stored
-    save_file(_fill(shapes, SEED + 2), str(folder / "model.safetensors"), metadata={"format": "pt"})
+    save_file(fill(shapes, SEED + 2), str(folder / "model.safetensors"), metadata={"format": "pt"})
 
 
-def _vision(folder: Path) -> None:
+def _vision(folder: Path, sizes: Sizes, fill: Filler) -> None:
     from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLVisionConfig
     from transformers.models.qwen2_5_vl.modeling_qwen2_5_vl import Qwen2_5_VisionTransformerPretrainedModel
 
@@ -171,19 +175,20 @@ def _vision(folder: Path) -> None:
            "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2, "tokens_per_second": 2,
            "window_size": 112, "out_hidden_size": VISION_OUT, "fullatt_block_indexes": [1],
            "torch_dtype": "float32", "transformers_version": "4.46.3"}  # fmt: skip
+    raw |= sizes.vision
     _write_json(folder / "config.json", raw)
     keys = ("depth", "hidden_size", "intermediate_size", "num_heads", "window_size", "out_hidden_size",
             "fullatt_block_indexes")  # fmt: skip
     fields: dict[str, Any] = {k: raw[k] for k in keys}
     with torch.device("meta"):
         shapes = _shapes(Qwen2_5_VisionTransformerPretrainedModel(Qwen2_5_VLVisionConfig(**fields)))
-    save_file(_fill(shapes, SEED + 3), str(folder / "model.safetensors"), metadata={"format": "pt"})
+    save_file(fill(shapes, SEED + 3), str(folder / "model.safetensors"), metadata={"format": "pt"})
 
 
-def _mlp(folder: Path) -> None:
-    h, c = LLM_HIDDEN, CONNECTOR_HIDDEN
+def _mlp(folder: Path, sizes: Sizes, fill: Filler) -> None:
+    h, c, v = sizes.llm[0], sizes.connector[0], sizes.vision.get("out_hidden_size", VISION_OUT)
     shapes: dict[str, tuple[int, ...]] = {
-        "linear_proj.0.weight": (h, VISION_OUT), "linear_proj.0.bias": (h,), "linear_proj.2.weight": (h, h),
+        "linear_proj.0.weight": (h, v), "linear_proj.0.bias": (h,), "linear_proj.2.weight": (h, h),
         "linear_proj.2.bias": (h,), "proj_in.weight": (c, h), "proj_in.bias": (c,), "proj_out.weight": (h, c),
         "proj_out.bias": (h,), "mlp.fc1.weight": (CAPTION_HIDDEN, h), "mlp.fc1.bias": (CAPTION_HIDDEN,),
         "mlp.layer_norm1.weight": (CAPTION_HIDDEN,), "mlp.layer_norm1.bias": (CAPTION_HIDDEN,),
@@ -191,11 +196,11 @@ def _mlp(folder: Path) -> None:
         "mlp.layer_norm2.weight": (CAPTION_OUT,), "mlp.layer_norm2.bias": (CAPTION_OUT,),
         # One SANA tensor too: the reference loads this file non-strictly into its SANA wrapper, so a
         # ``sana.*`` entry overrides the transformer's weight.
-        "sana.caption_projection.linear_2.bias": (16,),
+        "sana.caption_projection.linear_2.bias": (sizes.sana_transformer["cross_attention_dim"],),
     }  # fmt: skip
     shapes |= {f"query_tokens_dict.{s}x{s}": (s * s, h) for s in SCALES}
     folder.mkdir(parents=True, exist_ok=True)
-    save_file(_fill(shapes, SEED + 4), str(folder / "model.safetensors"), metadata={"format": "pt"})
+    save_file(fill(shapes, SEED + 4), str(folder / "model.safetensors"), metadata={"format": "pt"})
 
 
 SANA_TRANSFORMER = {
@@ -227,30 +232,54 @@ SANA_SCHEDULER = {  # SANA 1.6B 512px's DPM-Solver config; the reference builds 
 }  # fmt: skip
 
 
-def _sana(root: Path) -> None:
+@dataclass(frozen=True)
+class Sizes:
+    """The sizes of each part; the defaults are the tiny checkpoint's. ``bench/gpu_suite.sh`` writes the
+    same layout at the released model's sizes (``llm_vocab`` None: the tokenizer's size plus the
+    reference's added tokens, rounded up to 8)."""
+
+    llm: tuple[int, int, int, int, int] = (LLM_HIDDEN, 2, 2, 1, 512)  # hidden, layers, heads, kv heads, ffn
+    llm_vocab: int | None = None
+    connector: tuple[int, int, int, int, int] = (CONNECTOR_HIDDEN, 2, 2, 1, 128)
+    vision: dict[str, Any] = field(
+        default_factory=lambda: {
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "fullatt_block_indexes": [1],
+        }
+    )
+    sana_transformer: dict[str, Any] = field(default_factory=lambda: dict(SANA_TRANSFORMER))
+    sana_vae: dict[str, Any] = field(default_factory=lambda: dict(SANA_VAE))
+
+
+def _sana(root: Path, sizes: Sizes, fill: Filler) -> None:
     from diffusers import AutoencoderDC, SanaTransformer2DModel
 
     for sub, cls, cfg, seed in (
-        ("transformer", SanaTransformer2DModel, SANA_TRANSFORMER, SEED + 5),
-        ("vae", AutoencoderDC, SANA_VAE, SEED + 6),
+        ("transformer", SanaTransformer2DModel, sizes.sana_transformer, SEED + 5),
+        ("vae", AutoencoderDC, sizes.sana_vae, SEED + 6),
     ):
         _write_json(root / sub / "config.json", {"_class_name": cls.__name__, "_diffusers_version": "0.32.0", **cfg})
         with torch.device("meta"):
             module: Any = cls(**cfg)
         shapes = _shapes(module)
-        save_file(_fill(shapes, seed), str(root / sub / "diffusion_pytorch_model.safetensors"))
+        save_file(fill(shapes, seed), str(root / sub / "diffusion_pytorch_model.safetensors"))
     _write_json(root / "scheduler" / "scheduler_config.json", SANA_SCHEDULER)
 
 
-def write_tiny_checkpoint(root: Path) -> Path:
-    """Write the tiny checkpoint into ``root`` (created if needed) and return it."""
+def write_tiny_checkpoint(root: Path, sizes: Sizes | None = None, fill: Filler = _fill) -> Path:
+    """Write the tiny checkpoint (or one of ``sizes``, its tensors made by ``fill``) into ``root``
+    (created if needed) and return it."""
+    sizes = sizes or Sizes()
     root.mkdir(parents=True, exist_ok=True)
     size = _tokenizer(root / "qwen2_5_llm")
-    _llm(root / "qwen2_5_llm", size)
-    _connector(root / "connector")
-    _vision(root / "qwen2_5_vit")
-    _mlp(root / "mlp")
-    _sana(root)
+    _llm(root / "qwen2_5_llm", size, sizes, fill)
+    _connector(root / "connector", sizes, fill)
+    _vision(root / "qwen2_5_vit", sizes, fill)
+    _mlp(root / "mlp", sizes, fill)
+    _sana(root, sizes, fill)
     return root
 
 
