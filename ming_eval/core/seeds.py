@@ -7,13 +7,22 @@ whatever the world size, batch size, shard or resume: results are reproducible s
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 SEED_BITS = 31  # below 2**31: accepted by numpy, torch, random and most C libraries
 
 
 def derive_seed(run_seed: int, task: str, sample_id: str, index: int | None = None) -> int:
-    key = f"{run_seed}\x1f{task}\x1f{sample_id}"
-    if index is not None:
-        key += f"\x1f{index}"
-    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % (1 << SEED_BITS)
+    return seed_deriver(run_seed, task)(str(sample_id) if index is None else f"{sample_id}\x1f{index}")
+
+
+def seed_deriver(run_seed: int, task: str) -> Callable[[str], int]:
+    """``derive_seed(run_seed, task, key)`` as a function of the key (a sample id), with the common
+    prefix encoded once: it is called once per sample."""
+    prefix = f"{run_seed}\x1f{task}\x1f".encode()
+    blake2b, from_bytes, mask = hashlib.blake2b, int.from_bytes, (1 << SEED_BITS) - 1
+
+    def seed(key: str) -> int:
+        return from_bytes(blake2b(prefix + str(key).encode("utf-8"), digest_size=8).digest(), "big") & mask
+
+    return seed

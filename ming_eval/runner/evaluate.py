@@ -26,6 +26,7 @@ from ming_eval.graders.service import GraderService
 from ming_eval.redaction import redact
 from ming_eval.registry import summary_catalog
 from ming_eval.runner.distributed import Dist
+from ming_eval.runner.heap import fewer_collections
 from ming_eval.runner.inference import InferenceSettings, InferenceSummary, run_inference
 from ming_eval.runner.invocation import console_notice, new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import Plan, TaskPlan, make_plan, task_config, task_context
@@ -235,7 +236,7 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist, held: Exit
     outcome = RunOutcome(run_dir, {})
     model = LazyModel(plan, config.device, console, dist)
     graders = GraderService(config.device)
-    with recorded(store, manifest, invocation, dist):
+    with recorded(store, manifest, invocation, dist), fewer_collections():
         try:
             _run_phases(plan, config, dist, store, model, graders, outcome, console)
         finally:

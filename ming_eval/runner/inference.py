@@ -26,14 +26,14 @@ from ming_eval.core.sample import (
     Sample,
     UnderstandRequest,
 )
-from ming_eval.core.seeds import derive_seed
+from ming_eval.core.seeds import derive_seed, seed_deriver
 from ming_eval.core.task import BaseTask
 from ming_eval.errors import MingEvalError
 from ming_eval.runner.batching import BatchRunner, BatchStats, describe
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.progress import ProgressReporter
-from ming_eval.store.jsonl import JsonlWriter, atomic_path
-from ming_eval.store.run_store import TaskStore
+from ming_eval.store.jsonl import atomic_path
+from ming_eval.store.run_store import RecordWriter, TaskStore
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def _run_understand(
     mine: list[Sample],
     protocol: UnderstandProtocol | GenerateProtocol,
     get_model: Callable[[], Model],
-    writer: JsonlWriter,
+    writer: RecordWriter,
     settings: InferenceSettings,
     console: Console | None,
     dist: Dist,
@@ -127,11 +127,16 @@ def _run_understand(
     assert isinstance(protocol, UnderstandProtocol)
     # each sample with its seeded request (the seed is filled in here, not by the task)
     seeded: list[tuple[Sample, UnderstandRequest]] = []
+    seed_of = seed_deriver(settings.run_seed, task.name)
     for s in mine:
-        assert isinstance(s.request, UnderstandRequest)
-        seed = derive_seed(settings.run_seed, task.name, s.id)
-        seeded.append((s, dataclasses.replace(s.request, seed=seed)))
+        req = s.request
+        assert isinstance(req, UnderstandRequest)
+        if type(req) is UnderstandRequest:  # its fields, without dataclasses.replace's introspection
+            seeded.append((s, UnderstandRequest(req.content, req.system, seed_of(s.id))))
+        else:
+            seeded.append((s, dataclasses.replace(req, seed=seed_of(s.id))))
     model = get_model()
+    images_root = writer.images_root
     per_sample_s = [0.0]  # the last batch's time per sample, rounded, for its records
 
     def call(batch: Sequence[tuple[Sample, UnderstandRequest]]) -> list[str]:
@@ -147,12 +152,13 @@ def _run_understand(
     # batch_done), not one per record; a kill loses no record that was handed back before it
     def on_done(item: tuple[Sample, UnderstandRequest], text: str) -> None:
         sample, req = item
-        record = Prediction(sample.id, Status.OK, output=text, seed=req.seed, elapsed_s=per_sample_s[0]).to_record()
-        writer.write(record, flush=False)
+        pred = Prediction(sample.id, Status.OK, text, None, req.seed, per_sample_s[0], images_root)
+        writer.write_prediction(pred, flush=False)
 
     def on_fail(item: tuple[Sample, UnderstandRequest], exc: BaseException) -> None:
         sample, req = item
-        writer.write(Prediction(sample.id, Status.FAILED, error=describe(exc), seed=req.seed).to_record(), flush=False)
+        pred = Prediction(sample.id, Status.FAILED, error=describe(exc), seed=req.seed, images_root=images_root)
+        writer.write_prediction(pred, flush=False)
 
     with _progress(console, dist, f"{task.name}: inference", len(seeded)) as bar:
 
@@ -177,7 +183,7 @@ def _run_images(
     mine: list[Sample],
     protocol: GenerateProtocol,
     get_model: Callable[[], Model],
-    writer: JsonlWriter,
+    writer: RecordWriter,
     images_root: Path,
     settings: InferenceSettings,
     console: Console | None,
@@ -194,7 +200,7 @@ def _run_images(
         if not req.seeds:  # every image is already on disk (killed after the last image)
             output = task.finish_outputs(s, images_root, rels)
             files = file_stats([images_root / r for r in output])
-            writer.write(Prediction(s.id, Status.OK, output=output, files=files).to_record())
+            writer.write_prediction(Prediction(s.id, Status.OK, output=output, files=files, images_root=images_root))
         else:
             prepared.append(seeded)
     if not prepared:
@@ -226,10 +232,10 @@ def _run_images(
             save_png_atomic(img, images_root / rels[k])
         output = task.finish_outputs(sample, images_root, rels)
         files = file_stats([images_root / r for r in output])
-        writer.write(Prediction(sample.id, Status.OK, output=output, files=files).to_record())
+        writer.write_prediction(Prediction(sample.id, Status.OK, output=output, files=files, images_root=images_root))
 
     def on_fail(sample: Sample, exc: BaseException) -> None:
-        writer.write(Prediction(sample.id, Status.FAILED, error=describe(exc)).to_record())
+        writer.write_prediction(Prediction(sample.id, Status.FAILED, error=describe(exc), images_root=images_root))
 
     label = f"{task.name}: {'edit' if edit else 'generate'}"
     with _progress(console, dist, label, len(prepared)) as bar:

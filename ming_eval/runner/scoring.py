@@ -26,6 +26,7 @@ from ming_eval.core.results import (
     SCORING_FAILED,
     Prediction,
     SampleScore,
+    Status,
     TaskResult,
     judge_of,
 )
@@ -97,19 +98,22 @@ def run_scoring(
         return
     writer = store.score_writer(dist.rank)
     try:
-        failed = [(s, p) for s, p in mine if not p.ok]
+        ok: list[Item] = []
+        failed: list[Item] = []
+        for item in mine:
+            (ok if item[1].status is Status.OK else failed).append(item)
         for sample, pred in failed:
             score = SampleScore(
                 sample.id, 0.0, correct=False, status=INFERENCE_FAILED, reason=f"inference failed: {pred.error}"
             )
             writer.write_score(annotate(task, sample, score), pred)
-        ok = [(s, p) for s, p in mine if p.ok]
         if ok:  # verdicts another tool already gave (an imported judge file) are stored as they are
             imported = task.imported_scores(ctx.for_scoring(samples, predictions))
-            for sample, pred in ok:
-                if sample.id in imported:
-                    writer.write_score(annotate(task, sample, imported[sample.id]), pred)
-            ok = [(s, p) for s, p in ok if s.id not in imported]
+            if imported:
+                for sample, pred in ok:
+                    if sample.id in imported:
+                        writer.write_score(annotate(task, sample, imported[sample.id]), pred)
+                ok = [(s, p) for s, p in ok if s.id not in imported]
         if ok:
             # one device rule for every model a scorer loads: the grader service's (--device, else
             # this rank's accelerator, else the CPU); "cpu" without importing torch for tasks that need none
@@ -171,9 +175,10 @@ def merged_scores(
     """Every rank's scores of ``predictions``, with the keys this version stores (scores kept from
     an earlier pass get them too)."""
     scores = store.read_scores(predictions)
-    for sample in samples:
-        if sample.id in scores:
-            annotate(task, sample, scores[sample.id])
+    for sample in samples:  # scores kept from an earlier pass get the keys this version stores
+        score = scores.get(sample.id)
+        if score is not None and not store.written_here(score):  # (this pass's were annotated as written)
+            annotate(task, sample, score)
     return scores
 
 

@@ -78,8 +78,9 @@ class JsonlWriter:
     it is one of a group that arrived together (a batch's records): those are written with
     ``flush=False`` and reach the OS together at the next :meth:`flush` (or :meth:`close`).
 
-    With ``on_close``, the records written are handed to it once the file is closed (so that a
-    reader in this process need not read back what it just wrote); none are, if a write failed.
+    With ``on_close``, the records written (or what :meth:`write_line` was given to keep for each) are
+    handed to it once the file is closed (so that a reader in this process need not read back what it
+    just wrote); none are, if a write failed.
     """
 
     def __init__(self, path: Path, on_close: Callable[[list[Any]], None] | None = None) -> None:
@@ -92,8 +93,13 @@ class JsonlWriter:
         self._written: list[Any] = []
 
     def write(self, record: Any, *, flush: bool = True) -> None:
+        self.write_line(dumps(record), record, flush=flush)
+
+    def write_line(self, line: str, kept: Any, *, flush: bool = True) -> None:
+        """Append ``line``, one JSON object already encoded (without its newline); ``kept`` is what
+        ``on_close`` is handed for it."""
         try:
-            self._fh.write(dumps(record) + "\n")
+            self._fh.write(line + "\n")
             if flush:
                 self._fh.flush()
         except BaseException as exc:
@@ -102,7 +108,7 @@ class JsonlWriter:
                 raise storage_error(self.path, exc) or exc from exc
             raise
         if self._on_close is not None:
-            self._written.append(record)
+            self._written.append(kept)
 
     def flush(self) -> None:
         """Hand what was written with ``flush=False`` to the OS: it survives a kill from now on."""
@@ -135,7 +141,7 @@ class JsonlWriter:
 
 
 #: ``json.loads`` of a str without its per-call encoding detection and argument handling
-_decode: Callable[[str], Any] = json.JSONDecoder().decode
+loads: Callable[[str], Any] = json.JSONDecoder().decode
 
 
 def read_jsonl(path: Path, *, tolerate_partial_tail: bool = True) -> Iterator[dict[str, Any]]:
@@ -166,7 +172,7 @@ def parse_lines(data: bytes, path: Path, first_line: int = 1) -> Iterator[dict[s
         if not raw.strip():
             continue
         try:
-            rec = _decode(raw)
+            rec = loads(raw)
         except json.JSONDecodeError as exc:
             raise RunStoreError(
                 f"{path}: line {number} is not valid JSON ({exc.msg})",
@@ -240,7 +246,11 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
 def write_jsonl_atomic(path: Path, records: Iterator[Any] | list[Any]) -> bool:
     """Write a whole JSONL file atomically; a file that already holds these records is not touched.
     True if the file was written."""
-    text = "".join(dumps(rec) + "\n" for rec in records)
+    return write_text_atomic(path, "".join(dumps(rec) + "\n" for rec in records))
+
+
+def write_text_atomic(path: Path, text: str) -> bool:
+    """:func:`write_jsonl_atomic` for records already encoded (``text``: their lines)."""
     return _write_if_changed(path, text.encode("utf-8"))
 
 

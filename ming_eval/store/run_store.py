@@ -21,22 +21,32 @@ and ``details``, result notes) is redacted here, on its way to disk, whoever pro
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import ValidationError
 
 from ming_eval.cards.loader import validation_problems
-from ming_eval.core.results import RETRY_STATUSES, Prediction, SampleScore, TaskResult
+from ming_eval.core.results import RETRY_STATUSES, Prediction, SampleScore, Status, TaskResult, status_text
 from ming_eval.core.sample import Sample
 from ming_eval.core.summaries import Summary
 from ming_eval.errors import RunStoreError
 from ming_eval.redaction import redact, redact_text
-from ming_eval.store.jsonl import AppendedReader, JsonlWriter, read_jsonl, write_json_atomic, write_jsonl_atomic
+from ming_eval.store.jsonl import (
+    AppendedReader,
+    JsonlWriter,
+    dumps,
+    loads,
+    read_jsonl,
+    write_json_atomic,
+    write_text_atomic,
+)
 from ming_eval.store.manifest import FORMAT, RunManifest
 
 T = TypeVar("T")
@@ -53,10 +63,29 @@ def _rank_file(folder: Path, rank: int) -> Path:
 class RecordWriter(JsonlWriter):
     """Inference records; an error message loses any credential it quotes (an endpoint's URL)."""
 
+    def __init__(self, path: Path, images_root: Path, on_close: Callable[[list[Any]], None] | None = None) -> None:
+        super().__init__(path, on_close)
+        self.images_root = images_root
+
     def write(self, record: Any, *, flush: bool = True) -> None:
         if isinstance(record, dict) and record.get("error"):
             record = {**record, "error": redact_text(str(record["error"]))}
         super().write(record, flush=flush)
+
+    def write_prediction(self, pred: Prediction, *, flush: bool = True) -> None:
+        """Write ``pred``'s record, encoded once; what is kept for the run is the prediction that
+        reading the line back gives (``pred`` itself, when JSON gives back exactly its values)."""
+        if pred.error:
+            pred = dataclasses.replace(pred, error=redact_text(str(pred.error)))
+        line = _text_record_line(pred)
+        if line is not None:
+            if pred.images_root is not self.images_root and pred.images_root != self.images_root:
+                pred = dataclasses.replace(pred, images_root=self.images_root)
+            self.write_line(line, _Written(pred, line), flush=flush)
+        else:  # kept: what reading it back gives, and the line that encodes that
+            line = dumps(pred.to_record())
+            pred = Prediction.from_record(loads(line), self.images_root)
+            self.write_line(line, _Written(pred, dumps(pred.to_record())), flush=flush)
 
 
 class ScoreWriter(JsonlWriter):
@@ -64,13 +93,79 @@ class ScoreWriter(JsonlWriter):
     credential they quote (a judge's URL in its error)."""
 
     def write_score(self, score: SampleScore, prediction: Prediction, *, flush: bool = True) -> None:
-        record = score.to_record()
-        if score.reason:
-            record["reason"] = redact_text(score.reason)
-        if score.details:
-            record["details"] = redact(score.details)
-        record["prediction"] = prediction.digest
-        self.write(record, flush=flush)
+        reason = redact_text(score.reason) if score.reason else score.reason
+        digest = prediction.digest
+        line = _plain_score_line(score, reason)  # without the digest, as in scores.jsonl
+        if line is not None:
+            kept = score if reason is score.reason else dataclasses.replace(score, reason=reason)
+            merged = line
+        else:  # kept: what reading it back gives, and the line that encodes that
+            record = score.to_record()
+            record["reason"] = reason
+            if score.details:
+                record["details"] = redact(score.details)
+            line = dumps(record)
+            kept = SampleScore.from_record(loads(line))
+            merged = dumps(kept.to_record())
+        self.write_line(f'{line[:-1]},"prediction":{_json_str(digest)}}}', _Written(kept, merged, digest), flush=flush)
+
+
+class _Written(NamedTuple):
+    """What a writer of this process wrote for one sample: the prediction or score that reading its
+    line back gives, and that value's line (for a score: without the prediction digest, as in
+    ``scores.jsonl``), which the merged files copy."""
+
+    value: Any
+    line: str
+    digest: str | None = None
+
+
+_json_str: Callable[[str], str] = json.encoder.encode_basestring
+
+
+def _text_record_line(pred: Prediction) -> str | None:
+    """``dumps(pred.to_record())`` for a text prediction whose values JSON gives back unchanged (the
+    common record, spelled out: three times faster than the encoder); None for any other."""
+    sid, out, err, seed, el = pred.sample_id, pred.output, pred.error, pred.seed, pred.elapsed_s
+    if (
+        type(sid) is not str
+        or type(out) is not str
+        or pred.files is not None
+        or type(pred.status) is not Status
+        or not (err is None or type(err) is str)
+        or not (seed is None or type(seed) is int)
+        or not (el is None or (type(el) is float and math.isfinite(el)))
+    ):
+        return None
+    return (
+        f'{{"id":{_json_str(sid)},"status":"{status_text(pred.status)}","output":{_json_str(out)},'
+        f'"error":{"null" if err is None else _json_str(err)},"seed":{"null" if seed is None else int.__repr__(seed)},'
+        f'"elapsed_s":{"null" if el is None else float.__repr__(el)}}}'
+    )
+
+
+_CORRECT_TEXT = {True: "true", False: "false", None: "null"}
+
+
+def _plain_score_line(score: SampleScore, reason: str) -> str | None:
+    """``dumps(score.to_record())`` (``reason`` as given) for a score without details whose values JSON
+    gives back unchanged; None for any other."""
+    value, correct = score.score, score.correct
+    if (
+        score.details
+        or type(score.id) is not str
+        or type(value) is not float
+        or not math.isfinite(value)
+        or not (correct is None or type(correct) is bool)
+        or type(reason) is not str
+        or type(score.status) is not str
+        or type(score.details) is not dict
+    ):
+        return None
+    return (
+        f'{{"id":{_json_str(score.id)},"score":{float.__repr__(value)},"correct":{_CORRECT_TEXT[correct]},'
+        f'"reason":{_json_str(reason)},"status":{_json_str(score.status)},"details":{{}}}}'
+    )
 
 
 class TaskStore:
@@ -92,6 +187,9 @@ class TaskStore:
         self._scores: tuple[object, list[tuple[Any, SampleScore]]] | None = None
         self._record_reader = AppendedReader(_checked(lambda r: Prediction.from_record(r, self.images_dir)))
         self._score_reader = AppendedReader(_checked(SampleScore.from_record))
+        # the JSON line this process's writers wrote for a prediction or score (by the object's id()),
+        # so that the merged files copy it instead of encoding the record again
+        self._lines: dict[int, _Written] = {}
 
     # -- inference records -------------------------------------------------------------------
     def record_writer(self, rank: int) -> RecordWriter:
@@ -100,17 +198,24 @@ class TaskStore:
         path = _rank_file(self.records_dir, rank)
         known = self._predictions
         if known is None or known[0] != _folder_signature(self.records_dir):
-            return RecordWriter(path)
+            return RecordWriter(path, self.images_dir)
 
-        def add(written: list[dict[str, Any]]) -> None:
-            key = _only_appended(self.records_dir, path, known[0], written)
-            if key is not None:
-                out = dict(known[1])
-                for rec in written:
-                    _keep_latest(out, Prediction.from_record(rec, self.images_dir))
-                self._predictions = (key, out)
+        def add(written: list[Any]) -> None:
+            key = _only_appended(self.records_dir, path, known[0])
+            if key is None:
+                return
+            out = dict(known[1])
+            for item in written:
+                if isinstance(item, _Written):
+                    _keep_latest(out, item.value)
+                    self._lines[id(item.value)] = item
+                elif _same_after_json(item):  # a record written as a dict (an import)
+                    _keep_latest(out, Prediction.from_record(item, self.images_dir))
+                else:
+                    return  # JSON would change it: read the file back
+            self._predictions = (key, out)
 
-        return RecordWriter(path, on_close=add)
+        return RecordWriter(path, self.images_dir, on_close=add)
 
     @staticmethod
     def _read_all(folder: Path, reader: AppendedReader[tuple[dict[str, Any], T]]) -> Iterable[tuple[dict[str, Any], T]]:
@@ -142,16 +247,18 @@ class TaskStore:
 
     def write_predictions(self, samples: Sequence[Sample], preds: dict[str, Prediction]) -> int:
         """Merge the rank files into ``predictions.jsonl`` in sample order; returns the count."""
-        rows = []
+        lines = []
         for sample in samples:
             pred = preds.get(sample.id)
             if pred is None:
                 continue
-            rec = pred.to_record()
-            rec["target"] = sample.target
-            rows.append(rec)
-        write_jsonl_atomic(self.predictions_path, rows)
-        return len(rows)
+            written = self._lines.get(id(pred))
+            line = written.line if written is not None and written.value is pred else dumps(pred.to_record())
+            # the record with "target" added last, as dumps() would write it, without encoding it again
+            target = sample.target
+            lines.append(f'{line[:-1]},"target":{_json_str(target) if type(target) is str else dumps(target)}}}\n')
+        write_text_atomic(self.predictions_path, "".join(lines))
+        return len(lines)
 
     # -- scores ------------------------------------------------------------------------------
     def score_writer(self, rank: int) -> ScoreWriter:
@@ -161,11 +268,17 @@ class TaskStore:
         if known is None or known[0] != _folder_signature(self.scoring_dir):
             return ScoreWriter(path)
 
-        def add(written: list[dict[str, Any]]) -> None:
-            key = _only_appended(self.scoring_dir, path, known[0], written)
-            if key is not None:
-                added = [(rec.get("prediction"), SampleScore.from_record(rec)) for rec in written]
-                self._scores = (key, [*known[1], *added])
+        def add(written: list[Any]) -> None:
+            key = _only_appended(self.scoring_dir, path, known[0])
+            if key is None:
+                return
+            added = []
+            for item in written:
+                if not isinstance(item, _Written):
+                    return  # a score written as a dict: read the file back
+                added.append((item.digest, item.value))
+                self._lines[id(item.value)] = item
+            self._scores = (key, [*known[1], *added])
 
         return ScoreWriter(path, on_close=add)
 
@@ -226,9 +339,24 @@ class TaskStore:
         write_json_atomic(self.scoring_dir / "config.json", fingerprint)
         return moved
 
+    def written_here(self, value: Prediction | SampleScore) -> bool:
+        """Whether this process's writer wrote ``value`` (which is then exactly what the file holds)."""
+        written = self._lines.get(id(value))
+        return written is not None and written.value is value
+
     def write_scores(self, samples: Sequence[Sample], scores: dict[str, SampleScore]) -> None:
-        rows = [scores[s.id].to_record() for s in samples if s.id in scores]
-        write_jsonl_atomic(self.scores_path, rows)
+        """Write ``scores.jsonl``: the scores of ``samples``, in their order. A score this process wrote
+        is copied as it was encoded then (without its prediction digest), not encoded again."""
+        lines = []
+        for s in samples:
+            score = scores.get(s.id)
+            if score is None:
+                continue
+            written = self._lines.get(id(score))
+            lines.append(
+                (written.line if written is not None and written.value is score else dumps(score.to_record())) + "\n"
+            )
+        write_text_atomic(self.scores_path, "".join(lines))
 
     # -- results -----------------------------------------------------------------------------
     def write_results(self, result: TaskResult) -> None:
@@ -386,15 +514,15 @@ def _redacted_result(result: TaskResult) -> dict[str, Any]:
     return data
 
 
-def _only_appended(folder: Path, path: Path, known: Any, written: list[dict[str, Any]]) -> Any:
+def _only_appended(folder: Path, path: Path, known: Any) -> Any:
     """The signature of ``folder`` now, if reading it again would give what was parsed under the
-    signature ``known`` followed by ``written``: no other rank file changed, ``path`` is the last one
-    read, and each record comes back from JSON as it is. Otherwise None (then the files are read)."""
+    signature ``known`` followed by what was written to ``path``: no other rank file changed and
+    ``path`` is the last one read. Otherwise None (then the files are read)."""
     key = _folder_signature(folder)
     others = [entry for entry in key if entry[0] != path.name]
     if not key or key[-1][0] != path.name or others != [e for e in known if e[0] != path.name]:
         return None
-    return key if all(_same_after_json(rec) for rec in written) else None
+    return key
 
 
 def _keep_latest(preds: dict[str, Prediction], pred: Prediction) -> None:

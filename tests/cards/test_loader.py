@@ -112,3 +112,18 @@ def test_builtin_root_prefers_packaged_cards(tmp_path, monkeypatch):
     (pkg / "_cards").mkdir(parents=True)
     monkeypatch.setattr(loader, "PACKAGE_DIR", pkg)
     assert loader.builtin_root() == pkg / "_cards"
+
+
+def test_every_shipped_card_reads_as_pure_python_yaml_reads_it():
+    root = loader.builtin_root()
+    paths = sorted([*(root / "tasks").rglob("*.yaml"), *(root / "model_zoo").rglob("*.yaml")])
+    assert len(paths) > 20
+    for path in paths:
+        assert loader.read_yaml(path) == yaml.safe_load(path.read_text(encoding="utf-8")), path
+
+
+def test_a_yaml_error_names_the_card_and_its_line(tmp_path):
+    card = tmp_path / "bad.yaml"
+    card.write_text("name: x\nclass: [unclosed\n", encoding="utf-8")
+    with pytest.raises(CardError, match=r"bad.yaml is not valid YAML \(line 3, column 1\)"):
+        loader.read_yaml(card)

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from ming_eval.stats.bootstrap import BootstrapConfig, grouped_mean_metrics, mean_metric, mean_of_means_metric
+from ming_eval.stats.bootstrap import (
+    BootstrapConfig,
+    _resampled_ratio,
+    grouped_mean_metrics,
+    mean_metric,
+    mean_of_means_metric,
+)
 
 
 def test_mean_and_interval():
@@ -53,3 +59,25 @@ def test_grouped_and_empty():
     out = grouped_mean_metrics([1, 0, 1], ["x", "y", "x"])
     assert list(out) == ["x", "y"] and out["x"].value == 1.0 and out["y"].n == 1
     assert np.isnan(mean_metric([]).value)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        (np.arange(3001) % 7 == 3).astype(float),  # accuracy: 0/1 per sample
+        np.zeros(50),
+        np.ones(50),
+        -np.zeros(60),  # -0.0: a float sum of them is +0.0, and so is a count
+        (np.arange(300) % 3) / 2,  # partial credit
+    ],
+)
+def test_intervals_are_bit_identical_to_summing_the_resampled_values(values):
+    # the reference: each replicate the float sum of the drawn values, from the same generator draws
+    cfg = BootstrapConfig(n_resamples=300, seed=11)
+    rng = np.random.default_rng(cfg.seed)
+    reps = values[rng.integers(0, values.size, size=(cfg.n_resamples, values.size))].sum(axis=1) / float(values.size)
+    m = mean_metric(values, cfg=cfg)
+    assert (m.ci_low, m.ci_high) == cfg.interval(reps)  # exactly equal, not approximately
+    ones = np.ones_like(values)
+    replicates = _resampled_ratio(values, ones, cfg, np.random.default_rng(cfg.seed))
+    assert replicates.tobytes() == reps.tobytes()  # every replicate, bit for bit (the sign of -0.0 too)

@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from ming_eval.core.results import Prediction, SampleScore, Status
+from ming_eval.core.sample import Sample, TextPart, UnderstandRequest
 from ming_eval.errors import RunStoreError
 from ming_eval.store.run_store import RunStore
 
@@ -153,3 +154,81 @@ def test_a_damaged_manifest_is_a_run_store_error_naming_file_and_key(tmp_path, e
     text = str(err.value)
     assert f"{store.manifest_path} is not a valid ming-eval-run/1 manifest" in text and problem in text
     assert "run the tasks again into a new --out" in text  # the way out
+
+
+def _varied_predictions() -> list[Prediction]:
+    return [
+        Prediction("a", Status.OK, output="plain", seed=7, elapsed_s=0.00123),
+        Prediction("b", Status.OK, output='quo"te \\ new\nline é 中 \u2028', seed=None, elapsed_s=None),
+        Prediction("c", Status.FAILED, error="see https://u:pw@host/v1", seed=3),
+        Prediction("d", Status.OK, output=["x.png", "y.png"], files=[[1, 2], [3, 4]]),
+        Prediction("e", Status.OK, output=("tu", "ple")),  # JSON gives back a list
+        Prediction("f", Status.OK, output="inf", elapsed_s=float("inf")),
+        Prediction("g", Status.OK, output="big", seed=2**70, elapsed_s=1e-300),
+    ]
+
+
+def _varied_scores() -> list[SampleScore]:
+    return [
+        SampleScore("a", 1.0, correct=True),
+        SampleScore(
+            "b", 0.25, correct=None, reason="key sk-abcdefghijklmnopqrstuvwx leaked", status="judge_unavailable"
+        ),
+        SampleScore("c", 0, correct=False, reason="an int score"),  # comes back as 0.0
+        SampleScore("d", 0.5, details={"breakdown": {"tag": "é"}, "pair": (1, 2)}),
+        SampleScore("e", float("nan")),
+        SampleScore("f", 1.0, status="scoring_failed", reason='quo"te\n'),
+    ]
+
+
+def test_what_a_process_writes_is_kept_and_merged_exactly_as_a_fresh_read_gives(tmp_path):
+    run = RunStore.create(tmp_path / "run")
+    ts = run.task("t")
+    assert ts.read_predictions() == {} and ts.read_scores() == {}  # nothing yet: what is written is kept
+    preds = _varied_predictions()
+    with ts.record_writer(0) as w:
+        for pred in preds:
+            w.write_prediction(pred, flush=False)
+    ts.reset_scoring({"v": 1})
+    assert ts.read_scores() == {}
+    kept_preds = ts.read_predictions()
+    with ts.score_writer(0) as w:
+        for score in _varied_scores():
+            w.write_score(score, kept_preds[score.id])
+    fresh = RunStore(tmp_path / "run").task("t")
+    assert kept_preds == fresh.read_predictions()  # values identical to reading the lines back
+    assert ts.read_scores(kept_preds).keys() == fresh.read_scores(fresh.read_predictions()).keys()
+    kept_scores, read_scores = ts.read_scores(kept_preds), fresh.read_scores(fresh.read_predictions())
+    assert [json.dumps(s.to_record()) for s in kept_scores.values()] == [
+        json.dumps(s.to_record()) for s in read_scores.values()
+    ]
+    assert "pw" not in kept_preds["c"].error and "sk-abc" not in kept_scores["b"].reason
+    # the merged files copy the lines written: byte for byte what encoding the read-back values gives
+    samples = [
+        Sample(p.sample_id, UnderstandRequest((TextPart("q"),)), target=t) for p, t in zip(preds, TARGETS, strict=True)
+    ]
+    ts.write_predictions(samples, kept_preds)
+    ts.write_scores(samples, kept_scores)
+    merged = (ts.predictions_path.read_bytes(), ts.scores_path.read_bytes())
+    fresh.write_predictions(samples, fresh.read_predictions())
+    fresh.write_scores(samples, read_scores)
+    assert merged == (fresh.predictions_path.read_bytes(), fresh.scores_path.read_bytes())
+    rows = [json.loads(line) for line in merged[0].decode().split("\n")[:-1]]
+    assert [r["target"] for r in rows] == [json.loads(json.dumps(t)) for t in TARGETS]
+    assert rows[1]["output"] == 'quo"te \\ new\nline é 中 \u2028' and rows[4]["output"] == ["tu", "ple"]
+
+
+TARGETS = ["A", 3, None, {"k": ["v", 1.5]}, "é\n", ("t",), 2.0]
+
+
+def test_the_line_of_a_written_record_is_the_encoders(tmp_path):
+    from ming_eval.store.jsonl import dumps
+
+    ts = RunStore.create(tmp_path / "run").task("t")
+    with ts.record_writer(0) as w:
+        for pred in _varied_predictions():
+            w.write_prediction(pred)
+    expected = [dumps(p.to_record()) for p in _varied_predictions()]
+    lines = (ts.records_dir / "rank-00000.jsonl").read_text(encoding="utf-8").split("\n")[:-1]
+    assert lines[:2] + lines[3:] == expected[:2] + expected[3:]
+    assert json.loads(lines[2])["error"] == "see https://<redacted>@host/v1"
