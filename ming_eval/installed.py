@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 FILE_NAME = "installed.json"
+KEPT = 4
 
 
 def environment_key() -> list[Any]:
@@ -41,23 +42,31 @@ def _cache_file() -> Path:
 
 
 def _lookup(name: str, compute: Any) -> Any:
-    """``compute()``, or what it returned before in this environment state (kept under ``name``)."""
+    """``compute()``, or what it returned before in this environment state (kept under ``name``; the
+    answers of the last :data:`KEPT` states are kept: a plugin that puts a folder first on ``sys.path``
+    while a command runs makes a second state)."""
     path = _cache_file()
     key = environment_key()
     try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(stored, dict) or stored.get("key") != key:
-            stored = {"key": key}
+        states = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(states, list):
+            states = []
     except (OSError, ValueError):
-        stored = {"key": key}
-    if name in stored:
-        return stored[name]
+        states = []
+    state = next((s for s in states if isinstance(s, dict) and s.get("key") == key), None)
+    if state is not None and name in state:
+        return state[name]
     value = compute()
-    stored[name] = value
+    if state is None:
+        state = {"key": key}
+    else:
+        states.remove(state)
+    state[name] = value
+    states = [state, *states][:KEPT]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(stored), encoding="utf-8")
+        tmp.write_text(json.dumps(states), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only cache: the next start scans again
