@@ -110,6 +110,9 @@ def worker(spec_path: Path, out: Path) -> None:
     (out / f"rank-{rank}.json").write_text(json.dumps({"start": wall0, "end": wall1, "cpu": cpu, "waited": waited[0]}))
     if world > 1:
         dist.destroy_process_group()
+    import gc
+
+    gc.freeze()  # as the CLI does before it exits (ming_eval.cli.app.main)
 
 
 def workload(tmp: Path, n: int) -> Path:
