@@ -112,7 +112,7 @@ def worker(spec_path: Path, out: Path) -> None:
         dist.destroy_process_group()
     import gc
 
-    gc.freeze()  # as the CLI does before it exits (ming_eval.cli.app.main)
+    gc.freeze()  # as the CLI does before it exits (ming_eval.cli.app.entry)
 
 
 def workload(tmp: Path, n: int) -> Path:

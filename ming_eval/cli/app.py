@@ -164,13 +164,19 @@ def main(argv: list[str] | None = None) -> None:
     except Exception:  # a bug: the traceback is for its report, without the credentials it may quote
         _print_traceback()
         sys.exit(1)
-    # the interpreter's last garbage collection walks every object the command made: about 1 s once
-    # torch and transformers are loaded (on every rank). What the command wrote is closed by now, so
-    # that walk is skipped (objects are still released; only cycles left behind stay to the OS)
-    import gc
-
-    gc.freeze()
     if code == 130:  # typer turns Ctrl-C into Exit(130), which non-standalone mode returns
         _print_interrupted()
     if isinstance(code, int) and code != 0:
         sys.exit(code)
+
+
+def entry() -> None:
+    """The console script and ``python -m ming_eval``: :func:`main`, then the process ends."""
+    main()
+    # The interpreter's last garbage collection walks every object the command made: about 1 s once
+    # torch and transformers are loaded (on every rank). What the command wrote is closed by now, so
+    # that walk is skipped (objects are still released; only cycles left behind go with the process).
+    # Not in main(), which a program or a test may call and carry on.
+    import gc
+
+    gc.freeze()
