@@ -10,15 +10,17 @@ stays the launcher for several machines, restarts and everything else it offers.
 
 When a rank fails the others are stopped (SIGTERM, then SIGKILL after :data:`STOP_GRACE_S`) and its
 exit status is returned, as torchrun does; on Ctrl-C the ranks, which the terminal interrupted too,
-are given the same grace to record where they stopped.
+are given the same grace to record where they stopped; a SIGTERM to the launcher is passed on to them.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 
@@ -83,6 +85,14 @@ def launch_ranks(
         subprocess.Popen([sys.executable, *args], env=rank_env(r, ranks, port, base), stdout=output, stderr=output)
         for r in range(ranks)
     ]
+
+    def forward(signum: int, frame: object) -> None:  # a scheduler stopping the launcher stops the ranks
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, forward) if main_thread else None
     try:
         while True:
             codes = [p.poll() for p in procs]
@@ -96,3 +106,6 @@ def launch_ranks(
     except KeyboardInterrupt:
         _stop(procs, terminate=False)
         return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)

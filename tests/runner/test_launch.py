@@ -84,3 +84,36 @@ def test_two_ranks_equal_one_process(engine_cards: Path, tmp_path: Path) -> None
     manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
     assert manifest["invocations"][-1]["host"]["world_size"] == 2
     assert "--ranks" not in manifest["invocations"][-1]["argv"]
+
+
+def test_stopping_the_launcher_stops_the_ranks(tmp_path: Path) -> None:
+    rank = (
+        "import os, sys, time\n"
+        "open(os.path.join(sys.argv[1], os.environ['RANK']), 'w').write(str(os.getpid()))\n"
+        "time.sleep(60)\n"
+    )
+    launcher = (
+        "import sys\nfrom ming_eval.runner.launch import launch_ranks\n"
+        f"sys.exit(launch_ranks(['-c', {rank!r}, sys.argv[1]], 2))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.Popen([sys.executable, "-c", launcher, str(tmp_path)], env=env)
+    pids: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(pids) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        pids = [int(p.read_text()) for p in (tmp_path / "0", tmp_path / "1") if p.exists() and p.read_text()]
+    proc.terminate()
+    assert proc.wait(timeout=50) != 0
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    deadline = time.monotonic() + 20
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(pids) == 2 and not any(alive(pid) for pid in pids)  # they sleep 60 s unless stopped
