@@ -1,11 +1,12 @@
-"""One rank vs ``--ranks`` torchrun ranks on the tiny-model understanding workload of
+"""One rank vs ``--ranks`` ranks on the tiny-model understanding workload of
 ``bench_vlm_batching.py``: MMStar-format samples at 512 px through the shipped Qwen2.5-VL adapter and
 ``qwen2.5-vl-7b`` card on the tiny random checkpoint, on the CPU, one torch thread per rank.
 
 Each launch is a fresh interpreter, as the CLI is. It reports, A and B runs alternating
 (``--repeats``), the best of each:
 
-* *launch to exit*: the whole command, torchrun's own start and stop, imports and model load included;
+* *launch to exit*: the whole command, the launcher's own start and stop (``--launcher``: ming-eval's,
+  as ``run --ranks N`` starts ranks, or torchrun's), imports and model load included;
 * *evaluate, warm*: ``evaluate()`` after a warm-up run in the same process (imports done), timed
   from a barrier that all ranks pass, as ``bench_vlm_batching.py`` times its runs;
 * per rank, the CPU time of the warm run by phase (start-up: plan, data check, samples; inference,
@@ -15,7 +16,7 @@ Each launch is a fresh interpreter, as the CLI is. It reports, A and B runs alte
 Goal (issue 13): >= 1.7x end to end on 2 cores with 2 ranks. On a machine shared with other work
 the wall-clock numbers mean little; the CPU split shows the serial fraction.
 
-    PYTHONPATH=$PWD python bench/bench_ranks.py [--ranks 2] [--n 64] [--repeats 2]
+    PYTHONPATH=$PWD python bench/bench_ranks.py [--ranks 2] [--n 64] [--repeats 2] [--launcher torchrun]
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 PHASES = ("start-up", "inference", "scoring")
+#: what ``ming-eval run --ranks N`` does once its options are parsed
+LAUNCHER = (
+    "import sys\nfrom ming_eval.runner.launch import launch_ranks\n"
+    "sys.exit(launch_ranks(sys.argv[2:], int(sys.argv[1])))"
+)
 
 
 def worker(spec_path: Path, out: Path) -> None:
@@ -104,6 +110,9 @@ def worker(spec_path: Path, out: Path) -> None:
     (out / f"rank-{rank}.json").write_text(json.dumps({"start": wall0, "end": wall1, "cpu": cpu, "waited": waited[0]}))
     if world > 1:
         dist.destroy_process_group()
+    import gc
+
+    gc.freeze()  # as the CLI does before it exits (ming_eval.cli.app.entry)
 
 
 def workload(tmp: Path, n: int) -> Path:
@@ -129,13 +138,16 @@ def workload(tmp: Path, n: int) -> Path:
     return spec
 
 
-def launch(ranks: int, spec: Path, out: Path, port: int) -> dict[str, Any]:
+def launch(ranks: int, spec: Path, out: Path, port: int, launcher: str) -> dict[str, Any]:
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [sys.executable, str(HERE), "--worker", str(spec), str(out)]
-    if ranks > 1:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(ranks)]
-        cmd += ["--master-port", str(port), str(HERE), "--worker", str(spec), str(out)]
+    worker = [str(HERE), "--worker", str(spec), str(out)]
     t0 = time.perf_counter()
+    cmd = [sys.executable, *worker]
+    if ranks > 1 and launcher == "ming-eval":  # a fresh interpreter running the launcher, as the CLI's
+        cmd = [sys.executable, "-c", LAUNCHER, str(ranks), *worker]
+    elif ranks > 1:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(ranks)]
+        cmd += ["--master-port", str(port), *worker]
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     total = time.perf_counter() - t0
     per_rank = [json.loads((out / f"rank-{r}.json").read_text()) for r in range(ranks)]
@@ -153,6 +165,12 @@ def main() -> None:
     parser.add_argument("--ranks", type=int, default=2)
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--launcher",
+        choices=("ming-eval", "torchrun"),
+        default="ming-eval",
+        help="how the ranks are started: ming-eval's own (`run --ranks N`) or torchrun",
+    )
     parser.add_argument("--worker", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -164,11 +182,14 @@ def main() -> None:
         best: dict[int, dict[str, Any]] = {}
         for rep in range(args.repeats):
             for ranks in (1, args.ranks):
-                got = launch(ranks, spec, tmp / f"r{ranks}-{rep}", 29650 + rep)
+                got = launch(ranks, spec, tmp / f"r{ranks}-{rep}", 29650 + rep, args.launcher)
                 if ranks not in best or got["total"] < best[ranks]["total"]:
                     best[ranks] = got
         one, many = best[1], best[args.ranks]
-        print(f"{args.n} MMStar-format samples at 512 px, tiny Qwen2.5-VL, CPU, 1 torch thread per rank")
+        print(
+            f"{args.n} MMStar-format samples at 512 px, tiny Qwen2.5-VL, CPU, 1 torch thread per rank; "
+            f"ranks started by {args.launcher}"
+        )
         print(
             f"launch to exit: 1 rank {one['total']:.2f}s, {args.ranks} ranks {many['total']:.2f}s = "
             f"{one['total'] / many['total']:.2f}x"

@@ -1,3 +1,3 @@
-from ming_eval.cli.app import main
+from ming_eval.cli.app import entry
 
-main()
+entry()

@@ -13,11 +13,11 @@ Cards are searched in this order (the first card of a name wins):
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,8 +43,10 @@ def builtin_root() -> Path:
 
 
 def _entry_point_roots() -> list[Path]:
+    from ming_eval import installed
+
     roots: list[Path] = []
-    for ep in metadata.entry_points(group=CARDS_ENTRY_POINT_GROUP):
+    for ep in installed.entry_points(CARDS_ENTRY_POINT_GROUP):
         try:
             obj = ep.load()
         except Exception as exc:
@@ -175,8 +177,23 @@ def validate(model: type[M], data: Any, where: str, prefix: tuple[str, ...] = ()
 _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+#: while the card index is built: card path -> [size, mtime_ns, inode, parsed YAML], as parsed by the
+#: last build (kept in the cache as JSON, several times faster to load than every card's YAML) and by
+#: this one
+_PARSED: tuple[dict[str, Any], dict[str, list[Any]]] | None = None
+PARSED_CACHE = "cards.json"
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     try:
+        if _PARSED is not None:
+            st = path.stat()
+            stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
+            hit = _PARSED[0].get(str(path))
+            if isinstance(hit, list) and len(hit) == 4 and hit[:3] == stamp and isinstance(hit[3], dict):
+                _PARSED[1][str(path)] = hit
+                data: dict[str, Any] = hit[3]
+                return data
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CardError(f"cannot read card {path}: {exc}") from exc
@@ -188,7 +205,45 @@ def read_yaml(path: Path) -> dict[str, Any]:
         raise CardError(f"card {path} is not valid YAML{at}: {getattr(exc, 'problem', exc)}") from exc
     if not isinstance(data, dict):
         raise CardError(f"card {path} must be a YAML mapping, got {type(data).__name__}")
+    if _PARSED is not None:
+        try:  # only what JSON gives back unchanged (not a date, a set or a non-string key)
+            copy = json.loads(json.dumps(data))
+        except (TypeError, ValueError):
+            copy = None
+        if copy == data:
+            _PARSED[1][str(path)] = [*stamp, copy]
     return data
+
+
+def _scan_all(roots: list[Path], found: dict[str, TaskCard | SuiteCard], models: dict[str, ModelCard]) -> None:
+    """Every card under ``roots``, each card file parsed as its last parse in the cache when the file
+    is unchanged (same size, modification time and inode)."""
+    global _PARSED
+    from ming_eval.data.files import cache_root
+
+    cache = cache_root() / PARSED_CACHE
+    try:
+        before = json.loads(cache.read_text(encoding="utf-8"))
+        if not isinstance(before, dict):
+            before = {}
+    except (OSError, ValueError):
+        before = {}
+    parsed: dict[str, list[Any]] = {}
+    _PARSED = (before, parsed)
+    try:
+        for root in roots:
+            _scan(root / "tasks", load_tasks_folder_card, found)
+            _scan(root / "model_zoo", load_model_card, models)
+    finally:
+        _PARSED = None
+    if parsed != before:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(parsed), encoding="utf-8")
+            os.replace(tmp, cache)
+        except OSError:
+            pass  # a read-only cache: the next start parses the cards again
 
 
 def load_task_card(path: Path) -> TaskCard:
@@ -250,9 +305,7 @@ def card_index(refresh: bool = False) -> CardIndex:
     if _INDEX is None or refresh or key != _INDEX_KEY:
         found: dict[str, TaskCard | SuiteCard] = {}
         models: dict[str, ModelCard] = {}
-        for root in roots:
-            _scan(root / "tasks", load_tasks_folder_card, found)
-            _scan(root / "model_zoo", load_model_card, models)
+        _scan_all(roots, found, models)
         tasks = {n: c for n, c in found.items() if isinstance(c, TaskCard)}
         suites = {n: c for n, c in found.items() if isinstance(c, SuiteCard)}
         _INDEX, _INDEX_KEY = CardIndex(tasks, models, suites), key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -16,8 +17,29 @@ EXAMPLES = """
   ming-eval run geneval --model ming-lite-uni
   ming-eval run mmbench_dev_en mmstar --model qwen2.5-vl-7b --batch-size 8 --out runs/qwen7b
   ming-eval run geneval --model ming-lite-uni --checkpoint /ckpt/step-20000 --out runs/step-20000
+  ming-eval run mmstar --model qwen2.5-vl-7b --ranks 8
   torchrun --nproc-per-node 8 -m ming_eval run geneval --model janus-pro-7b
 """
+
+
+def _launch(ranks: int) -> None:
+    """Run this command again (without ``--ranks``) as ``ranks`` ranks, and exit with their status."""
+    from ming_eval.errors import MingEvalError
+    from ming_eval.runner.launch import launch_ranks
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise MingEvalError(
+            "--ranks is given but this is already one of several ranks (WORLD_SIZE is set)",
+            hint="launch with torchrun or with --ranks, not both",
+        )
+    args, rest = [], sys.argv[1:]
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--ranks":
+            rest.pop(0)
+        elif not arg.startswith("--ranks="):
+            args.append(arg)
+    raise SystemExit(launch_ranks(["-m", "ming_eval", *args], ranks))
 
 
 def register(app: typer.Typer) -> None:
@@ -59,6 +81,14 @@ def run(
     allow_incomplete: Annotated[bool, typer.Option(help="Report results even if samples are missing.")] = False,
     max_failures: Annotated[int, typer.Option(min=0, help="Stop after this many failed samples (0: never).")] = 0,
     show_breakdowns: Annotated[bool, typer.Option("--breakdowns/--no-breakdowns", help="Per-category tables.")] = False,
+    ranks: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Run as N ranks on this machine (as torchrun --nproc-per-node N would, without its start-up "
+            "and exit costs).",
+        ),
+    ] = 1,
 ) -> None:
     """Run TASKS with a model: generate or answer, score, and print the results with 95% intervals.
 
@@ -76,6 +106,8 @@ def run(
     from ming_eval.runner.evaluate import RunConfig, evaluate
 
     check_device(device)  # before any data or model loads
+    if ranks > 1:
+        _launch(ranks)
     config = RunConfig(
         tasks=list(tasks),
         model=model,

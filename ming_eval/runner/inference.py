@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import Image
 from rich.console import Console
 
 from ming_eval.cards.schema import GenerateProtocol, UnderstandProtocol
@@ -34,6 +34,9 @@ from ming_eval.runner.distributed import Dist
 from ming_eval.runner.progress import ProgressReporter
 from ming_eval.store.jsonl import atomic_path
 from ming_eval.store.run_store import RecordWriter, TaskStore
+
+if TYPE_CHECKING:  # PIL is imported where images are generated, not by every run
+    from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,8 @@ def _run_images(
             prepared.append(seeded)
     if not prepared:
         return BatchStats()
+    from PIL import Image
+
     model = get_model()
     edit = task.capability is Capability.EDIT
 

@@ -4,29 +4,50 @@ from __future__ import annotations
 
 import time
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
+
+if TYPE_CHECKING:  # rich.progress is imported where a bar is drawn (a terminal), not by every run
+    from rich.progress import Progress, TaskID
 
 LOG_INTERVAL_S = 30.0
 
 
-class RateColumn(ProgressColumn):
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        if speed is None:
-            return Text("- samples/s", style="progress.data.speed")
-        return Text(f"{speed:,.1f} samples/s", style="progress.data.speed")
+def _bar(console: Console, description: str, total: int) -> tuple[Progress, TaskID]:
+    """A live bar (description, bar, done/total, samples/s, elapsed, ETA) and its task id."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            if speed is None:
+                return Text("- samples/s", style="progress.data.speed")
+            return Text(f"{speed:,.1f} samples/s", style="progress.data.speed")
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+        refresh_per_second=4,
+    )
+    return progress, progress.add_task(description, total=total)
 
 
 class ProgressReporter:
@@ -45,21 +66,9 @@ class ProgressReporter:
         self.done = 0
         self._start = self._last_log = 0.0
         self._progress: Progress | None = None
-        self._task_id: int | None = None
+        self._task_id: TaskID | None = None
         if self.enabled and console is not None and console.is_terminal:
-            self._progress = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                RateColumn(),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                console=console,
-                transient=False,
-                refresh_per_second=4,
-            )
-            self._task_id = self._progress.add_task(description, total=total)
+            self._progress, self._task_id = _bar(console, description, total)
 
     def _line(self) -> str:
         elapsed = time.perf_counter() - self._start
@@ -72,7 +81,7 @@ class ProgressReporter:
     def advance(self, n: int = 1) -> None:
         self.done += n
         if self._progress is not None and self._task_id is not None:
-            self._progress.advance(self._task_id, n)  # type: ignore[arg-type]
+            self._progress.advance(self._task_id, n)
         elif self.enabled and self.console is not None:
             now = time.perf_counter()
             if now - self._last_log >= LOG_INTERVAL_S:

@@ -14,7 +14,6 @@ import platform
 import socket
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +48,11 @@ def now() -> str:
 
 
 def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
+    """Python's and the installed :data:`VERSIONED_PACKAGES`' versions (looked up once per state of the
+    environment: :mod:`ming_eval.installed`)."""
+    from ming_eval import installed
+
+    return {"python": platform.python_version(), **installed.package_versions(VERSIONED_PACKAGES)}
 
 
 def git_revision(path: Path) -> dict[str, Any] | None:

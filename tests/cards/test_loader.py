@@ -1,3 +1,5 @@
+import datetime
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -101,7 +103,7 @@ def test_entry_point_card_roots(tmp_path, monkeypatch):
         def load(self):
             return lambda: [root]
 
-    monkeypatch.setattr(loader.metadata, "entry_points", lambda group: [EP()] if group == "ming_eval.cards" else [])
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [EP()] if group == "ming_eval.cards" else [])
     monkeypatch.setattr(loader, "_INDEX", None)
     assert get_model_card("lab-model").name == "lab-model"
 
@@ -127,3 +129,33 @@ def test_a_yaml_error_names_the_card_and_its_line(tmp_path):
     card.write_text("name: x\nclass: [unclosed\n", encoding="utf-8")
     with pytest.raises(CardError, match=r"bad.yaml is not valid YAML \(line 3, column 1\)"):
         loader.read_yaml(card)
+
+
+def test_the_card_index_reuses_unchanged_cards_parse_and_rereads_a_changed_card(tmp_path, monkeypatch):
+    root = tmp_path / "lab"
+    card = _write(root / "model_zoo" / "lab-model.yaml", dict(MODEL, name="lab-model"))
+    monkeypatch.setenv("MING_EVAL_CARDS_PATH", str(root))
+    assert get_model_card("lab-model").protocol.generate.steps == 30
+    parsed: list[str] = []
+    parse = yaml.load
+
+    def counting_load(stream, Loader):
+        parsed.append(stream)
+        return parse(stream, Loader=Loader)
+
+    monkeypatch.setattr(loader.yaml, "load", counting_load)
+    loader.card_index(refresh=True)
+    assert parsed == []  # a fresh index (as a new process builds) parses no card again
+    _write(card, dict(MODEL, name="lab-model", protocol={"generate": {"steps": 7}}))
+    assert loader.card_index(refresh=True).models["lab-model"].protocol.generate.steps == 7
+    assert len(parsed) == 1
+
+
+def test_a_card_value_json_cannot_hold_comes_from_the_yaml_each_time(tmp_path, monkeypatch):
+    root = tmp_path / "lab"
+    card = _write(root / "model_zoo" / "lab-model.yaml", dict(MODEL, name="lab-model"))
+    card.write_text(card.read_text().replace("extra:\n", "extra:\n        released: 2025-01-27\n"))
+    monkeypatch.setenv("MING_EVAL_CARDS_PATH", str(root))
+    for _ in range(2):  # built, then built again as a new process would
+        extra = loader.card_index(refresh=True).models["lab-model"].tasks["geneval"].generate.extra
+        assert extra == {"a": 1, "released": datetime.date(2025, 1, 27)}

@@ -63,3 +63,73 @@ def test_the_understanding_tasks_load_without_pandas() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "False"
+
+
+LAB_PLUGIN = """
+from typing import ClassVar
+from ming_eval.core.model import BaseModelAdapter
+from ming_eval.core.results import SampleScore, TaskResult
+from ming_eval.core.sample import Capability, Sample, TextPart, UnderstandRequest
+from ming_eval.core.task import BaseTask, Scorer
+from ming_eval.stats.bootstrap import mean_metric
+
+
+class CountTask(BaseTask):
+    capability = Capability.UNDERSTAND
+    needs_torch: ClassVar[bool] = False
+
+    def samples(self, ctx):
+        return [Sample(str(i), UnderstandRequest((TextPart(f"{i} mod 7?"),)), target=str(i % 7)) for i in range(20)]
+
+    def scorer(self, ctx):
+        return MatchScorer()
+
+    def aggregate(self, samples, scores, ctx):
+        return TaskResult(self.name, "accuracy", {"accuracy": mean_metric([s.score for s in scores], scale=100)})
+
+
+class MatchScorer(Scorer):
+    def score(self, batch):
+        return [SampleScore(s.id, float(p.output == s.target), correct=p.output == s.target) for s, p in batch]
+
+
+class InstantModel(BaseModelAdapter):
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.UNDERSTAND})
+    needs_torch: ClassVar[bool] = False
+
+    def understand(self, requests, protocol):
+        return ["3" for _ in requests]
+"""
+
+
+def test_re_running_a_finished_run_imports_no_image_or_array_library(tmp_path: Path) -> None:
+    """PIL and numpy are imported where images or statistics are computed; a finished run's re-run
+    reads its results back."""
+    (tmp_path / "lab_count.py").write_text(LAB_PLUGIN)
+    cards = tmp_path / "cards"
+    (cards / "tasks").mkdir(parents=True)
+    (cards / "model_zoo").mkdir()
+    (cards / "tasks" / "count.yaml").write_text("name: count\nclass: lab_count:CountTask\ncapability: understand\n")
+    (cards / "model_zoo" / "instant.yaml").write_text(
+        "name: instant\nclass: lab_count:InstantModel\ncapabilities: [understand]\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+        "MING_EVAL_CARDS_PATH": str(cards),
+        "COLUMNS": "100",
+    }
+    args = ["run", "count", "--model", "instant", "--out", str(tmp_path / "run")]
+    for _ in range(2):  # the first run, then its re-run
+        proc = subprocess.run(
+            [sys.executable, "-c", SCRIPT, *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "already done" in proc.stdout + proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["heavy"] == []

@@ -50,3 +50,24 @@ def test_a_failed_background_load_stops_the_run_with_its_error(engine_cards, tmp
         evaluate(_config(tmp_path))
     records = (tmp_path / "run" / "color_vqa" / "records").glob("rank-*.jsonl")
     assert not any(path.stat().st_size for path in records)  # no sample was marked failed
+
+
+def test_a_model_in_a_reference_cycle_is_freed_when_the_run_ends(engine_cards, tmp_path, monkeypatch):
+    """The objects a load leaves are kept out of the collector's way while the model is in use; the
+    model's memory is still collected once the run is over (as a grader loading next needs)."""
+    import gc
+    import weakref
+
+    models: list[weakref.ref] = []
+    load_model = PixelModel.__init__
+
+    def init(self, *args, **kwargs):
+        load_model(self, *args, **kwargs)
+        self.me = self  # a cycle: only the collector frees it
+        models.append(weakref.ref(self))
+
+    monkeypatch.setattr(PixelModel, "__init__", init)
+    outcome = evaluate(_config(tmp_path))
+    assert outcome.results["color_vqa"].counts["n"] == 24 and len(models) == 1
+    gc.collect()
+    assert models[0]() is None

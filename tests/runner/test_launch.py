@@ -1,0 +1,119 @@
+"""``ming-eval run --ranks N``: the ranks see what torchrun would give them, a failing rank stops the
+others, and two ranks give the results of one process."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ming_eval.runner import launch
+from tests.conftest import REPO_ROOT
+from tests.runner.test_processes import _env, _rows
+
+REPORT = """
+import json, os, sys
+keys = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "OMP_NUM_THREADS")
+with open(os.path.join(sys.argv[1], os.environ["RANK"] + ".json"), "w") as fh:
+    json.dump({k: os.environ.get(k) for k in keys}, fh)
+"""
+
+
+def test_each_rank_gets_torchruns_environment(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    assert launch.launch_ranks(["-c", REPORT, str(tmp_path)], 3, env) == 0
+    seen = [json.loads((tmp_path / f"{r}.json").read_text()) for r in range(3)]
+    port = seen[0]["MASTER_PORT"]
+    assert port.isdigit()
+    assert seen == [
+        {
+            "RANK": str(r),
+            "LOCAL_RANK": str(r),
+            "WORLD_SIZE": "3",
+            "LOCAL_WORLD_SIZE": "3",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": port,
+            "OMP_NUM_THREADS": "1",
+        }
+        for r in range(3)
+    ]
+
+
+def test_a_failing_rank_stops_the_others_and_gives_its_status(tmp_path: Path) -> None:
+    script = (
+        "import os, sys, time\n"
+        "if os.environ['RANK'] == '1':\n"
+        "    sys.exit(3)\n"
+        "time.sleep(60)\n"
+        "open(sys.argv[1], 'w').close()\n"
+    )
+    started = time.monotonic()
+    assert launch.launch_ranks(["-c", script, str(tmp_path / "finished")], 2) == 3
+    assert time.monotonic() - started < 50  # rank 0 was stopped, not waited for
+    assert not (tmp_path / "finished").exists()
+
+
+def test_ranks_under_torchrun_is_refused(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), WORLD_SIZE="2", RANK="1")
+    cli = [sys.executable, "-m", "ming_eval", "run", "color_vqa", "--model", "pixel", "--ranks", "2"]
+    proc = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "--ranks" in proc.stderr and "torchrun" in proc.stderr
+
+
+@pytest.mark.slow
+def test_two_ranks_equal_one_process(engine_cards: Path, tmp_path: Path) -> None:
+    env = _env(engine_cards)
+    cli = [sys.executable, "-m", "ming_eval", "run", "color_vqa", "paint", "--model", "pixel", "--batch-size", "3"]
+    for out, extra in (("one", []), ("two", ["--ranks", "2"])):
+        proc = subprocess.run([*cli, *extra, "--out", str(tmp_path / out)], env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "color_vqa" in proc.stdout  # rank 0's table
+    for task in ("color_vqa", "paint"):
+        one, two = tmp_path / "one" / task, tmp_path / "two" / task
+        assert _rows(one / "predictions.jsonl") == _rows(two / "predictions.jsonl")
+        assert _rows(one / "scores.jsonl") == _rows(two / "scores.jsonl")
+        assert json.loads((one / "results.json").read_text()) == json.loads((two / "results.json").read_text())
+        assert sorted(p.name for p in (two / "records").glob("rank-*.jsonl")) == [
+            "rank-00000.jsonl",
+            "rank-00001.jsonl",
+        ]
+    manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert manifest["invocations"][-1]["host"]["world_size"] == 2
+    assert "--ranks" not in manifest["invocations"][-1]["argv"]
+
+
+def test_stopping_the_launcher_stops_the_ranks(tmp_path: Path) -> None:
+    rank = (
+        "import os, sys, time\n"
+        "open(os.path.join(sys.argv[1], os.environ['RANK']), 'w').write(str(os.getpid()))\n"
+        "time.sleep(60)\n"
+    )
+    launcher = (
+        "import sys\nfrom ming_eval.runner.launch import launch_ranks\n"
+        f"sys.exit(launch_ranks(['-c', {rank!r}, sys.argv[1]], 2))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.Popen([sys.executable, "-c", launcher, str(tmp_path)], env=env)
+    pids: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(pids) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        pids = [int(p.read_text()) for p in (tmp_path / "0", tmp_path / "1") if p.exists() and p.read_text()]
+    proc.terminate()
+    assert proc.wait(timeout=50) != 0
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    deadline = time.monotonic() + 20
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(pids) == 2 and not any(alive(pid) for pid in pids)  # they sleep 60 s unless stopped
