@@ -16,8 +16,9 @@ def check_device(requested: str | None) -> None:
     here; ``None`` and ``auto`` (pick the best present) always are."""
     if requested is None or requested == "auto":
         return
-    kind, _, index = requested.partition(":")
-    if kind not in KNOWN_TYPES or (index and not index.isdigit()):
+    kind, colon, index = requested.partition(":")
+    # ``cuda:`` and ``cuda:²`` (str.isdigit takes superscripts, int() does not) are no devices either
+    if kind not in KNOWN_TYPES or (colon and not (index.isascii() and index.isdigit())):
         close = ["cuda"] if kind == "gpu" else difflib.get_close_matches(kind, KNOWN_TYPES, n=1, cutoff=0.5)
         raise MingEvalError(
             f"--device {requested!r} is not a device: use cpu, cuda, cuda:N, mps, xpu or npu",
