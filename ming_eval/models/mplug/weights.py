@@ -26,6 +26,7 @@ from torch import Tensor
 
 from ming_eval.data.files import cached_digest
 from ming_eval.errors import CheckpointError
+from ming_eval.models.hf_common import check_safetensors
 from ming_eval.models.mplug.config import LAYOUT, VOCAB_NAME, WEIGHTS_NAME, MPlugConfig, read_modelscope_config
 from ming_eval.models.mplug.modeling import MPlugVQA
 from ming_eval.tasks.geneval.detectors.convert import read_metadata, verify_sha256_sidecar, write_sha256
@@ -127,6 +128,8 @@ def load_converted(path: Path) -> tuple[MPlugConfig, dict[str, Tensor]]:
 
     if not path.is_file():
         raise CheckpointError(f"mPLUG weights {path} do not exist", hint=LAYOUT)
+    # a file cut short gets the copy's hint here (read_metadata's would send to the detector converter)
+    check_safetensors(path)
     verify_sha256_sidecar(path)
     meta = read_metadata(path)
     if meta.get("format") != FORMAT:
