@@ -295,6 +295,24 @@ class OpenAIChat:
                 self._dead = EndpointUnavailable(message, hint=hint, status=status, given_up=True)
         return EndpointUnavailable(message, hint=hint, status=status, given_up=True)
 
+    def _key_refused(self, exc: Exception) -> EndpointUnavailable:
+        """Give the endpoint up for a 401 (the key) or a 403 (the key may not use the model)."""
+        import openai
+
+        where = self.config.where
+        if isinstance(exc, openai.AuthenticationError):
+            return self._give_up(
+                f"{where} rejected the API key (401): {self._detail(exc)}",
+                hint=f"set ${self.config.api_key_env} to the key the server takes (for a local server, the key "
+                "it was started with)",
+                status=401,
+            )
+        return self._give_up(
+            f"{where} refused access (403): {self._detail(exc)}",
+            hint="check that the key may use this model",
+            status=403,
+        )
+
     def _scrub(self, text: str) -> str:
         """``text`` with the API key (should a server echo it) and any other credential redacted."""
         key = self.config.api_key
@@ -359,19 +377,8 @@ class OpenAIChat:
             except InvalidReply as exc:
                 status = 200
                 last = f"HTTP 200 with a body that is not a chat completion ({self._scrub(str(exc))})"
-            except openai.AuthenticationError as exc:
-                raise self._give_up(
-                    f"{where} rejected the API key (401): {self._detail(exc)}",
-                    hint=f"set ${cfg.api_key_env} to the key the server takes (for a local server, the key it "
-                    "was started with)",
-                    status=401,
-                ) from exc
-            except openai.PermissionDeniedError as exc:
-                raise self._give_up(
-                    f"{where} refused access (403): {self._detail(exc)}",
-                    hint="check that the key may use this model",
-                    status=403,
-                ) from exc
+            except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+                raise self._key_refused(exc) from exc
             except openai.NotFoundError as exc:
                 raise self._give_up(
                     f"{where} answered 404 (unknown model or wrong URL): {self._detail(exc)}",
@@ -422,17 +429,8 @@ class OpenAIChat:
         where = self.config.where
         try:
             data = json.loads(client.get("/models", cast_to=str)).get("data")
-        except openai.AuthenticationError as exc:
-            raise self._give_up(
-                f"{where} rejected the API key (401): {self._detail(exc)}",
-                hint=f"set ${self.config.api_key_env} to the key the server takes (for a local server, the key "
-                "it was started with)",
-                status=401,
-            ) from exc
-        except openai.PermissionDeniedError as exc:
-            raise self._give_up(
-                f"{where} refused access (403): {self._detail(exc)}", hint="check that the key may use this model"
-            ) from exc
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            raise self._key_refused(exc) from exc
         except openai.APIConnectionError as exc:  # timeouts included
             raise self._give_up(
                 f"{where} cannot be reached: {self._detail(exc)}",
