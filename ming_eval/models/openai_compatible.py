@@ -105,14 +105,11 @@ class OpenAICompatibleAdapter(BaseModelAdapter):
                 max_concurrency=options.max_concurrency,
                 extra_body=dict(options.extra_body),
             )
+            self.transport = OpenAIChat(config)
+            self.transport.sdk()  # a missing openai package is a setup error, raised now
         except EndpointSetupError as exc:
             raise EndpointError(exc.message, hint=exc.hint) from None
         self.base_url = config.base_url
-        self.transport = OpenAIChat(config)
-        try:
-            self.transport.sdk()
-        except EndpointSetupError as exc:
-            raise EndpointError(exc.message, hint=exc.hint) from None
         self._answers: OrderedDict[str, str] = OrderedDict()
         self._lock = threading.Lock()
         if options.preflight:
