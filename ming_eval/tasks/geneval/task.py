@@ -228,7 +228,7 @@ class GenEvalTask(BaseTask):
         if (
             meta_path.is_file()
             and any((images_root / sample.id / "samples").glob("*.png"))
-            and meta_path.read_text(encoding="utf-8") != json.dumps(sample.target)
+            and meta_path.read_bytes() != json.dumps(sample.target).encode()
         ):
             raise DataError(
                 f"{meta_path} was written for another prompt than line {sample.id} of this prompt set, and its "
