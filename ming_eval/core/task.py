@@ -146,6 +146,8 @@ class BaseTask(ABC):
     #: options that are part of the benchmark's protocol: a value other than the card's makes the
     #: results not comparable with published numbers (names the ``Options`` model lacks are skipped)
     protocol_options: ClassVar[tuple[str, ...]] = ()
+    #: options that change speed or output files but no score: left out of the scoring fingerprint
+    unscored_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, card: TaskCard, options: BaseModel) -> None:
         self.card = card
@@ -282,7 +284,7 @@ class BaseTask(ABC):
         return {
             "class": f"{type(self).__module__}:{type(self).__qualname__}",
             "scoring_version": self.scoring_version,
-            "options": self.options.model_dump(mode="json"),
+            "options": self.options.model_dump(mode="json", exclude=set(self.unscored_options)),
         }
 
     def sample_breakdown(self, sample: Sample) -> dict[str, str]:

@@ -82,14 +82,11 @@ class DpgBenchOptions(BaseModel):
     prompts_per_batch: int = Field(8, ge=1)
 
 
-#: options that change speed but no answer; left out of the scoring fingerprint
-_NOT_SCORING = ("prompts_per_batch",)
-
-
 class DpgBenchTask(BaseTask):
     capability = Capability.GENERATE
     Options = DpgBenchOptions
     scoring_version = "1"
+    unscored_options = ("prompts_per_batch",)
 
     def __init__(self, card: TaskCard, options: BaseModel) -> None:
         super().__init__(card, options)
@@ -203,7 +200,6 @@ class DpgBenchTask(BaseTask):
     # -- scoring ---------------------------------------------------------------------------------
     def scoring_fingerprint(self) -> dict[str, Any]:
         fp = super().scoring_fingerprint()
-        fp["options"] = {k: v for k, v in fp["options"].items() if k not in _NOT_SCORING}
         path = self.opts.questions_file
         if path is not None and Path(path).is_file():
             fp["questions_sha256"] = file_digest(Path(path), "sha256")

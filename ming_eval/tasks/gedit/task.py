@@ -225,24 +225,26 @@ class GEditTask(BaseTask):
                 f"{source} has no fullset/ folder: not a GEdit-Bench method folder",
                 hint="pass the folder that holds fullset/<task_type>/<language>/<key>.png",
             )
-        found = [(s, source / self.image_relpath(s, 0)) for s in samples]
-        missing = [s.id for s, p in found if not p.is_file()]
+        present: list[tuple[Sample, Path]] = []
+        missing: list[str] = []
+        for sample in samples:
+            rel = self.image_relpath(sample, 0)
+            if (source / rel).is_file():
+                present.append((sample, source / rel))
+            else:
+                missing.append(rel)
         if missing and not allow_incomplete:
             raise DataError(
-                f"{source}: {len(missing)} of {len(samples)} edited images are missing "
-                f"(e.g. {self.image_relpath(next(s for s in samples if s.id == missing[0]), 0)})",
+                f"{source}: {len(missing)} of {len(samples)} edited images are missing (e.g. {missing[0]})",
                 hint="edit them first, or pass --allow-incomplete to score what is there (not comparable)",
             )
         writer = store.record_writer(0)
-        n = 0
         try:
-            for sample, path in found:
-                if path.is_file():
-                    writer.write(Prediction(sample.id, Status.OK, output=[str(path)]).to_record())
-                    n += 1
+            for sample, path in present:
+                writer.write(Prediction(sample.id, Status.OK, output=[str(path)]).to_record())
         finally:
             writer.close()
-        return n
+        return len(present)
 
     # -- scoring ------------------------------------------------------------------------------
     def prompts(self, ctx: TaskContext) -> VieScorePrompts:

@@ -43,7 +43,7 @@ def write_prompt_metadata(images_root: Path, sample_id: str, metadata: dict[str,
     (folder / "samples").mkdir(parents=True, exist_ok=True)
     path = folder / "metadata.jsonl"
     text = json.dumps(metadata)
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
+    if path.is_file() and path.read_bytes() == text.encode():  # bytes: a damaged file is rewritten, not a crash
         return path
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -103,14 +103,11 @@ class GenEvalOptions(BaseModel):
         )
 
 
-#: options that change speed or output files but no decision; left out of the scoring fingerprint
-_NOT_SCORING = ("clip_batch_size", "prompts_per_batch", "html_report")
-
-
 class GenEvalTask(BaseTask):
     capability = Capability.GENERATE
     Options = GenEvalOptions
     scoring_version = "1"
+    unscored_options = ("clip_batch_size", "prompts_per_batch", "html_report")
 
     def __init__(self, card: TaskCard, options: BaseModel) -> None:
         super().__init__(card, options)
@@ -231,7 +228,7 @@ class GenEvalTask(BaseTask):
         if (
             meta_path.is_file()
             and any((images_root / sample.id / "samples").glob("*.png"))
-            and meta_path.read_text(encoding="utf-8") != json.dumps(sample.target)
+            and meta_path.read_bytes() != json.dumps(sample.target).encode()
         ):
             raise DataError(
                 f"{meta_path} was written for another prompt than line {sample.id} of this prompt set, and its "
@@ -304,8 +301,6 @@ class GenEvalTask(BaseTask):
     def scoring_fingerprint(self) -> dict[str, Any]:
         fp = super().scoring_fingerprint()
         options = dict(fp["options"])
-        for key in _NOT_SCORING:
-            options.pop(key, None)
         detector = dict(options.get("detector") or {})
         detector.pop("batch_size", None)
         options["detector"] = detector

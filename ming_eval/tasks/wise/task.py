@@ -104,6 +104,7 @@ class WiseTask(BaseTask):
     capability = Capability.GENERATE
     Options = WiseOptions
     scoring_version = "1"
+    unscored_options = ("prompts_per_batch",)
 
     def __init__(self, card: TaskCard, options: BaseModel) -> None:
         super().__init__(card, options)
@@ -248,7 +249,6 @@ class WiseTask(BaseTask):
     def scoring_fingerprint(self) -> dict[str, Any]:
         fp = super().scoring_fingerprint()
         options = dict(fp["options"])
-        options.pop("prompts_per_batch", None)
         spec = self.judge_spec()
         if spec is not None:
             judge = spec.model_dump(mode="json")

@@ -155,6 +155,12 @@ def test_prepare_outputs_refuses_a_folder_made_for_another_prompt(tmp_path):
     other = Sample("00000", GenerateRequest("x"), target=SELFTEST_PROMPTS[1])
     with pytest.raises(DataError, match="was written for another prompt"):
         task.prepare_outputs(other, tmp_path / "imgs")
+    (tmp_path / "imgs" / "00000" / "metadata.jsonl").write_bytes(b"\xff\xfe")  # damaged, not UTF-8
+    with pytest.raises(DataError, match="was written for another prompt"):
+        task.prepare_outputs(sample, tmp_path / "imgs")
+    (tmp_path / "imgs" / "00000" / "samples" / "0000.png").unlink()
+    task.prepare_outputs(sample, tmp_path / "imgs")  # no images yet: rewritten
+    assert json.loads((tmp_path / "imgs" / "00000" / "metadata.jsonl").read_text()) == SELFTEST_PROMPTS[0]
 
 
 def test_selftest_setup(tmp_path):
