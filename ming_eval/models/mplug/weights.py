@@ -128,10 +128,9 @@ def load_converted(path: Path) -> tuple[MPlugConfig, dict[str, Tensor]]:
 
     if not path.is_file():
         raise CheckpointError(f"mPLUG weights {path} do not exist", hint=LAYOUT)
-    # a file cut short gets the copy's hint here (read_metadata's would send to the detector converter)
     check_safetensors(path)
     verify_sha256_sidecar(path)
-    meta = read_metadata(path)
+    meta = read_metadata(path, hint=LAYOUT)
     if meta.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} was not written by `ming-eval mplug convert` (format {meta.get('format')!r})", hint=LAYOUT

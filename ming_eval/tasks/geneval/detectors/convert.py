@@ -219,7 +219,10 @@ def convert_checkpoint(src: Path, out: Path, *, cfg: Mask2FormerConfig = SWIN_S,
     return save_converted(ours, cfg, out, source=src.name, source_sha256=cached_digest(src, "sha256"), layout=layout)
 
 
-def read_metadata(path: Path) -> dict[str, str]:
+def read_metadata(
+    path: Path, hint: str = "convert the mmdet checkpoint with `ming-eval geneval convert-detector`"
+) -> dict[str, str]:
+    """The metadata of a converted ``.safetensors`` file; ``hint`` says how to make a good one."""
     from safetensors import safe_open
 
     try:
@@ -228,7 +231,7 @@ def read_metadata(path: Path) -> dict[str, str]:
     except Exception as exc:
         raise CheckpointError(
             f"{path} is not a readable safetensors file: {exc}",
-            hint="convert the mmdet checkpoint with `ming-eval geneval convert-detector`",
+            hint=hint,
         ) from exc
 
 
