@@ -63,13 +63,9 @@ def _lookup(name: str, compute: Any) -> Any:
         states.remove(state)
     state[name] = value
     states = [state, *states][:KEPT]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(states), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache: the next start scans again
+    from ming_eval.store.jsonl import write_cache_json  # only when the environment was scanned
+
+    write_cache_json(path, states)  # a read-only cache: the next start scans again
     return value
 
 

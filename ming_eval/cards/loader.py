@@ -237,13 +237,9 @@ def _scan_all(roots: list[Path], found: dict[str, TaskCard | SuiteCard], models:
     finally:
         _PARSED = None
     if parsed != before:
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(parsed), encoding="utf-8")
-            os.replace(tmp, cache)
-        except OSError:
-            pass  # a read-only cache: the next start parses the cards again
+        from ming_eval.store.jsonl import write_cache_json  # only when the cache changed
+
+        write_cache_json(cache, parsed)  # a read-only cache: the next start parses the cards again
 
 
 def load_task_card(path: Path) -> TaskCard:

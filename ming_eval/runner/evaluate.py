@@ -253,7 +253,7 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist, held: Exit
     graders = GraderService(config.device)
     with recorded(store, manifest, invocation, dist), fewer_collections():
         try:
-            _run_phases(plan, config, dist, store, model, graders, outcome, console)
+            _run_phases(plan, configs, config, dist, store, model, graders, outcome, console)
         finally:
             model.close()
             graders.close()
@@ -263,6 +263,7 @@ def _evaluate(config: RunConfig, console: Console | None, dist: Dist, held: Exit
 
 def _run_phases(
     plan: Plan,
+    configs: dict[str, dict[str, Any]],
     config: RunConfig,
     dist: Dist,
     store: RunStore,
@@ -272,11 +273,12 @@ def _run_phases(
     console: Console | None,
 ) -> None:
     """Inference for every task (one model load at most), then scoring of every task; graders load
-    after the model is closed, and are released between tasks when memory is short."""
+    after the model is closed, and are released between tasks when memory is short. ``configs``: each
+    task's configuration as the manifest records it."""
     contexts = _prefetch(plan, config, dist, store, graders)
     keys = {
         tp.name: stamp_key(
-            redact(task_config(plan, tp)),
+            configs[tp.name],
             config.limit,
             redact(tp.task.scoring_fingerprint()),
             contexts[tp.name].data,

@@ -106,7 +106,9 @@ def finished_samples(store: TaskStore, key: dict[str, Any], *, retry_failed: boo
     if retry_failed and stamp.get("failed"):
         return None
     images = stamp.get("images")
-    if not isinstance(images, list) or stamp.get("files") != _signatures(store, images):
+    if not isinstance(images, list) or not all(isinstance(rel, str) for rel in images):
+        return None  # an edited stamp: the full resume path rewrites it
+    if stamp.get("files") != _signatures(store, images):
         return None
     total = stamp.get("samples")
     return total if isinstance(total, int) else None

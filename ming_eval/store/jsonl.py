@@ -265,6 +265,16 @@ def _finite(obj: Any) -> Any:
     return obj
 
 
+def write_cache_json(path: Path, obj: Any) -> None:
+    """Replace the cache file ``path`` with ``obj`` as compact JSON through :func:`atomic_path`, if it
+    can: a cache that cannot be written (read-only, full disk) is left as it was and computed again."""
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps(obj), encoding="utf-8")
+    except (OSError, RunStoreError):
+        pass
+
+
 def write_json_atomic(path: Path, obj: Any) -> bool:
     """Write ``obj`` as indented JSON atomically; an unchanged file is not touched. True if written."""
     text = json.dumps(_finite(obj), ensure_ascii=False, indent=2, default=_json_default, allow_nan=False) + "\n"

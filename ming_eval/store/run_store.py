@@ -252,8 +252,7 @@ class TaskStore:
             pred = preds.get(sample.id)
             if pred is None:
                 continue
-            written = self._lines.get(id(pred))
-            line = written.line if written is not None and written.value is pred else dumps(pred.to_record())
+            line = self._line(pred)
             # the record with "target" added last, as dumps() would write it, without encoding it again
             target = sample.target
             lines.append(f'{line[:-1]},"target":{_json_str(target) if type(target) is str else dumps(target)}}}\n')
@@ -341,8 +340,17 @@ class TaskStore:
 
     def written_here(self, value: Prediction | SampleScore) -> bool:
         """Whether this process's writer wrote ``value`` (which is then exactly what the file holds)."""
+        return self._written(value) is not None
+
+    def _written(self, value: Prediction | SampleScore) -> _Written | None:
+        # an entry holds its value, so no other object can have that id() while the entry exists
         written = self._lines.get(id(value))
-        return written is not None and written.value is value
+        return written if written is not None and written.value is value else None
+
+    def _line(self, value: Prediction | SampleScore) -> str:
+        """``value``'s merged line: as this process's writer encoded it, else encoded now."""
+        written = self._written(value)
+        return written.line if written is not None else dumps(value.to_record())
 
     def write_scores(self, samples: Sequence[Sample], scores: dict[str, SampleScore]) -> None:
         """Write ``scores.jsonl``: the scores of ``samples``, in their order. A score this process wrote
@@ -352,10 +360,7 @@ class TaskStore:
             score = scores.get(s.id)
             if score is None:
                 continue
-            written = self._lines.get(id(score))
-            lines.append(
-                (written.line if written is not None and written.value is score else dumps(score.to_record())) + "\n"
-            )
+            lines.append(self._line(score) + "\n")
         write_text_atomic(self.scores_path, "".join(lines))
 
     # -- results -----------------------------------------------------------------------------

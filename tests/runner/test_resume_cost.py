@@ -60,6 +60,16 @@ def test_changed_record_or_image_makes_the_task_run_again(engine_cards: Path, tm
     assert again.results["color_vqa"].counts["missing"] == 0 and image.is_file()
 
 
+def test_a_stamp_edited_to_name_no_image_paths_makes_the_task_resume(engine_cards: Path, tmp_path: Path) -> None:
+    evaluate(_config(tmp_path))
+    stamp = tmp_path / "run" / "paint" / "finished.json"
+    data = json.loads(stamp.read_text())
+    stamp.write_text(json.dumps({**data, "images": [1, None]}))  # a traceback before, not a resume
+    again = evaluate(_config(tmp_path))
+    assert [(s.total, s.already_done) for s in again.inference] == [(24, 24), (6, 6)]
+    assert json.loads(stamp.read_text())["images"] == data["images"]  # the full resume path rewrote it
+
+
 def test_rescore_of_unchanged_run_rewrites_nothing(engine_cards: Path, tmp_path: Path) -> None:
     first = evaluate(_config(tmp_path))
     run = tmp_path / "run"
