@@ -24,6 +24,8 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 
+from ming_eval.errors import MingEvalError
+
 #: how long stopped ranks are given to exit before they are killed
 STOP_GRACE_S = 30.0
 #: how often the launcher looks whether a rank has exited
@@ -81,10 +83,17 @@ def launch_ranks(
     this process's stdout and stderr, or both to ``output`` (e.g. ``subprocess.DEVNULL``)."""
     port = free_port()
     base = os.environ if env is None else env
-    procs = [
-        subprocess.Popen([sys.executable, *args], env=rank_env(r, ranks, port, base), stdout=output, stderr=output)
-        for r in range(ranks)
-    ]
+    procs: list[subprocess.Popen[bytes]] = []
+    for r in range(ranks):
+        try:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, *args], env=rank_env(r, ranks, port, base), stdout=output, stderr=output
+                )
+            )
+        except OSError as exc:  # the ranks already started would wait for this one at their first barrier
+            _stop(procs, terminate=True)
+            raise MingEvalError(f"cannot start rank {r} of {ranks}: {exc}", hint="run fewer --ranks") from exc
 
     def forward(signum: int, frame: object) -> None:  # a scheduler stopping the launcher stops the ranks
         for proc in procs:

@@ -117,3 +117,22 @@ def test_stopping_the_launcher_stops_the_ranks(tmp_path: Path) -> None:
     while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(pids) == 2 and not any(alive(pid) for pid in pids)  # they sleep 60 s unless stopped
+
+
+def test_a_rank_that_cannot_start_stops_the_ranks_already_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ming_eval.errors import MingEvalError
+
+    started: list[subprocess.Popen[bytes]] = []
+    real = subprocess.Popen
+
+    def popen(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        if started:
+            raise OSError(24, "Too many open files")
+        proc = real([sys.executable, "-c", "import time; time.sleep(60)"])
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(launch.subprocess, "Popen", popen)
+    with pytest.raises(MingEvalError, match=r"cannot start rank 1 of 2: .*Too many open files"):
+        launch.launch_ranks(["-c", "pass"], 2)
+    assert started[0].poll() is not None  # not left waiting for a rank that never came
