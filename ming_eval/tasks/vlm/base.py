@@ -326,6 +326,9 @@ class VlmTask(BaseTask):
                 out[column] = MMBENCH_ABILITIES.get(str(label), str(label)) if column == "l2-category" else str(label)
         return out
 
+    #: (path, mtime, size) and the parse of the imported prediction file (see :meth:`_imported_file`)
+    _imported: tuple[tuple[Path, int, int], PredictionFile] | None = None
+
     @property
     def opts(self) -> VlmOptions:
         assert isinstance(self.options, VlmOptions)
@@ -397,10 +400,20 @@ class VlmTask(BaseTask):
         return options
 
     def _imported_file(self, ctx: TaskContext) -> PredictionFile:
+        """The imported prediction file, parsed once per task while it is unchanged: a scoring pass asks
+        for it from :meth:`samples`, :meth:`imported_scores` and :meth:`benchmark_rows`."""
         name = self.opts.predictions_file
         if ctx.work_dir is None or name is None:
             raise DataError(f"task {self.name}: option predictions_file needs the run's task folder")
-        return read_prediction_file(ctx.work_dir / name, self.required_columns)
+        path = ctx.work_dir / name
+        try:
+            st = path.stat()
+        except OSError:  # read_prediction_file names the missing file
+            return read_prediction_file(path, self.required_columns)
+        key = (path, st.st_mtime_ns, st.st_size)
+        if self._imported is None or self._imported[0] != key:
+            self._imported = (key, read_prediction_file(path, self.required_columns))
+        return self._imported[1]
 
     def _file_samples(self, pf: PredictionFile) -> list[Sample]:
         out: list[Sample] = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,9 @@ _RUN_FOLDER = re.compile(r"^T(\d{8})[_-]")
 #: the day VLMEvalKit's answer extraction changed (commit c3371551: lone letters only among the last four
 #: words, ...); files from earlier runs were scored with the ``v0.2`` matching rules
 MATCHING_CHANGED = "20250804"
+#: what :func:`read_frame` raises for a file that is not a readable table (pandas' parser errors are
+#: ValueErrors; a truncated .xlsx is a bad zip, one without a sheet a missing zip member)
+READ_ERRORS = (ValueError, OSError, KeyError, zipfile.BadZipFile)
 
 
 @dataclass(frozen=True)
@@ -79,12 +83,10 @@ def read_prediction_file(path: Path, required: Sequence[str]) -> PredictionFile:
         )
     if not path.is_file():
         raise DataError(f"prediction file {path} does not exist")
-    import pandas as pd
-
     try:
         frame = read_frame(path, verbatim=False)
         verbatim = read_frame(path, verbatim=True)
-    except (ValueError, OSError, pd.errors.ParserError, KeyError) as exc:
+    except READ_ERRORS as exc:
         raise DataError(f"cannot read {path} as a VLMEvalKit prediction file: {exc}") from exc
     columns = [str(c) for c in frame.columns]
     missing = [c for c in [*required, PREDICTION] if c not in columns]

@@ -40,7 +40,7 @@ from ming_eval.core.results import SampleScore
 from ming_eval.core.sample import Sample
 from ming_eval.errors import DataError
 from ming_eval.tasks.vlm.extraction import MatchingRules, match_option, yes_no
-from ming_eval.tasks.vlm.imported import PREDICTION, SUFFIXES, PredictionFile, read_frame
+from ming_eval.tasks.vlm.imported import PREDICTION, READ_ERRORS, SUFFIXES, PredictionFile, read_frame
 from ming_eval.tasks.vlm.prompts import options_of
 from ming_eval.tasks.vlm.tsv import clean, is_missing
 
@@ -167,11 +167,9 @@ def read_kit_verdicts(
         )
     if not path.is_file():
         raise DataError(f"verdict file {path} does not exist", hint=f"VLMEvalKit names it {pattern}")
-    import pandas as pd  # only where a file is read: loading the task to re-score needs no pandas
-
     try:
         frame = read_frame(path, verbatim=False)
-    except (ValueError, OSError, pd.errors.ParserError, KeyError) as exc:
+    except READ_ERRORS as exc:
         raise DataError(f"cannot read {path} as a VLMEvalKit verdict file: {exc}") from exc
     columns = [str(c) for c in frame.columns]
     missing = [c for c in ("index", PREDICTION, *VERDICT_COLUMNS[family]) if c not in columns]

@@ -28,7 +28,6 @@ import functools
 import hashlib
 import io
 import math
-import os
 import pickle
 import sys
 from collections.abc import Iterator
@@ -40,7 +39,8 @@ from PIL import Image
 
 from ming_eval.core.sample import ImageRef, open_image, to_rgb
 from ming_eval.data.files import cache_root
-from ming_eval.errors import DataError
+from ming_eval.errors import DataError, RunStoreError
+from ming_eval.store.jsonl import atomic_path
 
 IMAGE_REF_MAX_CHARS = 64  # VLMEvalKit: a cell this short is another row's index, not an image
 
@@ -380,15 +380,11 @@ def _read_index(path: Path) -> _Index | None:
 
 
 def _write_index(path: Path, index: _Index) -> None:
-    target = _index_path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        with tmp.open("wb") as fh:
+    try:  # atomic_path removes its temporary file when the write fails (a full disk)
+        with atomic_path(_index_path(path)) as tmp, tmp.open("wb") as fh:
             pickle.dump((_file_key(path), index), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, target)
-    except OSError:
-        pass  # a read-only cache: the file is indexed again next time
+    except (OSError, RunStoreError):
+        pass  # a read-only or full cache: the file is indexed again next time
 
 
 def _cell_summary(cell: str) -> str | None:

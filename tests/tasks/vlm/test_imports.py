@@ -275,3 +275,21 @@ def test_bad_lmms_eval_logs_are_named(tmp_path, monkeypatch):
         _import(tmp_path / "c", short, options=md5)
     with pytest.raises(DataError, match=r"lmms-eval logs can be imported for .*, not for task mmbench_test_en"):
         _import(tmp_path / "d", good, "mmbench_test_en")
+
+
+def test_a_truncated_xlsx_is_a_one_line_error(tmp_path):
+    from ming_eval.tasks.vlm.imported import read_prediction_file
+    from ming_eval.tasks.vlm.kit_verdicts import read_kit_verdicts
+
+    good = tmp_path / "Model_MMStar.xlsx"
+    pd.DataFrame({"index": [1, 2], "question": ["q", "r"], "prediction": ["A", "B"]}).to_excel(good, index=False)
+    cut = tmp_path / "cut" / "Model_MMStar.xlsx"
+    cut.parent.mkdir()
+    cut.write_bytes(good.read_bytes()[:200])  # a zip cut off: not a KeyError or ValueError of pandas
+    with pytest.raises(DataError, match=r"cannot read .*Model_MMStar.xlsx as a VLMEvalKit prediction file"):
+        read_prediction_file(cut, ["question"])
+    verdicts = tmp_path / "cut" / "Model_MMStar_exact_matching_result.xlsx"
+    verdicts.write_bytes(cut.read_bytes())
+    with pytest.raises(DataError, match=r"cannot read .* as a VLMEvalKit verdict file"):
+        pf = read_prediction_file(good, ["question"])
+        read_kit_verdicts(verdicts, "mcq", "MMStar", pf, circular=False, rules="current")

@@ -378,3 +378,25 @@ def test_mathvista_hits_are_vlmevalkits_post_check(kit, tmp_path):
         str(data.iloc[i]["index"]): float(bool(kit["mathvista"].post_check(data.iloc[i]))) for i in range(len(data))
     }
     assert {k: s.score for k, s in _scores(tmp_path / "run", "mathvista_mini").items()} == theirs
+
+
+def test_a_scoring_pass_parses_the_imported_file_once(tmp_path, monkeypatch):
+    import ming_eval.tasks.vlm.base as vlm_base
+    from ming_eval.tasks.vlm.imported import read_prediction_file
+
+    tsv = make_mcq(tmp_path / "data" / "MMStar.tsv", n=6)
+    pred = vlmevalkit_file(tsv, tmp_path / "vk" / "Model_MMStar.xlsx", MCQ_OUTPUTS)
+    verdicts = mcq_result_file(pred, "gpt-4o-mini", {0: 0, 1: 1, 2: 1})
+    read: list[Path] = []
+
+    def counted(path: Path, required: Sequence[str]) -> Any:
+        read.append(path)
+        return read_prediction_file(path, required)
+
+    monkeypatch.setattr(vlm_base, "read_prediction_file", counted)
+    _import(tmp_path, "mmstar", pred, verdicts)
+    # the source, then the copy in the run once: its samples and the verdicts' check share one parse
+    assert read[0] == pred and len(read) == 2
+    read.clear()
+    rescore(tmp_path / "run", argv=["t"])
+    assert len(read) == 1

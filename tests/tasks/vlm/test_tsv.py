@@ -175,3 +175,21 @@ def test_index_is_reused_until_the_file_changes(tmp_path, monkeypatch):
     write_tsv(path, rows)  # the file changed: indexed afresh, with the new row and its image
     changed = TsvTable.load(path)
     assert parsed == [1] and len(changed) == 4 and colour(changed.image_refs(3)[0]) == COLORS["blue"]
+
+
+def test_a_full_cache_leaves_no_partial_index_behind(tmp_path, monkeypatch):
+    import errno
+    import pickle
+
+    from ming_eval.data.files import cache_root
+
+    rows = [{"index": i, "question": f"q{i}", "image": png_b64(COLORS["red"])} for i in range(3)]
+    path = write_tsv(tmp_path / "r.tsv", rows)
+
+    def full(obj, fh, protocol=None):
+        fh.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pickle, "dump", full)
+    assert len(TsvTable.load(path)) == 3  # the index is only a cache: the table loads all the same
+    assert list((cache_root() / "tsv-index").iterdir()) == []
