@@ -88,6 +88,21 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def write_task_card(root: Path, name: str, cls: str, capability: str, data: Path, **fields: Any) -> None:
+    """The card of task ``name`` (class ``tests.engine_plugins:<cls>``) over the one data file ``data``."""
+    card = {"name": name, "class": f"tests.engine_plugins:{cls}", "capability": capability, **fields}
+    card["data"] = [{"name": data.name, "sha256": sha256(data)}]
+    (root / "tasks").mkdir(parents=True, exist_ok=True)
+    (root / "tasks" / f"{name}.yaml").write_text(yaml.safe_dump(card))
+
+
+def write_model_card(root: Path, name: str, cls: str, capabilities: list[str], **fields: Any) -> None:
+    """The zoo card of model ``name`` (class ``module:Class``), no checkpoint, float32."""
+    card = {"name": name, "class": cls, "capabilities": capabilities, "checkpoint": "none", "dtype": "float32"}
+    (root / "model_zoo").mkdir(parents=True, exist_ok=True)
+    (root / "model_zoo" / f"{name}.yaml").write_text(yaml.safe_dump({**card, **fields}))
+
+
 class VqaOptions(BaseModel):
     model_config = {"extra": "forbid"}
     data_file: str = "vqa.jsonl"
@@ -258,46 +273,20 @@ def write_cards(
 ) -> Path:
     """Write test cards under ``root`` and their data into the cache folder ``cache`` (where
     ``$MING_EVAL_CACHE`` points), with the data files' real checksums in the cards."""
-    (root / "tasks").mkdir(parents=True, exist_ok=True)
-    (root / "model_zoo").mkdir(parents=True, exist_ok=True)
     for task in ("color_vqa", "paint"):
         (cache / "data" / task).mkdir(parents=True, exist_ok=True)
     vqa = make_vqa_data(cache / "data" / "color_vqa" / "vqa.jsonl", n_vqa)
     paint = make_paint_data(cache / "data" / "paint" / "paint.jsonl", n_paint)
-    (root / "tasks" / "color_vqa.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "color_vqa",
-                "class": "tests.engine_plugins:ColorVqaTask",
-                "capability": "understand",
-                "description": "test VQA",
-                "data": [{"name": "vqa.jsonl", "sha256": sha256(vqa)}],
-            }
-        )
-    )
-    (root / "tasks" / "paint.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "paint",
-                "class": "tests.engine_plugins:PaintTask",
-                "capability": "generate",
-                "data": [{"name": "paint.jsonl", "sha256": sha256(paint)}],
-            }
-        )
-    )
-    (root / "model_zoo" / "pixel.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "pixel",
-                "class": "tests.engine_plugins:PixelModel",
-                "capabilities": ["understand", "generate"],
-                "checkpoint": "none",
-                "dtype": "float32",
-                "options": model_options or {},
-                "batch_size": {"understand": 4, "generate": 2},
-                "protocol": {"understand": {"max_new_tokens": 8}, "generate": {"height": 8, "width": 8, "seed": 7}},
-            }
-        )
+    write_task_card(root, "color_vqa", "ColorVqaTask", "understand", vqa, description="test VQA")
+    write_task_card(root, "paint", "PaintTask", "generate", paint)
+    write_model_card(
+        root,
+        "pixel",
+        "tests.engine_plugins:PixelModel",
+        ["understand", "generate"],
+        options=model_options or {},
+        batch_size={"understand": 4, "generate": 2},
+        protocol={"understand": {"max_new_tokens": 8}, "generate": {"height": 8, "width": 8, "seed": 7}},
     )
     return root
 
@@ -375,28 +364,14 @@ def write_graded_cards(root: Path, cache: Path, *, grader_options: dict | None =
     paint = cache / "data" / "paint" / "paint.jsonl"
     (cache / "data" / "graded_paint").mkdir(parents=True, exist_ok=True)
     (cache / "data" / "graded_paint" / "paint.jsonl").write_bytes(paint.read_bytes())
-    (root / "tasks" / "graded_paint.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "graded_paint",
-                "class": "tests.engine_plugins:GradedPaintTask",
-                "capability": "generate",
-                "data": [{"name": "paint.jsonl", "sha256": sha256(paint)}],
-            }
-        )
-    )
-    (root / "model_zoo" / "pixel-grader.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "pixel-grader",
-                "class": "tests.engine_plugins:PixelGrader",
-                "capabilities": ["understand"],
-                "checkpoint": "none",
-                "dtype": "float32",
-                "options": grader_options or {},
-                "batch_size": {"understand": grader_batch},
-            }
-        )
+    write_task_card(root, "graded_paint", "GradedPaintTask", "generate", paint)
+    write_model_card(
+        root,
+        "pixel-grader",
+        "tests.engine_plugins:PixelGrader",
+        ["understand"],
+        options=grader_options or {},
+        batch_size={"understand": grader_batch},
     )
     return root
 
@@ -488,31 +463,15 @@ def write_edit_cards(root: Path, cache: Path, *, n: int = 6, model_options: dict
     """Add the ``recolour`` task card (data in ``cache``) and the ``pixel-editor`` model card to ``root``."""
     (cache / "data" / "recolour").mkdir(parents=True, exist_ok=True)
     data = make_recolour_data(cache / "data" / "recolour" / "recolour.jsonl", n)
-    (root / "tasks").mkdir(parents=True, exist_ok=True)
-    (root / "model_zoo").mkdir(parents=True, exist_ok=True)
-    (root / "tasks" / "recolour.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "recolour",
-                "class": "tests.engine_plugins:RecolourTask",
-                "capability": "edit",
-                "data": [{"name": "recolour.jsonl", "sha256": sha256(data)}],
-            }
-        )
-    )
-    (root / "model_zoo" / "pixel-editor.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "pixel-editor",
-                "class": "tests.engine_plugins:PixelEditor",
-                "capabilities": ["edit"],
-                "checkpoint": "none",
-                "dtype": "float32",
-                "options": model_options or {},
-                "batch_size": {"edit": 2},
-                "protocol": {"edit": {"seed": 11}},
-            }
-        )
+    write_task_card(root, "recolour", "RecolourTask", "edit", data)
+    write_model_card(
+        root,
+        "pixel-editor",
+        "tests.engine_plugins:PixelEditor",
+        ["edit"],
+        options=model_options or {},
+        batch_size={"edit": 2},
+        protocol={"edit": {"seed": 11}},
     )
     return root
 
@@ -529,4 +488,6 @@ __all__ = [
     "write_cards",
     "write_edit_cards",
     "write_graded_cards",
+    "write_model_card",
+    "write_task_card",
 ]

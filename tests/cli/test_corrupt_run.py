@@ -12,9 +12,13 @@ from tests.cli.test_cli import run_cli
 from tests.tasks.geneval.test_e2e import cards, config, injected  # noqa: F401 (fixtures)
 
 
-def _run(tmp_path: Path, metadata: Path) -> Path:
+@pytest.fixture
+def made(tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Path, Path]:
+    """A finished GenEval run (painting model, painted detector) and its metadata file."""
+    request.getfixturevalue("injected")
+    metadata: Path = request.getfixturevalue("cards")
     evaluate(config(tmp_path, metadata))
-    return tmp_path / "run"
+    return tmp_path / "run", metadata
 
 
 def _opts(metadata: Path) -> list[str]:
@@ -22,15 +26,12 @@ def _opts(metadata: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("damage", ["{not json", '{"format": "ming-eval/run/v1"}', "[1, 2]"])
-@pytest.mark.usefixtures("injected")
 def test_damaged_results_json(
     damage: str,
-    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    request: pytest.FixtureRequest,
+    made: tuple[Path, Path],
 ) -> None:
-    metadata: Path = request.getfixturevalue("cards")
-    run = _run(tmp_path, metadata)
+    run, metadata = made
     good = json.loads((run / "results.json").read_text())
     # the run's file is rebuilt by the next scoring, from the tasks' own files
     (run / "results.json").write_text(damage)
@@ -49,14 +50,11 @@ def test_damaged_results_json(
     assert code == 0, text
 
 
-@pytest.mark.usefixtures("injected")
 def test_damaged_scoring_config(
-    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    request: pytest.FixtureRequest,
+    made: tuple[Path, Path],
 ) -> None:
-    metadata: Path = request.getfixturevalue("cards")
-    run = _run(tmp_path, metadata)
+    run, metadata = made
     config_json = run / "geneval" / "scoring" / "config.json"
     config_json.write_text("{trunc")
     code, text = run_cli(["score", str(run), *_opts(metadata)], capsys)
@@ -69,14 +67,11 @@ def test_damaged_scoring_config(
     assert "Traceback" not in text
 
 
-@pytest.mark.usefixtures("injected")
 def test_manifest_missing_keys(
-    tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    request: pytest.FixtureRequest,
+    made: tuple[Path, Path],
 ) -> None:
-    metadata: Path = request.getfixturevalue("cards")
-    run = _run(tmp_path, metadata)
+    run, _ = made
     manifest = json.loads((run / "manifest.json").read_text())
     del manifest["model"]
     (run / "manifest.json").write_text(json.dumps(manifest))

@@ -67,6 +67,25 @@ def _vae(latent_channels: int, **extra: Any) -> Any:
     )
 
 
+def _unet(in_channels: int, cross_attention_dim: int, **extra: Any) -> Any:
+    """SD's 2-level UNet (SDXL and InstructPix2Pix)."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=32,
+        in_channels=in_channels,
+        out_channels=4,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        cross_attention_dim=cross_attention_dim,
+        norm_num_groups=32,
+        **extra,
+    )
+
+
 def _save(pipe: Any, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     pipe.save_pretrained(folder)
@@ -75,30 +94,22 @@ def _save(pipe: Any, folder: Path) -> Path:
 
 def build_tiny_sdxl(folder: Path, *, seed: int = 0) -> Path:
     import torch
-    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     tmp = folder / "_build"
     tok = tiny.clip_tokenizer(tmp / "tokenizer")
     tok_2 = tiny.clip_tokenizer(tmp / "tokenizer_2")
     torch.manual_seed(seed)
-    unet = UNet2DConditionModel(
-        sample_size=32,
-        in_channels=4,
-        out_channels=4,
-        layers_per_block=1,
-        block_out_channels=(32, 64),
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        attention_head_dim=(2, 4),
+    unet = _unet(
+        4,
+        64,
         use_linear_projection=True,
         transformer_layers_per_block=(1, 2),
         # SDXL's micro-conditioning: 6 size/crop numbers x 8 + the pooled text embedding (32)
         addition_embed_type="text_time",
         addition_time_embed_dim=8,
         projection_class_embeddings_input_dim=80,
-        cross_attention_dim=64,
-        norm_num_groups=32,
     )
     pipe = StableDiffusionXLPipeline(
         vae=_vae(4),
@@ -262,24 +273,13 @@ def build_tiny_sana(folder: Path, *, seed: int = 0) -> Path:
 
 def build_tiny_instruct_pix2pix(folder: Path, *, seed: int = 0) -> Path:
     import torch
-    from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline, UNet2DConditionModel
+    from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
     from transformers import CLIPTextModel
 
     tmp = folder / "_build"
     tok = tiny.clip_tokenizer(tmp / "tokenizer")
     torch.manual_seed(seed)
-    unet = UNet2DConditionModel(
-        sample_size=32,
-        in_channels=8,  # the noisy latents and the source image's latents
-        out_channels=4,
-        layers_per_block=1,
-        block_out_channels=(32, 64),
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        attention_head_dim=(2, 4),
-        cross_attention_dim=32,
-        norm_num_groups=32,
-    )
+    unet = _unet(8, 32)  # in: the noisy latents and the source image's latents
     pipe = StableDiffusionInstructPix2PixPipeline(
         vae=_vae(4),
         text_encoder=CLIPTextModel(_clip_config(len(tok))),
@@ -302,51 +302,46 @@ def _cleanup(tmp: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _card(folder: Path, pipeline_kwargs: dict[str, Any]) -> dict[str, Any]:
+def _card(folder: Path, protocol: dict[str, Any]) -> dict[str, Any]:
     """The card fields that run a diffusers card on the tiny checkpoint in ``folder``."""
-    generate: dict[str, Any] = {"steps": 2, "height": 64, "width": 64}
-    if pipeline_kwargs:
-        generate["extra"] = {"pipeline_kwargs": pipeline_kwargs}
     return {
         "checkpoint": str(folder),
         "dtype": "float32",
         "options": {"variant": None, "component_dtypes": {}},
-        "protocol": {"generate": generate},
+        "protocol": protocol,
     }
+
+
+def _generate_card(folder: Path, pipeline_kwargs: dict[str, Any]) -> dict[str, Any]:
+    generate: dict[str, Any] = {"steps": 2, "height": 64, "width": 64}
+    if pipeline_kwargs:
+        generate["extra"] = {"pipeline_kwargs": pipeline_kwargs}
+    return _card(folder, {"generate": generate})
 
 
 def sdxl_card_overrides(folder: Path) -> dict[str, Any]:
     build_tiny_sdxl(folder)
-    return _card(folder, {})
+    return _generate_card(folder, {})
 
 
 def sd3_card_overrides(folder: Path) -> dict[str, Any]:
     build_tiny_sd3(folder)
-    return _card(folder, {"max_sequence_length": 32})
+    return _generate_card(folder, {"max_sequence_length": 32})
 
 
 def sana_card_overrides(folder: Path) -> dict[str, Any]:
     build_tiny_sana(folder)
     # resolution binning would map the tiny 32-latent model to 1024-px bins; no long instruction prefix
-    return _card(
+    return _generate_card(
         folder, {"use_resolution_binning": False, "complex_human_instruction": None, "max_sequence_length": 32}
     )
 
 
 def flux_card_overrides(folder: Path) -> dict[str, Any]:
     build_tiny_flux(folder)
-    return _card(folder, {"max_sequence_length": 32})
-
-
-def _edit_card(folder: Path, edit: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "checkpoint": str(folder),
-        "dtype": "float32",
-        "options": {"variant": None, "component_dtypes": {}},
-        "protocol": {"edit": edit},
-    }
+    return _generate_card(folder, {"max_sequence_length": 32})
 
 
 def instruct_pix2pix_card_overrides(folder: Path) -> dict[str, Any]:
     build_tiny_instruct_pix2pix(folder)
-    return _edit_card(folder, {"steps": 2})
+    return _card(folder, {"edit": {"steps": 2}})

@@ -24,6 +24,7 @@ from ming_eval.cards.schema import UnderstandProtocol
 from ming_eval.core.model import BaseModelAdapter
 from ming_eval.core.sample import Capability, UnderstandRequest
 from ming_eval.data.files import GIT_BLOB_SHA1, file_digest
+from tests.engine_plugins import write_model_card
 from tests.tasks.dpg_bench.fixtures import FixturePrompt, write_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -64,20 +65,14 @@ def write_grader_card(root: Path, *, answer: str | None = None, fail: bool = Fal
     options: dict[str, object] = {"fail": fail}
     if answer is not None:
         options["answer"] = answer
-    (root / "model_zoo").mkdir(parents=True, exist_ok=True)
-    (root / "model_zoo" / "yesno-grader.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "yesno-grader",
-                "class": "tests.tasks.dpg_bench.plugins:YesNoGrader",
-                "capabilities": ["understand"],
-                "checkpoint": "none",
-                "dtype": "float32",
-                "options": options,
-                "batch_size": {"understand": batch},
-                "protocol": {"understand": {"max_new_tokens": 4}},
-            }
-        )
+    write_model_card(
+        root,
+        "yesno-grader",
+        "tests.tasks.dpg_bench.plugins:YesNoGrader",
+        ["understand"],
+        options=options,
+        batch_size={"understand": batch},
+        protocol={"understand": {"max_new_tokens": 4}},
     )
 
 
@@ -89,19 +84,14 @@ def write_dpg_cards(root: Path, cache: Path, prompts: list[FixturePrompt]) -> Pa
     card["options"] = {**card.get("options", {}), "grader": "yesno-grader"}
     (_mkdir(root / "tasks") / "dpg_bench.yaml").write_text(yaml.safe_dump(card))
     write_grader_card(root)
-    (_mkdir(root / "model_zoo") / "pixel.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "name": "pixel",
-                "class": "tests.engine_plugins:PixelModel",
-                "capabilities": ["understand", "generate"],
-                "checkpoint": "none",
-                "dtype": "float32",
-                "batch_size": {"understand": 4, "generate": 2},
-                "protocol": {"generate": {"height": 8, "width": 8, "seed": 7}},
-                "tasks": {"dpg_bench": {"generate": {"images_per_prompt": 4}}},
-            }
-        )
+    write_model_card(
+        root,
+        "pixel",
+        "tests.engine_plugins:PixelModel",
+        ["understand", "generate"],
+        batch_size={"understand": 4, "generate": 2},
+        protocol={"generate": {"height": 8, "width": 8, "seed": 7}},
+        tasks={"dpg_bench": {"generate": {"images_per_prompt": 4}}},
     )
     return csv_path
 

@@ -119,11 +119,17 @@ def _import(tmp_path: Path, pred: Path, task: str = "mmstar", options: dict | No
     return score_external(task, pred, tmp_path / "run", task_options=options, predictions=True, argv=["t"], **kw)
 
 
-def test_cross_checked_with_the_tsv_when_present(tmp_path, monkeypatch):
+@pytest.fixture
+def mmstar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, str]]:
+    """MMStar's TSV (6 rows) in ``$LMUData``, and the task option that pins its md5."""
     lmu = tmp_path / "LMUData"
     tsv = make_mcq(lmu / "MMStar.tsv", n=6)
     monkeypatch.setenv("LMUData", str(lmu))
-    md5 = {"data_md5": file_digest(tsv, "md5")}
+    return tsv, {"data_md5": file_digest(tsv, "md5")}
+
+
+def test_cross_checked_with_the_tsv_when_present(tmp_path, mmstar):
+    tsv, md5 = mmstar
     pred = vlmevalkit_file(tsv, tmp_path / "vk" / "Model_MMStar.tsv", MCQ_OUTPUTS)
     # a changed answer: named by file, row and index
     frame = pd.read_csv(pred, sep="\t")
@@ -233,11 +239,8 @@ def lmms_log(tsv: Path, out: Path, outputs: Mapping[str, str], *, keep_doc: bool
 
 
 @pytest.mark.parametrize("keep_doc", [False, True])
-def test_an_lmms_eval_log_scores_as_the_same_outputs(tmp_path, monkeypatch, keep_doc):
-    lmu = tmp_path / "LMUData"
-    tsv = make_mcq(lmu / "MMStar.tsv", n=6)
-    monkeypatch.setenv("LMUData", str(lmu))
-    md5 = {"data_md5": file_digest(tsv, "md5")}
+def test_an_lmms_eval_log_scores_as_the_same_outputs(tmp_path, mmstar, keep_doc):
+    tsv, md5 = mmstar
     ref = _reference("mmstar", tmp_path, lambda p: make_mcq(p, n=6), MCQ_OUTPUTS, judge="exact_matching")
     log = lmms_log(
         tsv, tmp_path / "logs" / "m" / "20260101_120000_samples_mmstar.jsonl", MCQ_OUTPUTS, keep_doc=keep_doc
@@ -249,11 +252,8 @@ def test_an_lmms_eval_log_scores_as_the_same_outputs(tmp_path, monkeypatch, keep
     assert again.primary_metric.value == pytest.approx(ref.primary_metric.value)
 
 
-def test_bad_lmms_eval_logs_are_named(tmp_path, monkeypatch):
-    lmu = tmp_path / "LMUData"
-    tsv = make_mcq(lmu / "MMStar.tsv", n=6)
-    monkeypatch.setenv("LMUData", str(lmu))
-    md5 = {"data_md5": file_digest(tsv, "md5")}
+def test_bad_lmms_eval_logs_are_named(tmp_path, mmstar):
+    tsv, md5 = mmstar
     other = lmms_log(tsv, tmp_path / "l" / "20260101_samples_mmbench_en_dev.jsonl", MCQ_OUTPUTS)
     with pytest.raises(
         DataError, match=r"log of task mmbench_en_dev, not of mmstar .*\n.*score it as task mmbench_dev_en"
