@@ -311,6 +311,7 @@ class VlmTask(BaseTask):
     prompt_styles: ClassVar[tuple[str, ...]] = PROMPT_STYLES
     kind: ClassVar[Kind] = "mcq"
     required_columns: ClassVar[tuple[str, ...]] = ("index", "question")
+    unscored_options: ClassVar[tuple[str, ...]] = _TRANSPORT_OPTIONS
 
     def headline(self) -> Statistic:
         return Mean(scale=100.0)
@@ -349,11 +350,6 @@ class VlmTask(BaseTask):
 
     def data_search_dirs(self) -> list[Path]:
         return lmudata_dirs()
-
-    def scoring_fingerprint(self) -> dict[str, Any]:
-        fingerprint = super().scoring_fingerprint()
-        fingerprint["options"] = {k: v for k, v in fingerprint["options"].items() if k not in _TRANSPORT_OPTIONS}
-        return fingerprint
 
     def load_table(self, ctx: TaskContext) -> TsvTable:
         path = ctx.data.path(self.data_file)

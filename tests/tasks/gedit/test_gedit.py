@@ -30,6 +30,7 @@ from ming_eval.core.results import SampleScore
 from ming_eval.core.sample import EditRequest, ImageRef, Sample
 from ming_eval.core.task import TaskContext
 from ming_eval.data.files import DataFiles
+from ming_eval.errors import DataError
 from ming_eval.graders.base import EndpointSpec
 from ming_eval.runner.evaluate import RunConfig, evaluate
 from ming_eval.runner.rescore import rescore
@@ -165,7 +166,7 @@ def test_prompts_read_from_the_pinned_source_are_upstreams():
 def test_a_source_without_the_prompt_variables_is_refused(tmp_path):
     path = tmp_path / "vie_prompts.py"
     path.write_text(STANDIN_PROMPTS.replace("_prompts_0shot_rule_PQ", "_renamed"), encoding="utf-8")
-    with pytest.raises(Exception, match="_prompts_0shot_rule_PQ"):
+    with pytest.raises(DataError, match="_prompts_0shot_rule_PQ"):
         VieScorePrompts.read(PythonSource(path, "test"))
 
 
