@@ -11,7 +11,7 @@ with no reply cache, on the CPU, at grader ``batch_size`` 1 (one question at a t
 same backend, only the batching differs. By default the backend is the zoo's ``qwen2.5-vl-3b`` card
 on a tiny random checkpoint (2 layers, real processor and chat template), so the numbers measure the
 harness and batching overhead of a small VLM, not mPLUG-large (``--grader CARD`` measures any zoo
-card, e.g. ``mplug-large`` once that card exists). The grader's load is done before timing.
+card, e.g. ``mplug-large`` with its checkpoint). The grader's load is done before timing.
 
 Then the full protocol's cost: 1,065 prompts x 4 tiles x questions per prompt (read from ``--csv``,
 the real dpg_bench.csv, when given; otherwise ``--questions``, an assumption the output names), at the

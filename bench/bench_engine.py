@@ -25,72 +25,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
-
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from ming_eval.cards.schema import UnderstandProtocol  # noqa: E402
-from ming_eval.core.model import BaseModelAdapter  # noqa: E402
-from ming_eval.core.results import Prediction, SampleScore, TaskResult  # noqa: E402
-from ming_eval.core.sample import Capability, Sample, TextPart, UnderstandRequest  # noqa: E402
-from ming_eval.core.task import BaseTask, Scorer, TaskContext  # noqa: E402
-from ming_eval.stats.bootstrap import mean_metric  # noqa: E402
+from _engine_common import PLAIN_LOOP_BODY, workspace  # noqa: E402
 
-
-class CountTask(BaseTask):
-    capability = Capability.UNDERSTAND
-    needs_torch: ClassVar[bool] = False
-
-    def samples(self, ctx: TaskContext) -> list[Sample]:
-        out = []
-        with open(os.environ["BENCH_TSV"], encoding="utf-8") as fh:
-            next(fh)
-            for line in fh:
-                index, question, answer = line.rstrip("\n").split("\t")
-                out.append(Sample(index, UnderstandRequest((TextPart(question),)), target=answer))
-        return out
-
-    def scorer(self, ctx: TaskContext) -> Scorer:
-        return MatchScorer()
-
-    def aggregate(self, samples: Sequence[Sample], scores: Sequence[SampleScore], ctx: TaskContext) -> TaskResult:
-        return TaskResult(self.name, "accuracy", {"accuracy": mean_metric([s.score for s in scores], scale=100)})
-
-
-class MatchScorer(Scorer):
-    batch_size = 256
-
-    def score(self, batch: Sequence[tuple[Sample, Prediction]]) -> list[SampleScore]:
-        return [SampleScore(s.id, float(p.output == s.target), correct=p.output == s.target) for s, p in batch]
-
-
-class InstantModel(BaseModelAdapter):
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.UNDERSTAND})
-    needs_torch: ClassVar[bool] = False  # a zero-cost model, like an endpoint's client
-
-    def understand(self, requests: Sequence[UnderstandRequest], protocol: UnderstandProtocol) -> list[str]:
-        return ["3" for _ in requests]
-
-
-PLAIN_LOOP = """
-import json, os, sys
-with open(sys.argv[1], encoding="utf-8") as fh, open(sys.argv[2], "w", encoding="utf-8") as out:
-    next(fh)
-    correct = 0
-    for line in fh:
-        index, question, answer = line.rstrip("\\n").split("\\t")
-        output = "3"
-        out.write(json.dumps({"id": index, "status": "ok", "output": output}) + "\\n")
-        out.flush()
-        correct += output == answer
-    out.flush()
-    os.fsync(out.fileno())
-"""
+PLAIN_LOOP = "import json, os, sys\n" + PLAIN_LOOP_BODY
 
 PLAIN_CHECK = """
 import json, sys
@@ -142,25 +85,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "cards" / "tasks").mkdir(parents=True)
-        (root / "cards" / "model_zoo").mkdir(parents=True)
-        (root / "cards" / "tasks" / "count.yaml").write_text(
-            yaml.safe_dump({"name": "count", "class": "bench_engine:CountTask", "capability": "understand"})
-        )
-        (root / "cards" / "model_zoo" / "instant.yaml").write_text(
-            yaml.safe_dump({"name": "instant", "class": "bench_engine:InstantModel", "capabilities": ["understand"]})
-        )
-        tsv = root / "count.tsv"
-        with tsv.open("w", encoding="utf-8") as fh:
-            fh.write("index\tquestion\tanswer\n")
-            fh.writelines(f"{i}\tWhat is {i} mod 7?\t{i % 7}\n" for i in range(args.samples))
-        env = dict(
-            os.environ,
-            MING_EVAL_CARDS_PATH=str(root / "cards"),
-            MING_EVAL_CACHE=str(root / "cache"),
-            PYTHONPATH=f"{ROOT}:{ROOT / 'bench'}",
-            BENCH_TSV=str(tsv),
-            OMP_NUM_THREADS="1",
+        tsv, env = workspace(root, args.samples)
+        env.update(
             COLUMNS="120",
             # bytecode cached (in the bench's folder), as for an installed package: with
             # PYTHONDONTWRITEBYTECODE every start would compile ming-eval's modules from source
@@ -187,7 +113,6 @@ def main() -> None:
         manifest = json.loads((out / "manifest.json").read_text())
         n_records = sum(1 for _ in (out / "count" / "records" / "rank-00000.jsonl").open())
         # in-process throughput excluding interpreter start-up and imports
-        sys.path.insert(0, str(ROOT / "bench"))
         os.environ.update({k: env[k] for k in ("MING_EVAL_CARDS_PATH", "MING_EVAL_CACHE", "BENCH_TSV")})
         from ming_eval.runner.evaluate import RunConfig, evaluate
         from ming_eval.runner.rescore import rescore

@@ -7,7 +7,7 @@ Both sides read the same TSV (index, question, answer). The *plain loop* reads i
 line per record and flushes it, counts the correct answers, and fsyncs at the end. The *engine* is
 ``evaluate()`` of the shipped runner (plan, inference with its batching and records, scoring with
 its per-sample scores, merged predictions and scores, aggregate with a bootstrap interval, results)
-on the task and model of ``bench_engine.py``; neither imports torch, like an endpoint's client.
+on the task and model of ``bench_engine.py`` (``_engine_common.py``); neither imports torch, like an endpoint's client.
 
 Each side runs in a fresh interpreter and times itself from its first line of work (the engine from
 the call of ``evaluate()``): interpreter start-up and imports are left out on both sides (the CLI's
@@ -21,46 +21,35 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import yaml
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-ROOT = Path(__file__).resolve().parents[1]
+from _engine_common import PLAIN_LOOP_BODY, workspace  # noqa: E402
 
-PLAIN_LOOP = """
-import json, os, sys, time
-cpu, wall = time.process_time(), time.perf_counter()
-with open(sys.argv[1], encoding="utf-8") as fh, open(sys.argv[2], "w", encoding="utf-8") as out:
-    next(fh)
-    correct = 0
-    for line in fh:
-        index, question, answer = line.rstrip("\\n").split("\\t")
-        output = "3"
-        out.write(json.dumps({"id": index, "status": "ok", "output": output}) + "\\n")
-        out.flush()
-        correct += output == answer
-    out.flush()
-    os.fsync(out.fileno())
-print(json.dumps({"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall}))
-"""
+PLAIN_LOOP = (
+    "import json, os, sys, time\ncpu, wall = time.process_time(), time.perf_counter()\n"
+    + PLAIN_LOOP_BODY
+    + 'print(json.dumps({"cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall}))\n'
+)
 
 ENGINE = """
 import json, sys, time
 from pathlib import Path
-import bench_engine
+import _engine_common
 from ming_eval.runner.evaluate import RunConfig, evaluate
-aggregate, spent = bench_engine.CountTask.aggregate, [0.0]
+aggregate, spent = _engine_common.CountTask.aggregate, [0.0]
 def timed(self, *args):
     cpu = time.process_time()
     try:
         return aggregate(self, *args)
     finally:
         spent[0] += time.process_time() - cpu
-bench_engine.CountTask.aggregate = timed
+_engine_common.CountTask.aggregate = timed
 config = RunConfig(tasks=["count"], model="instant", out=Path(sys.argv[1]), batch_size=int(sys.argv[2]), argv=["b"])
 cpu, wall = time.process_time(), time.perf_counter()
 evaluate(config)
@@ -83,26 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "cards" / "tasks").mkdir(parents=True)
-        (root / "cards" / "model_zoo").mkdir(parents=True)
-        (root / "cards" / "tasks" / "count.yaml").write_text(
-            yaml.safe_dump({"name": "count", "class": "bench_engine:CountTask", "capability": "understand"})
-        )
-        (root / "cards" / "model_zoo" / "instant.yaml").write_text(
-            yaml.safe_dump({"name": "instant", "class": "bench_engine:InstantModel", "capabilities": ["understand"]})
-        )
-        tsv = root / "count.tsv"
-        with tsv.open("w", encoding="utf-8") as fh:
-            fh.write("index\tquestion\tanswer\n")
-            fh.writelines(f"{i}\tWhat is {i} mod 7?\t{i % 7}\n" for i in range(args.samples))
-        env = dict(
-            os.environ,
-            MING_EVAL_CARDS_PATH=str(root / "cards"),
-            MING_EVAL_CACHE=str(root / "cache"),
-            PYTHONPATH=f"{ROOT}:{ROOT / 'bench'}",
-            BENCH_TSV=str(tsv),
-            OMP_NUM_THREADS="1",
-        )
+        tsv, env = workspace(root, args.samples)
         pin = ["taskset", "-c", "0"] if sys.platform.startswith("linux") else []
         plain: list[dict[str, float]] = []
         engine: list[dict[str, float]] = []

@@ -11,17 +11,16 @@ would share the GIL with the client and measure the server's CPU time too).
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import time
-from multiprocessing.connection import Connection
 
+from _fake_judge import judge_in_child
 from PIL import Image
 
 from ming_eval.core.sample import ImagePart, ImageRef, TextPart, UnderstandRequest
 from ming_eval.graders.base import EndpointSpec
 from ming_eval.graders.endpoint import EndpointGrader
-from tests.fakes.openai_server import MODEL, FakeOpenAI
+from tests.fakes.openai_server import MODEL
 
 
 def requests(n: int, tag: str) -> list[UnderstandRequest]:
@@ -50,33 +49,16 @@ def samples_per_s(url: str, concurrency: int, n: int, rounds: int) -> tuple[floa
     return best
 
 
-def serve(latency: float, conn: Connection) -> None:
-    with FakeOpenAI(lifetime_s=600) as fake:
-        fake.delay = latency
-        conn.send(fake.url)
-        conn.recv()  # until the parent is done
-        conn.send(fake.max_in_flight)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=128, help="requests at 16 in flight (a quarter of it at 1)")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds the server takes per answer")
     parser.add_argument("--rounds", type=int, default=3, help="best of this many rounds")
     args = parser.parse_args()
-    os.environ.setdefault("NO_PROXY", "127.0.0.1")
-    os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
-    parent, child = mp.Pipe()
-    server = mp.get_context("spawn").Process(target=serve, args=(args.latency, child), daemon=True)
-    server.start()
-    try:
-        url = parent.recv()
-        (one, one_cpu) = samples_per_s(url, 1, max(args.n // 4, 8), args.rounds)
-        (sixteen, sixteen_cpu) = samples_per_s(url, 16, args.n, args.rounds)
-        parent.send("done")
-        in_flight = parent.recv()
-    finally:
-        server.join(timeout=10)
+    with judge_in_child(args.latency) as judge:
+        (one, one_cpu) = samples_per_s(judge.url, 1, max(args.n // 4, 8), args.rounds)
+        (sixteen, sixteen_cpu) = samples_per_s(judge.url, 16, args.n, args.rounds)
+        _, in_flight = judge.stats()
     print(f"server latency {args.latency * 1000:.0f} ms")
     print(f"1 in flight:  {one:7.1f} samples/s (client CPU {one_cpu:.1f} ms/sample)")
     print(f"16 in flight: {sixteen:7.1f} samples/s (client CPU {sixteen_cpu:.1f} ms/sample; max in flight {in_flight})")

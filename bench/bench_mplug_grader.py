@@ -7,6 +7,10 @@ ModelScope card describes it: ViT-L/14 at 504 px, BERT-base text stacks; speed d
 weights, the answers mean nothing). The full DPG-Bench protocol costs 4 x (questions in
 dpg_bench.csv) answers: multiply by ``seconds_per_1000_answers_batched``.
 
+It times the native backend's ``MPlugRunner.answer``, the call ``MPlugAdapter.understand`` makes
+(image loading from requests, the grader service and the batch runner are left out, as is the
+``modelscope`` backend); ``bench_dpg_scoring.py --grader mplug-large`` times the whole scoring path.
+
     PYTHONPATH=. python bench/bench_mplug_grader.py --arch tiny --questions 16 --batch-size 16
     PYTHONPATH=. python bench/bench_mplug_grader.py --arch large --device cuda --dtype float32 \\
         --questions 256 --batch-size 64
@@ -69,15 +73,15 @@ def _sync(device: str) -> None:
 
 def load(args: argparse.Namespace, scratch: Path) -> MPlugRunner:
     dtype = getattr(torch, args.dtype)
-    tiny = build_tiny_mplug(scratch / "tiny")
     if args.checkpoint:
         cfg, state, vocab = load_any(Path(args.checkpoint))
     elif args.arch == "tiny":
-        cfg, state, vocab = load_any(tiny)
+        cfg, state, vocab = load_any(build_tiny_mplug(scratch / "tiny"))
     else:
         cfg = LARGE
         state = MPlugVQA(cfg).state_dict()
-        vocab = tiny / "vocab.txt"  # ids stay below the tiny vocabulary's size: fine for timing
+        # ids stay below the tiny vocabulary's size: fine for timing
+        vocab = build_tiny_mplug(scratch / "tiny") / "vocab.txt"
     if args.max_length:
         cfg = dataclasses.replace(cfg, max_length=args.max_length)
     return MPlugRunner(cfg, state, vocab, args.device, dtype)

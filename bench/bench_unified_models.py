@@ -29,6 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _checkpoints import save_random_bf16
+
 # Ming-Lite-Uni: Qwen2.5-7B (hidden, layers, heads, kv heads, ffn), vocabulary as Qwen2.5's
 MING_LLM = (3584, 28, 28, 4, 18944)
 MING_VOCAB = 152064
@@ -189,17 +191,10 @@ def janus_checkpoint(folder: Path, full_size: bool, device: str) -> Path:
     build_tiny_janus(folder)
     if not full_size:
         return folder
-    import torch
     from transformers import JanusForConditionalGeneration, JanusProcessor
 
     config = janus_full_config(folder)
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = JanusForConditionalGeneration._from_config(config, dtype=torch.bfloat16)
-    for old in folder.glob("*.safetensors"):
-        old.unlink()
-    model.save_pretrained(folder)
-    del model
+    save_random_bf16(folder, JanusForConditionalGeneration, config, device)
     processor = JanusProcessor.from_pretrained(folder)
     processor.num_image_tokens = JANUS_PRO_7B_VISION["num_image_tokens"]
     processor.image_processor.size = {"height": 384, "width": 384}

@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _checkpoints import save_random_bf16
+
 # Qwen2.5-VL-7B-Instruct's architecture (its config.json's sizes)
 QWEN25_VL_7B_TEXT = {
     "hidden_size": 3584,
@@ -51,7 +53,6 @@ QWEN25_VL_7B_VISION = {
 
 def make_full_size(folder: Path, device: str) -> None:
     """Replace the tiny model in ``folder`` by one of Qwen2.5-VL-7B's size with random bf16 weights."""
-    import torch
     from transformers import AutoConfig, Qwen2_5_VLForConditionalGeneration
 
     config = AutoConfig.from_pretrained(folder)
@@ -66,13 +67,7 @@ def make_full_size(folder: Path, device: str) -> None:
     for key, value in QWEN25_VL_7B_VISION.items():
         setattr(config.vision_config, key, value)
     config.vocab_size = QWEN25_VL_7B_TEXT["vocab_size"]
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=torch.bfloat16)
-    for old in folder.glob("*.safetensors"):
-        old.unlink()
-    model.save_pretrained(folder)
-    del model
+    save_random_bf16(folder, Qwen2_5_VLForConditionalGeneration, config, device)
 
 
 def main() -> None:

@@ -13,15 +13,14 @@ legacy format after ``latency`` seconds (GPT-4o takes a few seconds per image; 2
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import tempfile
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _fake_judge import judge_in_child
 from PIL import Image
 
 from ming_eval.core.results import Prediction, Status
@@ -30,20 +29,11 @@ from ming_eval.graders.service import GraderService
 from ming_eval.tasks.vlm.protocol_source import PythonSource
 from ming_eval.tasks.wise.protocol import LEGACY, read_judge_prompt
 from ming_eval.tasks.wise.task import WiseScorer
-from tests.fakes.openai_server import FakeOpenAI
 from tests.tasks.wise.helpers import write_standin_script
 
 
 def legacy_reply(text: str, body: dict[str, Any]) -> str:
     return "Consistency: 1\nRealism: 2\nAesthetic Quality: 1"
-
-
-def serve(latency: float, conn: Connection) -> None:
-    with FakeOpenAI(legacy_reply, lifetime_s=600) as fake:
-        fake.delay = latency
-        conn.send(fake.url)
-        while conn.recv() == "posts":
-            conn.send((fake.posts, fake.max_in_flight))
 
 
 def batch(folder: Path, n: int, size: int, tag: str) -> list[tuple[Sample, Prediction]]:
@@ -79,37 +69,25 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=2.0, help="seconds the judge takes per answer")
     parser.add_argument("--size", type=int, default=512, help="image side in pixels")
     args = parser.parse_args()
-    os.environ.setdefault("NO_PROXY", "127.0.0.1")
-    os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
-    parent, child = mp.Pipe()
-    server = mp.get_context("spawn").Process(target=serve, args=(args.latency, child), daemon=True)
-    server.start()
-    try:
-        url = parent.recv()
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            prompt = read_judge_prompt(PythonSource(write_standin_script(root / "gpt_eval.py"), "stand-in"))
-            rates, cpu_ms = {}, {}
-            for concurrency, n in ((1, max(args.n // 8, 4)), (32, args.n)):
-                service = GraderService(cache_dir=root / "cache")
-                judge = {"model": "gpt-4o-2024-05-13", "base_url": url, "max_concurrency": concurrency}
-                scorer = WiseScorer(LEGACY, prompt, service.get(judge), batch_size=n)
-                items = batch(root, n, args.size, f"c{concurrency}")
-                elapsed, cpu_ms[concurrency] = timed(scorer, items)
-                rates[concurrency] = n / elapsed
-                service.close()
-            # re-score the 32-in-flight prompts with a fresh service on the same cache
-            parent.send("posts")
-            before, in_flight = parent.recv()
+    with judge_in_child(args.latency, legacy_reply) as server, tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        prompt = read_judge_prompt(PythonSource(write_standin_script(root / "gpt_eval.py"), "stand-in"))
+        rates, cpu_ms = {}, {}
+        for concurrency, n in ((1, max(args.n // 8, 4)), (32, args.n)):
             service = GraderService(cache_dir=root / "cache")
-            judge = {"model": "gpt-4o-2024-05-13", "base_url": url, "max_concurrency": 32}
-            warm, _ = timed(WiseScorer(LEGACY, prompt, service.get(judge), batch_size=args.n), items)
-            parent.send("posts")
-            after, _ = parent.recv()
+            judge = {"model": "gpt-4o-2024-05-13", "base_url": server.url, "max_concurrency": concurrency}
+            scorer = WiseScorer(LEGACY, prompt, service.get(judge), batch_size=n)
+            items = batch(root, n, args.size, f"c{concurrency}")
+            elapsed, cpu_ms[concurrency] = timed(scorer, items)
+            rates[concurrency] = n / elapsed
             service.close()
-        parent.send("done")
-    finally:
-        server.join(timeout=10)
+        # re-score the 32-in-flight prompts with a fresh service on the same cache
+        before, in_flight = server.stats()
+        service = GraderService(cache_dir=root / "cache")
+        judge = {"model": "gpt-4o-2024-05-13", "base_url": server.url, "max_concurrency": 32}
+        warm, _ = timed(WiseScorer(LEGACY, prompt, service.get(judge), batch_size=args.n), items)
+        after, _ = server.stats()
+        service.close()
     print(f"judge latency {args.latency * 1000:.0f} ms, images {args.size}x{args.size} PNG")
     print(f"1 in flight:  {rates[1]:7.2f} prompts/s (client CPU {cpu_ms[1]:.0f} ms/prompt)")
     print(
