@@ -257,3 +257,20 @@ def test_a_stored_nan_confidence_is_null_in_json_and_no_crash_in_tables(tmp_path
     for fmt in FORMATS:
         code, out, err = cli(["report", str(run), "-f", fmt, "--ci"], capsys)
         assert code == 0 and "Traceback" not in err, err
+
+
+def test_out_is_written_into_a_new_folder_and_an_unwritable_one_is_a_clear_error(half_summary_run, tmp_path, capsys):
+    for fmt in ("table", "md"):
+        target = tmp_path / "new" / fmt / "report.txt"
+        code, out, err = cli(["report", str(half_summary_run), "-f", fmt, "--out", str(target)], capsys)
+        assert code == 0 and out == "", err
+        assert "ocrbench" in target.read_text()
+        # a folder where the file should be: one line naming it, no traceback
+        code, out, err = cli(["report", str(half_summary_run), "-f", fmt, "--out", str(tmp_path)], capsys)
+        assert code == 2 and "Traceback" not in err and f"cannot write {tmp_path}" in err, err
+    for args in (
+        ["leaderboard", str(half_summary_run), "--csv", str(tmp_path)],
+        ["compare", str(half_summary_run), str(half_summary_run), "--markdown", str(tmp_path)],
+    ):
+        code, out, err = cli(args, capsys)
+        assert code == 2 and "Traceback" not in err and f"cannot write {tmp_path}" in err, err
