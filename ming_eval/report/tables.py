@@ -129,7 +129,7 @@ class Cell:
             return "-"
         assert self.value is not None
         out = f"{self.value:.{digits}f}"
-        if with_ci and self.ci_low is not None and self.ci_high is not None and math.isfinite(self.ci_low):
+        if with_ci and all(x is not None and math.isfinite(x) for x in (self.ci_low, self.ci_high)):
             out += f" [{self.ci_low:.{digits}f}, {self.ci_high:.{digits}f}]"
         return out
 
