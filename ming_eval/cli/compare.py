@@ -63,6 +63,7 @@ def compare(
     --fail-on-regression), 1 significant regression, 2 the runs cannot be compared.
     """
     from ming_eval.cli.app import console, err_console
+    from ming_eval.cli.display import write_output
     from ming_eval.report.compare import compare_runs
     from ming_eval.report.render_compare import print_comparison, render_markdown
 
@@ -71,8 +72,7 @@ def compare(
     )
     md = render_markdown(comparison, categories=categories)
     if markdown is not None:
-        markdown.parent.mkdir(parents=True, exist_ok=True)
-        markdown.write_text(md, encoding="utf-8")
+        write_output(markdown, lambda p: p.write_text(md, encoding="utf-8"))
         err_console.print(f"wrote {markdown}", highlight=False)
     if fmt is CompareFormat.md:
         typer.echo(md, nl=False)

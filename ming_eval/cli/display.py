@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -10,7 +11,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from ming_eval.core.results import TaskResult
+from ming_eval.errors import MingEvalError, storage_error
 from ming_eval.redaction import redact_text
+
+
+def write_output(path: Path, write: Callable[[Path], object]) -> None:
+    """Write a file a command was asked for (``--out``, ``--csv``, ...), its folder created; a clear error,
+    not a traceback, when the path cannot be written (a directory, a file where a folder should be)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path)
+    except OSError as exc:
+        raise storage_error(path, exc) or MingEvalError(
+            f"cannot write {path}: {exc.strerror or exc}", hint="give a file path in a folder you can write to"
+        ) from exc
 
 
 def failed_cell(result: TaskResult) -> str:

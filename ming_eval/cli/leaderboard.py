@@ -48,6 +48,7 @@ def leaderboard(
     from rich.table import Table
 
     from ming_eval.cli.app import console, err_console
+    from ming_eval.cli.display import write_output
     from ming_eval.report.leaderboard import build_leaderboard, cell_text, export, sort_leaderboard, to_markdown
     from ming_eval.report.render_term import print_whole
 
@@ -55,10 +56,10 @@ def leaderboard(
     for path, why in board.skipped:
         err_console.print(f"[yellow]skipped[/] {path}: {why}", highlight=False)
     if csv is not None:
-        export(board, csv, "csv")
+        write_output(csv, lambda p: export(board, p, "csv"))
         err_console.print(f"wrote {csv}", highlight=False)
     if parquet is not None:
-        export(board, parquet, "parquet")
+        write_output(parquet, lambda p: export(board, p, "parquet"))
         err_console.print(f"wrote {parquet}", highlight=False)
     if board.frame.empty:
         err_console.print(f"no runs found under {root}", highlight=False)

@@ -90,6 +90,7 @@ def report(
     their source, and "†" marks rewritten prompts. Tasks no layout covers get a table of their own.
     """
     from ming_eval.cli.app import console, err_console
+    from ming_eval.cli.display import write_output
     from ming_eval.report import render_csv, render_latex, render_md
     from ming_eval.report.baselines import load_catalog
     from ming_eval.report.runs import open_runs
@@ -113,10 +114,13 @@ def report(
         from ming_eval.report.render_term import print_tables
 
         if out is not None:
+            import io
+
             from rich.console import Console
 
-            with out.open("w", encoding="utf-8") as fh:
-                print_tables(Console(file=fh, width=160), tables, with_ci=ci, with_sources=sources)
+            buffer = io.StringIO()
+            print_tables(Console(file=buffer, width=160), tables, with_ci=ci, with_sources=sources)
+            write_output(out, lambda p: p.write_text(buffer.getvalue(), encoding="utf-8"))
         else:
             print_tables(console, tables, with_ci=ci, with_sources=sources)
         return
@@ -140,6 +144,5 @@ def report(
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        write_output(out, lambda p: p.write_text(text, encoding="utf-8"))
         err_console.print(f"wrote {out}", highlight=False)

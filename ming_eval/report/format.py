@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ming_eval.report.baselines import Link
@@ -75,6 +76,12 @@ def source_text(note: SourceNote) -> str:
 
 def ci_header(table: ReportTable) -> str:
     """How intervals are described under a table that shows them (at the runs' own confidence)."""
-    levels = {round(c.confidence * 100) for r in table.rows if r.ours for c in r.cells.values() if c.confidence}
+    levels = {
+        round(c.confidence * 100)
+        for r in table.rows
+        if r.ours
+        for c in r.cells.values()
+        if c.confidence and math.isfinite(c.confidence)
+    }
     level = levels.pop() if len(levels) == 1 else 95
     return f"[low, high]: {level}% bootstrap confidence interval of our runs' values"

@@ -49,7 +49,7 @@ def _num(x: float | None) -> float | None:
 def _interval(low: float | None, high: float | None, confidence: float | None) -> dict[str, float | None] | None:
     if _num(low) is None or _num(high) is None:
         return None
-    return {"low": _num(low), "high": _num(high), "confidence": confidence}
+    return {"low": _num(low), "high": _num(high), "confidence": _num(confidence)}
 
 
 def dumps(document: dict[str, Any]) -> str:

@@ -6,7 +6,6 @@ or from another format is described precisely: what is missing and how to finish
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,6 @@ from ming_eval.errors import RunStoreError
 from ming_eval.registry import summary_catalog
 from ming_eval.store.manifest import RunManifest
 from ming_eval.store.run_store import RunStore, TaskStore
-
-#: statuses of samples that score 0 because something failed, not because the answer was wrong
 
 
 @dataclass
@@ -126,11 +123,8 @@ def open_run(path: str | Path, label: str | None = None) -> ReportRun:
     problems: dict[str, str] = {}
     for task in manifest.tasks:
         ts = store.task(task)
-        try:
-            result = ts.read_results()
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            problems[task] = f"{ts.results_path} cannot be read ({type(exc).__name__}: {exc})"
-            continue
+        # a damaged file is a RunStoreError naming it and the way out (`ming-eval score`)
+        result = ts.read_results()
         if result is None:
             problems[task] = describe_missing(ts)
         else:

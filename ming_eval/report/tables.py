@@ -129,7 +129,7 @@ class Cell:
             return "-"
         assert self.value is not None
         out = f"{self.value:.{digits}f}"
-        if with_ci and self.ci_low is not None and self.ci_high is not None and math.isfinite(self.ci_low):
+        if with_ci and all(x is not None and math.isfinite(x) for x in (self.ci_low, self.ci_high)):
             out += f" [{self.ci_low:.{digits}f}, {self.ci_high:.{digits}f}]"
         return out
 
@@ -255,6 +255,24 @@ def _judge_text(results: Mapping[str, TaskResult]) -> str:
     return "; ".join(f"{task}: {judge}" for task, judge in judges.items())
 
 
+def _our_row(run: ReportRun, label: str, cells: dict[str, Cell], tasks: set[str], *, rewritten: bool = False) -> Row:
+    """A run's row showing ``cells`` from ``tasks`` (those without results are named in its notes)."""
+    results = {t: run.results[t] for t in tasks if t in run.results}
+    comparable = all(r.comparable for r in results.values())
+    return Row(
+        label + ("" if comparable else NOT_COMPARABLE_MARK),
+        OURS,
+        OURS_GROUP,
+        cells,
+        rewritten=rewritten,
+        comparable=comparable,
+        key=str(run.path),
+        sources=[Link(str(run.path))],
+        notes=run_notes(run, tasks),
+        judge=_judge_text(results),
+    )
+
+
 # -- building -----------------------------------------------------------------------------------
 def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[Baseline]) -> ReportTable | None:
     """The table for ``spec``, or None when no run has a value in it (baselines alone make no table)."""
@@ -269,22 +287,8 @@ def build_table(spec: TableSpec, runs: Sequence[ReportRun], baselines: Sequence[
             if all(cell.empty for cell in cells.values()):
                 continue
             used = {t for t in tasks if t in run.tasks and (t in rewritten_tasks) == rewritten}
-            comparable = all(results[t].comparable for t in used if t in results)
-            ours.append(
-                Row(
-                    (_rewritten_label(run.label) if rewritten else run.label)
-                    + ("" if comparable else NOT_COMPARABLE_MARK),
-                    OURS,
-                    OURS_GROUP,
-                    cells,
-                    rewritten=rewritten,
-                    comparable=comparable,
-                    key=str(run.path),
-                    sources=[Link(str(run.path))],
-                    notes=run_notes(run, used),
-                    judge=_judge_text({t: results[t] for t in used if t in results}),
-                )
-            )
+            label = _rewritten_label(run.label) if rewritten else run.label
+            ours.append(_our_row(run, label, cells, used, rewritten=rewritten))
     if not ours:
         return None
     rows: list[Row] = []
@@ -413,20 +417,7 @@ def other_tasks_tables(runs: Sequence[ReportRun], tables: Sequence[ReportTable])
                 task: _rescaled(run.results[task].primary_metric, scale, task, (task,)) if task in tasks else Cell(None)
                 for task in metrics
             }
-            comparable = all(run.results[t].comparable for t in tasks)
-            rows.append(
-                Row(
-                    run.label + ("" if comparable else NOT_COMPARABLE_MARK),
-                    OURS,
-                    OURS_GROUP,
-                    cells,
-                    comparable=comparable,
-                    key=str(run.path),
-                    sources=[Link(str(run.path))],
-                    notes=run_notes(run, set(tasks)),
-                    judge=_judge_text({t: run.results[t] for t in tasks}),
-                )
-            )
+            rows.append(_our_row(run, run.label, cells, set(tasks)))
         _mark_best(spec, rows)
         note = (
             "Tasks no table layout shows: each task's primary metric as the run stores it, "

@@ -64,7 +64,7 @@ def test_damaged_scoring_config(
     code, text = run_cli(["score", str(run), *_opts(metadata)], capsys)
     assert code == 0, text
     code, text = run_cli(["compare", str(run), str(run)], capsys)
-    assert "Traceback" not in text
+    assert code == 0 and "Traceback" not in text, text
 
 
 def test_manifest_missing_keys(

@@ -239,3 +239,38 @@ def test_an_unknown_table_name_is_an_error_with_a_suggestion(half_summary_run, c
     assert "unknown table 'genevl'" in err and "did you mean 'geneval'" in err
     code, out, err = cli(["report", str(half_summary_run), "-t", "other", "-f", "md"], capsys)
     assert code == 0 and "### Other tasks (0-100)" in out, err
+
+
+def test_a_stored_nan_confidence_is_null_in_json_and_no_crash_in_tables(tmp_path, capsys):
+    """A results file holding NaN where a confidence level belongs (Python's json writes NaN): every
+    format still renders; JSON, which has no NaN, says null."""
+    run = write_run(tmp_path / "runs" / "a", {"mmstar": TaskData([1.0, 0.0, 1.0, 1.0])})
+    path = run / "mmstar" / "results.json"
+    stored = json.loads(path.read_text())
+    stored["metrics"]["overall"]["confidence"] = float("nan")
+    path.write_text(json.dumps(stored))
+    for args in (["report", str(run), "-f", "json"], ["leaderboard", str(tmp_path / "runs"), "-f", "json"]):
+        code, out, err = cli(args, capsys)
+        assert code == 0, err
+        row = next(r for r in json.loads(out)["rows"] if r["task"] == "mmstar" and r["kind"] == "ours")
+        assert row["interval"]["confidence"] is None and row["value"] == pytest.approx(75.0)
+    for fmt in FORMATS:
+        code, out, err = cli(["report", str(run), "-f", fmt, "--ci"], capsys)
+        assert code == 0 and "Traceback" not in err, err
+
+
+def test_out_is_written_into_a_new_folder_and_an_unwritable_one_is_a_clear_error(half_summary_run, tmp_path, capsys):
+    for fmt in ("table", "md"):
+        target = tmp_path / "new" / fmt / "report.txt"
+        code, out, err = cli(["report", str(half_summary_run), "-f", fmt, "--out", str(target)], capsys)
+        assert code == 0 and out == "", err
+        assert "ocrbench" in target.read_text()
+        # a folder where the file should be: one line naming it, no traceback
+        code, out, err = cli(["report", str(half_summary_run), "-f", fmt, "--out", str(tmp_path)], capsys)
+        assert code == 2 and "Traceback" not in err and f"cannot write {tmp_path}" in err, err
+    for args in (
+        ["leaderboard", str(half_summary_run), "--csv", str(tmp_path)],
+        ["compare", str(half_summary_run), str(half_summary_run), "--markdown", str(tmp_path)],
+    ):
+        code, out, err = cli(args, capsys)
+        assert code == 2 and "Traceback" not in err and f"cannot write {tmp_path}" in err, err

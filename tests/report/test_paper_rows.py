@@ -12,10 +12,14 @@ from ming_eval.report.baselines import load_baselines_file
 from tests.conftest import REPO_ROOT
 
 BASELINES = REPO_ROOT / "reports" / "baselines" / "ming_lite_uni.yaml"
-#: the report as text (not shipped: a paper); MING_EVAL_PAPER_TEXT points elsewhere
+#: the report as text (not shipped: a paper), in the shared/ folder beside or above the checkout (the
+#: main checkout and the worktrees under work/wt/ alike); MING_EVAL_PAPER_TEXT points elsewhere
+_PAPER_IN_SHARED = "shared/docs/reference/paper/ming-lite-uni-2505.02471.txt"
 PAPER = Path(
-    os.environ.get(
-        "MING_EVAL_PAPER_TEXT", REPO_ROOT.parent.parent / "shared/docs/reference/paper/ming-lite-uni-2505.02471.txt"
+    os.environ.get("MING_EVAL_PAPER_TEXT")
+    or next(
+        (p for p in (d / _PAPER_IN_SHARED for d in (REPO_ROOT, *REPO_ROOT.parents)) if p.is_file()),
+        REPO_ROOT / _PAPER_IN_SHARED,
     )
 )
 COLUMNS = {

@@ -266,3 +266,11 @@ def test_judged_tables_name_the_judge_of_our_rows_and_of_baselines(tmp_path, cat
     assert "| | **qwen (not comparable)** | endpoint:qwen2.5-vl-72b@local |" in text.replace("|  |", "| |")
     qwen = next(r for r in table.rows if r.label.startswith("qwen"))
     assert not qwen.comparable and not any(c.best for c in qwen.cells.values())
+
+
+def test_an_interval_with_a_non_finite_end_is_not_shown():
+    from ming_eval.report.tables import Cell
+
+    assert Cell(0.5, 0.4, 0.6).text(2, with_ci=True) == "0.50 [0.40, 0.60]"
+    for low, high in ((0.4, float("nan")), (float("nan"), 0.6), (0.4, float("inf")), (None, 0.6)):
+        assert Cell(0.5, low, high).text(2, with_ci=True) == "0.50"
