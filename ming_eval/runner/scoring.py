@@ -12,7 +12,8 @@ without calling the scorer, and are counted in every table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from rich.console import Console
 
@@ -37,7 +38,7 @@ from ming_eval.redaction import redact
 from ming_eval.runner.batching import BatchRunner, describe
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.progress import ProgressReporter
-from ming_eval.store.run_store import ScoreWriter, TaskStore
+from ming_eval.store.run_store import TaskStore
 
 Item = tuple[Sample, Prediction]
 
@@ -59,22 +60,40 @@ def merging_rank(dist: Dist) -> int:
     return dist.world_size - 1
 
 
+def _own_hook(task: BaseTask, name: str) -> Callable[[Sample], Any] | None:
+    """``task``'s hook ``name``, or None where it is :class:`BaseTask`'s, which adds nothing."""
+    hook = getattr(task, name)
+    return None if getattr(hook, "__func__", None) is getattr(BaseTask, name) else hook
+
+
+def annotator(task: BaseTask) -> Callable[[Sample, SampleScore], SampleScore]:
+    """:func:`annotate` for ``task``, looked up once for all its samples: the hooks it keeps from
+    :class:`BaseTask` give nothing and are not called per sample."""
+    breakdown_of = _own_hook(task, "sample_breakdown")
+    groups_of = _own_hook(task, "sample_groups")
+    cluster_of = _own_hook(task, "sample_cluster")
+    prompt_of = task.sample_prompt
+
+    def add(sample: Sample, score: SampleScore) -> SampleScore:
+        details = score.details
+        if breakdown_of is not None and (breakdown := breakdown_of(sample)):
+            details.setdefault(DETAIL_BREAKDOWN, breakdown)
+        if groups_of is not None and (groups := groups_of(sample)):
+            details.setdefault(DETAIL_GROUPS, groups)
+        if cluster_of is not None and (cluster := cluster_of(sample)) is not None:
+            details.setdefault(DETAIL_CLUSTER, cluster)
+        prompt = prompt_of(sample)
+        if prompt is not None:
+            details.setdefault(DETAIL_PROMPT, prompt)
+        return score
+
+    return add
+
+
 def annotate(task: BaseTask, sample: Sample, score: SampleScore) -> SampleScore:
     """Add the sample's breakdown keys, groups and cluster (for comparisons between runs) and the
     prompt that reports show next to its outputs to the score."""
-    breakdown = task.sample_breakdown(sample)
-    if breakdown:
-        score.details.setdefault(DETAIL_BREAKDOWN, breakdown)
-    groups = task.sample_groups(sample)
-    if groups:
-        score.details.setdefault(DETAIL_GROUPS, groups)
-    cluster = task.sample_cluster(sample)
-    if cluster is not None:
-        score.details.setdefault(DETAIL_CLUSTER, cluster)
-    prompt = task.sample_prompt(sample)
-    if prompt is not None:
-        score.details.setdefault(DETAIL_PROMPT, prompt)
-    return score
+    return annotator(task)(sample, score)
 
 
 def run_scoring(
@@ -86,52 +105,71 @@ def run_scoring(
     dist: Dist,
     console: Console | None,
     batch_size: int | None = None,
-) -> None:
-    # scores whose cause may have gone (the judge was unavailable) are scored again
-    done = {sid for sid, sc in store.read_scores(predictions).items() if sc.status not in RETRY_STATUSES}
+) -> dict[str, SampleScore]:
+    """Score this rank's shard of what has no valid score yet. Returns the stored scores of
+    ``predictions`` with this rank's new ones, as :meth:`TaskStore.read_scores` would give them
+    afterwards; on one process, those are every score, with the keys this version stores."""
+    scores = store.read_scores(predictions)
+    add = annotator(task)
+    pending: list[Item] = []
+    for sample in samples:
+        pred = predictions.get(sample.id)
+        if pred is None:
+            continue
+        kept = scores.get(sample.id)
+        if kept is None or kept.status in RETRY_STATUSES:  # the judge may be back: scored again
+            pending.append((sample, pred))
+        elif not dist.distributed:  # a score kept from an earlier pass (see merged_scores)
+            add(sample, kept)
     dist.barrier()
     if dist.rank == merging_rank(dist):  # while the other ranks score; kept if scoring fails
         store.write_predictions(samples, predictions)
-    pending = [(s, predictions[s.id]) for s in samples if s.id in predictions and s.id not in done]
     mine = dist.shard(pending)
     if not mine:
-        return
+        return scores
     writer = store.score_writer(dist.rank)
+
+    def write(batch: Sequence[tuple[Item, SampleScore]]) -> None:
+        """Annotate and write a batch's scores together (one write, flushed: on disk before the next)."""
+        entries = [(add(sample, score), pred) for (sample, pred), score in batch]
+        for score in writer.write_scores(entries):
+            scores[score.id] = score
+
     try:
         ok: list[Item] = []
-        failed: list[Item] = []
+        failed: list[tuple[Item, SampleScore]] = []
         for item in mine:
-            (ok if item[1].status is Status.OK else failed).append(item)
-        for sample, pred in failed:
-            score = SampleScore(
-                sample.id, 0.0, correct=False, status=INFERENCE_FAILED, reason=f"inference failed: {pred.error}"
-            )
-            writer.write_score(annotate(task, sample, score), pred)
+            sample, pred = item
+            if pred.status is Status.OK:
+                ok.append(item)
+            else:
+                why = f"inference failed: {pred.error}"
+                failed.append((item, SampleScore(sample.id, 0.0, correct=False, status=INFERENCE_FAILED, reason=why)))
+        write(failed)
         if ok:  # verdicts another tool already gave (an imported judge file) are stored as they are
             imported = task.imported_scores(ctx.for_scoring(samples, predictions))
             if imported:
-                for sample, pred in ok:
-                    if sample.id in imported:
-                        writer.write_score(annotate(task, sample, imported[sample.id]), pred)
-                ok = [(s, p) for s, p in ok if s.id not in imported]
+                write([(item, imported[item[0].id]) for item in ok if item[0].id in imported])
+                ok = [item for item in ok if item[0].id not in imported]
         if ok:
             # one device rule for every model a scorer loads: the grader service's (--device, else
             # this rank's accelerator, else the CPU); "cpu" without importing torch for tasks that need none
             device = ctx.graders.device if task.needs_torch else "cpu"
             scorer: Scorer = task.scorer(ctx.for_scoring(samples, predictions, device))
             try:
-                _score_items(task, ok, scorer, writer, dist, console, batch_size)
+                _score_items(task, ok, scorer, write, dist, console, batch_size)
             finally:
                 scorer.close()
     finally:
         writer.close()
+    return scores
 
 
 def _score_items(
     task: BaseTask,
     items: list[Item],
     scorer: Scorer,
-    writer: ScoreWriter,
+    write: Callable[[Sequence[tuple[Item, SampleScore]]], None],
     dist: Dist,
     console: Console | None,
     batch_size: int | None,
@@ -143,20 +181,22 @@ def _score_items(
                 raise RuntimeError(f"scorer returned a score for {score.id!r} in place of {sample.id!r}")
         return scores
 
-    # a batch's scores are flushed together, once the batch is done (see run_inference)
+    # what a batch (or an item that failed alone) gave is written together once it is done (see run_inference)
+    done: list[tuple[Item, SampleScore]] = []
+
     def on_done(item: Item, score: SampleScore) -> None:
-        writer.write_score(annotate(task, item[0], score), item[1], flush=False)
+        done.append((item, score))
 
     def on_fail(item: Item, exc: BaseException) -> None:
         reason = f"scoring failed: {describe(exc)}"
-        failed = SampleScore(item[0].id, 0.0, correct=False, status=SCORING_FAILED, reason=reason)
-        writer.write_score(annotate(task, item[0], failed), item[1], flush=False)
+        done.append((item, SampleScore(item[0].id, 0.0, correct=False, status=SCORING_FAILED, reason=reason)))
 
     suffix = f" (rank 0 of {dist.world_size})" if dist.distributed else ""
     with ProgressReporter(console, f"{task.name}: scoring{suffix}", len(items), enabled=dist.is_main) as bar:
 
         def batch_done(n: int) -> None:
-            writer.flush()
+            write(done)
+            done.clear()
             bar.advance(n)
 
         runner: BatchRunner[Item, SampleScore] = BatchRunner(
@@ -170,15 +210,19 @@ def missing_ids(samples: Sequence[Sample], have: Mapping[str, object]) -> list[s
 
 
 def merged_scores(
-    task: BaseTask, samples: Sequence[Sample], predictions: dict[str, Prediction], store: TaskStore
+    task: BaseTask,
+    samples: Sequence[Sample],
+    predictions: dict[str, Prediction],
+    store: TaskStore,
 ) -> dict[str, SampleScore]:
     """Every rank's scores of ``predictions``, with the keys this version stores (scores kept from
     an earlier pass get them too)."""
     scores = store.read_scores(predictions)
+    add = annotator(task)
     for sample in samples:  # scores kept from an earlier pass get the keys this version stores
         score = scores.get(sample.id)
         if score is not None and not store.written_here(score):  # (this pass's were annotated as written)
-            annotate(task, sample, score)
+            add(sample, score)
     return scores
 
 
@@ -192,10 +236,14 @@ def finalize(
     allow_incomplete: bool,
     limit: int | None,
     write_merged: bool = True,
+    scores: dict[str, SampleScore] | None = None,
 ) -> TaskResult:
     """Rank 0: merge scores (and write them, unless ``write_merged`` is False: another rank does),
-    check completeness, aggregate, write the task's results, and call the task's finalize hook."""
-    scores = merged_scores(task, samples, predictions, store)
+    check completeness, aggregate, write the task's results, and call the task's finalize hook.
+    ``scores``: every rank's scores with the keys this version stores, when the caller has them
+    (:func:`run_scoring` on one process); else they are read and merged here."""
+    if scores is None:
+        scores = merged_scores(task, samples, predictions, store)
     if write_merged:
         store.write_scores(samples, scores)
     missing = missing_ids(samples, scores)
@@ -208,8 +256,15 @@ def finalize(
             hint="re-run the same command to finish them, or pass --allow-incomplete to score what "
             "is there (the count of missing samples is shown in every table)",
         )
-    scored = [s for s in samples if s.id in scores]
-    scored_scores = [scores[s.id] for s in scored]
+    scored: list[Sample] = []
+    scored_scores: list[SampleScore] = []
+    statuses: dict[str, int] = {}
+    for s in samples:
+        score = scores.get(s.id)
+        if score is not None:
+            scored.append(s)
+            scored_scores.append(score)
+            statuses[score.status] = statuses.get(score.status, 0) + 1
     full_ctx = ctx.for_scoring(samples, predictions)
     # intervals whose inputs did not change since the last pass are read back, not resampled
     from ming_eval.stats.bootstrap import IntervalCache  # numpy: imported when there is something to aggregate
@@ -223,10 +278,6 @@ def finalize(
     result.notes.extend(task.source_notes(ctx))
     result.counts.setdefault("n", len(scored))
     result.counts["missing"] = len(missing)
-    statuses: dict[str, int] = {}
-    for s in scored:
-        st = scores[s.id].status
-        statuses[st] = statuses.get(st, 0) + 1
     for status, count in statuses.items():
         result.counts[status] = count
     if limit is not None:
@@ -270,7 +321,7 @@ def score_task(
     None on other ranks."""
     predictions = store.read_predictions()
     prepare_scoring(task, store, dist)
-    run_scoring(task, samples, predictions, store, ctx, dist, console, batch_size)
+    scores = run_scoring(task, samples, predictions, store, ctx, dist, console, batch_size)
     merger = merging_rank(dist)
     dist.barrier()  # every rank's scores are written
     result = None
@@ -284,6 +335,7 @@ def score_task(
             allow_incomplete=allow_incomplete,
             limit=limit,
             write_merged=merger == 0,
+            scores=None if dist.distributed else scores,
         )
     elif dist.rank == merger:
         store.write_scores(samples, merged_scores(task, samples, predictions, store))

@@ -92,32 +92,61 @@ class ScoreWriter(JsonlWriter):
     """Score records carry the digest of the prediction they judged; reasons and details lose any
     credential they quote (a judge's URL in its error)."""
 
-    def write_score(self, score: SampleScore, prediction: Prediction, *, flush: bool = True) -> None:
-        reason = redact_text(score.reason) if score.reason else score.reason
-        digest = prediction.digest
-        line = _plain_score_line(score, reason)  # without the digest, as in scores.jsonl
-        if line is not None:
-            kept = score if reason is score.reason else dataclasses.replace(score, reason=reason)
-            merged = line
-        else:  # kept: what reading it back gives, and the line that encodes that
-            record = score.to_record()
-            record["reason"] = reason
-            if score.details:
-                record["details"] = redact(score.details)
-            line = dumps(record)
-            kept = SampleScore.from_record(loads(line))
-            merged = dumps(kept.to_record())
-        self.write_line(f'{line[:-1]},"prediction":{_json_str(digest)}}}', _Written(kept, merged, digest), flush=flush)
+    def write_score(self, score: SampleScore, prediction: Prediction, *, flush: bool = True) -> SampleScore:
+        """:meth:`write_scores` of one score."""
+        return self.write_scores([(score, prediction)], flush=flush)[0]
+
+    def write_scores(
+        self, entries: Sequence[tuple[SampleScore, Prediction]], *, flush: bool = True
+    ) -> list[SampleScore]:
+        """Write the scores of ``entries`` (each with the prediction it judged) with one write, flushed
+        together (a batch's scores: on disk before the next batch starts). Each is encoded once; what
+        is kept for the run is the score that reading its line back gives (the score itself, when
+        JSON gives back exactly its values), returned in order."""
+        kept: list[SampleScore] = []
+        digests: list[str] = []
+        merged: list[str] = []
+        lines: list[str] = []
+        for score, prediction in entries:
+            reason = redact_text(score.reason) if score.reason else score.reason
+            digest = prediction.digest
+            line = _plain_score_line(score, reason)  # without the digest, as in scores.jsonl
+            if line is not None:
+                value = score if reason is score.reason else dataclasses.replace(score, reason=reason)
+                merged_line = line
+            else:  # kept: what reading it back gives, and the line that encodes that
+                record = score.to_record()
+                record["reason"] = reason
+                if score.details:
+                    record["details"] = redact(score.details)
+                line = dumps(record)
+                value = SampleScore.from_record(loads(line))
+                merged_line = dumps(value.to_record())
+            kept.append(value)
+            digests.append(digest)
+            merged.append(merged_line)
+            lines.append(f'{line[:-1]},"prediction":{_json_str(digest)}}}')
+        if lines:
+            self.write_line("\n".join(lines), _WrittenScores(kept, digests, merged), flush=flush)
+        return kept
+
+
+class _WrittenScores(NamedTuple):
+    """What :meth:`ScoreWriter.write_scores` wrote in one call: the scores that reading the lines back
+    gives, the digests of the predictions they judged, and each score's line without the digest (as
+    ``scores.jsonl`` holds it), which the merged file copies."""
+
+    scores: list[SampleScore]
+    digests: list[str]
+    lines: list[str]
 
 
 class _Written(NamedTuple):
-    """What a writer of this process wrote for one sample: the prediction or score that reading its
-    line back gives, and that value's line (for a score: without the prediction digest, as in
-    ``scores.jsonl``), which the merged files copy."""
+    """What a writer of this process wrote for one prediction: the prediction that reading its line
+    back gives, and that value's line, which the merged file copies."""
 
     value: Any
     line: str
-    digest: str | None = None
 
 
 _json_str: Callable[[str], str] = json.encoder.encode_basestring
@@ -187,9 +216,11 @@ class TaskStore:
         self._scores: tuple[object, list[tuple[Any, SampleScore]]] | None = None
         self._record_reader = AppendedReader(_checked(lambda r: Prediction.from_record(r, self.images_dir)))
         self._score_reader = AppendedReader(_checked(SampleScore.from_record))
-        # the JSON line this process's writers wrote for a prediction or score (by the object's id()),
-        # so that the merged files copy it instead of encoding the record again
+        # the JSON line this process's writers wrote for a prediction (by the object's id()), and for
+        # each sample the last score written and its line, so that the merged files copy them instead
+        # of encoding the records again
         self._lines: dict[int, _Written] = {}
+        self._score_lines: dict[str, tuple[SampleScore, str]] = {}
 
     # -- inference records -------------------------------------------------------------------
     def record_writer(self, rank: int) -> RecordWriter:
@@ -271,12 +302,15 @@ class TaskStore:
             key = _only_appended(self.scoring_dir, path, known[0])
             if key is None:
                 return
-            added = []
+            added: list[tuple[Any, SampleScore]] = []
             for item in written:
-                if not isinstance(item, _Written):
+                if not isinstance(item, _WrittenScores):
                     return  # a score written as a dict: read the file back
-                added.append((item.digest, item.value))
-                self._lines[id(item.value)] = item
+                added.extend(zip(item.digests, item.scores, strict=True))
+            lines = self._score_lines
+            for item in written:
+                for score, line in zip(item.scores, item.lines, strict=True):
+                    lines[score.id] = (score, line)
             self._scores = (key, [*known[1], *added])
 
         return ScoreWriter(path, on_close=add)
@@ -340,7 +374,14 @@ class TaskStore:
 
     def written_here(self, value: Prediction | SampleScore) -> bool:
         """Whether this process's writer wrote ``value`` (which is then exactly what the file holds)."""
+        if isinstance(value, SampleScore):
+            return self._score_line(value) is not None
         return self._written(value) is not None
+
+    def _score_line(self, score: SampleScore) -> str | None:
+        """``score``'s merged line, if this process's writer wrote it."""
+        known = self._score_lines.get(score.id)
+        return known[1] if known is not None and known[0] is score else None
 
     def _written(self, value: Prediction | SampleScore) -> _Written | None:
         # an entry holds its value, so no other object can have that id() while the entry exists
@@ -360,8 +401,12 @@ class TaskStore:
             score = scores.get(s.id)
             if score is None:
                 continue
-            lines.append(self._line(score) + "\n")
-        write_text_atomic(self.scores_path, "".join(lines))
+            line = self._score_line(score)
+            if line is None:
+                line = _plain_score_line(score, score.reason) or dumps(score.to_record())
+            lines.append(line)
+        lines.append("")
+        write_text_atomic(self.scores_path, "\n".join(lines))
 
     # -- results -----------------------------------------------------------------------------
     def write_results(self, result: TaskResult) -> None:
