@@ -9,7 +9,8 @@ check* reads the TSV and the records and confirms every sample has one. A and B 
 (``--repeats``) and the best of each is reported, so that other load on the machine affects both;
 each is timed by wall clock and by CPU time (user + system of the child, steadier under load).
 Re-run and ``score RUN`` are also timed in process (``time.process_time``, no start-up) against the
-plain check's code run in the same process.
+plain check's code run in the same process, and so is ``score RUN`` after one sample's record changed
+(a record appended that turns a wrong answer right: one sample scored, the interval computed again).
 
 Targets (issue 13): re-run <= 2x and ``score RUN`` <= 3x the plain check; a first run in process
 >= 0.5x the plain loop.
@@ -130,10 +131,15 @@ def main() -> None:
             warm["rerun"].append(_cpu(evaluate, config))
             warm["check"].append(_cpu(_plain_check, [str(tsv), *records]))
             warm["score"].append(_cpu(lambda: rescore(out, argv=["bench"])))
-        # one sample's record changed: it alone is scored again, the rest is read back
-        with open(records[0], "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"id": "0", "status": "ok", "output": "0"}) + "\n")
-        changed = _cpu(lambda: rescore(out, argv=["bench"]))
+        # one sample's record changed (a record appended, as a re-run appends it, with the right
+        # answer in place of a wrong one): that sample alone is scored again, its score changes,
+        # and the task's interval is computed again; interleaved with the plain check
+        changed: list[float] = []
+        for k in range(args.repeats):
+            with open(records[0], "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"id": str(k), "status": "ok", "output": str(k % 7)}) + "\n")
+            changed.append(_cpu(lambda: rescore(out, argv=["bench"])))
+            warm["check"].append(_cpu(_plain_check, [str(tsv), *records]))
     best = {k: (min(w for w, _ in v), min(c for _, c in v)) for k, v in times.items() if v}
     best_warm = {k: min(v) for k, v in warm.items()}
 
@@ -161,8 +167,8 @@ def main() -> None:
     print(
         f"in process (CPU): plain check {check_cpu:.3f}s; re-run {best_warm['rerun']:.3f}s = "
         f"{best_warm['rerun'] / check_cpu:.2f}x; score RUN {best_warm['score']:.3f}s = "
-        f"{best_warm['score'] / check_cpu:.2f}x; score RUN after one record changed {changed:.3f}s = "
-        f"{changed / check_cpu:.2f}x"
+        f"{best_warm['score'] / check_cpu:.2f}x; score RUN after one record changed {min(changed):.3f}s = "
+        f"{min(changed) / check_cpu:.2f}x (best of {len(changed)})"
     )
 
 

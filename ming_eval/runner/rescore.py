@@ -14,11 +14,12 @@ from ming_eval.errors import RunStoreError, UnknownNameError
 from ming_eval.graders.service import GraderService
 from ming_eval.redaction import contains_redacted, redact
 from ming_eval.runner.distributed import Dist
+from ming_eval.runner.heap import fewer_collections
 from ming_eval.runner.invocation import console_notice, new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import config_entry, load_task, resolve_task, task_context
 from ming_eval.runner.results import write_run_results
 from ming_eval.runner.scoring import score_task
-from ming_eval.store.finished import finished_samples, stamp_key, write_stamp
+from ming_eval.store.finished import finished_samples, records_appended, stamp_key, write_stamp
 from ming_eval.store.guard import RunLock, check_same_model
 from ming_eval.store.manifest import ModelConfig, TaskConfig
 from ming_eval.store.run_store import RunStore
@@ -79,7 +80,7 @@ def rescore(
         if dist.is_main:
             store.write_manifest(manifest)
         results: dict[str, TaskResult] = {}
-        with recorded(store, manifest, invocation, dist):
+        with recorded(store, manifest, invocation, dist), fewer_collections():
             for name in names:
                 if graders.memory_short():
                     graders.release_all()
@@ -112,6 +113,9 @@ def rescore(
                     if stored is not None:  # unchanged since scored: no sample built, no record read
                         results[name] = stored
                         continue
+                # records appended since a complete pass, and nothing else changed: only their samples
+                # are looked at again, the other samples' scores and merged lines are read back
+                changed = records_appended(tstore, key) if not dist.distributed else None
                 samples = list(task.samples(ctx))
                 if limit is not None:
                     samples = samples[:limit]
@@ -125,6 +129,7 @@ def rescore(
                     batch_size=batch_size,
                     allow_incomplete=allow_incomplete,
                     limit=limit,
+                    changed=changed,
                 )
                 if result is not None:
                     results[name] = result

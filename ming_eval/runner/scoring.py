@@ -12,7 +12,7 @@ without calling the scorer, and are counted in every table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any
 
 from rich.console import Console
@@ -105,25 +105,44 @@ def run_scoring(
     dist: Dist,
     console: Console | None,
     batch_size: int | None = None,
+    changed: Set[str] | None = None,
 ) -> dict[str, SampleScore]:
     """Score this rank's shard of what has no valid score yet. Returns the stored scores of
     ``predictions`` with this rank's new ones, as :meth:`TaskStore.read_scores` would give them
-    afterwards; on one process, those are every score, with the keys this version stores."""
-    scores = store.read_scores(predictions)
+    afterwards; on one process, those are every score, with the keys this version stores.
+
+    ``changed``: on one process, the samples whose records may have changed since the last complete
+    pass (see :func:`ming_eval.store.finished.records_appended`), when nothing else did. Then every
+    other sample keeps the score and the merged lines that pass wrote, read back as they are."""
     add = annotator(task)
-    pending: list[Item] = []
-    for sample in samples:
-        pred = predictions.get(sample.id)
-        if pred is None:
-            continue
-        kept = scores.get(sample.id)
-        if kept is None or kept.status in RETRY_STATUSES:  # the judge may be back: scored again
-            pending.append((sample, pred))
-        elif not dist.distributed:  # a score kept from an earlier pass (see merged_scores)
-            add(sample, kept)
-    dist.barrier()
-    if dist.rank == merging_rank(dist):  # while the other ranks score; kept if scoring fails
-        store.write_predictions(samples, predictions)
+    kept = store.read_kept_scores(samples) if changed is not None and not dist.distributed else None
+    # the merged predictions with the changed samples' lines replaced (what they held before: their
+    # scores were made for those)
+    before = store.update_predictions(samples, predictions, changed) if changed is not None and kept else None
+    if kept is not None and before is not None:
+        scores = kept
+        pending: list[Item] = []
+        for sample in samples:
+            if sample.id in before:
+                pred = predictions[sample.id]
+                if before[sample.id].digest != pred.digest:  # (a complete pass leaves no retry status)
+                    del scores[sample.id]
+                    pending.append((sample, pred))
+    else:
+        scores = store.read_scores(predictions)
+        pending = []
+        for sample in samples:
+            found = predictions.get(sample.id)
+            if found is None:
+                continue
+            stored = scores.get(sample.id)
+            if stored is None or stored.status in RETRY_STATUSES:  # the judge may be back: scored again
+                pending.append((sample, found))
+            elif not dist.distributed:  # a score kept from an earlier pass (see merged_scores)
+                add(sample, stored)
+        dist.barrier()
+        if dist.rank == merging_rank(dist):  # while the other ranks score; kept if scoring fails
+            store.write_predictions(samples, predictions)
     mine = dist.shard(pending)
     if not mine:
         return scores
@@ -316,12 +335,13 @@ def score_task(
     batch_size: int | None = None,
     allow_incomplete: bool = False,
     limit: int | None = None,
+    changed: Set[str] | None = None,
 ) -> TaskResult | None:
     """Score what is left (each rank its shard), write the merged files and (on rank 0) aggregate;
-    None on other ranks."""
+    None on other ranks. ``changed``: see :func:`run_scoring`."""
     predictions = store.read_predictions()
     prepare_scoring(task, store, dist)
-    scores = run_scoring(task, samples, predictions, store, ctx, dist, console, batch_size)
+    scores = run_scoring(task, samples, predictions, store, ctx, dist, console, batch_size, changed)
     merger = merging_rank(dist)
     dist.barrier()  # every rank's scores are written
     result = None

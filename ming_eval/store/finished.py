@@ -16,6 +16,7 @@ any change makes it score what changed (scores are kept per prediction digest) a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -24,7 +25,8 @@ from typing import Any
 from ming_eval import __version__
 from ming_eval.core.results import RETRY_STATUSES, Status, TaskResult
 from ming_eval.data.files import DataFiles
-from ming_eval.store.jsonl import write_json_atomic
+from ming_eval.errors import RunStoreError
+from ming_eval.store.jsonl import parse_lines, write_json_atomic
 from ming_eval.store.run_store import TaskStore
 
 STAMP = "finished.json"
@@ -90,25 +92,69 @@ def write_stamp(store: TaskStore, key: dict[str, Any], total: int, result: TaskR
     failed = sum(1 for p in predictions.values() if p.status is Status.FAILED)
     stamp = {"key": key, "samples": total, "failed": failed, "images": images}
     stamp["files"] = _signatures(store, images)
+    stamp["records"] = {
+        os.path.relpath(p, store.dir): [len(data := p.read_bytes()), hashlib.sha1(data).hexdigest()]
+        for p in sorted(store.records_dir.glob("rank-*.jsonl"))
+    }
     write_json_atomic(path, stamp)
+
+
+def _stamp_for(store: TaskStore, key: dict[str, Any]) -> dict[str, Any] | None:
+    """The task's stamp, if it was made under ``key`` and is well formed."""
+    try:
+        stamp = json.loads((store.dir / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stamp, dict) or stamp.get("key") != json.loads(json.dumps(key)):
+        return None
+    images = stamp.get("images")
+    if not isinstance(images, list) or not all(isinstance(rel, str) for rel in images):
+        return None  # an edited stamp: the full resume path rewrites it
+    return stamp
+
+
+def records_appended(store: TaskStore, key: dict[str, Any]) -> set[str] | None:
+    """The samples with a record appended since the stamp, when that is all that changed: the stamp
+    matches ``key``, every other file it names is unchanged, and each record file that changed still
+    starts with exactly the bytes it had then. None when anything else changed (or the stamp predates
+    this check): then every sample's state is read again."""
+    stamp = _stamp_for(store, key)
+    if stamp is None:
+        return None
+    then, hashes = stamp.get("files"), stamp.get("records")
+    now = _signatures(store, stamp["images"])
+    if not isinstance(then, dict) or not isinstance(hashes, dict) or then.keys() != now.keys():
+        return None
+    changed: set[str] = set()
+    for rel, signature in now.items():
+        if signature == then[rel]:
+            continue
+        known = hashes.get(rel)
+        if not (isinstance(known, list) and len(known) == 2 and isinstance(known[0], int)):
+            return None  # not a record file, or one the stamp has no checksum of
+        path = store.dir / rel
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        size = known[0]
+        end = data.rfind(b"\n") + 1  # a partial last line is not a record (see read_jsonl)
+        if end < size or hashlib.sha1(memoryview(data)[:size]).hexdigest() != known[1]:
+            return None
+        try:
+            changed.update(str(rec["id"]) for rec in parse_lines(data[size:end], path))
+        except (KeyError, RunStoreError):
+            return None  # the full path reports it with the file and line
+    return changed
 
 
 def finished_samples(store: TaskStore, key: dict[str, Any], *, retry_failed: bool) -> int | None:
     """The task's sample count if its stamp matches ``key`` and every file it names is unchanged
     (and ``retry_failed`` finds no failed record to redo); else None."""
-    path = store.dir / STAMP
-    try:
-        stamp = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    stamp = _stamp_for(store, key)
+    if stamp is None or (retry_failed and stamp.get("failed")):
         return None
-    if not isinstance(stamp, dict) or stamp.get("key") != json.loads(json.dumps(key)):
-        return None
-    if retry_failed and stamp.get("failed"):
-        return None
-    images = stamp.get("images")
-    if not isinstance(images, list) or not all(isinstance(rel, str) for rel in images):
-        return None  # an edited stamp: the full resume path rewrites it
-    if stamp.get("files") != _signatures(store, images):
+    if stamp.get("files") != _signatures(store, stamp["images"]):
         return None
     total = stamp.get("samples")
     return total if isinstance(total, int) else None

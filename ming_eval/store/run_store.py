@@ -26,7 +26,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -217,8 +217,8 @@ class TaskStore:
         self._record_reader = AppendedReader(_checked(lambda r: Prediction.from_record(r, self.images_dir)))
         self._score_reader = AppendedReader(_checked(SampleScore.from_record))
         # the JSON line this process's writers wrote for a prediction (by the object's id()), and for
-        # each sample the last score written and its line, so that the merged files copy them instead
-        # of encoding the records again
+        # each sample the last score written or read from scores.jsonl and its line, so that the
+        # merged files copy them instead of encoding the records again
         self._lines: dict[int, _Written] = {}
         self._score_lines: dict[str, tuple[SampleScore, str]] = {}
 
@@ -283,34 +283,65 @@ class TaskStore:
             pred = preds.get(sample.id)
             if pred is None:
                 continue
-            line = self._line(pred)
-            # the record with "target" added last, as dumps() would write it, without encoding it again
-            target = sample.target
-            lines.append(f'{line[:-1]},"target":{_json_str(target) if type(target) is str else dumps(target)}}}\n')
+            lines.append(self._merged_record_line(pred, sample) + "\n")
         write_text_atomic(self.predictions_path, "".join(lines))
         return len(lines)
 
+    def _merged_record_line(self, pred: Prediction, sample: Sample) -> str:
+        """``pred``'s line in ``predictions.jsonl``: its record with the sample's "target" added last, as
+        dumps() would write it, without encoding the record again where this process wrote it."""
+        line = self._line(pred)
+        target = sample.target
+        return f'{line[:-1]},"target":{_json_str(target) if type(target) is str else dumps(target)}}}'
+
+    def update_predictions(
+        self, samples: Sequence[Sample], preds: dict[str, Prediction], changed: Set[str]
+    ) -> dict[str, Prediction] | None:
+        """Rewrite ``predictions.jsonl`` where only the predictions of ``changed`` may differ from those it
+        was merged from: their lines are encoded again, every other line is kept as it is. Returns the
+        predictions the replaced lines held (by sample id); None, and nothing written, unless the file
+        holds one record per sample, in their order."""
+        lines = _lines_of(self.predictions_path, len(samples))
+        if lines is None:
+            return None
+        before: dict[str, Prediction] = {}
+        for i, sample in enumerate(samples):
+            if sample.id in changed:
+                pred = preds.get(sample.id)
+                try:
+                    rec = loads(lines[i])
+                    old = Prediction.from_record(rec, self.images_dir) if rec["id"] == sample.id else None
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    old = None
+                if pred is None or old is None:
+                    return None
+                before[sample.id] = old
+                lines[i] = self._merged_record_line(pred, sample)
+        lines.append("")
+        write_text_atomic(self.predictions_path, "\n".join(lines))
+        return before
+
     # -- scores ------------------------------------------------------------------------------
     def score_writer(self, rank: int) -> ScoreWriter:
-        """The writer of this rank's scores; what it writes is kept as :meth:`record_writer`'s records are."""
+        """The writer of this rank's scores; what it writes is kept as :meth:`record_writer`'s records are
+        (when what :meth:`read_scores` holds is up to date as it opens), and the lines it wrote are
+        copied into ``scores.jsonl`` (see :meth:`write_scores`)."""
         path = _rank_file(self.scoring_dir, rank)
         known = self._scores
-        if known is None or known[0] != _folder_signature(self.scoring_dir):
-            return ScoreWriter(path)
+        if known is not None and known[0] != _folder_signature(self.scoring_dir):
+            known = None
 
         def add(written: list[Any]) -> None:
+            batches = [item for item in written if isinstance(item, _WrittenScores)]
+            for batch in batches:
+                for score, line in zip(batch.scores, batch.lines, strict=True):
+                    self._score_lines[score.id] = (score, line)
+            if known is None or len(batches) != len(written):  # (a score written as a dict: read the file back)
+                return
             key = _only_appended(self.scoring_dir, path, known[0])
             if key is None:
                 return
-            added: list[tuple[Any, SampleScore]] = []
-            for item in written:
-                if not isinstance(item, _WrittenScores):
-                    return  # a score written as a dict: read the file back
-                added.extend(zip(item.digests, item.scores, strict=True))
-            lines = self._score_lines
-            for item in written:
-                for score, line in zip(item.scores, item.lines, strict=True):
-                    lines[score.id] = (score, line)
+            added = [pair for batch in batches for pair in zip(batch.digests, batch.scores, strict=True)]
             self._scores = (key, [*known[1], *added])
 
         return ScoreWriter(path, on_close=add)
@@ -332,6 +363,31 @@ class TaskStore:
             if prev is not None and score.status in RETRY_STATUSES and prev.status not in RETRY_STATUSES:
                 continue  # a verdict made after a retry wins, whichever rank file holds it
             out[score.id] = score
+        return out
+
+    def read_kept_scores(self, samples: Sequence[Sample]) -> dict[str, SampleScore] | None:
+        """The scores of ``scores.jsonl`` when it holds one per sample, in their order (as a complete
+        pass leaves it); None otherwise. Their lines are copied into the next ``scores.jsonl`` (see
+        :meth:`write_scores`), not encoded again."""
+        lines = _lines_of(self.scores_path, len(samples))
+        if lines is None:
+            return None
+        try:  # one call for every line: decoding them one by one costs twice as much
+            records = loads(f"[{','.join(lines)}]")
+        except ValueError:
+            return None  # edited or damaged: the scores are read from the rank files
+        out: dict[str, SampleScore] = {}
+        copied: dict[str, tuple[SampleScore, str]] = {}
+        for sample, line, rec in zip(samples, lines, records, strict=True):
+            if type(rec) is not dict or rec.get("id") != sample.id:
+                return None
+            try:
+                score = SampleScore.from_record(rec)
+            except (KeyError, TypeError, ValueError):
+                return None
+            out[sample.id] = score
+            copied[sample.id] = (score, line)
+        self._score_lines.update(copied)
         return out
 
     def read_merged_scores(self) -> dict[str, SampleScore]:
@@ -395,7 +451,8 @@ class TaskStore:
 
     def write_scores(self, samples: Sequence[Sample], scores: dict[str, SampleScore]) -> None:
         """Write ``scores.jsonl``: the scores of ``samples``, in their order. A score this process wrote
-        is copied as it was encoded then (without its prediction digest), not encoded again."""
+        (or read from ``scores.jsonl``) is copied as it was encoded then (without its prediction
+        digest), not encoded again."""
         lines = []
         for s in samples:
             score = scores.get(s.id)
@@ -573,6 +630,18 @@ def _only_appended(folder: Path, path: Path, known: Any) -> Any:
     if not key or key[-1][0] != path.name or others != [e for e in known if e[0] != path.name]:
         return None
     return key
+
+
+def _lines_of(path: Path, count: int) -> list[str] | None:
+    """The lines of the merged file ``path`` (without their newlines) if it has exactly ``count``."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    lines = text.split("\n")
+    if lines.pop() != "" or len(lines) != count:
+        return None
+    return lines
 
 
 def _keep_latest(preds: dict[str, Prediction], pred: Prediction) -> None:

@@ -238,3 +238,134 @@ def test_rescore_after_the_data_file_was_replaced_rebuilds_samples_but_keeps_sco
     assert results["color_vqa"].to_dict() == first.results["color_vqa"].to_dict()
     rescore(tmp_path / "run", tasks=["color_vqa"], argv=["test"])
     assert calls.samples == 1  # stamped again under the file's new signature
+
+
+def _append_records(run: Path, task: str, recs: list[dict[str, object]]) -> None:
+    with (run / task / "records" / "rank-00000.jsonl").open("a", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(r) + "\n" for r in recs)
+
+
+def _scored_from_scratch(run: Path, copy: Path) -> tuple[dict[str, object], bytes, bytes]:
+    """Results, scores.jsonl and predictions.jsonl of color_vqa when the same records are scored with
+    no score, merged file or stamp kept (a copy of ``run``)."""
+    import shutil
+
+    shutil.copytree(run, copy)
+    task = copy / "color_vqa"
+    shutil.rmtree(task / "scoring")
+    for name in ("scores.jsonl", "predictions.jsonl", "finished.json", "results.json"):
+        (task / name).unlink()
+    results = rescore(copy, tasks=["color_vqa"], argv=["test"])
+    return (
+        results["color_vqa"].to_dict(),
+        (task / "scores.jsonl").read_bytes(),
+        (task / "predictions.jsonl").read_bytes(),
+    )
+
+
+def _rank_file_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The rank files of scores read from disk from now on."""
+    from ming_eval.store import jsonl
+
+    reads: list[str] = []
+    read = jsonl.AppendedReader.read
+
+    def counted(reader: jsonl.AppendedReader[object], path: Path) -> list[object]:
+        if path.parent.name == "scoring":
+            reads.append(path.name)
+        return read(reader, path)
+
+    monkeypatch.setattr(jsonl.AppendedReader, "read", counted)
+    return reads
+
+
+def test_rescore_after_a_record_was_appended_rescores_that_sample_and_keeps_every_other_line(
+    engine_cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = evaluate(_config(tmp_path))
+    run = tmp_path / "run"
+    task = run / "color_vqa"
+    records = [json.loads(line) for line in (task / "records" / "rank-00000.jsonl").read_text().splitlines()]
+    right = next(r for r in records if first_score(run, r["id"]) == 1.0)
+    scores_before = (task / "scores.jsonl").read_text().splitlines()
+    preds_before = (task / "predictions.jsonl").read_text().splitlines()
+    _append_records(run, "color_vqa", [{**right, "output": "no colour at all"}])  # what a re-run appends
+    calls, reads = _Calls(monkeypatch), _rank_file_reads(monkeypatch)
+    results = rescore(run, tasks=["color_vqa"], argv=["test"])
+    assert calls.scored == [right["id"]] and reads == []  # the other scores come from scores.jsonl
+    n = first.results["color_vqa"].counts["n"]
+    assert results["color_vqa"].primary_metric.value == pytest.approx(
+        first.results["color_vqa"].primary_metric.value - 100.0 / n
+    )
+    scores_after = (task / "scores.jsonl").read_text().splitlines()
+    preds_after = (task / "predictions.jsonl").read_text().splitlines()
+    changed = [i for i, (a, b) in enumerate(zip(scores_before, scores_after, strict=True)) if a != b]
+    assert [json.loads(scores_after[i])["id"] for i in changed] == [right["id"]]
+    assert json.loads(scores_after[changed[0]])["score"] == 0.0
+    assert [i for i, (a, b) in enumerate(zip(preds_before, preds_after, strict=True)) if a != b] == changed
+    assert json.loads(preds_after[changed[0]])["output"] == "no colour at all"
+    # exactly what scoring the same records from nothing gives
+    scratch = _scored_from_scratch(run, tmp_path / "scratch")
+    assert scratch == (
+        results["color_vqa"].to_dict(),
+        (task / "scores.jsonl").read_bytes(),
+        (task / "predictions.jsonl").read_bytes(),
+    )
+    assert json.loads((task / "results.json").read_text()) == json.loads(
+        (tmp_path / "scratch" / "color_vqa" / "results.json").read_text()
+    )
+    # and the stamp now holds this state: a second record appended is again the only sample scored
+    second = next(r for r in records if r["id"] != right["id"])
+    _append_records(run, "color_vqa", [{**second, "output": "purple"}])
+    calls.scored.clear()
+    reads.clear()
+    rescore(run, tasks=["color_vqa"], argv=["test"])
+    assert calls.scored == [second["id"]] and reads == []
+
+
+def test_a_record_appended_with_the_same_prediction_keeps_its_score(
+    engine_cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = evaluate(_config(tmp_path))
+    run = tmp_path / "run"
+    records = (run / "color_vqa" / "records" / "rank-00000.jsonl").read_text().splitlines()
+    scores = (run / "color_vqa" / "scores.jsonl").read_bytes()
+    _append_records(run, "color_vqa", [json.loads(records[3]), {**json.loads(records[5]), "status": "failed"}])
+    calls = _Calls(monkeypatch)
+    results = rescore(run, tasks=["color_vqa"], argv=["test"])
+    assert calls.scored == []  # the same answer again, and a failure after a success: nothing to score
+    assert results["color_vqa"].to_dict() == first.results["color_vqa"].to_dict()
+    assert (run / "color_vqa" / "scores.jsonl").read_bytes() == scores
+
+
+@pytest.mark.parametrize("change", ["stamp without checksums", "record edited in place"])
+def test_rescore_reads_every_score_again_when_more_than_appended_records_changed(
+    engine_cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    evaluate(_config(tmp_path))
+    run = tmp_path / "run"
+    task = run / "color_vqa"
+    path = task / "records" / "rank-00000.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    edited, appended = records[0], records[1]
+    if change == "stamp without checksums":  # as an earlier version wrote it
+        stamp = json.loads((task / "finished.json").read_text())
+        del stamp["records"]
+        (task / "finished.json").write_text(json.dumps(stamp))
+        expected = [appended["id"]]
+    else:  # a byte of the part the stamp checksummed differs; the file only grew
+        text = path.read_text()
+        line = text.splitlines()[0]
+        flipped = json.dumps({**edited, "output": "wrong"}, separators=(",", ":"))
+        path.write_text(text.replace(line, flipped.ljust(len(line)), 1))
+        expected = sorted([edited["id"], appended["id"]])
+    _append_records(run, "color_vqa", [{**appended, "output": "no colour at all"}])
+    calls, reads = _Calls(monkeypatch), _rank_file_reads(monkeypatch)
+    results = rescore(run, tasks=["color_vqa"], argv=["test"])
+    assert sorted(calls.scored) == expected and reads == ["rank-00000.jsonl"]
+    scratch = _scored_from_scratch(run, tmp_path / "scratch")
+    assert scratch == (
+        results["color_vqa"].to_dict(),
+        (task / "scores.jsonl").read_bytes(),
+        (task / "predictions.jsonl").read_bytes(),
+    )
