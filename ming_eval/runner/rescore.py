@@ -14,7 +14,7 @@ from ming_eval.errors import RunStoreError, UnknownNameError
 from ming_eval.graders.service import GraderService
 from ming_eval.redaction import contains_redacted, redact
 from ming_eval.runner.distributed import Dist
-from ming_eval.runner.heap import fewer_collections
+from ming_eval.runner.heap import fewer_collections, no_collections
 from ming_eval.runner.invocation import console_notice, new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import config_entry, load_task, resolve_task, task_context
 from ming_eval.runner.results import write_run_results
@@ -116,7 +116,8 @@ def rescore(
                 # records appended since a complete pass, and nothing else changed: only their samples
                 # are looked at again, the other samples' scores and merged lines are read back
                 changed = records_appended(tstore, key) if not dist.distributed else None
-                samples = list(task.samples(ctx))
+                with no_collections():  # every sample built: long-lived values, no garbage to find
+                    samples = list(task.samples(ctx))
                 if limit is not None:
                     samples = samples[:limit]
                 result = score_task(

@@ -12,6 +12,7 @@ without calling the scorer, and are counted in every table.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any
 
@@ -37,6 +38,7 @@ from ming_eval.errors import RunStoreError
 from ming_eval.redaction import redact
 from ming_eval.runner.batching import BatchRunner, describe
 from ming_eval.runner.distributed import Dist
+from ming_eval.runner.heap import no_collections
 from ming_eval.runner.progress import ProgressReporter
 from ming_eval.store.run_store import TaskStore
 
@@ -109,13 +111,17 @@ def run_scoring(
 ) -> dict[str, SampleScore]:
     """Score this rank's shard of what has no valid score yet. Returns the stored scores of
     ``predictions`` with this rank's new ones, as :meth:`TaskStore.read_scores` would give them
-    afterwards; on one process, those are every score, with the keys this version stores.
+    afterwards; on one process, those are every score, with the keys this version stores. ``ctx``:
+    the task's context with ``samples`` and ``predictions`` filled in (:meth:`TaskContext.for_scoring`).
 
     ``changed``: on one process, the samples whose records may have changed since the last complete
     pass (see :func:`ming_eval.store.finished.records_appended`), when nothing else did. Then every
     other sample keeps the score and the merged lines that pass wrote, read back as they are."""
     add = annotator(task)
-    kept = store.read_kept_scores(samples) if changed is not None and not dist.distributed else None
+    kept = None
+    if changed is not None and not dist.distributed:
+        with no_collections():  # 50k scores parsed: the collector would scan the run's heap, freeing nothing
+            kept = store.read_kept_scores(samples)
     # the merged predictions with the changed samples' lines replaced (what they held before: their
     # scores were made for those)
     before = store.update_predictions(samples, predictions, changed) if changed is not None and kept else None
@@ -166,7 +172,7 @@ def run_scoring(
                 failed.append((item, SampleScore(sample.id, 0.0, correct=False, status=INFERENCE_FAILED, reason=why)))
         write(failed)
         if ok:  # verdicts another tool already gave (an imported judge file) are stored as they are
-            imported = task.imported_scores(ctx.for_scoring(samples, predictions))
+            imported = task.imported_scores(ctx)
             if imported:
                 write([(item, imported[item[0].id]) for item in ok if item[0].id in imported])
                 ok = [item for item in ok if item[0].id not in imported]
@@ -174,7 +180,7 @@ def run_scoring(
             # one device rule for every model a scorer loads: the grader service's (--device, else
             # this rank's accelerator, else the CPU); "cpu" without importing torch for tasks that need none
             device = ctx.graders.device if task.needs_torch else "cpu"
-            scorer: Scorer = task.scorer(ctx.for_scoring(samples, predictions, device))
+            scorer: Scorer = task.scorer(dataclasses.replace(ctx, device=device))
             try:
                 _score_items(task, ok, scorer, write, dist, console, batch_size)
             finally:
@@ -259,6 +265,7 @@ def finalize(
 ) -> TaskResult:
     """Rank 0: merge scores (and write them, unless ``write_merged`` is False: another rank does),
     check completeness, aggregate, write the task's results, and call the task's finalize hook.
+    ``ctx``: as for :func:`run_scoring`.
     ``scores``: every rank's scores with the keys this version stores, when the caller has them
     (:func:`run_scoring` on one process); else they are read and merged here."""
     if scores is None:
@@ -284,13 +291,12 @@ def finalize(
             scored.append(s)
             scored_scores.append(score)
             statuses[score.status] = statuses.get(score.status, 0) + 1
-    full_ctx = ctx.for_scoring(samples, predictions)
     # intervals whose inputs did not change since the last pass are read back, not resampled
     from ming_eval.stats.bootstrap import IntervalCache  # numpy: imported when there is something to aggregate
 
     intervals = IntervalCache(store.scoring_dir / INTERVALS)
     with intervals.active():
-        result = task.aggregate(scored, scored_scores, full_ctx)
+        result = task.aggregate(scored, scored_scores, ctx)
     result.headline = task.headline()
     if result.judge is None:  # the judge the scorers named, in the one place reports read it
         result.judge = judge_of(scored_scores)
@@ -319,7 +325,7 @@ def finalize(
         )
     store.write_results(result)
     with intervals.active():
-        task.finalize(result, scored, scored_scores, full_ctx)
+        task.finalize(result, scored, scored_scores, ctx)
     intervals.save()
     return result
 
@@ -339,8 +345,10 @@ def score_task(
 ) -> TaskResult | None:
     """Score what is left (each rank its shard), write the merged files and (on rank 0) aggregate;
     None on other ranks. ``changed``: see :func:`run_scoring`."""
-    predictions = store.read_predictions()
+    with no_collections():  # every record parsed (on a resume): long-lived values, no garbage to find
+        predictions = store.read_predictions()
     prepare_scoring(task, store, dist)
+    ctx = ctx.for_scoring(samples, predictions)  # once for the pass: it maps every sample by id
     scores = run_scoring(task, samples, predictions, store, ctx, dist, console, batch_size, changed)
     merger = merging_rank(dist)
     dist.barrier()  # every rank's scores are written
