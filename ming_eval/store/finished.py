@@ -12,6 +12,9 @@ path, which rewrites the stamp.
 ``ming-eval score RUN`` reads and writes the same stamp, keyed by the configuration the scores are
 made under (``-o`` options included): re-scoring an unchanged task reads its ``results.json`` back;
 any change makes it score what changed (scores are kept per prediction digest) and stamp again.
+The stamp also holds the size and SHA-1 of each record file: when records were only appended since
+(a re-run's, or an edit's), :func:`records_appended` names their samples, and the other samples'
+scores and merged lines are read back as the stamped pass left them.
 """
 
 from __future__ import annotations
