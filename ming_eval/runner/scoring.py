@@ -69,8 +69,9 @@ def _own_hook(task: BaseTask, name: str) -> Callable[[Sample], Any] | None:
 
 
 def annotator(task: BaseTask) -> Callable[[Sample, SampleScore], SampleScore]:
-    """:func:`annotate` for ``task``, looked up once for all its samples: the hooks it keeps from
-    :class:`BaseTask` give nothing and are not called per sample."""
+    """What adds a sample's breakdown keys, groups and cluster (for comparisons between runs) and the
+    prompt that reports show next to its outputs to its score. The task's hooks are looked up once
+    for all its samples: those it keeps from :class:`BaseTask` give nothing and are not called."""
     breakdown_of = _own_hook(task, "sample_breakdown")
     groups_of = _own_hook(task, "sample_groups")
     cluster_of = _own_hook(task, "sample_cluster")
@@ -90,12 +91,6 @@ def annotator(task: BaseTask) -> Callable[[Sample, SampleScore], SampleScore]:
         return score
 
     return add
-
-
-def annotate(task: BaseTask, sample: Sample, score: SampleScore) -> SampleScore:
-    """Add the sample's breakdown keys, groups and cluster (for comparisons between runs) and the
-    prompt that reports show next to its outputs to the score."""
-    return annotator(task)(sample, score)
 
 
 def run_scoring(

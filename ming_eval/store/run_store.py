@@ -429,13 +429,14 @@ class TaskStore:
         return moved
 
     def written_here(self, value: Prediction | SampleScore) -> bool:
-        """Whether this process's writer wrote ``value`` (which is then exactly what the file holds)."""
+        """Whether this process's writer wrote ``value`` (which is then exactly what the file holds); for a
+        score, also whether it was read back from ``scores.jsonl`` (which holds it as it is)."""
         if isinstance(value, SampleScore):
             return self._score_line(value) is not None
         return self._written(value) is not None
 
     def _score_line(self, score: SampleScore) -> str | None:
-        """``score``'s merged line, if this process's writer wrote it."""
+        """``score``'s merged line, if this process's writer wrote it or :meth:`read_kept_scores` read it."""
         known = self._score_lines.get(score.id)
         return known[1] if known is not None and known[0] is score else None
 
