@@ -12,7 +12,7 @@ from typing import Any
 
 from ming_eval.core.results import SampleScore, TaskResult
 from ming_eval.core.summaries import Summary
-from ming_eval.errors import RunStoreError
+from ming_eval.errors import MingEvalError, RunStoreError
 from ming_eval.registry import summary_catalog
 from ming_eval.store.manifest import RunManifest
 from ming_eval.store.run_store import RunStore, TaskStore
@@ -139,8 +139,15 @@ def open_run(path: str | Path, label: str | None = None) -> ReportRun:
 
 
 def open_runs(paths: list[Path], labels: list[str] | None = None) -> list[ReportRun]:
-    """Several runs; labels given in order replace the default ones, and equal labels are told apart."""
-    runs = [open_run(p, (labels or [])[i] if labels and i < len(labels) else None) for i, p in enumerate(paths)]
+    """Several runs; labels given in order replace the default ones of the first runs (the others keep
+    theirs), more labels than runs is an error, and equal labels are told apart."""
+    labels = labels or []
+    if len(labels) > len(paths):
+        raise MingEvalError(
+            f"{len(labels)} --label values for {len(paths)} run(s): each label names one run, in order",
+            hint=f"drop the last {len(labels) - len(paths)} --label value(s), or add the run(s) they name",
+        )
+    runs = [open_run(p, labels[i] if i < len(labels) else None) for i, p in enumerate(paths)]
     seen: dict[str, int] = {}
     for run in runs:
         seen[run.label] = seen.get(run.label, 0) + 1

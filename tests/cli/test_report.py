@@ -86,3 +86,19 @@ def test_leaderboard_exports(run_dir, tmp_path, capsys):
     assert code == 0 and text.startswith("| run | model |")
     code, text = run_cli(["leaderboard", str(tmp_path / "runs"), "-s", "nope"], capsys)
     assert code == 2 and "cannot sort by 'nope'" in text
+
+
+def test_more_labels_than_runs_is_refused_naming_both_counts(run_dir, capsys):
+    code, text = run_cli(["report", str(run_dir), "-f", "md", "-b", "none", "-l", "A", "-l", "B", "-l", "C"], capsys)
+    assert code == 2
+    assert "3 --label values for 1 run(s)" in text and "drop the last 2 --label value(s)" in text
+    assert "###" not in text  # no table is printed with labels that name no run
+
+
+def test_fewer_labels_than_runs_label_the_first_runs_and_keep_the_others_defaults(run_dir, tmp_path, capsys):
+    other = write_run(tmp_path / "runs" / "janus", {"geneval": geneval_data(3)})
+    code, text = run_cli(
+        ["report", str(run_dir), str(other), "-f", "md", "-t", "geneval", "-b", "none", "-l", "Ours"], capsys
+    )
+    assert code == 0, text
+    assert "**Ours**" in text and "**Ming-Lite-Uni**" in text  # the second run keeps its default label
