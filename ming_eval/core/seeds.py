@@ -19,10 +19,13 @@ def derive_seed(run_seed: int, task: str, sample_id: str, index: int | None = No
 def seed_deriver(run_seed: int, task: str) -> Callable[[str], int]:
     """``derive_seed(run_seed, task, key)`` as a function of the key (a sample id), with the common
     prefix encoded once: it is called once per sample."""
-    prefix = f"{run_seed}\x1f{task}\x1f".encode()
-    blake2b, from_bytes, mask = hashlib.blake2b, int.from_bytes, (1 << SEED_BITS) - 1
+    # the hash of the common prefix is computed once, and copied for each key
+    prefixed = hashlib.blake2b(f"{run_seed}\x1f{task}\x1f".encode(), digest_size=8)
+    copy, from_bytes, mask = prefixed.copy, int.from_bytes, (1 << SEED_BITS) - 1
 
     def seed(key: str) -> int:
-        return from_bytes(blake2b(prefix + str(key).encode("utf-8"), digest_size=8).digest(), "big") & mask
+        h = copy()
+        h.update((key if type(key) is str else str(key)).encode())
+        return from_bytes(h.digest(), "big") & mask
 
     return seed

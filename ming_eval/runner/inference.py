@@ -151,21 +151,24 @@ def _run_understand(
         per_sample_s[0] = round((time.perf_counter() - t0) / max(1, len(batch)), 5)
         return texts
 
-    # a batch's records arrive together and reach the OS together: one flush per batch (in
-    # batch_done), not one per record; a kill loses no record that was handed back before it
+    # a batch's answers are written together once the batch is done (on_progress: one write and
+    # one flush per batch, not per record); a kill loses no record that was handed back before it
+    answers: list[tuple[str, int, str]] = []
+
     def on_done(item: tuple[Sample, UnderstandRequest], text: str) -> None:
-        sample, req = item
-        pred = Prediction(sample.id, Status.OK, text, None, req.seed, per_sample_s[0], images_root)
-        writer.write_prediction(pred, flush=False)
+        answers.append((item[0].id, item[1].seed, text))
 
     def on_fail(item: tuple[Sample, UnderstandRequest], exc: BaseException) -> None:
         sample, req = item
         pred = Prediction(sample.id, Status.FAILED, error=describe(exc), seed=req.seed, images_root=images_root)
-        writer.write_prediction(pred, flush=False)
+        writer.write_prediction(pred, flush=False)  # alone: the runner reports its progress at once
 
     with _progress(console, dist, f"{task.name}: inference", len(seeded)) as bar:
 
         def batch_done(n: int) -> None:
+            if answers:
+                writer.write_answers(answers, per_sample_s[0])
+                answers.clear()
             writer.flush()
             bar.advance(n)
 
