@@ -128,60 +128,56 @@ def _run_understand(
     dist: Dist,
 ) -> BatchStats:
     assert isinstance(protocol, UnderstandProtocol)
-    # each sample with its seeded request (the seed is filled in here, not by the task)
-    seeded: list[tuple[Sample, UnderstandRequest]] = []
     seed_of = seed_deriver(settings.run_seed, task.name)
-    for s in mine:
-        req = s.request
-        assert isinstance(req, UnderstandRequest)
-        if type(req) is UnderstandRequest:  # its fields, without dataclasses.replace's introspection
-            seeded.append((s, UnderstandRequest(req.content, req.system, seed_of(s.id))))
-        else:
-            seeded.append((s, dataclasses.replace(req, seed=seed_of(s.id))))
     model = get_model()
     images_root = writer.images_root
     per_sample_s = [0.0]  # the last batch's time per sample, rounded, for its records
+    # the seeds of the requests of the last call: a batch's records are written right after its call
+    seeds: list[int] = []
 
-    def call(batch: Sequence[tuple[Sample, UnderstandRequest]]) -> list[str]:
+    def seeded(sample: Sample, seed: int) -> UnderstandRequest:
+        """The sample's request with its seed (filled in here, not by the task); made per batch, so
+        that a run does not hold a second request per sample."""
+        req = sample.request
+        assert isinstance(req, UnderstandRequest)
+        if type(req) is UnderstandRequest:  # its fields, without dataclasses.replace's introspection
+            return UnderstandRequest(req.content, req.system, seed)
+        return dataclasses.replace(req, seed=seed)
+
+    def call(batch: Sequence[Sample]) -> list[str]:
+        seeds[:] = [seed_of(s.id) for s in batch]
+        requests = [seeded(s, seed) for s, seed in zip(batch, seeds, strict=True)]
         t0 = time.perf_counter()
-        texts = model.understand([req for _, req in batch], protocol)
+        texts = model.understand(requests, protocol)
         bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
         if bad:
             raise TypeError(f"{type(model).__name__}.understand returned {bad[0]}, expected str")
         per_sample_s[0] = round((time.perf_counter() - t0) / max(1, len(batch)), 5)
         return texts
 
-    # a batch's answers are written together once the batch is done (on_progress: one write and
-    # one flush per batch, not per record); a kill loses no record that was handed back before it
-    answers: list[tuple[str, int, str]] = []
+    # a batch's records are encoded together and reach the OS in one write before the next batch
+    # runs, not one by one; a kill loses no record that was handed back before it
+    def on_batch(batch: Sequence[Sample], texts: Sequence[str]) -> None:
+        writer.write_answers([s.id for s in batch], seeds, texts, per_sample_s[0])
 
-    def on_done(item: tuple[Sample, UnderstandRequest], text: str) -> None:
-        answers.append((item[0].id, item[1].seed, text))
+    def on_fail(sample: Sample, exc: BaseException) -> None:
+        pred = Prediction(
+            sample.id, Status.FAILED, error=describe(exc), seed=seed_of(sample.id), images_root=images_root
+        )
+        writer.write_prediction(pred)
 
-    def on_fail(item: tuple[Sample, UnderstandRequest], exc: BaseException) -> None:
-        sample, req = item
-        pred = Prediction(sample.id, Status.FAILED, error=describe(exc), seed=req.seed, images_root=images_root)
-        writer.write_prediction(pred, flush=False)  # alone: the runner reports its progress at once
-
-    with _progress(console, dist, f"{task.name}: inference", len(seeded)) as bar:
-
-        def batch_done(n: int) -> None:
-            if answers:
-                writer.write_answers(answers, per_sample_s[0])
-                answers.clear()
-            writer.flush()
-            bar.advance(n)
-
-        runner: BatchRunner[tuple[Sample, UnderstandRequest], str] = BatchRunner(
+    with _progress(console, dist, f"{task.name}: inference", len(mine)) as bar:
+        runner: BatchRunner[Sample, str] = BatchRunner(
             call,
-            on_done,
+            None,
             on_fail,
             settings.batch_size,
-            on_progress=batch_done,
+            on_batch=on_batch,
+            on_progress=bar.advance,
             fail_fast_after=settings.fail_fast_after,
             max_failures=settings.max_failures,
         )
-        return runner.run(seeded)
+        return runner.run(mine)
 
 
 def _run_images(

@@ -110,14 +110,16 @@ class JsonlWriter:
         if self._on_close is not None:
             self._written.append(kept)
 
-    def write_lines(self, lines: list[str], kept: list[Any]) -> None:
+    def write_lines(self, lines: list[str], kept: list[Any], *, flush: bool = True) -> None:
         """Append ``lines`` (records already encoded, without their newlines) in one write, and hand
-        them to the OS at once; ``kept`` is what ``on_close`` is handed for them, one each."""
+        them to the OS at once unless ``flush`` is False; ``kept`` is added to what ``on_close`` is
+        handed."""
         if not lines:
             return
         try:
             self._fh.write("\n".join(lines) + "\n")
-            self._fh.flush()
+            if flush:
+                self._fh.flush()
         except BaseException as exc:
             self._on_close = None  # the file may hold part of these records: it must be read back
             if isinstance(exc, OSError):  # a partial last line is cut off when the file is next opened

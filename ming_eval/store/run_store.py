@@ -75,28 +75,30 @@ class RecordWriter(JsonlWriter):
     def write_prediction(self, pred: Prediction, *, flush: bool = True) -> None:
         """Write ``pred``'s record, encoded once; what is kept for the run is the prediction that
         reading the line back gives (``pred`` itself, when JSON gives back exactly its values)."""
-        kept = self._kept(pred)
-        self.write_line(kept[1], kept, flush=flush)
+        pred, line = self._kept(pred)
+        self.write_lines([line], [pred, line], flush=flush)
 
-    def write_answers(self, answers: Sequence[tuple[str, int, str]], elapsed_s: float | None) -> None:
-        """The records of a batch of text answers, ``(sample id, seed, text)`` each, with status ok and
-        the batch's time per sample, in one write that reaches the OS at once (see :meth:`flush`)."""
+    def write_answers(
+        self, ids: Sequence[str], seeds: Sequence[int], texts: Sequence[str], elapsed_s: float | None
+    ) -> None:
+        """The records of a batch of text answers with status ok (a sample id, seed and text each, and
+        the batch's time per sample), in one write that reaches the OS at once."""
         root = self.images_root
         lines: list[str] = []
-        kept: list[tuple[Prediction, str]] = []
+        kept: list[Prediction | str] = []  # each prediction followed by its line
         plain = elapsed_s is None or (type(elapsed_s) is float and math.isfinite(elapsed_s))
         # the common record, spelled out: what _text_record_line writes, without its checks per record
         tail = f',"elapsed_s":{"null" if elapsed_s is None else float.__repr__(elapsed_s)}}}' if plain else ""
         ok, js, seed_text = Status.OK, _json_str, int.__repr__
-        for sid, seed, text in answers:
+        for sid, seed, text in zip(ids, seeds, texts, strict=True):
             pred = Prediction(sid, ok, text, None, seed, elapsed_s, root)
             if plain and type(sid) is str and type(text) is str and type(seed) is int:
                 line = f'{{"id":{js(sid)},"status":"ok","output":{js(text)},"error":null,"seed":{seed_text(seed)}{tail}'
-                item = (pred, line)
             else:
-                item = self._kept(pred)
-            lines.append(item[1])
-            kept.append(item)
+                pred, line = self._kept(pred)
+            lines.append(line)
+            kept.append(pred)
+            kept.append(line)
         self.write_lines(lines, kept)
 
     def _kept(self, pred: Prediction) -> tuple[Prediction, str]:
@@ -217,7 +219,8 @@ class TaskStore:
         # prediction of a sample with its line, so that the merged files copy them instead of encoding
         # the records again
         self._lines: dict[int, _Written] = {}
-        self._record_lines: dict[str, tuple[Prediction, str]] = {}
+        self._record_lines: dict[str, str] = {}
+        self._line_owners: dict[str, Prediction] = {}  # the prediction each of these lines encodes
 
     # -- inference records -------------------------------------------------------------------
     def record_writer(self, rank: int) -> RecordWriter:
@@ -233,14 +236,15 @@ class TaskStore:
             if key is None:
                 return
             out = dict(known[1])
-            lines = self._record_lines
-            for item in written:
-                if type(item) is tuple:  # (prediction, its line) from write_prediction / write_answers
-                    pred = item[0]
-                    prev = out.get(pred.sample_id)
-                    if prev is None or pred.ok or not prev.ok:  # _keep_latest, inlined: once per record
-                        out[pred.sample_id] = pred
-                    lines[pred.sample_id] = item
+            owners, lines, items = self._line_owners, self._record_lines, iter(written)
+            for item in items:
+                if type(item) is Prediction:  # from write_prediction / write_answers, followed by its line
+                    sid = item.sample_id
+                    prev = out.get(sid)
+                    if prev is None or item.ok or not prev.ok:  # _keep_latest, inlined: once per record
+                        out[sid] = item
+                    owners[sid] = item
+                    lines[sid] = next(items)
                 elif _same_after_json(item):  # a record written as a dict (an import)
                     _keep_latest(out, Prediction.from_record(item, self.images_dir))
                 else:
@@ -280,14 +284,14 @@ class TaskStore:
     def write_predictions(self, samples: Sequence[Sample], preds: dict[str, Prediction]) -> int:
         """Merge the rank files into ``predictions.jsonl`` in sample order; returns the count."""
         lines = []
-        get, written = preds.get, self._record_lines.get
+        get, owner, written = preds.get, self._line_owners.get, self._record_lines
         for sample in samples:
-            pred = get(sample.id)
+            sid = sample.id
+            pred = get(sid)
             if pred is None:
                 continue
-            entry = written(sample.id)
             # as this process's writer wrote it, else encoded now
-            line = entry[1] if entry is not None and entry[0] is pred else dumps(pred.to_record())
+            line = written[sid] if owner(sid) is pred else dumps(pred.to_record())
             # the record with "target" added last, as dumps() would write it, without encoding it again
             target = sample.target
             lines.append(f'{line[:-1]},"target":{_json_str(target) if type(target) is str else dumps(target)}}}\n')
