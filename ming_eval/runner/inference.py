@@ -23,6 +23,7 @@ from ming_eval.core.sample import (
     Capability,
     EditRequest,
     GenerateRequest,
+    Request,
     Sample,
     UnderstandRequest,
 )
@@ -78,6 +79,12 @@ def _with_seeds(
     return sample.with_request(new_req), rels
 
 
+def _with_seed(request: Request, seed: int) -> UnderstandRequest:
+    """``request``, of a subclass of UnderstandRequest, with ``seed``."""
+    assert isinstance(request, UnderstandRequest)
+    return dataclasses.replace(request, seed=seed)
+
+
 def run_inference(
     task: BaseTask,
     samples: Sequence[Sample],
@@ -128,25 +135,25 @@ def _run_understand(
     dist: Dist,
 ) -> BatchStats:
     assert isinstance(protocol, UnderstandProtocol)
-    seed_of = seed_deriver(settings.run_seed, task.name)
+    seeds_of = seed_deriver(settings.run_seed, task.name)
     model = get_model()
     images_root = writer.images_root
     per_sample_s = [0.0]  # the last batch's time per sample, rounded, for its records
-    # the seeds of the requests of the last call: a batch's records are written right after its call
+    # the ids and seeds of the last call's requests: a batch's records are written right after its call
+    ids: list[str] = []
     seeds: list[int] = []
 
-    def seeded(sample: Sample, seed: int) -> UnderstandRequest:
-        """The sample's request with its seed (filled in here, not by the task); made per batch, so
-        that a run does not hold a second request per sample."""
-        req = sample.request
-        assert isinstance(req, UnderstandRequest)
-        if type(req) is UnderstandRequest:  # its fields, without dataclasses.replace's introspection
-            return UnderstandRequest(req.content, req.system, seed)
-        return dataclasses.replace(req, seed=seed)
-
     def call(batch: Sequence[Sample]) -> list[str]:
-        seeds[:] = [seed_of(s.id) for s in batch]
-        requests = [seeded(s, seed) for s, seed in zip(batch, seeds, strict=True)]
+        # each request with its seed (filled in here, not by the task), made per batch: a run does not
+        # hold a second request per sample
+        ids[:] = [s.id for s in batch]
+        seeds[:] = seeds_of(ids)
+        requests = [
+            UnderstandRequest(req.content, req.system, seed)  # its fields, without dataclasses.replace's work
+            if type(req := s.request) is UnderstandRequest
+            else _with_seed(req, seed)
+            for s, seed in zip(batch, seeds, strict=True)
+        ]
         t0 = time.perf_counter()
         texts = model.understand(requests, protocol)
         bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
@@ -158,12 +165,11 @@ def _run_understand(
     # a batch's records are encoded together and reach the OS in one write before the next batch
     # runs, not one by one; a kill loses no record that was handed back before it
     def on_batch(batch: Sequence[Sample], texts: Sequence[str]) -> None:
-        writer.write_answers([s.id for s in batch], seeds, texts, per_sample_s[0])
+        writer.write_answers(ids, seeds, texts, per_sample_s[0])
 
     def on_fail(sample: Sample, exc: BaseException) -> None:
-        pred = Prediction(
-            sample.id, Status.FAILED, error=describe(exc), seed=seed_of(sample.id), images_root=images_root
-        )
+        seed = seeds_of([sample.id])[0]
+        pred = Prediction(sample.id, Status.FAILED, error=describe(exc), seed=seed, images_root=images_root)
         writer.write_prediction(pred)
 
     with _progress(console, dist, f"{task.name}: inference", len(mine)) as bar:

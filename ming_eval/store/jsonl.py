@@ -110,10 +110,10 @@ class JsonlWriter:
         if self._on_close is not None:
             self._written.append(kept)
 
-    def write_lines(self, lines: list[str], kept: list[Any], *, flush: bool = True) -> None:
+    def write_lines(self, lines: list[str], kept: Any, *, flush: bool = True) -> None:
         """Append ``lines`` (records already encoded, without their newlines) in one write, and hand
-        them to the OS at once unless ``flush`` is False; ``kept`` is added to what ``on_close`` is
-        handed."""
+        them to the OS at once unless ``flush`` is False; ``kept`` is what ``on_close`` is handed for
+        them (one entry for all)."""
         if not lines:
             return
         try:
@@ -126,7 +126,7 @@ class JsonlWriter:
                 raise storage_error(self.path, exc) or exc from exc
             raise
         if self._on_close is not None:
-            self._written.extend(kept)
+            self._written.append(kept)
 
     def flush(self) -> None:
         """Hand what was written with ``flush=False`` to the OS: it survives a kill from now on."""

@@ -76,30 +76,34 @@ class RecordWriter(JsonlWriter):
         """Write ``pred``'s record, encoded once; what is kept for the run is the prediction that
         reading the line back gives (``pred`` itself, when JSON gives back exactly its values)."""
         pred, line = self._kept(pred)
-        self.write_lines([line], [pred, line], flush=flush)
+        self.write_lines([line], ([pred], [line]), flush=flush)
 
     def write_answers(
         self, ids: Sequence[str], seeds: Sequence[int], texts: Sequence[str], elapsed_s: float | None
     ) -> None:
         """The records of a batch of text answers with status ok (a sample id, seed and text each, and
         the batch's time per sample), in one write that reaches the OS at once."""
-        root = self.images_root
-        lines: list[str] = []
-        kept: list[Prediction | str] = []  # each prediction followed by its line
-        plain = elapsed_s is None or (type(elapsed_s) is float and math.isfinite(elapsed_s))
-        # the common record, spelled out: what _text_record_line writes, without its checks per record
-        tail = f',"elapsed_s":{"null" if elapsed_s is None else float.__repr__(elapsed_s)}}}' if plain else ""
-        ok, js, seed_text = Status.OK, _json_str, int.__repr__
-        for sid, seed, text in zip(ids, seeds, texts, strict=True):
-            pred = Prediction(sid, ok, text, None, seed, elapsed_s, root)
-            if plain and type(sid) is str and type(text) is str and type(seed) is int:
-                line = f'{{"id":{js(sid)},"status":"ok","output":{js(text)},"error":null,"seed":{seed_text(seed)}{tail}'
-            else:
-                pred, line = self._kept(pred)
-            lines.append(line)
-            kept.append(pred)
-            kept.append(line)
-        self.write_lines(lines, kept)
+        root, ok = self.images_root, Status.OK
+        preds = [
+            Prediction(sid, ok, text, None, seed, elapsed_s, root)
+            for sid, seed, text in zip(ids, seeds, texts, strict=True)
+        ]
+        if (
+            (elapsed_s is None or (type(elapsed_s) is float and math.isfinite(elapsed_s)))
+            and set(map(type, ids)) <= {str}
+            and set(map(type, texts)) <= {str}
+            and set(map(type, seeds)) <= {int}
+        ):  # the common records, spelled out: what _text_record_line writes, without its checks per record
+            js, seed_text = _json_str, int.__repr__
+            tail = f',"elapsed_s":{"null" if elapsed_s is None else float.__repr__(elapsed_s)}}}'
+            lines = [
+                f'{{"id":{js(sid)},"status":"ok","output":{js(text)},"error":null,"seed":{seed_text(seed)}{tail}'
+                for sid, seed, text in zip(ids, seeds, texts, strict=True)
+            ]
+        else:
+            kept = [self._kept(pred) for pred in preds]
+            preds, lines = [pred for pred, _ in kept], [line for _, line in kept]
+        self.write_lines(lines, (preds, lines))
 
     def _kept(self, pred: Prediction) -> tuple[Prediction, str]:
         """``pred``'s record line, and the prediction that reading it back gives (with this writer's
@@ -236,15 +240,16 @@ class TaskStore:
             if key is None:
                 return
             out = dict(known[1])
-            owners, lines, items = self._line_owners, self._record_lines, iter(written)
-            for item in items:
-                if type(item) is Prediction:  # from write_prediction / write_answers, followed by its line
-                    sid = item.sample_id
-                    prev = out.get(sid)
-                    if prev is None or item.ok or not prev.ok:  # _keep_latest, inlined: once per record
-                        out[sid] = item
-                    owners[sid] = item
-                    lines[sid] = next(items)
+            owners, lines = self._line_owners, self._record_lines
+            for item in written:
+                if type(item) is tuple:  # (predictions, their lines) from write_prediction / write_answers
+                    for pred, line in zip(*item, strict=True):
+                        sid = pred.sample_id
+                        prev = out.get(sid)
+                        if prev is None or pred.ok or not prev.ok:  # _keep_latest, inlined: once per record
+                            out[sid] = pred
+                        owners[sid] = pred
+                        lines[sid] = line
                 elif _same_after_json(item):  # a record written as a dict (an import)
                     _keep_latest(out, Prediction.from_record(item, self.images_dir))
                 else:
