@@ -244,12 +244,9 @@ class TaskStore:
             for item in written:
                 if type(item) is tuple:  # (predictions, their lines) from write_prediction / write_answers
                     for pred, line in zip(*item, strict=True):
-                        sid = pred.sample_id
-                        prev = out.get(sid)
-                        if prev is None or pred.ok or not prev.ok:  # _keep_latest, inlined: once per record
-                            out[sid] = pred
-                        owners[sid] = pred
-                        lines[sid] = line
+                        _keep_latest(out, pred)
+                        owners[pred.sample_id] = pred
+                        lines[pred.sample_id] = line
                 elif _same_after_json(item):  # a record written as a dict (an import)
                     _keep_latest(out, Prediction.from_record(item, self.images_dir))
                 else:
