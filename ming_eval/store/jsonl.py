@@ -110,6 +110,24 @@ class JsonlWriter:
         if self._on_close is not None:
             self._written.append(kept)
 
+    def write_lines(self, lines: list[str], kept: Any, *, flush: bool = True) -> None:
+        """Append ``lines`` (records already encoded, without their newlines) in one write, and hand
+        them to the OS at once unless ``flush`` is False; ``kept`` is what ``on_close`` is handed for
+        them (one entry for all)."""
+        if not lines:
+            return
+        try:
+            self._fh.write("\n".join(lines) + "\n")
+            if flush:
+                self._fh.flush()
+        except BaseException as exc:
+            self._on_close = None  # the file may hold part of these records: it must be read back
+            if isinstance(exc, OSError):  # a partial last line is cut off when the file is next opened
+                raise storage_error(self.path, exc) or exc from exc
+            raise
+        if self._on_close is not None:
+            self._written.append(kept)
+
     def flush(self) -> None:
         """Hand what was written with ``flush=False`` to the OS: it survives a kill from now on."""
         try:

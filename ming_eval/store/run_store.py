@@ -75,17 +75,49 @@ class RecordWriter(JsonlWriter):
     def write_prediction(self, pred: Prediction, *, flush: bool = True) -> None:
         """Write ``pred``'s record, encoded once; what is kept for the run is the prediction that
         reading the line back gives (``pred`` itself, when JSON gives back exactly its values)."""
+        pred, line = self._kept(pred)
+        self.write_lines([line], ([pred], [line]), flush=flush)
+
+    def write_answers(
+        self, ids: Sequence[str], seeds: Sequence[int], texts: Sequence[str], elapsed_s: float | None
+    ) -> None:
+        """The records of a batch of text answers with status ok (a sample id, seed and text each, and
+        the batch's time per sample), in one write that reaches the OS at once."""
+        root, ok = self.images_root, Status.OK
+        preds = [
+            Prediction(sid, ok, text, None, seed, elapsed_s, root)
+            for sid, seed, text in zip(ids, seeds, texts, strict=True)
+        ]
+        if (
+            (elapsed_s is None or (type(elapsed_s) is float and math.isfinite(elapsed_s)))
+            and set(map(type, ids)) <= {str}
+            and set(map(type, texts)) <= {str}
+            and set(map(type, seeds)) <= {int}
+        ):  # the common records, spelled out: what _text_record_line writes, without its checks per record
+            js, seed_text = _json_str, int.__repr__
+            tail = f',"elapsed_s":{"null" if elapsed_s is None else float.__repr__(elapsed_s)}}}'
+            lines = [
+                f'{{"id":{js(sid)},"status":"ok","output":{js(text)},"error":null,"seed":{seed_text(seed)}{tail}'
+                for sid, seed, text in zip(ids, seeds, texts, strict=True)
+            ]
+        else:
+            kept = [self._kept(pred) for pred in preds]
+            preds, lines = [pred for pred, _ in kept], [line for _, line in kept]
+        self.write_lines(lines, (preds, lines))
+
+    def _kept(self, pred: Prediction) -> tuple[Prediction, str]:
+        """``pred``'s record line, and the prediction that reading it back gives (with this writer's
+        image folder; an error without the credentials it quotes)."""
         if pred.error:
             pred = dataclasses.replace(pred, error=redact_text(str(pred.error)))
         line = _text_record_line(pred)
         if line is not None:
             if pred.images_root is not self.images_root and pred.images_root != self.images_root:
                 pred = dataclasses.replace(pred, images_root=self.images_root)
-            self.write_line(line, _Written(pred, line), flush=flush)
-        else:  # kept: what reading it back gives, and the line that encodes that
-            line = dumps(pred.to_record())
-            pred = Prediction.from_record(loads(line), self.images_root)
-            self.write_line(line, _Written(pred, dumps(pred.to_record())), flush=flush)
+            return pred, line
+        # what reading it back gives, and the line that encodes that
+        pred = Prediction.from_record(loads(dumps(pred.to_record())), self.images_root)
+        return pred, dumps(pred.to_record())
 
 
 class ScoreWriter(JsonlWriter):
@@ -187,9 +219,12 @@ class TaskStore:
         self._scores: tuple[object, list[tuple[Any, SampleScore]]] | None = None
         self._record_reader = AppendedReader(_checked(lambda r: Prediction.from_record(r, self.images_dir)))
         self._score_reader = AppendedReader(_checked(SampleScore.from_record))
-        # the JSON line this process's writers wrote for a prediction or score (by the object's id()),
-        # so that the merged files copy it instead of encoding the record again
+        # the JSON line this process's writers wrote for a score (by the object's id()) and the latest
+        # prediction of a sample with its line, so that the merged files copy them instead of encoding
+        # the records again
         self._lines: dict[int, _Written] = {}
+        self._record_lines: dict[str, str] = {}
+        self._line_owners: dict[str, Prediction] = {}  # the prediction each of these lines encodes
 
     # -- inference records -------------------------------------------------------------------
     def record_writer(self, rank: int) -> RecordWriter:
@@ -205,10 +240,13 @@ class TaskStore:
             if key is None:
                 return
             out = dict(known[1])
+            owners, lines = self._line_owners, self._record_lines
             for item in written:
-                if isinstance(item, _Written):
-                    _keep_latest(out, item.value)
-                    self._lines[id(item.value)] = item
+                if type(item) is tuple:  # (predictions, their lines) from write_prediction / write_answers
+                    for pred, line in zip(*item, strict=True):
+                        _keep_latest(out, pred)
+                        owners[pred.sample_id] = pred
+                        lines[pred.sample_id] = line
                 elif _same_after_json(item):  # a record written as a dict (an import)
                     _keep_latest(out, Prediction.from_record(item, self.images_dir))
                 else:
@@ -248,11 +286,14 @@ class TaskStore:
     def write_predictions(self, samples: Sequence[Sample], preds: dict[str, Prediction]) -> int:
         """Merge the rank files into ``predictions.jsonl`` in sample order; returns the count."""
         lines = []
+        get, owner, written = preds.get, self._line_owners.get, self._record_lines
         for sample in samples:
-            pred = preds.get(sample.id)
+            sid = sample.id
+            pred = get(sid)
             if pred is None:
                 continue
-            line = self._line(pred)
+            # as this process's writer wrote it, else encoded now
+            line = written[sid] if owner(sid) is pred else dumps(pred.to_record())
             # the record with "target" added last, as dumps() would write it, without encoding it again
             target = sample.target
             lines.append(f'{line[:-1]},"target":{_json_str(target) if type(target) is str else dumps(target)}}}\n')
