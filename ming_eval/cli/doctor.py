@@ -55,12 +55,12 @@ def _probe_judge(timeout: float) -> tuple[str, str]:
     import urllib.error
     import urllib.request
 
-    base = os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_BASE") or "https://api.openai.com/v1"
-    key = os.environ.get("OPENAI_API_KEY")
-    url = base.rstrip("/")
-    if url.endswith("/chat/completions"):
-        url = url[: -len("/chat/completions")]
-    req = urllib.request.Request(url + "/models", headers={"Authorization": f"Bearer {key}"} if key else {})
+    from ming_eval.transport.openai_chat import PUBLIC_API, connection_from_env
+
+    # the judge's own reading of the variables (OPENAI_BASE_URL, VLMEvalKit's OPENAI_API_BASE, the key)
+    url, key = connection_from_env(None)
+    base = url or PUBLIC_API
+    req = urllib.request.Request(base + "/models", headers={"Authorization": f"Bearer {key}"} if key else {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             body = json.loads(resp.read() or b"{}")

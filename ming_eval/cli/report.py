@@ -74,7 +74,13 @@ def report(
         list[str] | None, typer.Option("--table", "-t", help="Only these tables (understanding, geneval, other).")
     ] = None,
     label: Annotated[
-        list[str] | None, typer.Option("--label", "-l", help="Row label of each run, in order (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--label",
+            "-l",
+            help="Row label of each run, in order (repeatable; at most one per run). Runs after the last "
+            "label keep their default one (the model's paper name).",
+        ),
     ] = None,
     sources: Annotated[
         bool, typer.Option(help="Terminal format: list the sources of the published rows under each table.")

@@ -23,13 +23,11 @@ from ming_eval.judge.cache import JudgeCache
 from ming_eval.transport.openai_chat import (
     API_KEY_ENV,
     NO_KEY,
-    PUBLIC_API,
     ChatConfig,
     EndpointSetupError,
     OpenAIChat,
     RequestRefused,
     TransportError,
-    connection_from_env,
     decoding_params,
     normalize_base_url,
 )
@@ -79,7 +77,7 @@ class JudgeConfig:
 
     @property
     def endpoint(self) -> str:
-        return self.base_url or PUBLIC_API
+        return self.chat().endpoint
 
     @classmethod
     def from_env(
@@ -91,11 +89,13 @@ class JudgeConfig:
         **kwargs: Any,
     ) -> JudgeConfig | None:
         """A config from options and the environment, or None when no judge is configured at all
-        (no API key and no base URL)."""
-        url, key = connection_from_env(base_url, api_key_env)
-        if url is None and key is None:
+        (no API key and no base URL): the transport's :meth:`ChatConfig.configured` decides."""
+        chat = ChatConfig.configured(resolve_model(model), base_url=base_url, api_key_env=api_key_env)
+        if chat is None:
             return None
-        return cls(model=resolve_model(model), base_url=url, api_key=key or NO_KEY, api_key_env=api_key_env, **kwargs)
+        return cls(
+            model=chat.model, base_url=chat.base_url, api_key=chat.api_key, api_key_env=chat.api_key_env, **kwargs
+        )
 
     def chat(self) -> ChatConfig:
         """The transport's config for this judge."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ming_eval.errors import MingEvalError
-from ming_eval.report.runs import ReportRun, open_run
+from ming_eval.report.runs import ReportRun, open_run, refuse_a_file
 from ming_eval.store.run_store import MANIFEST
 
 if TYPE_CHECKING:
@@ -38,8 +38,10 @@ class Leaderboard:
 
 def find_run_dirs(root: Path) -> list[Path]:
     """Every folder under ``root`` (itself included) holding a manifest; runs are not searched inside."""
+    hint = "pass the folder that holds your run directories"
+    refuse_a_file(root, "a folder of run directories", hint=hint)
     if not root.is_dir():
-        raise MingEvalError(f"{root} is not a directory", hint="pass the folder that holds your run directories")
+        raise MingEvalError(f"{root} is not a directory: it does not exist", hint=hint)
     found: list[Path] = []
     for current, dirs, files in os.walk(root):
         if MANIFEST in files:

@@ -12,10 +12,10 @@ from typing import Any
 
 from ming_eval.core.results import SampleScore, TaskResult
 from ming_eval.core.summaries import Summary
-from ming_eval.errors import RunStoreError
+from ming_eval.errors import MingEvalError, RunStoreError
 from ming_eval.registry import summary_catalog
 from ming_eval.store.manifest import RunManifest
-from ming_eval.store.run_store import RunStore, TaskStore
+from ming_eval.store.run_store import MANIFEST, RunStore, TaskStore
 
 
 @dataclass
@@ -114,9 +114,27 @@ def _default_label(manifest: RunManifest, path: Path) -> str:
     return label
 
 
+def refuse_a_file(path: Path, expected: str, hint: str) -> None:
+    """A one-line error when ``path`` is a file where a folder (``expected``) is read: it says so, and
+    names the run folder around the file when it is one of a run's own (manifest.json, results.json,
+    a task's results.json or scores.jsonl)."""
+    if not path.is_file():
+        return
+    around = next((f for f in (path.parent, path.parent.parent) if (f / MANIFEST).is_file()), None)
+    raise RunStoreError(
+        f"{path} is a file, not {expected}",
+        hint=f"pass the run folder it belongs to: {around}" if around is not None else hint,
+    )
+
+
 def open_run(path: str | Path, label: str | None = None) -> ReportRun:
     """Load a run directory for reports: every task's results, and why any task has none."""
     root = Path(path)
+    refuse_a_file(
+        root,
+        f"a run folder (one made by `ming-eval run --out`, holding {MANIFEST})",
+        hint="pass the directory given to `ming-eval run --out`",
+    )
     store = RunStore.open_existing(root)
     manifest = store.require_manifest()
     results: dict[str, TaskResult] = {}
@@ -139,8 +157,15 @@ def open_run(path: str | Path, label: str | None = None) -> ReportRun:
 
 
 def open_runs(paths: list[Path], labels: list[str] | None = None) -> list[ReportRun]:
-    """Several runs; labels given in order replace the default ones, and equal labels are told apart."""
-    runs = [open_run(p, (labels or [])[i] if labels and i < len(labels) else None) for i, p in enumerate(paths)]
+    """Several runs; labels given in order replace the default ones of the first runs (the others keep
+    theirs), more labels than runs is an error, and equal labels are told apart."""
+    labels = labels or []
+    if len(labels) > len(paths):
+        raise MingEvalError(
+            f"{len(labels)} --label values for {len(paths)} run(s): each label names one run, in order",
+            hint=f"drop the last {len(labels) - len(paths)} --label value(s), or add the run(s) they name",
+        )
+    runs = [open_run(p, labels[i] if i < len(labels) else None) for i, p in enumerate(paths)]
     seen: dict[str, int] = {}
     for run in runs:
         seen[run.label] = seen.get(run.label, 0) + 1

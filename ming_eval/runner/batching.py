@@ -82,9 +82,13 @@ class BatchStats:
 @dataclass
 class BatchRunner(Generic[T, R]):
     fn: Callable[[Sequence[T]], Sequence[R]]
-    on_done: Callable[[T, R], None]
+    #: handed each item that succeeded and its result (None: ``on_batch`` is given instead)
+    on_done: Callable[[T, R], None] | None
     on_fail: Callable[[T, BaseException], None]
     batch_size: int
+    #: handed a batch that succeeded, its items and results together, right after ``fn`` returned
+    #: them (for a caller that writes a batch at once); in place of ``on_done``
+    on_batch: Callable[[Sequence[T], Sequence[R]], None] | None = field(default=None, kw_only=True)
     #: called with the count of items just handed to ``on_done`` / ``on_fail``, once per batch that
     #: succeeded and once per item that failed alone, before the runner moves on (a writer commits
     #: a batch's records here, and a stop for too many failures comes after it)
@@ -94,6 +98,10 @@ class BatchRunner(Generic[T, R]):
     #: stop when this many items failed in total (0 disables)
     max_failures: int = 0
     stats: BatchStats = field(default_factory=BatchStats)
+
+    def __post_init__(self) -> None:
+        if (self.on_done is None) == (self.on_batch is None):
+            raise TypeError("BatchRunner takes one of on_done and on_batch")
 
     def run(self, items: Sequence[T]) -> BatchStats:
         size = max(1, self.batch_size)
@@ -132,8 +140,12 @@ class BatchRunner(Generic[T, R]):
                 size = self._attempt(chunk, size)
                 pos += len(chunk)
             return size
-        for item, result in zip(batch, results, strict=True):
-            self.on_done(item, result)
+        if self.on_done is None:
+            assert self.on_batch is not None
+            self.on_batch(batch, results)
+        else:
+            for item, result in zip(batch, results, strict=True):
+                self.on_done(item, result)
         self.stats.done += len(batch)
         self.on_progress(len(batch))
         return size

@@ -23,6 +23,7 @@ from ming_eval.core.sample import (
     Capability,
     EditRequest,
     GenerateRequest,
+    Request,
     Sample,
     UnderstandRequest,
 )
@@ -78,6 +79,12 @@ def _with_seeds(
     return sample.with_request(new_req), rels
 
 
+def _with_seed(request: Request, seed: int) -> UnderstandRequest:
+    """``request``, of a subclass of UnderstandRequest, with ``seed``."""
+    assert isinstance(request, UnderstandRequest)
+    return dataclasses.replace(request, seed=seed)
+
+
 def run_inference(
     task: BaseTask,
     samples: Sequence[Sample],
@@ -128,57 +135,55 @@ def _run_understand(
     dist: Dist,
 ) -> BatchStats:
     assert isinstance(protocol, UnderstandProtocol)
-    # each sample with its seeded request (the seed is filled in here, not by the task)
-    seeded: list[tuple[Sample, UnderstandRequest]] = []
-    seed_of = seed_deriver(settings.run_seed, task.name)
-    for s in mine:
-        req = s.request
-        assert isinstance(req, UnderstandRequest)
-        if type(req) is UnderstandRequest:  # its fields, without dataclasses.replace's introspection
-            seeded.append((s, UnderstandRequest(req.content, req.system, seed_of(s.id))))
-        else:
-            seeded.append((s, dataclasses.replace(req, seed=seed_of(s.id))))
+    seeds_of = seed_deriver(settings.run_seed, task.name)
     model = get_model()
     images_root = writer.images_root
     per_sample_s = [0.0]  # the last batch's time per sample, rounded, for its records
+    # the ids and seeds of the last call's requests: a batch's records are written right after its call
+    ids: list[str] = []
+    seeds: list[int] = []
 
-    def call(batch: Sequence[tuple[Sample, UnderstandRequest]]) -> list[str]:
+    def call(batch: Sequence[Sample]) -> list[str]:
+        # each request with its seed (filled in here, not by the task), made per batch: a run does not
+        # hold a second request per sample
+        ids[:] = [s.id for s in batch]
+        seeds[:] = seeds_of(ids)
+        requests = [
+            UnderstandRequest(req.content, req.system, seed)  # its fields, without dataclasses.replace's work
+            if type(req := s.request) is UnderstandRequest
+            else _with_seed(req, seed)
+            for s, seed in zip(batch, seeds, strict=True)
+        ]
         t0 = time.perf_counter()
-        texts = model.understand([req for _, req in batch], protocol)
+        texts = model.understand(requests, protocol)
         bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
         if bad:
             raise TypeError(f"{type(model).__name__}.understand returned {bad[0]}, expected str")
         per_sample_s[0] = round((time.perf_counter() - t0) / max(1, len(batch)), 5)
         return texts
 
-    # a batch's records arrive together and reach the OS together: one flush per batch (in
-    # batch_done), not one per record; a kill loses no record that was handed back before it
-    def on_done(item: tuple[Sample, UnderstandRequest], text: str) -> None:
-        sample, req = item
-        pred = Prediction(sample.id, Status.OK, text, None, req.seed, per_sample_s[0], images_root)
-        writer.write_prediction(pred, flush=False)
+    # a batch's records are encoded together and reach the OS in one write before the next batch
+    # runs, not one by one; a kill loses no record that was handed back before it
+    def on_batch(batch: Sequence[Sample], texts: Sequence[str]) -> None:
+        writer.write_answers(ids, seeds, texts, per_sample_s[0])
 
-    def on_fail(item: tuple[Sample, UnderstandRequest], exc: BaseException) -> None:
-        sample, req = item
-        pred = Prediction(sample.id, Status.FAILED, error=describe(exc), seed=req.seed, images_root=images_root)
-        writer.write_prediction(pred, flush=False)
+    def on_fail(sample: Sample, exc: BaseException) -> None:
+        seed = seeds_of([sample.id])[0]
+        pred = Prediction(sample.id, Status.FAILED, error=describe(exc), seed=seed, images_root=images_root)
+        writer.write_prediction(pred)
 
-    with _progress(console, dist, f"{task.name}: inference", len(seeded)) as bar:
-
-        def batch_done(n: int) -> None:
-            writer.flush()
-            bar.advance(n)
-
-        runner: BatchRunner[tuple[Sample, UnderstandRequest], str] = BatchRunner(
+    with _progress(console, dist, f"{task.name}: inference", len(mine)) as bar:
+        runner: BatchRunner[Sample, str] = BatchRunner(
             call,
-            on_done,
+            None,
             on_fail,
             settings.batch_size,
-            on_progress=batch_done,
+            on_batch=on_batch,
+            on_progress=bar.advance,
             fail_fast_after=settings.fail_fast_after,
             max_failures=settings.max_failures,
         )
-        return runner.run(seeded)
+        return runner.run(mine)
 
 
 def _run_images(

@@ -149,27 +149,30 @@ def run_scoring(
         return scores
     writer = store.score_writer(dist.rank)
 
-    def write(batch: Sequence[tuple[Item, SampleScore]]) -> None:
-        """Annotate and write a batch's scores together (one write, flushed: on disk before the next)."""
-        entries = [(add(sample, score), pred) for (sample, pred), score in batch]
+    def write(items: Sequence[Item], given: Sequence[SampleScore]) -> None:
+        """Annotate and write the scores of a batch's items together (one write, flushed: on disk
+        before the next batch)."""
+        entries = [(add(sample, score), pred) for (sample, pred), score in zip(items, given, strict=True)]
         for score in writer.write_scores(entries):
             scores[score.id] = score
 
     try:
         ok: list[Item] = []
-        failed: list[tuple[Item, SampleScore]] = []
+        failed: list[Item] = []
         for item in mine:
-            sample, pred = item
-            if pred.status is Status.OK:
-                ok.append(item)
-            else:
-                why = f"inference failed: {pred.error}"
-                failed.append((item, SampleScore(sample.id, 0.0, correct=False, status=INFERENCE_FAILED, reason=why)))
-        write(failed)
+            (ok if item[1].status is Status.OK else failed).append(item)
+        write(
+            failed,
+            [
+                SampleScore(s.id, 0.0, correct=False, status=INFERENCE_FAILED, reason=f"inference failed: {p.error}")
+                for s, p in failed
+            ],
+        )
         if ok:  # verdicts another tool already gave (an imported judge file) are stored as they are
             imported = task.imported_scores(ctx)
             if imported:
-                write([(item, imported[item[0].id]) for item in ok if item[0].id in imported])
+                given = [item for item in ok if item[0].id in imported]
+                write(given, [imported[sample.id] for sample, _ in given])
                 ok = [item for item in ok if item[0].id not in imported]
         if ok:
             # one device rule for every model a scorer loads: the grader service's (--device, else
@@ -189,7 +192,7 @@ def _score_items(
     task: BaseTask,
     items: list[Item],
     scorer: Scorer,
-    write: Callable[[Sequence[tuple[Item, SampleScore]]], None],
+    write: Callable[[Sequence[Item], Sequence[SampleScore]], None],
     dist: Dist,
     console: Console | None,
     batch_size: int | None,
@@ -201,26 +204,15 @@ def _score_items(
                 raise RuntimeError(f"scorer returned a score for {score.id!r} in place of {sample.id!r}")
         return scores
 
-    # what a batch (or an item that failed alone) gave is written together once it is done (see run_inference)
-    done: list[tuple[Item, SampleScore]] = []
-
-    def on_done(item: Item, score: SampleScore) -> None:
-        done.append((item, score))
-
+    # a batch's scores are written together as it is done, an item that failed alone by itself
     def on_fail(item: Item, exc: BaseException) -> None:
         reason = f"scoring failed: {describe(exc)}"
-        done.append((item, SampleScore(item[0].id, 0.0, correct=False, status=SCORING_FAILED, reason=reason)))
+        write([item], [SampleScore(item[0].id, 0.0, correct=False, status=SCORING_FAILED, reason=reason)])
 
     suffix = f" (rank 0 of {dist.world_size})" if dist.distributed else ""
     with ProgressReporter(console, f"{task.name}: scoring{suffix}", len(items), enabled=dist.is_main) as bar:
-
-        def batch_done(n: int) -> None:
-            write(done)
-            done.clear()
-            bar.advance(n)
-
         runner: BatchRunner[Item, SampleScore] = BatchRunner(
-            call, on_done, on_fail, batch_size or scorer.batch_size, on_progress=batch_done
+            call, None, on_fail, batch_size or scorer.batch_size, on_batch=write, on_progress=bar.advance
         )
         runner.run(items)
 

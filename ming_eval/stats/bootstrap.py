@@ -72,7 +72,9 @@ class IntervalCache:
     ) -> tuple[float, float]:
         import numpy as np
 
-        h = hashlib.blake2b(f"{kind}|{cfg.n_resamples}|{cfg.confidence!r}|{cfg.seed}".encode(), digest_size=16)
+        h = hashlib.blake2b(
+            f"{kind}|{RESAMPLING_METHOD}|{cfg.n_resamples}|{cfg.confidence!r}|{cfg.seed}".encode(), digest_size=16
+        )
         for arr in arrays:
             h.update(b"|%d|%s|" % (arr.size, arr.dtype.str.encode()))
             h.update(np.ascontiguousarray(arr).tobytes())
@@ -145,29 +147,50 @@ def cluster_sums(
     return sums, counts, first
 
 
+#: up to this many distinct clusters (by their sum and size) a replicate is drawn as counts per
+#: distinct cluster (see :func:`_resampled_ratio`); above it, as cluster indices
+COUNT_DRAWS_MAX_DISTINCT = 256
+#: names the resampling method in the interval cache's keys: an interval stored by another method
+#: (the index draws every interval used before counts were drawn) is computed again, not reused
+RESAMPLING_METHOD = "multinomial-counts"
+
+
 def _resampled_ratio(
     sums: NDArray[np.float64], counts: NDArray[np.float64], cfg: BootstrapConfig, rng: np.random.Generator
 ) -> NDArray[np.float64]:
-    """Replicates of sum(sums)/sum(counts) over clusters drawn with replacement."""
+    """Replicates of sum(sums)/sum(counts) over clusters drawn with replacement.
+
+    A replicate draws ``n`` clusters out of ``n`` uniformly with replacement, and its value depends
+    only on how many draws hit each *distinct* cluster (a (sum, size) pair: 0 or 1 for accuracy with
+    one sample per cluster). So when there are at most :data:`COUNT_DRAWS_MAX_DISTINCT` distinct
+    clusters, all finite, with multiplicities ``m_1..m_k``, the counts per distinct cluster are drawn directly,
+    ``Multinomial(n, m_j / n)`` (for 0/1 scores one binomial per replicate): exactly the distribution
+    of the index draws, at O(k) instead of O(n) per replicate. Above it, ``n`` indices are drawn per
+    replicate. Both are deterministic for a seed; they use the generator's numbers differently, so
+    intervals are not bit-identical to those of the index draws (see :data:`RESAMPLING_METHOD`).
+    """
     import numpy as np
 
     n = sums.size
+    if bool(np.all(counts == 1.0)):  # one sample per cluster (no clusters given): a replicate has n
+        values, multiplicity = np.unique(sums, return_counts=True)
+        sizes = None
+    else:
+        pairs, multiplicity = np.unique(np.stack([sums, counts], axis=1), axis=0, return_counts=True)
+        values, sizes = pairs[:, 0], pairs[:, 1]
+    # (a non-finite value would spread to the replicates that did not draw it: 0 * inf is nan)
+    if values.size <= COUNT_DRAWS_MAX_DISTINCT and bool(np.all(np.isfinite(values))):
+        hits = rng.multinomial(n, multiplicity / float(n), size=cfg.n_resamples).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out: NDArray[np.float64] = (hits @ values) / (float(n) if sizes is None else hits @ sizes)
+        return out
     out = np.empty(cfg.n_resamples, dtype=np.float64)
     block = max(1, min(cfg.n_resamples, 4_000_000 // max(n, 1)))
-    # clusters of one sample each (no clusters given): every replicate has n samples, exactly
-    singletons = bool(np.all(counts == 1.0))
-    # and 0/1 values (accuracy): a replicate's sum is its count of draws on a 1, which is exactly what
-    # adding the floats gives (integers below 2**53 add exactly), for a third less work
-    binary = singletons and bool(np.all((sums == 0.0) | (sums == 1.0)))
-    ones = sums == 1.0 if binary else None
     for start in range(0, cfg.n_resamples, block):
         stop = min(cfg.n_resamples, start + block)
         idx = rng.integers(0, n, size=(stop - start, n))
-        if ones is not None:
-            out[start:stop] = np.count_nonzero(ones[idx], axis=1) / float(n)
-            continue
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[start:stop] = sums[idx].sum(axis=1) / (float(n) if singletons else counts[idx].sum(axis=1))
+            out[start:stop] = sums[idx].sum(axis=1) / (float(n) if sizes is None else counts[idx].sum(axis=1))
     return out
 
 

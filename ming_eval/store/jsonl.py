@@ -18,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Generic, TypeVar
 
-from ming_eval.errors import RunStoreError, storage_error
+from ming_eval.errors import DataError, RunStoreError, storage_error
 
 T = TypeVar("T")
 
@@ -104,6 +104,24 @@ class JsonlWriter:
                 self._fh.flush()
         except BaseException as exc:
             self._on_close = None  # the file may hold part of this record: it must be read back
+            if isinstance(exc, OSError):  # a partial last line is cut off when the file is next opened
+                raise storage_error(self.path, exc) or exc from exc
+            raise
+        if self._on_close is not None:
+            self._written.append(kept)
+
+    def write_lines(self, lines: list[str], kept: Any, *, flush: bool = True) -> None:
+        """Append ``lines`` (records already encoded, without their newlines) in one write, and hand
+        them to the OS at once unless ``flush`` is False; ``kept`` is what ``on_close`` is handed for
+        them (one entry for all)."""
+        if not lines:
+            return
+        try:
+            self._fh.write("\n".join(lines) + "\n")
+            if flush:
+                self._fh.flush()
+        except BaseException as exc:
+            self._on_close = None  # the file may hold part of these records: it must be read back
             if isinstance(exc, OSError):  # a partial last line is cut off when the file is next opened
                 raise storage_error(self.path, exc) or exc from exc
             raise
@@ -279,3 +297,41 @@ def write_json_atomic(path: Path, obj: Any) -> bool:
     """Write ``obj`` as indented JSON atomically; an unchanged file is not touched. True if written."""
     text = json.dumps(_finite(obj), ensure_ascii=False, indent=2, default=_json_default, allow_nan=False) + "\n"
     return _write_if_changed(path, text.encode("utf-8"))
+
+
+def read_json_lines(path: Path, *, hint: str, label: str = "", blank_line: str | None = None) -> list[tuple[int, Any]]:
+    """Each line of a JSON-lines file another tool wrote (an import, a data file), parsed, with its
+    number from 1, for the caller to check and to name in its own messages. Lines end at ``\\n`` only
+    (a U+2028 inside a string is not a line end, as it is for ``str.splitlines``); blank lines are
+    skipped, or refused with ``blank_line`` as the reason where a line's number means something.
+
+    A file that cannot be read or is not UTF-8 (``label``: what it is, e.g. "GenEval metadata"), a line
+    that is not JSON and a refused blank line are one-line :class:`DataError` naming the file and the
+    line; ``hint``: which file to pass instead.
+    """
+    where = f"{label} {path}" if label else str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {where}: {exc.strerror or exc}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = data.count(b"\n", 0, exc.start) + 1
+        raise DataError(f"cannot read {where}: line {bad} is not UTF-8 text", hint=hint) from exc
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    out: list[tuple[int, Any]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            if blank_line is not None:
+                raise DataError(f"{path} line {number}: empty line ({blank_line})", hint=hint)
+            continue
+        try:
+            out.append((number, loads(line)))
+        except json.JSONDecodeError as exc:
+            raise DataError(
+                f"{path} line {number} is not valid JSON ({exc.msg}): the file is truncated or damaged", hint=hint
+            ) from exc
+    return out

@@ -75,17 +75,49 @@ class RecordWriter(JsonlWriter):
     def write_prediction(self, pred: Prediction, *, flush: bool = True) -> None:
         """Write ``pred``'s record, encoded once; what is kept for the run is the prediction that
         reading the line back gives (``pred`` itself, when JSON gives back exactly its values)."""
+        pred, line = self._kept(pred)
+        self.write_lines([line], ([pred], [line]), flush=flush)
+
+    def write_answers(
+        self, ids: Sequence[str], seeds: Sequence[int], texts: Sequence[str], elapsed_s: float | None
+    ) -> None:
+        """The records of a batch of text answers with status ok (a sample id, seed and text each, and
+        the batch's time per sample), in one write that reaches the OS at once."""
+        root, ok = self.images_root, Status.OK
+        preds = [
+            Prediction(sid, ok, text, None, seed, elapsed_s, root)
+            for sid, seed, text in zip(ids, seeds, texts, strict=True)
+        ]
+        if (
+            (elapsed_s is None or (type(elapsed_s) is float and math.isfinite(elapsed_s)))
+            and set(map(type, ids)) <= {str}
+            and set(map(type, texts)) <= {str}
+            and set(map(type, seeds)) <= {int}
+        ):  # the common records, spelled out: what _text_record_line writes, without its checks per record
+            js, seed_text = _json_str, int.__repr__
+            tail = f',"elapsed_s":{"null" if elapsed_s is None else float.__repr__(elapsed_s)}}}'
+            lines = [
+                f'{{"id":{js(sid)},"status":"ok","output":{js(text)},"error":null,"seed":{seed_text(seed)}{tail}'
+                for sid, seed, text in zip(ids, seeds, texts, strict=True)
+            ]
+        else:
+            kept = [self._kept(pred) for pred in preds]
+            preds, lines = [pred for pred, _ in kept], [line for _, line in kept]
+        self.write_lines(lines, (preds, lines))
+
+    def _kept(self, pred: Prediction) -> tuple[Prediction, str]:
+        """``pred``'s record line, and the prediction that reading it back gives (with this writer's
+        image folder; an error without the credentials it quotes)."""
         if pred.error:
             pred = dataclasses.replace(pred, error=redact_text(str(pred.error)))
         line = _text_record_line(pred)
         if line is not None:
             if pred.images_root is not self.images_root and pred.images_root != self.images_root:
                 pred = dataclasses.replace(pred, images_root=self.images_root)
-            self.write_line(line, _Written(pred, line), flush=flush)
-        else:  # kept: what reading it back gives, and the line that encodes that
-            line = dumps(pred.to_record())
-            pred = Prediction.from_record(loads(line), self.images_root)
-            self.write_line(line, _Written(pred, dumps(pred.to_record())), flush=flush)
+            return pred, line
+        # what reading it back gives, and the line that encodes that
+        pred = Prediction.from_record(loads(dumps(pred.to_record())), self.images_root)
+        return pred, dumps(pred.to_record())
 
 
 class ScoreWriter(JsonlWriter):
@@ -126,8 +158,7 @@ class ScoreWriter(JsonlWriter):
             digests.append(digest)
             merged.append(merged_line)
             lines.append(f'{line[:-1]},"prediction":{_json_str(digest)}}}')
-        if lines:
-            self.write_line("\n".join(lines), _WrittenScores(kept, digests, merged), flush=flush)
+        self.write_lines(lines, _WrittenScores(kept, digests, merged), flush=flush)
         return kept
 
 
@@ -139,14 +170,6 @@ class _WrittenScores(NamedTuple):
     scores: list[SampleScore]
     digests: list[str]
     lines: list[str]
-
-
-class _Written(NamedTuple):
-    """What a writer of this process wrote for one prediction: the prediction that reading its line
-    back gives, and that value's line, which the merged file copies."""
-
-    value: Any
-    line: str
 
 
 _json_str: Callable[[str], str] = json.encoder.encode_basestring
@@ -216,10 +239,11 @@ class TaskStore:
         self._scores: tuple[object, list[tuple[Any, SampleScore]]] | None = None
         self._record_reader = AppendedReader(_checked(lambda r: Prediction.from_record(r, self.images_dir)))
         self._score_reader = AppendedReader(_checked(SampleScore.from_record))
-        # the JSON line this process's writers wrote for a prediction (by the object's id()), and for
-        # each sample the last score written or read from scores.jsonl and its line, so that the
-        # merged files copy them instead of encoding the records again
-        self._lines: dict[int, _Written] = {}
+        # the latest prediction of each sample this process's writers wrote with its line, and the last
+        # score written or read from scores.jsonl with its line, so that the merged files copy them
+        # instead of encoding the records again
+        self._record_lines: dict[str, str] = {}
+        self._line_owners: dict[str, Prediction] = {}  # the prediction each of these lines encodes
         self._score_lines: dict[str, tuple[SampleScore, str]] = {}
 
     # -- inference records -------------------------------------------------------------------
@@ -236,10 +260,13 @@ class TaskStore:
             if key is None:
                 return
             out = dict(known[1])
+            owners, lines = self._line_owners, self._record_lines
             for item in written:
-                if isinstance(item, _Written):
-                    _keep_latest(out, item.value)
-                    self._lines[id(item.value)] = item
+                if type(item) is tuple:  # (predictions, their lines) from write_prediction / write_answers
+                    for pred, line in zip(*item, strict=True):
+                        _keep_latest(out, pred)
+                        owners[pred.sample_id] = pred
+                        lines[pred.sample_id] = line
                 elif _same_after_json(item):  # a record written as a dict (an import)
                     _keep_latest(out, Prediction.from_record(item, self.images_dir))
                 else:
@@ -279,18 +306,20 @@ class TaskStore:
     def write_predictions(self, samples: Sequence[Sample], preds: dict[str, Prediction]) -> int:
         """Merge the rank files into ``predictions.jsonl`` in sample order; returns the count."""
         lines = []
+        get, line_of = preds.get, self._merged_record_line
         for sample in samples:
-            pred = preds.get(sample.id)
+            pred = get(sample.id)
             if pred is None:
                 continue
-            lines.append(self._merged_record_line(pred, sample) + "\n")
+            lines.append(line_of(pred, sample) + "\n")
         write_text_atomic(self.predictions_path, "".join(lines))
         return len(lines)
 
     def _merged_record_line(self, pred: Prediction, sample: Sample) -> str:
         """``pred``'s line in ``predictions.jsonl``: its record with the sample's "target" added last, as
         dumps() would write it, without encoding the record again where this process wrote it."""
-        line = self._line(pred)
+        sid = pred.sample_id
+        line = self._record_lines[sid] if self._line_owners.get(sid) is pred else dumps(pred.to_record())
         target = sample.target
         return f'{line[:-1]},"target":{_json_str(target) if type(target) is str else dumps(target)}}}'
 
@@ -428,27 +457,15 @@ class TaskStore:
         write_json_atomic(self.scoring_dir / "config.json", fingerprint)
         return moved
 
-    def written_here(self, value: Prediction | SampleScore) -> bool:
-        """Whether this process's writer wrote ``value`` (which is then exactly what the file holds); for a
-        score, also whether it was read back from ``scores.jsonl`` (which holds it as it is)."""
-        if isinstance(value, SampleScore):
-            return self._score_line(value) is not None
-        return self._written(value) is not None
+    def written_here(self, score: SampleScore) -> bool:
+        """Whether this process's writer wrote ``score`` (which is then exactly what the file holds), or
+        read it back from ``scores.jsonl`` (which holds it as it is)."""
+        return self._score_line(score) is not None
 
     def _score_line(self, score: SampleScore) -> str | None:
         """``score``'s merged line, if this process's writer wrote it or :meth:`read_kept_scores` read it."""
         known = self._score_lines.get(score.id)
         return known[1] if known is not None and known[0] is score else None
-
-    def _written(self, value: Prediction | SampleScore) -> _Written | None:
-        # an entry holds its value, so no other object can have that id() while the entry exists
-        written = self._lines.get(id(value))
-        return written if written is not None and written.value is value else None
-
-    def _line(self, value: Prediction | SampleScore) -> str:
-        """``value``'s merged line: as this process's writer encoded it, else encoded now."""
-        written = self._written(value)
-        return written.line if written is not None else dumps(value.to_record())
 
     def write_scores(self, samples: Sequence[Sample], scores: dict[str, SampleScore]) -> None:
         """Write ``scores.jsonl``: the scores of ``samples``, in their order. A score this process wrote

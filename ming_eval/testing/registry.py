@@ -111,9 +111,11 @@ def selftest_data_builder(task: type) -> SelftestBuilder | None:
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update`` laid over it: a non-empty dict merges key by key; any other value,
+    an empty dict included, replaces (``component_dtypes: {}`` clears the card's own mapping)."""
     out = dict(base)
     for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, dict) and value and isinstance(out.get(key), dict):
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = value

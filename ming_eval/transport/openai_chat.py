@@ -249,18 +249,30 @@ class ChatConfig:
         return f"{self.label} {self.model} at {public_url(self.endpoint)}"
 
     @classmethod
+    def configured(
+        cls, model: str, *, base_url: str | None = None, api_key_env: str = API_KEY_ENV, **kwargs: Any
+    ) -> ChatConfig | None:
+        """A config from options and the environment (:func:`connection_from_env`), or None when
+        nothing names an endpoint (no key and no URL). A missing key is fine for an explicit server
+        (local servers take any key). The one place the judge, the grader and the model adapter
+        resolve where an endpoint is and with which key."""
+        url, key = connection_from_env(base_url, api_key_env)
+        if key is None and url is None:
+            return None
+        return cls(model=model, base_url=url, api_key=key or NO_KEY, api_key_env=api_key_env, **kwargs)
+
+    @classmethod
     def from_env(
         cls, model: str, *, base_url: str | None = None, api_key_env: str = API_KEY_ENV, **kwargs: Any
     ) -> ChatConfig:
-        """A config from options and the environment. A missing key is fine for an explicit server
-        (local servers take any key); with neither, :class:`EndpointSetupError`."""
-        url, key = connection_from_env(base_url, api_key_env)
-        if key is None and url is None:
+        """:meth:`configured`, with :class:`EndpointSetupError` when nothing is configured."""
+        config = cls.configured(model, base_url=base_url, api_key_env=api_key_env, **kwargs)
+        if config is None:
             raise EndpointSetupError(
                 f"no API key: ${api_key_env} is not set and no base URL is given",
                 hint=f"export {api_key_env}=..., or point the base URL (or ${BASE_URL_ENV}) at a local server",
             )
-        return cls(model=model, base_url=url, api_key=key or NO_KEY, api_key_env=api_key_env, **kwargs)
+        return config
 
 
 class OpenAIChat:

@@ -86,3 +86,46 @@ def test_leaderboard_exports(run_dir, tmp_path, capsys):
     assert code == 0 and text.startswith("| run | model |")
     code, text = run_cli(["leaderboard", str(tmp_path / "runs"), "-s", "nope"], capsys)
     assert code == 2 and "cannot sort by 'nope'" in text
+
+
+def test_more_labels_than_runs_is_refused_naming_both_counts(run_dir, capsys):
+    code, text = run_cli(["report", str(run_dir), "-f", "md", "-b", "none", "-l", "A", "-l", "B", "-l", "C"], capsys)
+    assert code == 2
+    assert "3 --label values for 1 run(s)" in text and "drop the last 2 --label value(s)" in text
+    assert "###" not in text  # no table is printed with labels that name no run
+
+
+def test_fewer_labels_than_runs_label_the_first_runs_and_keep_the_others_defaults(run_dir, tmp_path, capsys):
+    other = write_run(tmp_path / "runs" / "janus", {"geneval": geneval_data(3)})
+    code, text = run_cli(
+        ["report", str(run_dir), str(other), "-f", "md", "-t", "geneval", "-b", "none", "-l", "Ours"], capsys
+    )
+    assert code == 0, text
+    assert "**Ours**" in text and "**Ming-Lite-Uni**" in text  # the second run keeps its default label
+
+
+def test_a_runs_own_file_instead_of_the_run_folder_names_the_folder(run_dir, tmp_path, capsys):
+    for inside in (run_dir / "results.json", run_dir / "manifest.json", run_dir / "geneval" / "results.json"):
+        code, text = run_cli(["report", str(inside)], capsys)
+        assert code == 2, text
+        assert (
+            f"{inside} is a file, not a run folder" in text and f"pass the run folder it belongs to: {run_dir}" in text
+        )
+        assert "does not exist" not in text
+    other = tmp_path / "notes.txt"
+    other.write_text("x")
+    code, text = run_cli(["report", str(other)], capsys)
+    assert code == 2 and f"{other} is a file, not a run folder" in text and "`ming-eval run --out`" in text
+    # compare reads runs the same way
+    code, text = run_cli(["compare", str(run_dir), str(run_dir / "results.json")], capsys)
+    assert code == 2 and f"pass the run folder it belongs to: {run_dir}" in text
+
+
+def test_leaderboard_of_a_file_says_what_it_is_and_what_it_reads(run_dir, tmp_path, capsys):
+    code, text = run_cli(["leaderboard", str(run_dir / "manifest.json")], capsys)
+    assert code == 2
+    assert (
+        "is a file, not a folder of run directories" in text and f"pass the run folder it belongs to: {run_dir}" in text
+    )
+    code, text = run_cli(["leaderboard", str(tmp_path / "nothing")], capsys)
+    assert code == 2 and "does not exist" in text

@@ -114,3 +114,31 @@ def test_freeing_accelerator_memory_collects_only_where_torch_is_loaded(monkeypa
     monkeypatch.setitem(sys.modules, "torch", fake_torch)
     free_accelerator_memory()
     assert collected == [1]
+
+
+def test_on_batch_gets_each_batch_that_succeeded_with_its_results_in_order():
+    handed, failed = [], {}
+
+    def fn(batch):
+        if 5 in batch:
+            raise ValueError("corrupt image in sample 5")
+        return [x * 10 for x in batch]
+
+    r = BatchRunner(
+        fn,
+        None,
+        lambda i, e: failed.__setitem__(i, str(e)),
+        4,
+        on_batch=lambda b, res: handed.append((list(b), list(res))),
+    )
+    r.run(list(range(10)))
+    # the batch holding 5 is bisected: its other items arrive as the smaller batches that succeeded
+    assert handed == [([0, 1, 2, 3], [0, 10, 20, 30]), ([4], [40]), ([6, 7], [60, 70]), ([8, 9], [80, 90])]
+    assert list(failed) == [5] and r.stats.done == 9
+
+
+def test_one_of_on_done_and_on_batch():
+    with pytest.raises(TypeError, match="one of on_done and on_batch"):
+        BatchRunner(list, None, lambda i, e: None, 4)
+    with pytest.raises(TypeError, match="one of on_done and on_batch"):
+        BatchRunner(list, lambda i, r: None, lambda i, e: None, 4, on_batch=lambda b, r: None)

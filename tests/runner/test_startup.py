@@ -71,3 +71,45 @@ def test_a_model_in_a_reference_cycle_is_freed_when_the_run_ends(engine_cards, t
     assert outcome.results["color_vqa"].counts["n"] == 24 and len(models) == 1
     gc.collect()
     assert models[0]() is None
+
+
+@pytest.mark.parametrize("scorer_needs_torch", [True, False])
+def test_the_model_memory_is_reclaimed_before_scoring_only_when_scoring_loads_models(
+    engine_cards, tmp_path, monkeypatch, scorer_needs_torch
+):
+    """A task whose scorer loads models (a detector, a local grader) gets the closed model's memory
+    back before it starts; a task that scores without torch does not wait for a full collection."""
+    import gc
+    import weakref
+
+    import torch  # noqa: F401  (a torch model was loaded in this process: its memory is worth collecting)
+
+    models: list[weakref.ref] = []
+    collections: list[int] = []
+    at_scoring: list[bool] = []
+    load_model, make_scorer, collect = PixelModel.__init__, ColorVqaTask.scorer, gc.collect
+
+    def init(self, *args, **kwargs):
+        load_model(self, *args, **kwargs)
+        self.me = self  # a cycle: only the collector frees it
+        models.append(weakref.ref(self))
+
+    def scorer(self, ctx):
+        at_scoring.append(models[0]() is None)
+        return make_scorer(self, ctx)
+
+    def counted_collect(*args):
+        collections.append(1)
+        return collect(*args)
+
+    monkeypatch.setattr(PixelModel, "__init__", init)
+    monkeypatch.setattr(ColorVqaTask, "scorer", scorer)
+    monkeypatch.setattr(ColorVqaTask, "needs_torch", scorer_needs_torch)
+    monkeypatch.setattr(PixelModel, "close", lambda self: collections.clear())  # count from the close on
+    monkeypatch.setattr(gc, "collect", counted_collect)
+    outcome = evaluate(_config(tmp_path))
+    assert outcome.results["color_vqa"].counts["n"] == 24
+    if scorer_needs_torch:
+        assert at_scoring == [True]
+    else:
+        assert at_scoring == [False] and collections == []

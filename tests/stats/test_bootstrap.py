@@ -1,9 +1,14 @@
+import json
+
 import numpy as np
 import pytest
 
 from ming_eval.stats.bootstrap import (
+    COUNT_DRAWS_MAX_DISTINCT,
     BootstrapConfig,
+    IntervalCache,
     _resampled_ratio,
+    cluster_sums,
     grouped_mean_metrics,
     mean_metric,
     mean_of_means_metric,
@@ -22,17 +27,19 @@ def test_mean_and_interval():
     assert mean_metric(values) == mean_metric(values)  # deterministic
 
 
-def test_cluster_bootstrap_matches_naive_loop():
+def test_cluster_bootstrap_above_the_count_threshold_matches_naive_loop():
+    # more distinct clusters than count draws take: whole clusters are drawn by index
     rng = np.random.default_rng(1)
-    clusters = np.repeat(np.arange(40), 4)
-    values = (rng.random(160) < 0.5).astype(float)
+    n_clusters = COUNT_DRAWS_MAX_DISTINCT + 44
+    clusters = np.repeat(np.arange(n_clusters), 4)
+    values = rng.random(clusters.size)
     cfg = BootstrapConfig(n_resamples=400, seed=5)
     m = mean_metric(values, clusters=clusters, cfg=cfg)
     # naive: resample whole clusters with the same generator draws
     rng2 = np.random.default_rng(5)
-    order = sorted(range(40), key=str)  # clusters are encoded in sorted string order
+    order = sorted(range(n_clusters), key=str)  # clusters are encoded in sorted string order
     sums = np.array([values[clusters == c].sum() for c in order])
-    reps = [sums[rng2.integers(0, 40, 40)].sum() / 160 for _ in range(400)]
+    reps = [sums[rng2.integers(0, n_clusters, n_clusters)].sum() / clusters.size for _ in range(400)]
     lo, hi = np.quantile(reps, [0.025, 0.975])
     assert (m.ci_low, m.ci_high) == pytest.approx((lo, hi))
 
@@ -61,23 +68,89 @@ def test_grouped_and_empty():
     assert np.isnan(mean_metric([]).value)
 
 
+def _index_replicates(sums: np.ndarray, counts: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """The textbook cluster bootstrap: n cluster indices drawn per replicate."""
+    idx = np.random.default_rng(seed).integers(0, sums.size, size=(n_resamples, sums.size))
+    return sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
+
+
+_MANY = 20_000  # replicates per method in the distribution checks
+
+
 @pytest.mark.parametrize(
-    "values",
+    ("values", "clusters"),
     [
-        (np.arange(3001) % 7 == 3).astype(float),  # accuracy: 0/1 per sample
-        np.zeros(50),
-        np.ones(50),
-        -np.zeros(60),  # -0.0: a float sum of them is +0.0, and so is a count
-        (np.arange(300) % 3) / 2,  # partial credit
+        ((np.arange(500) % 10 < 7).astype(float), None),  # accuracy: 0/1 per sample
+        ((np.arange(300) % 3) / 2, None),  # partial credit, three levels
+        (np.array([-1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, -1.0, 1.0, 0.0] * 20), None),  # paired differences
+        (np.repeat(np.arange(60) % 5 < 2, 4) * 1.0, np.repeat(np.arange(60), 4)),  # circular groups of 4
+        ((np.arange(90) % 4 < 1) * 1.0, np.arange(90) // 3 % 25),  # clusters of unequal size
     ],
 )
-def test_intervals_are_bit_identical_to_summing_the_resampled_values(values):
-    # the reference: each replicate the float sum of the drawn values, from the same generator draws
-    cfg = BootstrapConfig(n_resamples=300, seed=11)
-    rng = np.random.default_rng(cfg.seed)
-    reps = values[rng.integers(0, values.size, size=(cfg.n_resamples, values.size))].sum(axis=1) / float(values.size)
-    m = mean_metric(values, cfg=cfg)
-    assert (m.ci_low, m.ci_high) == cfg.interval(reps)  # exactly equal, not approximately
-    ones = np.ones_like(values)
-    replicates = _resampled_ratio(values, ones, cfg, np.random.default_rng(cfg.seed))
-    assert replicates.tobytes() == reps.tobytes()  # every replicate, bit for bit (the sign of -0.0 too)
+def test_count_draws_have_the_distribution_of_index_draws(values, clusters):
+    sums, counts, _ = cluster_sums(values, clusters)
+    cfg = BootstrapConfig(n_resamples=_MANY, seed=3)
+    new = _resampled_ratio(sums, counts, cfg, np.random.default_rng(cfg.seed))
+    ref = _index_replicates(sums, counts, _MANY, seed=4)
+    sd = ref.std()
+    assert new.std() == pytest.approx(sd, rel=5 * np.sqrt(2 / _MANY) * np.sqrt(2))  # 5 Monte Carlo errors
+    assert new.mean() == pytest.approx(ref.mean(), abs=5 * sd * np.sqrt(2 / _MANY))
+    # a percentile's Monte Carlo error (normal approximation: at most 2.7 sd / sqrt(B) from 2.5% to
+    # 97.5%), five of them for two independent estimates, plus one step of the lattice of replicates
+    step = float(np.min(np.diff(np.unique(ref))))
+    for q in (0.025, 0.5, 0.975):
+        assert np.quantile(new, q) == pytest.approx(
+            np.quantile(ref, q), abs=5 * np.sqrt(2) * 2.7 * sd / np.sqrt(_MANY) + step
+        )
+
+
+@pytest.mark.parametrize("values", [[0.0, 1.0], [0.0, 0.5, 1.0], [1.0, 1.0, 0.0], [0.2, 0.9, 0.9, 0.4]])
+def test_count_draws_of_a_few_samples_follow_the_exact_bootstrap_distribution(values):
+    # every sequence of n indices out of n is equally likely: enumerate them for the exact law
+    v = np.asarray(values)
+    n = v.size
+    grid = np.stack(np.meshgrid(*[np.arange(n)] * n, indexing="ij"), axis=-1).reshape(-1, n)
+    exact_values, exact_counts = np.unique(np.round(v[grid].sum(axis=1) / n, 12), return_counts=True)
+    cfg = BootstrapConfig(n_resamples=_MANY, seed=8)
+    reps = np.round(_resampled_ratio(v, np.ones_like(v), cfg, np.random.default_rng(cfg.seed)), 12)
+    assert set(np.unique(reps)) <= set(exact_values)  # only values the index draws can give
+    for value, count in zip(exact_values, exact_counts, strict=True):
+        p = count / grid.shape[0]
+        assert np.mean(reps == value) == pytest.approx(p, abs=5 * np.sqrt(p * (1 - p) / _MANY))
+
+
+@pytest.mark.parametrize("values", [np.zeros(50), np.ones(50), np.full(7, 0.3), -np.zeros(60), np.array([0.4, 0.4])])
+def test_an_all_equal_sample_has_a_point_interval(values):
+    m = mean_metric(values, scale=100.0)
+    assert (m.ci_low, m.ci_high) == pytest.approx((m.value, m.value))
+    assert m.value == pytest.approx(values[0] * 100)
+
+
+def test_one_sample_and_the_seed():
+    one = mean_metric([0.25])
+    assert (one.value, one.ci_low, one.ci_high, one.n) == (0.25, 0.25, 0.25, 1)
+    values = (np.arange(400) % 3 == 0).astype(float)
+    first = mean_metric(values, cfg=BootstrapConfig(seed=1))
+    assert mean_metric(values, cfg=BootstrapConfig(seed=1)) == first  # the same seed, the same interval
+    assert mean_metric(values, cfg=BootstrapConfig(seed=2)) != first
+
+
+def test_an_interval_cached_by_another_resampling_method_is_computed_again(tmp_path, monkeypatch):
+    import ming_eval.stats.bootstrap as bootstrap
+
+    values = (np.arange(400) % 3 == 0).astype(float)
+    fresh = mean_metric(values)
+    path = tmp_path / "intervals.json"
+    monkeypatch.setattr(bootstrap, "RESAMPLING_METHOD", "index")  # what an older version stored
+    old = IntervalCache(path)
+    with old.active():
+        mean_metric(values)
+    old.save()
+    path.write_text(json.dumps({key: [0.1, 0.2] for key in json.loads(path.read_text())}))  # recognisable
+    reread = IntervalCache(path)
+    with reread.active():
+        assert (mean_metric(values).ci_low, reread.hits) == (0.1, 1)  # under that method it is reused
+    monkeypatch.undo()
+    cache = IntervalCache(path)
+    with cache.active():
+        assert mean_metric(values) == fresh and cache.hits == 0  # under this one it is computed again

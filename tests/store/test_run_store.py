@@ -232,3 +232,40 @@ def test_the_line_of_a_written_record_is_the_encoders(tmp_path):
     lines = (ts.records_dir / "rank-00000.jsonl").read_text(encoding="utf-8").split("\n")[:-1]
     assert lines[:2] + lines[3:] == expected[:2] + expected[3:]
     assert json.loads(lines[2])["error"] == "see https://<redacted>@host/v1"
+
+
+class _Text(str):
+    """A str subclass (JSON gives back a plain str)."""
+
+
+@pytest.mark.parametrize("elapsed_s", [0.00125, None, float("nan")])
+def test_a_batch_of_answers_is_written_as_the_encoder_writes_each_record(tmp_path, elapsed_s):
+    from ming_eval.store.jsonl import dumps
+
+    answers = [
+        ("a", 7, "plain"),
+        ("b", 0, 'quo"te \\ new\nline é 中 \u2028'),
+        (3, 5, "an int id"),  # comes back as "3"
+        ("d", True, "a bool seed"),  # written as true
+        ("e", 9, _Text("a str subclass")),
+    ]
+    run = RunStore.create(tmp_path / "run")
+    ts = run.task("t")
+    assert ts.read_predictions() == {}  # nothing yet: what is written is kept
+    with ts.record_writer(0) as w:
+        w.write_answers(*zip(*answers, strict=True), elapsed_s)
+    expected = [
+        dumps(Prediction(str(sid), Status.OK, str(text), None, seed, elapsed_s).to_record())
+        for sid, seed, text in answers
+    ]
+    assert ts.records_dir.joinpath("rank-00000.jsonl").read_text(encoding="utf-8") == "".join(
+        line + "\n" for line in expected
+    )
+    kept = ts.read_predictions()
+    fresh = RunStore(tmp_path / "run").task("t")
+    assert kept == fresh.read_predictions()  # what was kept is what reading the file back gives
+    samples = [Sample(str(sid), UnderstandRequest((TextPart("q"),)), target="A") for sid, _, _ in answers]
+    ts.write_predictions(samples, kept)
+    merged = ts.predictions_path.read_bytes()
+    fresh.write_predictions(samples, fresh.read_predictions())
+    assert merged == fresh.predictions_path.read_bytes()

@@ -76,3 +76,31 @@ def test_plugin_modules_from_the_entry_point_group_are_loaded_before_lookup(monk
     lab_adapter = type("LabAdapter", (), {"__module__": "tests.testing.plugin_helpers"})
     found = registry.tiny_model_builder(lab_adapter)
     assert found is not None and found(Path("/x")) == {"checkpoint": "/x"}
+
+
+def test_an_empty_mapping_in_the_tiny_overrides_clears_the_cards_own(tmp_path: Path, monkeypatch):
+    """The tiny diffusers checkpoints have no fp16 variant and their own component dtypes: a card's
+    ``component_dtypes`` must not survive into the tiny card."""
+    from ming_eval.cards.schema import ModelCard
+    from ming_eval.registry import get_model_card
+    from ming_eval.testing.tiny import diffusers
+
+    data = get_model_card("sdxl").model_dump(mode="json", by_alias=True, exclude_unset=True)
+    data["options"] = {"variant": "fp16", "component_dtypes": {"vae": "float32"}}
+    card = ModelCard.model_validate(data)
+    adapter = registry.class_path(load_model_class(card))
+    # the shipped builder's card fields, without writing the checkpoint
+    monkeypatch.setitem(registry._TINY_MODELS, adapter, lambda folder: diffusers._generate_card(folder, {}))
+
+    tiny = registry.tiny_card(card, tmp_path)
+    assert tiny is not None
+    assert tiny.options == {"variant": None, "component_dtypes": {}}
+    assert tiny.checkpoint == str(tmp_path)
+    assert tiny.protocol.generate.steps == 2 and tiny.protocol.generate.cfg == 9.0  # the rest still merges
+
+
+def test_deep_merge_merges_nested_keys_and_replaces_with_empty_or_scalar_values():
+    base = {"a": {"x": 1, "y": {"z": 2}}, "b": {"k": 1}, "c": 3}
+    merged = registry.deep_merge(base, {"a": {"y": {"w": 4}}, "b": {}, "c": {"new": 1}})
+    assert merged == {"a": {"x": 1, "y": {"z": 2, "w": 4}}, "b": {}, "c": {"new": 1}}
+    assert base == {"a": {"x": 1, "y": {"z": 2}}, "b": {"k": 1}, "c": 3}  # the base is not changed

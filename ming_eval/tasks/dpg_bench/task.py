@@ -92,21 +92,33 @@ class DpgBenchTask(BaseTask):
         super().__init__(card, options)
         assert isinstance(options, DpgBenchOptions)
         self.opts: DpgBenchOptions = options
+        #: (path, size, mtime, inode) and the parse of the question file (see :meth:`questions`)
+        self._questions: tuple[tuple[Path, int, int, int], DpgQuestions] | None = None
 
     # -- data ------------------------------------------------------------------------------------
     def data_files(self) -> list[DataFile]:
         return [] if self.opts.questions_file is not None else list(self.card.data)
 
     def questions(self, ctx: TaskContext) -> DpgQuestions:
+        """The question file, parsed once per task while it is unchanged: a run asks for it when it
+        builds the samples, the scorer and the result."""
         if self.opts.questions_file is None:
-            return read_dpg_questions(ctx.data.path(CSV_FILE))
-        path = Path(self.opts.questions_file)
-        if not path.is_file():
-            raise DataError(
-                f"questions_file {path} does not exist",
-                hint=f"pass -o {self.name}.questions_file=PATH, a CSV in dpg_bench.csv's format",
-            )
-        return read_dpg_questions(path)
+            path = ctx.data.path(CSV_FILE)
+        else:
+            path = Path(self.opts.questions_file)
+            if not path.is_file():
+                raise DataError(
+                    f"questions_file {path} does not exist",
+                    hint=f"pass -o {self.name}.questions_file=PATH, a CSV in dpg_bench.csv's format",
+                )
+        try:
+            st = path.stat()
+        except OSError:  # read_dpg_questions names the file it cannot read
+            return read_dpg_questions(path)
+        key = (path, st.st_size, st.st_mtime_ns, st.st_ino)
+        if self._questions is None or self._questions[0] != key:
+            self._questions = (key, read_dpg_questions(path))
+        return self._questions[1]
 
     def images_per_prompt(self, ctx: TaskContext) -> int:
         from_card = getattr(ctx.protocol, "images_per_prompt", None)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ming_eval.errors import DataError
+from ming_eval.store.jsonl import read_json_lines
 from ming_eval.tasks.geneval.constants import CLASS_INDEX, COLORS, RELATIONS, TAGS
 
 
@@ -58,12 +59,14 @@ class PromptMeta:
         return any(inc.color is not None for inc in self.include)
 
 
+_HINT = (
+    'GenEval metadata lines look like {"tag": "two_object", "include": [{"class": "bench", "count": 1}, ...], '
+    '"prompt": "..."}; fix or regenerate the file'
+)
+
+
 def _fail(where: str, message: str) -> DataError:
-    return DataError(
-        f"{where}: {message}",
-        hint='GenEval metadata lines look like {"tag": "two_object", "include": [{"class": "bench", '
-        '"count": 1}, ...], "prompt": "..."}; fix or regenerate the file',
-    )
+    return DataError(f"{where}: {message}", hint=_HINT)
 
 
 def _count(value: Any, where: str) -> int:
@@ -140,26 +143,10 @@ def parse_line(obj: Any, index: int, where: str) -> PromptMeta:
 
 def load_metadata(path: Path) -> list[PromptMeta]:
     """Read and check a metadata file (one JSON object per line)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read GenEval metadata {path}: {exc}") from exc
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+    lines = read_json_lines(path, hint=_HINT, label="GenEval metadata", blank_line="each line must be one prompt")
     if not lines:
         raise DataError(f"GenEval metadata {path} is empty")
-    out: list[PromptMeta] = []
-    for number, line in enumerate(lines, start=1):
-        where = f"{path} line {number}"
-        if not line.strip():
-            raise _fail(where, "empty line (each line must be one prompt)")
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise _fail(where, f"not valid JSON ({exc.msg})") from exc
-        out.append(parse_line(obj, number - 1, where))
-    return out
+    return [parse_line(obj, number - 1, f"{path} line {number}") for number, obj in lines]
 
 
 def read_folder_metadata(path: Path) -> dict[str, Any]:

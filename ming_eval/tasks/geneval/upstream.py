@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ming_eval.errors import DataError
+from ming_eval.store.jsonl import read_json_lines
 from ming_eval.tasks.geneval.constants import TAGS
 from ming_eval.tasks.geneval.layout import GENEVAL_READS
 from ming_eval.tasks.geneval.metadata import parse_line
@@ -92,27 +93,12 @@ class UpstreamCheck:
 
 
 def _read_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
+    hint = "pass the results.jsonl written by GenEval's evaluate_images.py"
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                f"{path} line {number} is not valid JSON ({exc.msg})",
-                hint="pass the results.jsonl written by GenEval's evaluate_images.py",
-            ) from exc
+    for number, row in read_json_lines(path, hint=hint):
         missing = [c for c in REQUIRED_COLUMNS if not isinstance(row, dict) or c not in row]
         if missing:
-            raise DataError(
-                f"{path} line {number} lacks {', '.join(missing)}",
-                hint="pass the results.jsonl written by GenEval's evaluate_images.py",
-            )
+            raise DataError(f"{path} line {number} lacks {', '.join(missing)}", hint=hint)
         rows.append((number, row))
     if not rows:
         raise DataError(f"{path} has no rows")

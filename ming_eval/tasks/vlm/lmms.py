@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ming_eval.errors import DataError
+from ming_eval.store.jsonl import read_json_lines
 from ming_eval.tasks.vlm.tsv import clean
 
 #: lmms-eval writes ``{date}_samples_{task}.jsonl``
@@ -106,22 +107,10 @@ def _raw_response(record: dict[str, Any], where: str) -> str:
 def read_lmms_log(path: Path) -> list[Logged]:
     """The lines of an lmms-eval ``--log_samples`` file, one per doc; a clear error naming the line
     for a line that is not JSON (e.g. a truncated file) or not a logged sample, and for a repeated doc."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
     out: list[Logged] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                f"{path} line {number} is not valid JSON ({exc.msg}): the file is truncated or damaged",
-                hint="pass the whole samples_<task>.jsonl file lmms-eval --log_samples wrote",
-            ) from exc
+    lines = read_json_lines(path, hint="pass the whole samples_<task>.jsonl file lmms-eval --log_samples wrote")
+    for number, record in lines:
         if not isinstance(record, dict) or "doc_id" not in record or "filtered_resps" not in record:
             raise DataError(
                 f"{path} line {number} is not an lmms-eval sample (no doc_id/filtered_resps)",

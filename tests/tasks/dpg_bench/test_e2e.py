@@ -338,3 +338,35 @@ def test_a_question_file_of_ones_own_scores_alike_but_is_never_comparable(tmp_pa
     result = evaluate(cfg).results["dpg_bench"]
     assert result.metrics["overall"].value == pinned.metrics["overall"].value
     assert not result.comparable and any("not DPG-Bench's pinned" in n for n in result.notes)
+
+
+def test_a_run_parses_the_question_file_once_and_again_only_when_it_changes(
+    tmp_path: Path, cards: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ming_eval.registry import get_task_card
+    from ming_eval.runner.plan import load_task
+    from ming_eval.tasks.dpg_bench import task as dpg_task
+
+    parsed: list[Path] = []
+
+    def counting(path: Path) -> Any:
+        parsed.append(path)
+        return read_dpg_questions(path)
+
+    monkeypatch.setattr(dpg_task, "read_dpg_questions", counting)
+    result = evaluate(config(tmp_path)).results["dpg_bench"]
+    assert "overall" in result.metrics and len(scores_of(tmp_path / "run")) == len(MAIN_PROMPTS)
+    assert len(parsed) == 1  # the samples, the scorer and the result share one parse
+
+    own = tmp_path / "own.csv"
+    own.write_bytes(cards.read_bytes())
+    card = get_task_card("dpg_bench")
+    task = load_task(card, {"questions_file": str(own)})
+    assert isinstance(task, dpg_task.DpgBenchTask)
+    ctx: Any = None  # a question file of one's own needs no data folder
+    first = task.questions(ctx)
+    assert task.questions(ctx) is first and len(parsed) == 2
+    lines = own.read_text().splitlines(keepends=True)
+    first_item = lines[1].split(",")[0]
+    own.write_text("".join(line for line in lines if not line.startswith(first_item + ",")))  # one prompt fewer
+    assert list(task.questions(ctx).prompts) == list(first.prompts)[1:] and len(parsed) == 3
