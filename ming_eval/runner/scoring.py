@@ -13,6 +13,7 @@ without calling the scorer, and are counted in every table.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence, Set
 from typing import Any
 
@@ -131,16 +132,17 @@ def run_scoring(
                     pending.append((sample, pred))
     else:
         scores = store.read_scores(predictions)
-        pending = []
-        for sample in samples:
-            found = predictions.get(sample.id)
-            if found is None:
-                continue
-            stored = scores.get(sample.id)
-            if stored is None or stored.status in RETRY_STATUSES:  # the judge may be back: scored again
-                pending.append((sample, found))
-            elif not dist.distributed:  # a score kept from an earlier pass (see merged_scores)
-                add(sample, stored)
+        get, stored = predictions.get, scores.get
+        pending = [  # without a score, or one whose cause may have gone (the judge may be back)
+            (sample, found)
+            for sample in samples
+            if (found := get(sample.id)) is not None
+            and ((score := stored(sample.id)) is None or score.status in RETRY_STATUSES)
+        ]
+        if scores and not dist.distributed:  # scores kept from an earlier pass (see merged_scores)
+            for sample in samples:
+                if (score := stored(sample.id)) is not None and score.status not in RETRY_STATUSES:
+                    add(sample, score)
         dist.barrier()
         if dist.rank == merging_rank(dist):  # while the other ranks score; kept if scoring fails
             store.write_predictions(samples, predictions)
@@ -157,10 +159,8 @@ def run_scoring(
             scores[score.id] = score
 
     try:
-        ok: list[Item] = []
-        failed: list[Item] = []
-        for item in mine:
-            (ok if item[1].status is Status.OK else failed).append(item)
+        ok = [item for item in mine if item[1].status is Status.OK]
+        failed = [item for item in mine if item[1].status is not Status.OK] if len(ok) < len(mine) else []
         write(
             failed,
             [
@@ -269,15 +269,10 @@ def finalize(
             hint="re-run the same command to finish them, or pass --allow-incomplete to score what "
             "is there (the count of missing samples is shown in every table)",
         )
-    scored: list[Sample] = []
-    scored_scores: list[SampleScore] = []
-    statuses: dict[str, int] = {}
-    for s in samples:
-        score = scores.get(s.id)
-        if score is not None:
-            scored.append(s)
-            scored_scores.append(score)
-            statuses[score.status] = statuses.get(score.status, 0) + 1
+    get = scores.get
+    scored_scores = [score for s in samples if (score := get(s.id)) is not None]
+    scored = list(samples) if len(scored_scores) == len(samples) else [s for s in samples if s.id in scores]
+    statuses = Counter(score.status for score in scored_scores)
     # intervals whose inputs did not change since the last pass are read back, not resampled
     from ming_eval.stats.bootstrap import IntervalCache  # numpy: imported when there is something to aggregate
 

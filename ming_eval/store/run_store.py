@@ -135,13 +135,19 @@ class ScoreWriter(JsonlWriter):
         together (a batch's scores: on disk before the next batch starts). Each is encoded once; what
         is kept for the run is the score that reading its line back gives (the score itself, when
         JSON gives back exactly its values), returned in order."""
+        scores = [score for score, _ in entries]
+        digests = [prediction.digest for _, prediction in entries]
+        plain = _plain_score_lines(scores)
+        if plain is not None:  # the common batch: every line spelled out, no check per score
+            js = _json_str
+            lines = [f'{line[:-1]},"prediction":{js(digest)}}}' for line, digest in zip(plain, digests, strict=True)]
+            self.write_lines(lines, _WrittenScores(scores, digests, plain), flush=flush)
+            return scores
         kept: list[SampleScore] = []
-        digests: list[str] = []
         merged: list[str] = []
-        lines: list[str] = []
-        for score, prediction in entries:
+        lines = []
+        for score, digest in zip(scores, digests, strict=True):
             reason = redact_text(score.reason) if score.reason else score.reason
-            digest = prediction.digest
             line = _plain_score_line(score, reason)  # without the digest, as in scores.jsonl
             if line is not None:
                 value = score if reason is score.reason else dataclasses.replace(score, reason=reason)
@@ -155,7 +161,6 @@ class ScoreWriter(JsonlWriter):
                 value = SampleScore.from_record(loads(line))
                 merged_line = dumps(value.to_record())
             kept.append(value)
-            digests.append(digest)
             merged.append(merged_line)
             lines.append(f'{line[:-1]},"prediction":{_json_str(digest)}}}')
         self.write_lines(lines, _WrittenScores(kept, digests, merged), flush=flush)
@@ -214,10 +219,39 @@ def _plain_score_line(score: SampleScore, reason: str) -> str | None:
         or type(score.details) is not dict
     ):
         return None
+    return _score_text(score.id, value, correct, reason, score.status)
+
+
+def _score_text(sid: str, value: float, correct: bool | None, reason: str, status: str) -> str:
+    """The line of a score without details (see :func:`_plain_score_line`)."""
     return (
-        f'{{"id":{_json_str(score.id)},"score":{float.__repr__(value)},"correct":{_CORRECT_TEXT[correct]},'
-        f'"reason":{_json_str(reason)},"status":{_json_str(score.status)},"details":{{}}}}'
+        f'{{"id":{_json_str(sid)},"score":{float.__repr__(value)},"correct":{_CORRECT_TEXT[correct]},'
+        f'"reason":{_json_str(reason)},"status":{_json_str(status)},"details":{{}}}}'
     )
+
+
+_CORRECT_TYPES = frozenset({bool, type(None)})
+
+
+def _plain_score_lines(scores: Sequence[SampleScore]) -> list[str] | None:
+    """The lines of a batch of scores without reasons or details whose values JSON gives back
+    unchanged (what :func:`_plain_score_line` gives each), checked for the batch at once; None if
+    any is another."""
+    if any(score.reason or score.details for score in scores):
+        return None
+    ids, values = [s.id for s in scores], [s.score for s in scores]
+    corrects, statuses = [s.correct for s in scores], [s.status for s in scores]
+    if not (
+        set(map(type, ids)) <= {str}
+        and set(map(type, values)) <= {float}
+        and all(map(math.isfinite, values))
+        and set(map(type, corrects)) <= _CORRECT_TYPES
+        and set(map(type, statuses)) <= {str}
+        and {type(s.reason) for s in scores} <= {str}
+        and {type(s.details) for s in scores} <= {dict}
+    ):
+        return None
+    return list(map(_score_text, ids, values, corrects, [""] * len(scores), statuses))
 
 
 class TaskStore:
@@ -363,15 +397,17 @@ class TaskStore:
         def add(written: list[Any]) -> None:
             batches = [item for item in written if isinstance(item, _WrittenScores)]
             for batch in batches:
-                for score, line in zip(batch.scores, batch.lines, strict=True):
-                    self._score_lines[score.id] = (score, line)
+                ids = [score.id for score in batch.scores]
+                self._score_lines.update(zip(ids, zip(batch.scores, batch.lines, strict=True), strict=True))
             if known is None or len(batches) != len(written):  # (a score written as a dict: read the file back)
                 return
             key = _only_appended(self.scoring_dir, path, known[0])
             if key is None:
                 return
-            added = [pair for batch in batches for pair in zip(batch.digests, batch.scores, strict=True)]
-            self._scores = (key, [*known[1], *added])
+            added = list(known[1])
+            for batch in batches:
+                added.extend(zip(batch.digests, batch.scores, strict=True))
+            self._scores = (key, added)
 
         return ScoreWriter(path, on_close=add)
 
@@ -471,15 +507,12 @@ class TaskStore:
         """Write ``scores.jsonl``: the scores of ``samples``, in their order. A score this process wrote
         (or read from ``scores.jsonl``) is copied as it was encoded then (without its prediction
         digest), not encoded again."""
-        lines = []
-        for s in samples:
-            score = scores.get(s.id)
-            if score is None:
-                continue
-            line = self._score_line(score)
-            if line is None:
-                line = _plain_score_line(score, score.reason) or dumps(score.to_record())
-            lines.append(line)
+        get, known = scores.get, self._score_lines.get
+        lines = [
+            copied[1] if (copied := known(score.id)) is not None and copied[0] is score else _score_line_of(score)
+            for sample in samples
+            if (score := get(sample.id)) is not None
+        ]
         lines.append("")
         write_text_atomic(self.scores_path, "\n".join(lines))
 
@@ -648,6 +681,11 @@ def _only_appended(folder: Path, path: Path, known: Any) -> Any:
     if not key or key[-1][0] != path.name or others != [e for e in known if e[0] != path.name]:
         return None
     return key
+
+
+def _score_line_of(score: SampleScore) -> str:
+    """``dumps(score.to_record())``."""
+    return _plain_score_line(score, score.reason) or dumps(score.to_record())
 
 
 def _lines_of(path: Path, count: int) -> list[str] | None:

@@ -269,3 +269,32 @@ def test_a_batch_of_answers_is_written_as_the_encoder_writes_each_record(tmp_pat
     merged = ts.predictions_path.read_bytes()
     fresh.write_predictions(samples, fresh.read_predictions())
     assert merged == fresh.predictions_path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [None, SampleScore("x", 1, correct=True), SampleScore("x", 0.0, reason="why"), SampleScore("x", float("inf"))],
+    ids=["all plain", "an int score", "a reason", "an infinite score"],
+)
+def test_a_batch_of_scores_is_written_and_merged_as_the_encoder_writes_each(
+    tmp_path: Path, odd: SampleScore | None
+) -> None:
+    from ming_eval.store.jsonl import dumps
+
+    ts = RunStore.create(tmp_path / "run").task("t")
+    ts.reset_scoring({"v": 1})
+    scores = [SampleScore(str(i), i / 3, correct=[None, True, False][i % 3], status="ok") for i in range(7)]
+    if odd is not None:
+        scores.insert(3, odd)
+    preds = {s.id: Prediction(s.id, Status.OK, output=f"answer {s.id}") for s in scores}
+    with ts.score_writer(0) as w:
+        kept = w.write_scores([(s, preds[s.id]) for s in scores])
+    lines = (ts.scoring_dir / "rank-00000.jsonl").read_text().splitlines()
+    assert lines == [dumps({**s.to_record(), "prediction": preds[s.id].digest}) for s in scores]
+    # what is kept is what reading the lines back gives, and the merged file encodes exactly that
+    fresh = RunStore(tmp_path / "run").task("t")
+    read = fresh.read_scores(preds)
+    assert [k.to_record() for k in kept] == [s.to_record() for s in read.values()]
+    samples = [Sample(s.id, UnderstandRequest((TextPart("q"),))) for s in scores]
+    ts.write_scores(samples, dict(zip(preds, kept, strict=True)))
+    assert ts.scores_path.read_text().splitlines() == [dumps(s.to_record()) for s in read.values()]
