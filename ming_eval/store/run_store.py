@@ -441,19 +441,15 @@ class TaskStore:
             records = loads(f"[{','.join(lines)}]")
         except ValueError:
             return None  # edited or damaged: the scores are read from the rank files
-        out: dict[str, SampleScore] = {}
-        copied: dict[str, tuple[SampleScore, str]] = {}
-        for sample, line, rec in zip(samples, lines, records, strict=True):
-            if type(rec) is not dict or rec.get("id") != sample.id:
-                return None
-            try:
-                score = SampleScore.from_record(rec)
-            except (KeyError, TypeError, ValueError):
-                return None
-            out[sample.id] = score
-            copied[sample.id] = (score, line)
-        self._score_lines.update(copied)
-        return out
+        ids = [rec.get("id") if type(rec) is dict else None for rec in records]
+        if ids != [sample.id for sample in samples]:
+            return None
+        try:
+            scores = list(map(SampleScore.from_record, records))
+        except (KeyError, TypeError, ValueError):
+            return None
+        self._score_lines.update(zip(ids, zip(scores, lines, strict=True), strict=True))
+        return dict(zip(ids, scores, strict=True))
 
     def read_merged_scores(self) -> dict[str, SampleScore]:
         """The scores ``results.json`` was aggregated from (``scores.jsonl``), in sample order."""
