@@ -59,7 +59,15 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 def is_missing(value: Any) -> bool:
-    """pandas' notion of a missing cell (NaN, None)."""
+    """pandas' notion of a missing cell (NaN, None).
+
+    The types a parsed cell has (str, int, bool, float) are decided here, as ``pandas.isna`` decides
+    them, without calling it: samples are built with a dozen of these checks per row."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:
+        return False
+    if kind is float:
+        return bool(value != value)  # NaN is the only float that differs from itself
     if value is None:
         return True
     import pandas as pd
@@ -219,6 +227,7 @@ class TsvTable:
         dropped_no_image: int,
     ) -> None:
         self.path = path
+        self.name = path.name
         self.columns = columns
         self.rows = rows
         self._images = images
@@ -336,7 +345,7 @@ class TsvTable:
 
     def _ref(self, cell: ImageCell, k: int, index: Any) -> ImageRef:
         path, col = self.path, self._image_col
-        source = f"{path.name} index {index}" + (f" image {k + 1}" if cell.is_list else "")
+        source = f"{self.name} index {index}" + (f" image {k + 1}" if cell.is_list else "")
         if cell.holder != str(index):
             source += f" (stored with index {cell.holder})"
 
@@ -459,6 +468,9 @@ def _image_file(entry: str, root: Path | None) -> Path:
 
 def clean(value: Any) -> Any:
     """A metadata value for JSON (sample meta): NaN -> None, numpy scalars -> Python."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:  # most cells, and already what JSON takes
+        return value
     if is_missing(value):
         return None
     if hasattr(value, "item"):
