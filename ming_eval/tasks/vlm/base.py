@@ -8,14 +8,12 @@ first, so nothing is downloaded twice.
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import shutil
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
@@ -361,10 +359,6 @@ class VlmTask(BaseTask):
     def samples(self, ctx: TaskContext) -> list[Sample]:
         if self.opts.predictions_file:
             return self._file_samples(self._imported_file(ctx))
-        with collector_paused():
-            return self._tsv_samples(ctx)
-
-    def _tsv_samples(self, ctx: TaskContext) -> list[Sample]:
         table = self.load_table(ctx)
         if table.dropped_no_image:
             log.warning(
@@ -702,20 +696,6 @@ class VlmTask(BaseTask):
         except BaseException:
             judge.close()
             raise
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while samples are built: tens of thousands of small objects (rows,
-    requests, image references, none in a reference cycle) would otherwise start full collections
-    over the whole index again and again, which cost more than building them."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def require(row: dict[str, Any], column: str, source: str, convert: Callable[[Any], Any] = clean) -> Any:
