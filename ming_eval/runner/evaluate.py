@@ -27,7 +27,7 @@ from ming_eval.graders.service import GraderService
 from ming_eval.redaction import redact
 from ming_eval.registry import summary_catalog
 from ming_eval.runner.distributed import Dist
-from ming_eval.runner.heap import fewer_collections
+from ming_eval.runner.heap import fewer_collections, no_collections
 from ming_eval.runner.inference import InferenceSettings, InferenceSummary, run_inference
 from ming_eval.runner.invocation import console_notice, new_invocation, new_manifest, recorded
 from ming_eval.runner.plan import Plan, TaskPlan, make_plan, task_config, task_context
@@ -378,7 +378,8 @@ def _prefetch(
 
 
 def _limited(tp: TaskPlan, ctx: TaskContext, limit: int | None) -> list[Sample]:
-    samples = list(tp.task.samples(ctx))
+    with no_collections():  # every sample built lives for the run: no garbage for a pass to find
+        samples = list(tp.task.samples(ctx))
     if limit is not None:
         samples = samples[:limit]
     seen: set[str] = set()

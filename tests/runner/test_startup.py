@@ -113,3 +113,31 @@ def test_the_model_memory_is_reclaimed_before_scoring_only_when_scoring_loads_mo
         assert at_scoring == [True]
     else:
         assert at_scoring == [False] and collections == []
+
+
+def test_the_collector_is_on_again_after_the_samples_are_built_or_fail(engine_cards, tmp_path, monkeypatch):
+    """Samples are built with the cycle collector paused (they live for the run); it runs again
+    afterwards, also when the task's data is bad, and for the model's own load on its thread."""
+    import gc
+
+    from ming_eval.errors import DataError
+
+    during: list[bool] = []
+    build_samples = ColorVqaTask.samples
+
+    def samples(self, ctx):
+        during.append(gc.isenabled())
+        return build_samples(self, ctx)
+
+    monkeypatch.setattr(ColorVqaTask, "samples", samples)
+    assert gc.isenabled()
+    evaluate(_config(tmp_path))
+    assert during == [False] and gc.isenabled()
+
+    def broken(self, ctx):
+        raise DataError("color_vqa: row 3 has no question")
+
+    monkeypatch.setattr(ColorVqaTask, "samples", broken)
+    with pytest.raises(DataError, match="row 3"):
+        evaluate(_config(tmp_path, force=True))
+    assert gc.isenabled()
