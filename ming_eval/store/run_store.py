@@ -27,6 +27,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -271,7 +272,7 @@ class TaskStore:
         # is added as it was written, not read back
         self._predictions: tuple[object, dict[str, Prediction]] | None = None
         self._scores: tuple[object, list[tuple[Any, SampleScore]]] | None = None
-        self._record_reader = AppendedReader(_checked(lambda r: Prediction.from_record(r, self.images_dir)))
+        self._record_reader = AppendedReader(_checked(partial(Prediction.from_record, images_root=self.images_dir)))
         self._score_reader = AppendedReader(_checked(SampleScore.from_record))
         # the latest prediction of each sample this process's writers wrote with its line, and the last
         # score written or read from scores.jsonl with its line, so that the merged files copy them
@@ -734,25 +735,33 @@ def _folder_signature(folder: Path) -> list[tuple[str, int, int, int]]:
     return out
 
 
-def _checked(parse: Callable[[dict[str, Any]], T]) -> Callable[[Path, int, dict[str, Any]], tuple[dict[str, Any], T]]:
-    """``parse`` of a record of a file, with its error naming the file and record."""
+def _checked(
+    parse: Callable[[dict[str, Any]], T],
+) -> Callable[[Path, int, list[dict[str, Any]]], list[tuple[dict[str, Any], T]]]:
+    """``parse`` of records of a file (the first numbered ``number``), each with what it gave; the
+    error of a record that does not parse names the file and the record."""
 
-    def checked(path: Path, number: int, rec: dict[str, Any]) -> tuple[dict[str, Any], T]:
-        try:
-            return rec, parse(rec)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RunStoreError(
-                f"{path}: record {number} is malformed ({type(exc).__name__}: {exc})",
-                hint="the file was edited or corrupted; remove that line and re-run to redo the sample",
-            ) from exc
+    def checked(path: Path, number: int, records: list[dict[str, Any]]) -> list[tuple[dict[str, Any], T]]:
+        try:  # all at once; the bad record is looked for only when one fails
+            return list(zip(records, map(parse, records)))  # noqa: B905 - map gives one item per record
+        except (KeyError, TypeError, ValueError):
+            pass
+        out = []
+        for offset, rec in enumerate(records):
+            try:
+                out.append((rec, parse(rec)))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise RunStoreError(
+                    f"{path}: record {number + offset} is malformed ({type(exc).__name__}: {exc})",
+                    hint="the file was edited or corrupted; remove that line and re-run to redo the sample",
+                ) from exc
+        return out
 
     return checked
 
 
-def _parse_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> Iterable[tuple[dict[str, Any], T]]:
-    check = _checked(parse)
-    for number, rec in enumerate(read_jsonl(path), start=1):
-        yield check(path, number, rec)
+def _parse_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> list[tuple[dict[str, Any], T]]:
+    return _checked(parse)(path, 1, list(read_jsonl(path)))
 
 
 def _parse_results(path: Path, parse: Callable[[Any], R]) -> R:
