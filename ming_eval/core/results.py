@@ -206,13 +206,14 @@ class SampleScore:
 
     @classmethod
     def from_record(cls, rec: Mapping[str, Any]) -> SampleScore:
+        get = rec.get  # (arguments by position: once per stored score read)
         return cls(
-            id=str(rec["id"]),
-            score=float(rec["score"]),
-            correct=rec.get("correct"),
-            reason=str(rec.get("reason", "")),
-            status=str(rec.get("status", "ok")),
-            details=dict(rec.get("details") or {}),
+            str(rec["id"]),
+            float(rec["score"]),
+            get("correct"),
+            str(get("reason", "")),
+            str(get("status", "ok")),
+            dict(get("details") or ()),
         )
 
 
