@@ -273,7 +273,7 @@ class TaskStore:
         self._predictions: tuple[object, dict[str, Prediction]] | None = None
         self._scores: tuple[object, list[tuple[Any, SampleScore]]] | None = None
         self._record_reader = AppendedReader(_checked(partial(Prediction.from_record, images_root=self.images_dir)))
-        self._score_reader = AppendedReader(_checked(SampleScore.from_record))
+        self._score_reader = AppendedReader(_checked(_score_and_digest))
         # the latest prediction of each sample this process's writers wrote with its line, and the last
         # score written or read from scores.jsonl with its line, so that the merged files copy them
         # instead of encoding the records again
@@ -311,7 +311,7 @@ class TaskStore:
         return RecordWriter(path, self.images_dir, on_close=add)
 
     @staticmethod
-    def _read_all(folder: Path, reader: AppendedReader[tuple[dict[str, Any], T]]) -> Iterable[tuple[dict[str, Any], T]]:
+    def _read_all(folder: Path, reader: AppendedReader[T]) -> Iterable[T]:
         """Every record of every rank file in ``folder``, with what ``reader`` parsed of it; a record
         that does not parse is reported with its file (it was edited or written by something else)."""
         if not folder.is_dir():
@@ -324,8 +324,12 @@ class TaskStore:
         key = _folder_signature(self.records_dir)
         if self._predictions is None or self._predictions[0] != key:
             out: dict[str, Prediction] = {}
-            for _, pred in self._read_all(self.records_dir, self._record_reader):
-                _keep_latest(out, pred)
+            ok = Status.OK
+            for pred in self._read_all(self.records_dir, self._record_reader):
+                if pred.status is ok:  # (a success is always kept: _keep_latest's rule, without a call)
+                    out[pred.sample_id] = pred
+                else:
+                    _keep_latest(out, pred)
             self._predictions = (key, out)
         return dict(self._predictions[1])
 
@@ -417,8 +421,7 @@ class TaskStore:
         those predictions count: a sample re-run since (e.g. ``--retry-failed``) is scored again."""
         key = _folder_signature(self.scoring_dir)
         if self._scores is None or self._scores[0] != key:
-            parsed = [(rec.get("prediction"), s) for rec, s in self._read_all(self.scoring_dir, self._score_reader)]
-            self._scores = (key, parsed)
+            self._scores = (key, list(self._read_all(self.scoring_dir, self._score_reader)))
         out: dict[str, SampleScore] = {}
         for digest, score in self._scores[1]:
             if predictions is not None:
@@ -454,7 +457,7 @@ class TaskStore:
 
     def read_merged_scores(self) -> dict[str, SampleScore]:
         """The scores ``results.json`` was aggregated from (``scores.jsonl``), in sample order."""
-        return {s.id: s for _, s in _parse_records(self.scores_path, SampleScore.from_record)}
+        return {s.id: s for s in _parse_records(self.scores_path, SampleScore.from_record)}
 
     def scoring_fingerprint(self) -> dict[str, Any] | None:
         path = self.scoring_dir / "config.json"
@@ -735,21 +738,24 @@ def _folder_signature(folder: Path) -> list[tuple[str, int, int, int]]:
     return out
 
 
-def _checked(
-    parse: Callable[[dict[str, Any]], T],
-) -> Callable[[Path, int, list[dict[str, Any]]], list[tuple[dict[str, Any], T]]]:
-    """``parse`` of records of a file (the first numbered ``number``), each with what it gave; the
-    error of a record that does not parse names the file and the record."""
+def _score_and_digest(rec: dict[str, Any]) -> tuple[Any, SampleScore]:
+    """A stored score with the digest of the prediction it was made for."""
+    return rec.get("prediction"), SampleScore.from_record(rec)
 
-    def checked(path: Path, number: int, records: list[dict[str, Any]]) -> list[tuple[dict[str, Any], T]]:
+
+def _checked(parse: Callable[[dict[str, Any]], T]) -> Callable[[Path, int, list[dict[str, Any]]], list[T]]:
+    """``parse`` of records of a file (the first numbered ``number``); the error of a record that does
+    not parse names the file and the record."""
+
+    def checked(path: Path, number: int, records: list[dict[str, Any]]) -> list[T]:
         try:  # all at once; the bad record is looked for only when one fails
-            return list(zip(records, map(parse, records)))  # noqa: B905 - map gives one item per record
+            return list(map(parse, records))
         except (KeyError, TypeError, ValueError):
             pass
         out = []
         for offset, rec in enumerate(records):
             try:
-                out.append((rec, parse(rec)))
+                out.append(parse(rec))
             except (KeyError, TypeError, ValueError) as exc:
                 raise RunStoreError(
                     f"{path}: record {number + offset} is malformed ({type(exc).__name__}: {exc})",
@@ -760,7 +766,7 @@ def _checked(
     return checked
 
 
-def _parse_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> list[tuple[dict[str, Any], T]]:
+def _parse_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> list[T]:
     return _checked(parse)(path, 1, list(read_jsonl(path)))
 
 
