@@ -279,7 +279,8 @@ class TaskStore:
         # instead of encoding the records again
         self._record_lines: dict[str, str] = {}
         self._line_owners: dict[str, Prediction] = {}  # the prediction each of these lines encodes
-        self._score_lines: dict[str, tuple[SampleScore, str]] = {}
+        self._score_lines: dict[str, str] = {}
+        self._score_line_owners: dict[str, SampleScore] = {}  # the score each of these lines encodes
 
     # -- inference records -------------------------------------------------------------------
     def record_writer(self, rank: int) -> RecordWriter:
@@ -403,7 +404,8 @@ class TaskStore:
             batches = [item for item in written if isinstance(item, _WrittenScores)]
             for batch in batches:
                 ids = [score.id for score in batch.scores]
-                self._score_lines.update(zip(ids, zip(batch.scores, batch.lines, strict=True), strict=True))
+                self._score_line_owners.update(zip(ids, batch.scores, strict=True))
+                self._score_lines.update(zip(ids, batch.lines, strict=True))
             if known is None or len(batches) != len(written):  # (a score written as a dict: read the file back)
                 return
             key = _only_appended(self.scoring_dir, path, known[0])
@@ -452,7 +454,8 @@ class TaskStore:
             scores = list(map(SampleScore.from_record, records))
         except (KeyError, TypeError, ValueError):
             return None
-        self._score_lines.update(zip(ids, zip(scores, lines, strict=True), strict=True))
+        self._score_line_owners.update(zip(ids, scores, strict=True))
+        self._score_lines.update(zip(ids, lines, strict=True))
         return dict(zip(ids, scores, strict=True))
 
     def read_merged_scores(self) -> dict[str, SampleScore]:
@@ -500,16 +503,15 @@ class TaskStore:
 
     def _score_line(self, score: SampleScore) -> str | None:
         """``score``'s merged line, if this process's writer wrote it or :meth:`read_kept_scores` read it."""
-        known = self._score_lines.get(score.id)
-        return known[1] if known is not None and known[0] is score else None
+        return self._score_lines[score.id] if self._score_line_owners.get(score.id) is score else None
 
     def write_scores(self, samples: Sequence[Sample], scores: dict[str, SampleScore]) -> None:
         """Write ``scores.jsonl``: the scores of ``samples``, in their order. A score this process wrote
         (or read from ``scores.jsonl``) is copied as it was encoded then (without its prediction
         digest), not encoded again."""
-        get, known = scores.get, self._score_lines.get
+        get, owner, copied = scores.get, self._score_line_owners.get, self._score_lines
         lines = [
-            copied[1] if (copied := known(score.id)) is not None and copied[0] is score else _score_line_of(score)
+            copied[sid] if owner(sid := score.id) is score else _score_line_of(score)
             for sample in samples
             if (score := get(sample.id)) is not None
         ]
