@@ -27,7 +27,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
-from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -272,7 +271,7 @@ class TaskStore:
         # is added as it was written, not read back
         self._predictions: tuple[object, dict[str, Prediction]] | None = None
         self._scores: tuple[object, list[tuple[Any, SampleScore]]] | None = None
-        self._record_reader = AppendedReader(_checked(partial(Prediction.from_record, images_root=self.images_dir)))
+        self._record_reader = AppendedReader(_checked(lambda r: Prediction.from_record(r, self.images_dir)))
         self._score_reader = AppendedReader(_checked(_score_and_digest))
         # the latest prediction of each sample this process's writers wrote with its line, and the last
         # score written or read from scores.jsonl with its line, so that the merged files copy them
