@@ -26,6 +26,8 @@ class Status(str, Enum):
 
 #: each status as JSON text (in a prediction's digest)
 _STATUS_JSON = {status: _json_str(status.value) for status in Status}
+#: each status by its value (records hold the value)
+_STATUS_OF = {status.value: status for status in Status}
 _sha1 = hashlib.sha1
 #: the digests of short successful answers, by their text: a multiple-choice or yes/no task's answers
 #: repeat ("A", "Yes"), and the same text has the same digest; at most this many, this long
@@ -144,16 +146,23 @@ class Prediction:
 
     @classmethod
     def from_record(cls, rec: Mapping[str, Any], images_root: Path | None = None) -> Prediction:
+        get = rec.get
         return cls(
-            sample_id=str(rec["id"]),
-            status=Status(rec.get("status", "ok")),
-            output=rec.get("output"),
-            error=rec.get("error"),
-            seed=rec.get("seed"),
-            elapsed_s=rec.get("elapsed_s"),
-            images_root=images_root,
-            files=rec.get("files"),
+            str(rec["id"]),
+            _status_of(get("status", "ok")),
+            get("output"),
+            get("error"),
+            get("seed"),
+            get("elapsed_s"),
+            images_root,
+            get("files"),
         )
+
+
+def _status_of(value: Any) -> Status:
+    """``Status(value)``, looked up directly for the statuses' own strings (once per record read)."""
+    found = _STATUS_OF.get(value) if type(value) is str else None
+    return found if found is not None else Status(value)
 
 
 def file_stats(paths: list[Path]) -> list[list[int]] | None:
@@ -197,13 +206,14 @@ class SampleScore:
 
     @classmethod
     def from_record(cls, rec: Mapping[str, Any]) -> SampleScore:
+        get = rec.get  # (arguments by position: once per stored score read)
         return cls(
-            id=str(rec["id"]),
-            score=float(rec["score"]),
-            correct=rec.get("correct"),
-            reason=str(rec.get("reason", "")),
-            status=str(rec.get("status", "ok")),
-            details=dict(rec.get("details") or {}),
+            str(rec["id"]),
+            float(rec["score"]),
+            get("correct"),
+            str(get("reason", "")),
+            str(get("status", "ok")),
+            dict(get("details") or ()),
         )
 
 

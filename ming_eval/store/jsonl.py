@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -174,8 +175,20 @@ def read_jsonl(path: Path, *, tolerate_partial_tail: bool = True) -> Iterator[di
     yield from parse_lines(data[:end], path)
 
 
-def parse_lines(data: bytes, path: Path, first_line: int = 1) -> Iterator[dict[str, Any]]:
-    """The records of ``data``, complete lines of ``path`` from line ``first_line`` on (for messages)."""
+#: a line holding two objects side by side (``}, {`` outside any container): the one way, besides a
+#: line that does not parse, that decoding every line in one call could differ from decoding each
+#: alone (see :func:`parse_lines`); JSON whitespace within a line, which has no newline
+_TWO_OBJECTS = re.compile(r"\}[ \t\r]*,[ \t\r]*\{")
+
+
+def parse_lines(data: bytes, path: Path, first_line: int = 1) -> list[dict[str, Any]]:
+    """The records of ``data``, complete lines of ``path`` from line ``first_line`` on (for messages).
+
+    Every line is decoded in one call when that gives what decoding each alone gives: one object
+    per non-blank line, and no line holding ``}, {`` (a line that ends inside an open list would
+    merge with the next, but then fewer values come back unless another line holds two objects;
+    JSON strings hold no newline). Otherwise, and when the one call fails, the lines are decoded one
+    by one, and the first bad line is reported as it always was."""
     try:  # decoded once, not line by line
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -186,6 +199,19 @@ def parse_lines(data: bytes, path: Path, first_line: int = 1) -> Iterator[dict[s
         ) from exc
     lines = (text.removeprefix("\ufeff") if first_line == 1 else text).split("\n")
     lines.pop()  # "" after the last newline
+    kept = [raw for raw in lines if raw.strip()]
+    if kept and _TWO_OBJECTS.search(text) is None:
+        try:
+            records = loads("[" + "\n,".join(kept) + "]")
+        except (ValueError, RecursionError):
+            records = None
+        if records is not None and len(records) == len(kept):
+            for rec in records:  # (a loop, not all() over a generator: this runs per record)
+                if type(rec) is not dict:
+                    break
+            else:
+                return records
+    out = []
     for number, raw in enumerate(lines, start=first_line):
         if not raw.strip():
             continue
@@ -198,7 +224,8 @@ def parse_lines(data: bytes, path: Path, first_line: int = 1) -> Iterator[dict[s
             ) from exc
         if not isinstance(rec, dict):
             raise RunStoreError(f"{path}: line {number} is not a JSON object")
-        yield rec
+        out.append(rec)
+    return out
 
 
 class AppendedReader(Generic[T]):
@@ -206,8 +233,9 @@ class AppendedReader(Generic[T]):
     since: the part read before is reused when the file still starts with exactly those bytes (a
     SHA-1 over them; a file edited or replaced is parsed again from its start)."""
 
-    def __init__(self, parse: Callable[[Path, int, dict[str, Any]], T]) -> None:
-        #: ``parse(path, number, record)``; ``number`` counts the file's records from 1 (for messages)
+    def __init__(self, parse: Callable[[Path, int, list[dict[str, Any]]], list[T]]) -> None:
+        #: ``parse(path, number, records)``: what the records of a read hold, one item per record;
+        #: ``number`` counts the file's records from 1 for the first of them (for messages)
         self._parse = parse
         # path -> (bytes parsed: complete lines only, their SHA-1, lines, parsed records)
         self._seen: dict[Path, tuple[int, bytes, int, list[T]]] = {}
@@ -223,8 +251,9 @@ class AppendedReader(Generic[T]):
             prefix = hashlib.sha1(memoryview(data)[: seen[0]])
             if prefix.digest() == seen[1]:
                 start, digest, lines, items = seen[0], prefix, seen[2], list(seen[3])
-        for rec in parse_lines(data[start:end], path, first_line=lines + 1):
-            items.append(self._parse(path, len(items) + 1, rec))
+        records = parse_lines(data[start:end], path, first_line=lines + 1)
+        if records:
+            items.extend(self._parse(path, len(items) + 1, records))
         digest.update(memoryview(data)[start:end])
         self._seen[path] = (end, digest.digest(), lines + data.count(b"\n", start, end), items)
         return items

@@ -272,13 +272,14 @@ class TaskStore:
         self._predictions: tuple[object, dict[str, Prediction]] | None = None
         self._scores: tuple[object, list[tuple[Any, SampleScore]]] | None = None
         self._record_reader = AppendedReader(_checked(lambda r: Prediction.from_record(r, self.images_dir)))
-        self._score_reader = AppendedReader(_checked(SampleScore.from_record))
+        self._score_reader = AppendedReader(_checked(_score_and_digest))
         # the latest prediction of each sample this process's writers wrote with its line, and the last
         # score written or read from scores.jsonl with its line, so that the merged files copy them
         # instead of encoding the records again
         self._record_lines: dict[str, str] = {}
         self._line_owners: dict[str, Prediction] = {}  # the prediction each of these lines encodes
-        self._score_lines: dict[str, tuple[SampleScore, str]] = {}
+        self._score_lines: dict[str, str] = {}
+        self._score_line_owners: dict[str, SampleScore] = {}  # the score each of these lines encodes
 
     # -- inference records -------------------------------------------------------------------
     def record_writer(self, rank: int) -> RecordWriter:
@@ -310,7 +311,7 @@ class TaskStore:
         return RecordWriter(path, self.images_dir, on_close=add)
 
     @staticmethod
-    def _read_all(folder: Path, reader: AppendedReader[tuple[dict[str, Any], T]]) -> Iterable[tuple[dict[str, Any], T]]:
+    def _read_all(folder: Path, reader: AppendedReader[T]) -> Iterable[T]:
         """Every record of every rank file in ``folder``, with what ``reader`` parsed of it; a record
         that does not parse is reported with its file (it was edited or written by something else)."""
         if not folder.is_dir():
@@ -323,8 +324,12 @@ class TaskStore:
         key = _folder_signature(self.records_dir)
         if self._predictions is None or self._predictions[0] != key:
             out: dict[str, Prediction] = {}
-            for _, pred in self._read_all(self.records_dir, self._record_reader):
-                _keep_latest(out, pred)
+            ok = Status.OK
+            for pred in self._read_all(self.records_dir, self._record_reader):
+                if pred.status is ok:  # (a success is always kept: _keep_latest's rule, without a call)
+                    out[pred.sample_id] = pred
+                else:
+                    _keep_latest(out, pred)
             self._predictions = (key, out)
         return dict(self._predictions[1])
 
@@ -398,7 +403,8 @@ class TaskStore:
             batches = [item for item in written if isinstance(item, _WrittenScores)]
             for batch in batches:
                 ids = [score.id for score in batch.scores]
-                self._score_lines.update(zip(ids, zip(batch.scores, batch.lines, strict=True), strict=True))
+                self._score_line_owners.update(zip(ids, batch.scores, strict=True))
+                self._score_lines.update(zip(ids, batch.lines, strict=True))
             if known is None or len(batches) != len(written):  # (a score written as a dict: read the file back)
                 return
             key = _only_appended(self.scoring_dir, path, known[0])
@@ -416,8 +422,7 @@ class TaskStore:
         those predictions count: a sample re-run since (e.g. ``--retry-failed``) is scored again."""
         key = _folder_signature(self.scoring_dir)
         if self._scores is None or self._scores[0] != key:
-            parsed = [(rec.get("prediction"), s) for rec, s in self._read_all(self.scoring_dir, self._score_reader)]
-            self._scores = (key, parsed)
+            self._scores = (key, list(self._read_all(self.scoring_dir, self._score_reader)))
         out: dict[str, SampleScore] = {}
         for digest, score in self._scores[1]:
             if predictions is not None:
@@ -448,12 +453,13 @@ class TaskStore:
             scores = list(map(SampleScore.from_record, records))
         except (KeyError, TypeError, ValueError):
             return None
-        self._score_lines.update(zip(ids, zip(scores, lines, strict=True), strict=True))
+        self._score_line_owners.update(zip(ids, scores, strict=True))
+        self._score_lines.update(zip(ids, lines, strict=True))
         return dict(zip(ids, scores, strict=True))
 
     def read_merged_scores(self) -> dict[str, SampleScore]:
         """The scores ``results.json`` was aggregated from (``scores.jsonl``), in sample order."""
-        return {s.id: s for _, s in _parse_records(self.scores_path, SampleScore.from_record)}
+        return {s.id: s for s in _parse_records(self.scores_path, SampleScore.from_record)}
 
     def scoring_fingerprint(self) -> dict[str, Any] | None:
         path = self.scoring_dir / "config.json"
@@ -496,16 +502,15 @@ class TaskStore:
 
     def _score_line(self, score: SampleScore) -> str | None:
         """``score``'s merged line, if this process's writer wrote it or :meth:`read_kept_scores` read it."""
-        known = self._score_lines.get(score.id)
-        return known[1] if known is not None and known[0] is score else None
+        return self._score_lines[score.id] if self._score_line_owners.get(score.id) is score else None
 
     def write_scores(self, samples: Sequence[Sample], scores: dict[str, SampleScore]) -> None:
         """Write ``scores.jsonl``: the scores of ``samples``, in their order. A score this process wrote
         (or read from ``scores.jsonl``) is copied as it was encoded then (without its prediction
         digest), not encoded again."""
-        get, known = scores.get, self._score_lines.get
+        get, owner, copied = scores.get, self._score_line_owners.get, self._score_lines
         lines = [
-            copied[1] if (copied := known(score.id)) is not None and copied[0] is score else _score_line_of(score)
+            copied[sid] if owner(sid := score.id) is score else _score_line_of(score)
             for sample in samples
             if (score := get(sample.id)) is not None
         ]
@@ -734,25 +739,36 @@ def _folder_signature(folder: Path) -> list[tuple[str, int, int, int]]:
     return out
 
 
-def _checked(parse: Callable[[dict[str, Any]], T]) -> Callable[[Path, int, dict[str, Any]], tuple[dict[str, Any], T]]:
-    """``parse`` of a record of a file, with its error naming the file and record."""
+def _score_and_digest(rec: dict[str, Any]) -> tuple[Any, SampleScore]:
+    """A stored score with the digest of the prediction it was made for."""
+    return rec.get("prediction"), SampleScore.from_record(rec)
 
-    def checked(path: Path, number: int, rec: dict[str, Any]) -> tuple[dict[str, Any], T]:
-        try:
-            return rec, parse(rec)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RunStoreError(
-                f"{path}: record {number} is malformed ({type(exc).__name__}: {exc})",
-                hint="the file was edited or corrupted; remove that line and re-run to redo the sample",
-            ) from exc
+
+def _checked(parse: Callable[[dict[str, Any]], T]) -> Callable[[Path, int, list[dict[str, Any]]], list[T]]:
+    """``parse`` of records of a file (the first numbered ``number``); the error of a record that does
+    not parse names the file and the record."""
+
+    def checked(path: Path, number: int, records: list[dict[str, Any]]) -> list[T]:
+        try:  # all at once; the bad record is looked for only when one fails
+            return list(map(parse, records))
+        except (KeyError, TypeError, ValueError):
+            pass
+        out = []
+        for offset, rec in enumerate(records):
+            try:
+                out.append(parse(rec))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise RunStoreError(
+                    f"{path}: record {number + offset} is malformed ({type(exc).__name__}: {exc})",
+                    hint="the file was edited or corrupted; remove that line and re-run to redo the sample",
+                ) from exc
+        return out
 
     return checked
 
 
-def _parse_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> Iterable[tuple[dict[str, Any], T]]:
-    check = _checked(parse)
-    for number, rec in enumerate(read_jsonl(path), start=1):
-        yield check(path, number, rec)
+def _parse_records(path: Path, parse: Callable[[dict[str, Any]], T]) -> list[T]:
+    return _checked(parse)(path, 1, list(read_jsonl(path)))
 
 
 def _parse_results(path: Path, parse: Callable[[Any], R]) -> R:

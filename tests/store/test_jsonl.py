@@ -95,9 +95,9 @@ def test_appended_reader_parses_only_what_was_appended_and_rereads_an_edited_fil
     path = tmp_path / "r.jsonl"
     parsed: list[str] = []
 
-    def parse(p, number, rec):
-        parsed.append(rec["id"])
-        return (number, rec["id"], rec["v"])
+    def parse(p, number, recs):
+        parsed.extend(rec["id"] for rec in recs)
+        return [(number + i, rec["id"], rec["v"]) for i, rec in enumerate(recs)]
 
     reader = AppendedReader(parse)
     with JsonlWriter(path) as w:
@@ -118,3 +118,22 @@ def test_appended_reader_parses_only_what_was_appended_and_rereads_an_edited_fil
         fh.write("GARBAGE\n")
     with pytest.raises(RunStoreError, match=r"r.jsonl: line 5 is not valid JSON"):
         reader.read(path)
+
+
+def test_lines_decoded_together_give_what_each_line_gives_alone(tmp_path):
+    path = tmp_path / "r.jsonl"
+    # line 1 is left open inside a list and line 3 holds two objects: decoded as one list they would
+    # give three records for three lines; each line alone does not parse, and line 1 is reported
+    path.write_text('{"id": "a", "v": [[1\n2]]}\n{"id": "b"}, {"id": "c"}\n')
+    with pytest.raises(RunStoreError, match=r"r.jsonl: line 1 is not valid JSON"):
+        read_jsonl(path).__next__()
+    path.write_text('{"id": "a", "v": [1]}\n{"id": "b"}\n[2]\n')
+    with pytest.raises(RunStoreError, match=r"r.jsonl: line 3 is not a JSON object"):
+        list(read_jsonl(path))
+    # blank lines are skipped; a text holding "}, {" is read as it is
+    path.write_text('\ufeff{"id": "a"}\n\n \t\n{"id": "b", "s": "}, {"}\n{"id": "c", "v": [{"x": 1}, {"y": 2}]}\n')
+    assert list(read_jsonl(path)) == [
+        {"id": "a"},
+        {"id": "b", "s": "}, {"},
+        {"id": "c", "v": [{"x": 1}, {"y": 2}]},
+    ]

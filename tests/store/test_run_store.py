@@ -84,6 +84,18 @@ def test_malformed_records_name_their_file(tmp_path):
         ts.read_scores()
 
 
+def test_a_malformed_record_appended_after_a_read_is_named_by_its_place_in_the_file(tmp_path):
+    ts = RunStore.create(tmp_path / "run").task("t")
+    with ts.record_writer(0) as w:
+        w.write({"id": "1", "status": "ok", "output": "a"})
+        w.write({"id": "2", "status": "ok", "output": "b"})
+    assert sorted(ts.read_predictions()) == ["1", "2"]
+    with (ts.records_dir / "rank-00000.jsonl").open("a") as fh:  # only these two are parsed next
+        fh.write('{"id": "3", "status": "ok", "output": "c"}\n{"id": "4", "status": "done"}\n')
+    with pytest.raises(RunStoreError, match=r"records/rank-00000.jsonl: record 4 is malformed \(ValueError"):
+        ts.read_predictions()
+
+
 def test_results_and_manifest_that_are_not_ours(tmp_path):
     store = RunStore.create(tmp_path / "r")
     store.manifest_path.write_text("[1, 2]")
