@@ -99,17 +99,7 @@ class JsonlWriter:
     def write_line(self, line: str, kept: Any, *, flush: bool = True) -> None:
         """Append ``line``, one JSON object already encoded (without its newline); ``kept`` is what
         ``on_close`` is handed for it."""
-        try:
-            self._fh.write(line + "\n")
-            if flush:
-                self._fh.flush()
-        except BaseException as exc:
-            self._on_close = None  # the file may hold part of this record: it must be read back
-            if isinstance(exc, OSError):  # a partial last line is cut off when the file is next opened
-                raise storage_error(self.path, exc) or exc from exc
-            raise
-        if self._on_close is not None:
-            self._written.append(kept)
+        self.write_lines([line], kept, flush=flush)
 
     def write_lines(self, lines: list[str], kept: Any, *, flush: bool = True) -> None:
         """Append ``lines`` (records already encoded, without their newlines) in one write, and hand
