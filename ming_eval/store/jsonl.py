@@ -79,7 +79,7 @@ class JsonlWriter:
     it is one of a group that arrived together (a batch's records): those are written with
     ``flush=False`` and reach the OS together at the next :meth:`flush` (or :meth:`close`).
 
-    With ``on_close``, the records written (or what :meth:`write_line` was given to keep for each) are
+    With ``on_close``, the records written (or what :meth:`write_lines` was given to keep for them) are
     handed to it once the file is closed (so that a reader in this process need not read back what it
     just wrote); none are, if a write failed.
     """
@@ -94,12 +94,7 @@ class JsonlWriter:
         self._written: list[Any] = []
 
     def write(self, record: Any, *, flush: bool = True) -> None:
-        self.write_line(dumps(record), record, flush=flush)
-
-    def write_line(self, line: str, kept: Any, *, flush: bool = True) -> None:
-        """Append ``line``, one JSON object already encoded (without its newline); ``kept`` is what
-        ``on_close`` is handed for it."""
-        self.write_lines([line], kept, flush=flush)
+        self.write_lines([dumps(record)], record, flush=flush)
 
     def write_lines(self, lines: list[str], kept: Any, *, flush: bool = True) -> None:
         """Append ``lines`` (records already encoded, without their newlines) in one write, and hand

@@ -1,6 +1,7 @@
 """How inference records and scores reach the disk (a batch together, before the next batch runs), and
 that what a run writes is not read back by the same run."""
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar
@@ -107,8 +108,6 @@ def test_records_that_json_would_change_are_read_back(tmp_path):
 
 
 def test_a_first_run_reads_back_none_of_its_records_or_scores(engine_cards, tmp_path, monkeypatch):
-    import json
-
     import ming_eval.store.run_store as run_store
     from ming_eval.runner.evaluate import RunConfig, evaluate
 
@@ -126,3 +125,43 @@ def test_a_first_run_reads_back_none_of_its_records_or_scores(engine_cards, tmp_
     stored = TaskStore(tmp_path / "run", "color_vqa")
     assert {k: s.score for k, s in stored.read_scores(stored.read_predictions()).items()} == on_disk
     assert out.results["color_vqa"].primary_metric.value == pytest.approx(100 * sum(on_disk.values()) / 24)
+
+
+def test_each_batch_of_scores_is_on_disk_before_the_next_is_scored(engine_cards, tmp_path, monkeypatch):
+    """A kill while scoring loses no score the scorer handed back before it: a batch's scores, and a
+    sample that failed alone, are written before the next batch starts."""
+    import shutil
+
+    from ming_eval.runner.evaluate import RunConfig, evaluate
+    from ming_eval.runner.rescore import rescore
+    from tests.engine_plugins import ExactMatchScorer
+
+    run = tmp_path / "run"
+    evaluate(RunConfig(tasks=["color_vqa"], model="pixel", out=run, argv=["test"]))
+    task = run / "color_vqa"
+    shutil.rmtree(task / "scoring")
+    for name in ("scores.jsonl", "finished.json"):
+        (task / name).unlink()
+    ids = [json.loads(line)["id"] for line in (task / "predictions.jsonl").open()]
+    bad = ids[6]  # in the second batch of 5: scored alone after the batch is split, and fails
+    scored = ExactMatchScorer.score
+    seen: list[tuple[list[str], list[str]]] = []  # (batch, ids whose score is on disk) at each call
+
+    def watching(self, batch):
+        files = sorted((task / "scoring").glob("rank-*.jsonl"))
+        seen.append(([s.id for s, _ in batch], [r["id"] for f in files for r in read_jsonl(f)]))
+        if any(s.id == bad for s, _ in batch):
+            raise ValueError("cannot score this one")
+        return scored(self, batch)
+
+    monkeypatch.setattr(ExactMatchScorer, "score", watching)
+    result = rescore(run, tasks=["color_vqa"], argv=["test"], batch_size=5)["color_vqa"]
+    assert result.counts["scoring_failed"] == 1
+    done: list[str] = []
+    for batch, on_disk in seen:
+        assert sorted(on_disk) == sorted(done)  # every score handed back before, none more
+        if bad not in batch:
+            done.extend(batch)
+        elif batch == [bad]:
+            done.append(bad)
+    assert sorted(done) == sorted(ids)

@@ -369,3 +369,62 @@ def test_rescore_reads_every_score_again_when_more_than_appended_records_changed
         (task / "scores.jsonl").read_bytes(),
         (task / "predictions.jsonl").read_bytes(),
     )
+
+
+def _swap_lines(path: Path, i: int, j: int) -> None:
+    lines = path.read_text().splitlines(keepends=True)
+    lines[i], lines[j] = lines[j], lines[i]
+    path.write_text("".join(lines))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "records reordered",
+        "last record cut and appended again",
+        "record in a new rank file",
+        "scores.jsonl reordered",
+        "predictions.jsonl edited",
+        "scores rank file removed",
+    ],
+)
+def test_rescore_after_records_and_merged_files_changed_equals_scoring_from_nothing(
+    engine_cards: Path, tmp_path: Path, change: str
+) -> None:
+    # whatever else changed beside an appended record, no stored score is kept for the wrong sample
+    # or the wrong prediction: the result and the merged files are those of scoring from nothing
+    first = evaluate(_config(tmp_path))
+    run = tmp_path / "run"
+    task = run / "color_vqa"
+    path = task / "records" / "rank-00000.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    records = [json.loads(line) for line in lines]
+    right = next(r for r in records if first_score(run, r["id"]) == 1.0)
+    appended = [{**right, "output": "no colour at all"}]
+    if change == "records reordered":  # the later of two records of a sample is the one scored
+        _append_records(run, "color_vqa", appended)
+        rescore(run, tasks=["color_vqa"], argv=["test"])  # stamped with that sample wrong
+        _swap_lines(path, records.index(right), len(lines))  # now its first answer, right, is the later
+        other = next(r for r in reversed(records) if r["id"] != right["id"])
+        appended = [{**other, "output": "no colour at all"}]
+    elif change == "last record cut and appended again":
+        path.write_text("".join(lines[:-1]))
+        appended.append(records[-1])
+    elif change == "scores.jsonl reordered":
+        _swap_lines(task / "scores.jsonl", 0, 1)
+    elif change == "predictions.jsonl edited":
+        preds = task / "predictions.jsonl"
+        preds.write_text(preds.read_text().replace('"output":"', '"output":"x', 1))
+    elif change == "scores rank file removed":
+        next((task / "scoring").glob("rank-*.jsonl")).unlink()
+    if change == "record in a new rank file":
+        (task / "records" / "rank-00001.jsonl").write_text("".join(json.dumps(r) + "\n" for r in appended))
+    else:
+        _append_records(run, "color_vqa", appended)
+    results = rescore(run, tasks=["color_vqa"], argv=["test"])
+    assert results["color_vqa"].counts["n"] == first.results["color_vqa"].counts["n"]
+    assert _scored_from_scratch(run, tmp_path / "scratch") == (
+        results["color_vqa"].to_dict(),
+        (task / "scores.jsonl").read_bytes(),
+        (task / "predictions.jsonl").read_bytes(),
+    )

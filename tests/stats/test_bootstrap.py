@@ -154,3 +154,19 @@ def test_an_interval_cached_by_another_resampling_method_is_computed_again(tmp_p
     cache = IntervalCache(path)
     with cache.active():
         assert mean_metric(values) == fresh and cache.hits == 0  # under this one it is computed again
+
+
+@pytest.mark.parametrize("odd", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("clustered", [False, True])
+def test_a_non_finite_value_spoils_only_the_replicates_that_drew_it(odd, clustered):
+    # counts per distinct value would multiply it by 0 in every other replicate (0 * inf is nan):
+    # such values are drawn by index, every replicate as the textbook bootstrap gives it
+    values = (np.arange(40) % 3 == 0).astype(float)
+    values[7] = odd
+    sums, counts, _ = cluster_sums(values, np.arange(40) // 2 if clustered else None)
+    cfg = BootstrapConfig(n_resamples=500, seed=9)
+    reps = _resampled_ratio(sums, counts, cfg, np.random.default_rng(cfg.seed))
+    np.testing.assert_array_equal(reps, _index_replicates(sums, counts, cfg.n_resamples, cfg.seed))
+    assert 0 < np.isfinite(reps).sum() < reps.size  # those that missed the odd cluster stay finite
+    m = mean_metric(values, clusters=np.arange(40) // 2 if clustered else None, cfg=cfg)
+    assert np.isfinite(m.ci_low) and np.isfinite(m.ci_high) and m.ci_low <= m.ci_high

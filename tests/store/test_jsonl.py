@@ -1,7 +1,9 @@
+import json
+
 import pytest
 
 from ming_eval.errors import RunStoreError
-from ming_eval.store.jsonl import AppendedReader, JsonlWriter, read_jsonl
+from ming_eval.store.jsonl import AppendedReader, JsonlWriter, parse_lines, read_jsonl
 
 
 def test_partial_tail_is_skipped_then_cut_on_reopen(tmp_path):
@@ -137,3 +139,47 @@ def test_lines_decoded_together_give_what_each_line_gives_alone(tmp_path):
         {"id": "b", "s": "}, {"},
         {"id": "c", "v": [{"x": 1}, {"y": 2}]},
     ]
+
+
+def _line_by_line(data: bytes) -> list[object] | tuple[str, int]:
+    """The records of ``data`` decoded one line at a time (the definition), or the first bad line."""
+    out: list[object] = []
+    for number, raw in enumerate(data.decode().split("\n")[:-1], start=1):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            return ("not valid JSON", number)
+        if not isinstance(rec, dict):
+            return ("not a JSON object", number)
+        out.append(rec)
+    return out
+
+
+def test_lines_decoded_together_equal_lines_decoded_alone_for_every_mix_of_odd_lines(tmp_path):
+    # lines left open inside a list or an object, lines closing them, lines with two objects apart by
+    # any JSON whitespace, lines that are not objects, blank lines: in any order, the one-call decoding
+    # gives what each line alone gives (or names the same first bad line)
+    import random
+    import re
+
+    ws = ["", " ", "\t", "\r", " \t"]
+    rng = random.Random(0)
+
+    def line() -> str:
+        a, b = rng.choice(ws), rng.choice(ws)
+        two = '{"id":1}' + a + "," + b + '{"id":2}'
+        one = f'{{"id":{rng.randrange(9)}}}'
+        shapes = [one, two, '{"id":3,"v":[1', "2]}", '{"id":4,"v":{"a":1', '"b":2}', "[3]", a]
+        return rng.choice(shapes)
+
+    for _ in range(3000):
+        data = ("\n".join(line() for _ in range(rng.randint(1, 5))) + "\n").encode()
+        try:
+            got: object = parse_lines(data, tmp_path / "r.jsonl")
+        except RunStoreError as exc:
+            found = re.search(r"line (\d+) is (not valid JSON|not a JSON object)", str(exc))
+            assert found is not None
+            got = (found.group(2), int(found.group(1)))
+        assert got == _line_by_line(data), data
