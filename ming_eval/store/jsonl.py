@@ -49,6 +49,12 @@ def _compact_encoder() -> Callable[[Any], str]:
 #: one record as one compact JSON line (without the newline)
 dumps: Callable[[Any], str] = _compact_encoder()
 
+#: how JSON text is encoded to UTF-8: a lone surrogate (half of an emoji a server cut off, which JSON
+#: escapes can carry) has no UTF-8 form and would stop the write; it can only stand inside a JSON string,
+#: where "backslashreplace" writes it as the escape ``\udXXX`` that reading the line back turns into
+#: the same character
+JSON_ERRORS = "backslashreplace"
+
 
 def _repair_tail(path: Path) -> None:
     """Cut a partial last line (no trailing newline) left by a killed writer."""
@@ -89,7 +95,7 @@ class JsonlWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             _repair_tail(path)
-        self._fh: IO[str] = path.open("a", encoding="utf-8")
+        self._fh: IO[str] = path.open("a", encoding="utf-8", errors=JSON_ERRORS)
         self._on_close = on_close
         self._written: list[Any] = []
 
@@ -283,7 +289,7 @@ def write_jsonl_atomic(path: Path, records: Iterator[Any] | list[Any]) -> bool:
 
 def write_text_atomic(path: Path, text: str) -> bool:
     """:func:`write_jsonl_atomic` for records already encoded (``text``: their lines)."""
-    return _write_if_changed(path, text.encode("utf-8"))
+    return _write_if_changed(path, text.encode("utf-8", JSON_ERRORS))
 
 
 def _finite(obj: Any) -> Any:
@@ -310,7 +316,7 @@ def write_cache_json(path: Path, obj: Any) -> None:
 def write_json_atomic(path: Path, obj: Any) -> bool:
     """Write ``obj`` as indented JSON atomically; an unchanged file is not touched. True if written."""
     text = json.dumps(_finite(obj), ensure_ascii=False, indent=2, default=_json_default, allow_nan=False) + "\n"
-    return _write_if_changed(path, text.encode("utf-8"))
+    return _write_if_changed(path, text.encode("utf-8", JSON_ERRORS))
 
 
 def read_json_lines(path: Path, *, hint: str, label: str = "", blank_line: str | None = None) -> list[tuple[int, Any]]:

@@ -165,3 +165,40 @@ def test_each_batch_of_scores_is_on_disk_before_the_next_is_scored(engine_cards,
         elif batch == [bad]:
             done.append(bad)
     assert sorted(done) == sorted(ids)
+
+
+def test_answers_with_a_lone_surrogate_or_control_characters_are_stored_and_scored_as_read_back(
+    engine_cards, tmp_path, monkeypatch
+):
+    """Half of an emoji (a lone surrogate, which a JSON reply can carry) has no UTF-8 form: it is stored
+    as its JSON escape instead of stopping the run, and what the run kept, merged and aggregated is
+    exactly what scoring the stored records from nothing gives."""
+    import shutil
+
+    from ming_eval.runner.evaluate import RunConfig, evaluate
+    from ming_eval.runner.rescore import rescore
+    from tests.engine_plugins import PixelModel
+
+    odd = ["x\ud83d", "red\u2028", "\x00\x1b[0m", "  RED ", "é😀", '"\\', "\ufeffred", "blue\r\n"]
+    batches = []
+
+    def understand(self, requests, protocol):
+        batches.append(len(requests))
+        if len(batches) == 2:  # a failed batch: its samples are recorded as failed, split and retried
+            raise ValueError("cannot answer \ud800 (https://u:pw@host/v1)")
+        return [odd[(len(batches) + i) % len(odd)] for i in range(len(requests))]
+
+    monkeypatch.setattr(PixelModel, "understand", understand)
+    run = tmp_path / "run"
+    first = evaluate(RunConfig(tasks=["color_vqa"], model="pixel", out=run, argv=["test"], batch_size=4))
+    records = [json.loads(line) for line in (run / "color_vqa" / "records" / "rank-00000.jsonl").open()]
+    assert "x\ud83d" in {r["output"] for r in records}
+    copy = tmp_path / "scratch"
+    shutil.copytree(run, copy)
+    shutil.rmtree(copy / "color_vqa" / "scoring")
+    for name in ("scores.jsonl", "predictions.jsonl", "finished.json", "results.json"):
+        (copy / "color_vqa" / name).unlink()
+    again = rescore(copy, tasks=["color_vqa"], argv=["test"])
+    assert again["color_vqa"].to_dict() == first.results["color_vqa"].to_dict()
+    for name in ("scores.jsonl", "predictions.jsonl", "results.json"):
+        assert (copy / "color_vqa" / name).read_bytes() == (run / "color_vqa" / name).read_bytes()
