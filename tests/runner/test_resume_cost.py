@@ -428,3 +428,38 @@ def test_rescore_after_records_and_merged_files_changed_equals_scoring_from_noth
         (task / "scores.jsonl").read_bytes(),
         (task / "predictions.jsonl").read_bytes(),
     )
+
+
+@pytest.mark.parametrize("case", ["write cut short by a kill", "failed sample answered by a retry", "outside --limit"])
+def test_what_a_killed_or_limited_rerun_appended_is_scored_as_scoring_from_nothing_scores_it(
+    engine_cards: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    # what `run --retry-failed` leaves when it is killed before scoring, then `score RUN`: only the
+    # appended records' samples are looked at again, and the outcome is that of scoring from nothing
+    limit = 10 if case == "outside --limit" else None
+    cfg = RunConfig(tasks=["color_vqa"], model="pixel", out=tmp_path / "run", argv=["test"], limit=limit)
+    first = evaluate(cfg)
+    run = tmp_path / "run"
+    path = run / "color_vqa" / "records" / "rank-00000.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    right = next(r for r in records if first_score(run, r["id"]) == 1.0)
+    if case == "write cut short by a kill":  # one record, and the start of one whose write was cut short
+        _append_records(run, "color_vqa", [{**right, "output": "no colour at all"}])
+        with path.open("a") as fh:
+            fh.write(json.dumps(records[0])[:20])
+    elif case == "failed sample answered by a retry":  # stamped with its inference failed
+        failed = {**right, "status": "failed", "output": None, "error": "timeout"}
+        path.write_text("".join(json.dumps(failed if r is right else r) + "\n" for r in records))
+        assert rescore(run, tasks=["color_vqa"], argv=["test"])["color_vqa"].counts["inference_failed"] == 1
+        _append_records(run, "color_vqa", [right])
+    else:  # a record of a sample the run's --limit leaves out, and one of a sample it has
+        _append_records(run, "color_vqa", [{**records[0], "id": "20"}, {**right, "output": "no colour at all"}])
+    calls, reads = _Calls(monkeypatch), _rank_file_reads(monkeypatch)
+    results = rescore(run, tasks=["color_vqa"], argv=["test"])
+    assert calls.scored == [right["id"]] and reads == []
+    assert results["color_vqa"].counts["n"] == first.results["color_vqa"].counts["n"]
+    assert _scored_from_scratch(run, tmp_path / "scratch") == (
+        results["color_vqa"].to_dict(),
+        (run / "color_vqa" / "scores.jsonl").read_bytes(),
+        (run / "color_vqa" / "predictions.jsonl").read_bytes(),
+    )
