@@ -208,9 +208,11 @@ def parse_lines(data: bytes, path: Path, first_line: int = 1) -> list[dict[str, 
             continue
         try:
             rec = loads(raw)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:
+            # (besides bad syntax: an integer longer than int() takes, or containers nested too deep)
+            why = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc).split(";")[0]
             raise RunStoreError(
-                f"{path}: line {number} is not valid JSON ({exc.msg})",
+                f"{path}: line {number} is not valid JSON ({why})",
                 hint="the file was edited or corrupted; remove that line and re-run to redo the sample",
             ) from exc
         if not isinstance(rec, dict):

@@ -183,3 +183,13 @@ def test_lines_decoded_together_equal_lines_decoded_alone_for_every_mix_of_odd_l
             assert found is not None
             got = (found.group(2), int(found.group(1)))
         assert got == _line_by_line(data), data
+
+
+@pytest.mark.parametrize(
+    "value", ["9" * 5000, "[" * 100_000 + "]" * 100_000], ids=["an integer too long", "lists nested too deep"]
+)
+def test_a_line_that_parses_to_no_python_value_names_its_file_and_line(tmp_path, value):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"id": "a"}\n{"id": "b", "v": ' + value + "}\n")
+    with pytest.raises(RunStoreError, match=r"r.jsonl: line 2 is not valid JSON \(.+\)"):
+        list(read_jsonl(path))
