@@ -54,12 +54,15 @@ class SharedLog(Generic[V]):
         if self.folder.is_dir():
             for path in sorted(self.folder.glob("*.jsonl")):
                 try:
-                    lines = path.read_text(encoding="utf-8").splitlines()
+                    data = path.read_bytes()
                 except OSError:
                     continue
-                for line in lines:
+                # lines end at "\n" only (U+2028 or U+0085 in a prompt or a reply, written as they are,
+                # would end one for str.splitlines), and each is decoded alone: a line cut inside a
+                # character by a crash is skipped like any other cut line
+                for line in data.split(b"\n"):
                     try:
-                        rec = json.loads(line)
+                        rec = json.loads(line.decode("utf-8"))
                         entries[str(rec["key"])] = self._decode(rec)
                     except (ValueError, KeyError, TypeError):
                         continue  # a line cut short by a crash, or still being written

@@ -57,3 +57,22 @@ def test_a_reused_process_id_does_not_glue_a_reply_to_a_cut_line(tmp_path):
     again.close()
     fresh = JudgeCache(tmp_path)
     assert fresh.get("m", "p1", {}) == "first" and fresh.get("m", "p2", {}) == "second"
+
+
+def test_a_reply_whose_prompt_or_text_holds_a_unicode_line_separator_is_found_again(tmp_path):
+    """The records are JSON lines ending at "\\n"; U+2028, U+2029 and U+0085 (NEL, what a cp1252 "..."
+    read as Latin-1 becomes) stand unescaped inside their strings and end no line."""
+    prompt = "Question: what is shown?\u2028Answer: a cat\x85 \u2029"
+    cache = JudgeCache(tmp_path)
+    cache.put("m", prompt, {"temperature": 0}, "Yes\u2028the answer is right")
+    cache.close()
+    assert JudgeCache(tmp_path).get("m", prompt, {"temperature": 0}) == "Yes\u2028the answer is right"
+
+
+def test_a_line_another_process_left_cut_inside_a_character_is_skipped(tmp_path):
+    cache = JudgeCache(tmp_path)
+    cache.put("m", "p", {}, "oui")
+    cache.close()
+    cut = json.dumps({"key": "abc", "reply": "是的"}, ensure_ascii=False).encode()[:-6]  # inside 是
+    (tmp_path / "m" / "other-host-1.jsonl").write_bytes(b'{"key": "x", "reply": "y"}\n' + cut)
+    assert JudgeCache(tmp_path).get("m", "p", {}) == "oui"
