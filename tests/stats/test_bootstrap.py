@@ -7,6 +7,7 @@ from ming_eval.stats.bootstrap import (
     COUNT_DRAWS_MAX_DISTINCT,
     BootstrapConfig,
     IntervalCache,
+    _entry_check,
     _resampled_ratio,
     cluster_sums,
     grouped_mean_metrics,
@@ -146,7 +147,8 @@ def test_an_interval_cached_by_another_resampling_method_is_computed_again(tmp_p
     with old.active():
         mean_metric(values)
     old.save()
-    path.write_text(json.dumps({key: [0.1, 0.2] for key in json.loads(path.read_text())}))  # recognisable
+    recognisable = {key: [0.1, 0.2, _entry_check(key, [0.1, 0.2])] for key in json.loads(path.read_text())}
+    path.write_text(json.dumps(recognisable))
     reread = IntervalCache(path)
     with reread.active():
         assert (mean_metric(values).ci_low, reread.hits) == (0.1, 1)  # under that method it is reused
@@ -154,6 +156,34 @@ def test_an_interval_cached_by_another_resampling_method_is_computed_again(tmp_p
     cache = IntervalCache(path)
     with cache.active():
         assert mean_metric(values) == fresh and cache.hits == 0  # under this one it is computed again
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda entry: ["0.1", "x", entry[2]],  # not numbers
+        lambda entry: [[entry[0]], entry[1], entry[2]],
+        lambda entry: [0.1, 0.9, entry[2]],  # edited bounds
+        lambda entry: [entry[1], entry[0], entry[2]],
+        lambda entry: entry[:2],  # no check (as an older version wrote it)
+    ],
+)
+def test_a_damaged_or_edited_cache_entry_is_computed_again(tmp_path, damage):
+    values = (np.arange(300) % 4 == 0).astype(float)
+    fresh = mean_metric(values, scale=100.0)
+    path = tmp_path / "intervals.json"
+    cache = IntervalCache(path)
+    with cache.active():
+        mean_metric(values, scale=100.0)
+    cache.save()
+    stored = json.loads(path.read_text())
+    reread = IntervalCache(path)
+    with reread.active():
+        assert mean_metric(values, scale=100.0) == fresh and reread.hits == 1  # as written: reused
+    path.write_text(json.dumps({key: damage(entry) for key, entry in stored.items()}))
+    again = IntervalCache(path)
+    with again.active():
+        assert mean_metric(values, scale=100.0) == fresh and again.hits == 0
 
 
 @pytest.mark.parametrize("odd", [np.inf, -np.inf, np.nan])
