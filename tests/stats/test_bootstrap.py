@@ -86,6 +86,7 @@ _MANY = 20_000  # replicates per method in the distribution checks
         (np.array([-1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, -1.0, 1.0, 0.0] * 20), None),  # paired differences
         (np.repeat(np.arange(60) % 5 < 2, 4) * 1.0, np.repeat(np.arange(60), 4)),  # circular groups of 4
         ((np.arange(90) % 4 < 1) * 1.0, np.arange(90) // 3 % 25),  # clusters of unequal size
+        (np.r_[np.ones(200), np.arange(60) % 3 == 0], np.r_[np.zeros(200), np.arange(1, 61)]),  # one huge cluster
     ],
 )
 def test_count_draws_have_the_distribution_of_index_draws(values, clusters):
@@ -103,6 +104,22 @@ def test_count_draws_have_the_distribution_of_index_draws(values, clusters):
         assert np.quantile(new, q) == pytest.approx(
             np.quantile(ref, q), abs=5 * np.sqrt(2) * 2.7 * sd / np.sqrt(_MANY) + step
         )
+
+
+def test_stratified_count_draws_give_the_interval_of_index_draws(monkeypatch):
+    import ming_eval.stats.bootstrap as bootstrap
+
+    rng = np.random.default_rng(6)
+    values = (rng.random(300) < 0.55).astype(float)
+    strata = np.array(list("abcde"))[rng.integers(0, 5, values.size)]
+    clusters = np.arange(values.size) // 3
+    counted = mean_of_means_metric(values, strata, clusters=clusters, cfg=BootstrapConfig(_MANY, seed=1))
+    monkeypatch.setattr(bootstrap, "COUNT_DRAWS_MAX_DISTINCT", 0)  # every stratum drawn by index
+    indexed = mean_of_means_metric(values, strata, clusters=clusters, cfg=BootstrapConfig(_MANY, seed=2))
+    sd = (indexed.ci_high - indexed.ci_low) / (2 * 1.96)
+    tolerance = 5 * np.sqrt(2) * 2.7 * sd / np.sqrt(_MANY)  # five Monte Carlo errors of a percentile
+    assert counted.value == indexed.value
+    assert (counted.ci_low, counted.ci_high) == pytest.approx((indexed.ci_low, indexed.ci_high), abs=tolerance)
 
 
 @pytest.mark.parametrize("values", [[0.0, 1.0], [0.0, 0.5, 1.0], [1.0, 1.0, 0.0], [0.2, 0.9, 0.9, 0.4]])
