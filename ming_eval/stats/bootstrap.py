@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -46,21 +47,39 @@ class BootstrapConfig:
 DEFAULT = BootstrapConfig()
 
 
+def _entry_check(key: str, bounds: object) -> str:
+    """What binds a stored interval to its key: an entry whose bounds were edited or damaged (or that
+    an older version wrote, without it) is computed again."""
+    text = json.dumps([key, bounds])
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _stored_bounds(key: str, entry: object) -> tuple[float, float] | None:
+    if not isinstance(entry, list) or len(entry) != 3 or entry[2] != _entry_check(key, entry[:2]):
+        return None
+    lo, hi = (float("nan") if x is None else float(x) for x in entry[:2])
+    return lo, hi
+
+
 class IntervalCache:
     """Intervals already computed, keyed by a digest of everything they depend on (the resampled
     values, clusters, strata and the bootstrap settings): a changed score changes the key. Kept in a
-    JSON file; only the entries used in this pass are written back, so it never grows stale."""
+    JSON file; only the entries used in this pass are written back, so it never grows stale. An entry
+    carries a check of its key and bounds: one that is damaged or edited is computed again."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.stored: dict[str, list[float]] = {}
+        self.stored: dict[str, tuple[float, float]] = {}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict):
-                self.stored = {k: v for k, v in data.items() if isinstance(v, list) and len(v) == 2}
         except (OSError, ValueError):
-            pass
-        self.used: dict[str, list[float]] = {}
+            data = None
+        if isinstance(data, dict):
+            for key, entry in data.items():
+                bounds = _stored_bounds(key, entry)
+                if bounds is not None:
+                    self.stored[key] = bounds
+        self.used: dict[str, tuple[float, float]] = {}
         self.hits = 0
 
     def interval(
@@ -82,10 +101,10 @@ class IntervalCache:
         hit = self.stored.get(key)
         if hit is not None:
             self.hits += 1
-            lo, hi = (float("nan") if x is None else float(x) for x in hit)
+            lo, hi = hit
         else:
             lo, hi = compute()
-        self.used[key] = [lo, hi]
+        self.used[key] = (lo, hi)
         return lo, hi
 
     @contextmanager
@@ -101,7 +120,11 @@ class IntervalCache:
     def save(self) -> None:
         from ming_eval.store.jsonl import write_json_atomic  # stats does not depend on the store otherwise
 
-        write_json_atomic(self.path, dict(sorted(self.used.items())))
+        entries: dict[str, list[float | str | None]] = {}
+        for key, (lo, hi) in sorted(self.used.items()):
+            bounds = [x if math.isfinite(x) else None for x in (lo, hi)]  # as JSON holds them: NaN is null
+            entries[key] = [*bounds, _entry_check(key, bounds)]
+        write_json_atomic(self.path, entries)
 
 
 _CACHE: ContextVar[IntervalCache | None] = ContextVar("ming_eval_interval_cache", default=None)

@@ -7,6 +7,7 @@ from ming_eval.stats.bootstrap import (
     COUNT_DRAWS_MAX_DISTINCT,
     BootstrapConfig,
     IntervalCache,
+    _entry_check,
     _resampled_ratio,
     cluster_sums,
     grouped_mean_metrics,
@@ -85,6 +86,7 @@ _MANY = 20_000  # replicates per method in the distribution checks
         (np.array([-1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, -1.0, 1.0, 0.0] * 20), None),  # paired differences
         (np.repeat(np.arange(60) % 5 < 2, 4) * 1.0, np.repeat(np.arange(60), 4)),  # circular groups of 4
         ((np.arange(90) % 4 < 1) * 1.0, np.arange(90) // 3 % 25),  # clusters of unequal size
+        (np.r_[np.ones(200), np.arange(60) % 3 == 0], np.r_[np.zeros(200), np.arange(1, 61)]),  # one huge cluster
     ],
 )
 def test_count_draws_have_the_distribution_of_index_draws(values, clusters):
@@ -102,6 +104,22 @@ def test_count_draws_have_the_distribution_of_index_draws(values, clusters):
         assert np.quantile(new, q) == pytest.approx(
             np.quantile(ref, q), abs=5 * np.sqrt(2) * 2.7 * sd / np.sqrt(_MANY) + step
         )
+
+
+def test_stratified_count_draws_give_the_interval_of_index_draws(monkeypatch):
+    import ming_eval.stats.bootstrap as bootstrap
+
+    rng = np.random.default_rng(6)
+    values = (rng.random(300) < 0.55).astype(float)
+    strata = np.array(list("abcde"))[rng.integers(0, 5, values.size)]
+    clusters = np.arange(values.size) // 3
+    counted = mean_of_means_metric(values, strata, clusters=clusters, cfg=BootstrapConfig(_MANY, seed=1))
+    monkeypatch.setattr(bootstrap, "COUNT_DRAWS_MAX_DISTINCT", 0)  # every stratum drawn by index
+    indexed = mean_of_means_metric(values, strata, clusters=clusters, cfg=BootstrapConfig(_MANY, seed=2))
+    sd = (indexed.ci_high - indexed.ci_low) / (2 * 1.96)
+    tolerance = 5 * np.sqrt(2) * 2.7 * sd / np.sqrt(_MANY)  # five Monte Carlo errors of a percentile
+    assert counted.value == indexed.value
+    assert (counted.ci_low, counted.ci_high) == pytest.approx((indexed.ci_low, indexed.ci_high), abs=tolerance)
 
 
 @pytest.mark.parametrize("values", [[0.0, 1.0], [0.0, 0.5, 1.0], [1.0, 1.0, 0.0], [0.2, 0.9, 0.9, 0.4]])
@@ -146,7 +164,8 @@ def test_an_interval_cached_by_another_resampling_method_is_computed_again(tmp_p
     with old.active():
         mean_metric(values)
     old.save()
-    path.write_text(json.dumps({key: [0.1, 0.2] for key in json.loads(path.read_text())}))  # recognisable
+    recognisable = {key: [0.1, 0.2, _entry_check(key, [0.1, 0.2])] for key in json.loads(path.read_text())}
+    path.write_text(json.dumps(recognisable))
     reread = IntervalCache(path)
     with reread.active():
         assert (mean_metric(values).ci_low, reread.hits) == (0.1, 1)  # under that method it is reused
@@ -154,6 +173,34 @@ def test_an_interval_cached_by_another_resampling_method_is_computed_again(tmp_p
     cache = IntervalCache(path)
     with cache.active():
         assert mean_metric(values) == fresh and cache.hits == 0  # under this one it is computed again
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda entry: ["0.1", "x", entry[2]],  # not numbers
+        lambda entry: [[entry[0]], entry[1], entry[2]],
+        lambda entry: [0.1, 0.9, entry[2]],  # edited bounds
+        lambda entry: [entry[1], entry[0], entry[2]],
+        lambda entry: entry[:2],  # no check (as an older version wrote it)
+    ],
+)
+def test_a_damaged_or_edited_cache_entry_is_computed_again(tmp_path, damage):
+    values = (np.arange(300) % 4 == 0).astype(float)
+    fresh = mean_metric(values, scale=100.0)
+    path = tmp_path / "intervals.json"
+    cache = IntervalCache(path)
+    with cache.active():
+        mean_metric(values, scale=100.0)
+    cache.save()
+    stored = json.loads(path.read_text())
+    reread = IntervalCache(path)
+    with reread.active():
+        assert mean_metric(values, scale=100.0) == fresh and reread.hits == 1  # as written: reused
+    path.write_text(json.dumps({key: damage(entry) for key, entry in stored.items()}))
+    again = IntervalCache(path)
+    with again.active():
+        assert mean_metric(values, scale=100.0) == fresh and again.hits == 0
 
 
 @pytest.mark.parametrize("odd", [np.inf, -np.inf, np.nan])

@@ -112,14 +112,16 @@ class ImageCell:
     holder: str  # the index of the row holding the data, for messages
 
 
-def _records(fh: BinaryIO, start: int) -> Iterator[tuple[int, int, list[str]]]:
-    """(byte offset, 1-based line number, fields) of each record, honouring csv quoting."""
-    state = {"pos": start, "line": 0}
+def _records(fh: BinaryIO, start: int, lines_before: int = 0) -> Iterator[tuple[int, int, list[str]]]:
+    """(byte offset, 1-based line number, fields) of each record, honouring csv quoting; ``start`` is
+    the byte offset of line ``lines_before + 1``."""
+    state = {"pos": start, "line": lines_before, "eof": 0}
 
     def lines() -> Iterator[str]:
         while True:
             raw = fh.readline()
             if not raw:
+                state["eof"] = 1
                 return
             state["pos"] += len(raw)
             state["line"] += 1
@@ -137,6 +139,11 @@ def _records(fh: BinaryIO, start: int) -> Iterator[tuple[int, int, list[str]]]:
             return
         except csv.Error as exc:
             raise DataError(f"{fh.name}: cannot parse the record at line {line_no}: {exc}") from exc
+        if state["eof"]:  # the reader wanted more lines for this record: a quoted cell is never closed
+            raise DataError(
+                f"{fh.name}: the record at line {line_no} opens a quoted cell that the file never closes",
+                hint="the file was cut short; delete it and run `ming-eval data download`",
+            )
         if fields:  # pandas skips blank lines
             yield offset, line_no, fields
 
@@ -147,7 +154,7 @@ def _scan(fh: BinaryIO, start: int, col: int) -> Iterator[tuple[int, int, list[s
     A line without a quote character is split on tabs as bytes, and its image cell is summarised
     without being decoded (the cell is almost all of the file); a line with quotes goes through the
     ``csv`` module, which reads on into the next lines when a quoted cell holds a newline."""
-    pos, line = start, 0
+    pos, line = start, 1  # the header is line 1
     while True:
         raw = fh.readline()
         if not raw:
@@ -155,10 +162,16 @@ def _scan(fh: BinaryIO, start: int, col: int) -> Iterator[tuple[int, int, list[s
         offset = pos
         pos += len(raw)
         line += 1
-        if not raw.strip(b"\r\n"):
-            continue  # pandas skips blank lines
+        body = raw.rstrip(b"\r\n")
+        if not body.strip(b" "):
+            continue  # pandas skips blank lines and lines of spaces only
         if b'"' not in raw:
-            parts = raw.rstrip(b"\r\n").split(b"\t")
+            if b"\r" in body:  # pandas ends a row at a CR outside quotes; the rows it would make are junk
+                raise DataError(
+                    f"{fh.name}: line {line} has a carriage return (\\r) outside quoted cells",
+                    hint="remove it or quote the cell that holds it",
+                )
+            parts = body.split(b"\t")
             summary = _cell_summary_bytes(parts[col]) if 0 <= col < len(parts) else None
             if 0 <= col < len(parts):
                 parts[col] = b""
@@ -169,7 +182,7 @@ def _scan(fh: BinaryIO, start: int, col: int) -> Iterator[tuple[int, int, list[s
             yield offset, line, fields, summary
             continue
         fh.seek(offset)
-        for rec_offset, _, fields in _records(fh, offset):
+        for rec_offset, _, fields in _records(fh, offset, line - 1):
             summary = _cell_summary(fields[col]) if 0 <= col < len(fields) else None
             yield rec_offset, line, fields, summary
             line += sum(f.count("\n") for f in fields)  # the newlines inside quoted cells
@@ -265,7 +278,9 @@ class TsvTable:
         # (pandas infers dtypes per 65536-row chunk, so dropping a column does not change them for
         # any benchmark file, which all have fewer rows.)
         text = io.StringIO()
-        writer = csv.writer(text, delimiter="\t", quotechar='"', lineterminator="\n")
+        # "\r\n": csv quotes only cells holding a character of the line terminator, and pandas ends a
+        # row at a lone CR outside quotes
+        writer = csv.writer(text, delimiter="\t", quotechar='"', lineterminator="\r\n")
         writer.writerow([c for j, c in enumerate(columns) if j != col])
         cells: list[str | None] = []
         offsets: list[int] = []
@@ -362,7 +377,7 @@ class TsvTable:
 
 
 #: bump when what the index holds changes: older index files are then rebuilt
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 _Index = tuple[list[str], list[dict[str, Any]], list[str | None], list[int]]
 
 

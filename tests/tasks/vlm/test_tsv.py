@@ -162,6 +162,40 @@ def test_metadata_equals_pandas_reading_the_whole_file(tmp_path):
             ), key
 
 
+def _as_vlmevalkit_reads(path):
+    theirs = pd.read_csv(path, sep="\t")
+    return theirs[~pd.isna(theirs["image"])].drop(columns=["image"]).to_dict(orient="records")
+
+
+def test_carriage_return_in_quoted_cell_and_lines_of_spaces_read_as_pandas_reads_them(tmp_path):
+    """A quoted cell may hold a lone CR (pandas keeps it in the cell), and pandas skips a line of spaces
+    as blank: a row made of it would make the numeric columns float ("1" shown as "1.0" in prompts)."""
+    img = png_b64((1, 2, 3))
+    path = tmp_path / "cr.tsv"
+    path.write_bytes(
+        f'index\tquestion\tA\tB\tanswer\timage\r\n1\t"line one\rline two"\t1\t2\t1\t{img}\r\n   \r\n'
+        f"2\tq\t3\t4\t2\t{img}\r\n".encode()
+    )
+    ours = TsvTable.load(path)
+    theirs = _as_vlmevalkit_reads(path)
+    assert ours.rows == theirs and ours.dropped_no_image == 0
+    assert ours.rows[0]["question"] == "line one\rline two" and type(ours.rows[0]["A"]) is int
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ("1\tq\rsplit\t{img}\n", "line 2"),  # pandas ends the row at a CR outside quotes
+        ('1\tq\t{img}\n2\t"q\t{img}\n', "line 3"),  # the quote is never closed: the file was cut
+    ],
+)
+def test_rows_pandas_would_split_or_refuse_are_errors_naming_the_line(tmp_path, body, where):
+    path = tmp_path / "bad.tsv"
+    path.write_text("index\tquestion\timage\n" + body.format(img=png_b64((1, 2, 3))), encoding="utf-8")
+    with pytest.raises(DataError, match=rf"bad\.tsv.*{where}"):
+        TsvTable.load(path)
+
+
 def test_index_is_reused_until_the_file_changes(tmp_path, monkeypatch):
     rows = [{"index": i, "question": f"q{i}", "image": png_b64(COLORS["red"])} for i in range(3)]
     path = write_tsv(tmp_path / "r.tsv", rows)
