@@ -190,6 +190,12 @@ class BaseTask(ABC):
         found = (grader_prerequisite(spec, f"task {self.name}") for spec in self.grader_specs())
         return [p for p in found if p is not None]
 
+    def sample_sources(self, data: DataFiles) -> list[Path]:
+        """Files the samples are read from besides the card's data files (a dataset snapshot's parquet
+        files), found without downloading: a finished task's stamp names their sizes and times, so a
+        changed one makes ``run`` and ``score RUN`` build the samples again."""
+        return []
+
     def data_search_dirs(self) -> list[Path]:
         """Folders to look in for data files before ming-eval's cache (e.g. VLMEvalKit's LMUData)."""
         return []

@@ -286,6 +286,7 @@ def _run_phases(
             config.limit,
             redact(tp.task.scoring_fingerprint()),
             contexts[tp.name].data,
+            tp.task.sample_sources(contexts[tp.name].data),
         )
         for tp in plan.tasks
     }

@@ -107,7 +107,9 @@ def rescore(
                     )
                 # the key `run` stamps a finished task with, under the options given here
                 config = config_entry(cfg.model.to_json(), task, protocol, cfg.seed, cfg.protocol_overrides)
-                key = stamp_key(redact(config), limit, redact(task.scoring_fingerprint()), ctx.data)
+                key = stamp_key(
+                    redact(config), limit, redact(task.scoring_fingerprint()), ctx.data, task.sample_sources(ctx.data)
+                )
                 if finished_samples(tstore, key, retry_failed=False) is not None:
                     stored = tstore.read_results()
                     if stored is not None:  # unchanged since scored: no sample built, no record read

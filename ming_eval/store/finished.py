@@ -2,8 +2,9 @@
 a few ``stat`` calls per task instead of rebuilding every sample and re-reading every record.
 
 ``<run>/<task>/finished.json`` holds a key (the task's configuration, ``--limit``, scoring fingerprint,
-ming-eval version and the size/mtime of each data file) and the signature (size, mtime, inode) of
-every file the results depend on or consist of: the rank files of records and scores, the merged
+ming-eval version, the size/mtime of each data file and of the other files the samples are read
+from: a task's ``sample_sources``, e.g. GEdit-Bench's parquet files) and the signature (size, mtime,
+inode) of every file the results depend on or consist of: the rank files of records and scores, the merged
 files, the task's ``results.json``, what its finalize hook wrote, and each generated image. A
 re-run whose key and signatures all match has nothing to do for that task; anything else (a record
 appended, an image replaced, an option changed, ``--force``) falls back to the full resume
@@ -22,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,25 +45,33 @@ def _signature(path: Path) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
-def data_signature(files: DataFiles) -> dict[str, Any]:
-    """Where each data file is and its (size, mtime): a replaced file makes the stamp stale."""
+def data_signature(files: DataFiles, sources: Sequence[Path] = ()) -> dict[str, Any]:
+    """Where each data file is and its (size, mtime), and those of the other files the samples are read
+    from (``sources``: :meth:`BaseTask.sample_sources`): a replaced file makes the stamp stale."""
     out: dict[str, Any] = {}
     for name in sorted(files.specs):
         path = files.locate(name)
         sig = _signature(path) if path is not None else None
         out[name] = None if path is None or sig is None else [str(path), sig[0], sig[1]]
+    for path in sorted(sources):
+        sig = _signature(path)
+        out[f"source:{path}"] = None if sig is None else [sig[0], sig[1]]
     return out
 
 
 def stamp_key(
-    config: dict[str, Any], limit: int | None, fingerprint: dict[str, Any], files: DataFiles
+    config: dict[str, Any],
+    limit: int | None,
+    fingerprint: dict[str, Any],
+    files: DataFiles,
+    sources: Sequence[Path] = (),
 ) -> dict[str, Any]:
     return {
         "version": __version__,
         "config": config,
         "limit": limit,
         "scoring": fingerprint,
-        "data": data_signature(files),
+        "data": data_signature(files, sources),
     }
 
 

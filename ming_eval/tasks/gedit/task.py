@@ -161,6 +161,16 @@ class GEditTask(BaseTask):
             raise DataError(f"task {self.name}: no row of {folder} has instruction_language {o.language!r}")
         return out
 
+    def sample_sources(self, data: DataFiles) -> list[Path]:
+        """The parquet files the samples are read from: ``parquet_dir``'s, or those of the card's
+        revision in the cache (a download that moves it to another commit is another folder)."""
+        o = self.opts
+        if o.parquet_dir is not None:
+            folder: Path | None = Path(o.parquet_dir)
+        else:
+            folder = local_snapshot(o.dataset, o.revision, data.cache_dir)
+        return sorted(folder.rglob("*.parquet")) if folder is not None and folder.is_dir() else []
+
     def prefetch(self, data: DataFiles) -> list[str]:
         """Download the dataset's parquet files at the card's revision into the cache."""
         o = self.opts

@@ -379,3 +379,57 @@ def test_the_hub_commit_the_data_came_from_is_recorded_and_a_revision_can_be_pin
     samples = local.samples(ctx)
     result = local.aggregate(samples, [SampleScore(s.id, 0.0) for s in samples], ctx)
     assert result.info["dataset_commit"] is None and any("no hub commit" in n for n in result.notes)
+
+
+def test_a_finished_run_runs_again_when_the_dataset_files_change(gedit_cards, tmp_path):
+    # the samples come from parquet files outside the card's data files: the finished-run stamp must
+    # see them, or a re-run (and score RUN) would report the old dataset's numbers as finished
+    data = tmp_path / "hf"
+    with FakeOpenAI(judge_reply) as fake:
+        config = RunConfig(
+            tasks=["gedit_bench"],
+            model="pixel-editor",
+            out=tmp_path / "run",
+            argv=["test"],
+            task_options={"gedit_bench": {"judge": {"model": "gpt-4.1", "base_url": fake.url}}},
+        )
+        first = evaluate(config)
+        assert evaluate(config).inference[0].already_done == first.results["gedit_bench"].counts["n"] == 22
+        write_dataset(data, rows(per_group=3))  # one more edit per task type and language
+        again = evaluate(config)
+        assert again.inference[0].total == 33 and again.inference[0].ran_here == 11
+        assert again.results["gedit_bench"].counts["n"] == 33
+        # score RUN keys its stamp the same way: with the dataset cut back, the task is scored again
+        write_dataset(data, rows(per_group=1))
+        rescored = rescore(tmp_path / "run", argv=["test"])["gedit_bench"]
+        assert rescored.counts["n"] == 11
+
+
+def test_the_finished_run_stamp_follows_the_cached_hub_snapshot(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from ming_eval.store.finished import stamp_key
+
+    hub = tmp_path / "hub" / "datasets--stepfun-ai--GEdit-Bench" / "snapshots"
+    old, new = (write_dataset(hub / sha, rows(1)) for sha in ("a" * 40, "b" * 40))
+    cached: list[Path] = [old]
+
+    def cache_lookup(repo_id: str, *, local_files_only: bool = False, **kwargs: object) -> str:
+        assert local_files_only  # the stamp is checked without going online
+        if not cached:
+            raise FileNotFoundError("not in the cache")
+        return str(cached[0])
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", cache_lookup)
+    task = make_task(revision="main")
+    data = DataFiles("gedit_bench", [], cache_dir=tmp_path / "c")
+
+    def key() -> dict:
+        return stamp_key({}, None, {}, data, task.sample_sources(data))
+
+    before = key()
+    assert key() == before
+    cached[0] = new  # `data download` moved revision main to another commit
+    assert key() != before
+    cached.clear()  # not downloaded: nothing to sign, and no error until the samples are built
+    assert task.sample_sources(data) == []
