@@ -3,6 +3,11 @@
 The protocol decides decoding, not the checkpoint: a ``generation_config.json`` may carry sampling
 settings or a repetition penalty (Qwen2.5-VL's has ``repetition_penalty: 1.05``) that would silently
 change greedy answers, so every setting that matters for greedy decoding is passed explicitly.
+
+Sampling draws row ``i`` of a batch from a CPU generator seeded with ``requests[i].seed``
+(:class:`RowSampler`), so a sampled answer does not depend on which other requests share its batch
+(the batch size, an out-of-memory split, a resumed run); transformers' own sampling draws every row
+from the global RNG.
 """
 
 from __future__ import annotations
@@ -35,37 +40,56 @@ class TextGenerationExtras(UnderstandExtras):
 def generate_kwargs(
     protocol: UnderstandProtocol, extras: TextGenerationExtras, *, eos_token_id: Any, pad_token_id: int | None
 ) -> dict[str, Any]:
-    """``model.generate`` keyword arguments for ``protocol``: greedy unless it asks for sampling.
+    """``model.generate`` keyword arguments for ``protocol``: greedy search, always.
 
-    ``extras`` (the protocol's typed ``extra``) sets the repetition penalty, and top-k when sampling.
+    ``extras`` (the protocol's typed ``extra``) sets the repetition penalty. When the protocol
+    samples, :func:`answer` adds a :class:`RowSampler`, which draws the tokens that greedy search
+    then takes.
     """
     if pad_token_id is None:
         pad_token_id = eos_token_id[0] if isinstance(eos_token_id, (list, tuple)) else eos_token_id
-    kwargs: dict[str, Any] = {
+    return {
         "max_new_tokens": protocol.max_new_tokens,
-        "do_sample": sampling(protocol),
+        "do_sample": False,
         "repetition_penalty": extras.repetition_penalty,
         "num_beams": 1,
         "eos_token_id": eos_token_id,
         "pad_token_id": pad_token_id,
     }
-    if kwargs["do_sample"]:
-        kwargs["temperature"] = protocol.temperature if protocol.temperature > 0 else 1.0
-        kwargs["top_p"] = protocol.top_p if protocol.top_p is not None else 1.0
-        kwargs["top_k"] = extras.top_k or 0
-    return kwargs
 
 
-def seed_for_sampling(protocol: UnderstandProtocol, requests: Sequence[UnderstandRequest]) -> None:
-    """Seed the global RNG from the batch's first request when sampling.
+class RowSampler:
+    """A transformers logits processor that samples each row with its own generator.
 
-    transformers samples from the global RNG, so sampled answers are reproducible for the same
-    batches, not across batch sizes; greedy decoding (the default) does not depend on this.
+    Temperature, then top-k, then top-p (as transformers' warpers, in their order) are applied to
+    the scores; row ``i``'s token is drawn on the CPU from ``seeds[i]``'s generator, and every other
+    token's score becomes -inf, so the greedy search that runs it takes exactly the drawn token.
     """
-    if sampling(protocol) and requests:
+
+    def __init__(self, protocol: UnderstandProtocol, extras: TextGenerationExtras, seeds: Sequence[int]) -> None:
         import torch
 
-        torch.manual_seed(requests[0].seed)
+        self.temperature = protocol.temperature if protocol.temperature > 0 else 1.0
+        self.top_p = protocol.top_p if protocol.top_p is not None else 1.0
+        self.top_k = extras.top_k or 0
+        self.generators = [torch.Generator("cpu").manual_seed(int(seed)) for seed in seeds]
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        logits = scores.detach().float().cpu() / self.temperature
+        if 0 < self.top_k < logits.shape[-1]:
+            kth = torch.topk(logits, self.top_k, dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        if self.top_p < 1.0:
+            ascending, order = logits.sort(dim=-1)
+            drop = ascending.softmax(dim=-1).cumsum(dim=-1) <= 1 - self.top_p
+            drop[:, -1] = False  # the most likely token always stays
+            logits = logits.masked_fill(drop.scatter(1, order, drop), float("-inf"))
+        probs = logits.softmax(dim=-1)
+        picks = [torch.multinomial(row, 1, generator=g) for row, g in zip(probs, self.generators, strict=True)]
+        chosen = torch.cat(picks).to(scores.device).unsqueeze(1)
+        return torch.full_like(scores, float("-inf")).scatter(1, chosen, 0.0)
 
 
 def system_prompt(protocol: UnderstandProtocol, request: UnderstandRequest) -> str | None:
@@ -91,7 +115,10 @@ def answer(
         inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
     eos = model.generation_config.eos_token_id or tokenizer.eos_token_id
     kwargs = generate_kwargs(protocol, extras, eos_token_id=eos, pad_token_id=pad_token_id)
-    seed_for_sampling(protocol, requests)
+    if sampling(protocol):
+        from transformers import LogitsProcessorList
+
+        kwargs["logits_processor"] = LogitsProcessorList([RowSampler(protocol, extras, [r.seed for r in requests])])
     import torch
 
     with torch.inference_mode():

@@ -56,6 +56,12 @@ def test_understand_batched_equals_one_by_one(janus):
     assert len(set(batched)) > 1  # the tiny model's answers depend on the input
 
 
+def test_sampled_answers_do_not_depend_on_the_batch(janus):
+    protocol = UnderstandProtocol(max_new_tokens=6, temperature=1.0, top_p=0.9)
+    requests = [UnderstandRequest(r.content, r.system, seed=100 + i) for i, r in enumerate(understand_requests())]
+    assert janus.understand(requests, protocol) == [janus.understand([r], protocol)[0] for r in requests]
+
+
 def test_system_prompt_from_protocol_wins(janus):
     req = UnderstandRequest((TextPart("describe a cat"),), system="Answer with one word.")
     plain = janus.understand([req], UnderstandProtocol(max_new_tokens=6))

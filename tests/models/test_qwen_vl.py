@@ -7,13 +7,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize as transformers_smart_resize
 
 from ming_eval.cards.schema import UnderstandProtocol
 from ming_eval.core.sample import Capability, TextPart, UnderstandRequest
 from ming_eval.errors import CapabilityError, CheckpointError, DataError, ProtocolError
 from ming_eval.models.qwen_vl import QwenVLAdapter, smart_resize
-from ming_eval.models.text_generation import TextGenerationExtras, generate_kwargs
+from ming_eval.models.text_generation import RowSampler, TextGenerationExtras, generate_kwargs
 from tests.models.zoo_support import color_image, load, single_threaded, tiny_cards, understand_requests
 
 SMALL = {"min_pixels": 56 * 56, "max_pixels": 112 * 112}
@@ -79,14 +80,39 @@ def test_checkpoint_repetition_penalty_does_not_leak_into_greedy_decoding(qwen):
     assert qwen.model.generation_config.repetition_penalty == 1.05
     kwargs = generate_kwargs(UnderstandProtocol(), TextGenerationExtras(), eos_token_id=1, pad_token_id=None)
     assert kwargs["repetition_penalty"] == 1.0 and kwargs["do_sample"] is False and kwargs["pad_token_id"] == 1
+    # sampling is drawn by RowSampler; the checkpoint's sampling settings never reach generate
     sampled = generate_kwargs(
         UnderstandProtocol(temperature=0.7, top_p=0.9),
         TextGenerationExtras(top_k=5),
         eos_token_id=[1, 2],
         pad_token_id=None,
     )
-    assert sampled["do_sample"] and sampled["temperature"] == 0.7 and sampled["top_p"] == 0.9 and sampled["top_k"] == 5
-    assert sampled["pad_token_id"] == 1
+    assert sampled["do_sample"] is False and sampled["pad_token_id"] == 1
+
+
+def test_row_sampler_keeps_what_transformers_warpers_keep():
+    from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+    scores = torch.randn(3, 50, generator=torch.Generator().manual_seed(0))
+    protocol = UnderstandProtocol(temperature=0.7, top_p=0.8)
+    sampler = RowSampler(protocol, TextGenerationExtras(top_k=20), seeds=[1, 2, 3])
+    warped = scores.clone()
+    for warper in (TemperatureLogitsWarper(0.7), TopKLogitsWarper(20), TopPLogitsWarper(0.8)):
+        warped = warper(None, warped)
+    kept = torch.isfinite(warped)
+    picks = torch.stack([sampler(torch.zeros(3, 1, dtype=torch.long), scores).argmax(dim=-1) for _ in range(30)])
+    assert kept.gather(1, picks.T).all()  # every draw is a token transformers would keep
+    assert all(len(set(row.tolist())) > 1 for row in picks.T)  # drawn, not the top token each time
+    assert 1 < int(kept.sum(dim=-1).min()) < 20  # top-p, not only top-k, decided
+
+
+def test_sampled_answers_do_not_depend_on_the_batch(qwen):
+    protocol = UnderstandProtocol(max_new_tokens=6, temperature=1.0, top_p=0.9, extra={**SMALL, "top_k": 50})
+    requests = [UnderstandRequest(r.content, r.system, seed=100 + i) for i, r in enumerate(understand_requests())]
+    batched = qwen.understand(requests, protocol)
+    assert batched == [qwen.understand([r], protocol)[0] for r in requests]
+    reseeded = [UnderstandRequest(r.content, r.system, seed=r.seed + 1) for r in requests]
+    assert qwen.understand(reseeded, protocol) != batched  # the seed decides the draw
 
 
 def test_tiny_overrides_cover_the_cards_task_overrides():
