@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -95,18 +98,38 @@ def _print_traceback() -> None:
     err_console.print(redact_text(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
 
 
-def _print_interrupted() -> None:
-    """What Ctrl-C left on disk, and the command that resumes."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, torchrun or ``run --ranks`` stopping this process), handled as Ctrl-C is:
+    the command stops where it is, the manifest records how it ended, the run directory's lock is
+    released, and the process exits with 143."""
+
+
+#: whether this process was sent SIGTERM while a command ran (typer hands back 130 for Terminated too)
+_sigterm: list[bool] = [False]
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second one does not cut the clean-up short
+    _sigterm[0] = True
+    raise Terminated("stopped by SIGTERM")
+
+
+def _print_interrupted(how: str = "interrupted") -> None:
+    """What Ctrl-C (or SIGTERM: ``how``) left on disk, and the command that resumes; said once, by
+    rank 0 (the other ranks of a run hold no lock, and Ctrl-C reaches every one of them)."""
     import shlex
 
     from rich.markup import escape
 
+    from ming_eval.runner.distributed import Dist
     from ming_eval.store.guard import last_locked_run
     from ming_eval.store.run_store import RunStore
 
+    if not Dist.from_env().is_main:
+        return
     where = last_locked_run()
     if where is None:
-        err_console.print("[yellow]interrupted[/] before any run directory was written to")
+        err_console.print(f"[yellow]{how}[/] before any run directory was written to")
         return
     run_dir, argv = where
     saved: list[str] = []
@@ -118,7 +141,7 @@ def _print_interrupted() -> None:
     except MingEvalError as exc:  # a manifest being written when the signal came
         saved.append(f"(cannot list it: {exc.message})")
     command = "ming-eval " + shlex.join(argv[1:]) if argv else "the same command"
-    err_console.print(f"[yellow]interrupted[/]: saved in {escape(str(run_dir))}", highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]{how}[/]: saved in {escape(str(run_dir))}", highlight=False, soft_wrap=True)
     for line in saved:
         err_console.print(f"  {escape(redact_text(line))}", highlight=False, soft_wrap=True)
     err_console.print(
@@ -132,6 +155,9 @@ def main(argv: list[str] | None = None) -> None:
     if not console.is_terminal and "COLUMNS" not in os.environ:
         # piped or redirected: tables at their natural width, so no name or path is cut to "…"
         console.width = PIPED_WIDTH
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main_thread else None
+    _sigterm[0] = False
     try:
         # without standalone mode click returns (not raises) the code of a command's typer.Exit
         code = app(args=argv, standalone_mode=False)
@@ -146,8 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         _print_error(error)
         sys.exit(2)
     except KeyboardInterrupt:
-        _print_interrupted()
-        sys.exit(130)
+        _exit_interrupted()
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -164,10 +189,19 @@ def main(argv: list[str] | None = None) -> None:
     except Exception:  # a bug: the traceback is for its report, without the credentials it may quote
         _print_traceback()
         sys.exit(1)
-    if code == 130:  # typer turns Ctrl-C into Exit(130), which non-standalone mode returns
-        _print_interrupted()
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    if code == 130:  # typer turns Ctrl-C (and Terminated) into Exit(130), which non-standalone mode returns
+        _exit_interrupted()
     if isinstance(code, int) and code != 0:
         sys.exit(code)
+
+
+def _exit_interrupted() -> None:
+    """Say what was saved and exit as a process stopped by SIGINT (130) or SIGTERM (143) does."""
+    _print_interrupted("stopped by SIGTERM" if _sigterm[0] else "interrupted")
+    sys.exit(143 if _sigterm[0] else 130)
 
 
 def entry() -> None:

@@ -11,6 +11,8 @@ stays the launcher for several machines, restarts and everything else it offers.
 When a rank fails the others are stopped (SIGTERM, then SIGKILL after :data:`STOP_GRACE_S`) and its
 exit status is returned, as torchrun does; on Ctrl-C the ranks, which the terminal interrupted too,
 are given the same grace to record where they stopped; a SIGTERM to the launcher is passed on to them.
+A rank takes SIGTERM as it takes Ctrl-C (``cli.app.Terminated``): rank 0 records in the manifest how
+the run ended, releases the lock and says once what was saved.
 """
 
 from __future__ import annotations
