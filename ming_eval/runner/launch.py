@@ -77,6 +77,17 @@ def _stop(procs: Sequence[subprocess.Popen[bytes]], terminate: bool) -> None:
             proc.wait()
 
 
+def _ended(code: int) -> str:
+    """How a rank that ended with ``Popen.returncode`` ``code`` ended, in words."""
+    if code >= 0:
+        return f"exited with status {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    return f"was killed by {name}" + (" (out of memory?)" if -code == signal.SIGKILL else "")
+
+
 def launch_ranks(
     args: Sequence[str], ranks: int, env: Mapping[str, str] | None = None, *, output: int | None = None
 ) -> int:
@@ -97,7 +108,10 @@ def launch_ranks(
             _stop(procs, terminate=True)
             raise MingEvalError(f"cannot start rank {r} of {ranks}: {exc}", hint="run fewer --ranks") from exc
 
+    stopped: list[int] = []  # the signal the launcher was stopped with and passed on
+
     def forward(signum: int, frame: object) -> None:  # a scheduler stopping the launcher stops the ranks
+        stopped.append(signum)
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signum)
@@ -107,10 +121,15 @@ def launch_ranks(
     try:
         while True:
             codes = [p.poll() for p in procs]
-            failed = next((c for c in codes if c not in (None, 0)), None)
+            failed = next((r for r, c in enumerate(codes) if c not in (None, 0)), None)
             if failed is not None:
                 _stop(procs, terminate=True)
-                return failed if failed > 0 else 128 - failed  # killed by a signal: 128 + its number
+                code = codes[failed]
+                assert code is not None
+                if not stopped:  # what the other ranks print (rank 0: "stopped by SIGTERM") does not say which
+                    message = f"ming-eval: rank {failed} of {ranks} {_ended(code)}; the other ranks were stopped"
+                    print(message, file=sys.stderr)
+                return code if code > 0 else 128 - code  # killed by a signal: 128 + its number
             if all(c == 0 for c in codes):
                 return 0
             time.sleep(POLL_S)

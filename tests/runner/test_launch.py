@@ -42,18 +42,29 @@ def test_each_rank_gets_torchruns_environment(tmp_path: Path) -> None:
     ]
 
 
-def test_a_failing_rank_stops_the_others_and_gives_its_status(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("ending", "status", "said"),
+    [
+        ("sys.exit(3)", 3, "rank 1 of 2 exited with status 3"),
+        ("os.kill(os.getpid(), 9)", 137, "rank 1 of 2 was killed by SIGKILL (out of memory?)"),
+    ],
+)
+def test_a_failing_rank_stops_the_others_and_gives_its_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], ending: str, status: int, said: str
+) -> None:
     script = (
         "import os, sys, time\n"
         "if os.environ['RANK'] == '1':\n"
-        "    sys.exit(3)\n"
+        f"    {ending}\n"
         "time.sleep(60)\n"
         "open(sys.argv[1], 'w').close()\n"
     )
     started = time.monotonic()
-    assert launch.launch_ranks(["-c", script, str(tmp_path / "finished")], 2) == 3
+    assert launch.launch_ranks(["-c", script, str(tmp_path / "finished")], 2) == status
     assert time.monotonic() - started < 50  # rank 0 was stopped, not waited for
     assert not (tmp_path / "finished").exists()
+    # the stopped ranks say only that they were stopped: the launcher names the one that failed
+    assert capsys.readouterr().err == f"ming-eval: {said}; the other ranks were stopped\n"
 
 
 def test_ranks_under_torchrun_is_refused(tmp_path: Path) -> None:
