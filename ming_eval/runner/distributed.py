@@ -10,14 +10,21 @@ the default group is NCCL: ranks finish their shards at different times, and NCC
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from ming_eval.errors import MingEvalError
+
 T = TypeVar("T")
 
 TIMEOUT_ENV = "MING_EVAL_DIST_TIMEOUT_MIN"
+
+
+class RankLostError(MingEvalError):
+    """Another rank ended (failed, or was stopped) while this one waited for it at a barrier."""
 
 
 def _env_int(name: str, default: int) -> int:
@@ -72,7 +79,15 @@ class Dist:
             return
         import torch.distributed as dist
 
-        dist.barrier(group=self._group)
+        try:
+            dist.barrier(group=self._group)
+        except RuntimeError as exc:  # gloo: a peer's connection closed (it exited), or the timeout passed
+            cause = re.sub(r"^\[[^\]]*\]\s*", "", str(exc)).split(". ")[0]  # without gloo's source line
+            raise RankLostError(
+                f"rank {self.rank} of {self.world_size} stopped: another rank ended before reaching the same "
+                f"point ({cause})",
+                hint="that rank's own error says why; fix it and run the same command again to resume",
+            ) from exc
 
     def all_gather(self, obj: Any) -> list[Any]:
         """Every rank's ``obj``, in rank order (small picklable objects only)."""

@@ -121,14 +121,14 @@ def launch_ranks(
     try:
         while True:
             codes = [p.poll() for p in procs]
-            failed = next((r for r, c in enumerate(codes) if c not in (None, 0)), None)
-            if failed is not None:
+            failed = {r: c for r, c in enumerate(codes) if c is not None and c != 0}
+            if failed:
                 _stop(procs, terminate=True)
-                code = codes[failed]
-                assert code is not None
                 if not stopped:  # what the other ranks print (rank 0: "stopped by SIGTERM") does not say which
-                    message = f"ming-eval: rank {failed} of {ranks} {_ended(code)}; the other ranks were stopped"
-                    print(message, file=sys.stderr)
+                    # (all that ended since the last look: which of them ended first is not known)
+                    ended = ", ".join(f"rank {r} of {ranks} {_ended(c)}" for r, c in failed.items())
+                    print(f"ming-eval: {ended}; the other ranks were stopped", file=sys.stderr)
+                code = next(iter(failed.values()))
                 return code if code > 0 else 128 - code  # killed by a signal: 128 + its number
             if all(c == 0 for c in codes):
                 return 0

@@ -147,3 +147,35 @@ def test_a_rank_that_cannot_start_stops_the_ranks_already_started(monkeypatch: p
     with pytest.raises(MingEvalError, match=r"cannot start rank 1 of 2: .*Too many open files"):
         launch.launch_ranks(["-c", "pass"], 2)
     assert started[0].poll() is not None  # not left waiting for a rank that never came
+
+
+LOST = """
+import os, sys
+from ming_eval.errors import MingEvalError
+from ming_eval.runner.distributed import Dist
+dist = Dist.from_env()
+dist.init()
+dist.barrier()
+if dist.rank == 1:
+    os._exit(3)  # a rank that fails between two barriers
+try:
+    dist.barrier()
+except MingEvalError as exc:
+    open(sys.argv[1], "w").write(exc.message)
+"""
+
+
+@pytest.mark.slow
+def test_a_rank_waiting_for_one_that_ended_stops_with_a_one_line_error(tmp_path: Path) -> None:
+    # each rank started alone (no launcher to stop rank 0 first): rank 0 learns at its barrier that
+    # rank 1 is gone, and says so in one line instead of gloo's traceback
+    port = launch.free_port()
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    procs = [
+        subprocess.Popen([sys.executable, "-c", LOST, str(tmp_path / "said")], env=launch.rank_env(r, 2, port, env))
+        for r in range(2)
+    ]
+    assert [proc.wait(timeout=120) for proc in procs] == [0, 3]
+    said = (tmp_path / "said").read_text()
+    assert said.startswith("rank 0 of 2 stopped: another rank ended before reaching the same point (")
+    assert "\n" not in said and "pair.cc" not in said
