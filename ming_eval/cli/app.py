@@ -104,14 +104,21 @@ class Terminated(KeyboardInterrupt):
     released, and the process exits with 143."""
 
 
-#: whether this process was sent SIGTERM while a command ran (typer hands back 130 for Terminated too)
-_sigterm: list[bool] = [False]
+#: the signal that is stopping this process's command, if one is (typer hands back 130 for both)
+_stopping: list[int] = []
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    _stopping.append(signum)
+    raise KeyboardInterrupt
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second one does not cut the clean-up short
-    _sigterm[0] = True
-    raise Terminated("stopped by SIGTERM")
+    # once, and not after Ctrl-C: the clean-up under way is not cut short (`run --ranks` passes a Ctrl-C
+    # on as SIGTERM, to ranks the terminal may have interrupted already)
+    if not _stopping:
+        _stopping.append(signum)
+        raise Terminated("stopped by SIGTERM")
 
 
 def _print_interrupted(how: str = "interrupted") -> None:
@@ -157,7 +164,10 @@ def main(argv: list[str] | None = None) -> None:
         console.width = PIPED_WIDTH
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main_thread else None
-    _sigterm[0] = False
+    previous_int = signal.getsignal(signal.SIGINT)
+    if on_main_thread and previous_int is signal.default_int_handler:  # (not where SIGINT is ignored)
+        signal.signal(signal.SIGINT, _on_sigint)
+    _stopping.clear()
     try:
         # without standalone mode click returns (not raises) the code of a command's typer.Exit
         code = app(args=argv, standalone_mode=False)
@@ -192,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if on_main_thread:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
     if code == 130:  # typer turns Ctrl-C (and Terminated) into Exit(130), which non-standalone mode returns
         _exit_interrupted()
     if isinstance(code, int) and code != 0:
@@ -200,8 +211,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def _exit_interrupted() -> None:
     """Say what was saved and exit as a process stopped by SIGINT (130) or SIGTERM (143) does."""
-    _print_interrupted("stopped by SIGTERM" if _sigterm[0] else "interrupted")
-    sys.exit(143 if _sigterm[0] else 130)
+    terminated = _stopping[:1] == [signal.SIGTERM]
+    _print_interrupted("stopped by SIGTERM" if terminated else "interrupted")
+    sys.exit(143 if terminated else 130)
 
 
 def entry() -> None:

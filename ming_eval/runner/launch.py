@@ -9,8 +9,9 @@ on an exit barrier after they end, which on a small run is a large share of the 
 stays the launcher for several machines, restarts and everything else it offers.
 
 When a rank fails the others are stopped (SIGTERM, then SIGKILL after :data:`STOP_GRACE_S`) and its
-exit status is returned, as torchrun does; on Ctrl-C the ranks, which the terminal interrupted too,
-are given the same grace to record where they stopped; a SIGTERM to the launcher is passed on to them.
+exit status is returned, as torchrun does; on Ctrl-C the ranks are sent SIGTERM (those the terminal
+interrupted too ignore it) and given the same grace to record where they stopped; a SIGTERM to the
+launcher is passed on to them.
 A rank takes SIGTERM as it takes Ctrl-C (``cli.app.Terminated``): rank 0 records in the manifest how
 the run ended, releases the lock and says once what was saved.
 """
@@ -61,13 +62,12 @@ def rank_env(rank: int, ranks: int, port: int, base: Mapping[str, str]) -> dict[
     return env
 
 
-def _stop(procs: Sequence[subprocess.Popen[bytes]], terminate: bool) -> None:
-    """Wait up to :data:`STOP_GRACE_S` for the ranks still running (sent SIGTERM first when
-    ``terminate``), then kill what is left."""
+def _stop(procs: Sequence[subprocess.Popen[bytes]]) -> None:
+    """Send SIGTERM to the ranks still running, wait up to :data:`STOP_GRACE_S` for them, then kill
+    what is left."""
     running = [p for p in procs if p.poll() is None]
-    if terminate:
-        for proc in running:
-            proc.terminate()
+    for proc in running:
+        proc.terminate()
     deadline = time.monotonic() + STOP_GRACE_S
     for proc in running:
         try:
@@ -105,7 +105,7 @@ def launch_ranks(
                 )
             )
         except OSError as exc:  # the ranks already started would wait for this one at their first barrier
-            _stop(procs, terminate=True)
+            _stop(procs)
             raise MingEvalError(f"cannot start rank {r} of {ranks}: {exc}", hint="run fewer --ranks") from exc
 
     stopped: list[int] = []  # the signal the launcher was stopped with and passed on
@@ -123,7 +123,7 @@ def launch_ranks(
             codes = [p.poll() for p in procs]
             failed = {r: c for r, c in enumerate(codes) if c is not None and c != 0}
             if failed:
-                _stop(procs, terminate=True)
+                _stop(procs)
                 if not stopped:  # what the other ranks print (rank 0: "stopped by SIGTERM") does not say which
                     # (all that ended since the last look: which of them ended first is not known)
                     ended = ", ".join(f"rank {r} of {ranks} {_ended(c)}" for r, c in failed.items())
@@ -134,7 +134,9 @@ def launch_ranks(
                 return 0
             time.sleep(POLL_S)
     except KeyboardInterrupt:
-        _stop(procs, terminate=False)
+        # passed on as SIGTERM: a rank that Ctrl-C reached too (the terminal's process group) ignores
+        # it, one that it did not (`kill -INT` of the launcher alone) stops as well
+        _stop(procs)
         return 130
     finally:
         if main_thread:
