@@ -75,6 +75,15 @@ def test_ranks_under_torchrun_is_refused(tmp_path: Path) -> None:
     assert "--ranks" in proc.stderr and "torchrun" in proc.stderr
 
 
+@pytest.mark.parametrize("bad", [["-o", "nodot"], ["--data", "nofile"], ["--protocol", "noequals"]])
+def test_a_bad_option_is_said_once_not_by_every_rank(tmp_path: Path, bad: list[str]) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    cli = [sys.executable, "-m", "ming_eval", "run", "color_vqa", "--model", "pixel", "--ranks", "3", *bad]
+    proc = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.count("Invalid value") == 1 and "rank" not in proc.stderr
+
+
 @pytest.mark.slow
 def test_two_ranks_equal_one_process(engine_cards: Path, tmp_path: Path) -> None:
     env = _env(engine_cards)
