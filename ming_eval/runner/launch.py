@@ -123,11 +123,16 @@ def launch_ranks(
             codes = [p.poll() for p in procs]
             failed = {r: c for r, c in enumerate(codes) if c is not None and c != 0}
             if failed:
+                running = any(c is None for c in codes)
                 _stop(procs)
-                if not stopped:  # what the other ranks print (rank 0: "stopped by SIGTERM") does not say which
+                # what the ranks it stops print (rank 0: "stopped by SIGTERM") does not say which one failed,
+                # nor does anything a killed rank; one that failed alone at the end (rank 0's exit status for a
+                # judge outage) has said why itself
+                if not stopped and (running or any(c < 0 for c in failed.values())):
                     # (all that ended since the last look: which of them ended first is not known)
                     ended = ", ".join(f"rank {r} of {ranks} {_ended(c)}" for r, c in failed.items())
-                    print(f"ming-eval: {ended}; the other ranks were stopped", file=sys.stderr)
+                    others = "; the other ranks were stopped" if running else ""
+                    print(f"ming-eval: {ended}{others}", file=sys.stderr)
                 code = next(iter(failed.values()))
                 return code if code > 0 else 128 - code  # killed by a signal: 128 + its number
             if all(c == 0 for c in codes):

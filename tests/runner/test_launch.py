@@ -67,6 +67,31 @@ def test_a_failing_rank_stops_the_others_and_gives_its_status(
     assert capsys.readouterr().err == f"ming-eval: {said}; the other ranks were stopped\n"
 
 
+def test_a_rank_that_fails_last_after_saying_why_is_not_reported_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # rank 0 exits with a status of its own (a judge outage) once rank 1 has ended well: nothing was
+    # stopped, and rank 0 has said why
+    script = (
+        "import os, sys, time\n"
+        "pid_file = os.path.join(sys.argv[1], 'rank1')\n"
+        "if os.environ['RANK'] == '1':\n"
+        "    open(pid_file, 'w').write(str(os.getpid()))\n"
+        "    sys.exit(0)\n"
+        "while not os.path.exists(pid_file) or not open(pid_file).read():\n"
+        "    time.sleep(0.01)\n"
+        "while True:  # until the launcher has seen rank 1 end\n"
+        "    try:\n"
+        "        os.kill(int(open(pid_file).read()), 0)\n"
+        "    except ProcessLookupError:\n"
+        "        break\n"
+        "    time.sleep(0.01)\n"
+        "sys.exit(4)\n"
+    )
+    assert launch.launch_ranks(["-c", script, str(tmp_path)], 2) == 4
+    assert capsys.readouterr().err == ""
+
+
 def test_ranks_under_torchrun_is_refused(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), WORLD_SIZE="2", RANK="1")
     cli = [sys.executable, "-m", "ming_eval", "run", "color_vqa", "--model", "pixel", "--ranks", "2"]
