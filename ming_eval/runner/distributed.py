@@ -81,22 +81,30 @@ class Dist:
 
         try:
             dist.barrier(group=self._group)
-        except RuntimeError as exc:  # gloo: a peer's connection closed (it exited), or the timeout passed
-            cause = re.sub(r"^\[[^\]]*\]\s*", "", str(exc)).split(". ")[0]  # without gloo's source line
-            raise RankLostError(
-                f"rank {self.rank} of {self.world_size} stopped: another rank ended before reaching the same "
-                f"point ({cause})",
-                hint="that rank's own error says why; fix it and run the same command again to resume",
-            ) from exc
+        except RuntimeError as exc:
+            raise self._lost(exc) from exc
+
+    def _lost(self, exc: RuntimeError) -> RankLostError:
+        """What a collective's ``exc`` means: gloo's peer connection closed (another rank exited), or
+        the timeout passed."""
+        cause = re.sub(r"^\[[^\]]*\]\s*", "", str(exc)).split(". ")[0]  # without gloo's source line
+        return RankLostError(
+            f"rank {self.rank} of {self.world_size} stopped: another rank ended before reaching the same "
+            f"point ({cause})",
+            hint="that rank's own error says why; fix it and run the same command again to resume",
+        )
 
     def all_gather(self, obj: Any) -> list[Any]:
-        """Every rank's ``obj``, in rank order (small picklable objects only)."""
+        """Every rank's ``obj``, in rank order (small picklable objects only); a barrier too."""
         if not self.distributed:
             return [obj]
         import torch.distributed as dist
 
         out: list[Any] = [None] * self.world_size
-        dist.all_gather_object(out, obj, group=self._group)
+        try:
+            dist.all_gather_object(out, obj, group=self._group)
+        except RuntimeError as exc:
+            raise self._lost(exc) from exc
         return out
 
     def shard(self, items: Sequence[T]) -> list[T]:

@@ -111,11 +111,14 @@ def test_a_bad_option_is_said_once_not_by_every_rank(tmp_path: Path, bad: list[s
 
 @pytest.mark.slow
 def test_two_ranks_equal_one_process(engine_cards: Path, tmp_path: Path) -> None:
+    card_path = engine_cards / "model_zoo" / "pixel.yaml"  # paint's samples 00001 and 00004 fail, one per rank
+    card_path.write_text(card_path.read_text().replace("options: {}", "options: {fail_on: green}"))
     env = _env(engine_cards)
     cli = [sys.executable, "-m", "ming_eval", "run", "color_vqa", "paint", "--model", "pixel", "--batch-size", "3"]
     for out, extra in (("one", []), ("two", ["--ranks", "2"])):
         proc = subprocess.run([*cli, *extra, "--out", str(tmp_path / out)], env=env, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert "paint: 2 samples failed; first error: ValueError: cannot handle 'a green square'" in proc.stdout
     assert "color_vqa" in proc.stdout  # rank 0's table
     for task in ("color_vqa", "paint"):
         one, two = tmp_path / "one" / task, tmp_path / "two" / task
