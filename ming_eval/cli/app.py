@@ -129,6 +129,7 @@ def _print_interrupted(how: str = "interrupted") -> None:
     from rich.markup import escape
 
     from ming_eval.runner.distributed import Dist
+    from ming_eval.runner.launch import launched_ranks
     from ming_eval.store.guard import last_locked_run
     from ming_eval.store.run_store import RunStore
 
@@ -148,6 +149,8 @@ def _print_interrupted(how: str = "interrupted") -> None:
     except MingEvalError as exc:  # a manifest being written when the signal came
         saved.append(f"(cannot list it: {exc.message})")
     command = "ming-eval " + shlex.join(argv[1:]) if argv else "the same command"
+    if argv and (ranks := launched_ranks()) is not None:  # (each rank runs the command without --ranks)
+        command += f" --ranks {ranks}"
     err_console.print(f"[yellow]{how}[/]: saved in {escape(str(run_dir))}", highlight=False, soft_wrap=True)
     for line in saved:
         err_console.print(f"  {escape(redact_text(line))}", highlight=False, soft_wrap=True)

@@ -33,6 +33,15 @@ from ming_eval.errors import MingEvalError
 STOP_GRACE_S = 30.0
 #: how often the launcher looks whether a rank has exited
 POLL_S = 0.05
+#: the ``TORCHELASTIC_RUN_ID`` of the ranks it starts: how a rank knows that ``run --ranks`` started it
+RUN_ID = "ming-eval"
+
+
+def launched_ranks() -> int | None:
+    """The N of the ``run --ranks N`` that started this process; None if it was not started so."""
+    if os.environ.get("TORCHELASTIC_RUN_ID") != RUN_ID:
+        return None
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def free_port() -> int:
@@ -56,7 +65,7 @@ def rank_env(rank: int, ranks: int, port: int, base: Mapping[str, str]) -> dict[
         ROLE_WORLD_SIZE=str(ranks),
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
-        TORCHELASTIC_RUN_ID="ming-eval",
+        TORCHELASTIC_RUN_ID=RUN_ID,
     )
     env.setdefault("OMP_NUM_THREADS", "1")
     return env

@@ -65,7 +65,8 @@ def test_stopped_ranks_record_how_the_run_ended_and_say_it_once(engine_cards: Pa
     code = 143 if stop == "SIGTERM to the launcher" else 130
     assert proc.returncode == code, text
     assert "Traceback" not in text and "before any run directory" not in text
-    assert text.count(f"{how}: saved in {out}") == 1 and text.count("resume (finished samples are skipped)") == 1
+    assert text.count(f"{how}: saved in {out}") == 1
+    assert text.count(f"resume (finished samples are skipped): ming-eval run {' '.join(args)} --ranks 2") == 1
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["invocations"][-1]["status"].startswith("failed: ")
     assert (out / ".lock").read_text() == ""  # released by its holder, not left by a killed one
