@@ -42,12 +42,17 @@ class Dist:
 
     @classmethod
     def from_env(cls) -> Dist:
-        """Read torchrun's RANK / WORLD_SIZE / LOCAL_RANK; a plain launch is rank 0 of 1."""
-        return cls(
-            rank=_env_int("RANK", 0),
-            world_size=_env_int("WORLD_SIZE", 1),
-            local_rank=_env_int("LOCAL_RANK", 0),
-        )
+        """Read torchrun's RANK / WORLD_SIZE / LOCAL_RANK; a plain launch is rank 0 of 1. A RANK outside
+        the world size (one left in the environment, without WORLD_SIZE) is an error: such a process
+        would take itself for a rank other than 0 and leave the lock, the manifest and the results to a
+        rank 0 that does not exist."""
+        rank, world_size = _env_int("RANK", 0), _env_int("WORLD_SIZE", 1)
+        if not 0 <= rank < world_size:
+            raise MingEvalError(
+                f"the environment says RANK={rank} with WORLD_SIZE={world_size}: a rank must be below the world size",
+                hint="unset RANK for a run in one process, or start ranks with torchrun or `ming-eval run --ranks N`",
+            )
+        return cls(rank=rank, world_size=world_size, local_rank=_env_int("LOCAL_RANK", 0))
 
     @property
     def is_main(self) -> bool:

@@ -10,7 +10,7 @@ import yaml
 
 from ming_eval import load_run
 from ming_eval.cards import loader
-from ming_eval.errors import ConfigMismatchError, RunStoreError, TooManyFailuresError
+from ming_eval.errors import ConfigMismatchError, MingEvalError, RunStoreError, TooManyFailuresError
 from ming_eval.runner.evaluate import RunConfig, evaluate
 from ming_eval.runner.rescore import rescore
 from tests.engine_plugins import PixelModel, write_cards
@@ -127,6 +127,15 @@ def test_image_made_again_by_fewer_ranks_replaces_the_record_in_a_higher_ranks_f
     out = evaluate(_config(tmp_path, tasks=["paint"], force=True))  # the full resume path, not the stamp
     assert out.inference[0].already_done == 6  # nothing is made again
     assert [path.read_bytes() for path in records] == before
+
+
+def test_a_rank_left_in_the_environment_without_its_world_is_refused(engine_cards, tmp_path, monkeypatch):
+    # RANK=1 without WORLD_SIZE: the process took itself for rank 1 of 1, left the lock, the manifest and
+    # the results to a rank 0 that did not exist, and ended with status 0 having written no result
+    monkeypatch.setenv("RANK", "1")
+    with pytest.raises(MingEvalError, match=r"RANK=1 with WORLD_SIZE=1: a rank must be below the world size"):
+        evaluate(_config(tmp_path))
+    assert not (tmp_path / "run").exists()
 
 
 def test_config_change_is_refused_then_forced(engine_cards, tmp_path):
