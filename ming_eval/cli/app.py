@@ -114,11 +114,11 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # once, and not after Ctrl-C: the clean-up under way is not cut short (`run --ranks` passes a Ctrl-C
-    # on as SIGTERM, to ranks the terminal may have interrupted already)
-    if not _stopping:
-        _stopping.append(signum)
-        raise Terminated("stopped by SIGTERM")
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a next SIGTERM ends the process at once (a clean-up stuck)
+    if _stopping:  # after Ctrl-C: `run --ranks` passing it on to ranks the terminal interrupted already
+        return  # (the clean-up under way is not cut short)
+    _stopping.append(signum)
+    raise Terminated("stopped by SIGTERM")
 
 
 def _print_interrupted(how: str = "interrupted") -> None:
