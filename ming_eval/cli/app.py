@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -95,18 +98,45 @@ def _print_traceback() -> None:
     err_console.print(redact_text(traceback.format_exc()), markup=False, highlight=False, soft_wrap=True)
 
 
-def _print_interrupted() -> None:
-    """What Ctrl-C left on disk, and the command that resumes."""
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler, torchrun or ``run --ranks`` stopping this process), handled as Ctrl-C is:
+    the command stops where it is, the manifest records how it ended, the run directory's lock is
+    released, and the process exits with 143."""
+
+
+#: the signal that is stopping this process's command, if one is (typer hands back 130 for both)
+_stopping: list[int] = []
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    _stopping.append(signum)
+    raise KeyboardInterrupt
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a next SIGTERM ends the process at once (a clean-up stuck)
+    if _stopping:  # after Ctrl-C: `run --ranks` passing it on to ranks the terminal interrupted already
+        return  # (the clean-up under way is not cut short)
+    _stopping.append(signum)
+    raise Terminated("stopped by SIGTERM")
+
+
+def _print_interrupted(how: str = "interrupted") -> None:
+    """What Ctrl-C (or SIGTERM: ``how``) left on disk, and the command that resumes; said once, by
+    rank 0 (the other ranks of a run hold no lock, and Ctrl-C reaches every one of them)."""
     import shlex
 
     from rich.markup import escape
 
+    from ming_eval.runner.launch import launched_ranks
     from ming_eval.store.guard import last_locked_run
     from ming_eval.store.run_store import RunStore
 
+    if os.environ.get("RANK", "0") not in ("", "0"):  # (read as Dist.from_env does, without its checks)
+        return
     where = last_locked_run()
     if where is None:
-        err_console.print("[yellow]interrupted[/] before any run directory was written to")
+        err_console.print(f"[yellow]{how}[/] before any run directory was written to")
         return
     run_dir, argv = where
     saved: list[str] = []
@@ -118,7 +148,9 @@ def _print_interrupted() -> None:
     except MingEvalError as exc:  # a manifest being written when the signal came
         saved.append(f"(cannot list it: {exc.message})")
     command = "ming-eval " + shlex.join(argv[1:]) if argv else "the same command"
-    err_console.print(f"[yellow]interrupted[/]: saved in {escape(str(run_dir))}", highlight=False, soft_wrap=True)
+    if argv and (ranks := launched_ranks()) is not None:  # (each rank runs the command without --ranks)
+        command += f" --ranks {ranks}"
+    err_console.print(f"[yellow]{how}[/]: saved in {escape(str(run_dir))}", highlight=False, soft_wrap=True)
     for line in saved:
         err_console.print(f"  {escape(redact_text(line))}", highlight=False, soft_wrap=True)
     err_console.print(
@@ -132,6 +164,12 @@ def main(argv: list[str] | None = None) -> None:
     if not console.is_terminal and "COLUMNS" not in os.environ:
         # piped or redirected: tables at their natural width, so no name or path is cut to "…"
         console.width = PIPED_WIDTH
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main_thread else None
+    previous_int = signal.getsignal(signal.SIGINT)
+    if on_main_thread and previous_int is signal.default_int_handler:  # (not where SIGINT is ignored)
+        signal.signal(signal.SIGINT, _on_sigint)
+    _stopping.clear()
     try:
         # without standalone mode click returns (not raises) the code of a command's typer.Exit
         code = app(args=argv, standalone_mode=False)
@@ -146,8 +184,7 @@ def main(argv: list[str] | None = None) -> None:
         _print_error(error)
         sys.exit(2)
     except KeyboardInterrupt:
-        _print_interrupted()
-        sys.exit(130)
+        _exit_interrupted()
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -164,10 +201,21 @@ def main(argv: list[str] | None = None) -> None:
     except Exception:  # a bug: the traceback is for its report, without the credentials it may quote
         _print_traceback()
         sys.exit(1)
-    if code == 130:  # typer turns Ctrl-C into Exit(130), which non-standalone mode returns
-        _print_interrupted()
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
+    if code == 130:  # typer turns Ctrl-C (and Terminated) into Exit(130), which non-standalone mode returns
+        _exit_interrupted()
     if isinstance(code, int) and code != 0:
         sys.exit(code)
+
+
+def _exit_interrupted() -> None:
+    """Say what was saved and exit as a process stopped by SIGINT (130) or SIGTERM (143) does."""
+    terminated = _stopping[:1] == [signal.SIGTERM]
+    _print_interrupted("stopped by SIGTERM" if terminated else "interrupted")
+    sys.exit(143 if terminated else 130)
 
 
 def entry() -> None:

@@ -106,7 +106,10 @@ def run(
     from ming_eval.runner.evaluate import RunConfig, evaluate
 
     check_device(device)  # before any data or model loads
-    if ranks > 1:
+    task_options = parse_task_options(option)
+    data_overrides = parse_data_overrides(data)
+    protocol_overrides = parse_protocol_overrides(protocol)
+    if ranks > 1:  # (a bad option is said once, by this process, not once by every rank)
         _launch(ranks)
     config = RunConfig(
         tasks=list(tasks),
@@ -123,9 +126,9 @@ def run(
         retry_failed=retry_failed,
         allow_incomplete=allow_incomplete,
         max_failures=max_failures,
-        task_options=parse_task_options(option),
-        data_overrides=parse_data_overrides(data),
-        protocol_overrides=parse_protocol_overrides(protocol),
+        task_options=task_options,
+        data_overrides=data_overrides,
+        protocol_overrides=protocol_overrides,
     )
     outcome = evaluate(config, console)
     if int(os.environ.get("RANK", "0")) != 0:

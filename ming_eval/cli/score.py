@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -151,8 +152,6 @@ def score(
             wait=wait,
             verdicts=verdicts,
         )
-        if predictions is not None and verdicts is None:
-            _mention_verdict_files(console, target, predictions)
     else:
         if not (target_path / "manifest.json").is_file():
             raise typer.BadParameter(
@@ -171,6 +170,10 @@ def score(
             console=console,
             wait=wait,
         )
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports for every rank
+        return
+    if predictions is not None and verdicts is None:
+        _mention_verdict_files(console, target, predictions)
     if results:
         console.print(results_table(results, title=f"scores of {run_dir}", caption=f"run: {run_dir}"))
         if show_breakdowns:

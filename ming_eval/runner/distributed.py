@@ -10,14 +10,21 @@ the default group is NCCL: ranks finish their shards at different times, and NCC
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from ming_eval.errors import MingEvalError
+
 T = TypeVar("T")
 
 TIMEOUT_ENV = "MING_EVAL_DIST_TIMEOUT_MIN"
+
+
+class RankLostError(MingEvalError):
+    """Another rank ended (failed, or was stopped) while this one waited for it at a barrier."""
 
 
 def _env_int(name: str, default: int) -> int:
@@ -35,12 +42,17 @@ class Dist:
 
     @classmethod
     def from_env(cls) -> Dist:
-        """Read torchrun's RANK / WORLD_SIZE / LOCAL_RANK; a plain launch is rank 0 of 1."""
-        return cls(
-            rank=_env_int("RANK", 0),
-            world_size=_env_int("WORLD_SIZE", 1),
-            local_rank=_env_int("LOCAL_RANK", 0),
-        )
+        """Read torchrun's RANK / WORLD_SIZE / LOCAL_RANK; a plain launch is rank 0 of 1. A RANK outside
+        the world size (one left in the environment, without WORLD_SIZE) is an error: such a process
+        would take itself for a rank other than 0 and leave the lock, the manifest and the results to a
+        rank 0 that does not exist."""
+        rank, world_size = _env_int("RANK", 0), _env_int("WORLD_SIZE", 1)
+        if not 0 <= rank < world_size:
+            raise MingEvalError(
+                f"the environment says RANK={rank} with WORLD_SIZE={world_size}: a rank must be below the world size",
+                hint="unset RANK for a run in one process, or start ranks with torchrun or `ming-eval run --ranks N`",
+            )
+        return cls(rank=rank, world_size=world_size, local_rank=_env_int("LOCAL_RANK", 0))
 
     @property
     def is_main(self) -> bool:
@@ -72,16 +84,32 @@ class Dist:
             return
         import torch.distributed as dist
 
-        dist.barrier(group=self._group)
+        try:
+            dist.barrier(group=self._group)
+        except RuntimeError as exc:
+            raise self._lost(exc) from exc
+
+    def _lost(self, exc: RuntimeError) -> RankLostError:
+        """What a collective's ``exc`` means: gloo's peer connection closed (another rank exited), or
+        the timeout passed."""
+        cause = re.sub(r"^\[[^\]]*\]\s*", "", str(exc)).split(". ")[0]  # without gloo's source line
+        return RankLostError(
+            f"rank {self.rank} of {self.world_size} stopped: another rank ended before reaching the same "
+            f"point ({cause})",
+            hint="that rank's own error says why; fix it and run the same command again to resume",
+        )
 
     def all_gather(self, obj: Any) -> list[Any]:
-        """Every rank's ``obj``, in rank order (small picklable objects only)."""
+        """Every rank's ``obj``, in rank order (small picklable objects only); a barrier too."""
         if not self.distributed:
             return [obj]
         import torch.distributed as dist
 
         out: list[Any] = [None] * self.world_size
-        dist.all_gather_object(out, obj, group=self._group)
+        try:
+            dist.all_gather_object(out, obj, group=self._group)
+        except RuntimeError as exc:
+            raise self._lost(exc) from exc
         return out
 
     def shard(self, items: Sequence[T]) -> list[T]:

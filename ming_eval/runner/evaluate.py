@@ -26,6 +26,7 @@ from ming_eval.errors import ConfigMismatchError, DataError, RunStoreError
 from ming_eval.graders.service import GraderService
 from ming_eval.redaction import redact
 from ming_eval.registry import summary_catalog
+from ming_eval.runner.batching import BatchStats
 from ming_eval.runner.distributed import Dist
 from ming_eval.runner.heap import fewer_collections, no_collections
 from ming_eval.runner.inference import InferenceSettings, InferenceSummary, run_inference
@@ -323,7 +324,7 @@ def _run_phases(
     # the model's memory is needed back now only when scoring loads models of its own (a detector,
     # a local grader); a task that scores without torch does not wait for a full collection
     model.close(reclaim=any(tp.task.needs_torch for tp in plan.tasks if tp.name not in finished))
-    dist.barrier()
+    _gather_inference_stats(outcome.inference, dist)  # (every rank's inference is done: a barrier)
 
     for tp in plan.tasks:
         tstore = store.task(tp.name)
@@ -350,6 +351,27 @@ def _run_phases(
             write_stamp(tstore, keys[tp.name], len(task_samples[tp.name]), result)
     if dist.is_main:
         outcome.summaries = write_run_results(store, outcome.results)
+
+
+def _gather_inference_stats(summaries: list[InferenceSummary], dist: Dist) -> None:
+    """On rank 0, each task's inference stats over every rank (failures, their first errors, splits
+    after running out of memory), so that what it reports counts every rank's samples, not its own."""
+    gathered = dist.all_gather([summary.stats for summary in summaries])
+    if not dist.distributed or not dist.is_main:
+        return
+    for i, summary in enumerate(summaries):
+        ranks: list[BatchStats] = [stats[i] for stats in gathered if stats[i] is not None]
+        if not ranks:
+            continue
+        errors = [error for stats in ranks for error in stats.errors]
+        summary.stats = BatchStats(
+            done=sum(stats.done for stats in ranks),
+            failed=sum(stats.failed for stats in ranks),
+            oom_splits=sum(stats.oom_splits for stats in ranks),
+            final_batch_size=min(stats.final_batch_size for stats in ranks),
+            first_error=next((stats.first_error for stats in ranks if stats.first_error is not None), None),
+            errors=errors[:5],
+        )
 
 
 def _prefetch(

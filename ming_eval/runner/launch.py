@@ -9,8 +9,11 @@ on an exit barrier after they end, which on a small run is a large share of the 
 stays the launcher for several machines, restarts and everything else it offers.
 
 When a rank fails the others are stopped (SIGTERM, then SIGKILL after :data:`STOP_GRACE_S`) and its
-exit status is returned, as torchrun does; on Ctrl-C the ranks, which the terminal interrupted too,
-are given the same grace to record where they stopped; a SIGTERM to the launcher is passed on to them.
+exit status is returned, as torchrun does; on Ctrl-C the ranks are sent SIGTERM (those the terminal
+interrupted too ignore it) and given the same grace to record where they stopped; a SIGTERM to the
+launcher is passed on to them.
+A rank takes SIGTERM as it takes Ctrl-C (``cli.app.Terminated``): rank 0 records in the manifest how
+the run ended, releases the lock and says once what was saved.
 """
 
 from __future__ import annotations
@@ -30,6 +33,15 @@ from ming_eval.errors import MingEvalError
 STOP_GRACE_S = 30.0
 #: how often the launcher looks whether a rank has exited
 POLL_S = 0.05
+#: the ``TORCHELASTIC_RUN_ID`` of the ranks it starts: how a rank knows that ``run --ranks`` started it
+RUN_ID = "ming-eval"
+
+
+def launched_ranks() -> int | None:
+    """The N of the ``run --ranks N`` that started this process; None if it was not started so."""
+    if os.environ.get("TORCHELASTIC_RUN_ID") != RUN_ID:
+        return None
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def free_port() -> int:
@@ -53,19 +65,18 @@ def rank_env(rank: int, ranks: int, port: int, base: Mapping[str, str]) -> dict[
         ROLE_WORLD_SIZE=str(ranks),
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
-        TORCHELASTIC_RUN_ID="ming-eval",
+        TORCHELASTIC_RUN_ID=RUN_ID,
     )
     env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
 
-def _stop(procs: Sequence[subprocess.Popen[bytes]], terminate: bool) -> None:
-    """Wait up to :data:`STOP_GRACE_S` for the ranks still running (sent SIGTERM first when
-    ``terminate``), then kill what is left."""
+def _stop(procs: Sequence[subprocess.Popen[bytes]]) -> None:
+    """Send SIGTERM to the ranks still running, wait up to :data:`STOP_GRACE_S` for them, then kill
+    what is left."""
     running = [p for p in procs if p.poll() is None]
-    if terminate:
-        for proc in running:
-            proc.terminate()
+    for proc in running:
+        proc.terminate()
     deadline = time.monotonic() + STOP_GRACE_S
     for proc in running:
         try:
@@ -73,6 +84,17 @@ def _stop(procs: Sequence[subprocess.Popen[bytes]], terminate: bool) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _ended(code: int) -> str:
+    """How a rank that ended with ``Popen.returncode`` ``code`` ended, in words."""
+    if code >= 0:
+        return f"exited with status {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    return f"was killed by {name}" + (" (out of memory?)" if -code == signal.SIGKILL else "")
 
 
 def launch_ranks(
@@ -92,10 +114,13 @@ def launch_ranks(
                 )
             )
         except OSError as exc:  # the ranks already started would wait for this one at their first barrier
-            _stop(procs, terminate=True)
+            _stop(procs)
             raise MingEvalError(f"cannot start rank {r} of {ranks}: {exc}", hint="run fewer --ranks") from exc
 
+    stopped: list[int] = []  # the signal the launcher was stopped with and passed on
+
     def forward(signum: int, frame: object) -> None:  # a scheduler stopping the launcher stops the ranks
+        stopped.append(signum)
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signum)
@@ -105,15 +130,27 @@ def launch_ranks(
     try:
         while True:
             codes = [p.poll() for p in procs]
-            failed = next((c for c in codes if c not in (None, 0)), None)
-            if failed is not None:
-                _stop(procs, terminate=True)
-                return failed if failed > 0 else 128 - failed  # killed by a signal: 128 + its number
+            failed = {r: c for r, c in enumerate(codes) if c is not None and c != 0}
+            if failed:
+                running = any(c is None for c in codes)
+                _stop(procs)
+                # what the ranks it stops print (rank 0: "stopped by SIGTERM") does not say which one failed,
+                # nor does anything a killed rank; one that failed alone at the end (rank 0's exit status for a
+                # judge outage) has said why itself
+                if not stopped and (running or any(c < 0 for c in failed.values())):
+                    # (all that ended since the last look: which of them ended first is not known)
+                    ended = ", ".join(f"rank {r} of {ranks} {_ended(c)}" for r, c in failed.items())
+                    others = "; the other ranks were stopped" if running else ""
+                    print(f"ming-eval: {ended}{others}", file=sys.stderr)
+                code = next(iter(failed.values()))
+                return code if code > 0 else 128 - code  # killed by a signal: 128 + its number
             if all(c == 0 for c in codes):
                 return 0
             time.sleep(POLL_S)
     except KeyboardInterrupt:
-        _stop(procs, terminate=False)
+        # passed on as SIGTERM: a rank that Ctrl-C reached too (the terminal's process group) ignores
+        # it, one that it did not (`kill -INT` of the launcher alone) stops as well
+        _stop(procs)
         return 130
     finally:
         if main_thread:

@@ -326,7 +326,7 @@ class TaskStore:
             out: dict[str, Prediction] = {}
             ok = Status.OK
             for pred in self._read_all(self.records_dir, self._record_reader):
-                if pred.status is ok:  # (a success is always kept: _keep_latest's rule, without a call)
+                if pred.status is ok and pred.sample_id not in out:  # (_keep_latest's rule, without a call)
                     out[pred.sample_id] = pred
                 else:
                     _keep_latest(out, pred)
@@ -702,10 +702,17 @@ def _lines_of(path: Path, count: int) -> list[str] | None:
 
 
 def _keep_latest(preds: dict[str, Prediction], pred: Prediction) -> None:
-    """Add ``pred``, read after the others: a later record wins, except a failure over a success."""
+    """Add ``pred``, read after the others: a later record wins, except a failure over a success, and a
+    success whose images changed since over one whose images are as it recorded them. Rank files are
+    read in rank order, not in the order they were written: a sample whose images were made again by a
+    run with fewer ranks has its new record in a lower rank's file than its old one."""
     prev = preds.get(pred.sample_id)
-    if prev is None or pred.ok or not prev.ok:
-        preds[pred.sample_id] = pred
+    if prev is not None and prev.ok:
+        if not pred.ok:
+            return
+        if prev.files is not None and not pred.files_unchanged() and prev.files_unchanged():
+            return  # two successes: the earlier is kept only when its images are the ones on disk
+    preds[pred.sample_id] = pred
 
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})

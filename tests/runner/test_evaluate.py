@@ -10,7 +10,7 @@ import yaml
 
 from ming_eval import load_run
 from ming_eval.cards import loader
-from ming_eval.errors import ConfigMismatchError, RunStoreError, TooManyFailuresError
+from ming_eval.errors import ConfigMismatchError, MingEvalError, RunStoreError, TooManyFailuresError
 from ming_eval.runner.evaluate import RunConfig, evaluate
 from ming_eval.runner.rescore import rescore
 from tests.engine_plugins import PixelModel, write_cards
@@ -107,6 +107,35 @@ def test_replaced_image_is_regenerated_and_rescored(engine_cards, tmp_path):
     scoring = (tmp_path / "run" / "paint" / "scoring" / "rank-00000.jsonl").read_text().splitlines()
     assert sum('"id":"00001"' in line for line in scoring) == 2  # scored again for the new file
     assert out.results["paint"].counts["n"] == 6
+
+
+def test_image_made_again_by_fewer_ranks_replaces_the_record_in_a_higher_ranks_file(engine_cards, tmp_path):
+    # the rank files a 3-rank run leaves (sample i in rank-0000{i % 3}); then one process makes an image of
+    # sample 00002 again, and its new record lands in rank-00000, read before rank-00002's old one
+    evaluate(_config(tmp_path, tasks=["paint"]))
+    task = tmp_path / "run" / "paint"
+    lines = (task / "records" / "rank-00000.jsonl").read_text().splitlines(keepends=True)
+    for rank in range(3):
+        (task / "records" / f"rank-0000{rank}.jsonl").write_text("".join(lines[rank::3]))
+    img = task / "images" / "00002" / "samples" / "0001.png"
+    img.unlink()
+    evaluate(_config(tmp_path, tasks=["paint"]))
+    merged = {rec["id"]: rec for rec in map(json.loads, (task / "predictions.jsonl").read_text().splitlines())}
+    assert merged["00002"]["files"][1] == [img.stat().st_size, img.stat().st_mtime_ns]
+    records = sorted((task / "records").glob("rank-*.jsonl"))
+    before = [path.read_bytes() for path in records]
+    out = evaluate(_config(tmp_path, tasks=["paint"], force=True))  # the full resume path, not the stamp
+    assert out.inference[0].already_done == 6  # nothing is made again
+    assert [path.read_bytes() for path in records] == before
+
+
+def test_a_rank_left_in_the_environment_without_its_world_is_refused(engine_cards, tmp_path, monkeypatch):
+    # RANK=1 without WORLD_SIZE: the process took itself for rank 1 of 1, left the lock, the manifest and
+    # the results to a rank 0 that did not exist, and ended with status 0 having written no result
+    monkeypatch.setenv("RANK", "1")
+    with pytest.raises(MingEvalError, match=r"RANK=1 with WORLD_SIZE=1: a rank must be below the world size"):
+        evaluate(_config(tmp_path))
+    assert not (tmp_path / "run").exists()
 
 
 def test_config_change_is_refused_then_forced(engine_cards, tmp_path):

@@ -36,6 +36,9 @@ def test_torchrun_two_ranks_equal_one_rank(engine_cards, tmp_path):
     _run([sys.executable, *cli, "--out", str(tmp_path / "one")], env)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517"]
     _run([*torchrun, *cli, "--out", str(tmp_path / "two")], env)
+    # the finished run scored again by two ranks: its results read back, and reported once, by rank 0
+    scored = _run([*torchrun, "-m", "ming_eval", "score", str(tmp_path / "two")], env)
+    assert scored.stdout.count("scores of") == 1
     for task in ("color_vqa", "paint"):
         one, two = tmp_path / "one" / task, tmp_path / "two" / task
         assert _rows(one / "predictions.jsonl") == _rows(two / "predictions.jsonl")
