@@ -108,14 +108,10 @@ class Prediction:
 
     def _digest(self) -> str:
         output, error, status = self.output, self.error, self.status
-        if status is Status.OK and error is None and type(output) is str and self.files is None:
+        short = status is Status.OK and error is None and type(output) is str and self.files is None
+        if short:
             known = _SHORT_ANSWER_DIGESTS.get(output)
             if known is not None:
-                return known
-            if len(output) <= _SHORT_ANSWER and len(_SHORT_ANSWER_DIGESTS) < _SHORT_ANSWERS:
-                known = _SHORT_ANSWER_DIGESTS[output] = _sha1(
-                    f'["ok", {_json_str(output)}, null, null]'.encode()
-                ).hexdigest()[:16]
                 return known
         if (
             type(output) is str
@@ -129,7 +125,10 @@ class Prediction:
             )
         else:
             payload = json.dumps([status.value, output, error, self.files], sort_keys=True, default=str)
-        return _sha1(payload.encode()).hexdigest()[:16]
+        digest = _sha1(payload.encode()).hexdigest()[:16]
+        if short and len(output) <= _SHORT_ANSWER and len(_SHORT_ANSWER_DIGESTS) < _SHORT_ANSWERS:
+            _SHORT_ANSWER_DIGESTS[output] = digest
+        return digest
 
     def to_record(self) -> dict[str, Any]:
         rec = {
