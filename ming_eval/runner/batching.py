@@ -69,6 +69,10 @@ def describe(exc: BaseException) -> str:
     return text
 
 
+#: how many failures' messages a phase keeps to show
+ERRORS_KEPT = 5
+
+
 @dataclass
 class BatchStats:
     done: int = 0
@@ -77,6 +81,19 @@ class BatchStats:
     final_batch_size: int = 0
     first_error: str | None = None
     errors: list[str] = field(default_factory=list)
+
+    @classmethod
+    def combined(cls, parts: Sequence[BatchStats]) -> BatchStats:
+        """The stats of one phase run in ``parts`` (each rank's shard), as one run would count them."""
+        errors = [error for stats in parts for error in stats.errors]
+        return cls(
+            done=sum(stats.done for stats in parts),
+            failed=sum(stats.failed for stats in parts),
+            oom_splits=sum(stats.oom_splits for stats in parts),
+            final_batch_size=min((stats.final_batch_size for stats in parts), default=0),
+            first_error=next((stats.first_error for stats in parts if stats.first_error is not None), None),
+            errors=errors[:ERRORS_KEPT],
+        )
 
 
 @dataclass
@@ -156,7 +173,7 @@ class BatchRunner(Generic[T, R]):
         message = describe(exc)
         if self.stats.first_error is None:
             self.stats.first_error = message
-        if len(self.stats.errors) < 5:
+        if len(self.stats.errors) < ERRORS_KEPT:
             self.stats.errors.append(message)
         self.on_progress(1)
         if self.fail_fast_after and self.stats.done == 0 and self.stats.failed >= self.fail_fast_after:

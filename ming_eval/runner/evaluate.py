@@ -361,17 +361,8 @@ def _gather_inference_stats(summaries: list[InferenceSummary], dist: Dist) -> No
         return
     for i, summary in enumerate(summaries):
         ranks: list[BatchStats] = [stats[i] for stats in gathered if stats[i] is not None]
-        if not ranks:
-            continue
-        errors = [error for stats in ranks for error in stats.errors]
-        summary.stats = BatchStats(
-            done=sum(stats.done for stats in ranks),
-            failed=sum(stats.failed for stats in ranks),
-            oom_splits=sum(stats.oom_splits for stats in ranks),
-            final_batch_size=min(stats.final_batch_size for stats in ranks),
-            first_error=next((stats.first_error for stats in ranks if stats.first_error is not None), None),
-            errors=errors[:5],
-        )
+        if ranks:
+            summary.stats = BatchStats.combined(ranks)
 
 
 def _prefetch(
